@@ -1,0 +1,428 @@
+//! Address parsing and resolution.
+//!
+//! Parsing is pure and unit-tested: the command line is turned into an
+//! [`Addr`] once, and nothing later sees the raw text. Resolution turns an
+//! inet address into every socket address its host names, in order.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_HOST: &str = "localhost";
+pub const DEFAULT_PORT: u16 = 10000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+/// A Unix socket name: a file path, or (Linux) a name in the abstract namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UnixName {
+    Path(PathBuf),
+    Abstract(Vec<u8>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Addr {
+    Inet {
+        proto: Proto,
+        host: String,
+        port: u16,
+    },
+    Unix {
+        name: UnixName,
+        /// `unixgram:`: datagrams rather than a stream.
+        dgram: bool,
+    },
+}
+
+/// Which address families `-4` / `-6` allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Family {
+    #[default]
+    Any,
+    V4,
+    V6,
+}
+
+impl Addr {
+    pub fn is_datagram(&self) -> bool {
+        matches!(
+            self,
+            Addr::Inet {
+                proto: Proto::Udp,
+                ..
+            } | Addr::Unix { dgram: true, .. }
+        )
+    }
+
+    /// The transport's name as the readiness line shows it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Addr::Inet {
+                proto: Proto::Tcp, ..
+            } => "tcp",
+            Addr::Inet {
+                proto: Proto::Udp, ..
+            } => "udp",
+            Addr::Unix { dgram: false, .. } => "unix",
+            Addr::Unix { dgram: true, .. } => "unixgram",
+        }
+    }
+}
+
+impl fmt::Display for UnixName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnixName::Path(p) => write!(f, "{}", p.display()),
+            UnixName::Abstract(n) => write!(f, "@{}", String::from_utf8_lossy(n)),
+        }
+    }
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Addr::Inet { host, port, .. } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Addr::Inet { host, port, .. } => write!(f, "{host}:{port}"),
+            Addr::Unix { name, .. } => write!(f, "{name}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Addr {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Addr> {
+        parse(s)
+    }
+}
+
+/// Parse an address with the netcat-style shorthands applied: `-U` reads a
+/// plain argument as a Unix socket path, `-u` makes an inet address UDP (or
+/// a Unix one a datagram socket).
+pub fn parse_with(raw: &str, udp: bool, unix: bool) -> Result<Addr> {
+    let is_unix_form = raw.starts_with("unix:") || raw.starts_with("unixgram:");
+    let addr = if unix && !is_unix_form {
+        if raw.contains("://") {
+            return Err(Error::usage(format!(
+                "-U conflicts with the address '{raw}'"
+            )));
+        }
+        Addr::Unix {
+            name: parse_unix_name(raw)?,
+            dgram: false,
+        }
+    } else {
+        parse(raw)?
+    };
+    if !udp {
+        return Ok(addr);
+    }
+    match addr {
+        Addr::Inet { .. } if raw.starts_with("tcp://") => Err(Error::usage(format!(
+            "-u conflicts with the address '{raw}'"
+        ))),
+        Addr::Inet { host, port, .. } => Ok(Addr::Inet {
+            proto: Proto::Udp,
+            host,
+            port,
+        }),
+        Addr::Unix { name, .. } => Ok(Addr::Unix { name, dgram: true }),
+    }
+}
+
+/// Parse one address in any of the documented forms.
+pub fn parse(s: &str) -> Result<Addr> {
+    if s.is_empty() {
+        return Err(Error::usage("empty address"));
+    }
+    if let Some(rest) = s.strip_prefix("unixgram:") {
+        return Ok(Addr::Unix {
+            name: parse_unix_name(rest)?,
+            dgram: true,
+        });
+    }
+    if let Some(rest) = s.strip_prefix("unix:") {
+        return Ok(Addr::Unix {
+            name: parse_unix_name(rest)?,
+            dgram: false,
+        });
+    }
+    let (proto, rest) = if let Some(rest) = s.strip_prefix("tcp://") {
+        (Proto::Tcp, rest)
+    } else if let Some(rest) = s.strip_prefix("udp://") {
+        (Proto::Udp, rest)
+    } else if let Some(i) = s.find("://") {
+        return Err(Error::usage(format!(
+            "unknown scheme '{}' in address '{s}' (use tcp://, udp://, unix: or unixgram:)",
+            &s[..i]
+        )));
+    } else {
+        (Proto::Tcp, s)
+    };
+    let (host, port) =
+        split_host_port(rest).map_err(|m| Error::usage(format!("{m} in address '{s}'")))?;
+    Ok(Addr::Inet { proto, host, port })
+}
+
+fn parse_unix_name(s: &str) -> Result<UnixName> {
+    let s = s.strip_prefix("//").unwrap_or(s);
+    if s.is_empty() {
+        return Err(Error::usage("empty Unix socket path"));
+    }
+    if s.contains('\0') {
+        return Err(Error::usage("Unix socket path contains a NUL byte"));
+    }
+    if let Some(name) = s.strip_prefix('@') {
+        if !cfg!(target_os = "linux") {
+            return Err(Error::usage(
+                "abstract Unix sockets (@NAME) exist only on Linux",
+            ));
+        }
+        if name.is_empty() {
+            return Err(Error::usage("empty abstract socket name"));
+        }
+        return Ok(UnixName::Abstract(name.as_bytes().to_vec()));
+    }
+    Ok(UnixName::Path(PathBuf::from(s)))
+}
+
+/// `HOST:PORT`, `:PORT`, `PORT`, `[V6]:PORT`, `[V6]`, or a bare `HOST`.
+fn split_host_port(s: &str) -> std::result::Result<(String, u16), String> {
+    if s.is_empty() {
+        return Err("empty host and port".into());
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        let end = rest.find(']').ok_or("missing ']'")?;
+        let host = &rest[..end];
+        host.parse::<Ipv6Addr>()
+            .map_err(|_| format!("'{host}' is not an IPv6 address"))?;
+        let after = &rest[end + 1..];
+        let port = match after.strip_prefix(':') {
+            Some(p) => parse_port(p)?,
+            None if after.is_empty() => DEFAULT_PORT,
+            None => return Err(format!("unexpected '{after}' after ']'")),
+        };
+        return Ok((host.to_string(), port));
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok((DEFAULT_HOST.into(), parse_port(s)?));
+    }
+    match s.rsplit_once(':') {
+        Some((host, _)) if host.contains(':') => {
+            Err("IPv6 addresses need brackets, as in [::1]:10000".into())
+        }
+        Some((host, port)) => {
+            let port = parse_port(port)?;
+            let host = if host.is_empty() { DEFAULT_HOST } else { host };
+            check_host(host)?;
+            Ok((host.to_string(), port))
+        }
+        None => {
+            check_host(s)?;
+            Ok((s.to_string(), DEFAULT_PORT))
+        }
+    }
+}
+
+fn check_host(h: &str) -> std::result::Result<(), String> {
+    let ok = h
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if ok && h.len() <= 253 {
+        Ok(())
+    } else {
+        Err(format!("invalid host name '{h}'"))
+    }
+}
+
+fn parse_port(p: &str) -> std::result::Result<u16, String> {
+    if p.is_empty() {
+        return Err("missing port".into());
+    }
+    if !p.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("invalid port '{p}'"));
+    }
+    p.parse::<u16>()
+        .map_err(|_| format!("port {p} is out of range (0-65535)"))
+}
+
+/// Every socket address `host` names, in resolver order, without duplicates.
+///
+/// `localhost` is answered here, as RFC 6761 allows, with both loopback
+/// addresses: many systems list only one of them in /etc/hosts, and the
+/// lesson's demo expects a server on both.
+pub fn resolve(host: &str, port: u16, family: Family) -> Result<Vec<SocketAddr>> {
+    let found: Vec<SocketAddr> = if host.eq_ignore_ascii_case("localhost") {
+        vec![
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
+        ]
+    } else if let Ok(ip) = host.parse::<IpAddr>() {
+        vec![SocketAddr::new(ip, port)]
+    } else {
+        (host, port)
+            .to_socket_addrs()
+            .map_err(|e| Error::runtime(format!("resolve {host}: {}", resolver_message(&e))))?
+            .collect()
+    };
+    let mut out: Vec<SocketAddr> = Vec::new();
+    for a in found {
+        let wanted = match family {
+            Family::Any => true,
+            Family::V4 => a.is_ipv4(),
+            Family::V6 => a.is_ipv6(),
+        };
+        if wanted && !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    if out.is_empty() {
+        let which = match family {
+            Family::V4 => "IPv4 ",
+            Family::V6 => "IPv6 ",
+            Family::Any => "",
+        };
+        return Err(Error::runtime(format!("resolve {host}: no {which}address")));
+    }
+    Ok(out)
+}
+
+fn resolver_message(e: &std::io::Error) -> String {
+    // getaddrinfo's text arrives as "failed to lookup address information: …".
+    let s = crate::error::describe(e);
+    s.strip_prefix("failed to lookup address information: ")
+        .map(str::to_string)
+        .unwrap_or(s)
+}
+
+/// How a socket address reads in events: `127.0.0.1:5` or `[::1]:5`.
+pub fn show(a: &SocketAddr) -> String {
+    match a {
+        SocketAddr::V4(v) => v.to_string(),
+        SocketAddr::V6(v) => format!("[{}]:{}", v.ip(), v.port()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inet(proto: Proto, host: &str, port: u16) -> Addr {
+        Addr::Inet {
+            proto,
+            host: host.into(),
+            port,
+        }
+    }
+
+    #[test]
+    fn good_forms() {
+        use Proto::*;
+        let cases = [
+            ("localhost:10000", inet(Tcp, "localhost", 10000)),
+            ("example.org:80", inet(Tcp, "example.org", 80)),
+            (":8080", inet(Tcp, "localhost", 8080)),
+            ("8080", inet(Tcp, "localhost", 8080)),
+            ("0", inet(Tcp, "localhost", 0)),
+            ("[::1]:99", inet(Tcp, "::1", 99)),
+            ("[::1]", inet(Tcp, "::1", DEFAULT_PORT)),
+            ("tcp://127.0.0.1:5", inet(Tcp, "127.0.0.1", 5)),
+            ("udp://[::1]:53", inet(Udp, "::1", 53)),
+            ("udp://:53", inet(Udp, "localhost", 53)),
+            ("somehost", inet(Tcp, "somehost", DEFAULT_PORT)),
+            ("127.0.0.1:65535", inet(Tcp, "127.0.0.1", 65535)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse(text).unwrap(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn unix_forms() {
+        assert_eq!(
+            parse("unix:/tmp/a.sock").unwrap(),
+            Addr::Unix {
+                name: UnixName::Path("/tmp/a.sock".into()),
+                dgram: false
+            }
+        );
+        assert_eq!(
+            parse("unixgram:rel.sock").unwrap(),
+            Addr::Unix {
+                name: UnixName::Path("rel.sock".into()),
+                dgram: true
+            }
+        );
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            parse("unix:@name").unwrap(),
+            Addr::Unix {
+                name: UnixName::Abstract(b"name".to_vec()),
+                dgram: false
+            }
+        );
+    }
+
+    #[test]
+    fn bad_forms() {
+        let cases = [
+            ("", "empty address"),
+            ("host:", "missing port"),
+            (":", "missing port"),
+            (":99999", "out of range"),
+            ("65536", "out of range"),
+            ("[::1", "missing ']'"),
+            ("[::1]x", "unexpected"),
+            ("[nothost]:5", "not an IPv6 address"),
+            ("ftp://host:21", "unknown scheme 'ftp'"),
+            ("host:abc", "invalid port 'abc'"),
+            ("host:-1", "invalid port"),
+            ("::1:80", "need brackets"),
+            ("bad host:80", "invalid host name"),
+            ("unix:", "empty Unix socket path"),
+            ("unixgram:", "empty Unix socket path"),
+            ("tcp://", "empty host and port"),
+        ];
+        for (text, want) in cases {
+            let err = parse(text).expect_err(text).to_string();
+            assert!(err.contains(want), "{text:?}: {err:?} lacks {want:?}");
+        }
+    }
+
+    #[test]
+    fn shorthands() {
+        assert_eq!(
+            parse_with("127.0.0.1:5", true, false).unwrap(),
+            inet(Proto::Udp, "127.0.0.1", 5)
+        );
+        assert_eq!(parse_with("/tmp/s", false, true).unwrap().kind(), "unix");
+        assert_eq!(parse_with("/tmp/s", true, true).unwrap().kind(), "unixgram");
+        assert_eq!(
+            parse_with("unix:/tmp/s", true, false).unwrap().kind(),
+            "unixgram"
+        );
+        assert!(parse_with("tcp://h:1", true, false).is_err());
+        assert!(parse_with("tcp://h:1", false, true).is_err());
+    }
+
+    #[test]
+    fn localhost_gives_both_loopbacks() {
+        let all = resolve("localhost", 7, Family::Any).unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(all[0].is_ipv4() && all[1].is_ipv6());
+        let v6 = resolve("localhost", 7, Family::V6).unwrap();
+        assert_eq!(v6, vec!["[::1]:7".parse().unwrap()]);
+        assert!(resolve("127.0.0.1", 7, Family::V6).is_err());
+    }
+
+    #[test]
+    fn show_brackets_v6() {
+        assert_eq!(show(&"[::1]:5".parse().unwrap()), "[::1]:5");
+        assert_eq!(show(&"127.0.0.1:5".parse().unwrap()), "127.0.0.1:5");
+    }
+}

@@ -1,0 +1,376 @@
+//! The command line: four subcommands and the option groups they share.
+//!
+//! Everything here is declarative (clap derive); the completions and man
+//! pages are generated from these definitions. Raw strings become checked
+//! values in each subcommand's `run`, never later.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  sockcat serve --reply connected               # listen on localhost:10000
+  sockcat send localhost:10000 hello from client
+  sockcat serve :9000 --once > file.out         # receive one file
+  sockcat send :9000 --file file.in
+  sockcat fork-serve :7000 --exec date          # inetd style
+  sockcat thread-serve unix:/tmp/echo.sock --echo";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sockcat",
+    version,
+    about = "Play either side of a socket conversation: TCP, UDP and Unix sockets",
+    long_about = "sockcat plays either side of a socket conversation. Its servers \
+(serve, fork-serve, thread-serve) share one set of handlers and differ only in \
+how work is scheduled; send is the client.\n\nData goes to stdout; events and \
+errors go to stderr. A server prints one readiness line per socket, such as \
+'listening on tcp 127.0.0.1:10000', before it accepts anything.",
+    after_help = EXAMPLES,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Serve many connections from one thread and one event loop
+    #[command(long_about = "Serve many connections at once from one thread and one \
+mio event loop. With no handler flag, what peers send is written to stdout and \
+stdin is relayed to every connected peer.")]
+    Serve(ServeArgs),
+    /// Serve each connection (or datagram) in a child process
+    #[command(
+        long_about = "Serve each connection (each datagram for UDP) in a child \
+process, like Python's ForkingMixIn. At --max-children the server stops accepting \
+until a child exits; new connections wait in the backlog."
+    )]
+    ForkServe(ForkServeArgs),
+    /// Serve each connection (or datagram) in a thread
+    #[command(
+        long_about = "Serve each connection (each datagram for UDP) in its own \
+thread, like Python's ThreadingMixIn. At --max-threads the server stops accepting \
+until a thread ends; new connections wait in the backlog."
+    )]
+    ThreadServe(ThreadServeArgs),
+    /// Connect, send a message or stdin, print the reply
+    #[command(
+        long_about = "Connect to ADDR, send the MESSAGE words (joined by spaces, \
+plus a newline) or else stdin, shut the write side, and print the reply until the \
+server closes its side."
+    )]
+    Send(SendArgs),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event
+    #[default]
+    Text,
+    /// One JSON object per line
+    Json,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args, Clone)]
+pub struct CommonArgs {
+    /// Log more: a closing line per connection and a summary on exit
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub verbose: bool,
+
+    /// Log nothing but errors
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Format of the events written to stderr
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Use IPv4 addresses only
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// Use IPv6 addresses only
+    #[arg(short = '6')]
+    pub ipv6: bool,
+
+    /// Use UDP (or a Unix datagram socket with -U)
+    #[arg(short = 'u', long = "udp")]
+    pub udp: bool,
+
+    /// Read the address as a Unix socket path
+    #[arg(short = 'U', long = "unix")]
+    pub unix: bool,
+
+    /// Hex dump every byte sent and received to stderr
+    #[arg(long)]
+    pub hex: bool,
+
+    /// Turn on TCP keepalive probes
+    #[arg(long)]
+    pub keepalive: bool,
+
+    /// Turn off Nagle's algorithm (TCP_NODELAY)
+    #[arg(long)]
+    pub nodelay: bool,
+}
+
+/// What each connection gets. The flags exclude one another.
+#[derive(Debug, Args, Clone, Default)]
+#[group(id = "handler", multiple = false)]
+pub struct HandlerArgs {
+    /// Send TEXT and a newline at once, then shut the write side; the peer's bytes are still printed
+    #[arg(long, value_name = "TEXT")]
+    pub reply: Option<String>,
+
+    /// Send back every byte received; pass the peer's FIN on after the echo drains
+    #[arg(long)]
+    pub echo: bool,
+
+    /// Read and count the bytes, print nothing
+    #[arg(long)]
+    pub discard: bool,
+
+    /// Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line
+    #[arg(
+        long,
+        value_name = "PROG",
+        num_args = 1..,
+        allow_hyphen_values = true,
+        value_hint = clap::ValueHint::CommandName
+    )]
+    pub exec: Option<Vec<String>>,
+
+    /// Like --exec, through /bin/sh -c CMDLINE
+    #[arg(long, value_name = "CMDLINE", value_hint = clap::ValueHint::CommandString)]
+    pub sh_exec: Option<String>,
+}
+
+/// Options the three servers share.
+#[derive(Debug, Args, Clone)]
+pub struct ServerArgs {
+    /// Address to listen on: HOST:PORT, :PORT, PORT, [V6]:PORT, udp://…, unix:PATH, unixgram:PATH
+    #[arg(value_name = "ADDR", default_value = "localhost:10000")]
+    pub addr: String,
+
+    /// Serve one connection (one datagram for UDP), then exit
+    #[arg(long, conflicts_with = "count")]
+    pub once: bool,
+
+    /// Serve N connections (datagrams for UDP), then exit
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+
+    /// Serve at most N connections at once; more wait in the backlog
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_conns: Option<u64>,
+
+    /// Close a connection after DUR with no traffic (500ms, 5s, 2m)
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+
+    /// Length of the listen backlog
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65535))]
+    pub backlog: u32,
+
+    /// On Ctrl-C or SIGTERM, let open connections finish for up to DUR
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    pub grace: Duration,
+
+    /// Accept only peers in CIDR (repeatable)
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<String>,
+
+    /// Refuse peers in CIDR (repeatable; wins over --allow)
+    #[arg(long, value_name = "CIDR")]
+    pub deny: Vec<String>,
+
+    /// Permissions of a Unix socket file, in octal (600, 0660)
+    #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
+    pub mode: Option<u32>,
+
+    #[command(flatten)]
+    pub handler: HandlerArgs,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Relay what each client sends to every other client (chat)
+    #[arg(long, conflicts_with = "handler")]
+    pub broker: bool,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ForkServeArgs {
+    /// Run at most N children at once; more connections wait in the backlog
+    #[arg(long, value_name = "N", default_value_t = 40, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_children: u64,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ThreadServeArgs {
+    /// Run at most N connection threads at once; more connections wait in the backlog
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_threads: u64,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Address to connect to (the first positional, always): HOST:PORT, :PORT, PORT, udp://…, unix:PATH
+    #[arg(value_name = "ADDR", default_value = "localhost:10000")]
+    pub addr: String,
+
+    /// Words to send, joined by spaces, plus a newline; without them stdin is sent
+    #[arg(value_name = "MESSAGE", trailing_var_arg = true)]
+    pub message: Vec<String>,
+
+    /// Do not add a newline to the MESSAGE words
+    #[arg(short = 'n')]
+    pub no_newline: bool,
+
+    /// Send the contents of PATH instead of stdin
+    #[arg(long, value_name = "PATH", conflicts_with = "message")]
+    pub file: Option<PathBuf>,
+
+    /// Keep the write side open after the input ends
+    #[arg(long)]
+    pub no_shutdown: bool,
+
+    /// After the input ends, wait at most DUR for the reply [UDP default: 1s]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+
+    /// Give up connecting after DUR
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+
+    /// Give up after DUR with no traffic in either direction
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+
+    /// Keep trying to connect for up to DUR (until the server is up)
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub retry: Option<Duration>,
+
+    /// Only check that the port accepts connections, then close
+    #[arg(short = 'z', long = "probe")]
+    pub probe: bool,
+
+    /// Send CRLF line endings instead of LF
+    #[arg(long)]
+    pub crlf: bool,
+
+    /// Local address and/or port to connect from (HOST:PORT, :PORT, HOST)
+    #[arg(long, value_name = "ADDR")]
+    pub source: Option<String>,
+
+    /// Load mode: repeat the whole exchange N times and print a summary
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+
+    /// Load mode: run C exchanges in parallel
+    #[arg(long, value_name = "C", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10000), requires = "count")]
+    pub concurrency: u64,
+
+    /// Show a progress bar on stderr even when it is not a terminal
+    #[arg(long, conflicts_with = "no_progress")]
+    pub progress: bool,
+
+    /// Never show a progress bar
+    #[arg(long)]
+    pub no_progress: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// A duration: humantime (`500ms`, `5s`, `2m`, `1h 30m`) or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return t
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && *f <= 1e9)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| format!("invalid duration '{s}'"));
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("invalid duration '{s}': {e} (try 500ms, 5s, 2m)"))
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("invalid mode '{s}': expected octal such as 600 or 0660"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert_eq!(parse_duration("0.25").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("1.2.3").is_err());
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse_mode("600").unwrap(), 0o600);
+        assert_eq!(parse_mode("0660").unwrap(), 0o660);
+        assert!(parse_mode("999").is_err());
+    }
+
+    #[test]
+    fn send_positionals() {
+        let cli =
+            Cli::try_parse_from(["sockcat", "send", "localhost:1", "hello", "from", "client"])
+                .unwrap();
+        let Cmd::Send(s) = cli.cmd else { panic!() };
+        assert_eq!(s.addr, "localhost:1");
+        assert_eq!(s.message, ["hello", "from", "client"]);
+    }
+
+    #[test]
+    fn exec_takes_the_rest() {
+        let cli = Cli::try_parse_from(["sockcat", "serve", ":0", "--exec", "wc", "-c"]).unwrap();
+        let Cmd::Serve(s) = cli.cmd else { panic!() };
+        assert_eq!(s.server.handler.exec.unwrap(), ["wc", "-c"]);
+    }
+
+    #[test]
+    fn handlers_conflict() {
+        assert!(Cli::try_parse_from(["sockcat", "serve", "--echo", "--discard"]).is_err());
+        assert!(Cli::try_parse_from(["sockcat", "serve", "--broker", "--echo"]).is_err());
+    }
+}

@@ -1,0 +1,157 @@
+//! Events on stderr: readiness, connections, errors and summaries.
+//!
+//! Each event is formatted whole and written with one `write` call, so lines
+//! from threads or forked children never interleave inside a line. Text mode
+//! is for people; `--log-format json` gives one JSON object per line with a
+//! stable field set (documented in the man page).
+
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+
+use crate::cli::{CommonArgs, LogFormat};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+/// Totals for one connection (or one datagram), reported when it closes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tally {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Log {
+    pub level: Level,
+    pub json: bool,
+}
+
+impl Log {
+    pub fn new(c: &CommonArgs) -> Log {
+        let level = if c.quiet {
+            Level::Quiet
+        } else if c.verbose {
+            Level::Verbose
+        } else {
+            Level::Normal
+        };
+        Log {
+            level,
+            json: c.log_format == LogFormat::Json,
+        }
+    }
+
+    /// The readiness line. Printed even under `-q`: scripts wait for it.
+    pub fn listening(&self, kind: &str, local: &str) {
+        self.emit(
+            format_args!("listening on {kind} {local}"),
+            || json!({"event": "listening", "transport": kind, "address": local}),
+        );
+    }
+
+    pub fn connection(&self, kind: &str, peer: &str) {
+        if self.level >= Level::Normal {
+            self.emit(
+                format_args!("got connection from {peer}"),
+                || json!({"event": "connection", "transport": kind, "peer": peer}),
+            );
+        }
+    }
+
+    pub fn closed(&self, kind: &str, peer: &str, t: Tally, took: Duration) {
+        if self.level >= Level::Verbose {
+            self.emit(
+                format_args!(
+                    "closed {peer}: {} bytes in, {} bytes out, {}",
+                    t.bytes_in,
+                    t.bytes_out,
+                    show_duration(took)
+                ),
+                || {
+                    json!({"event": "closed", "transport": kind, "peer": peer,
+                       "bytes_in": t.bytes_in, "bytes_out": t.bytes_out,
+                       "duration_ms": millis(took)})
+                },
+            );
+        }
+    }
+
+    pub fn refused(&self, kind: &str, peer: &str) {
+        if self.level >= Level::Normal {
+            self.emit(
+                format_args!("refused {peer} (access list)"),
+                || json!({"event": "refused", "transport": kind, "peer": peer}),
+            );
+        }
+    }
+
+    /// A failure that ends one connection but not the server. Shown under `-q` too.
+    pub fn error(&self, msg: &str) {
+        self.emit(
+            format_args!("sockcat: {msg}"),
+            || json!({"event": "error", "message": msg}),
+        );
+    }
+
+    /// A fatal error, just before exit (`main` uses it).
+    pub fn fatal(&self, msg: &str) {
+        self.emit(
+            format_args!("sockcat: error: {msg}"),
+            || json!({"event": "error", "message": msg, "fatal": true}),
+        );
+    }
+
+    pub fn summary(&self, conns: u64, t: Tally, took: Duration) {
+        if self.level >= Level::Verbose {
+            self.emit(
+                format_args!(
+                    "served {conns} connection{}: {} bytes in, {} bytes out, {}",
+                    if conns == 1 { "" } else { "s" },
+                    t.bytes_in,
+                    t.bytes_out,
+                    show_duration(took)
+                ),
+                || {
+                    json!({"event": "summary", "connections": conns,
+                       "bytes_in": t.bytes_in, "bytes_out": t.bytes_out,
+                       "duration_ms": millis(took)})
+                },
+            );
+        }
+    }
+
+    /// Any other event, as already-built text and JSON (load mode's summary).
+    pub fn emit(&self, text: std::fmt::Arguments<'_>, obj: impl FnOnce() -> Value) {
+        let line = if self.json {
+            let mut v = obj();
+            if let Value::Object(m) = &mut v {
+                let now = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+                m.insert("time".into(), Value::String(now));
+            }
+            format!("{v}\n")
+        } else {
+            format!("{text}\n")
+        };
+        // One write per event; a failed write to stderr has nowhere to go.
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+pub fn show_duration(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    if ms < 1000.0 {
+        format!("{ms:.1}ms")
+    } else {
+        format!("{:.3}s", ms / 1e3)
+    }
+}

@@ -1,0 +1,385 @@
+//! `sockcat fork-serve`: a child process per connection (per datagram for
+//! UDP), like Python's ForkingMixIn, bounded by `--max-children`.
+//!
+//! The parent only accepts, forks and reaps. Each child is watched through
+//! a pidfd in the parent's event loop, so it is reaped the moment it exits
+//! (no zombie, no timer). Children report their byte counts over one
+//! shared pipe, for `-v`'s summary.
+//!
+//! Fork safety: besides the main thread, the parent has only ctrlc's
+//! signal thread, which takes no lock the child could need (see
+//! `server::install_signals`). With `--exec`, everything the child needs is
+//! built before `fork`, and the child calls only async-signal-safe
+//! functions before `execve`.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Token};
+
+use crate::cli::ForkServeArgs;
+use crate::error::{Context, Error, Result};
+use crate::event::Tally;
+use crate::handler::Spec;
+use crate::handler::drive;
+use crate::handler::exec::Prepared;
+use crate::server::{self, Acceptor, Server, Totals};
+use crate::transport::{Dgram, Peer, ReplyTo, Stream};
+
+const TALLY_PIPE: Token = Token(1);
+/// Children's pidfds take the tokens from here up, one per pid.
+const CHILD_BASE: usize = 1 << 24;
+/// How long past the grace period children get after SIGTERM.
+const HARD_STOP: Duration = Duration::from_secs(2);
+
+struct ChildInfo {
+    pidfd: Option<OwnedFd>,
+    peer: Peer,
+}
+
+pub fn run(args: ForkServeArgs) -> Result<()> {
+    let spec = Spec::from_args(&args.server.handler, false);
+    let mut server = server::setup(&args.server, spec)?;
+    let mut acc = Acceptor::new(&mut server)?;
+    let (tally_rx, tally_tx) = pipe().context("create pipe")?;
+    crate::transport::set_nonblocking_fd(tally_rx.as_raw_fd()).context("set O_NONBLOCK")?;
+    acc.poll
+        .registry()
+        .register(
+            &mut SourceFd(&tally_rx.as_raw_fd()),
+            TALLY_PIPE,
+            Interest::READABLE,
+        )
+        .context("watch pipe")?;
+
+    let mut children: HashMap<libc::pid_t, ChildInfo> = HashMap::new();
+    let mut served = 0u64;
+    let mut totals = Totals::default();
+    let mut stopping: Option<Instant> = None;
+    let mut termed = false;
+    let mut events = Events::with_capacity(256);
+    let began = Instant::now();
+    let mut buf = vec![0u8; 256 * 1024];
+    // Without pidfds (Linux before 5.3), reap on a short timer instead.
+    let mut poll_reap = false;
+
+    let mut exited: Vec<libc::pid_t> = Vec::new();
+    loop {
+        if poll_reap {
+            exited.extend(children.keys());
+        }
+        reap(&acc, &mut children, &server, &exited);
+        exited.clear();
+        drain_tallies(&tally_rx, &mut totals);
+        if acc.signals.count() > 0 && stopping.is_none() {
+            stopping = Some(Instant::now() + server.grace);
+            acc.close();
+        }
+        if server.limit.is_some_and(|l| served >= l) {
+            acc.close();
+        }
+        if acc.is_closed() && children.is_empty() {
+            break;
+        }
+        if let Some(deadline) = stopping {
+            let now = Instant::now();
+            if now >= deadline && !termed {
+                termed = true;
+                server::signal_children(libc::SIGTERM);
+            }
+            if now >= deadline + HARD_STOP {
+                server::signal_children(libc::SIGKILL);
+                for pid in children.keys() {
+                    // SAFETY: waitpid on our own child.
+                    unsafe { libc::waitpid(*pid, std::ptr::null_mut(), 0) };
+                }
+                break;
+            }
+        }
+        let max = args.max_children;
+        while server::may_accept(&server, served, children.len(), max, stopping.is_some()) {
+            let Some(got) = acc.listeners.iter().find_map(|l| match l.accept(false) {
+                Ok(x) => Some(Ok((x, l.kind))),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+                Err(e) => Some(Err(e)),
+            }) else {
+                break;
+            };
+            let ((stream, peer), kind) = match got {
+                Ok(x) => x,
+                Err(e) => {
+                    server
+                        .log
+                        .error(&format!("accept: {}", crate::error::describe(&e)));
+                    break;
+                }
+            };
+            // Refused peers are closed here: no child is forked for them.
+            if !server.access.permits(peer.ip()) {
+                server.log.refused(kind, &peer.to_string());
+                continue;
+            }
+            served += 1;
+            server.log.connection(kind, &peer.to_string());
+            match fork_stream(&server, &acc, stream, &peer, tally_tx.as_raw_fd()) {
+                Ok(pid) => poll_reap |= track(&acc, &mut children, pid, peer),
+                Err(e) => server.log.error(&format!("{peer}: {e}")),
+            }
+        }
+        while server::may_accept(&server, served, children.len(), max, stopping.is_some()) {
+            let Some((n, to, peer, sock)) =
+                acc.dgrams.iter().find_map(|d| match d.recv_from(&mut buf) {
+                    Ok((n, to, peer)) => Some((n, to, peer, d.clone())),
+                    Err(_) => None,
+                })
+            else {
+                break;
+            };
+            if !server.access.permits(peer.ip()) {
+                server.log.refused(sock.kind, &peer.to_string());
+                continue;
+            }
+            served += 1;
+            server.log.connection(sock.kind, &peer.to_string());
+            match fork_datagram(
+                &server,
+                &acc,
+                &buf[..n],
+                &peer,
+                &to,
+                &sock,
+                tally_tx.as_raw_fd(),
+            ) {
+                Ok(pid) => poll_reap |= track(&acc, &mut children, pid, peer),
+                Err(e) => server.log.error(&format!("{peer}: {e}")),
+            }
+        }
+        let mut timeout = stopping.map(|d| {
+            let until = if termed { d + HARD_STOP } else { d };
+            until
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(10))
+        });
+        if poll_reap && !children.is_empty() {
+            timeout = Some(timeout.map_or(Duration::from_millis(20), |t| {
+                t.min(Duration::from_millis(20))
+            }));
+        }
+        acc.wait(&mut events, timeout)?;
+        exited.extend(
+            events
+                .iter()
+                .filter(|e| e.token().0 >= CHILD_BASE)
+                .map(|e| (e.token().0 - CHILD_BASE) as libc::pid_t),
+        );
+    }
+    drain_tallies(&tally_rx, &mut totals);
+    server
+        .log
+        .summary(totals.conns, totals.tally, began.elapsed());
+    if acc.signals.count() > 0 {
+        return Err(Error::Interrupted);
+    }
+    Ok(())
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors are new and ours.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Watch a new child through a pidfd. Returns true when pidfds are not
+/// available and the caller must reap on a timer instead.
+fn track(
+    acc: &Acceptor,
+    children: &mut HashMap<libc::pid_t, ChildInfo>,
+    pid: libc::pid_t,
+    peer: Peer,
+) -> bool {
+    server::child_started(pid);
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
+    let pidfd = if fd >= 0 {
+        // SAFETY: the descriptor is new and ours.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        let token = Token(CHILD_BASE + pid as usize);
+        acc.poll
+            .registry()
+            .register(&mut SourceFd(&owned.as_raw_fd()), token, Interest::READABLE)
+            .ok()
+            .map(|_| owned)
+    } else {
+        None
+    };
+    let fallback = pidfd.is_none();
+    children.insert(pid, ChildInfo { pidfd, peer });
+    fallback
+}
+
+/// Collect the children whose pidfd said they exited. waitpid(WNOHANG) on
+/// each named pid: no other child of this process is touched.
+fn reap(
+    acc: &Acceptor,
+    children: &mut HashMap<libc::pid_t, ChildInfo>,
+    server: &Server,
+    pids: &[libc::pid_t],
+) {
+    let mut gone = Vec::new();
+    for pid in pids {
+        let mut status = 0;
+        // SAFETY: waitpid on our own child, without blocking.
+        let r = unsafe { libc::waitpid(*pid, &mut status, libc::WNOHANG) };
+        if r == *pid || r < 0 {
+            gone.push((*pid, status));
+        }
+    }
+    for (pid, status) in gone {
+        server::child_ended(pid);
+        if let Some(info) = children.remove(&pid) {
+            if let Some(fd) = &info.pidfd {
+                let _ = acc
+                    .poll
+                    .registry()
+                    .deregister(&mut SourceFd(&fd.as_raw_fd()));
+            }
+            if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) != libc::SIGTERM {
+                server.log.error(&format!(
+                    "{}: child {pid} killed by signal {}",
+                    info.peer,
+                    libc::WTERMSIG(status)
+                ));
+            }
+        }
+    }
+}
+
+/// Child records: two u64 (bytes in, bytes out), 16 bytes, one atomic write.
+fn drain_tallies(rx: &OwnedFd, totals: &mut Totals) {
+    let mut f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(rx.as_raw_fd()) });
+    let mut rec = [0u8; 16 * 64];
+    loop {
+        match f.read(&mut rec) {
+            Ok(n) if n > 0 => {
+                for r in rec[..n].chunks_exact(16) {
+                    totals.conns += 1;
+                    totals.add(Tally {
+                        bytes_in: u64::from_ne_bytes(r[..8].try_into().expect("8 bytes")),
+                        bytes_out: u64::from_ne_bytes(r[8..].try_into().expect("8 bytes")),
+                    });
+                }
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Prepare a freshly forked child: signals as a worker wants them, and no
+/// copy of the parent's listening sockets (the parent must be able to
+/// close the port), without running any destructor of the parent's.
+fn child_setup(acc: &Acceptor) {
+    // SAFETY: signal dispositions and close() are async-signal-safe.
+    unsafe {
+        // The terminal's Ctrl-C reaches the whole process group: children
+        // ignore it and finish within the parent's grace period; SIGTERM
+        // from the parent ends them. SIGPIPE back to default for exec.
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGTERM, libc::SIG_DFL);
+        libc::signal(libc::SIGHUP, libc::SIG_DFL);
+        for l in &acc.listeners {
+            libc::close(l.as_raw_fd());
+        }
+    }
+}
+
+fn finish_child(tally_fd: RawFd, t: Tally, code: i32) -> ! {
+    let mut rec = [0u8; 16];
+    rec[..8].copy_from_slice(&t.bytes_in.to_ne_bytes());
+    rec[8..].copy_from_slice(&t.bytes_out.to_ne_bytes());
+    // SAFETY: one write of 16 bytes (atomic on a pipe), then exit without
+    // running the parent's destructors (which would remove socket files).
+    unsafe {
+        libc::write(tally_fd, rec.as_ptr().cast(), rec.len());
+        libc::_exit(code)
+    }
+}
+
+fn fork_stream(
+    server: &Server,
+    acc: &Acceptor,
+    stream: Stream,
+    peer: &Peer,
+    tally_fd: RawFd,
+) -> io::Result<libc::pid_t> {
+    let started = Instant::now();
+    let prepared = match &server.spec {
+        Spec::Exec(argv) => Some(Prepared::new(argv, peer, &stream.local())?),
+        _ => None,
+    };
+    // SAFETY: see the module comment on fork safety.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid > 0 {
+        // The parent closes its copy at once: the child owns the connection.
+        drop(stream);
+        return Ok(pid);
+    }
+    child_setup(acc);
+    if let Some(p) = prepared {
+        // SAFETY: we are the child just after fork; the socket is open.
+        unsafe { p.exec_on(stream.as_raw_fd()) }
+    }
+    let mut tally = Tally::default();
+    let end = drive::stream(&stream, peer, &server.spec, server.drive, &mut tally).err();
+    drop(stream);
+    server::report(&server.log, peer, end.as_ref());
+    server
+        .log
+        .closed(acc_kind(acc), &peer.to_string(), tally, started.elapsed());
+    finish_child(tally_fd, tally, if end.is_some() { 1 } else { 0 })
+}
+
+fn acc_kind(acc: &Acceptor) -> &'static str {
+    acc.listeners
+        .first()
+        .map(|l| l.kind)
+        .or(acc.dgrams.first().map(|d| d.kind))
+        .unwrap_or("tcp")
+}
+
+fn fork_datagram(
+    server: &Server,
+    acc: &Acceptor,
+    data: &[u8],
+    peer: &Peer,
+    to: &ReplyTo,
+    sock: &Arc<Dgram>,
+    tally_fd: RawFd,
+) -> io::Result<libc::pid_t> {
+    let started = Instant::now();
+    // SAFETY: see the module comment on fork safety.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid > 0 {
+        return Ok(pid);
+    }
+    child_setup(acc);
+    let (tally, end) = drive::serve_datagram(&server.spec, data, peer, to, sock, server.drive.hex);
+    server::report(&server.log, peer, end.as_ref());
+    server
+        .log
+        .closed(sock.kind, &peer.to_string(), tally, started.elapsed());
+    finish_child(tally_fd, tally, if end.is_some() { 1 } else { 0 })
+}

@@ -1,0 +1,204 @@
+//! The blocking driver: one connection, one thread or child process.
+//!
+//! `thread-serve` and `fork-serve` run a connection here with plain
+//! blocking reads and writes; writing each output fully before the next
+//! read is what bounds memory when a peer stops reading.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::time::Duration;
+
+use super::{Session, Spec, Step, exec};
+use crate::event::Tally;
+use crate::output::hex_to_stderr;
+use crate::transport::{Dgram, Peer, ReplyTo, Stream};
+
+/// Options that shape how one connection is driven.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Drive {
+    pub idle: Option<Duration>,
+    pub hex: bool,
+}
+
+/// Why a connection ended other than by a clean close.
+#[derive(Debug)]
+pub enum End {
+    Io(io::Error),
+    IdleTimeout,
+    /// Our stdout was closed (`| head`).
+    StdoutClosed,
+    /// `--exec`'s program could not start.
+    Exec(String),
+}
+
+impl End {
+    pub fn message(&self, peer: &Peer) -> String {
+        match self {
+            End::Io(e) => format!("{peer}: {}", crate::error::describe(e)),
+            End::IdleTimeout => format!("{peer}: idle timeout"),
+            End::StdoutClosed => "stdout closed".into(),
+            End::Exec(m) => format!("{peer}: {m}"),
+        }
+    }
+}
+
+/// Bytes read per call; one buffer per connection while it runs.
+const BUF: usize = 64 * 1024;
+
+/// Serve one blocking stream connection with `spec` to its end.
+pub fn stream(
+    stream: &Stream,
+    peer: &Peer,
+    spec: &Spec,
+    d: Drive,
+    tally: &mut Tally,
+) -> Result<(), End> {
+    if let Spec::Exec(argv) = spec {
+        return exec_stream(stream, peer, argv, tally);
+    }
+    let mut session = Session::new(spec).expect("byte-level handler");
+    stream.set_read_timeout(d.idle).map_err(End::Io)?;
+    stream.set_write_timeout(d.idle).map_err(End::Io)?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; BUF];
+    let mut shut = false;
+    let step = session.start(&mut out).map_err(stdout_end)?;
+    send(stream, &mut out, &mut shut, step, d, tally)?;
+    loop {
+        let n = match stream.read_nowait(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // The peer paused: show its partial line, then wait.
+                session.idle().map_err(stdout_end)?;
+                match (&*stream).read(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) if is_timeout(&e) => return Err(End::IdleTimeout),
+                    Err(e) => return Err(End::Io(e)),
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(End::Io(e)),
+        };
+        if n == 0 {
+            let step = session.end(&mut out).map_err(stdout_end)?;
+            return send(stream, &mut out, &mut shut, step, d, tally);
+        }
+        tally.bytes_in += n as u64;
+        if d.hex {
+            hex_to_stderr('<', tally.bytes_in - n as u64, &buf[..n]);
+        }
+        let step = session.input(&buf[..n], &mut out).map_err(stdout_end)?;
+        send(stream, &mut out, &mut shut, step, d, tally)?;
+    }
+}
+
+/// Write `out` whole, then shut the write side if the handler is done.
+fn send(
+    stream: &Stream,
+    out: &mut Vec<u8>,
+    shut: &mut bool,
+    step: Step,
+    d: Drive,
+    tally: &mut Tally,
+) -> Result<(), End> {
+    if !out.is_empty() && !*shut {
+        if d.hex {
+            hex_to_stderr('>', tally.bytes_out, out);
+        }
+        (&*stream).write_all(out).map_err(|e| {
+            if is_timeout(&e) {
+                End::IdleTimeout
+            } else {
+                End::Io(e)
+            }
+        })?;
+        tally.bytes_out += out.len() as u64;
+    }
+    out.clear();
+    if step == Step::Finish && !*shut {
+        *shut = true;
+        stream.shutdown(Shutdown::Write).map_err(End::Io)?;
+    }
+    Ok(())
+}
+
+fn exec_stream(
+    stream: &Stream,
+    peer: &Peer,
+    argv: &[std::ffi::OsString],
+    _tally: &mut Tally,
+) -> Result<(), End> {
+    let mut child = exec::spawn_on_socket(argv, stream, peer)
+        .map_err(|e| End::Exec(exec::describe_spawn_error(&argv[0], &e)))?;
+    let pid = child.id() as libc::pid_t;
+    crate::server::child_started(pid);
+    let r = child.wait();
+    crate::server::child_ended(pid);
+    r.map_err(End::Io)?;
+    // The program's output is already in the socket; its exit is our FIN.
+    stream.shutdown(Shutdown::Write).map_err(End::Io)
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+fn stdout_end(e: io::Error) -> End {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        End::StdoutClosed
+    } else {
+        End::Io(e)
+    }
+}
+
+/// One datagram as one request: returns the reply (empty: send nothing).
+pub fn datagram(spec: &Spec, data: &[u8], peer: &Peer, local: &Peer) -> Result<Vec<u8>, End> {
+    let mut out = Vec::new();
+    match spec {
+        Spec::Exec(argv) => {
+            return exec::run_datagram(argv, data, peer, local)
+                .map_err(|e| End::Exec(exec::describe_spawn_error(&argv[0], &e)));
+        }
+        _ => Session::datagram(spec, data, &mut out).map_err(stdout_end)?,
+    }
+    Ok(out)
+}
+
+/// Serve one datagram on a worker (thread or child): run the handler,
+/// send the reply back to the sender.
+pub fn serve_datagram(
+    spec: &Spec,
+    data: &[u8],
+    peer: &Peer,
+    to: &ReplyTo,
+    sock: &Dgram,
+    hex: bool,
+) -> (Tally, Option<End>) {
+    let mut tally = Tally {
+        bytes_in: data.len() as u64,
+        bytes_out: 0,
+    };
+    if hex {
+        hex_to_stderr('<', 0, data);
+    }
+    let end = match datagram(spec, data, peer, &sock.local) {
+        Ok(reply) if reply.is_empty() => None,
+        Ok(reply) => {
+            if hex {
+                hex_to_stderr('>', 0, &reply);
+            }
+            match sock.send_to(&reply, to) {
+                Ok(n) => {
+                    tally.bytes_out = n as u64;
+                    None
+                }
+                Err(e) => Some(End::Io(e)),
+            }
+        }
+        Err(e) => Some(e),
+    };
+    (tally, end)
+}

@@ -1,0 +1,10 @@
+//! `--echo`: every byte comes back. The drivers stop reading from a peer
+//! whose output buffer is full, so a peer that never reads cannot make the
+//! server's memory grow.
+
+use super::Step;
+
+pub fn input(data: &[u8], out: &mut Vec<u8>) -> Step {
+    out.extend_from_slice(data);
+    Step::Continue
+}

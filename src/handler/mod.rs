@@ -1,0 +1,135 @@
+//! Handlers: what each connection (or datagram) gets, whatever the server model.
+//!
+//! A [`Session`] is a small state machine fed with the peer's bytes; it puts
+//! what the peer should receive in an output buffer and says when the write
+//! side may be shut. The event loop (`serve`) and the blocking drivers
+//! (`thread-serve`, `fork-serve`, in [`drive`]) feed the same sessions, so a
+//! peer cannot tell the models apart. `--exec` and `--broker` need the
+//! driver's help (child processes, other connections) and live in their own
+//! modules.
+
+pub mod broker;
+pub mod drive;
+pub mod echo;
+pub mod exec;
+pub mod print;
+pub mod reply;
+
+use std::ffi::OsString;
+use std::io;
+use std::sync::Arc;
+
+use crate::cli::HandlerArgs;
+
+/// The handler chosen on the command line.
+#[derive(Clone, Debug)]
+pub enum Spec {
+    Print,
+    Reply(Arc<[u8]>),
+    Echo,
+    Discard,
+    Exec(Arc<[OsString]>),
+    Broker,
+}
+
+impl Spec {
+    pub fn from_args(h: &HandlerArgs, broker: bool) -> Spec {
+        if broker {
+            Spec::Broker
+        } else if let Some(text) = &h.reply {
+            Spec::Reply(text.as_bytes().into())
+        } else if h.echo {
+            Spec::Echo
+        } else if h.discard {
+            Spec::Discard
+        } else if let Some(argv) = &h.exec {
+            Spec::Exec(argv.iter().map(OsString::from).collect())
+        } else if let Some(cmd) = &h.sh_exec {
+            Spec::Exec(vec!["/bin/sh".into(), "-c".into(), cmd.into()].into())
+        } else {
+            Spec::Print
+        }
+    }
+}
+
+/// What the driver should do after a session call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Continue,
+    /// Shut the write side (send FIN) once the output has drained.
+    Finish,
+}
+
+/// Per-connection state of the byte-level handlers.
+#[derive(Debug)]
+pub enum Session {
+    Print(print::Print),
+    Reply(reply::Reply),
+    Echo,
+    Discard,
+}
+
+impl Session {
+    /// The session for `spec`, or `None` for handlers a driver runs itself.
+    pub fn new(spec: &Spec) -> Option<Session> {
+        match spec {
+            Spec::Print | Spec::Broker => Some(Session::Print(print::Print::default())),
+            Spec::Reply(text) => Some(Session::Reply(reply::Reply::new(text.clone()))),
+            Spec::Echo => Some(Session::Echo),
+            Spec::Discard => Some(Session::Discard),
+            Spec::Exec(_) => None,
+        }
+    }
+
+    /// The connection opened.
+    pub fn start(&mut self, out: &mut Vec<u8>) -> io::Result<Step> {
+        match self {
+            Session::Reply(r) => Ok(r.start(out)),
+            _ => Ok(Step::Continue),
+        }
+    }
+
+    /// Bytes arrived from the peer.
+    pub fn input(&mut self, data: &[u8], out: &mut Vec<u8>) -> io::Result<Step> {
+        match self {
+            Session::Print(p) => p.input(data).map(|_| Step::Continue),
+            Session::Reply(r) => r.print.input(data).map(|_| Step::Continue),
+            Session::Echo => Ok(echo::input(data, out)),
+            Session::Discard => Ok(Step::Continue),
+        }
+    }
+
+    /// The peer has nothing more for now: show any partial line.
+    pub fn idle(&mut self) -> io::Result<()> {
+        match self {
+            Session::Print(p) | Session::Reply(reply::Reply { print: p, .. }) => p.flush(),
+            _ => Ok(()),
+        }
+    }
+
+    /// The peer sent FIN. Every handler finishes then: nothing more can be
+    /// asked of it (DESIGN.md: the reply is read "until the server's FIN").
+    pub fn end(&mut self, _out: &mut Vec<u8>) -> io::Result<Step> {
+        self.idle()?;
+        Ok(Step::Finish)
+    }
+
+    /// Run a whole datagram as one request: the reply is what the session
+    /// produced for it, or nothing at all.
+    pub fn datagram(spec: &Spec, data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+        if let Some(mut s) = Session::new(spec) {
+            s.start(out)?;
+            if let Session::Print(p) | Session::Reply(reply::Reply { print: p, .. }) = &mut s {
+                // A datagram is a whole message: print it in one write.
+                return p.whole(data);
+            }
+            s.input(data, out)?;
+            s.end(out)?;
+        }
+        Ok(())
+    }
+}
+
+pub mod discard {
+    //! `--discard` keeps no state: the drivers count the bytes and drop them.
+}

@@ -1,0 +1,98 @@
+//! sockcat: play either side of a socket conversation.
+//!
+//! `main` only parses, dispatches, and turns the outcome into an exit code
+//! and at most one line on stderr.
+
+mod access;
+mod addr;
+mod cli;
+mod error;
+mod event;
+mod fork_serve;
+mod handler;
+mod output;
+mod send;
+mod serve;
+mod server;
+mod thread_serve;
+mod transport;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use cli::{Cli, Cmd};
+use error::code;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(e),
+    };
+    let format = match &cli.cmd {
+        Cmd::Send(a) => a.common.log_format,
+        Cmd::Serve(a) => a.server.common.log_format,
+        Cmd::ForkServe(a) => a.server.common.log_format,
+        Cmd::ThreadServe(a) => a.server.common.log_format,
+    };
+    let result = match cli.cmd {
+        Cmd::Serve(a) => serve::run(a),
+        Cmd::ForkServe(a) => fork_serve::run(a),
+        Cmd::ThreadServe(a) => thread_serve::run(a),
+        Cmd::Send(a) => send::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::from(code::OK),
+        Err(e) => {
+            if let Some(msg) = e.message() {
+                let log = event::Log {
+                    level: event::Level::Normal,
+                    json: format == cli::LogFormat::Json,
+                };
+                log.fatal(msg);
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Help and version go to stdout with exit 0; usage errors become one
+/// line, `sockcat: error: …`, and exit 2.
+fn clap_exit(e: clap::Error) -> ExitCode {
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                code::USAGE
+            } else {
+                code::OK
+            };
+            ExitCode::from(code)
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments")
+                .trim();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let mut msg = first.to_string();
+            if let Some(tip) = rendered
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("tip: "))
+            {
+                msg.push_str(&format!(" ({tip})"));
+            }
+            let _ = writeln!(
+                std::io::stderr(),
+                "sockcat: error: {msg}; see 'sockcat --help'"
+            );
+            ExitCode::from(code::USAGE)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Data output: what peers send goes to stdout, and nothing else does.
+//!
+//! Writes go straight to file descriptor 1 (no userspace buffer, so a
+//! forked child never inherits unwritten data) under one process-wide lock,
+//! so chunks from different threads never mix.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::mem::ManuallyDrop;
+use std::os::fd::FromRawFd;
+use std::sync::Mutex;
+
+static STDOUT: Mutex<()> = Mutex::new(());
+
+/// Write all of `data` to stdout in as few `write` calls as the kernel allows.
+pub fn stdout_write(data: &[u8]) -> io::Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    let _guard = STDOUT.lock().unwrap_or_else(|p| p.into_inner());
+    // SAFETY: fd 1 stays open for the life of the process; ManuallyDrop
+    // keeps this File from closing it.
+    let mut f = ManuallyDrop::new(unsafe { File::from_raw_fd(1) });
+    f.write_all(data)
+}
+
+/// Lower-case hex dump lines of `data` for `--hex`: offset, 16 bytes in hex,
+/// ASCII, with the direction marked (`>` sent, `<` received).
+pub fn hex_dump(dir: char, offset: u64, data: &[u8]) -> String {
+    let mut s = String::with_capacity(data.len() / 16 * 80 + 80);
+    for (i, chunk) in data.chunks(16).enumerate() {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{dir} {:08x} ", offset + (i * 16) as u64);
+        for j in 0..16 {
+            match chunk.get(j) {
+                Some(b) => {
+                    let _ = write!(s, " {b:02x}");
+                }
+                None => s.push_str("   "),
+            }
+            if j == 7 {
+                s.push(' ');
+            }
+        }
+        s.push_str("  |");
+        for &b in chunk {
+            s.push(if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            });
+        }
+        s.push_str("|\n");
+    }
+    s
+}
+
+/// Hex-dump `data` to stderr in one write, if `--hex` asked for it.
+pub fn hex_to_stderr(dir: char, offset: u64, data: &[u8]) {
+    let text = hex_dump(dir, offset, data);
+    let _ = io::stderr().lock().write_all(text.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_dump_layout() {
+        let d = super::hex_dump('>', 0, b"hello, world\n\x00\x01\x02abc");
+        assert_eq!(
+            d,
+            "> 00000000  68 65 6c 6c 6f 2c 20 77  6f 72 6c 64 0a 00 01 02  |hello, world....|\n\
+             > 00000010  61 62 63                                          |abc|\n"
+        );
+    }
+}

@@ -1,0 +1,588 @@
+//! `sockcat send`: the client.
+//!
+//! TCP and Unix stream: send the message (or stdin, or a file) on one
+//! thread while the reply is printed on this one; after the input ends,
+//! shut the write side (FIN) and print until the server's FIN. Datagram
+//! transports send one datagram per message or stdin line and print
+//! replies until `--wait` passes without one.
+
+use std::fs::File;
+use std::io::{self, BufRead, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use crate::addr::{self, Addr};
+use crate::cli::SendArgs;
+use crate::error::{Error, Result, describe, stdout_err};
+use crate::event::Log;
+use crate::output::{hex_to_stderr, stdout_write};
+use crate::server::family;
+use crate::transport::{self, Opts, Stream};
+
+mod load;
+mod progress;
+
+/// What the client sends.
+enum Input {
+    Message(Vec<u8>),
+    File(File, Option<u64>),
+    Stdin,
+}
+
+/// Checked options for one exchange.
+struct Plan {
+    addr: Addr,
+    opts: Opts,
+    source: Option<SocketAddr>,
+    connect_timeout: Option<Duration>,
+    retry: Option<Duration>,
+    idle: Option<Duration>,
+    wait: Option<Duration>,
+    no_shutdown: bool,
+    crlf: bool,
+    hex: bool,
+    progress: progress::Mode,
+    log: Log,
+}
+
+pub fn run(args: SendArgs) -> Result<()> {
+    let addr = addr::parse_with(&args.addr, args.common.udp, args.common.unix)?;
+    let source = args.source.as_deref().map(parse_source).transpose()?;
+    let plan = Plan {
+        opts: Opts {
+            family: family(&args.common),
+            backlog: 0,
+            keepalive: args.common.keepalive,
+            nodelay: args.common.nodelay,
+            mode: None,
+        },
+        source,
+        connect_timeout: args.connect_timeout,
+        retry: args.retry,
+        idle: args.idle_timeout,
+        wait: args.wait,
+        no_shutdown: args.no_shutdown,
+        crlf: args.crlf,
+        hex: args.common.hex,
+        progress: progress::Mode::from_flags(args.progress, args.no_progress),
+        log: Log::new(&args.common),
+        addr,
+    };
+    let message = (!args.message.is_empty()).then(|| {
+        let mut m = args.message.join(" ").into_bytes();
+        if !args.no_newline {
+            m.push(b'\n');
+        }
+        m
+    });
+    if let Some(n) = args.count {
+        let msg = message.unwrap_or_default();
+        return load::run(&plan_load(&plan), n, args.concurrency, &msg, plan.log);
+    }
+    let input = match (&message, &args.file) {
+        (Some(m), _) => Input::Message(m.clone()),
+        (None, Some(path)) => {
+            let f =
+                File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+            let len = f.metadata().ok().map(|m| m.len());
+            Input::File(f, len)
+        }
+        (None, None) => Input::Stdin,
+    };
+    if args.probe {
+        return probe(&plan);
+    }
+    if plan.addr.is_datagram() {
+        return datagrams(&plan, input);
+    }
+    let stream = transport::connect_retry(
+        &plan.addr,
+        &plan.opts,
+        plan.connect_timeout,
+        plan.source,
+        plan.retry,
+    )?;
+    exchange(&plan, stream, input)
+}
+
+fn plan_load(p: &Plan) -> load::Target {
+    load::Target {
+        addr: p.addr.clone(),
+        opts: p.opts,
+        connect_timeout: p.connect_timeout,
+        wait: p.wait,
+        source: p.source,
+    }
+}
+
+/// `--source`: `HOST:PORT`, `:PORT` or `HOST` (an IP address).
+fn parse_source(s: &str) -> Result<SocketAddr> {
+    if let Ok(ip) = s
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        return Ok(SocketAddr::new(ip, 0));
+    }
+    match addr::parse(s)? {
+        Addr::Inet { host, port, .. } => {
+            let host = if s.starts_with(':') {
+                "0.0.0.0".to_string()
+            } else {
+                host
+            };
+            let all = addr::resolve(&host, port, addr::Family::Any)?;
+            Ok(all[0])
+        }
+        Addr::Unix { .. } => Err(Error::usage("--source takes an IP address and/or port")),
+    }
+}
+
+/// `-z`: connect and close. Exit 0 when the port accepts connections.
+fn probe(p: &Plan) -> Result<()> {
+    if p.addr.is_datagram() {
+        return probe_datagram(p);
+    }
+    let s = transport::connect_retry(&p.addr, &p.opts, p.connect_timeout, p.source, p.retry)?;
+    let _ = s.shutdown(Shutdown::Both);
+    if p.log.level >= crate::event::Level::Normal {
+        p.log.emit(
+            format_args!("{} is open", p.addr),
+            || serde_json::json!({"event": "probe", "address": p.addr.to_string(), "open": true}),
+        );
+    }
+    Ok(())
+}
+
+/// UDP cannot confirm an open port: only a closed one answers (with ICMP
+/// port unreachable). Say which of the two we know.
+fn probe_datagram(p: &Plan) -> Result<()> {
+    let (d, _file) = transport::connect_dgram(&p.addr, &p.opts, p.source)?;
+    d.send(&[]).map_err(|e| probe_refused(p, e))?;
+    let wait = p.wait.unwrap_or(Duration::from_secs(1));
+    d.set_read_timeout(Some(wait))
+        .map_err(|e| Error::io("set timeout", e))?;
+    let mut buf = [0u8; 1];
+    match d.recv(&mut buf) {
+        Ok(_) => Ok(()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(Error::Timeout(format!(
+                "{} {}: no answer within {}; UDP cannot tell an open port from a filtered one",
+                p.addr.kind(),
+                p.addr,
+                humantime::format_duration(wait)
+            )))
+        }
+        Err(e) => Err(probe_refused(p, e)),
+    }
+}
+
+fn probe_refused(p: &Plan, e: io::Error) -> Error {
+    Error::io(format!("{} {}", p.addr.kind(), p.addr), e)
+}
+
+/// Shared between the sending thread and the printing one.
+struct Shared {
+    /// When anything last moved, in ms since `epoch`, for `--idle-timeout`.
+    last: AtomicU64,
+    epoch: Instant,
+    sent: AtomicU64,
+}
+
+impl Shared {
+    fn touch(&self) {
+        self.last
+            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+    fn idle_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
+        self.epoch.elapsed().saturating_sub(last)
+    }
+}
+
+fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<()> {
+    let stream = Arc::new(stream);
+    let shared = Arc::new(Shared {
+        last: AtomicU64::new(0),
+        epoch: Instant::now(),
+        sent: AtomicU64::new(0),
+    });
+    let interactive = matches!(input, Input::Stdin) && unsafe { libc::isatty(0) } == 1;
+    let (done_tx, done_rx) = mpsc::channel::<std::result::Result<(), Error>>();
+    {
+        let stream = stream.clone();
+        let shared = shared.clone();
+        let (crlf, hex, no_shutdown, progress) = (p.crlf, p.hex, p.no_shutdown, p.progress);
+        // Not scoped: a thread blocked reading a terminal must not keep the
+        // process alive once the conversation is over.
+        std::thread::Builder::new()
+            .name("send".into())
+            .spawn(move || {
+                let r = send_input(&stream, input, crlf, hex, progress, &shared);
+                let r = r.and_then(|()| {
+                    if no_shutdown {
+                        Ok(())
+                    } else {
+                        stream
+                            .shutdown(Shutdown::Write)
+                            .map_err(|e| Error::io("shutdown", e))
+                    }
+                });
+                let _ = done_tx.send(r);
+            })
+            .map_err(|e| Error::io("start sending thread", e))?;
+    }
+
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut input_done: Option<Instant> = None;
+    let mut received: u64 = 0;
+    let timed = p.idle.is_some() || p.wait.is_some();
+    loop {
+        if input_done.is_none() {
+            match done_rx.try_recv() {
+                Ok(r) => {
+                    r?;
+                    input_done = Some(Instant::now());
+                }
+                Err(mpsc::TryRecvError::Disconnected) => input_done = Some(Instant::now()),
+                Err(mpsc::TryRecvError::Empty) => {}
+            }
+        }
+        if timed {
+            let mut left = Duration::from_millis(100);
+            if let Some(idle) = p.idle {
+                let rem = idle.saturating_sub(shared.idle_for());
+                if rem.is_zero() {
+                    return Err(Error::Timeout(format!(
+                        "idle for {}",
+                        humantime::format_duration(idle)
+                    )));
+                }
+                left = left.min(rem);
+            }
+            if let (Some(wait), Some(t)) = (p.wait, input_done) {
+                let rem = wait.saturating_sub(t.elapsed());
+                if rem.is_zero() {
+                    return Err(Error::Timeout(format!(
+                        "no end of reply within {}",
+                        humantime::format_duration(wait)
+                    )));
+                }
+                left = left.min(rem);
+            }
+            let _ = stream.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        } else if input_done.is_none() {
+            // Wake now and then to learn whether the input has ended.
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(250)));
+        } else {
+            let _ = stream.set_read_timeout(None);
+        }
+        match (&*stream).read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                shared.touch();
+                if p.hex {
+                    hex_to_stderr('<', received, &buf[..n]);
+                }
+                received += n as u64;
+                stdout_write(&buf[..n]).map_err(stdout_err)?;
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(format!("receive from {}", p.addr), e)),
+        }
+    }
+    // The server sent FIN. Input still flowing from a pipe or file goes on
+    // (the server may still be reading it); a person at a terminal is done.
+    if input_done.is_none() && !interactive {
+        let _ = stream.set_read_timeout(None);
+        loop {
+            let wait = match (p.idle, p.wait) {
+                (Some(i), _) => i.saturating_sub(shared.idle_for()),
+                _ => Duration::from_secs(3600),
+            };
+            match done_rx.recv_timeout(wait.max(Duration::from_millis(1))) {
+                Ok(r) => {
+                    r?;
+                    break;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) if p.idle.is_some() => {
+                    return Err(Error::Timeout("idle while sending".into()));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Copy the input to the socket: sendfile for files, splice for pipes,
+/// plain copies where bytes must be looked at (`--crlf`, `--hex`).
+fn send_input(
+    s: &Stream,
+    input: Input,
+    crlf: bool,
+    hex: bool,
+    progress: progress::Mode,
+    shared: &Shared,
+) -> Result<()> {
+    let transform = crlf || hex;
+    let what = "send";
+    match input {
+        Input::Message(m) => write_chunk(s, &m, crlf, hex, shared),
+        Input::File(f, len) => {
+            let bar = progress::Bar::start(progress, len);
+            let r = if transform {
+                copy_reader(s, f, crlf, hex, shared, &bar)
+            } else {
+                zero_copy(s, f.as_raw_fd(), true, shared, &bar)
+            };
+            bar.finish();
+            r.map_err(|e| Error::io(what, e))
+        }
+        Input::Stdin => {
+            let (len, is_file, is_pipe) = stdin_kind();
+            let bar = progress::Bar::start(progress, len);
+            let r = if !transform && (is_file || is_pipe) {
+                zero_copy(s, 0, is_file, shared, &bar)
+            } else {
+                copy_reader(s, io::stdin().lock(), crlf, hex, shared, &bar)
+            };
+            bar.finish();
+            r.map_err(|e| Error::io(what, e))
+        }
+    }
+}
+
+fn stdin_kind() -> (Option<u64>, bool, bool) {
+    // SAFETY: fstat into a zeroed stat we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(0, &mut st) } != 0 {
+        return (None, false, false);
+    }
+    let fmt = st.st_mode & libc::S_IFMT;
+    let is_file = fmt == libc::S_IFREG;
+    // SAFETY: lseek(0, 0, SEEK_CUR) only reads the offset.
+    let pos = unsafe { libc::lseek(0, 0, libc::SEEK_CUR) };
+    let len = is_file.then(|| (st.st_size as u64).saturating_sub(pos.max(0) as u64));
+    (len, is_file, fmt == libc::S_IFIFO)
+}
+
+fn write_chunk(s: &Stream, data: &[u8], crlf: bool, hex: bool, shared: &Shared) -> Result<()> {
+    let converted;
+    let data = if crlf {
+        converted = to_crlf(data);
+        &converted[..]
+    } else {
+        data
+    };
+    if hex {
+        hex_to_stderr('>', shared.sent.load(Ordering::Relaxed), data);
+    }
+    let mut w = s;
+    w.write_all(data).map_err(|e| Error::io("send", e))?;
+    shared.sent.fetch_add(data.len() as u64, Ordering::Relaxed);
+    shared.touch();
+    Ok(())
+}
+
+/// LF becomes CRLF, as `nc -C` does.
+pub fn to_crlf(data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(data.len() + data.len() / 16);
+    for &b in data {
+        if b == b'\n' {
+            v.push(b'\r');
+        }
+        v.push(b);
+    }
+    v
+}
+
+fn copy_reader(
+    s: &Stream,
+    mut r: impl Read,
+    crlf: bool,
+    hex: bool,
+    shared: &Shared,
+    bar: &progress::Bar,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        write_chunk(s, &buf[..n], crlf, hex, shared)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        bar.set(shared.sent.load(Ordering::Relaxed));
+    }
+}
+
+/// sendfile(2) from a file, splice(2) from a pipe: the bytes never enter
+/// this process. Falls back to plain copies where the kernel says no.
+fn zero_copy(
+    s: &Stream,
+    fd: i32,
+    is_file: bool,
+    shared: &Shared,
+    bar: &progress::Bar,
+) -> io::Result<()> {
+    let sock = s.as_raw_fd();
+    const CHUNK: usize = 4 << 20;
+    loop {
+        // SAFETY: both descriptors are open; the kernel moves the bytes.
+        let n = unsafe {
+            if is_file {
+                libc::sendfile(sock, fd, std::ptr::null_mut(), CHUNK)
+            } else {
+                libc::splice(
+                    fd,
+                    std::ptr::null_mut(),
+                    sock,
+                    std::ptr::null_mut(),
+                    CHUNK,
+                    libc::SPLICE_F_MOVE | libc::SPLICE_F_MORE,
+                )
+            }
+        };
+        if n > 0 {
+            shared.sent.fetch_add(n as u64, Ordering::Relaxed);
+            shared.touch();
+            bar.set(shared.sent.load(Ordering::Relaxed));
+            continue;
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => {}
+            Some(libc::EINVAL) | Some(libc::ENOSYS) if shared.sent.load(Ordering::Relaxed) == 0 => {
+                // SAFETY: fd stays open for the copy; ManuallyDrop keeps it so.
+                let f = std::mem::ManuallyDrop::new(unsafe {
+                    <File as std::os::fd::FromRawFd>::from_raw_fd(fd)
+                });
+                return copy_reader(s, &*f, false, false, shared, bar);
+            }
+            _ => return Err(e),
+        }
+    }
+}
+
+/// UDP and Unix datagram: one datagram per message or stdin line; print
+/// replies until `--wait` (default 1s) passes without one.
+fn datagrams(p: &Plan, input: Input) -> Result<()> {
+    let (d, _file) = transport::connect_dgram(&p.addr, &p.opts, p.source)?;
+    let d = Arc::new(d);
+    let wait = p.wait.unwrap_or(Duration::from_secs(1));
+    let last_sent = Arc::new(AtomicU64::new(0));
+    let epoch = Instant::now();
+    let (tx, rx) = mpsc::channel::<Result<()>>();
+    {
+        let d = d.clone();
+        let last_sent = last_sent.clone();
+        let (crlf, hex) = (p.crlf, p.hex);
+        std::thread::spawn(move || {
+            let mut send = |dgram: &[u8]| -> Result<()> {
+                let data = if crlf { to_crlf(dgram) } else { dgram.to_vec() };
+                if hex {
+                    hex_to_stderr('>', 0, &data);
+                }
+                d.send(&data).map_err(|e| Error::io("send datagram", e))?;
+                last_sent.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+                Ok(())
+            };
+            let r = match input {
+                Input::Message(m) => send(&m),
+                Input::File(f, _) => send_lines(io::BufReader::new(f), &mut send),
+                Input::Stdin => send_lines(io::stdin().lock(), &mut send),
+            };
+            let _ = tx.send(r);
+        });
+    }
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut input_done = false;
+    let mut last_reply = Instant::now();
+    loop {
+        if !input_done {
+            match rx.try_recv() {
+                Ok(r) => {
+                    r?;
+                    input_done = true;
+                    last_reply = Instant::now();
+                }
+                Err(mpsc::TryRecvError::Disconnected) => input_done = true,
+                Err(mpsc::TryRecvError::Empty) => {}
+            }
+        }
+        let left = if input_done {
+            let since = last_reply.elapsed().min(
+                epoch
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(last_sent.load(Ordering::Relaxed))),
+            );
+            let rem = wait.saturating_sub(since);
+            if rem.is_zero() {
+                return Ok(());
+            }
+            rem.min(Duration::from_millis(100))
+        } else {
+            Duration::from_millis(100)
+        };
+        d.set_read_timeout(Some(left))
+            .map_err(|e| Error::io("set timeout", e))?;
+        match d.recv(&mut buf) {
+            Ok(n) => {
+                last_reply = Instant::now();
+                if p.hex {
+                    hex_to_stderr('<', 0, &buf[..n]);
+                }
+                stdout_write(&buf[..n]).map_err(stdout_err)?;
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => {
+                return Err(Error::runtime(format!(
+                    "{} {}: {}",
+                    p.addr.kind(),
+                    p.addr,
+                    describe(&e)
+                )));
+            }
+        }
+    }
+}
+
+fn send_lines(mut r: impl BufRead, send: &mut impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = r
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io("read input", e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        send(&line)?;
+    }
+}

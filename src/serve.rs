@@ -1,0 +1,950 @@
+//! `sockcat serve`: one thread, one mio event loop, many connections.
+//!
+//! The loop follows the shape mio's examples teach: tokens from a counter
+//! that never repeats, every operation repeated until `WouldBlock` (events
+//! are edge-triggered), an outgoing buffer per connection that exists only
+//! while the socket is full, and reading from a source paused while its
+//! destination's buffer is full so memory stays bounded.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::{AsRawFd, RawFd};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::cli::ServeArgs;
+use crate::error::{Context, Error, Result};
+use crate::event::Tally;
+use crate::handler::broker::{self, Deliver};
+use crate::handler::drive::{self, End};
+use crate::handler::{Session, Spec, Step, exec};
+use crate::output::hex_to_stderr;
+use crate::server::{self, Server, Signals, Totals};
+use crate::transport::{Bound, Dgram, Listener, Peer, Stream, set_nonblocking_fd};
+
+const WAKER: Token = Token(0);
+const STDIN: Token = Token(1);
+/// Listening sockets take the tokens from here up.
+const LISTEN_BASE: usize = 2;
+/// Connection `id` owns tokens `CONN_BASE + 4 * id + part`.
+const CONN_BASE: usize = 1 << 16;
+const PART_SOCKET: usize = 0;
+const PART_CHILD_IN: usize = 1;
+const PART_CHILD_OUT: usize = 2;
+
+/// The loop's one read buffer, shared by every connection.
+const READ_CHUNK: usize = 256 * 1024;
+/// Past this much queued output, stop reading from the source that feeds it.
+const OUT_LIMIT: usize = 256 * 1024;
+/// Reads per connection per turn, so one fast peer cannot starve the rest.
+const READS_PER_TURN: usize = 16;
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    let spec = Spec::from_args(&args.server.handler, args.broker);
+    let server = server::setup(&args.server, spec)?;
+    let poll = Poll::new().context("create event loop")?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER).context("create waker")?);
+    let w = waker.clone();
+    let signals = server::install_signals(move || {
+        let _ = w.wake();
+    })?;
+    Loop::new(server, poll, signals)?.run()
+}
+
+/// A program started by `--exec`, its pipes in the loop.
+struct ChildIo {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
+    to_child: Vec<u8>,
+}
+
+struct Conn {
+    stream: Stream,
+    peer: Peer,
+    session: Option<Session>,
+    child: Option<ChildIo>,
+    /// Bytes for the peer that the socket would not take yet.
+    out: Vec<u8>,
+    /// The peer sent FIN (or the read side failed).
+    read_done: bool,
+    /// Shut the write side once `out` drains.
+    finish: bool,
+    shut: bool,
+    started: Instant,
+    last: Instant,
+    tally: Tally,
+}
+
+impl Conn {
+    /// Whether the loop may read more from the peer now.
+    fn has_room(&self) -> bool {
+        match &self.child {
+            Some(c) => c.to_child.len() < OUT_LIMIT,
+            None => self.out.len() < OUT_LIMIT,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.read_done && self.shut && self.child.as_ref().is_none_or(|c| c.stdout.is_none())
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StdinKind {
+    /// Not relayed: closed, /dev/null, or a terminal we do not own.
+    None,
+    /// A pipe, terminal or socket, watched by the loop.
+    Poll,
+    /// A regular file (epoll refuses those): always readable.
+    File,
+}
+
+/// Why `progress` stopped working on a connection early.
+enum Stop {
+    Io(io::Error),
+    StdoutClosed,
+}
+
+struct Loop {
+    poll: Poll,
+    server: Server,
+    signals: Signals,
+    listeners: Vec<Listener>,
+    dgrams: Vec<Dgram>,
+    conns: HashMap<usize, Conn>,
+    next_id: usize,
+    buf: Vec<u8>,
+    scratch: Vec<u8>,
+    /// Connections to drive again without waiting for an event.
+    again: Vec<usize>,
+    /// Bytes a broker client sent, to queue on the others.
+    broadcast: Vec<u8>,
+    served: u64,
+    totals: Totals,
+    stdin: StdinKind,
+    stdin_ready: bool,
+    stdin_eof: bool,
+    stopping: Option<Instant>,
+    next_idle_check: Option<Instant>,
+    accept_retry: Option<Instant>,
+    lingering: Vec<Child>,
+    began: Instant,
+}
+
+impl Loop {
+    fn new(mut server: Server, poll: Poll, signals: Signals) -> Result<Loop> {
+        let bound = std::mem::replace(&mut server.bound, Bound::Stream(Vec::new()));
+        let (listeners, dgrams) = match bound {
+            Bound::Stream(l) => (l, Vec::new()),
+            Bound::Dgram(d) => (Vec::new(), d),
+        };
+        for (i, l) in listeners.iter().enumerate() {
+            l.set_nonblocking(true).context("set O_NONBLOCK")?;
+            poll.registry()
+                .register(
+                    &mut SourceFd(&l.as_raw_fd()),
+                    Token(LISTEN_BASE + i),
+                    Interest::READABLE,
+                )
+                .context("watch listener")?;
+        }
+        for (i, d) in dgrams.iter().enumerate() {
+            d.set_nonblocking(true).context("set O_NONBLOCK")?;
+            poll.registry()
+                .register(
+                    &mut SourceFd(&d.as_raw_fd()),
+                    Token(LISTEN_BASE + i),
+                    Interest::READABLE,
+                )
+                .context("watch socket")?;
+        }
+        let relays = matches!(server.spec, Spec::Print) && dgrams.is_empty();
+        let stdin = if relays {
+            classify_stdin(&poll)
+        } else {
+            StdinKind::None
+        };
+        let idle = server.drive.idle;
+        Ok(Loop {
+            poll,
+            server,
+            signals,
+            listeners,
+            dgrams,
+            conns: HashMap::new(),
+            next_id: 0,
+            buf: vec![0; READ_CHUNK],
+            scratch: Vec::new(),
+            again: Vec::new(),
+            broadcast: Vec::new(),
+            served: 0,
+            totals: Totals::default(),
+            stdin,
+            stdin_ready: stdin == StdinKind::File,
+            stdin_eof: false,
+            stopping: None,
+            next_idle_check: idle.map(|d| Instant::now() + d),
+            accept_retry: None,
+            lingering: Vec::new(),
+            began: Instant::now(),
+        })
+    }
+
+    fn run(mut self) -> Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let result = loop {
+            if self.finished() {
+                break Ok(());
+            }
+            if let Some(deadline) = self.stopping {
+                if Instant::now() >= deadline {
+                    self.abandon();
+                    break Ok(());
+                }
+            }
+            let timeout = self.timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                break Err(Error::io("wait for events", e));
+            }
+            if let Err(e) = self.handle(&events) {
+                break Err(e);
+            }
+        };
+        self.reap(true);
+        self.server
+            .log
+            .summary(self.totals.conns, self.totals.tally, self.began.elapsed());
+        match result {
+            Ok(()) if self.signals.count() > 0 => Err(Error::Interrupted),
+            r => r,
+        }
+    }
+
+    /// Whether the server has nothing left to do.
+    fn finished(&self) -> bool {
+        let no_more = self.stopping.is_some()
+            || self.server.limit.is_some_and(|l| self.served >= l)
+            || (self.listeners.is_empty() && self.dgrams.is_empty());
+        no_more && self.conns.is_empty() && self.lingering.is_empty()
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        let now = Instant::now();
+        let mut t: Option<Duration> = None;
+        let mut at = |when: Instant| {
+            let d = when.saturating_duration_since(now);
+            t = Some(t.map_or(d, |t| t.min(d)));
+        };
+        if !self.again.is_empty() || self.stdin_wanted() {
+            at(now);
+        }
+        if let Some(d) = self.stopping {
+            at(d);
+        }
+        if let Some(d) = self.next_idle_check {
+            at(d);
+        }
+        if let Some(d) = self.accept_retry {
+            at(d);
+        }
+        if !self.lingering.is_empty() {
+            // Exec'd programs that closed their stdout but have not exited.
+            at(now + Duration::from_millis(50));
+        }
+        t
+    }
+
+    fn handle(&mut self, events: &Events) -> Result<()> {
+        for ev in events.iter() {
+            match ev.token() {
+                WAKER => {
+                    if self.signals.count() > 0 && self.stopping.is_none() {
+                        self.begin_stop();
+                    }
+                }
+                STDIN => self.stdin_ready = true,
+                Token(t) if t < CONN_BASE => {
+                    let i = t - LISTEN_BASE;
+                    if i < self.listeners.len() {
+                        self.accept_all(i);
+                    } else if i < self.dgrams.len() {
+                        self.datagrams(i)?;
+                    }
+                }
+                Token(t) => self.drive((t - CONN_BASE) / 4)?,
+            }
+        }
+        for id in std::mem::take(&mut self.again) {
+            self.drive(id)?;
+        }
+        if self.stdin_wanted() {
+            self.relay_stdin()?;
+        }
+        let now = Instant::now();
+        if self.next_idle_check.is_some_and(|t| now >= t) {
+            self.close_idle(now);
+        }
+        if self.accept_retry.is_some_and(|t| now >= t) {
+            self.accept_retry = None;
+            self.accept_more();
+        }
+        self.reap(false);
+        Ok(())
+    }
+
+    fn can_accept(&self) -> bool {
+        self.stopping.is_none()
+            && self.server.limit.is_none_or(|l| self.served < l)
+            && self
+                .server
+                .max_conns
+                .is_none_or(|m| (self.conns.len() as u64) < m)
+    }
+
+    /// Accept until the backlog is empty or a limit is reached. Excess
+    /// connections stay in the kernel's backlog until a slot frees.
+    fn accept_all(&mut self, i: usize) {
+        while self.can_accept() {
+            let Some(l) = self.listeners.get(i) else {
+                return;
+            };
+            match l.accept(true) {
+                Ok((stream, peer)) => {
+                    if !self.server.access.permits(peer.ip()) {
+                        self.server.log.refused(l.kind, &peer.to_string());
+                        continue;
+                    }
+                    self.served += 1;
+                    self.server.log.connection(l.kind, &peer.to_string());
+                    self.add(stream, peer);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_transient_accept_error(&e) => {}
+                Err(e) => {
+                    // Out of descriptors or memory: try again shortly rather
+                    // than spin; the connection waits in the backlog.
+                    self.server
+                        .log
+                        .error(&format!("accept: {}", crate::error::describe(&e)));
+                    self.accept_retry = Some(Instant::now() + Duration::from_millis(100));
+                    return;
+                }
+            }
+        }
+        if self.server.limit.is_some_and(|l| self.served >= l) {
+            // --once / --count reached: stop listening, as nc -l does.
+            self.listeners.clear();
+        }
+    }
+
+    fn accept_more(&mut self) {
+        for i in 0..self.listeners.len() {
+            self.accept_all(i);
+        }
+    }
+
+    fn add(&mut self, stream: Stream, peer: Peer) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let now = Instant::now();
+        let mut conn = Conn {
+            stream,
+            peer,
+            session: Session::new(&self.server.spec),
+            child: None,
+            out: Vec::new(),
+            read_done: false,
+            finish: false,
+            shut: false,
+            started: now,
+            last: now,
+            tally: Tally::default(),
+        };
+        let token = Token(CONN_BASE + 4 * id + PART_SOCKET);
+        let fd = conn.stream.as_raw_fd();
+        if let Err(e) = self.poll.registry().register(
+            &mut SourceFd(&fd),
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            self.server
+                .log
+                .error(&format!("{}: {}", conn.peer, crate::error::describe(&e)));
+            return;
+        }
+        if let Spec::Exec(argv) = &self.server.spec {
+            match self.spawn(argv, &conn, id) {
+                Ok(c) => conn.child = Some(c),
+                Err(e) => {
+                    self.server.log.error(&format!(
+                        "{}: {}",
+                        conn.peer,
+                        exec::describe_spawn_error(&argv[0], &e)
+                    ));
+                    self.close(id, conn, None);
+                    return;
+                }
+            }
+        }
+        if let Some(s) = &mut conn.session {
+            let step = s.start(&mut conn.out).unwrap_or(Step::Continue);
+            conn.finish |= step == Step::Finish;
+        }
+        if self.stdin != StdinKind::None && self.stdin_eof {
+            conn.finish = true;
+        }
+        self.conns.insert(id, conn);
+        self.again.push(id);
+    }
+
+    fn spawn(&self, argv: &[std::ffi::OsString], conn: &Conn, id: usize) -> io::Result<ChildIo> {
+        let mut child = exec::command(argv, &conn.peer, &conn.stream.local())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdin = child.stdin.take().expect("piped");
+        let stdout = child.stdout.take().expect("piped");
+        set_nonblocking_fd(stdin.as_raw_fd())?;
+        set_nonblocking_fd(stdout.as_raw_fd())?;
+        let reg = self.poll.registry();
+        reg.register(
+            &mut SourceFd(&stdin.as_raw_fd()),
+            Token(CONN_BASE + 4 * id + PART_CHILD_IN),
+            Interest::WRITABLE,
+        )?;
+        reg.register(
+            &mut SourceFd(&stdout.as_raw_fd()),
+            Token(CONN_BASE + 4 * id + PART_CHILD_OUT),
+            Interest::READABLE,
+        )?;
+        Ok(ChildIo {
+            child,
+            stdin: Some(stdin),
+            stdout: Some(stdout),
+            to_child: Vec::new(),
+        })
+    }
+
+    /// Make all the progress a connection can make now, then close it if done.
+    fn drive(&mut self, id: usize) -> Result<()> {
+        let Some(mut c) = self.conns.remove(&id) else {
+            return Ok(()); // a late event for a connection already closed
+        };
+        let r = self.progress(&mut c, id);
+        let broker = !self.broadcast.is_empty();
+        match r {
+            Ok(()) if c.done() => self.close(id, c, None),
+            Ok(()) => {
+                self.conns.insert(id, c);
+            }
+            Err(Stop::StdoutClosed) => return Err(Error::StdoutClosed),
+            Err(Stop::Io(e)) => self.close(id, c, Some(e)),
+        }
+        if broker {
+            self.fan_out(id);
+        }
+        Ok(())
+    }
+
+    fn progress(&mut self, c: &mut Conn, id: usize) -> std::result::Result<(), Stop> {
+        let hex = self.server.drive.hex;
+        let mut reads = 0;
+        loop {
+            let mut moved = flush(c, hex).map_err(Stop::Io)?;
+            if let Some(ch) = &mut c.child {
+                moved |= child_io(ch, &mut c.out, c.read_done, &mut c.finish).map_err(Stop::Io)?;
+                if !c.out.is_empty() {
+                    moved |= flush(c, hex).map_err(Stop::Io)?;
+                }
+            }
+            if !c.read_done && c.has_room() {
+                if reads == READS_PER_TURN {
+                    self.again.push(id);
+                } else {
+                    reads += 1;
+                    match (&c.stream).read(&mut self.buf) {
+                        Ok(0) => {
+                            c.read_done = true;
+                            moved = true;
+                            if let Some(s) = &mut c.session {
+                                let step = s.end(&mut self.scratch).map_err(stdout_stop)?;
+                                c.finish |= step == Step::Finish;
+                            }
+                            queue(c, &mut self.scratch);
+                        }
+                        Ok(n) => {
+                            moved = true;
+                            c.last = Instant::now();
+                            let data = &self.buf[..n];
+                            if hex {
+                                hex_to_stderr('<', c.tally.bytes_in, data);
+                            }
+                            c.tally.bytes_in += n as u64;
+                            if matches!(self.server.spec, Spec::Broker) {
+                                self.broadcast.extend_from_slice(data);
+                            }
+                            if let Some(ch) = &mut c.child {
+                                ch.to_child.extend_from_slice(data);
+                            } else if let Some(s) = &mut c.session {
+                                let step = s.input(data, &mut self.scratch).map_err(stdout_stop)?;
+                                c.finish |= step == Step::Finish;
+                                queue(c, &mut self.scratch);
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            if let Some(s) = &mut c.session {
+                                s.idle().map_err(stdout_stop)?;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => moved = true,
+                        Err(e) => return Err(Stop::Io(e)),
+                    }
+                }
+            }
+            if !moved {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Queue what a broker client sent on every other client; drop those
+    /// that stopped reading rather than let them stall the room.
+    fn fan_out(&mut self, from: usize) {
+        let chunk = std::mem::take(&mut self.broadcast);
+        let mut dropped = Vec::new();
+        for (&id, c) in self.conns.iter_mut() {
+            if id == from || c.shut {
+                continue;
+            }
+            match broker::deliver(c.out.len(), chunk.len(), OUT_LIMIT * 4) {
+                Deliver::Queue => {
+                    c.out.extend_from_slice(&chunk);
+                    self.again.push(id);
+                }
+                Deliver::Drop => dropped.push(id),
+            }
+        }
+        for id in dropped {
+            if let Some(c) = self.conns.remove(&id) {
+                let e = io::Error::other("dropped: not reading");
+                self.close(id, c, Some(e));
+            }
+        }
+        self.broadcast = chunk;
+        self.broadcast.clear();
+    }
+
+    fn close(&mut self, id: usize, mut c: Conn, err: Option<io::Error>) {
+        let _ = id;
+        let kind = self.kind();
+        if let Some(e) = err {
+            // A reset peer is routine for a server; say so only when asked.
+            if e.kind() != io::ErrorKind::ConnectionReset
+                || self.server.log.level >= crate::event::Level::Verbose
+            {
+                self.server
+                    .log
+                    .error(&format!("{}: {}", c.peer, crate::error::describe(&e)));
+            }
+        }
+        if let Some(mut ch) = c.child.take() {
+            drop(ch.stdin.take());
+            drop(ch.stdout.take());
+            match ch.child.try_wait() {
+                Ok(Some(_)) => {}
+                _ => self.lingering.push(ch.child),
+            }
+        }
+        self.server
+            .log
+            .closed(kind, &c.peer.to_string(), c.tally, c.started.elapsed());
+        self.totals.conns += 1;
+        self.totals.add(c.tally);
+        drop(c);
+        self.accept_more();
+    }
+
+    fn kind(&self) -> &'static str {
+        self.listeners
+            .first()
+            .map(|l| l.kind)
+            .or(self.dgrams.first().map(|d| d.kind))
+            .unwrap_or("tcp")
+    }
+
+    fn datagrams(&mut self, i: usize) -> Result<()> {
+        // A server is all datagram sockets or all stream ones, so draining
+        // the socket here starves no connection.
+        while self.server.limit.is_none_or(|l| self.served < l) {
+            let d = &self.dgrams[i];
+            let (n, to, peer) = match d.recv_from(&mut self.buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.server
+                        .log
+                        .error(&format!("receive: {}", crate::error::describe(&e)));
+                    return Ok(());
+                }
+            };
+            if !self.server.access.permits(peer.ip()) {
+                self.server.log.refused(d.kind, &peer.to_string());
+                continue;
+            }
+            self.served += 1;
+            let started = Instant::now();
+            self.server.log.connection(d.kind, &peer.to_string());
+            let data = &self.buf[..n];
+            if self.server.drive.hex {
+                hex_to_stderr('<', 0, data);
+            }
+            let mut tally = Tally {
+                bytes_in: n as u64,
+                bytes_out: 0,
+            };
+            match drive::datagram(&self.server.spec, data, &peer, &d.local) {
+                Ok(reply) if !reply.is_empty() => {
+                    if self.server.drive.hex {
+                        hex_to_stderr('>', 0, &reply);
+                    }
+                    match d.send_to(&reply, &to) {
+                        Ok(m) => tally.bytes_out = m as u64,
+                        Err(e) => self
+                            .server
+                            .log
+                            .error(&format!("{peer}: {}", crate::error::describe(&e))),
+                    }
+                }
+                Ok(_) => {}
+                Err(End::StdoutClosed) => return Err(Error::StdoutClosed),
+                Err(e) => self.server.log.error(&e.message(&peer)),
+            }
+            self.server
+                .log
+                .closed(d.kind, &peer.to_string(), tally, started.elapsed());
+            self.totals.conns += 1;
+            self.totals.add(tally);
+        }
+        self.dgrams.clear();
+        Ok(())
+    }
+
+    fn stdin_wanted(&self) -> bool {
+        self.stdin != StdinKind::None
+            && self.stdin_ready
+            && !self.stdin_eof
+            && self.stopping.is_none()
+            && self.conns.values().any(|c| !c.shut)
+            && self.conns.values().all(|c| c.out.len() < OUT_LIMIT)
+    }
+
+    /// Read one chunk of stdin and queue it for every connected peer.
+    fn relay_stdin(&mut self) -> Result<()> {
+        let n = loop {
+            // SAFETY: read into our own buffer from fd 0.
+            let r = unsafe { libc::read(0, self.buf.as_mut_ptr().cast(), self.buf.len()) };
+            if r >= 0 {
+                break r as usize;
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => {
+                    self.stdin_ready = false;
+                    return Ok(());
+                }
+                _ => {
+                    self.server
+                        .log
+                        .error(&format!("read stdin: {}", crate::error::describe(&e)));
+                    break 0;
+                }
+            }
+        };
+        let ids: Vec<usize> = self.conns.keys().copied().collect();
+        if n == 0 {
+            self.stdin_eof = true;
+            for id in &ids {
+                if let Some(c) = self.conns.get_mut(id) {
+                    c.finish = true;
+                }
+            }
+        } else {
+            for id in &ids {
+                if let Some(c) = self.conns.get_mut(id) {
+                    if !c.shut && !c.finish {
+                        c.out.extend_from_slice(&self.buf[..n]);
+                    }
+                }
+            }
+            if self.stdin == StdinKind::Poll && !fd_readable(0) {
+                self.stdin_ready = false;
+            }
+        }
+        self.again.extend(ids);
+        Ok(())
+    }
+
+    fn close_idle(&mut self, now: Instant) {
+        let Some(idle) = self.server.drive.idle else {
+            return;
+        };
+        let expired: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| now.duration_since(c.last) >= idle)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            if let Some(c) = self.conns.remove(&id) {
+                let e = io::Error::new(io::ErrorKind::TimedOut, "idle timeout");
+                self.close(id, c, Some(e));
+            }
+        }
+        // Check again at a fraction of the timeout: closing is at most a
+        // quarter late, and a loop with thousands of connections does not
+        // scan them on every event.
+        self.next_idle_check = Some(now + (idle / 4).max(Duration::from_millis(5)));
+    }
+
+    fn begin_stop(&mut self) {
+        self.stopping = Some(Instant::now() + self.server.grace);
+        // Stop accepting: closing the listeners removes Unix socket files,
+        // and new clients get a clear refusal instead of waiting.
+        self.listeners.clear();
+        self.dgrams.clear();
+        if self.stdin != StdinKind::None && !self.stdin_eof {
+            self.stdin_eof = true;
+            for c in self.conns.values_mut() {
+                c.finish = true;
+            }
+            self.again.extend(self.conns.keys().copied());
+        }
+    }
+
+    /// The grace period ran out: end what is left.
+    fn abandon(&mut self) {
+        let ids: Vec<usize> = self.conns.keys().copied().collect();
+        for id in ids {
+            if let Some(mut c) = self.conns.remove(&id) {
+                if let Some(ch) = &mut c.child {
+                    // SAFETY: kill has no memory-safety preconditions.
+                    unsafe { libc::kill(ch.child.id() as i32, libc::SIGTERM) };
+                }
+                let e = io::Error::other("closed at shutdown");
+                self.close(id, c, Some(e));
+            }
+        }
+        for ch in &self.lingering {
+            // SAFETY: as above.
+            unsafe { libc::kill(ch.id() as i32, libc::SIGTERM) };
+        }
+    }
+
+    /// Collect exec'd programs that have exited; at exit, wait for them.
+    fn reap(&mut self, all: bool) {
+        self.lingering
+            .retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_)) | Err(_)));
+        if all {
+            let deadline = Instant::now() + Duration::from_secs(1);
+            while !self.lingering.is_empty() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+                self.lingering
+                    .retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_)) | Err(_)));
+            }
+            for c in &mut self.lingering {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            self.lingering.clear();
+        }
+    }
+}
+
+/// Append session output to the connection's queue.
+fn queue(c: &mut Conn, scratch: &mut Vec<u8>) {
+    if scratch.is_empty() {
+        return;
+    }
+    if c.shut {
+        scratch.clear();
+    } else if c.out.is_empty() {
+        std::mem::swap(&mut c.out, scratch);
+    } else {
+        c.out.append(scratch);
+    }
+}
+
+/// Write queued output until the socket is full; shut the write side once
+/// it drains if the handler is done, never before: the FIN must follow the
+/// last byte.
+fn flush(c: &mut Conn, hex: bool) -> io::Result<bool> {
+    let mut moved = false;
+    let mut sent = 0;
+    while sent < c.out.len() {
+        match (&c.stream).write(&c.out[sent..]) {
+            Ok(n) => {
+                if hex {
+                    hex_to_stderr('>', c.tally.bytes_out, &c.out[sent..sent + n]);
+                }
+                sent += n;
+                c.tally.bytes_out += n as u64;
+                moved = true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if sent > 0 {
+        c.last = Instant::now();
+        c.out.drain(..sent);
+    }
+    if c.out.is_empty() {
+        if c.out.capacity() > 0 {
+            // Nothing in flight: hold no buffer.
+            c.out = Vec::new();
+        }
+        if c.finish && !c.shut {
+            c.shut = true;
+            moved = true;
+            c.stream.shutdown(Shutdown::Write)?;
+        }
+    }
+    Ok(moved)
+}
+
+/// Move bytes between a connection and its exec'd program: the peer's
+/// bytes to the program's stdin (closed after the peer's FIN, once
+/// drained), the program's stdout to the peer (its EOF finishes the
+/// connection).
+fn child_io(
+    ch: &mut ChildIo,
+    out: &mut Vec<u8>,
+    read_done: bool,
+    finish: &mut bool,
+) -> io::Result<bool> {
+    let mut moved = false;
+    if let Some(stdin) = &mut ch.stdin {
+        let mut sent = 0;
+        while sent < ch.to_child.len() {
+            match stdin.write(&ch.to_child[sent..]) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    // The program stopped reading; what it did not read is gone.
+                    sent = ch.to_child.len();
+                }
+            }
+        }
+        if sent > 0 {
+            ch.to_child.drain(..sent);
+            moved = true;
+        }
+        if ch.to_child.is_empty() {
+            ch.to_child = Vec::new();
+            if read_done {
+                ch.stdin = None;
+                moved = true;
+            }
+        }
+    }
+    if let Some(stdout) = &mut ch.stdout {
+        let mut buf = [0u8; 16 * 1024];
+        while out.len() < OUT_LIMIT {
+            match stdout.read(&mut buf) {
+                Ok(0) => {
+                    ch.stdout = None;
+                    *finish = true;
+                    moved = true;
+                    break;
+                }
+                Ok(n) => {
+                    out.extend_from_slice(&buf[..n]);
+                    moved = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(moved)
+}
+
+fn stdout_stop(e: io::Error) -> Stop {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        Stop::StdoutClosed
+    } else {
+        Stop::Io(e)
+    }
+}
+
+/// Errors from accept that concern one connection, not the listener.
+fn is_transient_accept_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNABORTED) | Some(libc::EPROTO) | Some(libc::EPERM)
+    )
+}
+
+/// Whether a read on `fd` would return at once (data or EOF).
+fn fd_readable(fd: RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll on one pollfd we own, without waiting.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n > 0 && p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
+}
+
+/// How stdin can be relayed. It is left alone when closed, when it is
+/// /dev/null (a server started from a script: its peers must not get an
+/// immediate FIN), or when it is a terminal whose foreground we are not
+/// (reading would stop a background server with SIGTTIN). Stdin stays in
+/// blocking mode: O_NONBLOCK would be shared with the shell.
+fn classify_stdin(poll: &Poll) -> StdinKind {
+    // SAFETY: fstat into a zeroed stat we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(0, &mut st) } != 0 {
+        return StdinKind::None;
+    }
+    let fmt = st.st_mode & libc::S_IFMT;
+    if fmt == libc::S_IFREG {
+        return StdinKind::File;
+    }
+    if fmt == libc::S_IFCHR {
+        if let Ok(m) = std::fs::metadata("/dev/null") {
+            use std::os::unix::fs::MetadataExt;
+            if m.rdev() == st.st_rdev {
+                return StdinKind::None;
+            }
+        }
+        // SAFETY: isatty/tcgetpgrp/getpgrp read process state only.
+        let tty = unsafe { libc::isatty(0) } == 1;
+        if tty && unsafe { libc::tcgetpgrp(0) != libc::getpgrp() } {
+            return StdinKind::None;
+        }
+    }
+    match poll
+        .registry()
+        .register(&mut SourceFd(&0), STDIN, Interest::READABLE)
+    {
+        Ok(()) => StdinKind::Poll,
+        Err(_) => StdinKind::File,
+    }
+}

@@ -1,0 +1,682 @@
+//! Transports: TCP, UDP, Unix stream and Unix datagram sockets.
+//!
+//! Everything that differs between the four lives here (binding, accepting,
+//! connecting, naming peers) so that servers and handlers work with one
+//! [`Stream`], one [`Listener`] and one [`Dgram`] type whatever the socket.
+
+pub mod unix;
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, SockAddr, Socket, TcpKeepalive, Type};
+
+use crate::addr::{self, Addr, Family, Proto};
+use crate::error::{Error, Result, describe};
+use unix::SocketFile;
+
+/// Socket options that servers and clients share.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Opts {
+    pub family: Family,
+    pub backlog: u32,
+    pub keepalive: bool,
+    pub nodelay: bool,
+    pub mode: Option<u32>,
+}
+
+/// A connected byte stream.
+#[derive(Debug)]
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+/// Who is at the other end (or at our end) of a socket, as events show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Peer {
+    Inet(SocketAddr),
+    Unix(String),
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Inet(a) => f.write_str(&addr::show(a)),
+            Peer::Unix(s) => f.write_str(s),
+        }
+    }
+}
+
+impl Peer {
+    fn from_unix(a: &std::os::unix::net::SocketAddr) -> Peer {
+        Peer::Unix(unix::show(a))
+    }
+
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        match self {
+            Peer::Inet(a) => Some(a.ip()),
+            Peer::Unix(_) => None,
+        }
+    }
+
+    /// `(address, port)` for the `SOCKCAT_*` variables of `--exec`.
+    pub fn env_parts(&self) -> (String, String) {
+        match self {
+            Peer::Inet(a) => (a.ip().to_string(), a.port().to_string()),
+            Peer::Unix(s) => (s.clone(), String::new()),
+        }
+    }
+}
+
+impl Stream {
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        let r = match self {
+            Stream::Tcp(s) => s.shutdown(how),
+            Stream::Unix(s) => s.shutdown(how),
+        };
+        // The peer may already be gone; there is nothing left to shut then.
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            r => r,
+        }
+    }
+
+    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_nonblocking(on),
+            Stream::Unix(s) => s.set_nonblocking(on),
+        }
+    }
+
+    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_read_timeout(d),
+            Stream::Unix(s) => s.set_read_timeout(d),
+        }
+    }
+
+    pub fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_write_timeout(d),
+            Stream::Unix(s) => s.set_write_timeout(d),
+        }
+    }
+
+    pub fn try_clone(&self) -> io::Result<Stream> {
+        Ok(match self {
+            Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
+            Stream::Unix(s) => Stream::Unix(s.try_clone()?),
+        })
+    }
+
+    pub fn local(&self) -> Peer {
+        match self {
+            Stream::Tcp(s) => s
+                .local_addr()
+                .map(Peer::Inet)
+                .unwrap_or_else(|_| Peer::Unix("?".into())),
+            Stream::Unix(s) => s
+                .local_addr()
+                .map(|a| Peer::from_unix(&a))
+                .unwrap_or_else(|_| Peer::Unix("?".into())),
+        }
+    }
+
+    /// A duplicate descriptor, for a child's stdin or stdout.
+    pub fn dup_fd(&self) -> io::Result<OwnedFd> {
+        self.as_fd().try_clone_to_owned()
+    }
+
+    fn apply(&self, o: &Opts) -> io::Result<()> {
+        if let Stream::Tcp(s) = self {
+            let sock = socket2::SockRef::from(s);
+            if o.nodelay {
+                sock.set_tcp_nodelay(true)?;
+            }
+            if o.keepalive {
+                sock.set_keepalive(true)?;
+                sock.set_tcp_keepalive(&TcpKeepalive::new().with_time(Duration::from_secs(60)))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Try a read without waiting, whatever the socket's blocking mode.
+    pub fn read_nowait(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: recv on our own open descriptor into a buffer we own.
+        let n = unsafe {
+            libc::recv(
+                self.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+}
+
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+impl AsRawFd for Stream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+impl Read for &Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => (&*s).read(buf),
+            Stream::Unix(s) => (&*s).read(buf),
+        }
+    }
+}
+
+impl Write for &Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // send(MSG_NOSIGNAL) rather than write(): a peer that reset the
+        // connection must give EPIPE, never kill the process with SIGPIPE
+        // (a forked child does not inherit Rust's SIG_IGN after exec).
+        // SAFETY: send on our own open descriptor from a buffer we own.
+        let n = unsafe {
+            libc::send(
+                self.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Set O_NONBLOCK on a descriptor this process owns.
+pub fn set_nonblocking_fd(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an open descriptor.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// A listening stream socket.
+#[derive(Debug)]
+pub struct Listener {
+    sock: ListenSock,
+    pub local: Peer,
+    pub kind: &'static str,
+    opts: Opts,
+    /// The socket file, removed when the listener is dropped.
+    pub file: Option<SocketFile>,
+}
+
+#[derive(Debug)]
+enum ListenSock {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listener {
+    /// Accept one connection. `nonblocking` sets O_NONBLOCK on the new
+    /// socket in the same call (accept4), as the event loop wants.
+    pub fn accept(&self, nonblocking: bool) -> io::Result<(Stream, Peer)> {
+        let mut flags = libc::SOCK_CLOEXEC;
+        if nonblocking {
+            flags |= libc::SOCK_NONBLOCK;
+        }
+        let fd = self.as_raw_fd();
+        // SAFETY: accept4 fills at most `len` bytes of the storage it is given.
+        let (raw, sa) = unsafe {
+            SockAddr::try_init(|storage, len| {
+                let r = libc::accept4(fd, storage.cast(), len, flags);
+                if r < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(r)
+                }
+            })?
+        };
+        // SAFETY: accept4 returned a new descriptor that nothing else owns.
+        let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+        let (stream, peer) = match self.sock {
+            ListenSock::Tcp(_) => {
+                let peer = sa
+                    .as_socket()
+                    .map(Peer::Inet)
+                    .unwrap_or(Peer::Unix("?".into()));
+                (Stream::Tcp(TcpStream::from(owned)), peer)
+            }
+            ListenSock::Unix(_) => {
+                let s = UnixStream::from(owned);
+                let peer = s
+                    .peer_addr()
+                    .map(|a| Peer::from_unix(&a))
+                    .unwrap_or_else(|_| Peer::Unix("unix peer".into()));
+                (Stream::Unix(s), peer)
+            }
+        };
+        stream.apply(&self.opts)?;
+        Ok((stream, peer))
+    }
+
+    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match &self.sock {
+            ListenSock::Tcp(l) => l.set_nonblocking(on),
+            ListenSock::Unix(l) => l.set_nonblocking(on),
+        }
+    }
+}
+
+impl AsRawFd for Listener {
+    fn as_raw_fd(&self) -> RawFd {
+        match &self.sock {
+            ListenSock::Tcp(l) => l.as_raw_fd(),
+            ListenSock::Unix(l) => l.as_raw_fd(),
+        }
+    }
+}
+
+/// A bound datagram socket (UDP or Unix datagram).
+#[derive(Debug)]
+pub struct Dgram {
+    sock: DgramSock,
+    pub local: Peer,
+    pub kind: &'static str,
+    pub file: Option<SocketFile>,
+}
+
+#[derive(Debug)]
+enum DgramSock {
+    Udp(UdpSocket),
+    Unix(UnixDatagram),
+}
+
+/// Where a datagram came from, so the reply can go back there.
+#[derive(Clone, Debug)]
+pub enum ReplyTo {
+    Inet(SocketAddr),
+    Unix(Option<std::path::PathBuf>, Option<Vec<u8>>),
+}
+
+impl Dgram {
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, ReplyTo, Peer)> {
+        match &self.sock {
+            DgramSock::Udp(s) => {
+                let (n, a) = s.recv_from(buf)?;
+                Ok((n, ReplyTo::Inet(a), Peer::Inet(a)))
+            }
+            DgramSock::Unix(s) => {
+                let (n, a) = s.recv_from(buf)?;
+                let to = ReplyTo::Unix(
+                    a.as_pathname().map(|p| p.to_path_buf()),
+                    unix::abstract_name(&a),
+                );
+                Ok((n, to, Peer::from_unix(&a)))
+            }
+        }
+    }
+
+    pub fn send_to(&self, buf: &[u8], to: &ReplyTo) -> io::Result<usize> {
+        match (&self.sock, to) {
+            (DgramSock::Udp(s), ReplyTo::Inet(a)) => s.send_to(buf, a),
+            (DgramSock::Unix(s), ReplyTo::Unix(Some(p), _)) => s.send_to(buf, p),
+            (DgramSock::Unix(s), ReplyTo::Unix(None, Some(name))) => {
+                s.send_to_addr(buf, &unix::abstract_addr(name)?)
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                "the sender has no address to reply to",
+            )),
+        }
+    }
+
+    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match &self.sock {
+            DgramSock::Udp(s) => s.set_nonblocking(on),
+            DgramSock::Unix(s) => s.set_nonblocking(on),
+        }
+    }
+
+    pub fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        match &self.sock {
+            DgramSock::Udp(s) => s.set_read_timeout(d),
+            DgramSock::Unix(s) => s.set_read_timeout(d),
+        }
+    }
+
+    /// Send to the connected peer (client side).
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        match &self.sock {
+            DgramSock::Udp(s) => s.send(buf),
+            DgramSock::Unix(s) => s.send(buf),
+        }
+    }
+
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match &self.sock {
+            DgramSock::Udp(s) => s.recv(buf),
+            DgramSock::Unix(s) => s.recv(buf),
+        }
+    }
+}
+
+impl AsRawFd for Dgram {
+    fn as_raw_fd(&self) -> RawFd {
+        match &self.sock {
+            DgramSock::Udp(s) => s.as_raw_fd(),
+            DgramSock::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+/// The sockets a server listens on: stream listeners or datagram sockets.
+#[derive(Debug)]
+pub enum Bound {
+    Stream(Vec<Listener>),
+    Dgram(Vec<Dgram>),
+}
+
+/// Bind every address `addr` names. `localhost` binds 127.0.0.1 and ::1;
+/// with port 0 the later sockets reuse the port the kernel gave the first,
+/// so one port number reaches them all.
+pub fn bind(addr: &Addr, opts: &Opts) -> Result<Bound> {
+    match addr {
+        Addr::Inet { proto, host, port } => {
+            let targets = addr::resolve(host, *port, opts.family)?;
+            let many = targets.len() > 1;
+            let mut chosen_port = *port;
+            let mut socks = Vec::new();
+            for mut sa in targets {
+                if chosen_port != 0 {
+                    sa.set_port(chosen_port);
+                }
+                match bind_inet(*proto, sa, opts) {
+                    Ok((sock, local)) => {
+                        chosen_port = local.port();
+                        socks.push((sock, local));
+                    }
+                    // localhost names ::1 even where IPv6 is off: skip what
+                    // this host cannot have, as long as something binds.
+                    Err(e)
+                        if many
+                            && matches!(
+                                e.raw_os_error(),
+                                Some(libc::EADDRNOTAVAIL) | Some(libc::EAFNOSUPPORT)
+                            ) => {}
+                    Err(e) => {
+                        return Err(Error::runtime(format!(
+                            "bind {}: {}",
+                            addr::show(&sa),
+                            describe(&e)
+                        )));
+                    }
+                }
+            }
+            if socks.is_empty() {
+                return Err(Error::runtime(format!("bind {addr}: no usable address")));
+            }
+            Ok(match proto {
+                Proto::Tcp => Bound::Stream(
+                    socks
+                        .into_iter()
+                        .map(|(s, local)| Listener {
+                            sock: ListenSock::Tcp(s.into()),
+                            local: Peer::Inet(local),
+                            kind: "tcp",
+                            opts: *opts,
+                            file: None,
+                        })
+                        .collect(),
+                ),
+                Proto::Udp => Bound::Dgram(
+                    socks
+                        .into_iter()
+                        .map(|(s, local)| Dgram {
+                            sock: DgramSock::Udp(s.into()),
+                            local: Peer::Inet(local),
+                            kind: "udp",
+                            file: None,
+                        })
+                        .collect(),
+                ),
+            })
+        }
+        Addr::Unix { name, dgram } => {
+            if *dgram {
+                let (s, file) = unix::bind_dgram(name, opts.mode)?;
+                Ok(Bound::Dgram(vec![Dgram {
+                    sock: DgramSock::Unix(s),
+                    local: Peer::Unix(name.to_string()),
+                    kind: "unixgram",
+                    file,
+                }]))
+            } else {
+                let (l, file) = unix::bind_stream(name, opts.mode, opts.backlog)?;
+                Ok(Bound::Stream(vec![Listener {
+                    sock: ListenSock::Unix(l),
+                    local: Peer::Unix(name.to_string()),
+                    kind: "unix",
+                    opts: *opts,
+                    file,
+                }]))
+            }
+        }
+    }
+}
+
+fn bind_inet(proto: Proto, sa: SocketAddr, opts: &Opts) -> io::Result<(Socket, SocketAddr)> {
+    let ty = match proto {
+        Proto::Tcp => Type::STREAM,
+        Proto::Udp => Type::DGRAM,
+    };
+    let sock = Socket::new(Domain::for_address(sa), ty, None)?;
+    // Restart at once on the same port, as DESIGN.md promises.
+    sock.set_reuse_address(true)?;
+    if sa.is_ipv6() {
+        // [::] and 0.0.0.0 are separate sockets here, as for 127.0.0.1 and ::1.
+        sock.set_only_v6(true)?;
+    }
+    sock.bind(&sa.into())?;
+    if proto == Proto::Tcp {
+        sock.listen(opts.backlog.min(i32::MAX as u32) as i32)?;
+    }
+    let local = sock
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("bound socket has no inet address"))?;
+    Ok((sock, local))
+}
+
+/// Connect a stream to `addr`, trying each resolved address in turn.
+pub fn connect(
+    addr: &Addr,
+    opts: &Opts,
+    timeout: Option<Duration>,
+    source: Option<SocketAddr>,
+) -> Result<Stream> {
+    match addr {
+        Addr::Inet { host, port, .. } => {
+            let targets = addr::resolve(host, *port, opts.family)?;
+            let mut last = None;
+            for sa in &targets {
+                if let Some(src) = source {
+                    if src.is_ipv4() != sa.is_ipv4() {
+                        continue;
+                    }
+                }
+                match connect_inet(*sa, timeout, source) {
+                    Ok(s) => {
+                        let stream = Stream::Tcp(s);
+                        stream
+                            .apply(opts)
+                            .map_err(|e| Error::io("set socket options", e))?;
+                        return Ok(stream);
+                    }
+                    Err(e) => last = Some((*sa, e)),
+                }
+            }
+            Err(match last {
+                Some((sa, e)) => Error::io(format!("connect to {}", addr::show(&sa)), e),
+                None => Error::usage(format!("--source has no address of the family of {addr}")),
+            })
+        }
+        Addr::Unix { name, .. } => unix::connect_stream(name)
+            .map(Stream::Unix)
+            .map_err(|e| Error::io(format!("connect to unix:{name}"), e)),
+    }
+}
+
+fn connect_inet(
+    sa: SocketAddr,
+    timeout: Option<Duration>,
+    source: Option<SocketAddr>,
+) -> io::Result<TcpStream> {
+    let sock = Socket::new(Domain::for_address(sa), Type::STREAM, None)?;
+    if let Some(src) = source {
+        sock.set_reuse_address(true)?;
+        sock.bind(&src.into())?;
+    }
+    match timeout {
+        Some(t) => sock.connect_timeout(&sa.into(), t)?,
+        None => sock.connect(&sa.into())?,
+    }
+    Ok(sock.into())
+}
+
+/// A datagram client socket "connected" to `addr` (so only its replies arrive).
+/// A Unix datagram client binds a temporary path of its own, or the server
+/// could not answer; the returned guard removes it.
+pub fn connect_dgram(
+    addr: &Addr,
+    opts: &Opts,
+    source: Option<SocketAddr>,
+) -> Result<(Dgram, Option<SocketFile>)> {
+    match addr {
+        Addr::Inet { host, port, .. } => {
+            let targets = addr::resolve(host, *port, opts.family)?;
+            let mut last = None;
+            for sa in &targets {
+                let local = source.unwrap_or_else(|| {
+                    if sa.is_ipv4() {
+                        "0.0.0.0:0".parse().unwrap()
+                    } else {
+                        "[::]:0".parse().unwrap()
+                    }
+                });
+                let r = UdpSocket::bind(local).and_then(|s| s.connect(sa).map(|_| s));
+                match r {
+                    Ok(s) => {
+                        let local = s
+                            .local_addr()
+                            .map(Peer::Inet)
+                            .unwrap_or(Peer::Unix("?".into()));
+                        return Ok((
+                            Dgram {
+                                sock: DgramSock::Udp(s),
+                                local,
+                                kind: "udp",
+                                file: None,
+                            },
+                            None,
+                        ));
+                    }
+                    Err(e) => last = Some((*sa, e)),
+                }
+            }
+            let (sa, e) = last.expect("resolve returns at least one address");
+            Err(Error::io(format!("connect to {}", addr::show(&sa)), e))
+        }
+        Addr::Unix { name, .. } => {
+            let (s, file) = unix::client_dgram(name)?;
+            Ok((
+                Dgram {
+                    sock: DgramSock::Unix(s),
+                    local: Peer::Unix(
+                        file.as_ref()
+                            .map(|f| f.path.display().to_string())
+                            .unwrap_or_default(),
+                    ),
+                    kind: "unixgram",
+                    file: None,
+                },
+                file,
+            ))
+        }
+    }
+}
+
+/// Connect, retrying until `deadline` while the server is not up yet.
+pub fn connect_retry(
+    addr: &Addr,
+    opts: &Opts,
+    timeout: Option<Duration>,
+    source: Option<SocketAddr>,
+    retry: Option<Duration>,
+) -> Result<Stream> {
+    let Some(window) = retry else {
+        return connect(addr, opts, timeout, source);
+    };
+    let deadline = Instant::now() + window;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let t = timeout
+            .map_or(left, |t| t.min(left))
+            .max(Duration::from_millis(1));
+        match connect(addr, opts, Some(t), source) {
+            Ok(s) => return Ok(s),
+            Err(e @ Error::Usage(_)) => return Err(e),
+            Err(e) => {
+                if Instant::now() + pause >= deadline {
+                    return Err(Error::Timeout(format!(
+                        "gave up after {}: {e}",
+                        humantime::format_duration(window)
+                    )));
+                }
+            }
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}

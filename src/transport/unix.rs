@@ -1,0 +1,235 @@
+//! Unix socket files: stale-file replacement, permissions, removal on exit,
+//! abstract names, and the sun_path length limit.
+
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::{SocketAddr, UnixDatagram, UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+use crate::addr::UnixName;
+use crate::error::{Error, Result, describe};
+
+/// sun_path holds 108 bytes including the terminating NUL.
+const SUN_PATH_MAX: usize = 107;
+
+/// A socket file this process created. Dropping it removes the file, but
+/// only if it is still the one we made (same device and inode), so a
+/// restarted server's socket is never removed by an old one.
+#[derive(Debug)]
+pub struct SocketFile {
+    pub path: PathBuf,
+    id: (u64, u64),
+}
+
+impl SocketFile {
+    fn new(path: &Path) -> io::Result<SocketFile> {
+        let m = std::fs::symlink_metadata(path)?;
+        Ok(SocketFile {
+            path: path.to_path_buf(),
+            id: (m.dev(), m.ino()),
+        })
+    }
+
+    pub fn remove(&self) {
+        if let Ok(m) = std::fs::symlink_metadata(&self.path) {
+            if (m.dev(), m.ino()) == self.id {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+fn check_len(p: &Path) -> Result<()> {
+    let n = p.as_os_str().len();
+    if n > SUN_PATH_MAX {
+        return Err(Error::usage(format!(
+            "Unix socket path is too long ({n} bytes, the limit is {SUN_PATH_MAX}): {}",
+            p.display()
+        )));
+    }
+    Ok(())
+}
+
+pub fn abstract_addr(name: &[u8]) -> io::Result<SocketAddr> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::linux::net::SocketAddrExt;
+        SocketAddr::from_abstract_name(name)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = name;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "abstract sockets need Linux",
+        ))
+    }
+}
+
+pub fn abstract_name(a: &SocketAddr) -> Option<Vec<u8>> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::linux::net::SocketAddrExt;
+        a.as_abstract_name().map(|n| n.to_vec())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = a;
+        None
+    }
+}
+
+/// How a Unix socket address reads in events.
+pub fn show(a: &SocketAddr) -> String {
+    if let Some(p) = a.as_pathname() {
+        return p.display().to_string();
+    }
+    if let Some(n) = abstract_name(a) {
+        return format!("@{}", String::from_utf8_lossy(&n));
+    }
+    "unix peer".to_string()
+}
+
+/// Make room for a new socket at `path`: a stale socket file (nobody
+/// accepting) is removed; a live one, or a file that is not a socket, is an
+/// error that names the path.
+fn clear_stale(path: &Path, dgram: bool) -> Result<()> {
+    let m = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(format!("bind unix:{}", path.display()), e)),
+    };
+    if !m.file_type().is_socket() {
+        return Err(Error::runtime(format!(
+            "bind unix:{}: the file exists and is not a socket",
+            path.display()
+        )));
+    }
+    let live = if dgram {
+        UnixDatagram::unbound()
+            .and_then(|s| s.connect(path))
+            .is_ok()
+    } else {
+        UnixStream::connect(path).is_ok()
+    };
+    if live {
+        return Err(Error::runtime(format!(
+            "bind unix:{}: a server is already listening there",
+            path.display()
+        )));
+    }
+    std::fs::remove_file(path)
+        .map_err(|e| Error::io(format!("remove stale socket {}", path.display()), e))
+}
+
+fn finish_file(path: &Path, mode: Option<u32>) -> Result<SocketFile> {
+    if let Some(mode) = mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(format!("chmod {}", path.display()), e))?;
+    }
+    SocketFile::new(path).map_err(|e| Error::io(format!("stat {}", path.display()), e))
+}
+
+pub fn bind_stream(
+    name: &UnixName,
+    mode: Option<u32>,
+    backlog: u32,
+) -> Result<(UnixListener, Option<SocketFile>)> {
+    match name {
+        UnixName::Path(p) => {
+            check_len(p)?;
+            clear_stale(p, false)?;
+            let l = UnixListener::bind(p).map_err(|e| {
+                Error::runtime(format!("bind unix:{}: {}", p.display(), describe(&e)))
+            })?;
+            set_backlog(&l, backlog);
+            let f = finish_file(p, mode)?;
+            Ok((l, Some(f)))
+        }
+        UnixName::Abstract(n) => {
+            let a = abstract_addr(n).map_err(|e| Error::io(format!("unix:{name}"), e))?;
+            let l = UnixListener::bind_addr(&a)
+                .map_err(|e| Error::runtime(format!("bind unix:{name}: {}", describe(&e))))?;
+            set_backlog(&l, backlog);
+            Ok((l, None))
+        }
+    }
+}
+
+/// std listens with its own backlog; listen() again to apply ours.
+fn set_backlog(l: &UnixListener, backlog: u32) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: listen on our own bound socket.
+    unsafe { libc::listen(l.as_raw_fd(), backlog.min(i32::MAX as u32) as i32) };
+}
+
+pub fn bind_dgram(
+    name: &UnixName,
+    mode: Option<u32>,
+) -> Result<(UnixDatagram, Option<SocketFile>)> {
+    match name {
+        UnixName::Path(p) => {
+            check_len(p)?;
+            clear_stale(p, true)?;
+            let s = UnixDatagram::bind(p).map_err(|e| {
+                Error::runtime(format!("bind unixgram:{}: {}", p.display(), describe(&e)))
+            })?;
+            let f = finish_file(p, mode)?;
+            Ok((s, Some(f)))
+        }
+        UnixName::Abstract(n) => {
+            let a = abstract_addr(n).map_err(|e| Error::io(format!("unixgram:{name}"), e))?;
+            let s = UnixDatagram::bind_addr(&a)
+                .map_err(|e| Error::runtime(format!("bind unixgram:{name}: {}", describe(&e))))?;
+            Ok((s, None))
+        }
+    }
+}
+
+pub fn connect_stream(name: &UnixName) -> io::Result<UnixStream> {
+    match name {
+        UnixName::Path(p) => {
+            if p.as_os_str().len() > SUN_PATH_MAX {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "socket path too long",
+                ));
+            }
+            UnixStream::connect(p)
+        }
+        UnixName::Abstract(n) => UnixStream::connect_addr(&abstract_addr(n)?),
+    }
+}
+
+/// A Unix datagram client: bound to a temporary path so that the server's
+/// replies have somewhere to go, and connected to the server.
+pub fn client_dgram(name: &UnixName) -> Result<(UnixDatagram, Option<SocketFile>)> {
+    let dir = std::env::temp_dir();
+    let mut last = None;
+    for i in 0..100u32 {
+        let path = dir.join(format!("sockcat-{}-{i}.sock", std::process::id()));
+        match UnixDatagram::bind(&path) {
+            Ok(s) => {
+                let file = SocketFile::new(&path).ok();
+                let r = match name {
+                    UnixName::Path(p) => s.connect(p),
+                    UnixName::Abstract(n) => abstract_addr(n).and_then(|a| s.connect_addr(&a)),
+                };
+                r.map_err(|e| Error::io(format!("connect to unixgram:{name}"), e))?;
+                return Ok((s, file));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => last = Some(e),
+            Err(e) => return Err(Error::io(format!("bind {}", path.display()), e)),
+        }
+    }
+    Err(Error::io(
+        "bind a temporary socket",
+        last.unwrap_or_else(|| io::Error::other("no free name")),
+    ))
+}
