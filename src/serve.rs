@@ -386,13 +386,15 @@ impl Loop {
             match self.spawn(argv, &conn, id) {
                 Ok(c) => conn.child = Some(c),
                 Err(e) => {
+                    // Say so, then end the conversation cleanly: FIN now,
+                    // and read what the peer sends so it gets no reset.
                     self.server.log.error(&format!(
                         "{}: {}",
                         conn.peer,
                         exec::describe_spawn_error(&argv[0], &e)
                     ));
-                    self.close(id, conn, None);
-                    return;
+                    conn.session = Some(Session::Discard);
+                    conn.finish = true;
                 }
             }
         }

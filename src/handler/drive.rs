@@ -128,8 +128,17 @@ fn exec_stream(
     argv: &[std::ffi::OsString],
     _tally: &mut Tally,
 ) -> Result<(), End> {
-    let mut child = exec::spawn_on_socket(argv, stream, peer)
-        .map_err(|e| End::Exec(exec::describe_spawn_error(&argv[0], &e)))?;
+    let mut child = match exec::spawn_on_socket(argv, stream, peer) {
+        Ok(c) => c,
+        Err(e) => {
+            // End the conversation cleanly: FIN now, and read what the peer
+            // sends so it gets no reset.
+            let _ = stream.shutdown(Shutdown::Write);
+            let mut buf = [0u8; 16 * 1024];
+            while matches!((&*stream).read(&mut buf), Ok(n) if n > 0) {}
+            return Err(End::Exec(exec::describe_spawn_error(&argv[0], &e)));
+        }
+    };
     let pid = child.id() as libc::pid_t;
     crate::server::child_started(pid);
     let r = child.wait();

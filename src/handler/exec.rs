@@ -148,6 +148,11 @@ impl Prepared {
             );
             libc::write(2, msg.cast(), libc::strlen(msg));
             libc::write(2, b"\n".as_ptr().cast(), 1);
+            // End the conversation cleanly, as the other models do: FIN,
+            // then read what the peer sends so it gets no reset.
+            libc::shutdown(fd, libc::SHUT_WR);
+            let mut buf = [0u8; 4096];
+            while libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) > 0 {}
             libc::_exit(127);
         }
     }

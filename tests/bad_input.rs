@@ -1,0 +1,152 @@
+//! Bad input gets one line, `sockcat: error: …`, the documented exit code,
+//! and never a panic.
+
+use crate::util::*;
+
+fn check(args: &[&str], code: i32, needle: &str) {
+    let out = run(args, b"");
+    assert_eq!(out.code, Some(code), "{out}");
+    assert!(
+        !out.stderr.contains("panicked") && !out.stderr.contains("RUST_BACKTRACE"),
+        "{out}"
+    );
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "want exactly one line\n{out}");
+    assert!(lines[0].starts_with("sockcat: error: "), "{out}");
+    assert!(
+        lines[0].to_lowercase().contains(&needle.to_lowercase()),
+        "{needle:?} missing\n{out}"
+    );
+    assert!(out.stdout.is_empty(), "{out}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["serve", "host:"], "missing port"),
+        (&["serve", ":99999"], "out of range"),
+        (&["serve", "[::1"], "missing ']'"),
+        (&["serve", ""], "empty address"),
+        (&["send", "ftp://example.org:21", "x"], "unknown scheme"),
+        (&["send", "127.0.0.1:abc", "x"], "invalid port 'abc'"),
+        (&["send", "::1:80", "x"], "brackets"),
+        (
+            &["serve", "--idle-timeout", "5 parsecs"],
+            "invalid duration",
+        ),
+        (&["send", "--wait", "soon", ":1"], "invalid duration"),
+        (&["serve", "--echo", "--discard"], "cannot be used with"),
+        (
+            &["serve", "--reply", "x", "--exec", "cat"],
+            "cannot be used with",
+        ),
+        (&["serve", "--broker", "--echo"], "cannot be used with"),
+        (&["serve", "--no-such-flag"], "unexpected argument"),
+        (&["frobnicate"], "unrecognized subcommand"),
+        (&["serve", "--count", "0"], "invalid value"),
+        (&["serve", "--count", "many"], "invalid value"),
+        (
+            &["fork-serve", "--max-children", "-3"],
+            "unexpected argument",
+        ),
+        (&["serve", "--backlog", "0"], "invalid value"),
+        (&["serve", "--mode", "999", "unix:/tmp/x"], "invalid mode"),
+        (
+            &["serve", "--allow", "300.1.1.1/8", "127.0.0.1:0"],
+            "invalid CIDR",
+        ),
+        (
+            &["serve", "--deny", "::1/200", "127.0.0.1:0"],
+            "invalid CIDR",
+        ),
+        (&["serve", "-4", "-6"], "cannot be used with"),
+        (&["send", "-u", "tcp://127.0.0.1:5", "x"], "-u conflicts"),
+        (
+            &["serve", &format!("unix:/tmp/{}", "x".repeat(120))],
+            "too long",
+        ),
+        (&["send", "--concurrency", "4", ":1"], "required"),
+    ];
+    for (args, needle) in cases {
+        check(args, 2, needle);
+    }
+}
+
+#[test]
+fn runtime_errors_exit_1() {
+    let closed = closed_port().to_string();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port().to_string();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["send".into(), format!("127.0.0.1:{closed}"), "x".into()],
+            "connection refused",
+        ),
+        (
+            vec!["send".into(), "no-such-host.invalid:80".into(), "x".into()],
+            "resolve no-such-host.invalid",
+        ),
+        (
+            vec!["serve".into(), format!("127.0.0.1:{busy_port}")],
+            "address already in use",
+        ),
+        (
+            vec!["serve".into(), "192.0.2.1:0".into()],
+            "bind 192.0.2.1:0",
+        ),
+        (
+            vec![
+                "send".into(),
+                "unix:/nonexistent/dir/s.sock".into(),
+                "x".into(),
+            ],
+            "no such file",
+        ),
+        (
+            vec![
+                "send".into(),
+                "--file".into(),
+                "/nonexistent/file".into(),
+                "127.0.0.1:1".into(),
+            ],
+            "open /nonexistent/file",
+        ),
+    ];
+    for (args, needle) in &cases {
+        let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        check(&a, 1, needle);
+    }
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let out = run(&["--help"], b"");
+    out.expect_code(0);
+    assert!(out.stdout_str().contains("fork-serve"));
+    let out = run(&["--version"], b"");
+    out.expect_code(0);
+    assert!(out.stdout_str().starts_with("sockcat "));
+}
+
+#[test]
+fn junk_bytes_do_not_crash_servers() {
+    for model in crate::handlers::MODELS {
+        let s = Server::start(&[model, "127.0.0.1:0", "--echo"]);
+        let junk: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+        assert_eq!(crate::handlers::exchange(s.addr(), &junk), junk);
+        // A peer that resets the connection mid-stream.
+        {
+            let c = std::net::TcpStream::connect(s.addr()).unwrap();
+            socket2::SockRef::from(&c)
+                .set_linger(Some(std::time::Duration::ZERO))
+                .unwrap();
+            use std::io::Write;
+            (&c).write_all(b"abc").unwrap();
+        }
+        assert_eq!(
+            crate::handlers::exchange(s.addr(), b"still here\n"),
+            b"still here\n"
+        );
+        assert!(!s.err().contains("panicked"));
+    }
+}

@@ -1,0 +1,264 @@
+//! Server and client options: --once, --count, --max-conns, --idle-timeout,
+//! --retry, -z, timeouts, and Ctrl-C with a connection open.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::handlers::{Client, MODELS, exchange};
+use crate::util::*;
+
+#[test]
+fn once_serves_one_connection_then_exits() {
+    for model in MODELS {
+        let mut s = Server::start(&[model, "127.0.0.1:0", "--once", "--reply", "connected"]);
+        assert_eq!(exchange(s.addr(), b"hi\n"), b"connected\n");
+        assert_eq!(s.wait(), Some(0), "{model}: {}", s.err());
+        assert_eq!(s.out(), b"hi\n");
+    }
+}
+
+#[test]
+fn count_serves_n_connections_then_exits() {
+    for model in MODELS {
+        let mut s = Server::start(&[model, "127.0.0.1:0", "--count", "3", "--echo"]);
+        for i in 0..3 {
+            let m = format!("message {i}\n");
+            assert_eq!(exchange(s.addr(), m.as_bytes()), m.as_bytes());
+        }
+        assert_eq!(s.wait(), Some(0), "{model}: {}", s.err());
+    }
+}
+
+#[test]
+fn max_conns_makes_extra_connections_wait_not_fail() {
+    for model in MODELS {
+        let s = Server::start(&[model, "127.0.0.1:0", "--max-conns", "1", "--echo"]);
+        let mut first = Client::connect(s.addr());
+        first.write_all(b"a\n").unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(first.read(&mut buf).unwrap(), 2);
+        // The second connection completes in the kernel's backlog but is
+        // not served while the first is open.
+        let mut second = Client::connect(s.addr());
+        second.write_all(b"b\n").unwrap();
+        second.shutdown(Shutdown::Write);
+        second.set_timeout(Duration::from_millis(300));
+        let r = second.read(&mut buf);
+        assert!(
+            matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "{model}: second connection was served early: {r:?}"
+        );
+        first.shutdown(Shutdown::Write);
+        second.set_timeout(T);
+        assert_eq!(second.read_to_end(), b"b\n", "{model}");
+    }
+}
+
+#[test]
+fn idle_timeout_closes_silent_connections() {
+    for model in MODELS {
+        let s = Server::start(&[model, "127.0.0.1:0", "--idle-timeout", "200ms", "--echo"]);
+        let mut c = TcpStream::connect(s.addr()).unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        let t0 = std::time::Instant::now();
+        let mut buf = [0u8; 8];
+        let n = c.read(&mut buf).unwrap_or(0);
+        assert_eq!(n, 0, "{model}");
+        assert!(
+            t0.elapsed() >= Duration::from_millis(150),
+            "{model}: closed too early"
+        );
+        // Busy connections are not cut.
+        assert_eq!(exchange(s.addr(), b"quick\n"), b"quick\n");
+    }
+}
+
+#[test]
+fn retry_waits_for_the_server() {
+    let port = closed_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut client = sockcat()
+        .args(["send", "--retry", "15s", &addr, "hello"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let s = Server::start(&["serve", &addr, "--once", "--reply", "connected"]);
+    let status = wait_child(&mut client, T);
+    let mut out = String::new();
+    client
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(out, "connected\n");
+    s.wait_out("hello\n");
+}
+
+#[test]
+fn retry_gives_up_with_timeout_code() {
+    let out = run(
+        &[
+            "send",
+            "--retry",
+            "300ms",
+            &format!("127.0.0.1:{}", closed_port()),
+            "x",
+        ],
+        b"",
+    );
+    out.expect_code(124);
+    assert!(out.stderr.contains("Connection refused"), "{out}");
+}
+
+#[test]
+fn probe_open_and_closed_ports() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = l.local_addr().unwrap().to_string();
+    run(&["send", "-z", &open], b"").expect_code(0);
+    run(&["send", "--probe", "-q", &open], b"").expect_code(0);
+    let out = run(
+        &["send", "-z", &format!("127.0.0.1:{}", closed_port())],
+        b"",
+    );
+    out.expect_code(1);
+    assert!(out.stderr.contains("Connection refused"), "{out}");
+}
+
+#[test]
+fn wait_and_idle_timeouts_exit_124() {
+    // A print server does not FIN until we do; with --no-shutdown nobody does.
+    let s = Server::start(&["serve", "127.0.0.1:0"]);
+    let out = run(
+        &["send", "--no-shutdown", "--wait", "300ms", s.addr(), "hi"],
+        b"",
+    );
+    out.expect_code(124);
+    let out = run(
+        &[
+            "send",
+            "--no-shutdown",
+            "--idle-timeout",
+            "300ms",
+            s.addr(),
+            "hi",
+        ],
+        b"",
+    );
+    out.expect_code(124);
+}
+
+#[test]
+fn connect_timeout_exits_124() {
+    // A listener whose backlog is full drops new SYNs, so connect hangs.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    sock.listen(0).unwrap();
+    let addr = sock.local_addr().unwrap().as_socket().unwrap();
+    let mut fill = Vec::new();
+    for _ in 0..4 {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        if s.connect_timeout(&addr.into(), Duration::from_millis(200))
+            .is_err()
+        {
+            break;
+        }
+        fill.push(s);
+    }
+    let out = run(
+        &["send", "--connect-timeout", "300ms", &addr.to_string(), "x"],
+        b"",
+    );
+    out.expect_code(124);
+    assert!(out.stderr.contains("timed out"), "{out}");
+}
+
+#[test]
+fn ctrl_c_lets_open_connections_finish() {
+    for model in MODELS {
+        let mut s = Server::start(&[model, "127.0.0.1:0", "--echo"]);
+        let addr = s.addr().to_string();
+        let mut c = TcpStream::connect(&addr).unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        c.write_all(b"before\n").unwrap();
+        let mut buf = [0u8; 7];
+        c.read_exact(&mut buf).unwrap();
+        s.signal(libc::SIGINT);
+        // New connections are refused once it stops accepting…
+        wait_until("the listener to close", T, || {
+            TcpStream::connect(&addr).is_err()
+        });
+        // …while the open one is served to its end.
+        c.write_all(b"after\n").unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"after\n", "{model}");
+        assert_eq!(s.wait(), Some(130), "{model}: {}", s.err());
+    }
+}
+
+#[test]
+fn grace_period_ends_stuck_connections() {
+    for model in MODELS {
+        let mut s = Server::start(&[model, "127.0.0.1:0", "--echo", "--grace", "200ms"]);
+        let mut c = TcpStream::connect(s.addr()).unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        c.write_all(b"x").unwrap();
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).unwrap();
+        s.signal(libc::SIGTERM);
+        assert_eq!(s.wait(), Some(130), "{model}: {}", s.err());
+        assert!(children(s.pid()).is_empty());
+    }
+}
+
+#[test]
+fn second_ctrl_c_exits_at_once() {
+    for model in MODELS {
+        let mut s = Server::start(&[model, "127.0.0.1:0", "--echo", "--grace", "60s"]);
+        let mut c = TcpStream::connect(s.addr()).unwrap();
+        c.write_all(b"x").unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).unwrap();
+        s.signal(libc::SIGINT);
+        // Signals do not queue: let the first one land before the second.
+        let addr = s.addr().to_string();
+        wait_until("the listener to close", T, || {
+            TcpStream::connect(&addr).is_err()
+        });
+        s.signal(libc::SIGINT);
+        assert_eq!(s.wait(), Some(130), "{model}");
+    }
+}
+
+#[test]
+fn verbose_and_quiet() {
+    let mut s = Server::start(&["serve", "127.0.0.1:0", "-v", "--once", "--echo"]);
+    exchange(s.addr(), b"12345\n");
+    assert_eq!(s.wait(), Some(0));
+    let err = s.err();
+    assert!(err.contains("6 bytes in, 6 bytes out"), "{err}");
+    assert!(err.contains("served 1 connection"), "{err}");
+
+    let mut s = Server::start(&["serve", "127.0.0.1:0", "-q", "--once", "--echo"]);
+    exchange(s.addr(), b"x\n");
+    assert_eq!(s.wait(), Some(0));
+    assert_eq!(
+        s.err().lines().count(),
+        1,
+        "only the readiness line: {}",
+        s.err()
+    );
+}

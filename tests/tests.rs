@@ -1,0 +1,11 @@
+//! Integration tests: the real binary over loopback and temporary
+//! directories, port 0, readiness lines, timeouts on every wait.
+
+mod util;
+
+mod bad_input;
+mod bulk;
+mod demo;
+mod handlers;
+mod models;
+mod options;

@@ -1,0 +1,407 @@
+//! Test helpers: run the real binary, wait on its readiness line (never on
+//! a sleep), and always with a timeout, so a hang fails instead of stalling.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sockcat");
+pub const T: Duration = Duration::from_secs(20);
+
+pub fn sockcat() -> Command {
+    let mut c = Command::new(BIN);
+    c.env_remove("RUST_BACKTRACE");
+    c
+}
+
+/// Wait for `cond` to hold, checking every few milliseconds, up to `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while !cond() {
+        assert!(
+            Instant::now() < end,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Wait for a child with a timeout; kill it and fail on expiry.
+pub fn wait_child(child: &mut Child, limit: Duration) -> ExitStatus {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return s;
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process {} did not exit within {limit:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "sockcat-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What ran and what it printed.
+#[derive(Debug)]
+pub struct Out {
+    pub cmd: String,
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn expect_code(&self, code: i32) -> &Out {
+        assert_eq!(self.code, Some(code), "unexpected exit code\n{self}");
+        assert!(!self.stderr.contains("panicked"), "panic\n{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "command: {}\nexit: {:?}\nstdout: {:?}\nstderr: {}",
+            self.cmd,
+            self.code,
+            String::from_utf8_lossy(&self.stdout),
+            self.stderr
+        )
+    }
+}
+
+/// Run sockcat with `args`, `input` on stdin, within `T`.
+pub fn run(args: &[&str], input: &[u8]) -> Out {
+    run_in(args, input, T)
+}
+
+pub fn run_in(args: &[&str], input: &[u8], limit: Duration) -> Out {
+    let mut cmd = sockcat();
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn sockcat");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // Feed stdin from its own thread (a full pipe must not deadlock us).
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = collect(child.stdout.take().unwrap());
+    let err = collect(child.stderr.take().unwrap());
+    let status = wait_child(&mut child, limit);
+    let _ = feeder.join();
+    Out {
+        cmd: format!("sockcat {}", args.join(" ")),
+        code: status.code(),
+        stdout: out.join().unwrap(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+    }
+}
+
+fn collect(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = r.read_to_end(&mut v);
+        v
+    })
+}
+
+/// A running server. Dropping it kills it; a failing test shows its stderr.
+pub struct Server {
+    pub child: Child,
+    pub args: Vec<String>,
+    pub stderr: Arc<Mutex<String>>,
+    pub stdout: Arc<Mutex<Vec<u8>>>,
+    /// The addresses from the readiness lines, as `send` takes them.
+    pub addrs: Vec<String>,
+    done: bool,
+}
+
+pub struct Opts {
+    pub ready_lines: usize,
+    pub stdin: Stdio,
+    pub stdout: Option<std::fs::File>,
+}
+
+impl Default for Opts {
+    fn default() -> Opts {
+        Opts {
+            ready_lines: 1,
+            stdin: Stdio::null(),
+            stdout: None,
+        }
+    }
+}
+
+impl Server {
+    pub fn start(args: &[&str]) -> Server {
+        Server::start_with(args, Opts::default())
+    }
+
+    pub fn start_with(args: &[&str], o: Opts) -> Server {
+        let mut cmd = sockcat();
+        cmd.args(args).stdin(o.stdin).stderr(Stdio::piped());
+        match o.stdout {
+            Some(f) => cmd.stdout(f),
+            None => cmd.stdout(Stdio::piped()),
+        };
+        let mut child = cmd.spawn().expect("spawn server");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        {
+            let err = child.stderr.take().unwrap();
+            let sink = stderr.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines() {
+                    let Ok(line) = line else { break };
+                    sink.lock().unwrap().push_str(&format!("{line}\n"));
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        if let Some(mut out) = child.stdout.take() {
+            let sink = stdout.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = out.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            });
+        }
+        let mut s = Server {
+            child,
+            args: args.iter().map(|s| s.to_string()).collect(),
+            stderr,
+            stdout,
+            addrs: Vec::new(),
+            done: false,
+        };
+        let end = Instant::now() + T;
+        while s.addrs.len() < o.ready_lines {
+            let left = end.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix("listening on ") {
+                        let (kind, a) = rest.split_once(' ').unwrap();
+                        s.addrs.push(match kind {
+                            "tcp" => a.to_string(),
+                            "udp" => format!("udp://{a}"),
+                            "unix" => format!("unix:{a}"),
+                            "unixgram" => format!("unixgram:{a}"),
+                            k => panic!("unknown transport {k}"),
+                        });
+                    }
+                }
+                Err(_) => panic!(
+                    "server never became ready: sockcat {}\nstderr: {}",
+                    args.join(" "),
+                    s.err()
+                ),
+            }
+        }
+        s
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addrs[0]
+    }
+
+    /// The port of the first (inet) address.
+    pub fn port(&self) -> u16 {
+        self.addrs[0].rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn err(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn out(&self) -> Vec<u8> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn out_str(&self) -> String {
+        String::from_utf8_lossy(&self.out()).into_owned()
+    }
+
+    /// Wait until the server's stdout contains `needle`.
+    pub fn wait_out(&self, needle: &str) {
+        wait_until(&format!("server stdout to contain {needle:?}"), T, || {
+            self.out_str().contains(needle)
+        });
+    }
+
+    pub fn wait_err(&self, needle: &str) {
+        wait_until(&format!("server stderr to contain {needle:?}"), T, || {
+            self.err().contains(needle)
+        });
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(self.pid(), sig) };
+    }
+
+    /// Wait for the server to exit by itself; returns its exit code.
+    pub fn wait(&mut self) -> Option<i32> {
+        let s = wait_child(&mut self.child, T);
+        self.done = true;
+        // Let the reader threads catch the last output.
+        std::thread::sleep(Duration::from_millis(20));
+        s.code()
+    }
+
+    /// Ctrl-C, then wait for the exit code.
+    pub fn interrupt(&mut self) -> Option<i32> {
+        self.signal(libc::SIGINT);
+        self.wait()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "--- server: sockcat {}\n--- its stderr:\n{}",
+                self.args.join(" "),
+                self.err()
+            );
+        }
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*), so failures reproduce.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        v.extend_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// FNV-1a over 64-bit words: a fast content hash for big files.
+pub fn hash_file(p: &Path) -> (u64, u64) {
+    let mut f = std::fs::File::open(p).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut h, mut len) = (0xcbf2_9ce4_8422_2325u64, 0u64);
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            return (h, len);
+        }
+        len += n as u64;
+        for &b in &buf[..n] {
+            h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+}
+
+/// A loopback port with nothing listening on it (bound, then released).
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Entries in /proc/PID/fd.
+pub fn fd_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Entries in /proc/PID/task.
+pub fn thread_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Children of `pid` and their states (R, S, Z, …), from /proc.
+pub fn children(pid: i32) -> Vec<(i32, char)> {
+    let mut v = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return v;
+    };
+    for e in dir.flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid …; comm may hold spaces, so split after ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r.trim().to_string()) else {
+            continue;
+        };
+        let mut f = rest.split_whitespace();
+        let state = f.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid: i32 = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        if ppid == pid {
+            v.push((p, state));
+        }
+    }
+    v
+}
+
+/// VmRSS of a process in KiB.
+pub fn rss_kib(pid: i32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
