@@ -42,6 +42,7 @@ pub fn family(c: &CommonArgs) -> Family {
 /// Check the arguments, bind every address and print the readiness lines.
 pub fn setup(args: &ServerArgs, spec: Spec) -> Result<Server> {
     let log = Log::new(&args.common);
+    raise_fd_limit();
     let addr = addr::parse_with(&args.addr, args.common.udp, args.common.unix)?;
     let access = Access::new(&args.allow, &args.deny)?;
     let opts = Opts {
@@ -83,6 +84,20 @@ pub fn setup(args: &ServerArgs, spec: Spec) -> Result<Server> {
             hex: args.common.hex,
         },
     })
+}
+
+/// A server holds a descriptor per connection: lift the soft limit to the
+/// hard one, as many servers do, so thousands of peers fit. (Nothing here
+/// uses select(), which is what the low default protects.)
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit on a struct we own.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
 }
 
 /// Socket files and child processes to clean up if a second Ctrl-C makes

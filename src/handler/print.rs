@@ -60,6 +60,31 @@ impl Print {
     }
 }
 
+/// The last `needle` in `hay`. glibc's memrchr is vectorised; this runs on
+/// every chunk a bulk transfer prints, so a byte loop would be the
+/// bottleneck on data without newlines.
 fn memrchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().rposition(|&b| b == needle)
+    if hay.is_empty() {
+        return None;
+    }
+    // SAFETY: memrchr reads at most hay.len() bytes from hay.
+    let p = unsafe { libc::memrchr(hay.as_ptr().cast(), needle as libc::c_int, hay.len()) };
+    if p.is_null() {
+        None
+    } else {
+        Some(p as usize - hay.as_ptr() as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memrchr;
+
+    #[test]
+    fn finds_the_last_match() {
+        assert_eq!(memrchr(b'\n', b""), None);
+        assert_eq!(memrchr(b'\n', b"abc"), None);
+        assert_eq!(memrchr(b'\n', b"a\nb\nc"), Some(3));
+        assert_eq!(memrchr(b'\n', b"\n"), Some(0));
+    }
 }
