@@ -49,11 +49,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let server = server::setup(&args.server, spec)?;
     let poll = Poll::new().context("create event loop")?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER).context("create waker")?);
-    let w = waker.clone();
-    let signals = server::install_signals(move || {
-        let _ = w.wake();
-    })?;
-    Loop::new(server, poll, signals)?.run()
+    server::wake_on_signal(waker);
+    Loop::new(server, poll)?.run()
 }
 
 /// A program started by `--exec`, its pipes in the loop.
@@ -138,7 +135,8 @@ struct Loop {
 }
 
 impl Loop {
-    fn new(mut server: Server, poll: Poll, signals: Signals) -> Result<Loop> {
+    fn new(mut server: Server, poll: Poll) -> Result<Loop> {
+        let signals = server.signals.clone();
         let bound = std::mem::replace(&mut server.bound, Bound::Stream(Vec::new()));
         let (listeners, dgrams) = match bound {
             Bound::Stream(l) => (l, Vec::new()),
@@ -266,11 +264,7 @@ impl Loop {
     fn handle(&mut self, events: &Events) -> Result<()> {
         for ev in events.iter() {
             match ev.token() {
-                WAKER => {
-                    if self.signals.count() > 0 && self.stopping.is_none() {
-                        self.begin_stop();
-                    }
-                }
+                WAKER => {} // a signal: checked below, on every turn
                 STDIN => self.stdin_ready = true,
                 Token(t) if t < CONN_BASE => {
                     let i = t - LISTEN_BASE;
@@ -282,6 +276,9 @@ impl Loop {
                 }
                 Token(t) => self.drive((t - CONN_BASE) / 4)?,
             }
+        }
+        if self.signals.count() > 0 && self.stopping.is_none() {
+            self.begin_stop();
         }
         for id in std::mem::take(&mut self.again) {
             self.drive(id)?;

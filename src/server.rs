@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::access::Access;
@@ -27,6 +27,7 @@ pub struct Server {
     pub max_conns: Option<u64>,
     pub grace: Duration,
     pub drive: Drive,
+    pub signals: Signals,
 }
 
 pub fn family(c: &CommonArgs) -> Family {
@@ -43,6 +44,7 @@ pub fn family(c: &CommonArgs) -> Family {
 pub fn setup(args: &ServerArgs, spec: Spec) -> Result<Server> {
     let log = Log::new(&args.common);
     raise_fd_limit();
+    let signals = install_signals()?;
     let addr = addr::parse_with(&args.addr, args.common.udp, args.common.unix)?;
     let access = Access::new(&args.allow, &args.deny)?;
     let opts = Opts {
@@ -83,6 +85,7 @@ pub fn setup(args: &ServerArgs, spec: Spec) -> Result<Server> {
             idle: args.idle_timeout,
             hex: args.common.hex,
         },
+        signals,
     })
 }
 
@@ -141,14 +144,19 @@ impl Signals {
     }
 }
 
-/// Install the Ctrl-C / SIGTERM handler. The first signal calls `wake` so
-/// the server's loop notices and begins its graceful stop; a second one
-/// ends everything at once.
+/// The loop to wake when a signal arrives; set once the loop exists.
+static SIGNAL_WAKER: OnceLock<Arc<mio::Waker>> = OnceLock::new();
+
+/// Install the Ctrl-C / SIGTERM handler. It is installed before the first
+/// readiness line is printed, so a signal sent as soon as a script sees
+/// that line is never taken by the default action. The first signal wakes
+/// the server's loop (see [`wake_on_signal`]), which begins its graceful
+/// stop; a second one ends everything at once.
 ///
 /// The handler runs on ctrlc's own thread. It takes no lock the main thread
 /// could hold across `fork` (only the two cleanup lists above, and only on
 /// the second signal, right before `_exit`), which keeps forking safe.
-pub fn install_signals(wake: impl Fn() + Send + 'static) -> Result<Signals> {
+pub fn install_signals() -> Result<Signals> {
     let count = Arc::new(AtomicUsize::new(0));
     let c = count.clone();
     ctrlc::set_handler(move || {
@@ -167,10 +175,18 @@ pub fn install_signals(wake: impl Fn() + Send + 'static) -> Result<Signals> {
             // SAFETY: exit at once, as a second Ctrl-C asks.
             unsafe { libc::_exit(crate::error::code::INTERRUPTED as i32) };
         }
-        wake();
+        if let Some(w) = SIGNAL_WAKER.get() {
+            let _ = w.wake();
+        }
     })
     .map_err(|e| Error::runtime(format!("install signal handler: {e}")))?;
     Ok(Signals(count))
+}
+
+/// Route signals to this loop's waker. A signal that came before this call
+/// is still counted: loops check [`Signals::count`] on every turn.
+pub fn wake_on_signal(w: Arc<mio::Waker>) {
+    let _ = SIGNAL_WAKER.set(w);
 }
 
 /// Connections served and their totals, for `-v`'s summary.
@@ -208,10 +224,8 @@ impl Acceptor {
         use std::os::fd::AsRawFd;
         let poll = mio::Poll::new().context("create event loop")?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKE).context("create waker")?);
-        let w = waker.clone();
-        let signals = install_signals(move || {
-            let _ = w.wake();
-        })?;
+        wake_on_signal(waker.clone());
+        let signals = server.signals.clone();
         let bound = std::mem::replace(&mut server.bound, Bound::Stream(Vec::new()));
         let (listeners, dgrams) = match bound {
             Bound::Stream(l) => (l, Vec::new()),

@@ -5,7 +5,9 @@ mod util;
 
 mod bad_input;
 mod bulk;
+mod datagram;
 mod demo;
 mod handlers;
 mod models;
 mod options;
+mod unix;

@@ -47,6 +47,16 @@ pub fn wait_child(child: &mut Child, limit: Duration) -> ExitStatus {
     }
 }
 
+/// A name no other test (or test run) uses, for abstract sockets.
+pub fn unique_name() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "sockcat-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
 /// A temporary directory removed on drop.
 pub struct TempDir(pub PathBuf);
 

@@ -1,0 +1,284 @@
+//! UDP and Unix datagram sockets: one datagram is one request, under every
+//! model, with boundaries kept and every peer answered.
+
+use std::net::UdpSocket;
+use std::os::unix::net::UnixDatagram;
+use std::time::Duration;
+
+use crate::handlers::MODELS;
+use crate::util::*;
+
+const MSG: &[u8] = b"hello from client\n";
+
+struct Case {
+    name: &'static str,
+    args: &'static [&'static str],
+    reply: Option<&'static [u8]>,
+    prints: bool,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "print",
+        args: &[],
+        reply: None,
+        prints: true,
+    },
+    Case {
+        name: "reply",
+        args: &["--reply", "connected"],
+        reply: Some(b"connected\n"),
+        prints: true,
+    },
+    Case {
+        name: "echo",
+        args: &["--echo"],
+        reply: Some(MSG),
+        prints: false,
+    },
+    Case {
+        name: "discard",
+        args: &["--discard"],
+        reply: None,
+        prints: false,
+    },
+    Case {
+        name: "exec",
+        args: &["--exec", "cat"],
+        reply: Some(MSG),
+        prints: false,
+    },
+    Case {
+        name: "sh-exec",
+        args: &["--sh-exec", "read l; echo got $l"],
+        reply: Some(b"got hello from client\n"),
+        prints: false,
+    },
+];
+
+fn transports(dir: &TempDir) -> Vec<(&'static str, String)> {
+    vec![
+        ("udp4", "udp://127.0.0.1:0".into()),
+        ("udp6", "udp://[::1]:0".into()),
+        (
+            "unixgram",
+            format!("unixgram:{}", dir.path("d.sock").display()),
+        ),
+        ("unixgram-abstract", format!("unixgram:@{}", unique_name())),
+    ]
+}
+
+fn table(model: &str) {
+    for case in CASES {
+        let dir = TempDir::new();
+        for (tname, listen) in transports(&dir) {
+            let mut args = vec![model, listen.as_str()];
+            args.extend_from_slice(case.args);
+            let mut s = Server::start(&args);
+            // `send` prints replies until --wait passes without one.
+            let out = run(
+                &[
+                    "send",
+                    "--wait",
+                    "400ms",
+                    s.addr(),
+                    "hello",
+                    "from",
+                    "client",
+                ],
+                b"",
+            );
+            out.expect_code(0);
+            assert_eq!(
+                out.stdout,
+                case.reply.unwrap_or(b""),
+                "{model} {tname} {}: {out}",
+                case.name
+            );
+            if case.prints {
+                s.wait_out("hello from client\n");
+                assert_eq!(s.out(), MSG, "{model} {tname} {}", case.name);
+            }
+            assert_eq!(s.interrupt(), Some(130), "{model} {tname} {}", case.name);
+            if !case.prints {
+                assert!(s.out().is_empty(), "{model} {tname} {}", case.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_datagram_handler_under_serve() {
+    table("serve");
+}
+
+#[test]
+fn every_datagram_handler_under_fork_serve() {
+    table("fork-serve");
+}
+
+#[test]
+fn every_datagram_handler_under_thread_serve() {
+    table("thread-serve");
+}
+
+fn sizes() -> Vec<usize> {
+    // 100 sizes from 1 byte to 65,000, the extremes included.
+    (0..100)
+        .map(|i| {
+            if i == 99 {
+                65_000
+            } else {
+                1 + i * 656 + (i * i) % 97
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn udp_datagram_boundaries_are_kept() {
+    for model in MODELS {
+        let s = Server::start(&[model, "udp://127.0.0.1:0", "--echo", "-q"]);
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.connect(s.addr().trim_start_matches("udp://")).unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        let mut buf = vec![0u8; 70_000];
+        for (i, n) in sizes().into_iter().enumerate() {
+            let d = random_bytes(n, i as u64 + 1);
+            c.send(&d).unwrap();
+            let got = c.recv(&mut buf).unwrap();
+            assert_eq!(got, n, "{model}: datagram {i}");
+            assert!(buf[..got] == d[..], "{model}: datagram {i} content");
+        }
+    }
+}
+
+#[test]
+fn unix_datagram_boundaries_are_kept() {
+    for model in MODELS {
+        let dir = TempDir::new();
+        let path = dir.path("dg.sock");
+        let s = Server::start(&[
+            model,
+            &format!("unixgram:{}", path.display()),
+            "--echo",
+            "-q",
+        ]);
+        let c = UnixDatagram::bind(dir.path("client.sock")).unwrap();
+        c.connect(&path).unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        let mut buf = vec![0u8; 70_000];
+        for (i, n) in sizes().into_iter().enumerate() {
+            let d = random_bytes(n, i as u64 + 100);
+            c.send(&d).unwrap();
+            let got = c.recv(&mut buf).unwrap();
+            assert_eq!(got, n, "{model}: datagram {i}");
+            assert!(buf[..got] == d[..], "{model}: datagram {i} content");
+        }
+        drop(s);
+    }
+}
+
+#[test]
+fn print_keeps_datagrams_whole() {
+    for model in MODELS {
+        let s = Server::start(&[model, "udp://127.0.0.1:0", "-q"]);
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let big = vec![b'z'; 60_000];
+        c.send_to(&big, s.addr().trim_start_matches("udp://"))
+            .unwrap();
+        wait_until("the datagram printed", T, || s.out().len() >= big.len());
+        assert_eq!(s.out(), big, "{model}");
+    }
+}
+
+#[test]
+fn many_udp_peers_each_get_their_own_replies() {
+    for model in MODELS {
+        let s = Server::start(&[model, "udp://127.0.0.1:0", "--echo", "-q"]);
+        let addr = s.addr().trim_start_matches("udp://").to_string();
+        let peers: Vec<UdpSocket> = (0..4)
+            .map(|_| {
+                let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+                c.connect(&addr).unwrap();
+                c.set_read_timeout(Some(T)).unwrap();
+                c
+            })
+            .collect();
+        for round in 0..10 {
+            for (i, p) in peers.iter().enumerate() {
+                p.send(format!("peer {i} round {round}").as_bytes())
+                    .unwrap();
+            }
+            for (i, p) in peers.iter().enumerate() {
+                let mut buf = [0u8; 64];
+                let n = p.recv(&mut buf).unwrap();
+                assert_eq!(
+                    &buf[..n],
+                    format!("peer {i} round {round}").as_bytes(),
+                    "{model}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn send_sends_one_datagram_per_stdin_line() {
+    let s = Server::start(&["serve", "udp://127.0.0.1:0", "--reply", "ok"]);
+    let out = run(&["send", "--wait", "300ms", s.addr()], b"one\ntwo\nthree\n");
+    out.expect_code(0);
+    assert_eq!(out.stdout, b"ok\nok\nok\n");
+    s.wait_out("three\n");
+    assert_eq!(s.out(), b"one\ntwo\nthree\n");
+}
+
+#[test]
+fn udp_probe_tells_what_it_knows() {
+    // A closed port answers with ICMP port unreachable.
+    let port = {
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        u.local_addr().unwrap().port()
+    };
+    let out = run(&["send", "-z", &format!("udp://127.0.0.1:{port}")], b"");
+    out.expect_code(1);
+    assert!(out.stderr.contains("Connection refused"), "{out}");
+    // An open port that stays silent cannot be told from a filtered one.
+    let quiet = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let out = run(
+        &[
+            "send",
+            "-z",
+            "--wait",
+            "300ms",
+            &format!("udp://{}", quiet.local_addr().unwrap()),
+        ],
+        b"",
+    );
+    out.expect_code(124);
+    assert!(out.stderr.contains("cannot tell"), "{out}");
+    // A server that answers is open.
+    let s = Server::start(&["serve", "udp://127.0.0.1:0", "--reply", "here"]);
+    run(&["send", "-z", s.addr()], b"").expect_code(0);
+}
+
+#[test]
+fn udp_shorthand_and_once() {
+    let mut s = Server::start(&["serve", "-u", "127.0.0.1:0", "--once", "--echo"]);
+    assert!(s.addr().starts_with("udp://"));
+    let port = s.port().to_string();
+    let out = run(
+        &[
+            "send",
+            "-u",
+            "--wait",
+            "300ms",
+            &format!("127.0.0.1:{port}"),
+            "x",
+        ],
+        b"",
+    );
+    assert_eq!(out.stdout, b"x\n", "{out}");
+    assert_eq!(s.wait(), Some(0));
+    let _ = Duration::ZERO;
+}

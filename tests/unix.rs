@@ -1,0 +1,129 @@
+//! Unix socket files: stale ones replaced, live ones refused, removed on
+//! exit (Ctrl-C included), permissions from --mode, long paths rejected.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+
+use crate::handlers::{MODELS, exchange};
+use crate::util::*;
+
+#[test]
+fn stale_socket_file_is_replaced() {
+    let dir = TempDir::new();
+    let path = dir.path("stale.sock");
+    drop(UnixListener::bind(&path).unwrap()); // leaves the file, nobody listening
+    assert!(path.exists());
+    let s = Server::start(&["serve", &format!("unix:{}", path.display()), "--echo"]);
+    assert_eq!(exchange(s.addr(), b"hi\n"), b"hi\n");
+}
+
+#[test]
+fn live_socket_is_refused_and_named() {
+    let dir = TempDir::new();
+    let path = dir.path("live.sock");
+    let addr = format!("unix:{}", path.display());
+    let _s = Server::start(&["serve", &addr, "--echo"]);
+    let out = run(&["serve", &addr], b"");
+    out.expect_code(1);
+    assert!(out.stderr.contains(&path.display().to_string()), "{out}");
+    assert!(out.stderr.contains("already listening"), "{out}");
+    assert!(path.exists(), "the live server's file must stay");
+}
+
+#[test]
+fn not_a_socket_is_refused() {
+    let dir = TempDir::new();
+    let path = dir.path("file");
+    std::fs::write(&path, "x").unwrap();
+    let out = run(&["serve", &format!("unix:{}", path.display())], b"");
+    out.expect_code(1);
+    assert!(out.stderr.contains("not a socket"), "{out}");
+}
+
+#[test]
+fn socket_file_removed_on_exit_and_on_ctrl_c() {
+    for model in MODELS {
+        let dir = TempDir::new();
+        let path = dir.path("s.sock");
+        let addr = format!("unix:{}", path.display());
+        let mut s = Server::start(&[model, &addr, "--once", "--reply", "x"]);
+        exchange(s.addr(), b"");
+        assert_eq!(s.wait(), Some(0));
+        assert!(!path.exists(), "{model}: file left after --once");
+
+        let mut s = Server::start(&[model, &addr, "--echo"]);
+        assert_eq!(exchange(s.addr(), b"a\n"), b"a\n");
+        assert!(path.exists());
+        assert_eq!(s.interrupt(), Some(130));
+        assert!(!path.exists(), "{model}: file left after Ctrl-C");
+
+        let dg = format!("unixgram:{}", dir.path("d.sock").display());
+        let mut s = Server::start(&[model, &dg, "--echo"]);
+        assert_eq!(s.interrupt(), Some(130));
+        assert!(
+            !dir.path("d.sock").exists(),
+            "{model}: datagram file left after Ctrl-C"
+        );
+    }
+}
+
+#[test]
+fn mode_sets_permissions() {
+    let dir = TempDir::new();
+    for (mode, want) in [("600", 0o600), ("0660", 0o660)] {
+        let path = dir.path(&format!("m{mode}.sock"));
+        let _s = Server::start(&["serve", &format!("unix:{}", path.display()), "--mode", mode]);
+        let got = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(got, want, "--mode {mode}");
+    }
+}
+
+#[test]
+fn too_long_path_is_a_clear_error() {
+    let dir = TempDir::new();
+    let long = dir.path(&"p".repeat(110));
+    for addr in [
+        format!("unix:{}", long.display()),
+        format!("unixgram:{}", long.display()),
+    ] {
+        let out = run(&["serve", &addr], b"");
+        out.expect_code(2);
+        assert!(out.stderr.contains("too long"), "{out}");
+        assert!(!long.exists());
+    }
+}
+
+#[test]
+fn unix_shorthand() {
+    let dir = TempDir::new();
+    let path = dir.path("u.sock");
+    let p = path.display().to_string();
+    let _s = Server::start(&["serve", "-U", &p, "--reply", "yes"]);
+    let out = run(&["send", "-U", &p, "hi"], b"");
+    out.expect_code(0);
+    assert_eq!(out.stdout, b"yes\n");
+}
+
+#[test]
+fn sixty_four_mib_through_a_unix_socket() {
+    let dir = TempDir::new();
+    let src = dir.path("src");
+    let dst = dir.path("dst");
+    let data = random_bytes(64 << 20, 5);
+    std::fs::write(&src, &data).unwrap();
+    let path = dir.path("bulk.sock");
+    let mut s = Server::start_with(
+        &["serve", &format!("unix:{}", path.display()), "--once"],
+        Opts {
+            stdout: Some(std::fs::File::create(&dst).unwrap()),
+            ..Opts::default()
+        },
+    );
+    let out = run(
+        &["send", s.addr(), "--file", &src.display().to_string()],
+        b"",
+    );
+    out.expect_code(0);
+    assert_eq!(s.wait(), Some(0));
+    assert!(std::fs::read(&dst).unwrap() == data, "bytes differ");
+}
