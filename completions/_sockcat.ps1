@@ -1,0 +1,206 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'sockcat' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'sockcat'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'sockcat' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve many connections from one thread and one event loop')
+            [CompletionResult]::new('fork-serve', 'fork-serve', [CompletionResultType]::ParameterValue, 'Serve each connection (or datagram) in a child process')
+            [CompletionResult]::new('thread-serve', 'thread-serve', [CompletionResultType]::ParameterValue, 'Serve each connection (or datagram) in a thread')
+            [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Connect, send a message or stdin, print the reply')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'sockcat;serve' {
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Serve N connections (datagrams for UDP), then exit')
+            [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N connections at once; more wait in the backlog')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a connection after DUR with no traffic (500ms, 5s, 2m)')
+            [CompletionResult]::new('--backlog', '--backlog', [CompletionResultType]::ParameterName, 'Length of the listen backlog')
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR')
+            [CompletionResult]::new('--allow', '--allow', [CompletionResultType]::ParameterName, 'Accept only peers in CIDR (repeatable)')
+            [CompletionResult]::new('--deny', '--deny', [CompletionResultType]::ParameterName, 'Refuse peers in CIDR (repeatable; wins over --allow)')
+            [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'Permissions of a Unix socket file, in octal (600, 0660)')
+            [CompletionResult]::new('--reply', '--reply', [CompletionResultType]::ParameterName, 'Send TEXT and a newline at once, then shut the write side; the peer''s bytes are still printed')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line')
+            [CompletionResult]::new('--sh-exec', '--sh-exec', [CompletionResultType]::ParameterName, 'Like --exec, through /bin/sh -c CMDLINE')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the events written to stderr')
+            [CompletionResult]::new('--broker', '--broker', [CompletionResultType]::ParameterName, 'Relay what each client sends to every other client (chat)')
+            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'Serve one connection (one datagram for UDP), then exit')
+            [CompletionResult]::new('--echo', '--echo', [CompletionResultType]::ParameterName, 'Send back every byte received; pass the peer''s FIN on after the echo drains')
+            [CompletionResult]::new('--discard', '--discard', [CompletionResultType]::ParameterName, 'Read and count the bytes, print nothing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more: a closing line per connection and a summary on exit')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more: a closing line per connection and a summary on exit')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Log nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Log nothing but errors')
+            [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'Use IPv4 addresses only')
+            [CompletionResult]::new('-6', '-6', [CompletionResultType]::ParameterName, 'Use IPv6 addresses only')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'Use UDP (or a Unix datagram socket with -U)')
+            [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'Use UDP (or a Unix datagram socket with -U)')
+            [CompletionResult]::new('-U', '-U ', [CompletionResultType]::ParameterName, 'Read the address as a Unix socket path')
+            [CompletionResult]::new('--unix', '--unix', [CompletionResultType]::ParameterName, 'Read the address as a Unix socket path')
+            [CompletionResult]::new('--hex', '--hex', [CompletionResultType]::ParameterName, 'Hex dump every byte sent and received to stderr')
+            [CompletionResult]::new('--keepalive', '--keepalive', [CompletionResultType]::ParameterName, 'Turn on TCP keepalive probes')
+            [CompletionResult]::new('--nodelay', '--nodelay', [CompletionResultType]::ParameterName, 'Turn off Nagle''s algorithm (TCP_NODELAY)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'sockcat;fork-serve' {
+            [CompletionResult]::new('--max-children', '--max-children', [CompletionResultType]::ParameterName, 'Run at most N children at once; more connections wait in the backlog')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Serve N connections (datagrams for UDP), then exit')
+            [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N connections at once; more wait in the backlog')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a connection after DUR with no traffic (500ms, 5s, 2m)')
+            [CompletionResult]::new('--backlog', '--backlog', [CompletionResultType]::ParameterName, 'Length of the listen backlog')
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR')
+            [CompletionResult]::new('--allow', '--allow', [CompletionResultType]::ParameterName, 'Accept only peers in CIDR (repeatable)')
+            [CompletionResult]::new('--deny', '--deny', [CompletionResultType]::ParameterName, 'Refuse peers in CIDR (repeatable; wins over --allow)')
+            [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'Permissions of a Unix socket file, in octal (600, 0660)')
+            [CompletionResult]::new('--reply', '--reply', [CompletionResultType]::ParameterName, 'Send TEXT and a newline at once, then shut the write side; the peer''s bytes are still printed')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line')
+            [CompletionResult]::new('--sh-exec', '--sh-exec', [CompletionResultType]::ParameterName, 'Like --exec, through /bin/sh -c CMDLINE')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the events written to stderr')
+            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'Serve one connection (one datagram for UDP), then exit')
+            [CompletionResult]::new('--echo', '--echo', [CompletionResultType]::ParameterName, 'Send back every byte received; pass the peer''s FIN on after the echo drains')
+            [CompletionResult]::new('--discard', '--discard', [CompletionResultType]::ParameterName, 'Read and count the bytes, print nothing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more: a closing line per connection and a summary on exit')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more: a closing line per connection and a summary on exit')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Log nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Log nothing but errors')
+            [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'Use IPv4 addresses only')
+            [CompletionResult]::new('-6', '-6', [CompletionResultType]::ParameterName, 'Use IPv6 addresses only')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'Use UDP (or a Unix datagram socket with -U)')
+            [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'Use UDP (or a Unix datagram socket with -U)')
+            [CompletionResult]::new('-U', '-U ', [CompletionResultType]::ParameterName, 'Read the address as a Unix socket path')
+            [CompletionResult]::new('--unix', '--unix', [CompletionResultType]::ParameterName, 'Read the address as a Unix socket path')
+            [CompletionResult]::new('--hex', '--hex', [CompletionResultType]::ParameterName, 'Hex dump every byte sent and received to stderr')
+            [CompletionResult]::new('--keepalive', '--keepalive', [CompletionResultType]::ParameterName, 'Turn on TCP keepalive probes')
+            [CompletionResult]::new('--nodelay', '--nodelay', [CompletionResultType]::ParameterName, 'Turn off Nagle''s algorithm (TCP_NODELAY)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'sockcat;thread-serve' {
+            [CompletionResult]::new('--max-threads', '--max-threads', [CompletionResultType]::ParameterName, 'Run at most N connection threads at once; more connections wait in the backlog')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Serve N connections (datagrams for UDP), then exit')
+            [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N connections at once; more wait in the backlog')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a connection after DUR with no traffic (500ms, 5s, 2m)')
+            [CompletionResult]::new('--backlog', '--backlog', [CompletionResultType]::ParameterName, 'Length of the listen backlog')
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR')
+            [CompletionResult]::new('--allow', '--allow', [CompletionResultType]::ParameterName, 'Accept only peers in CIDR (repeatable)')
+            [CompletionResult]::new('--deny', '--deny', [CompletionResultType]::ParameterName, 'Refuse peers in CIDR (repeatable; wins over --allow)')
+            [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'Permissions of a Unix socket file, in octal (600, 0660)')
+            [CompletionResult]::new('--reply', '--reply', [CompletionResultType]::ParameterName, 'Send TEXT and a newline at once, then shut the write side; the peer''s bytes are still printed')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line')
+            [CompletionResult]::new('--sh-exec', '--sh-exec', [CompletionResultType]::ParameterName, 'Like --exec, through /bin/sh -c CMDLINE')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the events written to stderr')
+            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'Serve one connection (one datagram for UDP), then exit')
+            [CompletionResult]::new('--echo', '--echo', [CompletionResultType]::ParameterName, 'Send back every byte received; pass the peer''s FIN on after the echo drains')
+            [CompletionResult]::new('--discard', '--discard', [CompletionResultType]::ParameterName, 'Read and count the bytes, print nothing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more: a closing line per connection and a summary on exit')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more: a closing line per connection and a summary on exit')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Log nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Log nothing but errors')
+            [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'Use IPv4 addresses only')
+            [CompletionResult]::new('-6', '-6', [CompletionResultType]::ParameterName, 'Use IPv6 addresses only')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'Use UDP (or a Unix datagram socket with -U)')
+            [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'Use UDP (or a Unix datagram socket with -U)')
+            [CompletionResult]::new('-U', '-U ', [CompletionResultType]::ParameterName, 'Read the address as a Unix socket path')
+            [CompletionResult]::new('--unix', '--unix', [CompletionResultType]::ParameterName, 'Read the address as a Unix socket path')
+            [CompletionResult]::new('--hex', '--hex', [CompletionResultType]::ParameterName, 'Hex dump every byte sent and received to stderr')
+            [CompletionResult]::new('--keepalive', '--keepalive', [CompletionResultType]::ParameterName, 'Turn on TCP keepalive probes')
+            [CompletionResult]::new('--nodelay', '--nodelay', [CompletionResultType]::ParameterName, 'Turn off Nagle''s algorithm (TCP_NODELAY)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'sockcat;send' {
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Send the contents of PATH instead of stdin')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the input ends, wait at most DUR for the reply [UDP default: 1s]')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after DUR')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Give up after DUR with no traffic in either direction')
+            [CompletionResult]::new('--retry', '--retry', [CompletionResultType]::ParameterName, 'Keep trying to connect for up to DUR (until the server is up)')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Local address and/or port to connect from (HOST:PORT, :PORT, HOST)')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Load mode: repeat the whole exchange N times and print a summary')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Load mode: run C exchanges in parallel')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the events written to stderr')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Do not add a newline to the MESSAGE words')
+            [CompletionResult]::new('--no-shutdown', '--no-shutdown', [CompletionResultType]::ParameterName, 'Keep the write side open after the input ends')
+            [CompletionResult]::new('-z', '-z', [CompletionResultType]::ParameterName, 'Only check that the port accepts connections, then close')
+            [CompletionResult]::new('--probe', '--probe', [CompletionResultType]::ParameterName, 'Only check that the port accepts connections, then close')
+            [CompletionResult]::new('--crlf', '--crlf', [CompletionResultType]::ParameterName, 'Send CRLF line endings instead of LF')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Show a progress bar on stderr even when it is not a terminal')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never show a progress bar')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more: a closing line per connection and a summary on exit')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more: a closing line per connection and a summary on exit')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Log nothing but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Log nothing but errors')
+            [CompletionResult]::new('-4', '-4', [CompletionResultType]::ParameterName, 'Use IPv4 addresses only')
+            [CompletionResult]::new('-6', '-6', [CompletionResultType]::ParameterName, 'Use IPv6 addresses only')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'Use UDP (or a Unix datagram socket with -U)')
+            [CompletionResult]::new('--udp', '--udp', [CompletionResultType]::ParameterName, 'Use UDP (or a Unix datagram socket with -U)')
+            [CompletionResult]::new('-U', '-U ', [CompletionResultType]::ParameterName, 'Read the address as a Unix socket path')
+            [CompletionResult]::new('--unix', '--unix', [CompletionResultType]::ParameterName, 'Read the address as a Unix socket path')
+            [CompletionResult]::new('--hex', '--hex', [CompletionResultType]::ParameterName, 'Hex dump every byte sent and received to stderr')
+            [CompletionResult]::new('--keepalive', '--keepalive', [CompletionResultType]::ParameterName, 'Turn on TCP keepalive probes')
+            [CompletionResult]::new('--nodelay', '--nodelay', [CompletionResultType]::ParameterName, 'Turn off Nagle''s algorithm (TCP_NODELAY)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'sockcat;help' {
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve many connections from one thread and one event loop')
+            [CompletionResult]::new('fork-serve', 'fork-serve', [CompletionResultType]::ParameterValue, 'Serve each connection (or datagram) in a child process')
+            [CompletionResult]::new('thread-serve', 'thread-serve', [CompletionResultType]::ParameterValue, 'Serve each connection (or datagram) in a thread')
+            [CompletionResult]::new('send', 'send', [CompletionResultType]::ParameterValue, 'Connect, send a message or stdin, print the reply')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'sockcat;help;serve' {
+            break
+        }
+        'sockcat;help;fork-serve' {
+            break
+        }
+        'sockcat;help;thread-serve' {
+            break
+        }
+        'sockcat;help;send' {
+            break
+        }
+        'sockcat;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

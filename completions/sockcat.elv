@@ -1,0 +1,190 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[sockcat] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'sockcat'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'sockcat'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand serve 'Serve many connections from one thread and one event loop'
+            cand fork-serve 'Serve each connection (or datagram) in a child process'
+            cand thread-serve 'Serve each connection (or datagram) in a thread'
+            cand send 'Connect, send a message or stdin, print the reply'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'sockcat;serve'= {
+            cand --count 'Serve N connections (datagrams for UDP), then exit'
+            cand --max-conns 'Serve at most N connections at once; more wait in the backlog'
+            cand --idle-timeout 'Close a connection after DUR with no traffic (500ms, 5s, 2m)'
+            cand --backlog 'Length of the listen backlog'
+            cand --grace 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR'
+            cand --allow 'Accept only peers in CIDR (repeatable)'
+            cand --deny 'Refuse peers in CIDR (repeatable; wins over --allow)'
+            cand --mode 'Permissions of a Unix socket file, in octal (600, 0660)'
+            cand --reply 'Send TEXT and a newline at once, then shut the write side; the peer''s bytes are still printed'
+            cand --exec 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line'
+            cand --sh-exec 'Like --exec, through /bin/sh -c CMDLINE'
+            cand --log-format 'Format of the events written to stderr'
+            cand --broker 'Relay what each client sends to every other client (chat)'
+            cand --once 'Serve one connection (one datagram for UDP), then exit'
+            cand --echo 'Send back every byte received; pass the peer''s FIN on after the echo drains'
+            cand --discard 'Read and count the bytes, print nothing'
+            cand -v 'Log more: a closing line per connection and a summary on exit'
+            cand --verbose 'Log more: a closing line per connection and a summary on exit'
+            cand -q 'Log nothing but errors'
+            cand --quiet 'Log nothing but errors'
+            cand -4 'Use IPv4 addresses only'
+            cand -6 'Use IPv6 addresses only'
+            cand -u 'Use UDP (or a Unix datagram socket with -U)'
+            cand --udp 'Use UDP (or a Unix datagram socket with -U)'
+            cand -U 'Read the address as a Unix socket path'
+            cand --unix 'Read the address as a Unix socket path'
+            cand --hex 'Hex dump every byte sent and received to stderr'
+            cand --keepalive 'Turn on TCP keepalive probes'
+            cand --nodelay 'Turn off Nagle''s algorithm (TCP_NODELAY)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'sockcat;fork-serve'= {
+            cand --max-children 'Run at most N children at once; more connections wait in the backlog'
+            cand --count 'Serve N connections (datagrams for UDP), then exit'
+            cand --max-conns 'Serve at most N connections at once; more wait in the backlog'
+            cand --idle-timeout 'Close a connection after DUR with no traffic (500ms, 5s, 2m)'
+            cand --backlog 'Length of the listen backlog'
+            cand --grace 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR'
+            cand --allow 'Accept only peers in CIDR (repeatable)'
+            cand --deny 'Refuse peers in CIDR (repeatable; wins over --allow)'
+            cand --mode 'Permissions of a Unix socket file, in octal (600, 0660)'
+            cand --reply 'Send TEXT and a newline at once, then shut the write side; the peer''s bytes are still printed'
+            cand --exec 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line'
+            cand --sh-exec 'Like --exec, through /bin/sh -c CMDLINE'
+            cand --log-format 'Format of the events written to stderr'
+            cand --once 'Serve one connection (one datagram for UDP), then exit'
+            cand --echo 'Send back every byte received; pass the peer''s FIN on after the echo drains'
+            cand --discard 'Read and count the bytes, print nothing'
+            cand -v 'Log more: a closing line per connection and a summary on exit'
+            cand --verbose 'Log more: a closing line per connection and a summary on exit'
+            cand -q 'Log nothing but errors'
+            cand --quiet 'Log nothing but errors'
+            cand -4 'Use IPv4 addresses only'
+            cand -6 'Use IPv6 addresses only'
+            cand -u 'Use UDP (or a Unix datagram socket with -U)'
+            cand --udp 'Use UDP (or a Unix datagram socket with -U)'
+            cand -U 'Read the address as a Unix socket path'
+            cand --unix 'Read the address as a Unix socket path'
+            cand --hex 'Hex dump every byte sent and received to stderr'
+            cand --keepalive 'Turn on TCP keepalive probes'
+            cand --nodelay 'Turn off Nagle''s algorithm (TCP_NODELAY)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'sockcat;thread-serve'= {
+            cand --max-threads 'Run at most N connection threads at once; more connections wait in the backlog'
+            cand --count 'Serve N connections (datagrams for UDP), then exit'
+            cand --max-conns 'Serve at most N connections at once; more wait in the backlog'
+            cand --idle-timeout 'Close a connection after DUR with no traffic (500ms, 5s, 2m)'
+            cand --backlog 'Length of the listen backlog'
+            cand --grace 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR'
+            cand --allow 'Accept only peers in CIDR (repeatable)'
+            cand --deny 'Refuse peers in CIDR (repeatable; wins over --allow)'
+            cand --mode 'Permissions of a Unix socket file, in octal (600, 0660)'
+            cand --reply 'Send TEXT and a newline at once, then shut the write side; the peer''s bytes are still printed'
+            cand --exec 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line'
+            cand --sh-exec 'Like --exec, through /bin/sh -c CMDLINE'
+            cand --log-format 'Format of the events written to stderr'
+            cand --once 'Serve one connection (one datagram for UDP), then exit'
+            cand --echo 'Send back every byte received; pass the peer''s FIN on after the echo drains'
+            cand --discard 'Read and count the bytes, print nothing'
+            cand -v 'Log more: a closing line per connection and a summary on exit'
+            cand --verbose 'Log more: a closing line per connection and a summary on exit'
+            cand -q 'Log nothing but errors'
+            cand --quiet 'Log nothing but errors'
+            cand -4 'Use IPv4 addresses only'
+            cand -6 'Use IPv6 addresses only'
+            cand -u 'Use UDP (or a Unix datagram socket with -U)'
+            cand --udp 'Use UDP (or a Unix datagram socket with -U)'
+            cand -U 'Read the address as a Unix socket path'
+            cand --unix 'Read the address as a Unix socket path'
+            cand --hex 'Hex dump every byte sent and received to stderr'
+            cand --keepalive 'Turn on TCP keepalive probes'
+            cand --nodelay 'Turn off Nagle''s algorithm (TCP_NODELAY)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'sockcat;send'= {
+            cand --file 'Send the contents of PATH instead of stdin'
+            cand --wait 'After the input ends, wait at most DUR for the reply [UDP default: 1s]'
+            cand --connect-timeout 'Give up connecting after DUR'
+            cand --idle-timeout 'Give up after DUR with no traffic in either direction'
+            cand --retry 'Keep trying to connect for up to DUR (until the server is up)'
+            cand --source 'Local address and/or port to connect from (HOST:PORT, :PORT, HOST)'
+            cand --count 'Load mode: repeat the whole exchange N times and print a summary'
+            cand --concurrency 'Load mode: run C exchanges in parallel'
+            cand --log-format 'Format of the events written to stderr'
+            cand -n 'Do not add a newline to the MESSAGE words'
+            cand --no-shutdown 'Keep the write side open after the input ends'
+            cand -z 'Only check that the port accepts connections, then close'
+            cand --probe 'Only check that the port accepts connections, then close'
+            cand --crlf 'Send CRLF line endings instead of LF'
+            cand --progress 'Show a progress bar on stderr even when it is not a terminal'
+            cand --no-progress 'Never show a progress bar'
+            cand -v 'Log more: a closing line per connection and a summary on exit'
+            cand --verbose 'Log more: a closing line per connection and a summary on exit'
+            cand -q 'Log nothing but errors'
+            cand --quiet 'Log nothing but errors'
+            cand -4 'Use IPv4 addresses only'
+            cand -6 'Use IPv6 addresses only'
+            cand -u 'Use UDP (or a Unix datagram socket with -U)'
+            cand --udp 'Use UDP (or a Unix datagram socket with -U)'
+            cand -U 'Read the address as a Unix socket path'
+            cand --unix 'Read the address as a Unix socket path'
+            cand --hex 'Hex dump every byte sent and received to stderr'
+            cand --keepalive 'Turn on TCP keepalive probes'
+            cand --nodelay 'Turn off Nagle''s algorithm (TCP_NODELAY)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'sockcat;help'= {
+            cand serve 'Serve many connections from one thread and one event loop'
+            cand fork-serve 'Serve each connection (or datagram) in a child process'
+            cand thread-serve 'Serve each connection (or datagram) in a thread'
+            cand send 'Connect, send a message or stdin, print the reply'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'sockcat;help;serve'= {
+        }
+        &'sockcat;help;fork-serve'= {
+        }
+        &'sockcat;help;thread-serve'= {
+        }
+        &'sockcat;help;send'= {
+        }
+        &'sockcat;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

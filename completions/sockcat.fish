@@ -1,0 +1,149 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_sockcat_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_sockcat_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_sockcat_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_sockcat_using_subcommand
+    set -l cmd (__fish_sockcat_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c sockcat -n "__fish_sockcat_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sockcat -n "__fish_sockcat_needs_command" -s V -l version -d 'Print version'
+complete -c sockcat -n "__fish_sockcat_needs_command" -f -a "serve" -d 'Serve many connections from one thread and one event loop'
+complete -c sockcat -n "__fish_sockcat_needs_command" -f -a "fork-serve" -d 'Serve each connection (or datagram) in a child process'
+complete -c sockcat -n "__fish_sockcat_needs_command" -f -a "thread-serve" -d 'Serve each connection (or datagram) in a thread'
+complete -c sockcat -n "__fish_sockcat_needs_command" -f -a "send" -d 'Connect, send a message or stdin, print the reply'
+complete -c sockcat -n "__fish_sockcat_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l count -d 'Serve N connections (datagrams for UDP), then exit' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l backlog -d 'Length of the listen backlog' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l allow -d 'Accept only peers in CIDR (repeatable)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l deny -d 'Refuse peers in CIDR (repeatable; wins over --allow)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l mode -d 'Permissions of a Unix socket file, in octal (600, 0660)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l reply -d 'Send TEXT and a newline at once, then shut the write side; the peer\'s bytes are still printed' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line' -r -f -a "(__fish_complete_command)"
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
+json\t'One JSON object per line'"
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l broker -d 'Relay what each client sends to every other client (chat)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l echo -d 'Send back every byte received; pass the peer\'s FIN on after the echo drains'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l discard -d 'Read and count the bytes, print nothing'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s q -l quiet -d 'Log nothing but errors'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s 4 -d 'Use IPv4 addresses only'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s 6 -d 'Use IPv6 addresses only'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s u -l udp -d 'Use UDP (or a Unix datagram socket with -U)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s U -l unix -d 'Read the address as a Unix socket path'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l hex -d 'Hex dump every byte sent and received to stderr'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l keepalive -d 'Turn on TCP keepalive probes'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l nodelay -d 'Turn off Nagle\'s algorithm (TCP_NODELAY)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s V -l version -d 'Print version'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-children -d 'Run at most N children at once; more connections wait in the backlog' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l count -d 'Serve N connections (datagrams for UDP), then exit' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l backlog -d 'Length of the listen backlog' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l allow -d 'Accept only peers in CIDR (repeatable)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l deny -d 'Refuse peers in CIDR (repeatable; wins over --allow)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l mode -d 'Permissions of a Unix socket file, in octal (600, 0660)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l reply -d 'Send TEXT and a newline at once, then shut the write side; the peer\'s bytes are still printed' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line' -r -f -a "(__fish_complete_command)"
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
+json\t'One JSON object per line'"
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l echo -d 'Send back every byte received; pass the peer\'s FIN on after the echo drains'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l discard -d 'Read and count the bytes, print nothing'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s q -l quiet -d 'Log nothing but errors'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s 4 -d 'Use IPv4 addresses only'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s 6 -d 'Use IPv6 addresses only'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s u -l udp -d 'Use UDP (or a Unix datagram socket with -U)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s U -l unix -d 'Read the address as a Unix socket path'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l hex -d 'Hex dump every byte sent and received to stderr'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l keepalive -d 'Turn on TCP keepalive probes'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l nodelay -d 'Turn off Nagle\'s algorithm (TCP_NODELAY)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s V -l version -d 'Print version'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l max-threads -d 'Run at most N connection threads at once; more connections wait in the backlog' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l count -d 'Serve N connections (datagrams for UDP), then exit' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l backlog -d 'Length of the listen backlog' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l allow -d 'Accept only peers in CIDR (repeatable)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l deny -d 'Refuse peers in CIDR (repeatable; wins over --allow)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l mode -d 'Permissions of a Unix socket file, in octal (600, 0660)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l reply -d 'Send TEXT and a newline at once, then shut the write side; the peer\'s bytes are still printed' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line' -r -f -a "(__fish_complete_command)"
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
+json\t'One JSON object per line'"
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l echo -d 'Send back every byte received; pass the peer\'s FIN on after the echo drains'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l discard -d 'Read and count the bytes, print nothing'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s q -l quiet -d 'Log nothing but errors'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s 4 -d 'Use IPv4 addresses only'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s 6 -d 'Use IPv6 addresses only'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s u -l udp -d 'Use UDP (or a Unix datagram socket with -U)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s U -l unix -d 'Read the address as a Unix socket path'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l hex -d 'Hex dump every byte sent and received to stderr'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l keepalive -d 'Turn on TCP keepalive probes'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l nodelay -d 'Turn off Nagle\'s algorithm (TCP_NODELAY)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s V -l version -d 'Print version'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l file -d 'Send the contents of PATH instead of stdin' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l wait -d 'After the input ends, wait at most DUR for the reply [UDP default: 1s]' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l connect-timeout -d 'Give up connecting after DUR' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l idle-timeout -d 'Give up after DUR with no traffic in either direction' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l retry -d 'Keep trying to connect for up to DUR (until the server is up)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l source -d 'Local address and/or port to connect from (HOST:PORT, :PORT, HOST)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l count -d 'Load mode: repeat the whole exchange N times and print a summary' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l concurrency -d 'Load mode: run C exchanges in parallel' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
+json\t'One JSON object per line'"
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s n -d 'Do not add a newline to the MESSAGE words'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l no-shutdown -d 'Keep the write side open after the input ends'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s z -l probe -d 'Only check that the port accepts connections, then close'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l crlf -d 'Send CRLF line endings instead of LF'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l progress -d 'Show a progress bar on stderr even when it is not a terminal'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l no-progress -d 'Never show a progress bar'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s q -l quiet -d 'Log nothing but errors'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s 4 -d 'Use IPv4 addresses only'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s 6 -d 'Use IPv6 addresses only'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s u -l udp -d 'Use UDP (or a Unix datagram socket with -U)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s U -l unix -d 'Read the address as a Unix socket path'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l hex -d 'Hex dump every byte sent and received to stderr'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l keepalive -d 'Turn on TCP keepalive probes'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l nodelay -d 'Turn off Nagle\'s algorithm (TCP_NODELAY)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s V -l version -d 'Print version'
+complete -c sockcat -n "__fish_sockcat_using_subcommand help; and not __fish_seen_subcommand_from serve fork-serve thread-serve send help" -f -a "serve" -d 'Serve many connections from one thread and one event loop'
+complete -c sockcat -n "__fish_sockcat_using_subcommand help; and not __fish_seen_subcommand_from serve fork-serve thread-serve send help" -f -a "fork-serve" -d 'Serve each connection (or datagram) in a child process'
+complete -c sockcat -n "__fish_sockcat_using_subcommand help; and not __fish_seen_subcommand_from serve fork-serve thread-serve send help" -f -a "thread-serve" -d 'Serve each connection (or datagram) in a thread'
+complete -c sockcat -n "__fish_sockcat_using_subcommand help; and not __fish_seen_subcommand_from serve fork-serve thread-serve send help" -f -a "send" -d 'Connect, send a message or stdin, print the reply'
+complete -c sockcat -n "__fish_sockcat_using_subcommand help; and not __fish_seen_subcommand_from serve fork-serve thread-serve send help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
