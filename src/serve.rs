@@ -20,7 +20,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::cli::ServeArgs;
 use crate::error::{Context, Error, Result};
 use crate::event::Tally;
-use crate::handler::broker::{self, Deliver};
+use crate::handler::broker;
 use crate::handler::drive::{self, End};
 use crate::handler::{Session, Spec, Step, exec};
 use crate::output::hex_to_stderr;
@@ -74,7 +74,10 @@ struct Conn {
     finish: bool,
     shut: bool,
     started: Instant,
+    /// Last traffic either way, for --idle-timeout.
     last: Instant,
+    /// Last time queued output drained into the socket (broker stalls).
+    last_out: Instant,
     tally: Tally,
 }
 
@@ -122,6 +125,10 @@ struct Loop {
     again: Vec<usize>,
     /// Bytes a broker client sent, to queue on the others.
     broadcast: Vec<u8>,
+    /// Broker senders waiting for a full receiver to drain.
+    broker_paused: Vec<usize>,
+    /// When to look for broker receivers that stopped reading.
+    broker_check: Option<Instant>,
     served: u64,
     totals: Totals,
     stdin: StdinKind,
@@ -181,6 +188,8 @@ impl Loop {
             scratch: Vec::new(),
             again: Vec::new(),
             broadcast: Vec::new(),
+            broker_paused: Vec::new(),
+            broker_check: None,
             served: 0,
             totals: Totals::default(),
             stdin,
@@ -254,6 +263,9 @@ impl Loop {
         if let Some(d) = self.accept_retry {
             at(d);
         }
+        if let Some(d) = self.broker_check {
+            at(d);
+        }
         if !self.lingering.is_empty() {
             // Exec'd programs that closed their stdout but have not exited.
             at(now + Duration::from_millis(50));
@@ -289,6 +301,10 @@ impl Loop {
         let now = Instant::now();
         if self.next_idle_check.is_some_and(|t| now >= t) {
             self.close_idle(now);
+        }
+        if !self.broker_paused.is_empty() && self.broker_check.is_none_or(|t| now >= t) {
+            let full = self.drop_stalled(now);
+            self.broker_check = full.then(|| now + Duration::from_millis(250));
         }
         if self.accept_retry.is_some_and(|t| now >= t) {
             self.accept_retry = None;
@@ -365,6 +381,7 @@ impl Loop {
             shut: false,
             started: now,
             last: now,
+            last_out: now,
             tally: Tally::default(),
         };
         let token = Token(CONN_BASE + 4 * id + PART_SOCKET);
@@ -439,8 +456,9 @@ impl Loop {
         let Some(mut c) = self.conns.remove(&id) else {
             return Ok(()); // a late event for a connection already closed
         };
+        let was_full = c.out.len() >= OUT_LIMIT;
         let r = self.progress(&mut c, id);
-        let broker = !self.broadcast.is_empty();
+        let drained = was_full && c.out.len() < OUT_LIMIT;
         match r {
             Ok(()) if c.done() => self.close(id, c, None),
             Ok(()) => {
@@ -449,14 +467,33 @@ impl Loop {
             Err(Stop::StdoutClosed) => return Err(Error::StdoutClosed),
             Err(Stop::Io(e)) => self.close(id, c, Some(e)),
         }
-        if broker {
+        if !self.broadcast.is_empty() {
             self.fan_out(id);
+            self.again.push(id);
+        }
+        if drained {
+            // Senders paused on this receiver may read again.
+            self.again.append(&mut self.broker_paused);
         }
         Ok(())
     }
 
+    /// Whether a broker client may read: every other receiver has room.
+    fn broker_room(&mut self, id: usize) -> bool {
+        let room = self.broadcast.is_empty()
+            && self
+                .conns
+                .values()
+                .all(|c| c.shut || c.out.len() < OUT_LIMIT);
+        if !room && self.broadcast.is_empty() {
+            self.broker_paused.push(id);
+        }
+        room
+    }
+
     fn progress(&mut self, c: &mut Conn, id: usize) -> std::result::Result<(), Stop> {
         let hex = self.server.drive.hex;
+        let broker = matches!(self.server.spec, Spec::Broker);
         let mut reads = 0;
         loop {
             let mut moved = flush(c, hex).map_err(Stop::Io)?;
@@ -466,48 +503,50 @@ impl Loop {
                     moved |= flush(c, hex).map_err(Stop::Io)?;
                 }
             }
-            if !c.read_done && c.has_room() {
+            // A broker chunk is fanned out before the next read (in `drive`).
+            let may_read = !c.read_done && c.has_room() && (!broker || self.broker_room(id));
+            if may_read {
                 if reads == READS_PER_TURN {
                     self.again.push(id);
-                } else {
-                    reads += 1;
-                    match (&c.stream).read(&mut self.buf) {
-                        Ok(0) => {
-                            c.read_done = true;
-                            moved = true;
-                            if let Some(s) = &mut c.session {
-                                let step = s.end(&mut self.scratch).map_err(stdout_stop)?;
-                                c.finish |= step == Step::Finish;
-                            }
+                    return Ok(());
+                }
+                reads += 1;
+                match (&c.stream).read(&mut self.buf) {
+                    Ok(0) => {
+                        c.read_done = true;
+                        moved = true;
+                        if let Some(s) = &mut c.session {
+                            let step = s.end(&mut self.scratch).map_err(stdout_stop)?;
+                            c.finish |= step == Step::Finish;
+                        }
+                        queue(c, &mut self.scratch);
+                    }
+                    Ok(n) => {
+                        moved = true;
+                        c.last = Instant::now();
+                        let data = &self.buf[..n];
+                        if hex {
+                            hex_to_stderr('<', c.tally.bytes_in, data);
+                        }
+                        c.tally.bytes_in += n as u64;
+                        if broker {
+                            self.broadcast.extend_from_slice(data);
+                        }
+                        if let Some(ch) = &mut c.child {
+                            ch.to_child.extend_from_slice(data);
+                        } else if let Some(s) = &mut c.session {
+                            let step = s.input(data, &mut self.scratch).map_err(stdout_stop)?;
+                            c.finish |= step == Step::Finish;
                             queue(c, &mut self.scratch);
                         }
-                        Ok(n) => {
-                            moved = true;
-                            c.last = Instant::now();
-                            let data = &self.buf[..n];
-                            if hex {
-                                hex_to_stderr('<', c.tally.bytes_in, data);
-                            }
-                            c.tally.bytes_in += n as u64;
-                            if matches!(self.server.spec, Spec::Broker) {
-                                self.broadcast.extend_from_slice(data);
-                            }
-                            if let Some(ch) = &mut c.child {
-                                ch.to_child.extend_from_slice(data);
-                            } else if let Some(s) = &mut c.session {
-                                let step = s.input(data, &mut self.scratch).map_err(stdout_stop)?;
-                                c.finish |= step == Step::Finish;
-                                queue(c, &mut self.scratch);
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            if let Some(s) = &mut c.session {
-                                s.idle().map_err(stdout_stop)?;
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => moved = true,
-                        Err(e) => return Err(Stop::Io(e)),
                     }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if let Some(s) = &mut c.session {
+                            s.idle().map_err(stdout_stop)?;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => moved = true,
+                    Err(e) => return Err(Stop::Io(e)),
                 }
             }
             if !moved {
@@ -516,31 +555,36 @@ impl Loop {
         }
     }
 
-    /// Queue what a broker client sent on every other client; drop those
-    /// that stopped reading rather than let them stall the room.
+    /// Queue what a broker client sent on every other client.
     fn fan_out(&mut self, from: usize) {
-        let chunk = std::mem::take(&mut self.broadcast);
-        let mut dropped = Vec::new();
         for (&id, c) in self.conns.iter_mut() {
-            if id == from || c.shut {
-                continue;
-            }
-            match broker::deliver(c.out.len(), chunk.len(), OUT_LIMIT * 4) {
-                Deliver::Queue => {
-                    c.out.extend_from_slice(&chunk);
-                    self.again.push(id);
-                }
-                Deliver::Drop => dropped.push(id),
+            if id != from && !c.shut {
+                c.out.extend_from_slice(&self.broadcast);
+                self.again.push(id);
             }
         }
-        for id in dropped {
+        self.broadcast.clear();
+    }
+
+    /// Drop broker clients that stopped reading: full queue, no progress.
+    /// Returns whether any queue is still full (so the loop checks again).
+    fn drop_stalled(&mut self, now: Instant) -> bool {
+        let stalled: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                broker::stalled(c.out.len(), OUT_LIMIT, now.duration_since(c.last_out))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stalled {
             if let Some(c) = self.conns.remove(&id) {
-                let e = io::Error::other("dropped: not reading");
+                let e = io::Error::other("dropped: stopped reading");
                 self.close(id, c, Some(e));
             }
         }
-        self.broadcast = chunk;
-        self.broadcast.clear();
+        self.again.append(&mut self.broker_paused);
+        self.conns.values().any(|c| c.out.len() >= OUT_LIMIT)
     }
 
     fn close(&mut self, id: usize, mut c: Conn, err: Option<io::Error>) {
@@ -808,6 +852,7 @@ fn flush(c: &mut Conn, hex: bool) -> io::Result<bool> {
     }
     if sent > 0 {
         c.last = Instant::now();
+        c.last_out = c.last;
         c.out.drain(..sent);
     }
     if c.out.is_empty() {

@@ -250,6 +250,10 @@ fn examples(page: &str) -> String {
                 "Show every byte as hex on stderr.",
                 "$ sockcat send \\-\\-hex :7000 hi",
             ),
+            (
+                "Connect from a chosen local address, with TCP keepalive and no Nagle delay.",
+                "$ sockcat send \\-\\-source 127.0.0.2 \\-\\-keepalive \\-\\-nodelay :7000 hi",
+            ),
         ],
     };
     format!(".SH EXAMPLES\n{}", example(&common))

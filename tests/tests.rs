@@ -7,6 +7,7 @@ mod bad_input;
 mod bulk;
 mod datagram;
 mod demo;
+mod extras;
 mod generated;
 mod handlers;
 mod models;

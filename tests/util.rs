@@ -233,7 +233,16 @@ impl Server {
             let left = end.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(rest) = line.strip_prefix("listening on ") {
+                    // Text, or the same event as JSON (--log-format json).
+                    let text = match serde_json::from_str::<serde_json::Value>(&line) {
+                        Ok(v) if v["event"] == "listening" => format!(
+                            "listening on {} {}",
+                            v["transport"].as_str().unwrap(),
+                            v["address"].as_str().unwrap()
+                        ),
+                        _ => line,
+                    };
+                    if let Some(rest) = text.strip_prefix("listening on ") {
                         let (kind, a) = rest.split_once(' ').unwrap();
                         s.addrs.push(match kind {
                             "tcp" => a.to_string(),
