@@ -1,15 +1,18 @@
 //! `sockcat thread-serve`: a thread per connection (per datagram for UDP),
-//! like Python's ThreadingMixIn, but bounded by `--max-threads`.
+//! like Python's ThreadingMixIn, bounded by `--max-threads`.
 //!
-//! The main thread only accepts; each worker runs the blocking driver
-//! shared with `fork-serve`, reports its totals over a channel and wakes
-//! the main thread, which joins it, so the thread count returns to one.
+//! The main thread only accepts and hands each connection to a thread of
+//! its own, which serves it with the blocking driver shared with
+//! `fork-serve`. A thread that finishes waits briefly for the next
+//! connection before it exits, which spares a thread start per connection
+//! under load; idle threads end after [`IDLE_EXIT`] and are joined, so the
+//! thread count returns to one after a load.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::Shutdown;
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -19,22 +22,58 @@ use crate::cli::ThreadServeArgs;
 use crate::error::{Error, Result};
 use crate::event::Tally;
 use crate::handler::Spec;
-use crate::handler::drive::{self, End};
-use crate::server::{self, Acceptor, Server, Totals};
-use crate::transport::{Peer, Stream};
+use crate::handler::drive::{self, Drive, End};
+use crate::server::{self, Acceptor, Totals};
+use crate::transport::{Dgram, Peer, ReplyTo, Stream};
 
-/// How long past the grace period to wait for cut workers before exiting.
+/// How long past the grace period to wait for cut connections before exiting.
 const HARD_STOP: Duration = Duration::from_secs(2);
+/// How long a thread with nothing to do waits for work before it exits.
+const IDLE_EXIT: Duration = Duration::from_secs(1);
 
-/// What a worker reports when it ends.
-struct Done {
-    id: u64,
-    tally: Tally,
-    end: Option<End>,
+/// One connection or datagram for a thread to serve.
+enum Job {
+    Stream {
+        id: u64,
+        stream: Stream,
+        peer: Peer,
+    },
+    Datagram {
+        id: u64,
+        data: Vec<u8>,
+        to: ReplyTo,
+        peer: Peer,
+        sock: Arc<Dgram>,
+    },
 }
 
-struct Worker {
-    handle: JoinHandle<()>,
+/// What threads tell the main thread.
+enum Msg {
+    /// A connection ended.
+    Done {
+        id: u64,
+        tally: Tally,
+        end: Option<End>,
+    },
+    /// A thread exited and can be joined.
+    Exited(u64),
+}
+
+/// Work waiting for a thread, and how many threads wait for work.
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    idle: usize,
+    closing: bool,
+}
+
+struct Pool {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+}
+
+/// A connection being served, as the main thread tracks it.
+struct Active {
     peer: Peer,
     started: Instant,
     /// A second handle on the socket, to cut it when the grace period ends.
@@ -51,8 +90,14 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
         .map(|l| l.kind)
         .or(acc.dgrams.first().map(|d| d.kind))
         .unwrap_or("tcp");
-    let (tx, rx) = mpsc::channel::<Done>();
-    let mut workers: HashMap<u64, Worker> = HashMap::new();
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let pool = Arc::new(Pool {
+        queue: Mutex::new(Queue::default()),
+        ready: Condvar::new(),
+    });
+    let mut threads: HashMap<u64, JoinHandle<()>> = HashMap::new();
+    let mut next_thread = 0u64;
+    let mut active: HashMap<u64, Active> = HashMap::new();
     let mut next_id = 0u64;
     let mut served = 0u64;
     let mut totals = Totals::default();
@@ -61,50 +106,87 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
     let began = Instant::now();
     let mut buf = vec![0u8; 256 * 1024];
     let mut stdout_closed = false;
+    let max = args.max_threads;
+    let waker = acc.waker.clone();
+    let (spec, drive_opts) = (server.spec.clone(), server.drive);
+
+    // Queue a job; start a thread for it unless one is waiting for work.
+    let mut dispatch = |job: Job, threads: &mut HashMap<u64, JoinHandle<()>>| -> Result<()> {
+        let mut q = pool.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.jobs.push_back(job);
+        let waiting = q.idle >= q.jobs.len();
+        drop(q);
+        if waiting || threads.len() as u64 >= max {
+            pool.ready.notify_one();
+            return Ok(());
+        }
+        let id = next_thread;
+        next_thread += 1;
+        let (pool, tx, waker) = (pool.clone(), tx.clone(), waker.clone());
+        let (spec, d) = (spec.clone(), drive_opts);
+        let h = std::thread::Builder::new()
+            .name("conn".into())
+            .spawn(move || {
+                worker(&pool, &spec, d, &tx, &waker);
+                let _ = tx.send(Msg::Exited(id));
+                let _ = waker.wake();
+            })
+            .map_err(|e| Error::io("start a thread", e))?;
+        threads.insert(id, h);
+        Ok(())
+    };
 
     loop {
-        // Join the workers that finished.
-        while let Ok(d) = rx.try_recv() {
-            if let Some(w) = workers.remove(&d.id) {
-                let _ = w.handle.join();
-                if matches!(d.end, Some(End::StdoutClosed)) {
-                    stdout_closed = true;
+        while let Ok(m) = rx.try_recv() {
+            match m {
+                Msg::Done { id, tally, end } => {
+                    let Some(a) = active.remove(&id) else {
+                        continue;
+                    };
+                    if matches!(end, Some(End::StdoutClosed)) {
+                        stdout_closed = true;
+                    }
+                    server::report(&server.log, &a.peer, end.as_ref());
+                    server
+                        .log
+                        .closed(kind, &a.peer.to_string(), tally, a.started.elapsed());
+                    totals.conns += 1;
+                    totals.add(tally);
                 }
-                server::report(&server.log, &w.peer, d.end.as_ref());
-                server
-                    .log
-                    .closed(kind, &w.peer.to_string(), d.tally, w.started.elapsed());
-                totals.conns += 1;
-                totals.add(d.tally);
+                Msg::Exited(t) => {
+                    if let Some(h) = threads.remove(&t) {
+                        let _ = h.join();
+                    }
+                }
             }
         }
-        if acc.signals.count() > 0 && stopping.is_none() {
-            stopping = Some(Instant::now() + server.grace);
-            acc.close();
-        }
-        if stdout_closed && stopping.is_none() {
-            stopping = Some(Instant::now());
+        if (acc.signals.count() > 0 || stdout_closed) && stopping.is_none() {
+            let grace = if stdout_closed {
+                Duration::ZERO
+            } else {
+                server.grace
+            };
+            stopping = Some(Instant::now() + grace);
             acc.close();
         }
         if server.limit.is_some_and(|l| served >= l) {
             acc.close();
         }
-        if acc.is_closed() && workers.is_empty() {
+        if acc.is_closed() && active.is_empty() {
             break;
         }
         if let Some(deadline) = stopping {
             let now = Instant::now();
             if now >= deadline {
-                cut(&mut workers);
+                cut(&mut active);
             }
             if now >= deadline + HARD_STOP {
-                // Workers that ignore even that are left to process exit.
+                // Threads that ignore even that are left to process exit.
                 break;
             }
         }
         // Accept (or receive) while there is room.
-        let max = args.max_threads;
-        while server::may_accept(&server, served, workers.len(), max, stopping.is_some()) {
+        while server::may_accept(&server, served, active.len(), max, stopping.is_some()) {
             let Some(got) = acc.listeners.iter().find_map(|l| match l.accept(false) {
                 Ok(x) => Some(Ok((x, l.kind))),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
@@ -129,16 +211,17 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
             server.log.connection(kind, &peer.to_string());
             let id = next_id;
             next_id += 1;
-            let w = spawn_stream(&server, id, stream, peer, &tx, &acc.waker)?;
-            workers.insert(id, w);
+            active.insert(
+                id,
+                Active {
+                    peer: peer.clone(),
+                    started: Instant::now(),
+                    stream: stream.try_clone().ok(),
+                },
+            );
+            dispatch(Job::Stream { id, stream, peer }, &mut threads)?;
         }
-        while server::may_accept(
-            &server,
-            served,
-            workers.len(),
-            args.max_threads,
-            stopping.is_some(),
-        ) {
+        while server::may_accept(&server, served, active.len(), max, stopping.is_some()) {
             let Some((n, to, peer, sock)) =
                 acc.dgrams.iter().find_map(|d| match d.recv_from(&mut buf) {
                     Ok((n, to, peer)) => Some((n, to, peer, d.clone())),
@@ -155,35 +238,44 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
             server.log.connection(sock.kind, &peer.to_string());
             let id = next_id;
             next_id += 1;
-            let data = buf[..n].to_vec();
-            let spec = server.spec.clone();
-            let (tx, waker, hex) = (tx.clone(), acc.waker.clone(), server.drive.hex);
-            let p = peer.clone();
-            let handle = std::thread::Builder::new()
-                .spawn(move || {
-                    let (tally, end) =
-                        crate::handler::drive::serve_datagram(&spec, &data, &p, &to, &sock, hex);
-                    let _ = tx.send(Done { id, tally, end });
-                    let _ = waker.wake();
-                })
-                .map_err(|e| Error::io("start a thread", e))?;
-            workers.insert(
+            active.insert(
                 id,
-                Worker {
-                    handle,
-                    peer,
+                Active {
+                    peer: peer.clone(),
                     started: Instant::now(),
                     stream: None,
                 },
             );
+            let data = buf[..n].to_vec();
+            dispatch(
+                Job::Datagram {
+                    id,
+                    data,
+                    to,
+                    peer,
+                    sock,
+                },
+                &mut threads,
+            )?;
         }
-        // Any event means "look again": a listener is ready, a worker
-        // finished, or a signal arrived.
-        let timeout = stopping.map(|d| {
+        // Any event means "look again": a listener is ready, a connection
+        // ended, a thread exited, or a signal arrived.
+        let mut timeout = stopping.map(|d| {
             d.saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(50))
         });
+        if acc.is_closed() && active.is_empty() {
+            timeout = Some(Duration::ZERO);
+        }
         acc.wait(&mut events, timeout)?;
+    }
+    // Let idle threads go, and join every one.
+    pool.queue.lock().unwrap_or_else(|e| e.into_inner()).closing = true;
+    pool.ready.notify_all();
+    if active.is_empty() {
+        for (_, h) in threads.drain() {
+            let _ = h.join();
+        }
     }
     server
         .log
@@ -197,40 +289,57 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
     Ok(())
 }
 
-fn spawn_stream(
-    server: &Server,
-    id: u64,
-    stream: Stream,
-    peer: Peer,
-    tx: &mpsc::Sender<Done>,
-    waker: &Arc<mio::Waker>,
-) -> Result<Worker> {
-    let spare = stream.try_clone().ok();
-    let spec = server.spec.clone();
-    let d = server.drive;
-    let (tx, waker, p) = (tx.clone(), waker.clone(), peer.clone());
-    let handle = std::thread::Builder::new()
-        .spawn(move || {
-            let mut tally = Tally::default();
-            let end = drive::stream(&stream, &p, &spec, d, &mut tally).err();
-            drop(stream);
-            let _ = tx.send(Done { id, tally, end });
-            let _ = waker.wake();
-        })
-        .map_err(|e| Error::io("start a thread", e))?;
-    Ok(Worker {
-        handle,
-        peer,
-        started: Instant::now(),
-        stream: spare,
-    })
+/// A thread's life: serve jobs until none comes for [`IDLE_EXIT`].
+fn worker(pool: &Pool, spec: &Spec, d: Drive, tx: &mpsc::Sender<Msg>, waker: &mio::Waker) {
+    loop {
+        let job = {
+            let mut q = pool.queue.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(j) = q.jobs.pop_front() {
+                    break j;
+                }
+                if q.closing {
+                    return;
+                }
+                q.idle += 1;
+                let (g, t) = pool
+                    .ready
+                    .wait_timeout(q, IDLE_EXIT)
+                    .unwrap_or_else(|e| e.into_inner());
+                q = g;
+                q.idle -= 1;
+                if t.timed_out() && q.jobs.is_empty() {
+                    return;
+                }
+            }
+        };
+        let (id, tally, end) = match job {
+            Job::Stream { id, stream, peer } => {
+                let mut tally = Tally::default();
+                let end = drive::stream(&stream, &peer, spec, d, &mut tally).err();
+                (id, tally, end)
+            }
+            Job::Datagram {
+                id,
+                data,
+                to,
+                peer,
+                sock,
+            } => {
+                let (tally, end) = drive::serve_datagram(spec, &data, &peer, &to, &sock, d.hex);
+                (id, tally, end)
+            }
+        };
+        let _ = tx.send(Msg::Done { id, tally, end });
+        let _ = waker.wake();
+    }
 }
 
 /// The grace period is over: cut every connection still open so its
 /// thread's blocking calls return, and stop the programs `--exec` started.
-fn cut(workers: &mut HashMap<u64, Worker>) {
-    for w in workers.values_mut() {
-        if let Some(s) = w.stream.take() {
+fn cut(active: &mut HashMap<u64, Active>) {
+    for a in active.values_mut() {
+        if let Some(s) = a.stream.take() {
             let _ = s.shutdown(Shutdown::Both);
         }
     }

@@ -57,8 +57,10 @@ pub fn stream(
         return exec_stream(stream, peer, argv, tally);
     }
     let mut session = Session::new(spec).expect("byte-level handler");
-    stream.set_read_timeout(d.idle).map_err(End::Io)?;
-    stream.set_write_timeout(d.idle).map_err(End::Io)?;
+    if d.idle.is_some() {
+        stream.set_read_timeout(d.idle).map_err(End::Io)?;
+        stream.set_write_timeout(d.idle).map_err(End::Io)?;
+    }
     let mut out = Vec::new();
     let mut buf = vec![0u8; BUF];
     let mut shut = false;
