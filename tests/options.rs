@@ -262,3 +262,41 @@ fn verbose_and_quiet() {
         s.err()
     );
 }
+
+#[test]
+fn ctrl_c_ends_exec_programs_after_the_grace_period() {
+    for model in MODELS {
+        let mut s = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "--grace",
+            "300ms",
+            "--sh-exec",
+            "echo started; exec sleep 60",
+        ]);
+        let mut c = TcpStream::connect(s.addr()).unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        let mut line = [0u8; 8];
+        c.read_exact(&mut line).unwrap();
+        assert_eq!(&line, b"started\n");
+        let progs: Vec<i32> = children(s.pid()).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(progs.len(), 1, "{model}: one program runs");
+        let t0 = std::time::Instant::now();
+        assert_eq!(s.interrupt(), Some(130), "{model}: {}", s.err());
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{model}: took {:?}",
+            t0.elapsed()
+        );
+        for p in progs {
+            let state = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            assert!(
+                state.is_empty(),
+                "{model}: program {p} left behind: {state}"
+            );
+        }
+        // The peer sees the connection end.
+        let mut rest = Vec::new();
+        let _ = c.read_to_end(&mut rest);
+    }
+}

@@ -12,4 +12,5 @@ mod generated;
 mod handlers;
 mod models;
 mod options;
+mod relay;
 mod unix;
