@@ -95,6 +95,27 @@ impl Conn {
     }
 }
 
+/// A program `--exec` runs for one datagram: the datagram goes to its
+/// stdin, its whole output comes back as the reply. Its pipes are in the
+/// loop like a connection's, so a slow program stalls no other datagram.
+struct DgramJob {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    input: Vec<u8>,
+    stdout: Option<ChildStdout>,
+    output: Vec<u8>,
+    /// Which datagram socket it came in on, and who to answer.
+    sock: usize,
+    to: crate::transport::ReplyTo,
+    peer: Peer,
+    started: Instant,
+    bytes_in: u64,
+}
+
+/// At most this many datagram programs run at once (unless --max-conns
+/// says otherwise); further datagrams wait in the socket's buffer.
+const DGRAM_JOBS: u64 = 64;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum StdinKind {
     /// Not relayed: closed, /dev/null, or a terminal we do not own.
@@ -138,6 +159,7 @@ struct Loop {
     next_idle_check: Option<Instant>,
     accept_retry: Option<Instant>,
     lingering: Vec<Child>,
+    dgram_jobs: HashMap<usize, DgramJob>,
     began: Instant,
 }
 
@@ -199,6 +221,7 @@ impl Loop {
             next_idle_check: idle.map(|d| Instant::now() + d),
             accept_retry: None,
             lingering: Vec::new(),
+            dgram_jobs: HashMap::new(),
             began: Instant::now(),
         })
     }
@@ -241,7 +264,7 @@ impl Loop {
         let no_more = self.stopping.is_some()
             || self.server.limit.is_some_and(|l| self.served >= l)
             || (self.listeners.is_empty() && self.dgrams.is_empty());
-        no_more && self.conns.is_empty() && self.lingering.is_empty()
+        no_more && self.conns.is_empty() && self.lingering.is_empty() && self.dgram_jobs.is_empty()
     }
 
     fn timeout(&self) -> Option<Duration> {
@@ -286,7 +309,14 @@ impl Loop {
                         self.datagrams(i)?;
                     }
                 }
-                Token(t) => self.drive((t - CONN_BASE) / 4)?,
+                Token(t) => {
+                    let id = (t - CONN_BASE) / 4;
+                    if self.dgram_jobs.contains_key(&id) {
+                        self.drive_dgram_job(id)?;
+                    } else {
+                        self.drive(id)?;
+                    }
+                }
             }
         }
         if self.signals.count() > 0 && self.stopping.is_none() {
@@ -628,8 +658,14 @@ impl Loop {
     fn datagrams(&mut self, i: usize) -> Result<()> {
         // A server is all datagram sockets or all stream ones, so draining
         // the socket here starves no connection.
+        let max_jobs = self.server.max_conns.unwrap_or(DGRAM_JOBS);
         while self.server.limit.is_none_or(|l| self.served < l) {
-            let d = &self.dgrams[i];
+            if (self.dgram_jobs.len() as u64) >= max_jobs {
+                return Ok(()); // read on once a program finishes
+            }
+            let Some(d) = self.dgrams.get(i) else {
+                return Ok(());
+            };
             let (n, to, peer) = match d.recv_from(&mut self.buf) {
                 Ok(r) => r,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -652,35 +688,208 @@ impl Loop {
             if self.server.drive.hex {
                 hex_to_stderr('<', 0, data);
             }
-            let mut tally = Tally {
+            if let Spec::Exec(argv) = &self.server.spec {
+                let argv = argv.clone();
+                let data = data.to_vec();
+                self.start_dgram_job(&argv, i, data, to, peer, started)?;
+                continue;
+            }
+            let tally = Tally {
                 bytes_in: n as u64,
                 bytes_out: 0,
             };
             match drive::datagram(&self.server.spec, data, &peer, &d.local) {
-                Ok(reply) if !reply.is_empty() => {
-                    if self.server.drive.hex {
-                        hex_to_stderr('>', 0, &reply);
+                Ok(reply) => self.answer(i, &reply, &to, &peer, tally, started),
+                Err(End::StdoutClosed) => return Err(Error::StdoutClosed),
+                Err(e) => {
+                    self.server.log.error(&e.message(&peer));
+                    self.answer(i, &[], &to, &peer, tally, started);
+                }
+            }
+        }
+        self.close_dgrams_at_limit();
+        Ok(())
+    }
+
+    /// Send a datagram's reply (nothing when it is empty) and log its end.
+    fn answer(
+        &mut self,
+        sock: usize,
+        reply: &[u8],
+        to: &crate::transport::ReplyTo,
+        peer: &Peer,
+        mut tally: Tally,
+        started: Instant,
+    ) {
+        let kind = self.kind();
+        if let (false, Some(d)) = (reply.is_empty(), self.dgrams.get(sock)) {
+            if self.server.drive.hex {
+                hex_to_stderr('>', 0, reply);
+            }
+            match d.send_to(reply, to) {
+                Ok(m) => tally.bytes_out = m as u64,
+                Err(e) => self
+                    .server
+                    .log
+                    .error(&format!("{peer}: {}", crate::error::describe(&e))),
+            }
+        }
+        self.server
+            .log
+            .closed(kind, &peer.to_string(), tally, started.elapsed());
+        self.totals.conns += 1;
+        self.totals.add(tally);
+    }
+
+    fn start_dgram_job(
+        &mut self,
+        argv: &[std::ffi::OsString],
+        sock: usize,
+        data: Vec<u8>,
+        to: crate::transport::ReplyTo,
+        peer: Peer,
+        started: Instant,
+    ) -> Result<()> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let local = self.dgrams[sock].local.clone();
+        let spawned = exec::command(argv, &peer, &local)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn();
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                self.server.log.error(&format!(
+                    "{peer}: {}",
+                    exec::describe_spawn_error(&argv[0], &e)
+                ));
+                let tally = Tally {
+                    bytes_in: data.len() as u64,
+                    bytes_out: 0,
+                };
+                self.answer(sock, &[], &to, &peer, tally, started);
+                return Ok(());
+            }
+        };
+        let stdin = child.stdin.take().expect("piped");
+        let stdout = child.stdout.take().expect("piped");
+        let reg = self.poll.registry();
+        let ok = set_nonblocking_fd(stdin.as_raw_fd()).is_ok()
+            && set_nonblocking_fd(stdout.as_raw_fd()).is_ok()
+            && reg
+                .register(
+                    &mut SourceFd(&stdin.as_raw_fd()),
+                    Token(CONN_BASE + 4 * id + PART_CHILD_IN),
+                    Interest::WRITABLE,
+                )
+                .is_ok()
+            && reg
+                .register(
+                    &mut SourceFd(&stdout.as_raw_fd()),
+                    Token(CONN_BASE + 4 * id + PART_CHILD_OUT),
+                    Interest::READABLE,
+                )
+                .is_ok();
+        if !ok {
+            let _ = child.kill();
+            self.lingering.push(child);
+            return Ok(());
+        }
+        self.dgram_jobs.insert(
+            id,
+            DgramJob {
+                child,
+                stdin: Some(stdin),
+                stdout: Some(stdout),
+                output: Vec::new(),
+                sock,
+                bytes_in: data.len() as u64,
+                input: data,
+                to,
+                peer,
+                started,
+            },
+        );
+        self.drive_dgram_job(id)
+    }
+
+    /// Feed a datagram program its input, collect its output, and answer
+    /// once its stdout closes.
+    fn drive_dgram_job(&mut self, id: usize) -> Result<()> {
+        let Some(mut j) = self.dgram_jobs.remove(&id) else {
+            return Ok(());
+        };
+        let mut failed = None;
+        if let Some(stdin) = &mut j.stdin {
+            let mut sent = 0;
+            while sent < j.input.len() {
+                match stdin.write(&j.input[sent..]) {
+                    Ok(n) => sent += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    // It stopped reading: what it read is what it gets.
+                    Err(_) => sent = j.input.len(),
+                }
+            }
+            j.input.drain(..sent);
+            if j.input.is_empty() {
+                j.stdin = None; // EOF: the whole datagram is in
+            }
+        }
+        if let Some(stdout) = &mut j.stdout {
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                match stdout.read(&mut buf) {
+                    Ok(0) => {
+                        j.stdout = None;
+                        break;
                     }
-                    match d.send_to(&reply, &to) {
-                        Ok(m) => tally.bytes_out = m as u64,
-                        Err(e) => self
-                            .server
-                            .log
-                            .error(&format!("{peer}: {}", crate::error::describe(&e))),
+                    Ok(n) => j.output.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        failed = Some(e);
+                        j.stdout = None;
+                        break;
                     }
                 }
-                Ok(_) => {}
-                Err(End::StdoutClosed) => return Err(Error::StdoutClosed),
-                Err(e) => self.server.log.error(&e.message(&peer)),
             }
+        }
+        if j.stdout.is_some() {
+            self.dgram_jobs.insert(id, j);
+            return Ok(());
+        }
+        if let Some(e) = failed {
             self.server
                 .log
-                .closed(d.kind, &peer.to_string(), tally, started.elapsed());
-            self.totals.conns += 1;
-            self.totals.add(tally);
+                .error(&format!("{}: {}", j.peer, crate::error::describe(&e)));
         }
-        self.dgrams.clear();
+        let tally = Tally {
+            bytes_in: j.bytes_in,
+            bytes_out: 0,
+        };
+        let reply = std::mem::take(&mut j.output);
+        self.answer(j.sock, &reply, &j.to, &j.peer, tally, j.started);
+        drop(j.stdin.take());
+        match j.child.try_wait() {
+            Ok(Some(_)) => {}
+            _ => self.lingering.push(j.child),
+        }
+        // A slot is free: read the datagrams that waited.
+        for i in 0..self.dgrams.len() {
+            self.datagrams(i)?;
+        }
+        self.close_dgrams_at_limit();
         Ok(())
+    }
+
+    /// After --once / --count, close the datagram sockets, but only once
+    /// every program has answered through them.
+    fn close_dgrams_at_limit(&mut self) {
+        if self.server.limit.is_some_and(|l| self.served >= l) && self.dgram_jobs.is_empty() {
+            self.dgrams.clear();
+        }
     }
 
     fn stdin_wanted(&self) -> bool {
@@ -788,6 +997,11 @@ impl Loop {
                 let e = io::Error::other("closed at shutdown");
                 self.close(id, c, Some(e));
             }
+        }
+        for (_, j) in self.dgram_jobs.drain() {
+            // SAFETY: as above.
+            unsafe { libc::kill(j.child.id() as i32, libc::SIGTERM) };
+            self.lingering.push(j.child);
         }
         for ch in &self.lingering {
             // SAFETY: as above.

@@ -282,3 +282,47 @@ fn udp_shorthand_and_once() {
     assert_eq!(s.wait(), Some(0));
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn a_slow_datagram_program_does_not_hold_up_others() {
+    for model in MODELS {
+        let dir = TempDir::new();
+        let go = dir.path("go");
+        let script = format!(
+            "read l; if [ \"$l\" = wait ]; then while [ ! -e {} ]; do sleep 0.01; done; fi; echo \"$l\"",
+            go.display()
+        );
+        let s = Server::start(&[model, "udp://127.0.0.1:0", "-q", "--sh-exec", &script]);
+        let addr = s.addr().trim_start_matches("udp://").to_string();
+        let slow = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let fast = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for c in [&slow, &fast] {
+            c.connect(&addr).unwrap();
+            c.set_read_timeout(Some(T)).unwrap();
+        }
+        slow.send(b"wait\n").unwrap();
+        fast.send(b"fast\n").unwrap();
+        let mut buf = [0u8; 16];
+        let n = fast.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"fast\n", "{model}");
+        std::fs::write(&go, "").unwrap();
+        let n = slow.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"wait\n", "{model}");
+    }
+}
+
+#[test]
+fn once_waits_for_the_datagram_program_to_answer() {
+    for model in MODELS {
+        let mut s = Server::start(&[
+            model,
+            "udp://127.0.0.1:0",
+            "--once",
+            "--sh-exec",
+            "read l; sleep 0.2; echo got $l",
+        ]);
+        let out = run(&["send", "--wait", "1s", s.addr(), "x"], b"");
+        assert_eq!(out.stdout, b"got x\n", "{model}: {out}");
+        assert_eq!(s.wait(), Some(0), "{model}");
+    }
+}
