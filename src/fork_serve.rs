@@ -345,16 +345,8 @@ fn fork_stream(
     server::report(&server.log, peer, end.as_ref());
     server
         .log
-        .closed(acc_kind(acc), &peer.to_string(), tally, started.elapsed());
+        .closed(server.kind, &peer.to_string(), tally, started.elapsed());
     finish_child(tally_fd, tally, if end.is_some() { 1 } else { 0 })
-}
-
-fn acc_kind(acc: &Acceptor) -> &'static str {
-    acc.listeners
-        .first()
-        .map(|l| l.kind)
-        .or(acc.dgrams.first().map(|d| d.kind))
-        .unwrap_or("tcp")
 }
 
 fn fork_datagram(

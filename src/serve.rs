@@ -619,7 +619,7 @@ impl Loop {
 
     fn close(&mut self, id: usize, mut c: Conn, err: Option<io::Error>) {
         let _ = id;
-        let kind = self.kind();
+        let kind = self.server.kind;
         if let Some(e) = err {
             // A reset peer is routine for a server; say so only when asked.
             if e.kind() != io::ErrorKind::ConnectionReset
@@ -645,14 +645,6 @@ impl Loop {
         self.totals.add(c.tally);
         drop(c);
         self.accept_more();
-    }
-
-    fn kind(&self) -> &'static str {
-        self.listeners
-            .first()
-            .map(|l| l.kind)
-            .or(self.dgrams.first().map(|d| d.kind))
-            .unwrap_or("tcp")
     }
 
     fn datagrams(&mut self, i: usize) -> Result<()> {
@@ -721,7 +713,7 @@ impl Loop {
         mut tally: Tally,
         started: Instant,
     ) {
-        let kind = self.kind();
+        let kind = self.server.kind;
         if let (false, Some(d)) = (reply.is_empty(), self.dgrams.get(sock)) {
             if self.server.drive.hex {
                 hex_to_stderr('>', 0, reply);

@@ -28,6 +28,8 @@ pub struct Server {
     pub grace: Duration,
     pub drive: Drive,
     pub signals: Signals,
+    /// The transport's name for events: tcp, udp, unix, unixgram.
+    pub kind: &'static str,
 }
 
 pub fn family(c: &CommonArgs) -> Family {
@@ -74,6 +76,7 @@ pub fn setup(args: &ServerArgs, spec: Spec) -> Result<Server> {
         }
     }
     Ok(Server {
+        kind: addr.kind(),
         bound,
         spec,
         log,

@@ -84,12 +84,7 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
     let spec = Spec::from_args(&args.server.handler, false);
     let mut server = server::setup(&args.server, spec)?;
     let mut acc = Acceptor::new(&mut server)?;
-    let kind = acc
-        .listeners
-        .first()
-        .map(|l| l.kind)
-        .or(acc.dgrams.first().map(|d| d.kind))
-        .unwrap_or("tcp");
+    let kind = server.kind;
     let (tx, rx) = mpsc::channel::<Msg>();
     let pool = Arc::new(Pool {
         queue: Mutex::new(Queue::default()),
