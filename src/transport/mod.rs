@@ -577,9 +577,30 @@ fn connect_inet(
         sock.set_reuse_address(true)?;
         sock.bind(&src.into())?;
     }
-    match timeout {
-        Some(t) => sock.connect_timeout(&sa.into(), t)?,
-        None => sock.connect(&sa.into())?,
+    if let Some(t) = timeout {
+        // A blocking connect honours SO_SNDTIMEO (Linux): one setsockopt
+        // instead of the non-blocking connect-and-poll dance, which matters
+        // when load mode opens thousands of connections.
+        sock.set_write_timeout(Some(t.max(Duration::from_millis(1))))?;
+    }
+    match sock.connect(&sa.into()) {
+        Ok(()) => {}
+        Err(e)
+            if timeout.is_some()
+                && matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINPROGRESS) | Some(libc::EAGAIN)
+                ) =>
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connection timed out",
+            ));
+        }
+        Err(e) => return Err(e),
+    }
+    if timeout.is_some() {
+        sock.set_write_timeout(None)?;
     }
     Ok(sock.into())
 }
