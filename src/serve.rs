@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,15 +17,19 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+mod datagram;
+mod stdin;
+
 use crate::cli::ServeArgs;
 use crate::error::{Context, Error, Result};
 use crate::event::Tally;
 use crate::handler::broker;
-use crate::handler::drive::{self, End};
 use crate::handler::{Session, Spec, Step, exec};
 use crate::output::hex_to_stderr;
 use crate::server::{self, Server, Signals, Totals};
 use crate::transport::{Bound, Dgram, Listener, Peer, Stream, set_nonblocking_fd};
+use datagram::DgramJob;
+use stdin::{StdinKind, classify_stdin};
 
 const WAKER: Token = Token(0);
 const STDIN: Token = Token(1);
@@ -93,37 +97,6 @@ impl Conn {
     fn done(&self) -> bool {
         self.read_done && self.shut && self.child.as_ref().is_none_or(|c| c.stdout.is_none())
     }
-}
-
-/// A program `--exec` runs for one datagram: the datagram goes to its
-/// stdin, its whole output comes back as the reply. Its pipes are in the
-/// loop like a connection's, so a slow program stalls no other datagram.
-struct DgramJob {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    input: Vec<u8>,
-    stdout: Option<ChildStdout>,
-    output: Vec<u8>,
-    /// Which datagram socket it came in on, and who to answer.
-    sock: usize,
-    to: crate::transport::ReplyTo,
-    peer: Peer,
-    started: Instant,
-    bytes_in: u64,
-}
-
-/// At most this many datagram programs run at once (unless --max-conns
-/// says otherwise); further datagrams wait in the socket's buffer.
-const DGRAM_JOBS: u64 = 64;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum StdinKind {
-    /// Not relayed: closed, /dev/null, or a terminal we do not own.
-    None,
-    /// A pipe, terminal or socket, watched by the loop.
-    Poll,
-    /// A regular file (epoll refuses those): always readable.
-    File,
 }
 
 /// Why `progress` stopped working on a connection early.
@@ -490,12 +463,12 @@ impl Loop {
         let r = self.progress(&mut c, id);
         let drained = was_full && c.out.len() < OUT_LIMIT;
         match r {
-            Ok(()) if c.done() => self.close(id, c, None),
+            Ok(()) if c.done() => self.close(c, None),
             Ok(()) => {
                 self.conns.insert(id, c);
             }
             Err(Stop::StdoutClosed) => return Err(Error::StdoutClosed),
-            Err(Stop::Io(e)) => self.close(id, c, Some(e)),
+            Err(Stop::Io(e)) => self.close(c, Some(e)),
         }
         if !self.broadcast.is_empty() {
             self.fan_out(id);
@@ -610,15 +583,14 @@ impl Loop {
         for id in stalled {
             if let Some(c) = self.conns.remove(&id) {
                 let e = io::Error::other("dropped: stopped reading");
-                self.close(id, c, Some(e));
+                self.close(c, Some(e));
             }
         }
         self.again.append(&mut self.broker_paused);
         self.conns.values().any(|c| c.out.len() >= OUT_LIMIT)
     }
 
-    fn close(&mut self, id: usize, mut c: Conn, err: Option<io::Error>) {
-        let _ = id;
+    fn close(&mut self, mut c: Conn, err: Option<io::Error>) {
         let kind = self.server.kind;
         if let Some(e) = err {
             // A reset peer is routine for a server; say so only when asked.
@@ -647,299 +619,6 @@ impl Loop {
         self.accept_more();
     }
 
-    fn datagrams(&mut self, i: usize) -> Result<()> {
-        // A server is all datagram sockets or all stream ones, so draining
-        // the socket here starves no connection.
-        let max_jobs = self.server.max_conns.unwrap_or(DGRAM_JOBS);
-        while self.server.limit.is_none_or(|l| self.served < l) {
-            if (self.dgram_jobs.len() as u64) >= max_jobs {
-                return Ok(()); // read on once a program finishes
-            }
-            let Some(d) = self.dgrams.get(i) else {
-                return Ok(());
-            };
-            let (n, to, peer) = match d.recv_from(&mut self.buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.server
-                        .log
-                        .error(&format!("receive: {}", crate::error::describe(&e)));
-                    return Ok(());
-                }
-            };
-            if !self.server.access.permits(peer.ip()) {
-                self.server.log.refused(d.kind, &peer.to_string());
-                continue;
-            }
-            self.served += 1;
-            let started = Instant::now();
-            self.server.log.connection(d.kind, &peer.to_string());
-            let data = &self.buf[..n];
-            if self.server.drive.hex {
-                hex_to_stderr('<', 0, data);
-            }
-            if let Spec::Exec(argv) = &self.server.spec {
-                let argv = argv.clone();
-                let data = data.to_vec();
-                self.start_dgram_job(&argv, i, data, to, peer, started)?;
-                continue;
-            }
-            let tally = Tally {
-                bytes_in: n as u64,
-                bytes_out: 0,
-            };
-            match drive::datagram(&self.server.spec, data, &peer, &d.local) {
-                Ok(reply) => self.answer(i, &reply, &to, &peer, tally, started),
-                Err(End::StdoutClosed) => return Err(Error::StdoutClosed),
-                Err(e) => {
-                    self.server.log.error(&e.message(&peer));
-                    self.answer(i, &[], &to, &peer, tally, started);
-                }
-            }
-        }
-        self.close_dgrams_at_limit();
-        Ok(())
-    }
-
-    /// Send a datagram's reply (nothing when it is empty) and log its end.
-    fn answer(
-        &mut self,
-        sock: usize,
-        reply: &[u8],
-        to: &crate::transport::ReplyTo,
-        peer: &Peer,
-        mut tally: Tally,
-        started: Instant,
-    ) {
-        let kind = self.server.kind;
-        if let (false, Some(d)) = (reply.is_empty(), self.dgrams.get(sock)) {
-            if self.server.drive.hex {
-                hex_to_stderr('>', 0, reply);
-            }
-            match d.send_to(reply, to) {
-                Ok(m) => tally.bytes_out = m as u64,
-                Err(e) => self
-                    .server
-                    .log
-                    .error(&format!("{peer}: {}", crate::error::describe(&e))),
-            }
-        }
-        self.server
-            .log
-            .closed(kind, &peer.to_string(), tally, started.elapsed());
-        self.totals.conns += 1;
-        self.totals.add(tally);
-    }
-
-    fn start_dgram_job(
-        &mut self,
-        argv: &[std::ffi::OsString],
-        sock: usize,
-        data: Vec<u8>,
-        to: crate::transport::ReplyTo,
-        peer: Peer,
-        started: Instant,
-    ) -> Result<()> {
-        let id = self.next_id;
-        self.next_id += 1;
-        let local = self.dgrams[sock].local.clone();
-        let spawned = exec::command(argv, &peer, &local)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn();
-        let mut child = match spawned {
-            Ok(c) => c,
-            Err(e) => {
-                self.server.log.error(&format!(
-                    "{peer}: {}",
-                    exec::describe_spawn_error(&argv[0], &e)
-                ));
-                let tally = Tally {
-                    bytes_in: data.len() as u64,
-                    bytes_out: 0,
-                };
-                self.answer(sock, &[], &to, &peer, tally, started);
-                return Ok(());
-            }
-        };
-        let stdin = child.stdin.take().expect("piped");
-        let stdout = child.stdout.take().expect("piped");
-        let reg = self.poll.registry();
-        let ok = set_nonblocking_fd(stdin.as_raw_fd()).is_ok()
-            && set_nonblocking_fd(stdout.as_raw_fd()).is_ok()
-            && reg
-                .register(
-                    &mut SourceFd(&stdin.as_raw_fd()),
-                    Token(CONN_BASE + 4 * id + PART_CHILD_IN),
-                    Interest::WRITABLE,
-                )
-                .is_ok()
-            && reg
-                .register(
-                    &mut SourceFd(&stdout.as_raw_fd()),
-                    Token(CONN_BASE + 4 * id + PART_CHILD_OUT),
-                    Interest::READABLE,
-                )
-                .is_ok();
-        if !ok {
-            let _ = child.kill();
-            self.lingering.push(child);
-            return Ok(());
-        }
-        self.dgram_jobs.insert(
-            id,
-            DgramJob {
-                child,
-                stdin: Some(stdin),
-                stdout: Some(stdout),
-                output: Vec::new(),
-                sock,
-                bytes_in: data.len() as u64,
-                input: data,
-                to,
-                peer,
-                started,
-            },
-        );
-        self.drive_dgram_job(id)
-    }
-
-    /// Feed a datagram program its input, collect its output, and answer
-    /// once its stdout closes.
-    fn drive_dgram_job(&mut self, id: usize) -> Result<()> {
-        let Some(mut j) = self.dgram_jobs.remove(&id) else {
-            return Ok(());
-        };
-        let mut failed = None;
-        if let Some(stdin) = &mut j.stdin {
-            let mut sent = 0;
-            while sent < j.input.len() {
-                match stdin.write(&j.input[sent..]) {
-                    Ok(n) => sent += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    // It stopped reading: what it read is what it gets.
-                    Err(_) => sent = j.input.len(),
-                }
-            }
-            j.input.drain(..sent);
-            if j.input.is_empty() {
-                j.stdin = None; // EOF: the whole datagram is in
-            }
-        }
-        if let Some(stdout) = &mut j.stdout {
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                match stdout.read(&mut buf) {
-                    Ok(0) => {
-                        j.stdout = None;
-                        break;
-                    }
-                    Ok(n) => j.output.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => {
-                        failed = Some(e);
-                        j.stdout = None;
-                        break;
-                    }
-                }
-            }
-        }
-        if j.stdout.is_some() {
-            self.dgram_jobs.insert(id, j);
-            return Ok(());
-        }
-        if let Some(e) = failed {
-            self.server
-                .log
-                .error(&format!("{}: {}", j.peer, crate::error::describe(&e)));
-        }
-        let tally = Tally {
-            bytes_in: j.bytes_in,
-            bytes_out: 0,
-        };
-        let reply = std::mem::take(&mut j.output);
-        self.answer(j.sock, &reply, &j.to, &j.peer, tally, j.started);
-        drop(j.stdin.take());
-        match j.child.try_wait() {
-            Ok(Some(_)) => {}
-            _ => self.lingering.push(j.child),
-        }
-        // A slot is free: read the datagrams that waited.
-        for i in 0..self.dgrams.len() {
-            self.datagrams(i)?;
-        }
-        self.close_dgrams_at_limit();
-        Ok(())
-    }
-
-    /// After --once / --count, close the datagram sockets, but only once
-    /// every program has answered through them.
-    fn close_dgrams_at_limit(&mut self) {
-        if self.server.limit.is_some_and(|l| self.served >= l) && self.dgram_jobs.is_empty() {
-            self.dgrams.clear();
-        }
-    }
-
-    fn stdin_wanted(&self) -> bool {
-        self.stdin != StdinKind::None
-            && self.stdin_ready
-            && !self.stdin_eof
-            && self.stopping.is_none()
-            && self.conns.values().any(|c| !c.shut)
-            && self.conns.values().all(|c| c.out.len() < OUT_LIMIT)
-    }
-
-    /// Read one chunk of stdin and queue it for every connected peer.
-    fn relay_stdin(&mut self) -> Result<()> {
-        let n = loop {
-            // SAFETY: read into our own buffer from fd 0.
-            let r = unsafe { libc::read(0, self.buf.as_mut_ptr().cast(), self.buf.len()) };
-            if r >= 0 {
-                break r as usize;
-            }
-            let e = io::Error::last_os_error();
-            match e.kind() {
-                io::ErrorKind::Interrupted => continue,
-                io::ErrorKind::WouldBlock => {
-                    self.stdin_ready = false;
-                    return Ok(());
-                }
-                _ => {
-                    self.server
-                        .log
-                        .error(&format!("read stdin: {}", crate::error::describe(&e)));
-                    break 0;
-                }
-            }
-        };
-        let ids: Vec<usize> = self.conns.keys().copied().collect();
-        if n == 0 {
-            self.stdin_eof = true;
-            for id in &ids {
-                if let Some(c) = self.conns.get_mut(id) {
-                    c.finish = true;
-                }
-            }
-        } else {
-            for id in &ids {
-                if let Some(c) = self.conns.get_mut(id) {
-                    if !c.shut && !c.finish {
-                        c.out.extend_from_slice(&self.buf[..n]);
-                    }
-                }
-            }
-            if self.stdin == StdinKind::Poll && !fd_readable(0) {
-                self.stdin_ready = false;
-            }
-        }
-        self.again.extend(ids);
-        Ok(())
-    }
-
     fn close_idle(&mut self, now: Instant) {
         let Some(idle) = self.server.drive.idle else {
             return;
@@ -953,7 +632,7 @@ impl Loop {
         for id in expired {
             if let Some(c) = self.conns.remove(&id) {
                 let e = io::Error::new(io::ErrorKind::TimedOut, "idle timeout");
-                self.close(id, c, Some(e));
+                self.close(c, Some(e));
             }
         }
         // Check again at a fraction of the timeout: closing is at most a
@@ -987,7 +666,7 @@ impl Loop {
                     unsafe { libc::kill(ch.child.id() as i32, libc::SIGTERM) };
                 }
                 let e = io::Error::other("closed at shutdown");
-                self.close(id, c, Some(e));
+                self.close(c, Some(e));
             }
         }
         for (_, j) in self.dgram_jobs.drain() {
@@ -1148,53 +827,4 @@ fn is_transient_accept_error(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::ECONNABORTED) | Some(libc::EPROTO) | Some(libc::EPERM)
     )
-}
-
-/// Whether a read on `fd` would return at once (data or EOF).
-fn fd_readable(fd: RawFd) -> bool {
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: poll on one pollfd we own, without waiting.
-    let n = unsafe { libc::poll(&mut p, 1, 0) };
-    n > 0 && p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
-}
-
-/// How stdin can be relayed. It is left alone when closed, when it is
-/// /dev/null (a server started from a script: its peers must not get an
-/// immediate FIN), or when it is a terminal whose foreground we are not
-/// (reading would stop a background server with SIGTTIN). Stdin stays in
-/// blocking mode: O_NONBLOCK would be shared with the shell.
-fn classify_stdin(poll: &Poll) -> StdinKind {
-    // SAFETY: fstat into a zeroed stat we own.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(0, &mut st) } != 0 {
-        return StdinKind::None;
-    }
-    let fmt = st.st_mode & libc::S_IFMT;
-    if fmt == libc::S_IFREG {
-        return StdinKind::File;
-    }
-    if fmt == libc::S_IFCHR {
-        if let Ok(m) = std::fs::metadata("/dev/null") {
-            use std::os::unix::fs::MetadataExt;
-            if m.rdev() == st.st_rdev {
-                return StdinKind::None;
-            }
-        }
-        // SAFETY: isatty/tcgetpgrp/getpgrp read process state only.
-        let tty = unsafe { libc::isatty(0) } == 1;
-        if tty && unsafe { libc::tcgetpgrp(0) != libc::getpgrp() } {
-            return StdinKind::None;
-        }
-    }
-    match poll
-        .registry()
-        .register(&mut SourceFd(&0), STDIN, Interest::READABLE)
-    {
-        Ok(()) => StdinKind::Poll,
-        Err(_) => StdinKind::File,
-    }
 }

@@ -81,9 +81,10 @@ pub fn run_datagram(
 /// Everything a forked child needs to exec, built before `fork` so the
 /// child only calls async-signal-safe functions (dup2, execvp, write, _exit).
 pub struct Prepared {
-    argv: Vec<CString>,
+    /// Owners of the strings the pointer arrays below point into.
+    _argv: Vec<CString>,
+    _env: Vec<CString>,
     argv_ptrs: Vec<*const libc::c_char>,
-    env: Vec<CString>,
     env_ptrs: Vec<*const libc::c_char>,
     error_prefix: Vec<u8>,
 }
@@ -115,9 +116,9 @@ impl Prepared {
         env_ptrs.push(std::ptr::null());
         let error_prefix = format!("sockcat: exec {}: ", argv[0].to_string_lossy()).into_bytes();
         Ok(Prepared {
-            argv,
+            _argv: argv,
             argv_ptrs,
-            env,
+            _env: env,
             env_ptrs,
             error_prefix,
         })
@@ -129,7 +130,6 @@ impl Prepared {
     /// # Safety
     /// Call only in a child just after `fork`, with `fd` an open socket.
     pub unsafe fn exec_on(&self, fd: libc::c_int) -> ! {
-        let _ = (&self.argv, &self.env);
         unsafe {
             if libc::dup2(fd, 0) < 0 || libc::dup2(fd, 1) < 0 {
                 libc::_exit(126);
