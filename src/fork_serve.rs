@@ -27,7 +27,7 @@ use crate::event::Tally;
 use crate::handler::Spec;
 use crate::handler::drive;
 use crate::handler::exec::Prepared;
-use crate::server::{self, Acceptor, Server, Totals};
+use crate::server::{self, Acceptor, Request, Server, Totals};
 use crate::transport::{Dgram, Peer, ReplyTo, Stream};
 
 const TALLY_PIPE: Token = Token(1);
@@ -102,58 +102,34 @@ pub fn run(args: ForkServeArgs) -> Result<()> {
         }
         let max = args.max_children;
         while server::may_accept(&server, served, children.len(), max, stopping.is_some()) {
-            let Some(got) = acc.listeners.iter().find_map(|l| match l.accept(false) {
-                Ok(x) => Some(Ok((x, l.kind))),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
-                Err(e) => Some(Err(e)),
-            }) else {
+            // Refused peers are closed in `next`: no child is forked for them.
+            let Some(req) = acc.next(&server, &mut buf, &mut served) else {
                 break;
             };
-            let ((stream, peer), kind) = match got {
-                Ok(x) => x,
-                Err(e) => {
-                    server
-                        .log
-                        .error(&format!("accept: {}", crate::error::describe(&e)));
-                    break;
+            let (forked, peer) = match req {
+                Request::Stream { stream, peer } => (
+                    fork_stream(&server, &acc, stream, &peer, tally_tx.as_raw_fd()),
+                    peer,
+                ),
+                Request::Datagram {
+                    len,
+                    to,
+                    peer,
+                    sock,
+                } => {
+                    let r = fork_datagram(
+                        &server,
+                        &acc,
+                        &buf[..len],
+                        &peer,
+                        &to,
+                        &sock,
+                        tally_tx.as_raw_fd(),
+                    );
+                    (r, peer)
                 }
             };
-            // Refused peers are closed here: no child is forked for them.
-            if !server.access.permits(peer.ip()) {
-                server.log.refused(kind, &peer.to_string());
-                continue;
-            }
-            served += 1;
-            server.log.connection(kind, &peer.to_string());
-            match fork_stream(&server, &acc, stream, &peer, tally_tx.as_raw_fd()) {
-                Ok(pid) => poll_reap |= track(&acc, &mut children, pid, peer),
-                Err(e) => server.log.error(&format!("{peer}: {e}")),
-            }
-        }
-        while server::may_accept(&server, served, children.len(), max, stopping.is_some()) {
-            let Some((n, to, peer, sock)) =
-                acc.dgrams.iter().find_map(|d| match d.recv_from(&mut buf) {
-                    Ok((n, to, peer)) => Some((n, to, peer, d.clone())),
-                    Err(_) => None,
-                })
-            else {
-                break;
-            };
-            if !server.access.permits(peer.ip()) {
-                server.log.refused(sock.kind, &peer.to_string());
-                continue;
-            }
-            served += 1;
-            server.log.connection(sock.kind, &peer.to_string());
-            match fork_datagram(
-                &server,
-                &acc,
-                &buf[..n],
-                &peer,
-                &to,
-                &sock,
-                tally_tx.as_raw_fd(),
-            ) {
+            match forked {
                 Ok(pid) => poll_reap |= track(&acc, &mut children, pid, peer),
                 Err(e) => server.log.error(&format!("{peer}: {e}")),
             }

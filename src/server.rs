@@ -283,6 +283,77 @@ impl Acceptor {
     }
 }
 
+/// One unit of work for a worker: an accepted connection, or a datagram
+/// received into the caller's buffer (its first `len` bytes).
+pub enum Request {
+    Stream {
+        stream: crate::transport::Stream,
+        peer: crate::transport::Peer,
+    },
+    Datagram {
+        len: usize,
+        to: crate::transport::ReplyTo,
+        peer: crate::transport::Peer,
+        sock: Arc<crate::transport::Dgram>,
+    },
+}
+
+impl Request {
+    pub fn peer(&self) -> &crate::transport::Peer {
+        match self {
+            Request::Stream { peer, .. } | Request::Datagram { peer, .. } => peer,
+        }
+    }
+}
+
+impl Acceptor {
+    /// The next request waiting, if any. Peers the access list refuses are
+    /// closed (their datagrams dropped) and logged here, so no worker is
+    /// started for them; the others are counted in `served` and logged.
+    pub fn next(&self, server: &Server, buf: &mut [u8], served: &mut u64) -> Option<Request> {
+        loop {
+            let req = self.take(server, buf)?;
+            let peer = req.peer();
+            if !server.access.permits(peer.ip()) {
+                server.log.refused(server.kind, &peer.to_string());
+                continue;
+            }
+            *served += 1;
+            server.log.connection(server.kind, &peer.to_string());
+            return Some(req);
+        }
+    }
+
+    fn take(&self, server: &Server, buf: &mut [u8]) -> Option<Request> {
+        for l in &self.listeners {
+            match l.accept(false) {
+                Ok((stream, peer)) => return Some(Request::Stream { stream, peer }),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Out of descriptors, say: the connection waits in the
+                    // backlog until a worker ends and we look again.
+                    server
+                        .log
+                        .error(&format!("accept: {}", crate::error::describe(&e)));
+                    return None;
+                }
+            }
+        }
+        for d in &self.dgrams {
+            if let Ok((len, to, peer)) = d.recv_from(buf) {
+                return Some(Request::Datagram {
+                    len,
+                    to,
+                    peer,
+                    sock: d.clone(),
+                });
+            }
+        }
+        None
+    }
+}
+
 /// Whether a server with these limits may take one more connection.
 pub fn may_accept(
     server: &Server,

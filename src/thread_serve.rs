@@ -9,7 +9,6 @@
 //! thread count returns to one after a load.
 
 use std::collections::{HashMap, VecDeque};
-use std::io;
 use std::net::Shutdown;
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -23,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::event::Tally;
 use crate::handler::Spec;
 use crate::handler::drive::{self, Drive, End};
-use crate::server::{self, Acceptor, Totals};
+use crate::server::{self, Acceptor, Request, Totals};
 use crate::transport::{Dgram, Peer, ReplyTo, Stream};
 
 /// How long past the grace period to wait for cut connections before exiting.
@@ -182,76 +181,48 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
         }
         // Accept (or receive) while there is room.
         while server::may_accept(&server, served, active.len(), max, stopping.is_some()) {
-            let Some(got) = acc.listeners.iter().find_map(|l| match l.accept(false) {
-                Ok(x) => Some(Ok((x, l.kind))),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
-                Err(e) => Some(Err(e)),
-            }) else {
+            let Some(req) = acc.next(&server, &mut buf, &mut served) else {
                 break;
             };
-            let ((stream, peer), kind) = match got {
-                Ok(x) => x,
-                Err(e) => {
-                    server
-                        .log
-                        .error(&format!("accept: {}", crate::error::describe(&e)));
-                    break;
+            let id = next_id;
+            next_id += 1;
+            let job = match req {
+                Request::Stream { stream, peer } => {
+                    active.insert(
+                        id,
+                        Active {
+                            peer: peer.clone(),
+                            started: Instant::now(),
+                            stream: stream.try_clone().ok(),
+                        },
+                    );
+                    Job::Stream { id, stream, peer }
                 }
-            };
-            if !server.access.permits(peer.ip()) {
-                server.log.refused(kind, &peer.to_string());
-                continue;
-            }
-            served += 1;
-            server.log.connection(kind, &peer.to_string());
-            let id = next_id;
-            next_id += 1;
-            active.insert(
-                id,
-                Active {
-                    peer: peer.clone(),
-                    started: Instant::now(),
-                    stream: stream.try_clone().ok(),
-                },
-            );
-            dispatch(Job::Stream { id, stream, peer }, &mut threads)?;
-        }
-        while server::may_accept(&server, served, active.len(), max, stopping.is_some()) {
-            let Some((n, to, peer, sock)) =
-                acc.dgrams.iter().find_map(|d| match d.recv_from(&mut buf) {
-                    Ok((n, to, peer)) => Some((n, to, peer, d.clone())),
-                    Err(_) => None,
-                })
-            else {
-                break;
-            };
-            if !server.access.permits(peer.ip()) {
-                server.log.refused(sock.kind, &peer.to_string());
-                continue;
-            }
-            served += 1;
-            server.log.connection(sock.kind, &peer.to_string());
-            let id = next_id;
-            next_id += 1;
-            active.insert(
-                id,
-                Active {
-                    peer: peer.clone(),
-                    started: Instant::now(),
-                    stream: None,
-                },
-            );
-            let data = buf[..n].to_vec();
-            dispatch(
-                Job::Datagram {
-                    id,
-                    data,
+                Request::Datagram {
+                    len,
                     to,
                     peer,
                     sock,
-                },
-                &mut threads,
-            )?;
+                } => {
+                    active.insert(
+                        id,
+                        Active {
+                            peer: peer.clone(),
+                            started: Instant::now(),
+                            stream: None,
+                        },
+                    );
+                    let data = buf[..len].to_vec();
+                    Job::Datagram {
+                        id,
+                        data,
+                        to,
+                        peer,
+                        sock,
+                    }
+                }
+            };
+            dispatch(job, &mut threads)?;
         }
         // Any event means "look again": a listener is ready, a connection
         // ended, a thread exited, or a signal arrived.
