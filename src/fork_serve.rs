@@ -296,8 +296,12 @@ fn fork_stream(
     tally_fd: RawFd,
 ) -> io::Result<libc::pid_t> {
     let started = Instant::now();
+    // inetd style: exec with the socket as stdin and stdout, unless --hex
+    // or --idle-timeout need the bytes to pass through us (drive::stream).
     let prepared = match &server.spec {
-        Spec::Exec(argv) => Some(Prepared::new(argv, peer, &stream.local())?),
+        Spec::Exec(argv) if !server.drive.hex && server.drive.idle.is_none() => {
+            Some(Prepared::new(argv, peer, &stream.local())?)
+        }
         _ => None,
     };
     // SAFETY: see the module comment on fork safety.

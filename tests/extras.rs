@@ -426,3 +426,44 @@ fn progress_bar_on_a_terminal_only() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&o.stdout).contains("MiB"));
 }
+
+#[test]
+fn hex_and_idle_timeout_reach_exec_programs_in_every_model() {
+    for model in MODELS {
+        let mut s = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "--hex",
+            "--once",
+            "-q",
+            "--exec",
+            "cat",
+        ]);
+        assert_eq!(exchange(s.addr(), b"AB"), b"AB", "{model}");
+        assert_eq!(s.wait(), Some(0), "{model}");
+        let err = s.err();
+        assert!(err.contains("< 00000000  41 42 "), "{model}: {err}");
+        assert!(err.contains("> 00000000  41 42 "), "{model}: {err}");
+
+        let s = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "--idle-timeout",
+            "300ms",
+            "--exec",
+            "cat",
+        ]);
+        let mut c = TcpStream::connect(s.addr()).unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        let mut buf = [0u8; 4];
+        let t0 = Instant::now();
+        assert_eq!(
+            c.read(&mut buf).unwrap_or(0),
+            0,
+            "{model}: an idle peer is closed"
+        );
+        assert!(t0.elapsed() >= Duration::from_millis(200), "{model}");
+        // Busy peers are not.
+        assert_eq!(exchange(s.addr(), b"busy\n"), b"busy\n", "{model}");
+    }
+}

@@ -6,6 +6,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
+use std::process::Stdio;
 use std::time::Duration;
 
 use super::{Session, Spec, Step, exec};
@@ -54,7 +55,7 @@ pub fn stream(
     tally: &mut Tally,
 ) -> Result<(), End> {
     if let Spec::Exec(argv) = spec {
-        return exec_stream(stream, peer, argv, tally);
+        return exec_stream(stream, peer, argv, d, tally);
     }
     let mut session = Session::new(spec).expect("byte-level handler");
     if d.idle.is_some() {
@@ -124,13 +125,26 @@ fn send(
     Ok(())
 }
 
+/// `--exec` on a blocking connection. The program gets the socket itself
+/// as stdin and stdout (inetd style, no copying), unless `--hex` or
+/// `--idle-timeout` need to see the bytes: then they flow through pipes.
 fn exec_stream(
     stream: &Stream,
     peer: &Peer,
     argv: &[std::ffi::OsString],
-    _tally: &mut Tally,
+    d: Drive,
+    tally: &mut Tally,
 ) -> Result<(), End> {
-    let mut child = match exec::spawn_on_socket(argv, stream, peer) {
+    let copying = d.hex || d.idle.is_some();
+    let spawned = if copying {
+        exec::command(argv, peer, &stream.local())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+    } else {
+        exec::spawn_on_socket(argv, stream, peer)
+    };
+    let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
             // End the conversation cleanly: FIN now, and read what the peer
@@ -143,11 +157,93 @@ fn exec_stream(
     };
     let pid = child.id() as libc::pid_t;
     crate::server::child_started(pid);
+    let copied = if copying {
+        copy_exec(stream, &mut child, d, tally)
+    } else {
+        Ok(())
+    };
     let r = child.wait();
     crate::server::child_ended(pid);
     r.map_err(End::Io)?;
+    copied?;
     // The program's output is already in the socket; its exit is our FIN.
     stream.shutdown(Shutdown::Write).map_err(End::Io)
+}
+
+/// Move bytes between the peer and a piped program, with hex dumps and the
+/// idle timeout: the peer's bytes to its stdin (closed at the peer's FIN),
+/// its stdout to the peer until it closes.
+fn copy_exec(
+    stream: &Stream,
+    child: &mut std::process::Child,
+    d: Drive,
+    tally: &mut Tally,
+) -> Result<(), End> {
+    let mut to_prog = child.stdin.take().expect("piped stdin");
+    let mut from_prog = child.stdout.take().expect("piped stdout");
+    stream.set_read_timeout(d.idle).map_err(End::Io)?;
+    let pid = child.id() as libc::pid_t;
+    std::thread::scope(|s| {
+        let up = s.spawn(move || {
+            let mut buf = vec![0u8; BUF];
+            let mut n_in = 0u64;
+            let mut idle = false;
+            loop {
+                match (&*stream).read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if d.hex {
+                            hex_to_stderr('<', n_in, &buf[..n]);
+                        }
+                        n_in += n as u64;
+                        if to_prog.write_all(&buf[..n]).is_err() {
+                            break; // it stopped reading
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        if is_timeout(&e) {
+                            idle = true;
+                            // SAFETY: kill has no memory-safety preconditions.
+                            unsafe { libc::kill(pid, libc::SIGTERM) };
+                        }
+                        break;
+                    }
+                }
+            }
+            (n_in, idle)
+        });
+        let mut buf = vec![0u8; BUF];
+        let mut down = Ok(());
+        loop {
+            match from_prog.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if d.hex {
+                        hex_to_stderr('>', tally.bytes_out, &buf[..n]);
+                    }
+                    if let Err(e) = (&*stream).write_all(&buf[..n]) {
+                        down = Err(End::Io(e));
+                        break;
+                    }
+                    tally.bytes_out += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    down = Err(End::Io(e));
+                    break;
+                }
+            }
+        }
+        // The program is done talking: stop listening for the peer too.
+        let _ = stream.shutdown(Shutdown::Both);
+        let (n_in, idle) = up.join().unwrap_or((0, false));
+        tally.bytes_in = n_in;
+        if idle {
+            return Err(End::IdleTimeout);
+        }
+        down
+    })
 }
 
 fn is_timeout(e: &io::Error) -> bool {
