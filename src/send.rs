@@ -160,7 +160,7 @@ fn probe(p: &Plan) -> Result<()> {
 /// UDP cannot confirm an open port: only a closed one answers (with ICMP
 /// port unreachable). Say which of the two we know.
 fn probe_datagram(p: &Plan) -> Result<()> {
-    let (d, _file) = transport::connect_dgram(&p.addr, &p.opts, p.source)?;
+    let d = transport::connect_dgram(&p.addr, &p.opts, p.source)?;
     d.send(&[]).map_err(|e| probe_refused(p, e))?;
     let wait = p.wait.unwrap_or(Duration::from_secs(1));
     d.set_read_timeout(Some(wait))
@@ -487,7 +487,7 @@ fn zero_copy(
 /// UDP and Unix datagram: one datagram per message or stdin line; print
 /// replies until `--wait` (default 1s) passes without one.
 fn datagrams(p: &Plan, input: Input) -> Result<()> {
-    let (d, _file) = transport::connect_dgram(&p.addr, &p.opts, p.source)?;
+    let d = transport::connect_dgram(&p.addr, &p.opts, p.source)?;
     let d = Arc::new(d);
     let wait = p.wait.unwrap_or(Duration::from_secs(1));
     let last_sent = Arc::new(AtomicU64::new(0));

@@ -186,7 +186,7 @@ fn examples(page: &str) -> String {
             ),
             (
                 "A chat room: what one client sends, the others see.",
-                "$ sockcat serve 0.0.0.0:7000 \\-\\-broker \\-\\-allow 192.168.0.0/16",
+                "$ sockcat serve 0.0.0.0:7000 \\-\\-broker \\-\\-allow 192.168.0.0/16 \\-\\-deny 192.168.0.13",
             ),
             (
                 "A UDP echo service.",
@@ -229,6 +229,10 @@ fn examples(page: &str) -> String {
             (
                 "Send a file, with a progress bar on a terminal.",
                 "$ sockcat send :9000 \\-\\-file backup.tar",
+            ),
+            (
+                "The same from a script, with the bar forced into its log (or never: \\fB\\-\\-no\\-progress\\fR).",
+                "$ sockcat send :9000 \\-\\-progress < backup.tar 2>> transfer.log",
             ),
             (
                 "Wait for a server to come up, then talk to it.",

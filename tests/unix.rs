@@ -127,3 +127,28 @@ fn sixty_four_mib_through_a_unix_socket() {
     assert_eq!(s.wait(), Some(0));
     assert!(std::fs::read(&dst).unwrap() == data, "bytes differ");
 }
+
+#[test]
+fn unix_datagram_client_leaves_nothing_behind() {
+    let dir = TempDir::new();
+    let tmp = TempDir::new();
+    let path = dir.path("dg.sock");
+    let _s = Server::start(&["serve", &format!("unixgram:{}", path.display()), "--echo"]);
+    let mut cmd = sockcat();
+    cmd.args([
+        "send",
+        "--wait",
+        "300ms",
+        &format!("unixgram:{}", path.display()),
+        "hi",
+    ])
+    .env("TMPDIR", &tmp.0);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"hi\n");
+    assert_eq!(
+        std::fs::read_dir(&tmp.0).unwrap().count(),
+        0,
+        "the client left a file"
+    );
+}

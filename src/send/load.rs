@@ -133,7 +133,7 @@ fn one(t: &Target, msg: &[u8]) -> std::result::Result<u64, String> {
         }));
     let mut buf = [0u8; 16 * 1024];
     if t.addr.is_datagram() {
-        let (d, _file) = transport::connect_dgram(&t.addr, &t.opts, t.source)
+        let d = transport::connect_dgram(&t.addr, &t.opts, t.source)
             .map_err(|e| kind_of(&e.to_string()))?;
         d.send(msg).map_err(|e| describe(&e))?;
         d.set_read_timeout(Some(wait)).map_err(|e| describe(&e))?;

@@ -605,14 +605,10 @@ fn connect_inet(
     Ok(sock.into())
 }
 
-/// A datagram client socket "connected" to `addr` (so only its replies arrive).
-/// A Unix datagram client binds a temporary path of its own, or the server
-/// could not answer; the returned guard removes it.
-pub fn connect_dgram(
-    addr: &Addr,
-    opts: &Opts,
-    source: Option<SocketAddr>,
-) -> Result<(Dgram, Option<SocketFile>)> {
+/// A datagram client socket "connected" to `addr` (so only its replies
+/// arrive). A Unix datagram client binds a name of its own, or the server
+/// could not answer (see `unix::client_dgram`).
+pub fn connect_dgram(addr: &Addr, opts: &Opts, source: Option<SocketAddr>) -> Result<Dgram> {
     match addr {
         Addr::Inet { host, port, .. } => {
             let targets = addr::resolve(host, *port, opts.family)?;
@@ -632,15 +628,12 @@ pub fn connect_dgram(
                             .local_addr()
                             .map(Peer::Inet)
                             .unwrap_or(Peer::Unix("?".into()));
-                        return Ok((
-                            Dgram {
-                                sock: DgramSock::Udp(s),
-                                local,
-                                kind: "udp",
-                                file: None,
-                            },
-                            None,
-                        ));
+                        return Ok(Dgram {
+                            sock: DgramSock::Udp(s),
+                            local,
+                            kind: "udp",
+                            file: None,
+                        });
                     }
                     Err(e) => last = Some((*sa, e)),
                 }
@@ -650,19 +643,16 @@ pub fn connect_dgram(
         }
         Addr::Unix { name, .. } => {
             let (s, file) = unix::client_dgram(name)?;
-            Ok((
-                Dgram {
-                    sock: DgramSock::Unix(s),
-                    local: Peer::Unix(
-                        file.as_ref()
-                            .map(|f| f.path.display().to_string())
-                            .unwrap_or_default(),
-                    ),
-                    kind: "unixgram",
-                    file: None,
-                },
+            let local = s
+                .local_addr()
+                .map(|a| Peer::from_unix(&a))
+                .unwrap_or_else(|_| Peer::Unix("?".into()));
+            Ok(Dgram {
+                sock: DgramSock::Unix(s),
+                local,
+                kind: "unixgram",
                 file,
-            ))
+            })
         }
     }
 }

@@ -207,16 +207,27 @@ pub fn connect_stream(name: &UnixName) -> io::Result<UnixStream> {
     }
 }
 
-/// A Unix datagram client: bound to a temporary path so that the server's
-/// replies have somewhere to go, and connected to the server.
+/// A Unix datagram client: bound to a name of its own so that the
+/// server's replies have somewhere to go, and connected to the server. On
+/// Linux the name is abstract, so nothing is left behind however the
+/// client ends; elsewhere it is a file in the temporary directory, which
+/// the returned guard removes.
 pub fn client_dgram(name: &UnixName) -> Result<(UnixDatagram, Option<SocketFile>)> {
-    let dir = std::env::temp_dir();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let mut last = None;
-    for i in 0..100u32 {
-        let path = dir.join(format!("sockcat-{}-{i}.sock", std::process::id()));
-        match UnixDatagram::bind(&path) {
-            Ok(s) => {
-                let file = SocketFile::new(&path).ok();
+    for _ in 0..100 {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let own = format!("sockcat-client-{}-{n}", std::process::id());
+        let bound = if cfg!(target_os = "linux") {
+            abstract_addr(own.as_bytes())
+                .and_then(|a| UnixDatagram::bind_addr(&a))
+                .map(|s| (s, None))
+        } else {
+            let path = std::env::temp_dir().join(format!("{own}.sock"));
+            UnixDatagram::bind(&path).map(|s| (s, SocketFile::new(&path).ok()))
+        };
+        match bound {
+            Ok((s, file)) => {
                 let r = match name {
                     UnixName::Path(p) => s.connect(p),
                     UnixName::Abstract(n) => abstract_addr(n).and_then(|a| s.connect_addr(&a)),
@@ -225,11 +236,11 @@ pub fn client_dgram(name: &UnixName) -> Result<(UnixDatagram, Option<SocketFile>
                 return Ok((s, file));
             }
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => last = Some(e),
-            Err(e) => return Err(Error::io(format!("bind {}", path.display()), e)),
+            Err(e) => return Err(Error::io("bind a socket to receive replies", e)),
         }
     }
     Err(Error::io(
-        "bind a temporary socket",
+        "bind a socket to receive replies",
         last.unwrap_or_else(|| io::Error::other("no free name")),
     ))
 }
