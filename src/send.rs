@@ -7,7 +7,7 @@
 //! replies until `--wait` passes without one.
 
 use std::fs::File;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -215,7 +215,7 @@ fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<()> {
         epoch: Instant::now(),
         sent: AtomicU64::new(0),
     });
-    let interactive = matches!(input, Input::Stdin) && unsafe { libc::isatty(0) } == 1;
+    let interactive = matches!(input, Input::Stdin) && io::stdin().is_terminal();
     let (done_tx, done_rx) = mpsc::channel::<std::result::Result<(), Error>>();
     {
         let stream = stream.clone();
@@ -244,9 +244,11 @@ fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<()> {
     let mut buf = vec![0u8; 256 * 1024];
     let mut input_done: Option<Instant> = None;
     let mut received: u64 = 0;
+    // Without --wait or --idle-timeout, reads simply block until the reply
+    // ends; with them, they wake often enough to keep the deadlines.
     let timed = p.idle.is_some() || p.wait.is_some();
     loop {
-        if input_done.is_none() {
+        if timed && input_done.is_none() {
             match done_rx.try_recv() {
                 Ok(r) => {
                     r?;
@@ -279,11 +281,6 @@ fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<()> {
                 left = left.min(rem);
             }
             let _ = stream.set_read_timeout(Some(left.max(Duration::from_millis(1))));
-        } else if input_done.is_none() {
-            // Wake now and then to learn whether the input has ended.
-            let _ = stream.set_read_timeout(Some(Duration::from_millis(250)));
-        } else {
-            let _ = stream.set_read_timeout(None);
         }
         match (&*stream).read(&mut buf) {
             Ok(0) => break,
