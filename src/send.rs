@@ -339,7 +339,7 @@ fn send_input(
     let transform = crlf || hex;
     let what = "send";
     match input {
-        Input::Message(m) => write_chunk(s, &m, crlf, hex, shared),
+        Input::Message(m) => write_chunk(s, &m, crlf, hex, shared).map_err(|e| Error::io(what, e)),
         Input::File(f, len) => {
             let bar = progress::Bar::start(progress, len);
             let r = if transform {
@@ -378,7 +378,7 @@ fn stdin_kind() -> (Option<u64>, bool, bool) {
     (len, is_file, fmt == libc::S_IFIFO)
 }
 
-fn write_chunk(s: &Stream, data: &[u8], crlf: bool, hex: bool, shared: &Shared) -> Result<()> {
+fn write_chunk(s: &Stream, data: &[u8], crlf: bool, hex: bool, shared: &Shared) -> io::Result<()> {
     let converted;
     let data = if crlf {
         converted = to_crlf(data);
@@ -390,7 +390,7 @@ fn write_chunk(s: &Stream, data: &[u8], crlf: bool, hex: bool, shared: &Shared) 
         hex_to_stderr('>', shared.sent.load(Ordering::Relaxed), data);
     }
     let mut w = s;
-    w.write_all(data).map_err(|e| Error::io("send", e))?;
+    w.write_all(data)?;
     shared.sent.fetch_add(data.len() as u64, Ordering::Relaxed);
     shared.touch();
     Ok(())
@@ -424,8 +424,7 @@ fn copy_reader(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        write_chunk(s, &buf[..n], crlf, hex, shared)
-            .map_err(|e| io::Error::other(e.to_string()))?;
+        write_chunk(s, &buf[..n], crlf, hex, shared)?;
         bar.set(shared.sent.load(Ordering::Relaxed));
     }
 }
