@@ -46,6 +46,7 @@ pub fn run(args: ForkServeArgs) -> Result<()> {
     let mut server = server::setup(&args.server, spec)?;
     let mut acc = Acceptor::new(&mut server)?;
     let (tally_rx, tally_tx) = pipe().context("create pipe")?;
+    let tally_rx = std::fs::File::from(tally_rx);
     crate::transport::set_nonblocking_fd(tally_rx.as_raw_fd()).context("set O_NONBLOCK")?;
     acc.poll
         .registry()
@@ -239,11 +240,12 @@ fn reap(
 }
 
 /// Child records: two u64 (bytes in, bytes out), 16 bytes, one atomic write.
-fn drain_tallies(rx: &OwnedFd, totals: &mut Totals) {
-    let mut f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(rx.as_raw_fd()) });
+fn drain_tallies(mut rx: &std::fs::File, totals: &mut Totals) {
+    // Writes of 16 bytes are atomic and reads take a multiple of 16, so a
+    // read never splits a record.
     let mut rec = [0u8; 16 * 64];
     loop {
-        match f.read(&mut rec) {
+        match rx.read(&mut rec) {
             Ok(n) if n > 0 => {
                 for r in rec[..n].chunks_exact(16) {
                     totals.conns += 1;
