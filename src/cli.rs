@@ -42,7 +42,9 @@ pub enum Cmd {
     /// Serve many connections from one thread and one event loop
     #[command(long_about = "Serve many connections at once from one thread and one \
 mio event loop. With no handler flag, what peers send is written to stdout and \
-stdin is relayed to every connected peer.")]
+stdin is relayed to every connected peer; the end of stdin is the server's FIN. \
+(Stdin that is /dev/null, closed, or a terminal the server is in the background \
+of is not relayed, and the server answers each peer's FIN with its own.)")]
     Serve(ServeArgs),
     /// Serve each connection (or datagram) in a child process
     #[command(

@@ -202,6 +202,11 @@ impl Loop {
     fn run(mut self) -> Result<()> {
         let mut events = Events::with_capacity(1024);
         let result = loop {
+            // Checked before every wait, not only on the waker's event: a
+            // signal may have come before the waker was registered.
+            if self.signals.count() > 0 && self.stopping.is_none() {
+                self.begin_stop();
+            }
             if self.finished() {
                 break Ok(());
             }
@@ -272,7 +277,7 @@ impl Loop {
     fn handle(&mut self, events: &Events) -> Result<()> {
         for ev in events.iter() {
             match ev.token() {
-                WAKER => {} // a signal: checked below, on every turn
+                WAKER => {} // a signal: checked at the top of every turn
                 STDIN => self.stdin_ready = true,
                 Token(t) if t < CONN_BASE => {
                     let i = t - LISTEN_BASE;
@@ -291,9 +296,6 @@ impl Loop {
                     }
                 }
             }
-        }
-        if self.signals.count() > 0 && self.stopping.is_none() {
-            self.begin_stop();
         }
         for id in std::mem::take(&mut self.again) {
             self.drive(id)?;
@@ -520,7 +522,11 @@ impl Loop {
                         moved = true;
                         if let Some(s) = &mut c.session {
                             let step = s.end(&mut self.scratch).map_err(stdout_stop)?;
-                            c.finish |= step == Step::Finish;
+                            // While stdin is relayed, our side of the
+                            // conversation is stdin: its end is our FIN,
+                            // not the peer's (nc -l < file does the same).
+                            let relaying = self.stdin != StdinKind::None && !self.stdin_eof;
+                            c.finish |= step == Step::Finish && !relaying;
                         }
                         queue(c, &mut self.scratch);
                     }

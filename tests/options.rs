@@ -300,3 +300,17 @@ fn ctrl_c_ends_exec_programs_after_the_grace_period() {
         let _ = c.read_to_end(&mut rest);
     }
 }
+
+#[test]
+fn ctrl_c_right_after_the_readiness_line() {
+    // A script may signal the moment it sees "listening on": the server
+    // must already be ready for it (no default action, no missed wake-up).
+    for model in MODELS {
+        for addr in ["127.0.0.1:0", "udp://127.0.0.1:0"] {
+            for _ in 0..5 {
+                let mut s = Server::start(&[model, addr, "--echo"]);
+                assert_eq!(s.interrupt(), Some(130), "{model} {addr}: {}", s.err());
+            }
+        }
+    }
+}
