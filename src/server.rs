@@ -48,6 +48,12 @@ pub fn setup(args: &ServerArgs, spec: Spec) -> Result<Server> {
     raise_fd_limit();
     let signals = install_signals()?;
     let addr = addr::parse_with(&args.addr, args.common.udp, args.common.unix)?;
+    if matches!(spec, Spec::Broker) && addr.is_datagram() {
+        return Err(Error::usage(format!(
+            "--broker relays between connections; {} has none (use tcp or unix)",
+            addr.kind()
+        )));
+    }
     let access = Access::new(&args.allow, &args.deny)?;
     let opts = Opts {
         family: family(&args.common),

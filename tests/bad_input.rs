@@ -66,6 +66,10 @@ fn usage_errors_exit_2() {
             "too long",
         ),
         (&["send", "--concurrency", "4", ":1"], "required"),
+        (
+            &["serve", "--broker", "udp://127.0.0.1:0"],
+            "--broker relays between connections",
+        ),
     ];
     for (args, needle) in cases {
         check(args, 2, needle);
