@@ -76,7 +76,7 @@ pub fn run(args: ForkServeArgs) -> Result<()> {
         reap(&acc, &mut children, &server, &exited);
         exited.clear();
         drain_tallies(&tally_rx, &mut totals);
-        if acc.signals.count() > 0 && stopping.is_none() {
+        if server.signals.count() > 0 && stopping.is_none() {
             stopping = Some(Instant::now() + server.grace);
             acc.close();
         }
@@ -158,7 +158,7 @@ pub fn run(args: ForkServeArgs) -> Result<()> {
     server
         .log
         .summary(totals.conns, totals.tally, began.elapsed());
-    if acc.signals.count() > 0 {
+    if server.signals.count() > 0 {
         return Err(Error::Interrupted);
     }
     Ok(())

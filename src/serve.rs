@@ -26,7 +26,7 @@ use crate::event::Tally;
 use crate::handler::broker;
 use crate::handler::{Session, Spec, Step, exec};
 use crate::output::hex_to_stderr;
-use crate::server::{self, Server, Signals, Totals};
+use crate::server::{self, Server, Totals};
 use crate::transport::{Bound, Dgram, Listener, Peer, Stream, set_nonblocking_fd};
 use datagram::DgramJob;
 use stdin::{StdinKind, classify_stdin};
@@ -108,7 +108,6 @@ enum Stop {
 struct Loop {
     poll: Poll,
     server: Server,
-    signals: Signals,
     listeners: Vec<Listener>,
     dgrams: Vec<Dgram>,
     conns: HashMap<usize, Conn>,
@@ -138,7 +137,6 @@ struct Loop {
 
 impl Loop {
     fn new(mut server: Server, poll: Poll) -> Result<Loop> {
-        let signals = server.signals.clone();
         let bound = std::mem::replace(&mut server.bound, Bound::Stream(Vec::new()));
         let (listeners, dgrams) = match bound {
             Bound::Stream(l) => (l, Vec::new()),
@@ -174,7 +172,6 @@ impl Loop {
         Ok(Loop {
             poll,
             server,
-            signals,
             listeners,
             dgrams,
             conns: HashMap::new(),
@@ -204,7 +201,7 @@ impl Loop {
         let result = loop {
             // Checked before every wait, not only on the waker's event: a
             // signal may have come before the waker was registered.
-            if self.signals.count() > 0 && self.stopping.is_none() {
+            if self.server.signals.count() > 0 && self.stopping.is_none() {
                 self.begin_stop();
             }
             if self.finished() {
@@ -232,7 +229,7 @@ impl Loop {
             .log
             .summary(self.totals.conns, self.totals.tally, self.began.elapsed());
         match result {
-            Ok(()) if self.signals.count() > 0 => Err(Error::Interrupted),
+            Ok(()) if self.server.signals.count() > 0 => Err(Error::Interrupted),
             r => r,
         }
     }

@@ -220,7 +220,6 @@ pub struct Acceptor {
     pub waker: Arc<mio::Waker>,
     pub listeners: Vec<crate::transport::Listener>,
     pub dgrams: Vec<Arc<crate::transport::Dgram>>,
-    pub signals: Signals,
 }
 
 pub const WAKE: mio::Token = mio::Token(0);
@@ -234,7 +233,6 @@ impl Acceptor {
         let poll = mio::Poll::new().context("create event loop")?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKE).context("create waker")?);
         wake_on_signal(waker.clone());
-        let signals = server.signals.clone();
         let bound = std::mem::replace(&mut server.bound, Bound::Stream(Vec::new()));
         let (listeners, dgrams) = match bound {
             Bound::Stream(l) => (l, Vec::new()),
@@ -260,7 +258,6 @@ impl Acceptor {
             waker,
             listeners,
             dgrams,
-            signals,
         })
     }
 

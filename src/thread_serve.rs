@@ -154,7 +154,7 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
                 }
             }
         }
-        if (acc.signals.count() > 0 || stdout_closed) && stopping.is_none() {
+        if (server.signals.count() > 0 || stdout_closed) && stopping.is_none() {
             let grace = if stdout_closed {
                 Duration::ZERO
             } else {
@@ -246,7 +246,7 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
     server
         .log
         .summary(totals.conns, totals.tally, began.elapsed());
-    if acc.signals.count() > 0 {
+    if server.signals.count() > 0 {
         return Err(Error::Interrupted);
     }
     if stdout_closed {
