@@ -186,32 +186,27 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
             };
             let id = next_id;
             next_id += 1;
+            // A second handle on a stream, to cut it if the grace period ends.
+            let spare = match &req {
+                Request::Stream { stream, .. } => stream.try_clone().ok(),
+                Request::Datagram { .. } => None,
+            };
+            active.insert(
+                id,
+                Active {
+                    peer: req.peer().clone(),
+                    started: Instant::now(),
+                    stream: spare,
+                },
+            );
             let job = match req {
-                Request::Stream { stream, peer } => {
-                    active.insert(
-                        id,
-                        Active {
-                            peer: peer.clone(),
-                            started: Instant::now(),
-                            stream: stream.try_clone().ok(),
-                        },
-                    );
-                    Job::Stream { id, stream, peer }
-                }
+                Request::Stream { stream, peer } => Job::Stream { id, stream, peer },
                 Request::Datagram {
                     len,
                     to,
                     peer,
                     sock,
                 } => {
-                    active.insert(
-                        id,
-                        Active {
-                            peer: peer.clone(),
-                            started: Instant::now(),
-                            stream: None,
-                        },
-                    );
                     let data = buf[..len].to_vec();
                     Job::Datagram {
                         id,

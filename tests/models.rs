@@ -1,7 +1,6 @@
 //! fork-serve and thread-serve under load: every connection answered, no
 //! zombie, descriptors and threads back where they started, limits kept.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::handlers::exchange;
@@ -65,29 +64,19 @@ fn worker_limits_queue_instead_of_refusing() {
         ]);
         let pid = s.pid();
         let addr = s.addr().to_string();
-        let mut client = sockcat()
-            .args(["send", "--count", "32", "--concurrency", "32", &addr, "hi"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut client = spawn(&["send", "--count", "32", "--concurrency", "32", &addr, "hi"]);
         let mut most = 0;
         let end = Instant::now() + Duration::from_secs(60);
-        while client.try_wait().unwrap().is_none() && Instant::now() < end {
+        while client.is_running() && Instant::now() < end {
             most = most.max(children(pid).len());
             std::thread::sleep(Duration::from_millis(2));
         }
-        let status = wait_child(&mut client, T);
-        let mut out = String::new();
-        use std::io::Read;
-        client
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        assert!(status.success(), "{model}: {out}");
-        assert!(out.starts_with("32 ok, 0 errors"), "{model}: {out}");
+        let out = client.finish(T);
+        out.expect_code(0);
+        assert!(
+            out.stdout_str().starts_with("32 ok, 0 errors"),
+            "{model}: {out}"
+        );
         assert!(most <= 4, "{model}: {most} workers at once");
         assert!(most >= 2, "{model}: never ran in parallel ({most})");
     }

@@ -3,7 +3,6 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::handlers::{Client, MODELS, exchange};
@@ -79,23 +78,11 @@ fn idle_timeout_closes_silent_connections() {
 fn retry_waits_for_the_server() {
     let port = closed_port();
     let addr = format!("127.0.0.1:{port}");
-    let mut client = sockcat()
-        .args(["send", "--retry", "15s", &addr, "hello"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let client = spawn(&["send", "--retry", "15s", &addr, "hello"]);
     let s = Server::start(&["serve", &addr, "--once", "--reply", "connected"]);
-    let status = wait_child(&mut client, T);
-    let mut out = String::new();
-    client
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    assert!(status.success());
-    assert_eq!(out, "connected\n");
+    let out = client.finish(T);
+    out.expect_code(0);
+    assert_eq!(out.stdout, b"connected\n");
     s.wait_out("hello\n");
 }
 

@@ -146,6 +146,47 @@ pub fn run_in(args: &[&str], input: &[u8], limit: Duration) -> Out {
     }
 }
 
+/// A sockcat started in the background (a client racing a server, say).
+pub struct Running {
+    child: Child,
+    cmd: String,
+    out: std::thread::JoinHandle<Vec<u8>>,
+    err: std::thread::JoinHandle<Vec<u8>>,
+}
+
+pub fn spawn(args: &[&str]) -> Running {
+    let mut child = sockcat()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sockcat");
+    Running {
+        out: collect(child.stdout.take().unwrap()),
+        err: collect(child.stderr.take().unwrap()),
+        cmd: format!("sockcat {}", args.join(" ")),
+        child,
+    }
+}
+
+impl Running {
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// Wait (with a timeout) and collect what it printed.
+    pub fn finish(mut self, limit: Duration) -> Out {
+        let status = wait_child(&mut self.child, limit);
+        Out {
+            cmd: self.cmd,
+            code: status.code(),
+            stdout: self.out.join().unwrap(),
+            stderr: String::from_utf8_lossy(&self.err.join().unwrap()).into_owned(),
+        }
+    }
+}
+
 fn collect(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut v = Vec::new();
