@@ -130,6 +130,9 @@ struct Loop {
     stopping: Option<Instant>,
     next_idle_check: Option<Instant>,
     accept_retry: Option<Instant>,
+    /// Accepting stopped at a limit (--max-conns, --count) with the
+    /// backlog perhaps not empty.
+    full: bool,
     lingering: Vec<Child>,
     dgram_jobs: HashMap<usize, DgramJob>,
     began: Instant,
@@ -190,6 +193,7 @@ impl Loop {
             stopping: None,
             next_idle_check: idle.map(|d| Instant::now() + d),
             accept_retry: None,
+            full: false,
             lingering: Vec::new(),
             dgram_jobs: HashMap::new(),
             began: Instant::now(),
@@ -328,7 +332,13 @@ impl Loop {
     /// Accept until the backlog is empty or a limit is reached. Excess
     /// connections stay in the kernel's backlog until a slot frees.
     fn accept_all(&mut self, i: usize) {
-        while self.can_accept() {
+        loop {
+            if !self.can_accept() {
+                // Connections may be left in the backlog with no event to
+                // come for them: look again when a slot frees.
+                self.full = true;
+                break;
+            }
             let Some(l) = self.listeners.get(i) else {
                 return;
             };
@@ -363,6 +373,7 @@ impl Loop {
     }
 
     fn accept_more(&mut self) {
+        self.full = false;
         for i in 0..self.listeners.len() {
             self.accept_all(i);
         }
@@ -619,7 +630,9 @@ impl Loop {
         self.totals.conns += 1;
         self.totals.add(c.tally);
         drop(c);
-        self.accept_more();
+        if self.full {
+            self.accept_more();
+        }
     }
 
     fn close_idle(&mut self, now: Instant) {
