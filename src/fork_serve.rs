@@ -39,7 +39,13 @@ const HARD_STOP: Duration = Duration::from_secs(2);
 struct ChildInfo {
     pidfd: Option<OwnedFd>,
     peer: Peer,
+    /// The child exec'd a program: its exit status is the program's.
+    execd: bool,
 }
+
+/// A handler child's exit status when our stdout was closed (`| head`):
+/// the parent then stops, as serve and thread-serve do.
+const EXIT_STDOUT_CLOSED: i32 = 3;
 
 pub fn run(args: ForkServeArgs) -> Result<()> {
     let spec = Spec::from_args(&args.server.handler, false);
@@ -69,15 +75,21 @@ pub fn run(args: ForkServeArgs) -> Result<()> {
     let mut poll_reap = false;
 
     let mut exited: Vec<libc::pid_t> = Vec::new();
+    let mut stdout_closed = false;
     loop {
         if poll_reap {
             exited.extend(children.keys());
         }
-        reap(&acc, &mut children, &server, &exited);
+        stdout_closed |= reap(&acc, &mut children, &server, &exited);
         exited.clear();
         drain_tallies(&tally_rx, &mut totals);
-        if server.signals.count() > 0 && stopping.is_none() {
-            stopping = Some(Instant::now() + server.grace);
+        if (server.signals.count() > 0 || stdout_closed) && stopping.is_none() {
+            let grace = if stdout_closed {
+                Duration::ZERO
+            } else {
+                server.grace
+            };
+            stopping = Some(Instant::now() + grace);
             acc.close();
         }
         if server.limit.is_some_and(|l| served >= l) {
@@ -107,6 +119,7 @@ pub fn run(args: ForkServeArgs) -> Result<()> {
             let Some(req) = acc.next(&server, &mut buf, &mut served) else {
                 break;
             };
+            let execs = matches!(req, Request::Stream { .. }) && execs_directly(&server);
             let (forked, peer) = match req {
                 Request::Stream { stream, peer } => (
                     fork_stream(&server, &acc, stream, &peer, tally_tx.as_raw_fd()),
@@ -131,7 +144,7 @@ pub fn run(args: ForkServeArgs) -> Result<()> {
                 }
             };
             match forked {
-                Ok(pid) => poll_reap |= track(&acc, &mut children, pid, peer),
+                Ok(pid) => poll_reap |= track(&acc, &mut children, pid, peer, execs),
                 Err(e) => server.log.error(&format!("{peer}: {e}")),
             }
         }
@@ -161,7 +174,17 @@ pub fn run(args: ForkServeArgs) -> Result<()> {
     if server.signals.count() > 0 {
         return Err(Error::Interrupted);
     }
+    if stdout_closed {
+        return Err(Error::StdoutClosed);
+    }
     Ok(())
+}
+
+/// Whether a connection's child execs the program on the socket itself
+/// (inetd style), rather than running the handler (or copying for --hex
+/// and --idle-timeout, which need to see the bytes).
+fn execs_directly(server: &Server) -> bool {
+    matches!(server.spec, Spec::Exec(_)) && !server.drive.hex && server.drive.idle.is_none()
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -181,6 +204,7 @@ fn track(
     children: &mut HashMap<libc::pid_t, ChildInfo>,
     pid: libc::pid_t,
     peer: Peer,
+    execd: bool,
 ) -> bool {
     server::child_started(pid);
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
@@ -198,7 +222,7 @@ fn track(
         None
     };
     let fallback = pidfd.is_none();
-    children.insert(pid, ChildInfo { pidfd, peer });
+    children.insert(pid, ChildInfo { pidfd, peer, execd });
     fallback
 }
 
@@ -209,7 +233,8 @@ fn reap(
     children: &mut HashMap<libc::pid_t, ChildInfo>,
     server: &Server,
     pids: &[libc::pid_t],
-) {
+) -> bool {
+    let mut stdout_closed = false;
     let mut gone = Vec::new();
     for pid in pids {
         let mut status = 0;
@@ -228,6 +253,12 @@ fn reap(
                     .registry()
                     .deregister(&mut SourceFd(&fd.as_raw_fd()));
             }
+            if !info.execd
+                && libc::WIFEXITED(status)
+                && libc::WEXITSTATUS(status) == EXIT_STDOUT_CLOSED
+            {
+                stdout_closed = true;
+            }
             if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) != libc::SIGTERM {
                 server.log.error(&format!(
                     "{}: child {pid} killed by signal {}",
@@ -237,6 +268,7 @@ fn reap(
             }
         }
     }
+    stdout_closed
 }
 
 /// Child records: two u64 (bytes in, bytes out), 16 bytes, one atomic write.
@@ -278,6 +310,14 @@ fn child_setup(acc: &Acceptor) {
     }
 }
 
+fn exit_code(end: Option<&drive::End>) -> i32 {
+    match end {
+        None => 0,
+        Some(drive::End::StdoutClosed) => EXIT_STDOUT_CLOSED,
+        Some(_) => 1,
+    }
+}
+
 fn finish_child(tally_fd: RawFd, t: Tally, code: i32) -> ! {
     let mut rec = [0u8; 16];
     rec[..8].copy_from_slice(&t.bytes_in.to_ne_bytes());
@@ -298,10 +338,8 @@ fn fork_stream(
     tally_fd: RawFd,
 ) -> io::Result<libc::pid_t> {
     let started = Instant::now();
-    // inetd style: exec with the socket as stdin and stdout, unless --hex
-    // or --idle-timeout need the bytes to pass through us (drive::stream).
     let prepared = match &server.spec {
-        Spec::Exec(argv) if !server.drive.hex && server.drive.idle.is_none() => {
+        Spec::Exec(argv) if execs_directly(server) => {
             Some(Prepared::new(argv, peer, &stream.local())?)
         }
         _ => None,
@@ -328,7 +366,7 @@ fn fork_stream(
     server
         .log
         .closed(server.kind, &peer.to_string(), tally, started.elapsed());
-    finish_child(tally_fd, tally, if end.is_some() { 1 } else { 0 })
+    finish_child(tally_fd, tally, exit_code(end.as_ref()))
 }
 
 fn fork_datagram(
@@ -355,5 +393,5 @@ fn fork_datagram(
     server
         .log
         .closed(sock.kind, &peer.to_string(), tally, started.elapsed());
-    finish_child(tally_fd, tally, if end.is_some() { 1 } else { 0 })
+    finish_child(tally_fd, tally, exit_code(end.as_ref()))
 }

@@ -375,7 +375,8 @@ pub fn may_accept(
 pub fn report(log: &Log, peer: &crate::transport::Peer, end: Option<&crate::handler::drive::End>) {
     use crate::handler::drive::End;
     match end {
-        None => {}
+        // Not an error: the reader went away, and the server stops quietly.
+        None | Some(End::StdoutClosed) => {}
         Some(End::Io(e))
             if e.kind() == std::io::ErrorKind::ConnectionReset
                 && log.level < crate::event::Level::Verbose => {}

@@ -157,3 +157,37 @@ fn peer_that_never_reads_stops_the_stdin_relay() {
     drop(s); // kills the server, which ends the feeder
     fed.join().unwrap();
 }
+
+#[test]
+fn a_closed_stdout_ends_every_server_quietly() {
+    use std::os::fd::FromRawFd;
+    for model in crate::handlers::MODELS {
+        // stdout is a pipe whose reader goes away after the first line.
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills the array with two new descriptors.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: both are new and ours.
+        let (mut r, w) = unsafe {
+            (
+                std::fs::File::from_raw_fd(fds[0]),
+                std::fs::File::from_raw_fd(fds[1]),
+            )
+        };
+        let mut s = Server::start_with(
+            &[model, "127.0.0.1:0"],
+            Opts {
+                stdout: Some(w),
+                ..Opts::default()
+            },
+        );
+        run(&["send", s.addr(), "first"], b"").expect_code(0);
+        let mut line = [0u8; 6];
+        r.read_exact(&mut line).unwrap();
+        assert_eq!(&line, b"first\n");
+        drop(r);
+        // The next print meets EPIPE: the server ends with 0 and no error.
+        let _ = run(&["send", s.addr(), "second"], b"");
+        assert_eq!(s.wait(), Some(0), "{model}: {}", s.err());
+        assert!(!s.err().contains("error"), "{model}: {}", s.err());
+    }
+}
