@@ -354,6 +354,7 @@ fn load_mode_json_and_honest_errors() {
     out.expect_code(1);
     let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(v["event"], "load");
+    assert!(v["time"].as_str().unwrap().ends_with('Z'));
     assert_eq!(v["ok"], 0);
     assert_eq!(v["errors"], 50);
     assert_eq!(v["errors_by_kind"]["Connection refused"], 50);

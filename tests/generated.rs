@@ -120,6 +120,9 @@ With \fB\-\-log\-format json\fR each event is one JSON object on a line, with
 .B summary
 \fBconnections\fR, \fBbytes_in\fR, \fBbytes_out\fR, \fBduration_ms\fR.
 .TP
+.B probe
+\fBaddress\fR, \fBopen\fR: what \fBsend \-z\fR found (not under \fB\-q\fR).
+.TP
 .B load
 the load\-mode summary of \fBsend \-\-count\fR (on standard output):
 \fBcount\fR, \fBconcurrency\fR, \fBok\fR, \fBerrors\fR,

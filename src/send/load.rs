@@ -80,6 +80,7 @@ pub fn run(t: &Target, count: u64, concurrency: u64, msg: &[u8], log: Log) -> Re
     let text = if log.json {
         let v = json!({
             "event": "load",
+            "time": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
             "address": t.addr.to_string(),
             "count": count,
             "concurrency": workers,
