@@ -253,11 +253,19 @@ fn parse_port(p: &str) -> std::result::Result<u16, String> {
 
 /// Every socket address `host` names, in resolver order, without duplicates.
 ///
-/// `localhost` is answered here, as RFC 6761 allows, with both loopback
-/// addresses: many systems list only one of them in /etc/hosts, and the
-/// lesson's demo expects a server on both.
+/// `localhost` (and names under it) is answered here, as RFC 6761 allows,
+/// with both loopback addresses: many systems list only one of them in
+/// /etc/hosts, and the lesson's demo expects a server on both. Names under
+/// `.invalid` fail at once, without a lookup.
 pub fn resolve(host: &str, port: u16, family: Family) -> Result<Vec<SocketAddr>> {
-    let found: Vec<SocketAddr> = if host.eq_ignore_ascii_case("localhost") {
+    let lower = host.to_ascii_lowercase();
+    if lower == "invalid" || lower.ends_with(".invalid") {
+        // RFC 6761: never resolves, and need not bother a DNS server.
+        return Err(Error::runtime(format!(
+            "resolve {host}: Name or service not known"
+        )));
+    }
+    let found: Vec<SocketAddr> = if lower == "localhost" || lower.ends_with(".localhost") {
         vec![
             SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
             SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
@@ -418,6 +426,9 @@ mod tests {
         let v6 = resolve("localhost", 7, Family::V6).unwrap();
         assert_eq!(v6, vec!["[::1]:7".parse().unwrap()]);
         assert!(resolve("127.0.0.1", 7, Family::V6).is_err());
+        assert_eq!(resolve("app.localhost", 7, Family::V4).unwrap().len(), 1);
+        let e = resolve("no-such-host.invalid", 7, Family::Any).unwrap_err();
+        assert!(e.to_string().contains("not known"), "{e}");
     }
 
     #[test]
