@@ -156,7 +156,8 @@ pub struct HandlerArgs {
 /// Options the three servers share.
 #[derive(Debug, Args, Clone)]
 pub struct ServerArgs {
-    /// Address to listen on: HOST:PORT, :PORT, PORT, [V6]:PORT, udp://…, unix:PATH, unixgram:PATH
+    /// Address to listen on: HOST:PORT, :PORT, PORT, [V6]:PORT, udp://…, unix:PATH, unixgram:PATH.
+    /// A bare PORT or :PORT means localhost; 0.0.0.0:PORT or [::]:PORT listens on every interface
     #[arg(value_name = "ADDR", default_value = "localhost:10000")]
     pub addr: String,
 
