@@ -32,6 +32,22 @@ pub struct Server {
     pub kind: &'static str,
 }
 
+impl Server {
+    /// When to give up on open connections, once the server must stop: a
+    /// signal leaves them `--grace`; a closed stdout (nobody to print
+    /// for) ends them at once. `None` while neither has happened.
+    pub fn stop_deadline(&self, stdout_closed: bool) -> Option<std::time::Instant> {
+        let now = std::time::Instant::now();
+        if stdout_closed {
+            Some(now)
+        } else if self.signals.count() > 0 {
+            Some(now + self.grace)
+        } else {
+            None
+        }
+    }
+}
+
 pub fn family(c: &CommonArgs) -> Family {
     if c.ipv4 {
         Family::V4

@@ -154,14 +154,11 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
                 }
             }
         }
-        if (server.signals.count() > 0 || stdout_closed) && stopping.is_none() {
-            let grace = if stdout_closed {
-                Duration::ZERO
-            } else {
-                server.grace
-            };
-            stopping = Some(Instant::now() + grace);
-            acc.close();
+        if stopping.is_none() {
+            stopping = server.stop_deadline(stdout_closed);
+            if stopping.is_some() {
+                acc.close();
+            }
         }
         if server.limit.is_some_and(|l| served >= l) {
             acc.close();
