@@ -66,6 +66,7 @@ pub enum Session {
     Print(print::Print),
     Reply(reply::Reply),
     Echo,
+    /// `--discard` keeps no state: the drivers count the bytes, then drop them.
     Discard,
 }
 
@@ -128,8 +129,4 @@ impl Session {
         }
         Ok(())
     }
-}
-
-pub mod discard {
-    //! `--discard` keeps no state: the drivers count the bytes and drop them.
 }
