@@ -148,6 +148,8 @@ Register-ArgumentCompleter -Native -CommandName 'sockcat' -ScriptBlock {
             [CompletionResult]::new('--retry', '--retry', [CompletionResultType]::ParameterName, 'Keep trying to connect for up to DUR (until the server is up)')
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Local address and/or port to connect from (HOST:PORT, :PORT, HOST)')
             [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Load mode: repeat the whole exchange N times and print a summary')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Load mode: repeat the exchange for DUR and report the rate inside that window')
+            [CompletionResult]::new('--warmup', '--warmup', [CompletionResultType]::ParameterName, 'Load mode with --duration: run exchanges for DUR first and leave them out of the figures')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Load mode: run C exchanges in parallel')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Format of the events written to stderr')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Do not add a newline to the MESSAGE words')

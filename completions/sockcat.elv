@@ -141,6 +141,8 @@ set edit:completion:arg-completer[sockcat] = {|@words|
             cand --retry 'Keep trying to connect for up to DUR (until the server is up)'
             cand --source 'Local address and/or port to connect from (HOST:PORT, :PORT, HOST)'
             cand --count 'Load mode: repeat the whole exchange N times and print a summary'
+            cand --duration 'Load mode: repeat the exchange for DUR and report the rate inside that window'
+            cand --warmup 'Load mode with --duration: run exchanges for DUR first and leave them out of the figures'
             cand --concurrency 'Load mode: run C exchanges in parallel'
             cand --log-format 'Format of the events written to stderr'
             cand -n 'Do not add a newline to the MESSAGE words'

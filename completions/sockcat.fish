@@ -122,6 +122,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l idle-timeout -d
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l retry -d 'Keep trying to connect for up to DUR (until the server is up)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l source -d 'Local address and/or port to connect from (HOST:PORT, :PORT, HOST)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l count -d 'Load mode: repeat the whole exchange N times and print a summary' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l duration -d 'Load mode: repeat the exchange for DUR and report the rate inside that window' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l warmup -d 'Load mode with --duration: run exchanges for DUR first and leave them out of the figures' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l concurrency -d 'Load mode: run C exchanges in parallel' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"

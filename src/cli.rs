@@ -285,11 +285,19 @@ pub struct SendArgs {
     pub source: Option<String>,
 
     /// Load mode: repeat the whole exchange N times and print a summary
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", group = "load", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
+    /// Load mode: repeat the exchange for DUR and report the rate inside that window
+    #[arg(long, value_name = "DUR", group = "load", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Load mode with --duration: run exchanges for DUR first and leave them out of the figures
+    #[arg(long, value_name = "DUR", default_value = "0s", value_parser = parse_duration, requires = "duration")]
+    pub warmup: Duration,
+
     /// Load mode: run C exchanges in parallel
-    #[arg(long, value_name = "C", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10000), requires = "count")]
+    #[arg(long, value_name = "C", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10000), requires = "load")]
     pub concurrency: u64,
 
     /// Show a progress bar on stderr even when it is not a terminal

@@ -75,13 +75,16 @@ fn clap_exit(e: clap::Error) -> ExitCode {
         }
         _ => {
             let rendered = e.render().to_string();
-            let first = rendered
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments")
-                .trim();
+            let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or("invalid arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
             let mut msg = first.to_string();
+            // "the following required arguments were not provided:" names
+            // them on the lines below; keep the names on the one line.
+            if msg.ends_with(':') {
+                let names: Vec<&str> = lines.take_while(|l| !l.starts_with("Usage:")).collect();
+                msg = format!("{} {}", msg, names.join(", "));
+            }
             if let Some(tip) = rendered
                 .lines()
                 .find_map(|l| l.trim().strip_prefix("tip: "))

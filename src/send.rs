@@ -78,9 +78,20 @@ pub fn run(args: SendArgs) -> Result<()> {
         }
         m
     });
-    if let Some(n) = args.count {
+    let amount = match (args.count, args.duration) {
+        (Some(n), _) => Some(load::Amount::Count(n)),
+        (None, Some(window)) if window.is_zero() => {
+            return Err(Error::usage("--duration must be longer than 0s"));
+        }
+        (None, Some(window)) => Some(load::Amount::Window {
+            warmup: args.warmup,
+            window,
+        }),
+        (None, None) => None,
+    };
+    if let Some(amount) = amount {
         let msg = message.unwrap_or_default();
-        return load::run(&plan_load(&plan), n, args.concurrency, &msg, plan.log);
+        return load::run(&plan_load(&plan), amount, args.concurrency, &msg, plan.log);
     }
     let input = match (&message, &args.file) {
         (Some(m), _) => Input::Message(m.clone()),

@@ -124,11 +124,18 @@ With \fB\-\-log\-format json\fR each event is one JSON object on a line, with
 \fBaddress\fR, \fBopen\fR: what \fBsend \-z\fR found (not under \fB\-q\fR).
 .TP
 .B load
-the load\-mode summary of \fBsend \-\-count\fR (on standard output):
+the load\-mode summary of \fBsend \-\-count\fR or \fBsend \-\-duration\fR
+(on standard output):
 \fBcount\fR, \fBconcurrency\fR, \fBok\fR, \fBerrors\fR,
 \fBerrors_by_kind\fR, \fBseconds\fR, \fBconnections_per_sec\fR,
-\fBlatency_ms\fR (\fBp50\fR, \fBp90\fR, \fBp99\fR, \fBmax\fR),
-\fBbytes_out\fR, \fBbytes_in\fR.
+\fBstalls\fR (exchanges of 1s or more),
+\fBlatency_ms\fR (\fBp50\fR, \fBp90\fR, \fBp99\fR, \fBp99.9\fR, \fBmax\fR;
+null when no exchange succeeded),
+\fBbytes_out\fR, \fBbytes_in\fR; with \fB\-\-duration\fR also
+\fBwarmup_seconds\fR, \fBwindow_seconds\fR, \fBok_in_window\fR (the
+exchanges that finished inside the window: the rate counts these) and
+\fBlate\fR (exchanges in flight when the window closed, waited for and
+counted here rather than dropped).
 "#;
 
 const SEE_ALSO_MAIN: &str = r#".SH "SEE ALSO"
@@ -252,6 +259,10 @@ fn examples(page: &str) -> String {
             (
                 "Load test: 2000 exchanges, 32 at a time, each line ending in CRLF.",
                 "$ sockcat send :8080 \\-\\-count 2000 \\-\\-concurrency 32 \\-\\-crlf hello",
+            ),
+            (
+                "Load test for a fixed time: the rate inside a 3s window after 1s of warm-up, with stalls and p99.9.",
+                "$ sockcat send :8080 \\-\\-duration 3s \\-\\-warmup 1s \\-\\-concurrency 64 hello",
             ),
             (
                 "Show every byte as hex on stderr.",

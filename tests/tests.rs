@@ -4,12 +4,14 @@
 mod util;
 
 mod bad_input;
+mod bench;
 mod bulk;
 mod datagram;
 mod demo;
 mod extras;
 mod generated;
 mod handlers;
+mod load;
 mod models;
 mod options;
 mod relay;

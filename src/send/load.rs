@@ -26,41 +26,111 @@ pub struct Target {
     pub source: Option<SocketAddr>,
 }
 
+/// How much load to offer.
+#[derive(Clone, Copy, Debug)]
+pub enum Amount {
+    /// Exactly N exchanges; the rate is N over the time they took.
+    Count(u64),
+    /// As many exchanges as fit in `window`, after a `warmup` whose
+    /// exchanges are left out. The rate counts the exchanges that finished
+    /// inside the window. Exchanges still in flight when it closes are
+    /// waited for (each is bounded by its own connect and reply timeouts)
+    /// and reported as late; every exchange that finished after the warm-up
+    /// is in the latencies, so a peer stuck in SYN retransmits shows up as
+    /// stalls, not as a silently smaller sample.
+    Window { warmup: Duration, window: Duration },
+}
+
+/// An exchange that took at least this long is a stall: on loopback nothing
+/// but a lost SYN or a lost segment (a retransmit timer) costs a second.
+const STALL: Duration = Duration::from_secs(1);
+
 #[derive(Default)]
 struct Results {
     latencies_us: Vec<u64>,
     errors: BTreeMap<String, u64>,
     bytes_in: u64,
     bytes_out: u64,
+    /// Exchanges that succeeded and finished inside the window (or at all, for a count).
+    ok_in_window: u64,
+    /// Exchanges (ok or not) still in flight when the window closed.
+    late: u64,
 }
 
-pub fn run(t: &Target, count: u64, concurrency: u64, msg: &[u8], log: Log) -> Result<()> {
+impl Results {
+    fn merge(&mut self, other: Results) {
+        self.latencies_us.extend(other.latencies_us);
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+        self.ok_in_window += other.ok_in_window;
+        self.late += other.late;
+        for (k, v) in other.errors {
+            *self.errors.entry(k).or_default() += v;
+        }
+    }
+
+    /// The latency at percentile `p` (nearest rank), in ms; None without samples.
+    fn percentile(&self, p: f64) -> Option<f64> {
+        let n = self.latencies_us.len();
+        if n == 0 {
+            return None;
+        }
+        let rank = ((p / 100.0) * n as f64).ceil() as usize;
+        Some(self.latencies_us[rank.clamp(1, n) - 1] as f64 / 1000.0)
+    }
+
+    fn stalls(&self) -> usize {
+        let bound = STALL.as_micros() as u64;
+        self.latencies_us.iter().filter(|&&l| l >= bound).count()
+    }
+}
+
+pub fn run(t: &Target, amount: Amount, concurrency: u64, msg: &[u8], log: Log) -> Result<()> {
     let next = AtomicU64::new(0);
     let all = Mutex::new(Results::default());
     let started = Instant::now();
-    let workers = concurrency.min(count);
+    let (workers, open, close) = match amount {
+        Amount::Count(n) => (concurrency.min(n), started, None),
+        Amount::Window { warmup, window } => (
+            concurrency,
+            started + warmup,
+            Some(started + warmup + window),
+        ),
+    };
+    // Whether a worker may start another exchange.
+    let more = || match (amount, close) {
+        (Amount::Count(n), _) => next.fetch_add(1, Ordering::Relaxed) < n,
+        (_, Some(close)) => Instant::now() < close,
+        (_, None) => false,
+    };
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
                 let mut mine = Results::default();
-                while next.fetch_add(1, Ordering::Relaxed) < count {
+                while more() {
                     let t0 = Instant::now();
-                    match one(t, msg) {
+                    let outcome = one(t, msg);
+                    let t1 = Instant::now();
+                    if t1 <= open {
+                        continue; // a warm-up exchange
+                    }
+                    let in_window = close.is_none_or(|c| t1 <= c);
+                    if !in_window {
+                        mine.late += 1;
+                    }
+                    match outcome {
                         Ok(got) => {
-                            mine.latencies_us.push(t0.elapsed().as_micros() as u64);
+                            mine.latencies_us.push((t1 - t0).as_micros() as u64);
                             mine.bytes_in += got;
                             mine.bytes_out += msg.len() as u64;
+                            if in_window {
+                                mine.ok_in_window += 1;
+                            }
                         }
                         Err(kind) => *mine.errors.entry(kind).or_default() += 1,
                     }
                 }
-                let mut a = all.lock().unwrap_or_else(|e| e.into_inner());
-                a.latencies_us.extend(mine.latencies_us);
-                a.bytes_in += mine.bytes_in;
-                a.bytes_out += mine.bytes_out;
-                for (k, v) in mine.errors {
-                    *a.errors.entry(k).or_default() += v;
-                }
+                all.lock().unwrap_or_else(|e| e.into_inner()).merge(mine);
             });
         }
     });
@@ -69,45 +139,71 @@ pub fn run(t: &Target, count: u64, concurrency: u64, msg: &[u8], log: Log) -> Re
     r.latencies_us.sort_unstable();
     let ok = r.latencies_us.len() as u64;
     let failed: u64 = r.errors.values().sum();
-    let pct = |p: f64| -> f64 {
-        if r.latencies_us.is_empty() {
-            return 0.0;
-        }
-        let i = ((p / 100.0) * (r.latencies_us.len() - 1) as f64).round() as usize;
-        r.latencies_us[i] as f64 / 1000.0
+    let (seconds, rate) = match amount {
+        Amount::Count(_) => (took.as_secs_f64(), ok as f64 / took.as_secs_f64().max(1e-9)),
+        Amount::Window { window, .. } => (
+            window.as_secs_f64(),
+            r.ok_in_window as f64 / window.as_secs_f64(),
+        ),
     };
-    let rate = ok as f64 / took.as_secs_f64().max(1e-9);
+    let ms = |p: Option<f64>| p.map_or(serde_json::Value::Null, |v| json!(v));
     let text = if log.json {
-        let v = json!({
+        let mut v = json!({
             "event": "load",
             "time": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
             "address": t.addr.to_string(),
-            "count": count,
+            "count": ok + failed,
             "concurrency": workers,
             "ok": ok,
             "errors": failed,
             "errors_by_kind": r.errors,
-            "seconds": took.as_secs_f64(),
+            "seconds": seconds,
             "connections_per_sec": rate,
-            "latency_ms": {"p50": pct(50.0), "p90": pct(90.0), "p99": pct(99.0),
-                            "max": r.latencies_us.last().map_or(0.0, |m| *m as f64 / 1000.0)},
+            "stalls": r.stalls(),
+            "latency_ms": {"p50": ms(r.percentile(50.0)), "p90": ms(r.percentile(90.0)),
+                           "p99": ms(r.percentile(99.0)), "p99.9": ms(r.percentile(99.9)),
+                           "max": ms(r.percentile(100.0))},
             "bytes_out": r.bytes_out,
             "bytes_in": r.bytes_in,
         });
+        if let Amount::Window { warmup, window } = amount {
+            v["warmup_seconds"] = json!(warmup.as_secs_f64());
+            v["window_seconds"] = json!(window.as_secs_f64());
+            v["ok_in_window"] = json!(r.ok_in_window);
+            v["late"] = json!(r.late);
+        }
         format!("{v}\n")
     } else {
-        let mut s = format!(
-            "{ok} ok, {failed} errors in {:.3}s: {rate:.1} connections/s\n\
-             latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}\n\
+        let mut s = match amount {
+            Amount::Count(_) => {
+                format!("{ok} ok, {failed} errors in {seconds:.3}s: {rate:.1} connections/s\n")
+            }
+            Amount::Window { warmup, window } => format!(
+                "{} ok in a {} window (after {} of warm-up): {rate:.1} connections/s\n\
+                 {} more were in flight when it closed and finished after it; {failed} errors\n",
+                r.ok_in_window,
+                humantime::format_duration(window),
+                humantime::format_duration(warmup),
+                r.late,
+            ),
+        };
+        let f = |p: f64| {
+            r.percentile(p)
+                .map_or("n/a".to_string(), |v| format!("{v:.3}"))
+        };
+        s.push_str(&format!(
+            "latency ms: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}\n\
+             stalls (exchanges of 1s or more): {}\n\
              bytes: {} out, {} in\n",
-            took.as_secs_f64(),
-            pct(50.0),
-            pct(90.0),
-            pct(99.0),
-            r.latencies_us.last().map_or(0.0, |m| *m as f64 / 1000.0),
+            f(50.0),
+            f(90.0),
+            f(99.0),
+            f(99.9),
+            f(100.0),
+            r.stalls(),
             r.bytes_out,
             r.bytes_in,
-        );
+        ));
         for (k, v) in &r.errors {
             s.push_str(&format!("error: {v} x {k}\n"));
         }
@@ -116,7 +212,8 @@ pub fn run(t: &Target, count: u64, concurrency: u64, msg: &[u8], log: Log) -> Re
     stdout_write(text.as_bytes()).map_err(crate::error::stdout_err)?;
     if failed > 0 {
         return Err(Error::runtime(format!(
-            "{failed} of {count} exchanges failed"
+            "{failed} of {} exchanges failed",
+            ok + failed
         )));
     }
     Ok(())

@@ -1,0 +1,96 @@
+//! The benchmark script keeps working: `bench/run` in its smoke mode (the
+//! already-built binary, sockcat's cells only, tiny sizes, no installs).
+//! Nothing here looks at the numbers; the benchmark is not a timed test.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::util::*;
+
+#[test]
+fn bench_run_smoke() {
+    let dir = TempDir::new();
+    let json = dir.path("run.json");
+    let mut child = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/run"))
+        .args([
+            "--quick",
+            "--only",
+            "sockcat",
+            "--no-install",
+            "--bin",
+            BIN,
+            "--repeat",
+            "1",
+            "--window",
+            "0.3",
+            "--warmup",
+            "0.1",
+            "--concurrency",
+            "1,4",
+            "--bulk-mib",
+            "16",
+            "--idle",
+            "100",
+            "--json",
+        ])
+        .arg(&json)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run bench/run (needs python3)");
+    let status = wait_child(&mut child, Duration::from_secs(60));
+    let mut out = String::new();
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "bench/run failed\n{out}\n{err}");
+    for needle in [
+        "machine: ",
+        "versions: ",
+        "pinning: ",
+        "== bulk",
+        "== connections/s",
+        "== memory",
+        "sockcat serve",
+        "sockcat fork-serve",
+        "sockcat thread-serve",
+    ] {
+        assert!(out.contains(needle), "{needle} missing from\n{out}");
+    }
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["connections"].as_array().unwrap().len(), 6, "{v}");
+    for cell in v["connections"].as_array().unwrap() {
+        assert!(
+            cell["rate"]["median"].is_number(),
+            "a cell did not run: {cell}"
+        );
+        assert!(
+            cell["command"]
+                .as_str()
+                .unwrap()
+                .contains("--reply connected")
+        );
+    }
+    assert!(
+        v["bulk"]["gib_per_s"]["sockcat send -> serve --once"]["median"].is_number(),
+        "{v}"
+    );
+    assert!(
+        v["memory"]["bytes_per_connection"]["sockcat serve"]["median"].is_number(),
+        "{v}"
+    );
+}
