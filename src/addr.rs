@@ -366,7 +366,6 @@ mod tests {
                 dgram: true
             }
         );
-        #[cfg(target_os = "linux")]
         assert_eq!(
             parse("unix:@name").unwrap(),
             Addr::Unix {

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::io;
 
-/// Exit codes, as documented in the man page and DESIGN.md.
+/// Exit codes, as documented in the man pages (EXIT STATUS) and the README.
 pub mod code {
     pub const OK: u8 = 0;
     pub const FAILURE: u8 = 1;

@@ -10,8 +10,6 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use crate::cli::{CommonArgs, LogFormat};
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     Quiet,
@@ -33,20 +31,6 @@ pub struct Log {
 }
 
 impl Log {
-    pub fn new(c: &CommonArgs) -> Log {
-        let level = if c.quiet {
-            Level::Quiet
-        } else if c.verbose {
-            Level::Verbose
-        } else {
-            Level::Normal
-        };
-        Log {
-            level,
-            json: c.log_format == LogFormat::Json,
-        }
-    }
-
     /// The readiness line. Printed even under `-q`: scripts wait for it.
     pub fn listening(&self, kind: &str, local: &str) {
         self.emit(

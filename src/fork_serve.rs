@@ -8,27 +8,27 @@
 //!
 //! Fork safety: besides the main thread, the parent has only ctrlc's
 //! signal thread, which takes no lock the child could need (see
-//! `server::install_signals`). With `--exec`, everything the child needs is
-//! built before `fork`, and the child calls only async-signal-safe
-//! functions before `execve`.
+//! `server::install_signals`). With `--exec`, the child starts the program
+//! and stays to wait for it, so that the connection ends with the same
+//! lingering close as in the other models (a program that exits without
+//! reading all its input must not turn its reply into a reset).
 
 use std::collections::HashMap;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Token};
 
-use crate::cli::ForkServeArgs;
 use crate::error::{Context, Error, Result};
 use crate::event::Tally;
-use crate::handler::Spec;
-use crate::handler::drive;
-use crate::handler::exec::Prepared;
-use crate::server::{self, Acceptor, Request, Server, Totals};
+use crate::handler::{drive, exec};
+use crate::runtime::{self, Acceptor, Request, Server, Totals};
+use crate::sys::{self, Forked};
 use crate::transport::{Dgram, Peer, ReplyTo, Stream};
+use nix::sys::signal::Signal;
 
 const TALLY_PIPE: Token = Token(1);
 /// Children's pidfds take the tokens from here up, one per pid.
@@ -39,21 +39,19 @@ const HARD_STOP: Duration = Duration::from_secs(2);
 struct ChildInfo {
     pidfd: Option<OwnedFd>,
     peer: Peer,
-    /// The child exec'd a program: its exit status is the program's.
-    execd: bool,
 }
 
 /// A handler child's exit status when our stdout was closed (`| head`):
 /// the parent then stops, as serve and thread-serve do.
 const EXIT_STDOUT_CLOSED: i32 = 3;
 
-pub fn run(args: ForkServeArgs) -> Result<()> {
-    let spec = Spec::from_args(&args.server.handler, false);
-    let mut server = server::setup(&args.server, spec)?;
+pub fn run(cfg: runtime::Config) -> Result<()> {
+    let mut server = runtime::setup(cfg)?;
     let mut acc = Acceptor::new(&mut server)?;
-    let (tally_rx, tally_tx) = pipe().context("create pipe")?;
+    let (tally_rx, tally_tx) = sys::pipe().context("create pipe")?;
     let tally_rx = std::fs::File::from(tally_rx);
-    crate::transport::set_nonblocking_fd(tally_rx.as_raw_fd()).context("set O_NONBLOCK")?;
+    let tally_tx = std::fs::File::from(tally_tx);
+    crate::transport::set_nonblocking_fd(tally_rx.as_fd()).context("set O_NONBLOCK")?;
     acc.poll
         .registry()
         .register(
@@ -99,49 +97,37 @@ pub fn run(args: ForkServeArgs) -> Result<()> {
             let now = Instant::now();
             if now >= deadline && !termed {
                 termed = true;
-                server::signal_children(libc::SIGTERM);
+                exec::signal_all(Signal::SIGTERM);
             }
             if now >= deadline + HARD_STOP {
-                server::signal_children(libc::SIGKILL);
+                exec::signal_all(Signal::SIGKILL);
                 for pid in children.keys() {
-                    // SAFETY: waitpid on our own child.
-                    unsafe { libc::waitpid(*pid, std::ptr::null_mut(), 0) };
+                    sys::wait_child(*pid, true);
                 }
                 break;
             }
         }
-        let max = args.max_children;
-        while server::may_accept(&server, served, children.len(), max, stopping.is_some()) {
+        while runtime::may_accept(&server, served, children.len(), stopping.is_some()) {
             // Refused peers are closed in `next`: no child is forked for them.
             let Some(req) = acc.next(&server, &mut buf, &mut served) else {
                 break;
             };
-            let execs = matches!(req, Request::Stream { .. }) && execs_directly(&server);
             let (forked, peer) = match req {
-                Request::Stream { stream, peer } => (
-                    fork_stream(&server, &acc, stream, &peer, tally_tx.as_raw_fd()),
-                    peer,
-                ),
+                Request::Stream { stream, peer } => {
+                    (fork_stream(&server, &acc, stream, &peer, &tally_tx), peer)
+                }
                 Request::Datagram {
                     len,
                     to,
                     peer,
                     sock,
                 } => {
-                    let r = fork_datagram(
-                        &server,
-                        &acc,
-                        &buf[..len],
-                        &peer,
-                        &to,
-                        &sock,
-                        tally_tx.as_raw_fd(),
-                    );
+                    let r = fork_datagram(&server, &acc, &buf[..len], &peer, &to, &sock, &tally_tx);
                     (r, peer)
                 }
             };
             match forked {
-                Ok(pid) => poll_reap |= track(&acc, &mut children, pid, peer, execs),
+                Ok(pid) => poll_reap |= track(&acc, &mut children, pid, peer),
                 Err(e) => server.log.error(&format!("{peer}: {e}")),
             }
         }
@@ -177,23 +163,6 @@ pub fn run(args: ForkServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// Whether a connection's child execs the program on the socket itself
-/// (inetd style), rather than running the handler (or copying for --hex
-/// and --idle-timeout, which need to see the bytes).
-fn execs_directly(server: &Server) -> bool {
-    matches!(server.spec, Spec::Exec(_)) && !server.drive.hex && server.drive.idle.is_none()
-}
-
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into the array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors are new and ours.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
 /// Watch a new child through a pidfd. Returns true when pidfds are not
 /// available and the caller must reap on a timer instead.
 fn track(
@@ -201,25 +170,18 @@ fn track(
     children: &mut HashMap<libc::pid_t, ChildInfo>,
     pid: libc::pid_t,
     peer: Peer,
-    execd: bool,
 ) -> bool {
-    server::child_started(pid);
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
-    let pidfd = if fd >= 0 {
-        // SAFETY: the descriptor is new and ours.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    exec::started(pid);
+    let pidfd = sys::pidfd_open(pid).ok().and_then(|owned| {
         let token = Token(CHILD_BASE + pid as usize);
         acc.poll
             .registry()
             .register(&mut SourceFd(&owned.as_raw_fd()), token, Interest::READABLE)
             .ok()
             .map(|_| owned)
-    } else {
-        None
-    };
+    });
     let fallback = pidfd.is_none();
-    children.insert(pid, ChildInfo { pidfd, peer, execd });
+    children.insert(pid, ChildInfo { pidfd, peer });
     fallback
 }
 
@@ -231,18 +193,14 @@ fn reap(
     server: &Server,
     pids: &[libc::pid_t],
 ) -> bool {
+    use nix::sys::wait::WaitStatus;
     let mut stdout_closed = false;
-    let mut gone = Vec::new();
-    for pid in pids {
-        let mut status = 0;
-        // SAFETY: waitpid on our own child, without blocking.
-        let r = unsafe { libc::waitpid(*pid, &mut status, libc::WNOHANG) };
-        if r == *pid || r < 0 {
-            gone.push((*pid, status));
-        }
-    }
+    let gone: Vec<_> = pids
+        .iter()
+        .filter_map(|pid| sys::wait_child(*pid, false).map(|s| (*pid, s)))
+        .collect();
     for (pid, status) in gone {
-        server::child_ended(pid);
+        exec::ended(pid);
         if let Some(info) = children.remove(&pid) {
             if let Some(fd) = &info.pidfd {
                 let _ = acc
@@ -250,18 +208,15 @@ fn reap(
                     .registry()
                     .deregister(&mut SourceFd(&fd.as_raw_fd()));
             }
-            if !info.execd
-                && libc::WIFEXITED(status)
-                && libc::WEXITSTATUS(status) == EXIT_STDOUT_CLOSED
-            {
-                stdout_closed = true;
-            }
-            if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) != libc::SIGTERM {
-                server.log.error(&format!(
-                    "{}: child {pid} killed by signal {}",
-                    info.peer,
-                    libc::WTERMSIG(status)
-                ));
+            match status {
+                WaitStatus::Exited(_, EXIT_STDOUT_CLOSED) => stdout_closed = true,
+                WaitStatus::Signaled(_, sig, _) if sig != Signal::SIGTERM => {
+                    server.log.error(&format!(
+                        "{}: child {pid} killed by signal {}",
+                        info.peer, sig as i32
+                    ));
+                }
+                _ => {}
             }
         }
     }
@@ -293,17 +248,14 @@ fn drain_tallies(mut rx: &std::fs::File, totals: &mut Totals) {
 /// copy of the parent's listening sockets (the parent must be able to
 /// close the port), without running any destructor of the parent's.
 fn child_setup(acc: &Acceptor) {
-    // SAFETY: signal dispositions and close() are async-signal-safe.
-    unsafe {
-        // The terminal's Ctrl-C reaches the whole process group: children
-        // ignore it and finish within the parent's grace period; SIGTERM
-        // from the parent ends them. SIGPIPE back to default for exec.
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        libc::signal(libc::SIGTERM, libc::SIG_DFL);
-        libc::signal(libc::SIGHUP, libc::SIG_DFL);
-        for l in &acc.listeners {
-            libc::close(l.as_raw_fd());
-        }
+    // The terminal's Ctrl-C reaches the whole process group: children
+    // ignore it and finish within the parent's grace period; SIGTERM from
+    // the parent ends them.
+    sys::set_signal(Signal::SIGINT, false);
+    sys::set_signal(Signal::SIGTERM, true);
+    sys::set_signal(Signal::SIGHUP, true);
+    for l in &acc.listeners {
+        sys::close_in_child(l.as_raw_fd());
     }
 }
 
@@ -315,16 +267,14 @@ fn exit_code(end: Option<&drive::End>) -> i32 {
     }
 }
 
-fn finish_child(tally_fd: RawFd, t: Tally, code: i32) -> ! {
+fn finish_child(tally: &std::fs::File, t: Tally, code: i32) -> ! {
     let mut rec = [0u8; 16];
     rec[..8].copy_from_slice(&t.bytes_in.to_ne_bytes());
     rec[8..].copy_from_slice(&t.bytes_out.to_ne_bytes());
-    // SAFETY: one write of 16 bytes (atomic on a pipe), then exit without
-    // running the parent's destructors (which would remove socket files).
-    unsafe {
-        libc::write(tally_fd, rec.as_ptr().cast(), rec.len());
-        libc::_exit(code)
-    }
+    // One write of 16 bytes (atomic on a pipe), then exit without running
+    // the parent's destructors (which would remove socket files).
+    let _ = sys::write_all(tally, &rec);
+    sys::exit_now(code)
 }
 
 fn fork_stream(
@@ -332,38 +282,23 @@ fn fork_stream(
     acc: &Acceptor,
     stream: Stream,
     peer: &Peer,
-    tally_fd: RawFd,
+    tally_out: &std::fs::File,
 ) -> io::Result<libc::pid_t> {
     let started = Instant::now();
-    let prepared = match &server.spec {
-        Spec::Exec(argv) if execs_directly(server) => {
-            Some(Prepared::new(argv, peer, &stream.local())?)
-        }
-        _ => None,
-    };
-    // SAFETY: see the module comment on fork safety.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if pid > 0 {
+    if let Forked::Parent(pid) = sys::fork()? {
         // The parent closes its copy at once: the child owns the connection.
         drop(stream);
         return Ok(pid);
     }
     child_setup(acc);
-    if let Some(p) = prepared {
-        // SAFETY: we are the child just after fork; the socket is open.
-        unsafe { p.exec_on(stream.as_raw_fd()) }
-    }
     let mut tally = Tally::default();
     let end = drive::stream(&stream, peer, &server.spec, server.drive, &mut tally).err();
     drop(stream);
-    server::report(&server.log, peer, end.as_ref());
+    runtime::report(&server.log, peer, end.as_ref());
     server
         .log
         .closed(server.kind, &peer.to_string(), tally, started.elapsed());
-    finish_child(tally_fd, tally, exit_code(end.as_ref()))
+    finish_child(tally_out, tally, exit_code(end.as_ref()))
 }
 
 fn fork_datagram(
@@ -373,22 +308,17 @@ fn fork_datagram(
     peer: &Peer,
     to: &ReplyTo,
     sock: &Arc<Dgram>,
-    tally_fd: RawFd,
+    tally_out: &std::fs::File,
 ) -> io::Result<libc::pid_t> {
     let started = Instant::now();
-    // SAFETY: see the module comment on fork safety.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if pid > 0 {
+    if let Forked::Parent(pid) = sys::fork()? {
         return Ok(pid);
     }
     child_setup(acc);
     let (tally, end) = drive::serve_datagram(&server.spec, data, peer, to, sock, server.drive.hex);
-    server::report(&server.log, peer, end.as_ref());
+    runtime::report(&server.log, peer, end.as_ref());
     server
         .log
         .closed(sock.kind, &peer.to_string(), tally, started.elapsed());
-    finish_child(tally_fd, tally, exit_code(end.as_ref()))
+    finish_child(tally_out, tally, exit_code(end.as_ref()))
 }

@@ -3,28 +3,15 @@
 //! `main` only parses, dispatches, and turns the outcome into an exit code
 //! and at most one line on stderr.
 
-mod access;
-mod addr;
-mod cli;
-mod error;
-mod event;
-mod fork_serve;
-mod handler;
-mod output;
-mod send;
-mod serve;
-mod server;
-mod thread_serve;
-mod transport;
-
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use cli::{Cli, Cmd};
-use error::code;
+use sockcat::cli::{self, Cli, Cmd};
+use sockcat::error::code;
+use sockcat::event;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -37,12 +24,7 @@ fn main() -> ExitCode {
         Cmd::ForkServe(a) => a.server.common.log_format,
         Cmd::ThreadServe(a) => a.server.common.log_format,
     };
-    let result = match cli.cmd {
-        Cmd::Serve(a) => serve::run(a),
-        Cmd::ForkServe(a) => fork_serve::run(a),
-        Cmd::ThreadServe(a) => thread_serve::run(a),
-        Cmd::Send(a) => send::run(a),
-    };
+    let result = sockcat::run(cli);
     match result {
         Ok(()) => ExitCode::from(code::OK),
         Err(e) => {

@@ -4,10 +4,7 @@
 //! forked child never inherits unwritten data) under one process-wide lock,
 //! so chunks from different threads never mix.
 
-use std::fs::File;
 use std::io::{self, Write};
-use std::mem::ManuallyDrop;
-use std::os::fd::FromRawFd;
 use std::sync::Mutex;
 
 static STDOUT: Mutex<()> = Mutex::new(());
@@ -18,10 +15,7 @@ pub fn stdout_write(data: &[u8]) -> io::Result<()> {
         return Ok(());
     }
     let _guard = STDOUT.lock().unwrap_or_else(|p| p.into_inner());
-    // SAFETY: fd 1 stays open for the life of the process; ManuallyDrop
-    // keeps this File from closing it.
-    let mut f = ManuallyDrop::new(unsafe { File::from_raw_fd(1) });
-    f.write_all(data)
+    crate::sys::write_all(io::stdout(), data)
 }
 
 /// Lower-case hex dump lines of `data` for `--hex`: offset, 16 bytes in hex,

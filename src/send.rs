@@ -9,103 +9,76 @@
 use std::fs::File;
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::addr::{self, Addr};
-use crate::cli::SendArgs;
+use crate::addr::Addr;
 use crate::error::{Error, Result, describe, stdout_err};
 use crate::event::Log;
 use crate::output::{hex_to_stderr, stdout_write};
-use crate::server::family;
 use crate::transport::{self, Opts, Stream};
 
-mod load;
-mod progress;
+pub mod load;
+pub mod progress;
 
 /// What the client sends.
-enum Input {
+pub enum Input {
     Message(Vec<u8>),
     File(File, Option<u64>),
     Stdin,
 }
 
 /// Checked options for one exchange.
-struct Plan {
-    addr: Addr,
-    opts: Opts,
-    source: Option<SocketAddr>,
-    connect_timeout: Option<Duration>,
-    retry: Option<Duration>,
-    idle: Option<Duration>,
-    wait: Option<Duration>,
-    no_shutdown: bool,
-    crlf: bool,
-    hex: bool,
-    progress: progress::Mode,
-    log: Log,
+pub struct Plan {
+    pub addr: Addr,
+    pub opts: Opts,
+    pub source: Option<SocketAddr>,
+    pub connect_timeout: Option<Duration>,
+    pub retry: Option<Duration>,
+    pub idle: Option<Duration>,
+    pub wait: Option<Duration>,
+    pub no_shutdown: bool,
+    pub crlf: bool,
+    pub hex: bool,
+    pub progress: progress::Mode,
+    pub log: Log,
 }
 
-pub fn run(args: SendArgs) -> Result<()> {
-    let addr = addr::parse_with(&args.addr, args.common.udp, args.common.unix)?;
-    let source = args.source.as_deref().map(parse_source).transpose()?;
-    let plan = Plan {
-        opts: Opts {
-            family: family(&args.common),
-            backlog: 0,
-            keepalive: args.common.keepalive,
-            nodelay: args.common.nodelay,
-            mode: None,
-        },
-        source,
-        connect_timeout: args.connect_timeout,
-        retry: args.retry,
-        idle: args.idle_timeout,
-        wait: args.wait,
-        no_shutdown: args.no_shutdown,
-        crlf: args.crlf,
-        hex: args.common.hex,
-        progress: progress::Mode::from_flags(args.progress, args.no_progress),
-        log: Log::new(&args.common),
-        addr,
-    };
-    let message = (!args.message.is_empty()).then(|| {
-        let mut m = args.message.join(" ").into_bytes();
-        if !args.no_newline {
-            m.push(b'\n');
+/// What the client was asked to do.
+pub enum Job {
+    /// Send the input, print the reply (the lesson's client).
+    Exchange(Input),
+    /// `-z`: only see whether the port accepts connections.
+    Probe,
+    /// Load mode: repeat the exchange with `message`.
+    Load {
+        amount: load::Amount,
+        concurrency: u64,
+        message: Vec<u8>,
+    },
+}
+
+/// The client's validated configuration (made by `cli::config::send`).
+pub struct Config {
+    pub plan: Plan,
+    pub job: Job,
+}
+
+pub fn run(cfg: Config) -> Result<()> {
+    let Config { plan, job } = cfg;
+    let input = match job {
+        Job::Load {
+            amount,
+            concurrency,
+            message,
+        } => {
+            return load::run(&plan_load(&plan), amount, concurrency, &message, plan.log);
         }
-        m
-    });
-    let amount = match (args.count, args.duration) {
-        (Some(n), _) => Some(load::Amount::Count(n)),
-        (None, Some(window)) if window.is_zero() => {
-            return Err(Error::usage("--duration must be longer than 0s"));
-        }
-        (None, Some(window)) => Some(load::Amount::Window {
-            warmup: args.warmup,
-            window,
-        }),
-        (None, None) => None,
+        Job::Probe => return probe(&plan),
+        Job::Exchange(input) => input,
     };
-    if let Some(amount) = amount {
-        let msg = message.unwrap_or_default();
-        return load::run(&plan_load(&plan), amount, args.concurrency, &msg, plan.log);
-    }
-    let input = match (&message, &args.file) {
-        (Some(m), _) => Input::Message(m.clone()),
-        (None, Some(path)) => {
-            let f =
-                File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
-            let len = f.metadata().ok().map(|m| m.len());
-            Input::File(f, len)
-        }
-        (None, None) => Input::Stdin,
-    };
-    if args.probe {
-        return probe(&plan);
-    }
     if plan.addr.is_datagram() {
         return datagrams(&plan, input);
     }
@@ -126,29 +99,6 @@ fn plan_load(p: &Plan) -> load::Target {
         connect_timeout: p.connect_timeout,
         wait: p.wait,
         source: p.source,
-    }
-}
-
-/// `--source`: `HOST:PORT`, `:PORT` or `HOST` (an IP address).
-fn parse_source(s: &str) -> Result<SocketAddr> {
-    if let Ok(ip) = s
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<std::net::IpAddr>()
-    {
-        return Ok(SocketAddr::new(ip, 0));
-    }
-    match addr::parse(s)? {
-        Addr::Inet { host, port, .. } => {
-            let host = if s.starts_with(':') {
-                "0.0.0.0".to_string()
-            } else {
-                host
-            };
-            let all = addr::resolve(&host, port, addr::Family::Any)?;
-            Ok(all[0])
-        }
-        Addr::Unix { .. } => Err(Error::usage("--source takes an IP address and/or port")),
     }
 }
 
@@ -349,14 +299,16 @@ fn send_input(
 ) -> Result<()> {
     let transform = crlf || hex;
     let what = "send";
+    // Zero copy only where the bytes need no looking at and the stream has
+    // a plain descriptor to move them into.
+    let plain = s.plain_fd().filter(|_| !transform);
     match input {
         Input::Message(m) => write_chunk(s, &m, crlf, hex, shared).map_err(|e| Error::io(what, e)),
         Input::File(f, len) => {
             let bar = progress::Bar::start(progress, len);
-            let r = if transform {
-                copy_reader(s, f, crlf, hex, shared, &bar)
-            } else {
-                zero_copy(s, f.as_raw_fd(), true, shared, &bar)
+            let r = match plain {
+                Some(sock) => zero_copy(s, sock, f.as_fd(), true, shared, &bar),
+                None => copy_reader(s, f, crlf, hex, shared, &bar),
             };
             bar.finish();
             r.map_err(|e| Error::io(what, e))
@@ -364,10 +316,12 @@ fn send_input(
         Input::Stdin => {
             let (len, is_file, is_pipe) = stdin_kind();
             let bar = progress::Bar::start(progress, len);
-            let r = if !transform && (is_file || is_pipe) {
-                zero_copy(s, 0, is_file, shared, &bar)
-            } else {
-                copy_reader(s, io::stdin().lock(), crlf, hex, shared, &bar)
+            let stdin = io::stdin();
+            let r = match plain {
+                Some(sock) if is_file || is_pipe => {
+                    zero_copy(s, sock, stdin.as_fd(), is_file, shared, &bar)
+                }
+                _ => copy_reader(s, stdin.lock(), crlf, hex, shared, &bar),
             };
             bar.finish();
             r.map_err(|e| Error::io(what, e))
@@ -375,18 +329,25 @@ fn send_input(
     }
 }
 
+/// Stdin's remaining length (a regular file), and whether it is a file or
+/// a pipe, for the zero-copy paths.
 fn stdin_kind() -> (Option<u64>, bool, bool) {
-    // SAFETY: fstat into a zeroed stat we own.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(0, &mut st) } != 0 {
+    use std::io::Seek;
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(dup) = io::stdin().as_fd().try_clone_to_owned() else {
         return (None, false, false);
-    }
-    let fmt = st.st_mode & libc::S_IFMT;
-    let is_file = fmt == libc::S_IFREG;
-    // SAFETY: lseek(0, 0, SEEK_CUR) only reads the offset.
-    let pos = unsafe { libc::lseek(0, 0, libc::SEEK_CUR) };
-    let len = is_file.then(|| (st.st_size as u64).saturating_sub(pos.max(0) as u64));
-    (len, is_file, fmt == libc::S_IFIFO)
+    };
+    // The duplicate shares stdin's file offset; dropping it closes only itself.
+    let mut f = File::from(dup);
+    let Ok(meta) = f.metadata() else {
+        return (None, false, false);
+    };
+    let is_file = meta.file_type().is_file();
+    let len = is_file.then(|| {
+        let pos = f.stream_position().unwrap_or(0);
+        meta.len().saturating_sub(pos)
+    });
+    (len, is_file, meta.file_type().is_fifo())
 }
 
 fn write_chunk(s: &Stream, data: &[u8], crlf: bool, hex: bool, shared: &Shared) -> io::Result<()> {
@@ -444,49 +405,35 @@ fn copy_reader(
 /// this process. Falls back to plain copies where the kernel says no.
 fn zero_copy(
     s: &Stream,
-    fd: i32,
+    sock: BorrowedFd<'_>,
+    src: BorrowedFd<'_>,
     is_file: bool,
     shared: &Shared,
     bar: &progress::Bar,
 ) -> io::Result<()> {
-    let sock = s.as_raw_fd();
     const CHUNK: usize = 4 << 20;
     loop {
-        // SAFETY: both descriptors are open; the kernel moves the bytes.
-        let n = unsafe {
-            if is_file {
-                libc::sendfile(sock, fd, std::ptr::null_mut(), CHUNK)
-            } else {
-                libc::splice(
-                    fd,
-                    std::ptr::null_mut(),
-                    sock,
-                    std::ptr::null_mut(),
-                    CHUNK,
-                    libc::SPLICE_F_MOVE | libc::SPLICE_F_MORE,
-                )
-            }
+        let r = if is_file {
+            crate::sys::sendfile(sock, src, CHUNK)
+        } else {
+            crate::sys::splice(src, sock, CHUNK)
         };
-        if n > 0 {
-            shared.sent.fetch_add(n as u64, Ordering::Relaxed);
-            shared.touch();
-            bar.set(shared.sent.load(Ordering::Relaxed));
-            continue;
-        }
-        if n == 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => {}
-            Some(libc::EINVAL) | Some(libc::ENOSYS) if shared.sent.load(Ordering::Relaxed) == 0 => {
-                // SAFETY: fd stays open for the copy; ManuallyDrop keeps it so.
-                let f = std::mem::ManuallyDrop::new(unsafe {
-                    <File as std::os::fd::FromRawFd>::from_raw_fd(fd)
-                });
-                return copy_reader(s, &*f, false, false, shared, bar);
+        match r {
+            Ok(0) => return Ok(()),
+            Ok(n) => {
+                shared.sent.fetch_add(n as u64, Ordering::Relaxed);
+                shared.touch();
+                bar.set(shared.sent.load(Ordering::Relaxed));
             }
-            _ => return Err(e),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS))
+                    && shared.sent.load(Ordering::Relaxed) == 0 =>
+            {
+                let f = File::from(src.try_clone_to_owned()?);
+                return copy_reader(s, &f, false, false, shared, bar);
+            }
+            Err(e) => return Err(e),
         }
     }
 }

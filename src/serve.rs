@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,13 +20,12 @@ use mio::{Events, Interest, Poll, Token, Waker};
 mod datagram;
 mod stdin;
 
-use crate::cli::ServeArgs;
 use crate::error::{Context, Error, Result};
 use crate::event::Tally;
 use crate::handler::broker;
 use crate::handler::{Session, Spec, Step, exec};
 use crate::output::hex_to_stderr;
-use crate::server::{self, Server, Totals};
+use crate::runtime::{self, Server, Totals};
 use crate::transport::{Bound, Dgram, Listener, Peer, Stream, set_nonblocking_fd};
 use datagram::DgramJob;
 use stdin::{StdinKind, classify_stdin};
@@ -48,12 +47,11 @@ const OUT_LIMIT: usize = 256 * 1024;
 /// Reads per connection per turn, so one fast peer cannot starve the rest.
 const READS_PER_TURN: usize = 16;
 
-pub fn run(args: ServeArgs) -> Result<()> {
-    let spec = Spec::from_args(&args.server.handler, args.broker);
-    let server = server::setup(&args.server, spec)?;
+pub fn run(cfg: runtime::Config) -> Result<()> {
+    let server = runtime::setup(cfg)?;
     let poll = Poll::new().context("create event loop")?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER).context("create waker")?);
-    server::wake_on_signal(waker);
+    runtime::wake_on_signal(waker);
     Loop::new(server, poll)?.run()
 }
 
@@ -321,12 +319,12 @@ impl Loop {
     }
 
     fn can_accept(&self) -> bool {
-        self.stopping.is_none()
-            && self.server.limit.is_none_or(|l| self.served < l)
-            && self
-                .server
-                .max_conns
-                .is_none_or(|m| (self.conns.len() as u64) < m)
+        runtime::may_accept(
+            &self.server,
+            self.served,
+            self.conns.len(),
+            self.stopping.is_some(),
+        )
     }
 
     /// Accept until the backlog is empty or a limit is reached. Excess
@@ -344,13 +342,9 @@ impl Loop {
             };
             match l.accept(true) {
                 Ok((stream, peer)) => {
-                    if !self.server.access.permits(peer.ip()) {
-                        self.server.log.refused(l.kind, &peer.to_string());
-                        continue;
+                    if self.server.admit(l.kind, &peer, &mut self.served) {
+                        self.add(stream, peer);
                     }
-                    self.served += 1;
-                    self.server.log.connection(l.kind, &peer.to_string());
-                    self.add(stream, peer);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -398,7 +392,7 @@ impl Loop {
             tally: Tally::default(),
         };
         let token = Token(CONN_BASE + 4 * id + PART_SOCKET);
-        let fd = conn.stream.as_raw_fd();
+        let fd = conn.stream.poll_fd();
         if let Err(e) = self.poll.registry().register(
             &mut SourceFd(&fd),
             token,
@@ -443,8 +437,8 @@ impl Loop {
             .spawn()?;
         let stdin = child.stdin.take().expect("piped");
         let stdout = child.stdout.take().expect("piped");
-        set_nonblocking_fd(stdin.as_raw_fd())?;
-        set_nonblocking_fd(stdout.as_raw_fd())?;
+        set_nonblocking_fd(stdin.as_fd())?;
+        set_nonblocking_fd(stdout.as_fd())?;
         let reg = self.poll.registry();
         reg.register(
             &mut SourceFd(&stdin.as_raw_fd()),
@@ -679,7 +673,7 @@ impl Loop {
             if let Some(mut c) = self.conns.remove(&id) {
                 if let Some(ch) = &mut c.child {
                     // SAFETY: kill has no memory-safety preconditions.
-                    unsafe { libc::kill(ch.child.id() as i32, libc::SIGTERM) };
+                    exec::terminate(ch.child.id() as i32);
                 }
                 let e = io::Error::other("closed at shutdown");
                 self.close(c, Some(e));
@@ -687,12 +681,12 @@ impl Loop {
         }
         for (_, j) in self.dgram_jobs.drain() {
             // SAFETY: as above.
-            unsafe { libc::kill(j.child.id() as i32, libc::SIGTERM) };
+            exec::terminate(j.child.id() as i32);
             self.lingering.push(j.child);
         }
         for ch in &self.lingering {
             // SAFETY: as above.
-            unsafe { libc::kill(ch.id() as i32, libc::SIGTERM) };
+            exec::terminate(ch.id() as i32);
         }
     }
 

@@ -17,12 +17,11 @@ use std::time::{Duration, Instant};
 
 use mio::Events;
 
-use crate::cli::ThreadServeArgs;
 use crate::error::{Error, Result};
 use crate::event::Tally;
-use crate::handler::Spec;
 use crate::handler::drive::{self, Drive, End};
-use crate::server::{self, Acceptor, Request, Totals};
+use crate::handler::{Spec, exec};
+use crate::runtime::{self, Acceptor, Request, Slot, Totals};
 use crate::transport::{Dgram, Peer, ReplyTo, Stream};
 
 /// How long past the grace period to wait for cut connections before exiting.
@@ -79,9 +78,8 @@ struct Active {
     stream: Option<Stream>,
 }
 
-pub fn run(args: ThreadServeArgs) -> Result<()> {
-    let spec = Spec::from_args(&args.server.handler, false);
-    let mut server = server::setup(&args.server, spec)?;
+pub fn run(cfg: runtime::Config) -> Result<()> {
+    let mut server = runtime::setup(cfg)?;
     let mut acc = Acceptor::new(&mut server)?;
     let kind = server.kind;
     let (tx, rx) = mpsc::channel::<Msg>();
@@ -100,7 +98,7 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
     let began = Instant::now();
     let mut buf = vec![0u8; 256 * 1024];
     let mut stdout_closed = false;
-    let max = args.max_threads;
+    let max = server.pool;
     let waker = acc.waker.clone();
     let (spec, drive_opts) = (server.spec.clone(), server.drive);
 
@@ -121,9 +119,9 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
         let h = std::thread::Builder::new()
             .name("conn".into())
             .spawn(move || {
+                // Dropped when the thread ends, by return or by panic.
+                let _exit = Slot::new(tx.clone(), waker.clone(), Msg::Exited(id));
                 worker(&pool, &spec, d, &tx, &waker);
-                let _ = tx.send(Msg::Exited(id));
-                let _ = waker.wake();
             })
             .map_err(|e| Error::io("start a thread", e))?;
         threads.insert(id, h);
@@ -140,7 +138,7 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
                     if matches!(end, Some(End::StdoutClosed)) {
                         stdout_closed = true;
                     }
-                    server::report(&server.log, &a.peer, end.as_ref());
+                    runtime::report(&server.log, &a.peer, end.as_ref());
                     server
                         .log
                         .closed(kind, &a.peer.to_string(), tally, a.started.elapsed());
@@ -177,7 +175,7 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
             }
         }
         // Accept (or receive) while there is room.
-        while server::may_accept(&server, served, active.len(), max, stopping.is_some()) {
+        while runtime::may_accept(&server, served, active.len(), stopping.is_some()) {
             let Some(req) = acc.next(&server, &mut buf, &mut served) else {
                 break;
             };
@@ -248,7 +246,7 @@ pub fn run(args: ThreadServeArgs) -> Result<()> {
 }
 
 /// A thread's life: serve jobs until none comes for [`IDLE_EXIT`].
-fn worker(pool: &Pool, spec: &Spec, d: Drive, tx: &mpsc::Sender<Msg>, waker: &mio::Waker) {
+fn worker(pool: &Pool, spec: &Spec, d: Drive, tx: &mpsc::Sender<Msg>, waker: &Arc<mio::Waker>) {
     loop {
         let job = {
             let mut q = pool.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -271,25 +269,34 @@ fn worker(pool: &Pool, spec: &Spec, d: Drive, tx: &mpsc::Sender<Msg>, waker: &mi
                 }
             }
         };
-        let (id, tally, end) = match job {
-            Job::Stream { id, stream, peer } => {
+        let id = match &job {
+            Job::Stream { id, .. } | Job::Datagram { id, .. } => *id,
+        };
+        // The slot comes back when this guard drops, even if serving panics.
+        let slot = Slot::new(
+            tx.clone(),
+            waker.clone(),
+            Msg::Done {
+                id,
+                tally: Tally::default(),
+                end: Some(End::Panicked),
+            },
+        );
+        let (tally, end) = match job {
+            Job::Stream { stream, peer, .. } => {
                 let mut tally = Tally::default();
                 let end = drive::stream(&stream, &peer, spec, d, &mut tally).err();
-                (id, tally, end)
+                (tally, end)
             }
             Job::Datagram {
-                id,
                 data,
                 to,
                 peer,
                 sock,
-            } => {
-                let (tally, end) = drive::serve_datagram(spec, &data, &peer, &to, &sock, d.hex);
-                (id, tally, end)
-            }
+                ..
+            } => drive::serve_datagram(spec, &data, &peer, &to, &sock, d.hex),
         };
-        let _ = tx.send(Msg::Done { id, tally, end });
-        let _ = waker.wake();
+        slot.finish(Msg::Done { id, tally, end });
     }
 }
 
@@ -301,5 +308,5 @@ fn cut(active: &mut HashMap<u64, Active>) {
             let _ = s.shutdown(Shutdown::Both);
         }
     }
-    server::signal_children(libc::SIGTERM);
+    exec::signal_all(nix::sys::signal::Signal::SIGTERM);
 }

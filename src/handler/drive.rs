@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::{Session, Spec, Step, exec};
 use crate::event::Tally;
 use crate::output::hex_to_stderr;
+use crate::relay::blocking;
 use crate::transport::{Dgram, Peer, ReplyTo, Stream};
 
 /// Options that shape how one connection is driven.
@@ -30,6 +31,8 @@ pub enum End {
     StdoutClosed,
     /// `--exec`'s program could not start.
     Exec(String),
+    /// The worker serving the connection panicked (a bug in sockcat).
+    Panicked,
 }
 
 impl End {
@@ -39,6 +42,7 @@ impl End {
             End::IdleTimeout => format!("{peer}: idle timeout"),
             End::StdoutClosed => "stdout closed".into(),
             End::Exec(m) => format!("{peer}: {m}"),
+            End::Panicked => format!("{peer}: the worker serving it failed (a bug in sockcat)"),
         }
     }
 }
@@ -127,7 +131,9 @@ fn send(
 
 /// `--exec` on a blocking connection. The program gets the socket itself
 /// as stdin and stdout (inetd style, no copying), unless `--hex` or
-/// `--idle-timeout` need to see the bytes: then they flow through pipes.
+/// `--idle-timeout` need to see the bytes: then they flow through pipes and
+/// the relay's blocking pump. Either way the connection ends with a
+/// lingering close once the program has exited.
 fn exec_stream(
     stream: &Stream,
     peer: &Peer,
@@ -149,101 +155,38 @@ fn exec_stream(
         Err(e) => {
             // End the conversation cleanly: FIN now, and read what the peer
             // sends so it gets no reset.
-            let _ = stream.shutdown(Shutdown::Write);
-            let mut buf = [0u8; 16 * 1024];
-            while matches!((&*stream).read(&mut buf), Ok(n) if n > 0) {}
+            blocking::linger_close(stream);
             return Err(End::Exec(exec::describe_spawn_error(&argv[0], &e)));
         }
     };
     let pid = child.id() as libc::pid_t;
-    crate::server::child_started(pid);
-    let copied = if copying {
-        copy_exec(stream, &mut child, d, tally)
-    } else {
-        Ok(())
-    };
+    exec::started(pid);
+    let mut ended = None;
+    if copying {
+        let to_prog = child.stdin.take().expect("piped stdin");
+        let from_prog = child.stdout.take().expect("piped stdout");
+        let opts = blocking::PumpOpts {
+            idle: d.idle,
+            hex: d.hex,
+        };
+        let (moved, end) =
+            blocking::pump(stream, to_prog, from_prog, opts, || exec::terminate(pid));
+        tally.bytes_in = moved.up;
+        tally.bytes_out = moved.down;
+        ended = end;
+    }
     let r = child.wait();
-    crate::server::child_ended(pid);
+    exec::ended(pid);
+    if !copying {
+        // The program's output is already in the socket; its exit is our FIN.
+        blocking::linger_close(stream);
+    }
     r.map_err(End::Io)?;
-    copied?;
-    // The program's output is already in the socket; its exit is our FIN.
-    stream.shutdown(Shutdown::Write).map_err(End::Io)
-}
-
-/// Move bytes between the peer and a piped program, with hex dumps and the
-/// idle timeout: the peer's bytes to its stdin (closed at the peer's FIN),
-/// its stdout to the peer until it closes.
-fn copy_exec(
-    stream: &Stream,
-    child: &mut std::process::Child,
-    d: Drive,
-    tally: &mut Tally,
-) -> Result<(), End> {
-    let mut to_prog = child.stdin.take().expect("piped stdin");
-    let mut from_prog = child.stdout.take().expect("piped stdout");
-    stream.set_read_timeout(d.idle).map_err(End::Io)?;
-    let pid = child.id() as libc::pid_t;
-    std::thread::scope(|s| {
-        let up = s.spawn(move || {
-            let mut buf = vec![0u8; BUF];
-            let mut n_in = 0u64;
-            let mut idle = false;
-            loop {
-                match (&*stream).read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        if d.hex {
-                            hex_to_stderr('<', n_in, &buf[..n]);
-                        }
-                        n_in += n as u64;
-                        if to_prog.write_all(&buf[..n]).is_err() {
-                            break; // it stopped reading
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        if is_timeout(&e) {
-                            idle = true;
-                            // SAFETY: kill has no memory-safety preconditions.
-                            unsafe { libc::kill(pid, libc::SIGTERM) };
-                        }
-                        break;
-                    }
-                }
-            }
-            (n_in, idle)
-        });
-        let mut buf = vec![0u8; BUF];
-        let mut down = Ok(());
-        loop {
-            match from_prog.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if d.hex {
-                        hex_to_stderr('>', tally.bytes_out, &buf[..n]);
-                    }
-                    if let Err(e) = (&*stream).write_all(&buf[..n]) {
-                        down = Err(End::Io(e));
-                        break;
-                    }
-                    tally.bytes_out += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    down = Err(End::Io(e));
-                    break;
-                }
-            }
-        }
-        // The program is done talking: stop listening for the peer too.
-        let _ = stream.shutdown(Shutdown::Both);
-        let (n_in, idle) = up.join().unwrap_or((0, false));
-        tally.bytes_in = n_in;
-        if idle {
-            return Err(End::IdleTimeout);
-        }
-        down
-    })
+    match ended {
+        None => Ok(()),
+        Some(blocking::Ended::Idle) => Err(End::IdleTimeout),
+        Some(blocking::Ended::Peer(e) | blocking::Ended::Program(e)) => Err(End::Io(e)),
+    }
 }
 
 fn is_timeout(e: &io::Error) -> bool {

@@ -4,12 +4,15 @@
 //! and our address in `SOCKCAT_PEER_ADDR`, `SOCKCAT_PEER_PORT`,
 //! `SOCKCAT_LOCAL_ADDR` and `SOCKCAT_LOCAL_PORT`. Where the model allows it
 //! (thread-serve, fork-serve) the socket itself becomes stdin and stdout,
-//! as inetd does: no copying in between.
+//! as inetd does: no copying in between. The worker that started the
+//! program waits for it and then closes the connection (lingering close).
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+
+use nix::sys::signal::Signal;
 
 use crate::transport::{Peer, Stream};
 
@@ -45,9 +48,15 @@ pub fn describe_spawn_error(argv0: &OsStr, e: &io::Error) -> String {
 /// Start the program on a blocking socket: the socket is its stdin and stdout.
 pub fn spawn_on_socket(argv: &[OsString], stream: &Stream, peer: &Peer) -> io::Result<Child> {
     let local = stream.local();
+    let fd = stream.plain_fd().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this stream cannot be handed to a program as it is",
+        )
+    })?;
     command(argv, peer, &local)
-        .stdin(Stdio::from(stream.dup_fd()?))
-        .stdout(Stdio::from(stream.dup_fd()?))
+        .stdin(Stdio::from(fd.try_clone_to_owned()?))
+        .stdout(Stdio::from(fd.try_clone_to_owned()?))
         .spawn()
 }
 
@@ -78,82 +87,42 @@ pub fn run_datagram(
     r.map(|_| reply)
 }
 
-/// Everything a forked child needs to exec, built before `fork` so the
-/// child only calls async-signal-safe functions (dup2, execvp, write, _exit).
-pub struct Prepared {
-    /// Owners of the strings the pointer arrays below point into.
-    _argv: Vec<CString>,
-    _env: Vec<CString>,
-    argv_ptrs: Vec<*const libc::c_char>,
-    env_ptrs: Vec<*const libc::c_char>,
-    error_prefix: Vec<u8>,
+/// Every program started for a connection that has not been waited for,
+/// whatever the model, so that shutdown can end them all.
+static PROGRAMS: Mutex<Vec<libc::pid_t>> = Mutex::new(Vec::new());
+
+/// Record a program (or a forked worker) that shutdown must be able to end.
+pub fn started(pid: libc::pid_t) {
+    PROGRAMS.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
 }
 
-impl Prepared {
-    pub fn new(argv: &[OsString], peer: &Peer, local: &Peer) -> io::Result<Prepared> {
-        let cstr = |s: &OsStr| {
-            CString::new(s.as_bytes()).map_err(|_| {
-                io::Error::new(io::ErrorKind::InvalidInput, "argument contains a NUL byte")
-            })
-        };
-        let argv: Vec<CString> = argv.iter().map(|a| cstr(a)).collect::<io::Result<_>>()?;
-        let ours = env_vars(peer, local);
-        let mut env: Vec<CString> = std::env::vars_os()
-            .filter(|(k, _)| !ours.iter().any(|(n, _)| k == n))
-            .filter_map(|(k, v)| {
-                let mut kv = k.into_vec();
-                kv.push(b'=');
-                kv.extend_from_slice(v.as_bytes());
-                CString::new(kv).ok()
-            })
-            .collect();
-        for (k, v) in ours {
-            env.push(CString::new(format!("{k}={v}")).map_err(io::Error::other)?);
-        }
-        let mut argv_ptrs: Vec<_> = argv.iter().map(|a| a.as_ptr()).collect();
-        argv_ptrs.push(std::ptr::null());
-        let mut env_ptrs: Vec<_> = env.iter().map(|a| a.as_ptr()).collect();
-        env_ptrs.push(std::ptr::null());
-        let error_prefix = format!("sockcat: exec {}: ", argv[0].to_string_lossy()).into_bytes();
-        Ok(Prepared {
-            _argv: argv,
-            argv_ptrs,
-            _env: env,
-            env_ptrs,
-            error_prefix,
-        })
+/// The program was waited for.
+pub fn ended(pid: libc::pid_t) {
+    let mut c = PROGRAMS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = c.iter().position(|p| *p == pid) {
+        c.swap_remove(i);
     }
+}
 
-    /// In a forked child: make `fd` stdin and stdout and exec the program.
-    /// Never returns; on failure it reports on stderr and exits 127.
-    ///
-    /// # Safety
-    /// Call only in a child just after `fork`, with `fd` an open socket.
-    pub unsafe fn exec_on(&self, fd: libc::c_int) -> ! {
-        unsafe {
-            if libc::dup2(fd, 0) < 0 || libc::dup2(fd, 1) < 0 {
-                libc::_exit(126);
-            }
-            libc::execvpe(
-                self.argv_ptrs[0],
-                self.argv_ptrs.as_ptr(),
-                self.env_ptrs.as_ptr(),
-            );
-            let err = *libc::__errno_location();
-            let msg = libc::strerror(err);
-            libc::write(
-                2,
-                self.error_prefix.as_ptr().cast(),
-                self.error_prefix.len(),
-            );
-            libc::write(2, msg.cast(), libc::strlen(msg));
-            libc::write(2, b"\n".as_ptr().cast(), 1);
-            // End the conversation cleanly, as the other models do: FIN,
-            // then read what the peer sends so it gets no reset.
-            libc::shutdown(fd, libc::SHUT_WR);
-            let mut buf = [0u8; 4096];
-            while libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) > 0 {}
-            libc::_exit(127);
+/// Ask one program to stop (SIGTERM).
+pub fn terminate(pid: libc::pid_t) {
+    crate::sys::kill(pid, Signal::SIGTERM);
+}
+
+/// Send `sig` to every program still running.
+pub fn signal_all(sig: Signal) {
+    for pid in PROGRAMS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        crate::sys::kill(*pid, sig);
+    }
+}
+
+/// SIGKILL every program, from the signal handler of a second Ctrl-C. It
+/// only tries the lock: the handler must never wait on a lock the main
+/// thread might hold across `fork`.
+pub fn kill_all_now() {
+    if let Ok(programs) = PROGRAMS.try_lock() {
+        for pid in programs.iter() {
+            crate::sys::kill(*pid, Signal::SIGKILL);
         }
     }
 }

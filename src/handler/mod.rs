@@ -19,8 +19,6 @@ use std::ffi::OsString;
 use std::io;
 use std::sync::Arc;
 
-use crate::cli::HandlerArgs;
-
 /// The handler chosen on the command line.
 #[derive(Clone, Debug)]
 pub enum Spec {
@@ -30,26 +28,6 @@ pub enum Spec {
     Discard,
     Exec(Arc<[OsString]>),
     Broker,
-}
-
-impl Spec {
-    pub fn from_args(h: &HandlerArgs, broker: bool) -> Spec {
-        if broker {
-            Spec::Broker
-        } else if let Some(text) = &h.reply {
-            Spec::Reply(text.as_bytes().into())
-        } else if h.echo {
-            Spec::Echo
-        } else if h.discard {
-            Spec::Discard
-        } else if let Some(argv) = &h.exec {
-            Spec::Exec(argv.iter().map(OsString::from).collect())
-        } else if let Some(cmd) = &h.sh_exec {
-            Spec::Exec(vec!["/bin/sh".into(), "-c".into(), cmd.into()].into())
-        } else {
-            Spec::Print
-        }
-    }
 }
 
 /// What the driver should do after a session call.
@@ -109,7 +87,8 @@ impl Session {
     }
 
     /// The peer sent FIN. Every handler finishes then: nothing more can be
-    /// asked of it (DESIGN.md: the reply is read "until the server's FIN").
+    /// asked of it (docs/ARCHITECTURE.md: a client reads the reply "until the
+    /// server's FIN").
     pub fn end(&mut self, _out: &mut Vec<u8>) -> io::Result<Step> {
         self.idle()?;
         Ok(Step::Finish)

@@ -60,20 +60,11 @@ impl Print {
     }
 }
 
-/// The last `needle` in `hay`. glibc's memrchr is vectorised; this runs on
-/// every chunk a bulk transfer prints, so a byte loop would be the
-/// bottleneck on data without newlines.
+/// The last `needle` in `hay`, vectorised: this runs on every chunk a bulk
+/// transfer prints, so a byte loop would be the bottleneck on data without
+/// newlines.
 fn memrchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    if hay.is_empty() {
-        return None;
-    }
-    // SAFETY: memrchr reads at most hay.len() bytes from hay.
-    let p = unsafe { libc::memrchr(hay.as_ptr().cast(), needle as libc::c_int, hay.len()) };
-    if p.is_null() {
-        None
-    } else {
-        Some(p as usize - hay.as_ptr() as usize)
-    }
+    memchr::memrchr(needle, hay)
 }
 
 #[cfg(test)]

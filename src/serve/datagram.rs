@@ -3,7 +3,7 @@
 //! pipes in the loop, so a slow one holds up no other datagram.
 
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::time::Instant;
 
@@ -62,13 +62,10 @@ impl Loop {
                     return Ok(());
                 }
             };
-            if !self.server.access.permits(peer.ip()) {
-                self.server.log.refused(d.kind, &peer.to_string());
+            if !self.server.admit(d.kind, &peer, &mut self.served) {
                 continue;
             }
-            self.served += 1;
             let started = Instant::now();
-            self.server.log.connection(d.kind, &peer.to_string());
             let data = &self.buf[..n];
             if self.server.drive.hex {
                 hex_to_stderr('<', 0, data);
@@ -160,8 +157,8 @@ impl Loop {
         let stdin = child.stdin.take().expect("piped");
         let stdout = child.stdout.take().expect("piped");
         let reg = self.poll.registry();
-        let ok = set_nonblocking_fd(stdin.as_raw_fd()).is_ok()
-            && set_nonblocking_fd(stdout.as_raw_fd()).is_ok()
+        let ok = set_nonblocking_fd(stdin.as_fd()).is_ok()
+            && set_nonblocking_fd(stdout.as_fd()).is_ok()
             && reg
                 .register(
                     &mut SourceFd(&stdin.as_raw_fd()),

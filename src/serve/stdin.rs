@@ -4,7 +4,7 @@
 //! again with poll(2) before the next read.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::AsFd;
 
 use mio::unix::SourceFd;
 use mio::{Interest, Poll};
@@ -35,12 +35,10 @@ impl Loop {
     /// Read one chunk of stdin and queue it for every connected peer.
     pub(super) fn relay_stdin(&mut self) -> Result<()> {
         let n = loop {
-            // SAFETY: read into our own buffer from fd 0.
-            let r = unsafe { libc::read(0, self.buf.as_mut_ptr().cast(), self.buf.len()) };
-            if r >= 0 {
-                break r as usize;
-            }
-            let e = io::Error::last_os_error();
+            let e = match crate::sys::read(io::stdin(), &mut self.buf) {
+                Ok(n) => break n,
+                Err(e) => e,
+            };
             match e.kind() {
                 io::ErrorKind::Interrupted => continue,
                 io::ErrorKind::WouldBlock => {
@@ -71,7 +69,7 @@ impl Loop {
                     }
                 }
             }
-            if self.stdin == StdinKind::Poll && !fd_readable(0) {
+            if self.stdin == StdinKind::Poll && !stdin_readable() {
                 self.stdin_ready = false;
             }
         }
@@ -80,16 +78,9 @@ impl Loop {
     }
 }
 
-/// Whether a read on `fd` would return at once (data or EOF).
-fn fd_readable(fd: RawFd) -> bool {
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: poll on one pollfd we own, without waiting.
-    let n = unsafe { libc::poll(&mut p, 1, 0) };
-    n > 0 && p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
+/// Whether a read on stdin would return at once (data or EOF).
+fn stdin_readable() -> bool {
+    crate::sys::readable_now(io::stdin().as_fd())
 }
 
 /// How stdin can be relayed. It is left alone when closed, when it is
@@ -98,25 +89,25 @@ fn fd_readable(fd: RawFd) -> bool {
 /// (reading would stop a background server with SIGTTIN). Stdin stays in
 /// blocking mode: O_NONBLOCK would be shared with the shell.
 pub(super) fn classify_stdin(poll: &Poll) -> StdinKind {
-    // SAFETY: fstat into a zeroed stat we own.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(0, &mut st) } != 0 {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let stdin = io::stdin();
+    let Ok(meta) = stdin
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(|fd| std::fs::File::from(fd).metadata())
+    else {
         return StdinKind::None;
-    }
-    let fmt = st.st_mode & libc::S_IFMT;
-    if fmt == libc::S_IFREG {
+    };
+    if meta.file_type().is_file() {
         return StdinKind::File;
     }
-    if fmt == libc::S_IFCHR {
-        if let Ok(m) = std::fs::metadata("/dev/null") {
-            use std::os::unix::fs::MetadataExt;
-            if m.rdev() == st.st_rdev {
+    if meta.file_type().is_char_device() {
+        if let Ok(null) = std::fs::metadata("/dev/null") {
+            if null.rdev() == meta.rdev() {
                 return StdinKind::None;
             }
         }
-        // SAFETY: isatty/tcgetpgrp/getpgrp read process state only.
-        let tty = unsafe { libc::isatty(0) } == 1;
-        if tty && unsafe { libc::tcgetpgrp(0) != libc::getpgrp() } {
+        if crate::sys::is_background_tty(stdin.as_fd()) {
             return StdinKind::None;
         }
     }

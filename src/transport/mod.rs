@@ -8,11 +8,11 @@ pub mod unix;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, SockAddr, Socket, TcpKeepalive, Type};
+use socket2::{Domain, Socket, TcpKeepalive, Type};
 
 use crate::addr::{self, Addr, Family, Proto};
 use crate::error::{Error, Result, describe};
@@ -126,9 +126,25 @@ impl Stream {
         }
     }
 
-    /// A duplicate descriptor, for a child's stdin or stdout.
-    pub fn dup_fd(&self) -> io::Result<OwnedFd> {
-        self.as_fd().try_clone_to_owned()
+    /// The descriptor that carries this stream's bytes as they are, for
+    /// code that moves bytes around the stream's own read and write (zero
+    /// copy, a program given the socket as stdin and stdout). A stream whose
+    /// bytes are transformed on the way (TLS) has none, so such a path
+    /// cannot compile into a plaintext bypass: it must ask, and fall back.
+    pub fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            Stream::Tcp(s) => Some(s.as_fd()),
+            Stream::Unix(s) => Some(s.as_fd()),
+        }
+    }
+
+    /// The descriptor to watch for readiness in an event loop. Only for
+    /// readiness: bytes go through `Read`/`Write`, or [`Stream::plain_fd`].
+    pub fn poll_fd(&self) -> RawFd {
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
     }
 
     fn apply(&self, o: &Opts) -> io::Result<()> {
@@ -147,35 +163,10 @@ impl Stream {
 
     /// Try a read without waiting, whatever the socket's blocking mode.
     pub fn read_nowait(&self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: recv on our own open descriptor into a buffer we own.
-        let n = unsafe {
-            libc::recv(
-                self.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        }
-    }
-}
-
-impl AsFd for Stream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
         match self {
-            Stream::Tcp(s) => s.as_fd(),
-            Stream::Unix(s) => s.as_fd(),
+            Stream::Tcp(s) => crate::sys::recv_nowait(s.as_fd(), buf),
+            Stream::Unix(s) => crate::sys::recv_nowait(s.as_fd(), buf),
         }
-    }
-}
-
-impl AsRawFd for Stream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.as_fd().as_raw_fd()
     }
 }
 
@@ -193,19 +184,9 @@ impl Write for &Stream {
         // send(MSG_NOSIGNAL) rather than write(): a peer that reset the
         // connection must give EPIPE, never kill the process with SIGPIPE
         // (a forked child does not inherit Rust's SIG_IGN after exec).
-        // SAFETY: send on our own open descriptor from a buffer we own.
-        let n = unsafe {
-            libc::send(
-                self.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_NOSIGNAL,
-            )
-        };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
+        match self {
+            Stream::Tcp(s) => crate::sys::send_nosignal(s.as_fd(), buf),
+            Stream::Unix(s) => crate::sys::send_nosignal(s.as_fd(), buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -229,15 +210,8 @@ impl Write for Stream {
 }
 
 /// Set O_NONBLOCK on a descriptor this process owns.
-pub fn set_nonblocking_fd(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on an open descriptor.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
+pub fn set_nonblocking_fd(fd: BorrowedFd<'_>) -> io::Result<()> {
+    crate::sys::set_nonblocking(fd)
 }
 
 /// A listening stream socket.
@@ -261,24 +235,15 @@ impl Listener {
     /// Accept one connection. `nonblocking` sets O_NONBLOCK on the new
     /// socket in the same call (accept4), as the event loop wants.
     pub fn accept(&self, nonblocking: bool) -> io::Result<(Stream, Peer)> {
-        let mut flags = libc::SOCK_CLOEXEC;
-        if nonblocking {
-            flags |= libc::SOCK_NONBLOCK;
-        }
-        let fd = self.as_raw_fd();
-        // SAFETY: accept4 fills at most `len` bytes of the storage it is given.
-        let (raw, sa) = unsafe {
-            SockAddr::try_init(|storage, len| {
-                let r = libc::accept4(fd, storage.cast(), len, flags);
-                if r < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(r)
-                }
-            })?
+        // socket2 accepts with accept4(SOCK_CLOEXEC).
+        let (sock, sa) = match &self.sock {
+            ListenSock::Tcp(l) => socket2::SockRef::from(l).accept()?,
+            ListenSock::Unix(l) => socket2::SockRef::from(l).accept()?,
         };
-        // SAFETY: accept4 returned a new descriptor that nothing else owns.
-        let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+        if nonblocking {
+            sock.set_nonblocking(true)?;
+        }
+        let owned = OwnedFd::from(sock);
         let (stream, peer) = match self.sock {
             ListenSock::Tcp(_) => {
                 let peer = sa
@@ -304,6 +269,15 @@ impl Listener {
         match &self.sock {
             ListenSock::Tcp(l) => l.set_nonblocking(on),
             ListenSock::Unix(l) => l.set_nonblocking(on),
+        }
+    }
+}
+
+impl AsFd for Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.sock {
+            ListenSock::Tcp(l) => l.as_fd(),
+            ListenSock::Unix(l) => l.as_fd(),
         }
     }
 }
@@ -397,6 +371,15 @@ impl Dgram {
         match &self.sock {
             DgramSock::Udp(s) => s.recv(buf),
             DgramSock::Unix(s) => s.recv(buf),
+        }
+    }
+}
+
+impl AsFd for Dgram {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.sock {
+            DgramSock::Udp(s) => s.as_fd(),
+            DgramSock::Unix(s) => s.as_fd(),
         }
     }
 }
@@ -511,7 +494,7 @@ fn bind_inet(proto: Proto, sa: SocketAddr, opts: &Opts) -> io::Result<(Socket, S
         Proto::Udp => Type::DGRAM,
     };
     let sock = Socket::new(Domain::for_address(sa), ty, None)?;
-    // Restart at once on the same port, as DESIGN.md promises.
+    // Restart at once on the same port (docs/ARCHITECTURE.md, "Sockets").
     sock.set_reuse_address(true)?;
     if sa.is_ipv6() {
         // [::] and 0.0.0.0 are separate sockets here, as for 127.0.0.1 and ::1.

@@ -57,32 +57,13 @@ fn check_len(p: &Path) -> Result<()> {
 }
 
 pub fn abstract_addr(name: &[u8]) -> io::Result<SocketAddr> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::linux::net::SocketAddrExt;
-        SocketAddr::from_abstract_name(name)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = name;
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "abstract sockets need Linux",
-        ))
-    }
+    use std::os::linux::net::SocketAddrExt;
+    SocketAddr::from_abstract_name(name)
 }
 
 pub fn abstract_name(a: &SocketAddr) -> Option<Vec<u8>> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::linux::net::SocketAddrExt;
-        a.as_abstract_name().map(|n| n.to_vec())
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = a;
-        None
-    }
+    use std::os::linux::net::SocketAddrExt;
+    a.as_abstract_name().map(|n| n.to_vec())
 }
 
 /// How a Unix socket address reads in events.
@@ -164,9 +145,7 @@ pub fn bind_stream(
 
 /// std listens with its own backlog; listen() again to apply ours.
 fn set_backlog(l: &UnixListener, backlog: u32) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: listen on our own bound socket.
-    unsafe { libc::listen(l.as_raw_fd(), backlog.min(i32::MAX as u32) as i32) };
+    let _ = socket2::SockRef::from(l).listen(backlog.min(i32::MAX as u32) as i32);
 }
 
 pub fn bind_dgram(

@@ -8,12 +8,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::access::Access;
-use crate::addr::{self, Family};
-use crate::cli::{CommonArgs, ServerArgs};
 use crate::error::{Error, Result};
 use crate::event::Log;
-use crate::handler::Spec;
 use crate::handler::drive::Drive;
+use crate::handler::{Spec, exec};
 use crate::transport::{self, Bound, Opts};
 
 /// A server's checked configuration and its bound sockets.
@@ -25,6 +23,8 @@ pub struct Server {
     /// Stop after this many connections (datagrams for UDP).
     pub limit: Option<u64>,
     pub max_conns: Option<u64>,
+    /// The model's own bound on connections at once (children, threads).
+    pub pool: u64,
     pub grace: Duration,
     pub drive: Drive,
     pub signals: Signals,
@@ -33,6 +33,20 @@ pub struct Server {
 }
 
 impl Server {
+    /// The admission step every model applies to a new connection (or
+    /// datagram): the access list, then the event line and the count.
+    /// Returns whether to serve it; a refused peer is logged here and gets
+    /// no worker.
+    pub fn admit(&self, kind: &str, peer: &crate::transport::Peer, served: &mut u64) -> bool {
+        if !self.access.permits(peer.ip()) {
+            self.log.refused(kind, &peer.to_string());
+            return false;
+        }
+        *served += 1;
+        self.log.connection(kind, &peer.to_string());
+        true
+    }
+
     /// When to give up on open connections, once the server must stop: a
     /// signal leaves them `--grace`; a closed stdout (nobody to print
     /// for) ends them at once. `None` while neither has happened.
@@ -48,36 +62,39 @@ impl Server {
     }
 }
 
-pub fn family(c: &CommonArgs) -> Family {
-    if c.ipv4 {
-        Family::V4
-    } else if c.ipv6 {
-        Family::V6
-    } else {
-        Family::Any
-    }
+/// A server's validated configuration, made from the command line by
+/// `cli::config`.
+pub struct Config {
+    pub addr: crate::addr::Addr,
+    pub opts: Opts,
+    pub spec: Spec,
+    pub log: Log,
+    pub access: Access,
+    /// Stop after this many connections (datagrams for UDP).
+    pub limit: Option<u64>,
+    pub max_conns: Option<u64>,
+    /// The model's own bound on connections at once (children, threads).
+    pub pool: u64,
+    pub grace: Duration,
+    pub drive: Drive,
 }
 
-/// Check the arguments, bind every address and print the readiness lines.
-pub fn setup(args: &ServerArgs, spec: Spec) -> Result<Server> {
-    let log = Log::new(&args.common);
+/// Bind every address and print the readiness lines.
+pub fn setup(cfg: Config) -> Result<Server> {
+    let Config {
+        addr,
+        opts,
+        spec,
+        log,
+        access,
+        limit,
+        max_conns,
+        pool,
+        grace,
+        drive,
+    } = cfg;
     raise_fd_limit();
     let signals = install_signals()?;
-    let addr = addr::parse_with(&args.addr, args.common.udp, args.common.unix)?;
-    if matches!(spec, Spec::Broker) && addr.is_datagram() {
-        return Err(Error::usage(format!(
-            "--broker relays between connections; {} has none (use tcp or unix)",
-            addr.kind()
-        )));
-    }
-    let access = Access::new(&args.allow, &args.deny)?;
-    let opts = Opts {
-        family: family(&args.common),
-        backlog: args.backlog,
-        keepalive: args.common.keepalive,
-        nodelay: args.common.nodelay,
-        mode: args.mode,
-    };
     let bound = transport::bind(&addr, &opts)?;
     match &bound {
         Bound::Stream(ls) => {
@@ -103,13 +120,11 @@ pub fn setup(args: &ServerArgs, spec: Spec) -> Result<Server> {
         spec,
         log,
         access,
-        limit: if args.once { Some(1) } else { args.count },
-        max_conns: args.max_conns,
-        grace: args.grace,
-        drive: Drive {
-            idle: args.idle_timeout,
-            hex: args.common.hex,
-        },
+        limit,
+        max_conns,
+        pool,
+        grace,
+        drive,
         signals,
     })
 }
@@ -118,45 +133,18 @@ pub fn setup(args: &ServerArgs, spec: Spec) -> Result<Server> {
 /// hard one, as many servers do, so thousands of peers fit. (Nothing here
 /// uses select(), which is what the low default protects.)
 fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit on a struct we own.
-    unsafe {
-        let mut r: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
-            r.rlim_cur = r.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
-        }
-    }
+    crate::sys::raise_fd_limit();
 }
 
-/// Socket files and child processes to clean up if a second Ctrl-C makes
-/// the process exit at once, skipping the orderly shutdown.
+/// Socket files to clean up if a second Ctrl-C makes the process exit at
+/// once, skipping the orderly shutdown (programs: [`exec::kill_all_now`]).
 static SOCKET_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-static CHILDREN: Mutex<Vec<libc::pid_t>> = Mutex::new(Vec::new());
 
 fn register_socket_file(p: PathBuf) {
     SOCKET_FILES
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(p);
-}
-
-pub fn child_started(pid: libc::pid_t) {
-    CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
-}
-
-pub fn child_ended(pid: libc::pid_t) {
-    let mut c = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(i) = c.iter().position(|p| *p == pid) {
-        c.swap_remove(i);
-    }
-}
-
-/// Send `sig` to every child still running.
-pub fn signal_children(sig: libc::c_int) {
-    for pid in CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(*pid, sig) };
-    }
 }
 
 /// How many times Ctrl-C or SIGTERM arrived.
@@ -186,19 +174,14 @@ pub fn install_signals() -> Result<Signals> {
     let c = count.clone();
     ctrlc::set_handler(move || {
         if c.fetch_add(1, Ordering::SeqCst) >= 1 {
-            if let Ok(children) = CHILDREN.try_lock() {
-                for pid in children.iter() {
-                    // SAFETY: kill has no memory-safety preconditions.
-                    unsafe { libc::kill(*pid, libc::SIGKILL) };
-                }
-            }
+            exec::kill_all_now();
             if let Ok(files) = SOCKET_FILES.try_lock() {
                 for f in files.iter() {
                     let _ = std::fs::remove_file(f);
                 }
             }
-            // SAFETY: exit at once, as a second Ctrl-C asks.
-            unsafe { libc::_exit(crate::error::code::INTERRUPTED as i32) };
+            // Exit at once, as a second Ctrl-C asks.
+            crate::sys::exit_now(crate::error::code::INTERRUPTED as i32);
         }
         if let Some(w) = SIGNAL_WAKER.get() {
             let _ = w.wake();
@@ -212,6 +195,42 @@ pub fn install_signals() -> Result<Signals> {
 /// is still counted: loops check [`Signals::count`] on every turn.
 pub fn wake_on_signal(w: Arc<mio::Waker>) {
     let _ = SIGNAL_WAKER.set(w);
+}
+
+/// A worker's hold on one connection slot, mini-redis style: dropping it,
+/// when the connection ends or while a panicking worker unwinds, sends the
+/// message it holds and wakes the accepting loop, so the slot always comes
+/// back and `--once` or `--count` still end the server.
+pub struct Slot<M: Send> {
+    tx: std::sync::mpsc::Sender<M>,
+    waker: Arc<mio::Waker>,
+    msg: Option<M>,
+}
+
+impl<M: Send> Slot<M> {
+    /// `on_drop` is what the loop hears if the worker never says more (a
+    /// panic); [`Slot::finish`] replaces it with the real outcome.
+    pub fn new(tx: std::sync::mpsc::Sender<M>, waker: Arc<mio::Waker>, on_drop: M) -> Slot<M> {
+        Slot {
+            tx,
+            waker,
+            msg: Some(on_drop),
+        }
+    }
+
+    /// The work ended normally with `msg`.
+    pub fn finish(mut self, msg: M) {
+        self.msg = Some(msg);
+    }
+}
+
+impl<M: Send> Drop for Slot<M> {
+    fn drop(&mut self) {
+        if let Some(m) = self.msg.take() {
+            let _ = self.tx.send(m);
+        }
+        let _ = self.waker.wake();
+    }
 }
 
 /// Connections served and their totals, for `-v`'s summary.
@@ -245,7 +264,7 @@ pub const LISTEN_BASE: usize = 16;
 impl Acceptor {
     pub fn new(server: &mut Server) -> Result<Acceptor> {
         use crate::error::Context;
-        use std::os::fd::AsRawFd;
+        use std::os::fd::{AsFd, AsRawFd};
         let poll = mio::Poll::new().context("create event loop")?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKE).context("create waker")?);
         wake_on_signal(waker.clone());
@@ -254,16 +273,16 @@ impl Acceptor {
             Bound::Stream(l) => (l, Vec::new()),
             Bound::Dgram(d) => (Vec::new(), d.into_iter().map(Arc::new).collect()),
         };
-        let fds: Vec<i32> = listeners
+        let fds: Vec<std::os::fd::BorrowedFd<'_>> = listeners
             .iter()
-            .map(|l| l.as_raw_fd())
-            .chain(dgrams.iter().map(|d| d.as_raw_fd()))
+            .map(|l| l.as_fd())
+            .chain(dgrams.iter().map(|d| d.as_fd()))
             .collect();
         for (i, fd) in fds.iter().enumerate() {
             crate::transport::set_nonblocking_fd(*fd).context("set O_NONBLOCK")?;
             poll.registry()
                 .register(
-                    &mut mio::unix::SourceFd(fd),
+                    &mut mio::unix::SourceFd(&fd.as_raw_fd()),
                     mio::Token(LISTEN_BASE + i),
                     mio::Interest::READABLE,
                 )
@@ -332,14 +351,9 @@ impl Acceptor {
     pub fn next(&self, server: &Server, buf: &mut [u8], served: &mut u64) -> Option<Request> {
         loop {
             let req = self.take(server, buf)?;
-            let peer = req.peer();
-            if !server.access.permits(peer.ip()) {
-                server.log.refused(server.kind, &peer.to_string());
-                continue;
+            if server.admit(server.kind, req.peer(), served) {
+                return Some(req);
             }
-            *served += 1;
-            server.log.connection(server.kind, &peer.to_string());
-            return Some(req);
         }
     }
 
@@ -373,17 +387,12 @@ impl Acceptor {
     }
 }
 
-/// Whether a server with these limits may take one more connection.
-pub fn may_accept(
-    server: &Server,
-    served: u64,
-    active: usize,
-    max_active: u64,
-    stopping: bool,
-) -> bool {
+/// Whether a server may take one more connection: not stopping, within
+/// `--count`, within the model's pool and within `--max-conns`.
+pub fn may_accept(server: &Server, served: u64, active: usize, stopping: bool) -> bool {
     !stopping
         && server.limit.is_none_or(|l| served < l)
-        && (active as u64) < max_active
+        && (active as u64) < server.pool
         && server.max_conns.is_none_or(|m| (active as u64) < m)
 }
 
@@ -397,5 +406,45 @@ pub fn report(log: &Log, peer: &crate::transport::Peer, end: Option<&crate::hand
             if e.kind() == std::io::ErrorKind::ConnectionReset
                 && log.level < crate::event::Level::Verbose => {}
         Some(e) => log.error(&e.message(peer)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// The guard thread-serve's workers hold: a worker that panics still
+    /// gives its slot back and wakes the loop.
+    #[test]
+    fn a_panicking_worker_frees_its_slot() {
+        let mut poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKE).unwrap());
+        let (tx, rx) = mpsc::channel::<&'static str>();
+        // The accepting loop keeps its own handle on the waker, as here.
+        let for_worker = waker.clone();
+        let worker = std::thread::spawn(move || {
+            let _slot = Slot::new(tx, for_worker, "freed by drop");
+            panic!("a bug in a handler");
+        });
+        assert!(worker.join().is_err(), "the worker panicked");
+        assert_eq!(rx.try_recv(), Ok("freed by drop"));
+        let mut events = mio::Events::with_capacity(4);
+        poll.poll(&mut events, Some(Duration::from_secs(5)))
+            .unwrap();
+        assert!(
+            events.iter().any(|e| e.token() == WAKE),
+            "the loop was woken"
+        );
+    }
+
+    #[test]
+    fn a_finished_worker_reports_its_outcome() {
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKE).unwrap());
+        let (tx, rx) = mpsc::channel::<&'static str>();
+        Slot::new(tx, waker, "panicked").finish("done");
+        assert_eq!(rx.try_recv(), Ok("done"));
+        assert!(rx.try_recv().is_err(), "one message per slot");
     }
 }

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod config;
+pub mod man;
+
 const EXAMPLES: &str = "\
 Examples:
   sockcat serve --reply connected               # listen on localhost:10000

@@ -1,0 +1,199 @@
+//! The one place where parsed arguments become validated configuration
+//! (ripgrep's "low" and "high" arguments): addresses are parsed, handlers
+//! chosen, access lists compiled and conflicting options refused here, and
+//! no later code sees the raw strings.
+
+use std::fs::File;
+use std::net::SocketAddr;
+
+use super::ThreadServeArgs;
+use super::{CommonArgs, ForkServeArgs, HandlerArgs, LogFormat, SendArgs, ServeArgs, ServerArgs};
+use crate::access::Access;
+use crate::addr::{self, Addr, Family};
+use crate::error::{Error, Result};
+use crate::event::{Level, Log};
+use crate::handler::Spec;
+use crate::handler::drive::Drive;
+use crate::runtime;
+use crate::send::{self, Input, Job, Plan, load, progress};
+use crate::transport::Opts;
+
+/// How events are logged.
+pub fn log(c: &CommonArgs) -> Log {
+    let level = if c.quiet {
+        Level::Quiet
+    } else if c.verbose {
+        Level::Verbose
+    } else {
+        Level::Normal
+    };
+    Log {
+        level,
+        json: c.log_format == LogFormat::Json,
+    }
+}
+
+pub fn family(c: &CommonArgs) -> Family {
+    if c.ipv4 {
+        Family::V4
+    } else if c.ipv6 {
+        Family::V6
+    } else {
+        Family::Any
+    }
+}
+
+/// The handler chosen on the command line.
+pub fn handler(h: &HandlerArgs, broker: bool) -> Spec {
+    use std::ffi::OsString;
+    if broker {
+        Spec::Broker
+    } else if let Some(text) = &h.reply {
+        Spec::Reply(text.as_bytes().into())
+    } else if h.echo {
+        Spec::Echo
+    } else if h.discard {
+        Spec::Discard
+    } else if let Some(argv) = &h.exec {
+        Spec::Exec(argv.iter().map(OsString::from).collect())
+    } else if let Some(cmd) = &h.sh_exec {
+        Spec::Exec(vec!["/bin/sh".into(), "-c".into(), cmd.into()].into())
+    } else {
+        Spec::Print
+    }
+}
+
+/// `serve`: no pool of workers; `--max-conns` alone bounds it.
+pub fn serve(a: &ServeArgs) -> Result<runtime::Config> {
+    server(&a.server, a.broker, u64::MAX)
+}
+
+pub fn fork_serve(a: &ForkServeArgs) -> Result<runtime::Config> {
+    server(&a.server, false, a.max_children)
+}
+
+pub fn thread_serve(a: &ThreadServeArgs) -> Result<runtime::Config> {
+    server(&a.server, false, a.max_threads)
+}
+
+/// What the three servers share. `pool` is the model's own bound on
+/// connections served at once (children, threads).
+fn server(args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config> {
+    let spec = handler(&args.handler, broker);
+    let addr = addr::parse_with(&args.addr, args.common.udp, args.common.unix)?;
+    if matches!(spec, Spec::Broker) && addr.is_datagram() {
+        return Err(Error::usage(format!(
+            "--broker relays between connections; {} has none (use tcp or unix)",
+            addr.kind()
+        )));
+    }
+    Ok(runtime::Config {
+        access: Access::new(&args.allow, &args.deny)?,
+        opts: Opts {
+            family: family(&args.common),
+            backlog: args.backlog,
+            keepalive: args.common.keepalive,
+            nodelay: args.common.nodelay,
+            mode: args.mode,
+        },
+        addr,
+        spec,
+        log: log(&args.common),
+        limit: if args.once { Some(1) } else { args.count },
+        max_conns: args.max_conns,
+        pool,
+        grace: args.grace,
+        drive: Drive {
+            idle: args.idle_timeout,
+            hex: args.common.hex,
+        },
+    })
+}
+
+/// `send`: what to do, and how.
+pub fn send(args: &SendArgs) -> Result<send::Config> {
+    let addr = addr::parse_with(&args.addr, args.common.udp, args.common.unix)?;
+    let source = args.source.as_deref().map(source).transpose()?;
+    let plan = Plan {
+        opts: Opts {
+            family: family(&args.common),
+            backlog: 0,
+            keepalive: args.common.keepalive,
+            nodelay: args.common.nodelay,
+            mode: None,
+        },
+        source,
+        connect_timeout: args.connect_timeout,
+        retry: args.retry,
+        idle: args.idle_timeout,
+        wait: args.wait,
+        no_shutdown: args.no_shutdown,
+        crlf: args.crlf,
+        hex: args.common.hex,
+        progress: progress::Mode::from_flags(args.progress, args.no_progress),
+        log: log(&args.common),
+        addr,
+    };
+    let message = (!args.message.is_empty()).then(|| {
+        let mut m = args.message.join(" ").into_bytes();
+        if !args.no_newline {
+            m.push(b'\n');
+        }
+        m
+    });
+    let amount = match (args.count, args.duration) {
+        (Some(n), _) => Some(load::Amount::Count(n)),
+        (None, Some(window)) if window.is_zero() => {
+            return Err(Error::usage("--duration must be longer than 0s"));
+        }
+        (None, Some(window)) => Some(load::Amount::Window {
+            warmup: args.warmup,
+            window,
+        }),
+        (None, None) => None,
+    };
+    let job = if let Some(amount) = amount {
+        Job::Load {
+            amount,
+            concurrency: args.concurrency,
+            message: message.unwrap_or_default(),
+        }
+    } else if args.probe {
+        Job::Probe
+    } else {
+        Job::Exchange(match (message, &args.file) {
+            (Some(m), _) => Input::Message(m),
+            (None, Some(path)) => {
+                let f = File::open(path)
+                    .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+                let len = f.metadata().ok().map(|m| m.len());
+                Input::File(f, len)
+            }
+            (None, None) => Input::Stdin,
+        })
+    };
+    Ok(send::Config { plan, job })
+}
+
+/// `--source`: `HOST:PORT`, `:PORT` or `HOST` (an IP address).
+fn source(s: &str) -> Result<SocketAddr> {
+    if let Ok(ip) = s
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        return Ok(SocketAddr::new(ip, 0));
+    }
+    match addr::parse(s)? {
+        Addr::Inet { host, port, .. } => {
+            let host = if s.starts_with(':') {
+                "0.0.0.0".to_string()
+            } else {
+                host
+            };
+            let all = addr::resolve(&host, port, addr::Family::Any)?;
+            Ok(all[0])
+        }
+        Addr::Unix { .. } => Err(Error::usage("--source takes an IP address and/or port")),
+    }
+}

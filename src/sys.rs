@@ -1,0 +1,176 @@
+//! System calls that std and socket2 do not wrap, each behind a safe
+//! function. Most go through nix, which already makes them safe; the few
+//! that still need `unsafe` here say why it is sound in a `SAFETY:`
+//! comment, one operation per block (clippy denies undocumented and
+//! multi-operation unsafe blocks crate-wide).
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use nix::sys::signal::{self, SigHandler, Signal};
+use nix::unistd::Pid;
+
+/// Whether this process is the parent or the new child after [`fork`].
+pub enum Forked {
+    Child,
+    Parent(libc::pid_t),
+}
+
+/// fork(2).
+///
+/// The caller's duty, which is why fork-serve is the only caller: the
+/// parent's other threads (only ctrlc's signal thread) hold no lock the
+/// child needs, and the child leaves through [`exit_now`] rather than by
+/// returning into the parent's code.
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: see above; nix::unistd::fork is unsafe only because of what
+    // the child may do in a multi-threaded program, and fork-serve's child
+    // runs its one connection and exits.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Forked::Parent(child.as_raw())),
+        Ok(nix::unistd::ForkResult::Child) => Ok(Forked::Child),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// End this process at once, without running destructors or atexit
+/// handlers (a forked child must not remove the parent's socket files).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit takes an integer and never returns; it is unsafe only
+    // as every foreign function is.
+    unsafe { libc::_exit(code) }
+}
+
+/// Close a descriptor that some object still believes it owns, in a forked
+/// child that exits through [`exit_now`] and so never drops that object.
+pub fn close_in_child(fd: std::os::fd::RawFd) {
+    let _ = nix::unistd::close(fd);
+}
+
+/// A pidfd for `pid` (Linux 5.3+): readable once the process exits.
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes two integers and returns a new descriptor
+    // or -1; it touches no memory of ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Set `sig`'s disposition to the default action, or to ignore it.
+pub fn set_signal(sig: Signal, default: bool) {
+    let handler = if default {
+        SigHandler::SigDfl
+    } else {
+        SigHandler::SigIgn
+    };
+    // SAFETY: SIG_DFL and SIG_IGN install no code of ours, so no handler
+    // can run in an unexpected context (nix marks signal() unsafe for
+    // handler functions).
+    let _ = unsafe { signal::signal(sig, handler) };
+}
+
+/// Send `sig` to one process; a process that is gone is not an error here.
+pub fn kill(pid: libc::pid_t, sig: Signal) {
+    let _ = signal::kill(Pid::from_raw(pid), sig);
+}
+
+/// Wait for a child: `Some(status)` once it has exited, `None` while it
+/// runs (with `block` false). An error (no such child) counts as exited.
+pub fn wait_child(pid: libc::pid_t, block: bool) -> Option<nix::sys::wait::WaitStatus> {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    let flags = (!block).then_some(WaitPidFlag::WNOHANG);
+    match waitpid(Pid::from_raw(pid), flags) {
+        Ok(WaitStatus::StillAlive) => None,
+        Ok(s) => Some(s),
+        Err(_) => Some(WaitStatus::Exited(Pid::from_raw(pid), 0)),
+    }
+}
+
+/// A pipe whose ends close on exec.
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)
+}
+
+/// Lift the soft descriptor limit to the hard one.
+pub fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
+}
+
+/// Set O_NONBLOCK on a descriptor.
+pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    Ok(())
+}
+
+/// recv(2) with MSG_DONTWAIT: a read that never waits, whatever the
+/// socket's blocking mode.
+pub fn recv_nowait(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    use nix::sys::socket::{MsgFlags, recv};
+    Ok(recv(fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)?)
+}
+
+/// send(2) with MSG_NOSIGNAL: a peer that reset the connection gives
+/// EPIPE and never kills the process with SIGPIPE.
+pub fn send_nosignal(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    use nix::sys::socket::{MsgFlags, send};
+    Ok(send(fd.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL)?)
+}
+
+/// write(2) of all of `data` to `fd`, with no userspace buffer.
+pub fn write_all(fd: impl AsFd, mut data: &[u8]) -> io::Result<()> {
+    let fd = fd.as_fd();
+    while !data.is_empty() {
+        match nix::unistd::write(fd, data) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// read(2) on a descriptor we do not own as a `File` (stdin).
+pub fn read(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
+    Ok(nix::unistd::read(fd.as_fd(), buf)?)
+}
+
+/// Whether a read on `fd` would return at once (data, EOF or an error).
+pub fn readable_now(fd: BorrowedFd<'_>) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+        && fds[0].revents().is_some_and(|r| {
+            r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+        })
+}
+
+/// Whether `fd` is a terminal whose foreground process group is not ours
+/// (reading it would stop us with SIGTTIN).
+pub fn is_background_tty(fd: BorrowedFd<'_>) -> bool {
+    nix::unistd::isatty(fd).unwrap_or(false)
+        && nix::unistd::tcgetpgrp(fd).is_ok_and(|g| g != nix::unistd::getpgrp())
+}
+
+/// sendfile(2) from a file to a socket: up to `len` bytes, from the file's
+/// offset. Ok(0) at the end of the file.
+pub fn sendfile(to: BorrowedFd<'_>, from: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
+    Ok(nix::sys::sendfile::sendfile(to, from, None, len)?)
+}
+
+/// splice(2) from a pipe to a socket: up to `len` bytes. Ok(0) at EOF.
+pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
+    use nix::fcntl::SpliceFFlags;
+    let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_MORE;
+    Ok(nix::fcntl::splice(from, None, to, None, len, flags)?)
+}
