@@ -24,15 +24,12 @@ use mio::{Events, Interest, Token};
 
 use crate::error::{Context, Error, Result};
 use crate::event::Tally;
-use crate::handler::{drive, exec};
-use crate::runtime::{self, Acceptor, Request, Server, Totals};
+use crate::handler::{End, drive, exec};
+use crate::runtime::{self, Acceptor, Request, Server, Totals, token};
 use crate::sys::{self, Forked};
 use crate::transport::{Dgram, Peer, ReplyTo, Stream};
 use nix::sys::signal::Signal;
 
-const TALLY_PIPE: Token = Token(1);
-/// Children's pidfds take the tokens from here up, one per pid.
-const CHILD_BASE: usize = 1 << 24;
 /// How long past the grace period children get after SIGTERM.
 const HARD_STOP: Duration = Duration::from_secs(2);
 
@@ -56,7 +53,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
         .registry()
         .register(
             &mut SourceFd(&tally_rx.as_raw_fd()),
-            TALLY_PIPE,
+            token::TALLIES,
             Interest::READABLE,
         )
         .context("watch pipe")?;
@@ -143,12 +140,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
             }));
         }
         acc.wait(&mut events, timeout)?;
-        exited.extend(
-            events
-                .iter()
-                .filter(|e| e.token().0 >= CHILD_BASE)
-                .map(|e| (e.token().0 - CHILD_BASE) as libc::pid_t),
-        );
+        exited.extend(events.iter().filter_map(|e| token::child_pid(e.token())));
     }
     drain_tallies(&tally_rx, &mut totals);
     server
@@ -173,10 +165,10 @@ fn track(
 ) -> bool {
     exec::started(pid);
     let pidfd = sys::pidfd_open(pid).ok().and_then(|owned| {
-        let token = Token(CHILD_BASE + pid as usize);
+        let tok = Token(token::CHILD_BASE + pid as usize);
         acc.poll
             .registry()
-            .register(&mut SourceFd(&owned.as_raw_fd()), token, Interest::READABLE)
+            .register(&mut SourceFd(&owned.as_raw_fd()), tok, Interest::READABLE)
             .ok()
             .map(|_| owned)
     });
@@ -259,10 +251,10 @@ fn child_setup(acc: &Acceptor) {
     }
 }
 
-fn exit_code(end: Option<&drive::End>) -> i32 {
+fn exit_code(end: Option<&End>) -> i32 {
     match end {
         None => 0,
-        Some(drive::End::StdoutClosed) => EXIT_STDOUT_CLOSED,
+        Some(End::StdoutClosed) => EXIT_STDOUT_CLOSED,
         Some(_) => 1,
     }
 }

@@ -257,9 +257,51 @@ pub struct Acceptor {
     pub dgrams: Vec<Arc<crate::transport::Dgram>>,
 }
 
-pub const WAKE: mio::Token = mio::Token(0);
-/// Listening sockets take the tokens from here up; models use those below.
-pub const LISTEN_BASE: usize = 16;
+pub use token::{LISTEN_BASE, WAKE};
+
+/// The one token scheme of every event loop in sockcat. Tokens of
+/// connections come from a counter that never repeats (a late event for a
+/// closed connection cannot land on a new one), and each range is far from
+/// the next, so an event says by its token alone what it is about.
+pub mod token {
+    use mio::Token;
+
+    /// The loop's waker: a signal, a finished worker, an exited thread.
+    pub const WAKE: Token = Token(0);
+    /// `serve`'s stdin relay.
+    pub const STDIN: Token = Token(1);
+    /// `fork-serve`'s pipe of children's byte counts.
+    pub const TALLIES: Token = Token(2);
+    /// Listening socket `i` is `LISTEN_BASE + i`.
+    pub const LISTEN_BASE: usize = 16;
+    /// `fork-serve`'s child `pid` is `CHILD_BASE + pid` (its pidfd); pids
+    /// stay below 2^22.
+    pub const CHILD_BASE: usize = 1 << 24;
+    /// Connection `id` owns `CONN_BASE + PARTS * id + part`.
+    pub const CONN_BASE: usize = 1 << 32;
+    pub const PARTS: usize = 4;
+    /// The parts of a connection: its socket, a program's stdin and stdout.
+    pub const PART_SOCKET: usize = 0;
+    pub const PART_CHILD_IN: usize = 1;
+    pub const PART_CHILD_OUT: usize = 2;
+
+    /// The token of part `part` of connection `id`.
+    pub fn conn(id: usize, part: usize) -> Token {
+        Token(CONN_BASE + PARTS * id + part)
+    }
+
+    /// The connection a token belongs to, if it is a connection's.
+    pub fn conn_id(t: Token) -> Option<usize> {
+        t.0.checked_sub(CONN_BASE).map(|n| n / PARTS)
+    }
+
+    /// The child a pidfd's token names.
+    pub fn child_pid(t: Token) -> Option<libc::pid_t> {
+        (CHILD_BASE..CONN_BASE)
+            .contains(&t.0)
+            .then(|| (t.0 - CHILD_BASE) as libc::pid_t)
+    }
+}
 
 impl Acceptor {
     pub fn new(server: &mut Server) -> Result<Acceptor> {
@@ -397,8 +439,8 @@ pub fn may_accept(server: &Server, served: u64, active: usize, stopping: bool) -
 }
 
 /// Why the connection (or datagram) a worker served ended, as a log line.
-pub fn report(log: &Log, peer: &crate::transport::Peer, end: Option<&crate::handler::drive::End>) {
-    use crate::handler::drive::End;
+pub fn report(log: &Log, peer: &crate::transport::Peer, end: Option<&crate::handler::End>) {
+    use crate::handler::End;
     match end {
         // Not an error: the reader went away, and the server stops quietly.
         None | Some(End::StdoutClosed) => {}

@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd};
-use std::process::{Child, ChildStdin, ChildStdout, Stdio};
+use std::os::fd::AsRawFd;
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,22 +23,17 @@ mod stdin;
 use crate::error::{Context, Error, Result};
 use crate::event::Tally;
 use crate::handler::broker;
-use crate::handler::{Session, Spec, Step, exec};
+use crate::handler::{End, Session, Spec, Step, exec};
 use crate::output::hex_to_stderr;
+use crate::relay::nonblocking::Pipes;
 use crate::runtime::{self, Server, Totals};
-use crate::transport::{Bound, Dgram, Listener, Peer, Stream, set_nonblocking_fd};
+use crate::transport::{Bound, Dgram, Listener, Peer, Stream};
 use datagram::DgramJob;
 use stdin::{StdinKind, classify_stdin};
 
-const WAKER: Token = Token(0);
-const STDIN: Token = Token(1);
-/// Listening sockets take the tokens from here up.
-const LISTEN_BASE: usize = 2;
-/// Connection `id` owns tokens `CONN_BASE + 4 * id + part`.
-const CONN_BASE: usize = 1 << 16;
-const PART_SOCKET: usize = 0;
-const PART_CHILD_IN: usize = 1;
-const PART_CHILD_OUT: usize = 2;
+use crate::runtime::token::{
+    self, LISTEN_BASE, PART_CHILD_IN, PART_CHILD_OUT, PART_SOCKET, STDIN, WAKE,
+};
 
 /// The loop's one read buffer, shared by every connection.
 const READ_CHUNK: usize = 256 * 1024;
@@ -50,24 +45,17 @@ const READS_PER_TURN: usize = 16;
 pub fn run(cfg: runtime::Config) -> Result<()> {
     let server = runtime::setup(cfg)?;
     let poll = Poll::new().context("create event loop")?;
-    let waker = Arc::new(Waker::new(poll.registry(), WAKER).context("create waker")?);
+    let waker = Arc::new(Waker::new(poll.registry(), WAKE).context("create waker")?);
     runtime::wake_on_signal(waker);
     Loop::new(server, poll)?.run()
-}
-
-/// A program started by `--exec`, its pipes in the loop.
-struct ChildIo {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: Option<ChildStdout>,
-    to_child: Vec<u8>,
 }
 
 struct Conn {
     stream: Stream,
     peer: Peer,
     session: Option<Session>,
-    child: Option<ChildIo>,
+    /// The program `--exec` started for this connection, its pipes in the loop.
+    child: Option<Pipes>,
     /// Bytes for the peer that the socket would not take yet.
     out: Vec<u8>,
     /// The peer sent FIN (or the read side failed).
@@ -87,20 +75,14 @@ impl Conn {
     /// Whether the loop may read more from the peer now.
     fn has_room(&self) -> bool {
         match &self.child {
-            Some(c) => c.to_child.len() < OUT_LIMIT,
+            Some(c) => c.queued() < OUT_LIMIT,
             None => self.out.len() < OUT_LIMIT,
         }
     }
 
     fn done(&self) -> bool {
-        self.read_done && self.shut && self.child.as_ref().is_none_or(|c| c.stdout.is_none())
+        self.read_done && self.shut && self.child.as_ref().is_none_or(|c| !c.output_open())
     }
-}
-
-/// Why `progress` stopped working on a connection early.
-enum Stop {
-    Io(io::Error),
-    StdoutClosed,
 }
 
 struct Loop {
@@ -276,22 +258,21 @@ impl Loop {
     fn handle(&mut self, events: &Events) -> Result<()> {
         for ev in events.iter() {
             match ev.token() {
-                WAKER => {} // a signal: checked at the top of every turn
+                WAKE => {} // a signal: checked at the top of every turn
                 STDIN => self.stdin_ready = true,
-                Token(t) if t < CONN_BASE => {
-                    let i = t - LISTEN_BASE;
-                    if i < self.listeners.len() {
-                        self.accept_all(i);
-                    } else if i < self.dgrams.len() {
-                        self.datagrams(i)?;
-                    }
-                }
-                Token(t) => {
-                    let id = (t - CONN_BASE) / 4;
-                    if self.dgram_jobs.contains_key(&id) {
-                        self.drive_dgram_job(id)?;
-                    } else {
-                        self.drive(id)?;
+                t => {
+                    if let Some(id) = token::conn_id(t) {
+                        if self.dgram_jobs.contains_key(&id) {
+                            self.drive_dgram_job(id)?;
+                        } else {
+                            self.drive(id)?;
+                        }
+                    } else if let Some(i) = t.0.checked_sub(LISTEN_BASE) {
+                        if i < self.listeners.len() {
+                            self.accept_all(i);
+                        } else if i < self.dgrams.len() {
+                            self.datagrams(i)?;
+                        }
                     }
                 }
             }
@@ -391,11 +372,10 @@ impl Loop {
             last_out: now,
             tally: Tally::default(),
         };
-        let token = Token(CONN_BASE + 4 * id + PART_SOCKET);
         let fd = conn.stream.poll_fd();
         if let Err(e) = self.poll.registry().register(
             &mut SourceFd(&fd),
-            token,
+            token::conn(id, PART_SOCKET),
             Interest::READABLE | Interest::WRITABLE,
         ) {
             self.server
@@ -430,32 +410,13 @@ impl Loop {
         self.again.push(id);
     }
 
-    fn spawn(&self, argv: &[std::ffi::OsString], conn: &Conn, id: usize) -> io::Result<ChildIo> {
-        let mut child = exec::command(argv, &conn.peer, &conn.stream.local())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let stdin = child.stdin.take().expect("piped");
-        let stdout = child.stdout.take().expect("piped");
-        set_nonblocking_fd(stdin.as_fd())?;
-        set_nonblocking_fd(stdout.as_fd())?;
-        let reg = self.poll.registry();
-        reg.register(
-            &mut SourceFd(&stdin.as_raw_fd()),
-            Token(CONN_BASE + 4 * id + PART_CHILD_IN),
-            Interest::WRITABLE,
-        )?;
-        reg.register(
-            &mut SourceFd(&stdout.as_raw_fd()),
-            Token(CONN_BASE + 4 * id + PART_CHILD_OUT),
-            Interest::READABLE,
-        )?;
-        Ok(ChildIo {
-            child,
-            stdin: Some(stdin),
-            stdout: Some(stdout),
-            to_child: Vec::new(),
-        })
+    fn spawn(&self, argv: &[std::ffi::OsString], conn: &Conn, id: usize) -> io::Result<Pipes> {
+        Pipes::spawn(
+            &mut exec::command(argv, &conn.peer, &conn.stream.local()),
+            self.poll.registry(),
+            token::conn(id, PART_CHILD_IN),
+            token::conn(id, PART_CHILD_OUT),
+        )
     }
 
     /// Make all the progress a connection can make now, then close it if done.
@@ -471,8 +432,12 @@ impl Loop {
             Ok(()) => {
                 self.conns.insert(id, c);
             }
-            Err(Stop::StdoutClosed) => return Err(Error::StdoutClosed),
-            Err(Stop::Io(e)) => self.close(c, Some(e)),
+            Err(End::StdoutClosed) => return Err(Error::StdoutClosed),
+            Err(End::Io(e)) => self.close(c, Some(e)),
+            Err(other) => {
+                let e = io::Error::other(other.message(&c.peer));
+                self.close(c, Some(e));
+            }
         }
         if !self.broadcast.is_empty() {
             self.fan_out(id);
@@ -498,16 +463,20 @@ impl Loop {
         room
     }
 
-    fn progress(&mut self, c: &mut Conn, id: usize) -> std::result::Result<(), Stop> {
+    fn progress(&mut self, c: &mut Conn, id: usize) -> std::result::Result<(), End> {
         let hex = self.server.drive.hex;
         let broker = matches!(self.server.spec, Spec::Broker);
         let mut reads = 0;
         loop {
-            let mut moved = flush(c, hex).map_err(Stop::Io)?;
+            let mut moved = flush(c, hex).map_err(End::Io)?;
             if let Some(ch) = &mut c.child {
-                moved |= child_io(ch, &mut c.out, c.read_done, &mut c.finish).map_err(Stop::Io)?;
+                moved |= ch
+                    .pump(&mut c.out, OUT_LIMIT, c.read_done)
+                    .map_err(End::Io)?;
+                // The program's exit (its output's end) is our FIN.
+                c.finish |= !ch.output_open();
                 if !c.out.is_empty() {
-                    moved |= flush(c, hex).map_err(Stop::Io)?;
+                    moved |= flush(c, hex).map_err(End::Io)?;
                 }
             }
             // A broker chunk is fanned out before the next read (in `drive`).
@@ -544,7 +513,7 @@ impl Loop {
                             self.broadcast.extend_from_slice(data);
                         }
                         if let Some(ch) = &mut c.child {
-                            ch.to_child.extend_from_slice(data);
+                            ch.queue(data);
                         } else if let Some(s) = &mut c.session {
                             let step = s.input(data, &mut self.scratch).map_err(stdout_stop)?;
                             c.finish |= step == Step::Finish;
@@ -557,7 +526,7 @@ impl Loop {
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => moved = true,
-                    Err(e) => return Err(Stop::Io(e)),
+                    Err(e) => return Err(End::Io(e)),
                 }
             }
             if !moved {
@@ -611,8 +580,7 @@ impl Loop {
             }
         }
         if let Some(mut ch) = c.child.take() {
-            drop(ch.stdin.take());
-            drop(ch.stdout.take());
+            ch.close();
             match ch.child.try_wait() {
                 Ok(Some(_)) => {}
                 _ => self.lingering.push(ch.child),
@@ -672,7 +640,6 @@ impl Loop {
         for id in ids {
             if let Some(mut c) = self.conns.remove(&id) {
                 if let Some(ch) = &mut c.child {
-                    // SAFETY: kill has no memory-safety preconditions.
                     exec::terminate(ch.child.id() as i32);
                 }
                 let e = io::Error::other("closed at shutdown");
@@ -680,12 +647,11 @@ impl Loop {
             }
         }
         for (_, j) in self.dgram_jobs.drain() {
-            // SAFETY: as above.
-            exec::terminate(j.child.id() as i32);
-            self.lingering.push(j.child);
+            let child = j.child();
+            exec::terminate(child.id() as i32);
+            self.lingering.push(child);
         }
         for ch in &self.lingering {
-            // SAFETY: as above.
             exec::terminate(ch.id() as i32);
         }
     }
@@ -768,66 +734,11 @@ fn flush(c: &mut Conn, hex: bool) -> io::Result<bool> {
 /// bytes to the program's stdin (closed after the peer's FIN, once
 /// drained), the program's stdout to the peer (its EOF finishes the
 /// connection).
-fn child_io(
-    ch: &mut ChildIo,
-    out: &mut Vec<u8>,
-    read_done: bool,
-    finish: &mut bool,
-) -> io::Result<bool> {
-    let mut moved = false;
-    if let Some(stdin) = &mut ch.stdin {
-        let mut sent = 0;
-        while sent < ch.to_child.len() {
-            match stdin.write(&ch.to_child[sent..]) {
-                Ok(n) => sent += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    // The program stopped reading; what it did not read is gone.
-                    sent = ch.to_child.len();
-                }
-            }
-        }
-        if sent > 0 {
-            ch.to_child.drain(..sent);
-            moved = true;
-        }
-        if ch.to_child.is_empty() {
-            ch.to_child = Vec::new();
-            if read_done {
-                ch.stdin = None;
-                moved = true;
-            }
-        }
-    }
-    if let Some(stdout) = &mut ch.stdout {
-        let mut buf = [0u8; 16 * 1024];
-        while out.len() < OUT_LIMIT {
-            match stdout.read(&mut buf) {
-                Ok(0) => {
-                    ch.stdout = None;
-                    *finish = true;
-                    moved = true;
-                    break;
-                }
-                Ok(n) => {
-                    out.extend_from_slice(&buf[..n]);
-                    moved = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    Ok(moved)
-}
-
-fn stdout_stop(e: io::Error) -> Stop {
+fn stdout_stop(e: io::Error) -> End {
     if e.kind() == io::ErrorKind::BrokenPipe {
-        Stop::StdoutClosed
+        End::StdoutClosed
     } else {
-        Stop::Io(e)
+        End::Io(e)
     }
 }
 

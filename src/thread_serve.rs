@@ -19,7 +19,8 @@ use mio::Events;
 
 use crate::error::{Error, Result};
 use crate::event::Tally;
-use crate::handler::drive::{self, Drive, End};
+use crate::handler::End;
+use crate::handler::drive::{self, Drive};
 use crate::handler::{Spec, exec};
 use crate::runtime::{self, Acceptor, Request, Slot, Totals};
 use crate::transport::{Dgram, Peer, ReplyTo, Stream};

@@ -326,3 +326,32 @@ fn once_waits_for_the_datagram_program_to_answer() {
         assert_eq!(s.wait(), Some(0), "{model}");
     }
 }
+
+/// A datagram reply is one datagram: a program that writes without end
+/// gets its first 65,507 bytes (the largest UDP payload) sent and is cut
+/// off, and the server's memory does not follow the program's output.
+#[test]
+fn a_datagram_program_reply_is_capped_at_one_datagram() {
+    for model in crate::handlers::MODELS {
+        let s = Server::start(&[model, "-u", "127.0.0.1:0", "-q", "--sh-exec", "yes"]);
+        let before = rss_kib(s.pid());
+        let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        c.connect(s.addr().trim_start_matches("udp://")).unwrap();
+        let mut buf = vec![0u8; 70_000];
+        for round in 0..3 {
+            c.send(b"go\n").unwrap();
+            let n = c.recv(&mut buf).expect("a reply");
+            assert_eq!(n, 65_507, "{model} round {round}");
+            assert!(
+                buf[..n].chunks(2).all(|p| p == b"y\n" || p == b"y"),
+                "{model}"
+            );
+        }
+        let after = rss_kib(s.pid());
+        assert!(
+            after < before + 16 * 1024,
+            "{model}: RSS {before} -> {after} KiB"
+        );
+    }
+}

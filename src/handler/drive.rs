@@ -9,7 +9,7 @@ use std::net::Shutdown;
 use std::process::Stdio;
 use std::time::Duration;
 
-use super::{Session, Spec, Step, exec};
+use super::{End, Session, Spec, Step, exec};
 use crate::event::Tally;
 use crate::output::hex_to_stderr;
 use crate::relay::blocking;
@@ -20,31 +20,6 @@ use crate::transport::{Dgram, Peer, ReplyTo, Stream};
 pub struct Drive {
     pub idle: Option<Duration>,
     pub hex: bool,
-}
-
-/// Why a connection ended other than by a clean close.
-#[derive(Debug)]
-pub enum End {
-    Io(io::Error),
-    IdleTimeout,
-    /// Our stdout was closed (`| head`).
-    StdoutClosed,
-    /// `--exec`'s program could not start.
-    Exec(String),
-    /// The worker serving the connection panicked (a bug in sockcat).
-    Panicked,
-}
-
-impl End {
-    pub fn message(&self, peer: &Peer) -> String {
-        match self {
-            End::Io(e) => format!("{peer}: {}", crate::error::describe(e)),
-            End::IdleTimeout => format!("{peer}: idle timeout"),
-            End::StdoutClosed => "stdout closed".into(),
-            End::Exec(m) => format!("{peer}: {m}"),
-            End::Panicked => format!("{peer}: the worker serving it failed (a bug in sockcat)"),
-        }
-    }
 }
 
 /// Bytes read per call; one buffer per connection while it runs.

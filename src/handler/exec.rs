@@ -60,8 +60,12 @@ pub fn spawn_on_socket(argv: &[OsString], stream: &Stream, peer: &Peer) -> io::R
         .spawn()
 }
 
-/// Run the program for one datagram: the datagram on its stdin, its whole
-/// output as the reply.
+/// A reply is one datagram: what a program writes beyond this is not read
+/// (the largest UDP payload; the program's output is then cut off).
+pub const MAX_REPLY: usize = 65_507;
+
+/// Run the program for one datagram: the datagram on its stdin, its output
+/// (up to [`MAX_REPLY`] bytes) as the reply.
 pub fn run_datagram(
     argv: &[OsString],
     data: &[u8],
@@ -81,7 +85,10 @@ pub fn run_datagram(
         s.spawn(move || {
             let _ = stdin.write_all(data);
         });
-        stdout.read_to_end(&mut reply)
+        let r = (&mut stdout).take(MAX_REPLY as u64).read_to_end(&mut reply);
+        // Closing its output ends a program that writes on (SIGPIPE).
+        drop(stdout);
+        r
     });
     child.wait()?;
     r.map(|_| reply)

@@ -17,6 +17,8 @@ pub mod reply;
 
 use std::ffi::OsString;
 use std::io;
+
+use crate::transport::Peer;
 use std::sync::Arc;
 
 /// The handler chosen on the command line.
@@ -28,6 +30,31 @@ pub enum Spec {
     Discard,
     Exec(Arc<[OsString]>),
     Broker,
+}
+
+/// Why a connection ended other than by a clean close.
+#[derive(Debug)]
+pub enum End {
+    Io(io::Error),
+    IdleTimeout,
+    /// Our stdout was closed (`| head`).
+    StdoutClosed,
+    /// `--exec`'s program could not start.
+    Exec(String),
+    /// The worker serving the connection panicked (a bug in sockcat).
+    Panicked,
+}
+
+impl End {
+    pub fn message(&self, peer: &Peer) -> String {
+        match self {
+            End::Io(e) => format!("{peer}: {}", crate::error::describe(e)),
+            End::IdleTimeout => format!("{peer}: idle timeout"),
+            End::StdoutClosed => "stdout closed".into(),
+            End::Exec(m) => format!("{peer}: {m}"),
+            End::Panicked => format!("{peer}: the worker serving it failed (a bug in sockcat)"),
+        }
+    }
 }
 
 /// What the driver should do after a session call.

@@ -7,8 +7,11 @@
 //!
 //! * [`blocking`]: the pump for the forking and threading models, one
 //!   thread per direction, and the lingering close every model ends with.
+//! * [`nonblocking`]: the pump for the event loop, the program's pipes
+//!   watched beside the socket.
 
 pub mod blocking;
+pub mod nonblocking;
 
 /// What a relay moved, each way.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

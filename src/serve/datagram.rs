@@ -2,30 +2,25 @@
 //! byte-level handlers answer at once; `--exec` programs run with their
 //! pipes in the loop, so a slow one holds up no other datagram.
 
-use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
-use std::process::{Child, ChildStdin, ChildStdout, Stdio};
+use std::io;
+use std::process::Child;
 use std::time::Instant;
 
-use mio::unix::SourceFd;
-use mio::{Interest, Token};
-
-use super::{CONN_BASE, Loop, PART_CHILD_IN, PART_CHILD_OUT};
+use super::Loop;
 use crate::error::{Error, Result};
 use crate::event::Tally;
-use crate::handler::drive::{self, End};
+use crate::handler::{End, drive};
 use crate::handler::{Spec, exec};
 use crate::output::hex_to_stderr;
-use crate::transport::{Peer, ReplyTo, set_nonblocking_fd};
+use crate::relay::nonblocking::Pipes;
+use crate::runtime::token::{self, PART_CHILD_IN, PART_CHILD_OUT};
+use crate::transport::{Peer, ReplyTo};
 
 /// A program `--exec` runs for one datagram: the datagram goes to its
-/// stdin, its whole output comes back as the reply. Its pipes are in the
-/// loop like a connection's, so a slow program stalls no other datagram.
+/// stdin, its output comes back as the reply. Its pipes are in the loop
+/// like a connection's, so a slow program stalls no other datagram.
 pub(super) struct DgramJob {
-    pub(super) child: Child,
-    stdin: Option<ChildStdin>,
-    input: Vec<u8>,
-    stdout: Option<ChildStdout>,
+    pipes: Pipes,
     output: Vec<u8>,
     /// Which datagram socket it came in on, and who to answer.
     sock: usize,
@@ -33,6 +28,12 @@ pub(super) struct DgramJob {
     peer: Peer,
     started: Instant,
     bytes_in: u64,
+}
+
+impl DgramJob {
+    pub(super) fn child(self) -> Child {
+        self.pipes.child
+    }
 }
 
 /// At most this many datagram programs run at once (unless --max-conns
@@ -135,12 +136,14 @@ impl Loop {
         let id = self.next_id;
         self.next_id += 1;
         let local = self.dgrams[sock].local.clone();
-        let spawned = exec::command(argv, &peer, &local)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn();
-        let mut child = match spawned {
-            Ok(c) => c,
+        let spawned = Pipes::spawn(
+            &mut exec::command(argv, &peer, &local),
+            self.poll.registry(),
+            token::conn(id, PART_CHILD_IN),
+            token::conn(id, PART_CHILD_OUT),
+        );
+        let mut pipes = match spawned {
+            Ok(p) => p,
             Err(e) => {
                 self.server.log.error(&format!(
                     "{peer}: {}",
@@ -154,40 +157,14 @@ impl Loop {
                 return Ok(());
             }
         };
-        let stdin = child.stdin.take().expect("piped");
-        let stdout = child.stdout.take().expect("piped");
-        let reg = self.poll.registry();
-        let ok = set_nonblocking_fd(stdin.as_fd()).is_ok()
-            && set_nonblocking_fd(stdout.as_fd()).is_ok()
-            && reg
-                .register(
-                    &mut SourceFd(&stdin.as_raw_fd()),
-                    Token(CONN_BASE + 4 * id + PART_CHILD_IN),
-                    Interest::WRITABLE,
-                )
-                .is_ok()
-            && reg
-                .register(
-                    &mut SourceFd(&stdout.as_raw_fd()),
-                    Token(CONN_BASE + 4 * id + PART_CHILD_OUT),
-                    Interest::READABLE,
-                )
-                .is_ok();
-        if !ok {
-            let _ = child.kill();
-            self.lingering.push(child);
-            return Ok(());
-        }
+        pipes.queue(&data);
         self.dgram_jobs.insert(
             id,
             DgramJob {
-                child,
-                stdin: Some(stdin),
-                stdout: Some(stdout),
+                pipes,
                 output: Vec::new(),
                 sock,
                 bytes_in: data.len() as u64,
-                input: data,
                 to,
                 peer,
                 started,
@@ -197,48 +174,13 @@ impl Loop {
     }
 
     /// Feed a datagram program its input, collect its output, and answer
-    /// once its stdout closes.
+    /// once its stdout closes (or a whole datagram's worth has come).
     pub(super) fn drive_dgram_job(&mut self, id: usize) -> Result<()> {
         let Some(mut j) = self.dgram_jobs.remove(&id) else {
             return Ok(());
         };
-        let mut failed = None;
-        if let Some(stdin) = &mut j.stdin {
-            let mut sent = 0;
-            while sent < j.input.len() {
-                match stdin.write(&j.input[sent..]) {
-                    Ok(n) => sent += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    // It stopped reading: what it read is what it gets.
-                    Err(_) => sent = j.input.len(),
-                }
-            }
-            j.input.drain(..sent);
-            if j.input.is_empty() {
-                j.stdin = None; // EOF: the whole datagram is in
-            }
-        }
-        if let Some(stdout) = &mut j.stdout {
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                match stdout.read(&mut buf) {
-                    Ok(0) => {
-                        j.stdout = None;
-                        break;
-                    }
-                    Ok(n) => j.output.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => {
-                        failed = Some(e);
-                        j.stdout = None;
-                        break;
-                    }
-                }
-            }
-        }
-        if j.stdout.is_some() {
+        let failed = j.pipes.pump(&mut j.output, exec::MAX_REPLY, true).err();
+        if j.pipes.output_open() && j.output.len() < exec::MAX_REPLY && failed.is_none() {
             self.dgram_jobs.insert(id, j);
             return Ok(());
         }
@@ -253,10 +195,11 @@ impl Loop {
         };
         let reply = std::mem::take(&mut j.output);
         self.answer(j.sock, &reply, &j.to, &j.peer, tally, j.started);
-        drop(j.stdin.take());
-        match j.child.try_wait() {
+        j.pipes.close();
+        let mut child = j.child();
+        match child.try_wait() {
             Ok(Some(_)) => {}
-            _ => self.lingering.push(j.child),
+            _ => self.lingering.push(child),
         }
         // A slot is free: read the datagrams that waited.
         for i in 0..self.dgrams.len() {
