@@ -49,6 +49,32 @@ pub enum Family {
     V6,
 }
 
+/// The four transports, as readiness lines, events and errors name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Tcp,
+    Udp,
+    Unix,
+    Unixgram,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Tcp => "tcp",
+            Kind::Udp => "udp",
+            Kind::Unix => "unix",
+            Kind::Unixgram => "unixgram",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Addr {
     pub fn is_datagram(&self) -> bool {
         matches!(
@@ -61,16 +87,16 @@ impl Addr {
     }
 
     /// The transport's name as the readiness line shows it.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> Kind {
         match self {
             Addr::Inet {
                 proto: Proto::Tcp, ..
-            } => "tcp",
+            } => Kind::Tcp,
             Addr::Inet {
                 proto: Proto::Udp, ..
-            } => "udp",
-            Addr::Unix { dgram: false, .. } => "unix",
-            Addr::Unix { dgram: true, .. } => "unixgram",
+            } => Kind::Udp,
+            Addr::Unix { dgram: false, .. } => Kind::Unix,
+            Addr::Unix { dgram: true, .. } => Kind::Unixgram,
         }
     }
 }
@@ -407,11 +433,17 @@ mod tests {
             parse_with("127.0.0.1:5", true, false).unwrap(),
             inet(Proto::Udp, "127.0.0.1", 5)
         );
-        assert_eq!(parse_with("/tmp/s", false, true).unwrap().kind(), "unix");
-        assert_eq!(parse_with("/tmp/s", true, true).unwrap().kind(), "unixgram");
+        assert_eq!(
+            parse_with("/tmp/s", false, true).unwrap().kind(),
+            Kind::Unix
+        );
+        assert_eq!(
+            parse_with("/tmp/s", true, true).unwrap().kind(),
+            Kind::Unixgram
+        );
         assert_eq!(
             parse_with("unix:/tmp/s", true, false).unwrap().kind(),
-            "unixgram"
+            Kind::Unixgram
         );
         assert!(parse_with("tcp://h:1", true, false).is_err());
         assert!(parse_with("tcp://h:1", false, true).is_err());

@@ -8,6 +8,7 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
+use crate::addr::Kind;
 use serde_json::{Value, json};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,23 +33,23 @@ pub struct Log {
 
 impl Log {
     /// The readiness line. Printed even under `-q`: scripts wait for it.
-    pub fn listening(&self, kind: &str, local: &str) {
+    pub fn listening(&self, kind: Kind, local: &str) {
         self.emit(
             format_args!("listening on {kind} {local}"),
-            || json!({"event": "listening", "transport": kind, "address": local}),
+            || json!({"event": "listening", "transport": kind.as_str(), "address": local}),
         );
     }
 
-    pub fn connection(&self, kind: &str, peer: &str) {
+    pub fn connection(&self, kind: Kind, peer: &str) {
         if self.level >= Level::Normal {
             self.emit(
                 format_args!("got connection from {peer}"),
-                || json!({"event": "connection", "transport": kind, "peer": peer}),
+                || json!({"event": "connection", "transport": kind.as_str(), "peer": peer}),
             );
         }
     }
 
-    pub fn closed(&self, kind: &str, peer: &str, t: Tally, took: Duration) {
+    pub fn closed(&self, kind: Kind, peer: &str, t: Tally, took: Duration) {
         if self.level >= Level::Verbose {
             self.emit(
                 format_args!(
@@ -58,7 +59,7 @@ impl Log {
                     show_duration(took)
                 ),
                 || {
-                    json!({"event": "closed", "transport": kind, "peer": peer,
+                    json!({"event": "closed", "transport": kind.as_str(), "peer": peer,
                        "bytes_in": t.bytes_in, "bytes_out": t.bytes_out,
                        "duration_ms": millis(took)})
                 },
@@ -66,11 +67,11 @@ impl Log {
         }
     }
 
-    pub fn refused(&self, kind: &str, peer: &str) {
+    pub fn refused(&self, kind: Kind, peer: &str) {
         if self.level >= Level::Normal {
             self.emit(
                 format_args!("refused {peer} (access list)"),
-                || json!({"event": "refused", "transport": kind, "peer": peer}),
+                || json!({"event": "refused", "transport": kind.as_str(), "peer": peer}),
             );
         }
     }

@@ -22,20 +22,17 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Token};
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 use crate::event::Tally;
 use crate::handler::{End, drive, exec};
-use crate::runtime::{self, Acceptor, Request, Server, Totals, token};
+use crate::runtime::{self, Acceptor, Request, Server, Totals, Turn, token};
 use crate::sys::{self, Forked};
-use crate::transport::{Dgram, Peer, ReplyTo, Stream};
+use crate::transport::{Dgram, Endpoint, ReplyTo, Stream};
 use nix::sys::signal::Signal;
-
-/// How long past the grace period children get after SIGTERM.
-const HARD_STOP: Duration = Duration::from_secs(2);
 
 struct ChildInfo {
     pidfd: Option<OwnedFd>,
-    peer: Peer,
+    peer: Endpoint,
 }
 
 /// A handler child's exit status when our stdout was closed (`| head`):
@@ -44,6 +41,7 @@ const EXIT_STDOUT_CLOSED: i32 = 3;
 
 pub fn run(cfg: runtime::Config) -> Result<()> {
     let mut server = runtime::setup(cfg)?;
+    crate::handler::print::prepare();
     let mut acc = Acceptor::new(&mut server)?;
     let (tally_rx, tally_tx) = sys::pipe().context("create pipe")?;
     let tally_rx = std::fs::File::from(tally_rx);
@@ -78,25 +76,22 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
         stdout_closed |= reap(&acc, &mut children, &server, &exited);
         exited.clear();
         drain_tallies(&tally_rx, &mut totals);
-        if stopping.is_none() {
-            stopping = server.stop_deadline(stdout_closed);
-            if stopping.is_some() {
-                acc.close();
+        match acc.turn(
+            &server,
+            &mut stopping,
+            stdout_closed,
+            served,
+            children.len(),
+        ) {
+            Turn::Done => break,
+            Turn::Serve => {}
+            Turn::Cut => {
+                if !termed {
+                    termed = true;
+                    exec::signal_all(Signal::SIGTERM);
+                }
             }
-        }
-        if server.limit.is_some_and(|l| served >= l) {
-            acc.close();
-        }
-        if acc.is_closed() && children.is_empty() {
-            break;
-        }
-        if let Some(deadline) = stopping {
-            let now = Instant::now();
-            if now >= deadline && !termed {
-                termed = true;
-                exec::signal_all(Signal::SIGTERM);
-            }
-            if now >= deadline + HARD_STOP {
+            Turn::Abandon => {
                 exec::signal_all(Signal::SIGKILL);
                 for pid in children.keys() {
                     sys::wait_child(*pid, true);
@@ -129,7 +124,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
             }
         }
         let mut timeout = stopping.map(|d| {
-            let until = if termed { d + HARD_STOP } else { d };
+            let until = if termed { d + runtime::HARD_STOP } else { d };
             until
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(10))
@@ -143,16 +138,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
         exited.extend(events.iter().filter_map(|e| token::child_pid(e.token())));
     }
     drain_tallies(&tally_rx, &mut totals);
-    server
-        .log
-        .summary(totals.conns, totals.tally, began.elapsed());
-    if server.signals.count() > 0 {
-        return Err(Error::Interrupted);
-    }
-    if stdout_closed {
-        return Err(Error::StdoutClosed);
-    }
-    Ok(())
+    server.finish(&totals, began, stdout_closed)
 }
 
 /// Watch a new child through a pidfd. Returns true when pidfds are not
@@ -161,7 +147,7 @@ fn track(
     acc: &Acceptor,
     children: &mut HashMap<libc::pid_t, ChildInfo>,
     pid: libc::pid_t,
-    peer: Peer,
+    peer: Endpoint,
 ) -> bool {
     exec::started(pid);
     let pidfd = sys::pidfd_open(pid).ok().and_then(|owned| {
@@ -273,7 +259,7 @@ fn fork_stream(
     server: &Server,
     acc: &Acceptor,
     stream: Stream,
-    peer: &Peer,
+    peer: &Endpoint,
     tally_out: &std::fs::File,
 ) -> io::Result<libc::pid_t> {
     let started = Instant::now();
@@ -297,7 +283,7 @@ fn fork_datagram(
     server: &Server,
     acc: &Acceptor,
     data: &[u8],
-    peer: &Peer,
+    peer: &Endpoint,
     to: &ReplyTo,
     sock: &Arc<Dgram>,
     tally_out: &std::fs::File,

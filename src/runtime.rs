@@ -29,7 +29,7 @@ pub struct Server {
     pub drive: Drive,
     pub signals: Signals,
     /// The transport's name for events: tcp, udp, unix, unixgram.
-    pub kind: &'static str,
+    pub kind: crate::addr::Kind,
 }
 
 impl Server {
@@ -37,7 +37,12 @@ impl Server {
     /// datagram): the access list, then the event line and the count.
     /// Returns whether to serve it; a refused peer is logged here and gets
     /// no worker.
-    pub fn admit(&self, kind: &str, peer: &crate::transport::Peer, served: &mut u64) -> bool {
+    pub fn admit(
+        &self,
+        kind: crate::addr::Kind,
+        peer: &crate::transport::Endpoint,
+        served: &mut u64,
+    ) -> bool {
         if !self.access.permits(peer.ip()) {
             self.log.refused(kind, &peer.to_string());
             return false;
@@ -368,18 +373,18 @@ impl Acceptor {
 pub enum Request {
     Stream {
         stream: crate::transport::Stream,
-        peer: crate::transport::Peer,
+        peer: crate::transport::Endpoint,
     },
     Datagram {
         len: usize,
         to: crate::transport::ReplyTo,
-        peer: crate::transport::Peer,
+        peer: crate::transport::Endpoint,
         sock: Arc<crate::transport::Dgram>,
     },
 }
 
 impl Request {
-    pub fn peer(&self) -> &crate::transport::Peer {
+    pub fn peer(&self) -> &crate::transport::Endpoint {
         match self {
             Request::Stream { peer, .. } | Request::Datagram { peer, .. } => peer,
         }
@@ -429,6 +434,77 @@ impl Acceptor {
     }
 }
 
+/// How long past the grace period cut workers get before the server exits
+/// anyway.
+pub const HARD_STOP: Duration = Duration::from_secs(2);
+
+/// What stopping asks of a blocking model's loop on this turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// Go on serving (and accepting, if the acceptor is open).
+    Serve,
+    /// The grace period is over: cut what is still open.
+    Cut,
+    /// Cut workers had [`HARD_STOP`] more and are still there: exit.
+    Abandon,
+    /// Nothing is left to serve.
+    Done,
+}
+
+impl Acceptor {
+    /// Once per turn of a blocking model's loop: stop accepting at a
+    /// signal, a closed stdout or the `--count` limit, and say what the
+    /// grace period asks for now. `stopping` holds the deadline once set.
+    pub fn turn(
+        &mut self,
+        server: &Server,
+        stopping: &mut Option<std::time::Instant>,
+        stdout_closed: bool,
+        served: u64,
+        active: usize,
+    ) -> Turn {
+        if stopping.is_none() {
+            *stopping = server.stop_deadline(stdout_closed);
+            if stopping.is_some() {
+                self.close();
+            }
+        }
+        if server.limit.is_some_and(|l| served >= l) {
+            self.close();
+        }
+        if self.is_closed() && active == 0 {
+            return Turn::Done;
+        }
+        let now = std::time::Instant::now();
+        match *stopping {
+            Some(d) if now >= d + HARD_STOP => Turn::Abandon,
+            Some(d) if now >= d => Turn::Cut,
+            _ => Turn::Serve,
+        }
+    }
+}
+
+impl Server {
+    /// The end of every model: the `-v` summary, then the exit the way the
+    /// server ended (a signal: interrupted; a closed stdout: quietly).
+    pub fn finish(
+        &self,
+        totals: &Totals,
+        began: std::time::Instant,
+        stdout_closed: bool,
+    ) -> Result<()> {
+        self.log
+            .summary(totals.conns, totals.tally, began.elapsed());
+        if self.signals.count() > 0 {
+            return Err(Error::Interrupted);
+        }
+        if stdout_closed {
+            return Err(Error::StdoutClosed);
+        }
+        Ok(())
+    }
+}
+
 /// Whether a server may take one more connection: not stopping, within
 /// `--count`, within the model's pool and within `--max-conns`.
 pub fn may_accept(server: &Server, served: u64, active: usize, stopping: bool) -> bool {
@@ -439,7 +515,7 @@ pub fn may_accept(server: &Server, served: u64, active: usize, stopping: bool) -
 }
 
 /// Why the connection (or datagram) a worker served ended, as a log line.
-pub fn report(log: &Log, peer: &crate::transport::Peer, end: Option<&crate::handler::End>) {
+pub fn report(log: &Log, peer: &crate::transport::Endpoint, end: Option<&crate::handler::End>) {
     use crate::handler::End;
     match end {
         // Not an error: the reader went away, and the server stops quietly.

@@ -27,7 +27,7 @@ use crate::handler::{End, Session, Spec, Step, exec};
 use crate::output::hex_to_stderr;
 use crate::relay::nonblocking::Pipes;
 use crate::runtime::{self, Server, Totals};
-use crate::transport::{Bound, Dgram, Listener, Peer, Stream};
+use crate::transport::{Bound, Dgram, Endpoint, Listener, Stream};
 use datagram::DgramJob;
 use stdin::{StdinKind, classify_stdin};
 
@@ -52,7 +52,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
 
 struct Conn {
     stream: Stream,
-    peer: Peer,
+    peer: Endpoint,
     session: Option<Session>,
     /// The program `--exec` started for this connection, its pipes in the loop.
     child: Option<Pipes>,
@@ -209,12 +209,13 @@ impl Loop {
             }
         };
         self.reap(true);
-        self.server
-            .log
-            .summary(self.totals.conns, self.totals.tally, self.began.elapsed());
         match result {
-            Ok(()) if self.server.signals.count() > 0 => Err(Error::Interrupted),
-            r => r,
+            Ok(()) => self.server.finish(&self.totals, self.began, false),
+            Err(Error::StdoutClosed) => self.server.finish(&self.totals, self.began, true),
+            Err(e) => {
+                let _ = self.server.finish(&self.totals, self.began, false);
+                Err(e)
+            }
         }
     }
 
@@ -354,7 +355,7 @@ impl Loop {
         }
     }
 
-    fn add(&mut self, stream: Stream, peer: Peer) {
+    fn add(&mut self, stream: Stream, peer: Endpoint) {
         let id = self.next_id;
         self.next_id += 1;
         let now = Instant::now();

@@ -22,11 +22,9 @@ use crate::event::Tally;
 use crate::handler::End;
 use crate::handler::drive::{self, Drive};
 use crate::handler::{Spec, exec};
-use crate::runtime::{self, Acceptor, Request, Slot, Totals};
-use crate::transport::{Dgram, Peer, ReplyTo, Stream};
+use crate::runtime::{self, Acceptor, Request, Slot, Totals, Turn};
+use crate::transport::{Dgram, Endpoint, ReplyTo, Stream};
 
-/// How long past the grace period to wait for cut connections before exiting.
-const HARD_STOP: Duration = Duration::from_secs(2);
 /// How long a thread with nothing to do waits for work before it exits.
 const IDLE_EXIT: Duration = Duration::from_secs(1);
 
@@ -35,13 +33,13 @@ enum Job {
     Stream {
         id: u64,
         stream: Stream,
-        peer: Peer,
+        peer: Endpoint,
     },
     Datagram {
         id: u64,
         data: Vec<u8>,
         to: ReplyTo,
-        peer: Peer,
+        peer: Endpoint,
         sock: Arc<Dgram>,
     },
 }
@@ -73,7 +71,7 @@ struct Pool {
 
 /// A connection being served, as the main thread tracks it.
 struct Active {
-    peer: Peer,
+    peer: Endpoint,
     started: Instant,
     /// A second handle on the socket, to cut it when the grace period ends.
     stream: Option<Stream>,
@@ -153,27 +151,12 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                 }
             }
         }
-        if stopping.is_none() {
-            stopping = server.stop_deadline(stdout_closed);
-            if stopping.is_some() {
-                acc.close();
-            }
-        }
-        if server.limit.is_some_and(|l| served >= l) {
-            acc.close();
-        }
-        if acc.is_closed() && active.is_empty() {
-            break;
-        }
-        if let Some(deadline) = stopping {
-            let now = Instant::now();
-            if now >= deadline {
-                cut(&mut active);
-            }
-            if now >= deadline + HARD_STOP {
-                // Threads that ignore even that are left to process exit.
-                break;
-            }
+        match acc.turn(&server, &mut stopping, stdout_closed, served, active.len()) {
+            Turn::Done => break,
+            Turn::Serve => {}
+            Turn::Cut => cut(&mut active),
+            // Threads that ignore even the cut are left to process exit.
+            Turn::Abandon => break,
         }
         // Accept (or receive) while there is room.
         while runtime::may_accept(&server, served, active.len(), stopping.is_some()) {
@@ -234,16 +217,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
             let _ = h.join();
         }
     }
-    server
-        .log
-        .summary(totals.conns, totals.tally, began.elapsed());
-    if server.signals.count() > 0 {
-        return Err(Error::Interrupted);
-    }
-    if stdout_closed {
-        return Err(Error::StdoutClosed);
-    }
-    Ok(())
+    server.finish(&totals, began, stdout_closed)
 }
 
 /// A thread's life: serve jobs until none comes for [`IDLE_EXIT`].

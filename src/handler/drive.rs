@@ -13,7 +13,7 @@ use super::{End, Session, Spec, Step, exec};
 use crate::event::Tally;
 use crate::output::hex_to_stderr;
 use crate::relay::blocking;
-use crate::transport::{Dgram, Peer, ReplyTo, Stream};
+use crate::transport::{Dgram, Endpoint, ReplyTo, Stream};
 
 /// Options that shape how one connection is driven.
 #[derive(Clone, Copy, Debug, Default)]
@@ -28,7 +28,7 @@ const BUF: usize = 64 * 1024;
 /// Serve one blocking stream connection with `spec` to its end.
 pub fn stream(
     stream: &Stream,
-    peer: &Peer,
+    peer: &Endpoint,
     spec: &Spec,
     d: Drive,
     tally: &mut Tally,
@@ -111,7 +111,7 @@ fn send(
 /// lingering close once the program has exited.
 fn exec_stream(
     stream: &Stream,
-    peer: &Peer,
+    peer: &Endpoint,
     argv: &[std::ffi::OsString],
     d: Drive,
     tally: &mut Tally,
@@ -160,7 +160,7 @@ fn exec_stream(
     match ended {
         None => Ok(()),
         Some(blocking::Ended::Idle) => Err(End::IdleTimeout),
-        Some(blocking::Ended::Peer(e) | blocking::Ended::Program(e)) => Err(End::Io(e)),
+        Some(blocking::Ended::Endpoint(e) | blocking::Ended::Program(e)) => Err(End::Io(e)),
     }
 }
 
@@ -180,7 +180,12 @@ fn stdout_end(e: io::Error) -> End {
 }
 
 /// One datagram as one request: returns the reply (empty: send nothing).
-pub fn datagram(spec: &Spec, data: &[u8], peer: &Peer, local: &Peer) -> Result<Vec<u8>, End> {
+pub fn datagram(
+    spec: &Spec,
+    data: &[u8],
+    peer: &Endpoint,
+    local: &Endpoint,
+) -> Result<Vec<u8>, End> {
     let mut out = Vec::new();
     match spec {
         Spec::Exec(argv) => {
@@ -197,7 +202,7 @@ pub fn datagram(spec: &Spec, data: &[u8], peer: &Peer, local: &Peer) -> Result<V
 pub fn serve_datagram(
     spec: &Spec,
     data: &[u8],
-    peer: &Peer,
+    peer: &Endpoint,
     to: &ReplyTo,
     sock: &Dgram,
     hex: bool,

@@ -14,10 +14,10 @@ use std::sync::Mutex;
 
 use nix::sys::signal::Signal;
 
-use crate::transport::{Peer, Stream};
+use crate::transport::{Endpoint, Stream};
 
 /// The environment variables a program sees, in order.
-pub fn env_vars(peer: &Peer, local: &Peer) -> [(&'static str, String); 4] {
+pub fn env_vars(peer: &Endpoint, local: &Endpoint) -> [(&'static str, String); 4] {
     let (pa, pp) = peer.env_parts();
     let (la, lp) = local.env_parts();
     [
@@ -28,7 +28,7 @@ pub fn env_vars(peer: &Peer, local: &Peer) -> [(&'static str, String); 4] {
     ]
 }
 
-pub fn command(argv: &[OsString], peer: &Peer, local: &Peer) -> Command {
+pub fn command(argv: &[OsString], peer: &Endpoint, local: &Endpoint) -> Command {
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);
     for (k, v) in env_vars(peer, local) {
@@ -46,7 +46,7 @@ pub fn describe_spawn_error(argv0: &OsStr, e: &io::Error) -> String {
 }
 
 /// Start the program on a blocking socket: the socket is its stdin and stdout.
-pub fn spawn_on_socket(argv: &[OsString], stream: &Stream, peer: &Peer) -> io::Result<Child> {
+pub fn spawn_on_socket(argv: &[OsString], stream: &Stream, peer: &Endpoint) -> io::Result<Child> {
     let local = stream.local();
     let fd = stream.plain_fd().ok_or_else(|| {
         io::Error::new(
@@ -69,8 +69,8 @@ pub const MAX_REPLY: usize = 65_507;
 pub fn run_datagram(
     argv: &[OsString],
     data: &[u8],
-    peer: &Peer,
-    local: &Peer,
+    peer: &Endpoint,
+    local: &Endpoint,
 ) -> io::Result<Vec<u8>> {
     let mut child = command(argv, peer, local)
         .stdin(Stdio::piped())

@@ -18,7 +18,7 @@ pub mod reply;
 use std::ffi::OsString;
 use std::io;
 
-use crate::transport::Peer;
+use crate::transport::Endpoint;
 use std::sync::Arc;
 
 /// The handler chosen on the command line.
@@ -46,7 +46,7 @@ pub enum End {
 }
 
 impl End {
-    pub fn message(&self, peer: &Peer) -> String {
+    pub fn message(&self, peer: &Endpoint) -> String {
         match self {
             End::Io(e) => format!("{peer}: {}", crate::error::describe(e)),
             End::IdleTimeout => format!("{peer}: idle timeout"),

@@ -60,6 +60,14 @@ impl Print {
     }
 }
 
+/// Pick the vectorised search now. memchr detects the CPU's features on its
+/// first call, with CPUID, which traps to the hypervisor in a VM: done once
+/// in a forking server's parent, every child inherits the answer instead of
+/// paying for it on each connection.
+pub fn prepare() {
+    let _ = memrchr(b'\n', b"\n");
+}
+
 /// The last `needle` in `hay`, vectorised: this runs on every chunk a bulk
 /// transfer prints, so a byte loop would be the bottleneck on data without
 /// newlines.

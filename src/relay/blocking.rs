@@ -27,7 +27,7 @@ const BUF: usize = 64 * 1024;
 #[derive(Debug)]
 pub enum Ended {
     /// Reading from or writing to the peer failed.
-    Peer(io::Error),
+    Endpoint(io::Error),
     /// Reading the program's output failed.
     Program(io::Error),
     /// No traffic from the peer for the idle timeout.
@@ -53,7 +53,7 @@ pub fn pump(
     on_idle: impl FnOnce() + Send,
 ) -> (Moved, Option<Ended>) {
     if let Err(e) = peer.set_read_timeout(o.idle) {
-        return (Moved::default(), Some(Ended::Peer(e)));
+        return (Moved::default(), Some(Ended::Endpoint(e)));
     }
     std::thread::scope(|s| {
         let (done_tx, done_rx) = mpsc::channel::<()>();
@@ -84,7 +84,7 @@ pub fn pump(
                         break;
                     }
                     Err(e) => {
-                        ended = Some(Ended::Peer(e));
+                        ended = Some(Ended::Endpoint(e));
                         break;
                     }
                 }
@@ -105,7 +105,7 @@ pub fn pump(
                         hex_to_stderr('>', n_out, &buf[..n]);
                     }
                     if let Err(e) = (&*peer).write_all(&buf[..n]) {
-                        down = Some(Ended::Peer(e));
+                        down = Some(Ended::Endpoint(e));
                         break;
                     }
                     n_out += n as u64;

@@ -14,7 +14,7 @@ use crate::handler::{Spec, exec};
 use crate::output::hex_to_stderr;
 use crate::relay::nonblocking::Pipes;
 use crate::runtime::token::{self, PART_CHILD_IN, PART_CHILD_OUT};
-use crate::transport::{Peer, ReplyTo};
+use crate::transport::{Endpoint, ReplyTo};
 
 /// A program `--exec` runs for one datagram: the datagram goes to its
 /// stdin, its output comes back as the reply. Its pipes are in the loop
@@ -25,7 +25,7 @@ pub(super) struct DgramJob {
     /// Which datagram socket it came in on, and who to answer.
     sock: usize,
     to: ReplyTo,
-    peer: Peer,
+    peer: Endpoint,
     started: Instant,
     bytes_in: u64,
 }
@@ -100,7 +100,7 @@ impl Loop {
         sock: usize,
         reply: &[u8],
         to: &ReplyTo,
-        peer: &Peer,
+        peer: &Endpoint,
         mut tally: Tally,
         started: Instant,
     ) {
@@ -130,7 +130,7 @@ impl Loop {
         sock: usize,
         data: Vec<u8>,
         to: ReplyTo,
-        peer: Peer,
+        peer: Endpoint,
         started: Instant,
     ) -> Result<()> {
         let id = self.next_id;

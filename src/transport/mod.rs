@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, TcpKeepalive, Type};
 
-use crate::addr::{self, Addr, Family, Proto};
+use crate::addr::{self, Addr, Family, Kind, Proto};
 use crate::error::{Error, Result, describe};
 use unix::SocketFile;
 
@@ -35,39 +35,43 @@ pub enum Stream {
     Unix(UnixStream),
 }
 
-/// Who is at the other end (or at our end) of a socket, as events show it.
+/// One end of a socket (the peer's, or our own), as events show it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Peer {
+pub enum Endpoint {
     Inet(SocketAddr),
     Unix(String),
+    /// The kernel would not say (the socket is already gone).
+    Unknown,
 }
 
-impl std::fmt::Display for Peer {
+impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Peer::Inet(a) => f.write_str(&addr::show(a)),
-            Peer::Unix(s) => f.write_str(s),
+            Endpoint::Inet(a) => f.write_str(&addr::show(a)),
+            Endpoint::Unix(s) => f.write_str(s),
+            Endpoint::Unknown => f.write_str("?"),
         }
     }
 }
 
-impl Peer {
-    fn from_unix(a: &std::os::unix::net::SocketAddr) -> Peer {
-        Peer::Unix(unix::show(a))
+impl Endpoint {
+    fn from_unix(a: &std::os::unix::net::SocketAddr) -> Endpoint {
+        Endpoint::Unix(unix::show(a))
     }
 
     pub fn ip(&self) -> Option<std::net::IpAddr> {
         match self {
-            Peer::Inet(a) => Some(a.ip()),
-            Peer::Unix(_) => None,
+            Endpoint::Inet(a) => Some(a.ip()),
+            Endpoint::Unix(_) | Endpoint::Unknown => None,
         }
     }
 
     /// `(address, port)` for the `SOCKCAT_*` variables of `--exec`.
     pub fn env_parts(&self) -> (String, String) {
         match self {
-            Peer::Inet(a) => (a.ip().to_string(), a.port().to_string()),
-            Peer::Unix(s) => (s.clone(), String::new()),
+            Endpoint::Inet(a) => (a.ip().to_string(), a.port().to_string()),
+            Endpoint::Unix(s) => (s.clone(), String::new()),
+            Endpoint::Unknown => (String::new(), String::new()),
         }
     }
 }
@@ -113,16 +117,16 @@ impl Stream {
         })
     }
 
-    pub fn local(&self) -> Peer {
+    pub fn local(&self) -> Endpoint {
         match self {
             Stream::Tcp(s) => s
                 .local_addr()
-                .map(Peer::Inet)
-                .unwrap_or_else(|_| Peer::Unix("?".into())),
+                .map(Endpoint::Inet)
+                .unwrap_or_else(|_| Endpoint::Unknown),
             Stream::Unix(s) => s
                 .local_addr()
-                .map(|a| Peer::from_unix(&a))
-                .unwrap_or_else(|_| Peer::Unix("?".into())),
+                .map(|a| Endpoint::from_unix(&a))
+                .unwrap_or_else(|_| Endpoint::Unknown),
         }
     }
 
@@ -218,8 +222,8 @@ pub fn set_nonblocking_fd(fd: BorrowedFd<'_>) -> io::Result<()> {
 #[derive(Debug)]
 pub struct Listener {
     sock: ListenSock,
-    pub local: Peer,
-    pub kind: &'static str,
+    pub local: Endpoint,
+    pub kind: crate::addr::Kind,
     opts: Opts,
     /// The socket file, removed when the listener is dropped.
     pub file: Option<SocketFile>,
@@ -234,7 +238,7 @@ enum ListenSock {
 impl Listener {
     /// Accept one connection. `nonblocking` sets O_NONBLOCK on the new
     /// socket in the same call (accept4), as the event loop wants.
-    pub fn accept(&self, nonblocking: bool) -> io::Result<(Stream, Peer)> {
+    pub fn accept(&self, nonblocking: bool) -> io::Result<(Stream, Endpoint)> {
         // socket2 accepts with accept4(SOCK_CLOEXEC).
         let (sock, sa) = match &self.sock {
             ListenSock::Tcp(l) => socket2::SockRef::from(l).accept()?,
@@ -248,16 +252,16 @@ impl Listener {
             ListenSock::Tcp(_) => {
                 let peer = sa
                     .as_socket()
-                    .map(Peer::Inet)
-                    .unwrap_or(Peer::Unix("?".into()));
+                    .map(Endpoint::Inet)
+                    .unwrap_or(Endpoint::Unknown);
                 (Stream::Tcp(TcpStream::from(owned)), peer)
             }
             ListenSock::Unix(_) => {
                 let s = UnixStream::from(owned);
                 let peer = s
                     .peer_addr()
-                    .map(|a| Peer::from_unix(&a))
-                    .unwrap_or_else(|_| Peer::Unix("unix peer".into()));
+                    .map(|a| Endpoint::from_unix(&a))
+                    .unwrap_or_else(|_| Endpoint::Unix("unix peer".into()));
                 (Stream::Unix(s), peer)
             }
         };
@@ -295,8 +299,8 @@ impl AsRawFd for Listener {
 #[derive(Debug)]
 pub struct Dgram {
     sock: DgramSock,
-    pub local: Peer,
-    pub kind: &'static str,
+    pub local: Endpoint,
+    pub kind: crate::addr::Kind,
     pub file: Option<SocketFile>,
 }
 
@@ -314,11 +318,11 @@ pub enum ReplyTo {
 }
 
 impl Dgram {
-    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, ReplyTo, Peer)> {
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, ReplyTo, Endpoint)> {
         match &self.sock {
             DgramSock::Udp(s) => {
                 let (n, a) = s.recv_from(buf)?;
-                Ok((n, ReplyTo::Inet(a), Peer::Inet(a)))
+                Ok((n, ReplyTo::Inet(a), Endpoint::Inet(a)))
             }
             DgramSock::Unix(s) => {
                 let (n, a) = s.recv_from(buf)?;
@@ -326,7 +330,7 @@ impl Dgram {
                     a.as_pathname().map(|p| p.to_path_buf()),
                     unix::abstract_name(&a),
                 );
-                Ok((n, to, Peer::from_unix(&a)))
+                Ok((n, to, Endpoint::from_unix(&a)))
             }
         }
     }
@@ -445,8 +449,8 @@ pub fn bind(addr: &Addr, opts: &Opts) -> Result<Bound> {
                         .into_iter()
                         .map(|(s, local)| Listener {
                             sock: ListenSock::Tcp(s.into()),
-                            local: Peer::Inet(local),
-                            kind: "tcp",
+                            local: Endpoint::Inet(local),
+                            kind: Kind::Tcp,
                             opts: *opts,
                             file: None,
                         })
@@ -457,8 +461,8 @@ pub fn bind(addr: &Addr, opts: &Opts) -> Result<Bound> {
                         .into_iter()
                         .map(|(s, local)| Dgram {
                             sock: DgramSock::Udp(s.into()),
-                            local: Peer::Inet(local),
-                            kind: "udp",
+                            local: Endpoint::Inet(local),
+                            kind: Kind::Udp,
                             file: None,
                         })
                         .collect(),
@@ -470,16 +474,16 @@ pub fn bind(addr: &Addr, opts: &Opts) -> Result<Bound> {
                 let (s, file) = unix::bind_dgram(name, opts.mode)?;
                 Ok(Bound::Dgram(vec![Dgram {
                     sock: DgramSock::Unix(s),
-                    local: Peer::Unix(name.to_string()),
-                    kind: "unixgram",
+                    local: Endpoint::Unix(name.to_string()),
+                    kind: Kind::Unixgram,
                     file,
                 }]))
             } else {
                 let (l, file) = unix::bind_stream(name, opts.mode, opts.backlog)?;
                 Ok(Bound::Stream(vec![Listener {
                     sock: ListenSock::Unix(l),
-                    local: Peer::Unix(name.to_string()),
-                    kind: "unix",
+                    local: Endpoint::Unix(name.to_string()),
+                    kind: Kind::Unix,
                     opts: *opts,
                     file,
                 }]))
@@ -609,12 +613,12 @@ pub fn connect_dgram(addr: &Addr, opts: &Opts, source: Option<SocketAddr>) -> Re
                     Ok(s) => {
                         let local = s
                             .local_addr()
-                            .map(Peer::Inet)
-                            .unwrap_or(Peer::Unix("?".into()));
+                            .map(Endpoint::Inet)
+                            .unwrap_or(Endpoint::Unknown);
                         return Ok(Dgram {
                             sock: DgramSock::Udp(s),
                             local,
-                            kind: "udp",
+                            kind: Kind::Udp,
                             file: None,
                         });
                     }
@@ -628,12 +632,12 @@ pub fn connect_dgram(addr: &Addr, opts: &Opts, source: Option<SocketAddr>) -> Re
             let (s, file) = unix::client_dgram(name)?;
             let local = s
                 .local_addr()
-                .map(|a| Peer::from_unix(&a))
-                .unwrap_or_else(|_| Peer::Unix("?".into()));
+                .map(|a| Endpoint::from_unix(&a))
+                .unwrap_or_else(|_| Endpoint::Unknown);
             Ok(Dgram {
                 sock: DgramSock::Unix(s),
                 local,
-                kind: "unixgram",
+                kind: Kind::Unixgram,
                 file,
             })
         }
