@@ -226,9 +226,11 @@ fn drain_tallies(mut rx: &std::fs::File, totals: &mut Totals) {
 /// copy of the parent's listening sockets (the parent must be able to
 /// close the port), without running any destructor of the parent's.
 fn child_setup(acc: &Acceptor) {
-    // The terminal's Ctrl-C reaches the whole process group: children
-    // ignore it and finish within the parent's grace period; SIGTERM from
-    // the parent ends them.
+    // A group of its own (the parent sets it too, whichever runs first):
+    // the parent ends a worker and the program it started as one group,
+    // and the terminal's Ctrl-C, meant for the server, does not reach it.
+    sys::own_process_group(0);
+    exec::mark_worker();
     sys::set_signal(Signal::SIGINT, false);
     sys::set_signal(Signal::SIGTERM, true);
     sys::set_signal(Signal::SIGHUP, true);
@@ -264,6 +266,7 @@ fn fork_stream(
 ) -> io::Result<libc::pid_t> {
     let started = Instant::now();
     if let Forked::Parent(pid) = sys::fork()? {
+        sys::own_process_group(pid);
         // The parent closes its copy at once: the child owns the connection.
         drop(stream);
         return Ok(pid);
@@ -290,6 +293,7 @@ fn fork_datagram(
 ) -> io::Result<libc::pid_t> {
     let started = Instant::now();
     if let Forked::Parent(pid) = sys::fork()? {
+        sys::own_process_group(pid);
         return Ok(pid);
     }
     child_setup(acc);

@@ -412,12 +412,15 @@ impl Loop {
     }
 
     fn spawn(&self, argv: &[std::ffi::OsString], conn: &Conn, id: usize) -> io::Result<Pipes> {
-        Pipes::spawn(
+        let pipes = Pipes::spawn(
             &mut exec::command(argv, &conn.peer, &conn.stream.local()),
             self.poll.registry(),
             token::conn(id, PART_CHILD_IN),
             token::conn(id, PART_CHILD_OUT),
-        )
+        )?;
+        // Known to shutdown and to a second Ctrl-C, as in the other models.
+        exec::started(pipes.child.id() as i32);
+        Ok(pipes)
     }
 
     /// Make all the progress a connection can make now, then close it if done.
@@ -582,10 +585,7 @@ impl Loop {
         }
         if let Some(mut ch) = c.child.take() {
             ch.close();
-            match ch.child.try_wait() {
-                Ok(Some(_)) => {}
-                _ => self.lingering.push(ch.child),
-            }
+            self.done_with(ch.child);
         }
         self.server
             .log
@@ -658,19 +658,34 @@ impl Loop {
     }
 
     /// Collect exec'd programs that have exited; at exit, wait for them.
+    /// A program whose pipes are closed: forget it once it has exited,
+    /// else keep it to reap later.
+    pub(super) fn done_with(&mut self, mut child: Child) {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => exec::ended(child.id() as i32),
+            Ok(None) => self.lingering.push(child),
+        }
+    }
+
     fn reap(&mut self, all: bool) {
-        self.lingering
-            .retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_)) | Err(_)));
+        let exited = |c: &mut Child| {
+            let gone = matches!(c.try_wait(), Ok(Some(_)) | Err(_));
+            if gone {
+                exec::ended(c.id() as i32);
+            }
+            !gone
+        };
+        self.lingering.retain_mut(exited);
         if all {
             let deadline = Instant::now() + Duration::from_secs(1);
             while !self.lingering.is_empty() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(10));
-                self.lingering
-                    .retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_)) | Err(_)));
+                self.lingering.retain_mut(exited);
             }
             for c in &mut self.lingering {
-                let _ = c.kill();
+                exec::kill(c.id() as i32);
                 let _ = c.wait();
+                exec::ended(c.id() as i32);
             }
             self.lingering.clear();
         }

@@ -77,6 +77,59 @@ pub fn kill(pid: libc::pid_t, sig: Signal) {
     let _ = signal::kill(Pid::from_raw(pid), sig);
 }
 
+/// Send `sig` to the process group `pgid` (a program and everything it
+/// started that did not leave the group).
+pub fn killpg(pgid: libc::pid_t, sig: Signal) {
+    let _ = signal::killpg(Pid::from_raw(pgid), sig);
+}
+
+/// Make `pid` (0: this process) the leader of a process group of its own.
+/// A forking parent and its child both call it, so the group exists
+/// whichever runs first.
+pub fn own_process_group(pid: libc::pid_t) {
+    let pid = Pid::from_raw(pid);
+    let _ = nix::unistd::setpgid(pid, pid);
+}
+
+/// Have `cmd`'s program start as a program expects to: every signal at its
+/// default action and none blocked (ignored dispositions and the signal mask
+/// survive exec, so a program would otherwise inherit ours), and, with
+/// `own_group`, in a process group of its own, so that ending the group
+/// ends whatever the program started.
+pub fn prepare_exec(cmd: &mut std::process::Command, own_group: bool) {
+    use std::os::unix::process::CommandExt;
+    if own_group {
+        cmd.process_group(0);
+    }
+    // SAFETY: the closure runs in the child between fork and exec, where
+    // only async-signal-safe calls are allowed; it makes only sigaction
+    // and sigprocmask calls and allocates nothing.
+    unsafe { cmd.pre_exec(reset_signals) };
+}
+
+/// Default dispositions and an empty mask, in a child about to exec.
+fn reset_signals() -> io::Result<()> {
+    for sig in Signal::iterator() {
+        if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
+            set_signal(sig, true);
+        }
+    }
+    // The real-time signals, which nix's Signal does not list. 32 and 33
+    // are glibc's own (thread cancellation, setxid): it refuses to change
+    // them, and no program can use them.
+    for sig in 34..=64 {
+        // SAFETY: SIG_DFL installs no code of ours; signal() is
+        // async-signal-safe.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    signal::sigprocmask(
+        signal::SigmaskHow::SIG_SETMASK,
+        Some(&signal::SigSet::empty()),
+        None,
+    )?;
+    Ok(())
+}
+
 /// Wait for a child: `Some(status)` once it has exited, `None` while it
 /// runs (with `block` false). An error (no such child) counts as exited.
 pub fn wait_child(pid: libc::pid_t, block: bool) -> Option<nix::sys::wait::WaitStatus> {

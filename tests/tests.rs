@@ -15,5 +15,6 @@ mod lingering;
 mod load;
 mod models;
 mod options;
+mod programs;
 mod relay;
 mod unix;

@@ -11,6 +11,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::{self, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::sys::signal::Signal;
 
@@ -28,13 +29,27 @@ pub fn env_vars(peer: &Endpoint, local: &Endpoint) -> [(&'static str, String); 4
     ]
 }
 
+/// The command for one connection's program: its argv, its environment,
+/// default signal dispositions and an empty mask. In `serve` and
+/// `thread-serve` it leads a process group of its own; in a `fork-serve`
+/// worker it joins the worker's group, so that ending the worker's group
+/// ends the program too.
 pub fn command(argv: &[OsString], peer: &Endpoint, local: &Endpoint) -> Command {
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);
     for (k, v) in env_vars(peer, local) {
         cmd.env(k, v);
     }
+    crate::sys::prepare_exec(&mut cmd, !IN_WORKER.load(Ordering::Relaxed));
     cmd
+}
+
+/// Set in a fork-serve worker: the programs it starts stay in its group.
+static IN_WORKER: AtomicBool = AtomicBool::new(false);
+
+/// This process is a forked worker, leader of its own process group.
+pub fn mark_worker() {
+    IN_WORKER.store(true, Ordering::Relaxed);
 }
 
 pub fn describe_spawn_error(argv0: &OsStr, e: &io::Error) -> String {
@@ -94,8 +109,10 @@ pub fn run_datagram(
     r.map(|_| reply)
 }
 
-/// Every program started for a connection that has not been waited for,
-/// whatever the model, so that shutdown can end them all.
+/// Every program started for a connection (and every fork-serve worker)
+/// that has not been waited for, whatever the model, so that shutdown can
+/// end them all. Each leads a process group of its own, and is signalled
+/// as a group: what a program started goes with it.
 static PROGRAMS: Mutex<Vec<libc::pid_t>> = Mutex::new(Vec::new());
 
 /// Record a program (or a forked worker) that shutdown must be able to end.
@@ -111,15 +128,26 @@ pub fn ended(pid: libc::pid_t) {
     }
 }
 
-/// Ask one program to stop (SIGTERM).
+/// Ask one program, and what it started, to stop (SIGTERM). In a
+/// fork-serve worker the program shares the worker's group: only the
+/// program itself is asked.
 pub fn terminate(pid: libc::pid_t) {
-    crate::sys::kill(pid, Signal::SIGTERM);
+    if IN_WORKER.load(Ordering::Relaxed) {
+        crate::sys::kill(pid, Signal::SIGTERM);
+    } else {
+        crate::sys::killpg(pid, Signal::SIGTERM);
+    }
 }
 
-/// Send `sig` to every program still running.
+/// Kill one program and its group at once (SIGKILL).
+pub fn kill(pid: libc::pid_t) {
+    crate::sys::killpg(pid, Signal::SIGKILL);
+}
+
+/// Send `sig` to every program still running, and to what they started.
 pub fn signal_all(sig: Signal) {
     for pid in PROGRAMS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        crate::sys::kill(*pid, sig);
+        crate::sys::killpg(*pid, sig);
     }
 }
 
@@ -129,7 +157,7 @@ pub fn signal_all(sig: Signal) {
 pub fn kill_all_now() {
     if let Ok(programs) = PROGRAMS.try_lock() {
         for pid in programs.iter() {
-            crate::sys::kill(*pid, Signal::SIGKILL);
+            crate::sys::killpg(*pid, Signal::SIGKILL);
         }
     }
 }

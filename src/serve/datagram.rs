@@ -157,6 +157,7 @@ impl Loop {
                 return Ok(());
             }
         };
+        exec::started(pipes.child.id() as i32);
         pipes.queue(&data);
         self.dgram_jobs.insert(
             id,
@@ -196,11 +197,7 @@ impl Loop {
         let reply = std::mem::take(&mut j.output);
         self.answer(j.sock, &reply, &j.to, &j.peer, tally, j.started);
         j.pipes.close();
-        let mut child = j.child();
-        match child.try_wait() {
-            Ok(Some(_)) => {}
-            _ => self.lingering.push(child),
-        }
+        self.done_with(j.child());
         // A slot is free: read the datagrams that waited.
         for i in 0..self.dgrams.len() {
             self.datagrams(i)?;

@@ -1,0 +1,125 @@
+//! Programs started for a connection (`--exec`, `--sh-exec`) start as a
+//! program expects and end with the server: default signal dispositions
+//! and an empty mask in every model, and at shutdown the program and what
+//! it started are ended together (a process group each).
+
+use std::time::Duration;
+
+use crate::handlers::{Client, MODELS};
+use crate::util::*;
+
+/// Processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            if String::from_utf8_lossy(&cmd).contains(marker) {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn programs_start_with_default_signals_and_an_empty_mask() {
+    for model in MODELS {
+        let s = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-q",
+            "--exec",
+            "grep",
+            "-E",
+            "^Sig(Ign|Blk)",
+            "/proc/self/status",
+        ]);
+        let out = run(&["send", s.addr(), "hi"], b"");
+        out.expect_code(0);
+        let text = out.stdout_str();
+        let mask = |name: &str| {
+            let line = text.lines().find(|l| l.starts_with(name)).expect(name);
+            u64::from_str_radix(line.rsplit('\t').next().unwrap(), 16).unwrap()
+        };
+        assert_eq!(mask("SigBlk:"), 0, "{model}: {text}");
+        // Signals 32 and 33 are glibc's own: glibc refuses to change them,
+        // and no program can use them, so whatever the test runner left
+        // there is not looked at.
+        let glibc_own = (1u64 << 31) | (1u64 << 32);
+        assert_eq!(mask("SigIgn:") & !glibc_own, 0, "{model}: {text}");
+    }
+}
+
+/// A program that writes forever to a client that has left dies of
+/// SIGPIPE (it must not inherit SIGPIPE ignored), so its slot frees and
+/// the next client is served.
+#[test]
+fn a_program_writing_to_a_client_that_left_frees_its_slot() {
+    for model in MODELS {
+        let s = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-q",
+            "--max-conns",
+            "2",
+            "--sh-exec",
+            "while :; do echo tick; sleep 0.05; done",
+        ]);
+        for _ in 0..2 {
+            let mut c = Client::connect(s.addr());
+            let mut buf = [0u8; 5];
+            c.read(&mut buf).expect("a tick");
+            // Leave without reading the rest: the program's next writes fail.
+        }
+        let mut third = Client::connect(s.addr());
+        third.set_timeout(Duration::from_secs(10));
+        let mut buf = [0u8; 5];
+        let n = third.read(&mut buf).expect("the third client is served");
+        assert_eq!(&buf[..n], b"tick\n", "{model}");
+    }
+}
+
+/// SIGTERM after the grace period ends a program and the sleep it
+/// started: nothing is left holding the client's socket, and the client
+/// sees the connection end.
+#[test]
+fn shutdown_ends_a_program_and_what_it_started() {
+    for (i, model) in MODELS.iter().enumerate() {
+        let marker = format!("30.{}{i}", std::process::id());
+        let script = format!("sleep {marker}; echo done");
+        let mut s = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-q",
+            "--grace",
+            "200ms",
+            "--sh-exec",
+            &script,
+        ]);
+        let mut c = Client::connect(s.addr());
+        wait_until("the program's sleep", T, || {
+            !processes_with(&marker).is_empty()
+        });
+        s.signal(libc::SIGTERM);
+        s.wait();
+        wait_until("the sleep to end", Duration::from_secs(5), || {
+            processes_with(&marker).is_empty()
+        });
+        let mut rest = Vec::new();
+        let mut stream_end = [0u8; 64];
+        loop {
+            match c.read(&mut stream_end) {
+                Ok(0) => break,
+                Ok(n) => rest.extend_from_slice(&stream_end[..n]),
+                Err(e) => {
+                    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{model}");
+                    break;
+                }
+            }
+        }
+        assert!(!String::from_utf8_lossy(&rest).contains("done"), "{model}");
+    }
+}
