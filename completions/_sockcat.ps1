@@ -34,7 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'sockcat' -ScriptBlock {
         }
         'sockcat;serve' {
             [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Serve N connections (datagrams for UDP), then exit')
-            [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N connections at once; more wait in the backlog')
+            [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a connection after DUR with no traffic (500ms, 5s, 2m)')
             [CompletionResult]::new('--backlog', '--backlog', [CompletionResultType]::ParameterName, 'Length of the listen backlog')
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR')
@@ -71,7 +71,7 @@ Register-ArgumentCompleter -Native -CommandName 'sockcat' -ScriptBlock {
         'sockcat;fork-serve' {
             [CompletionResult]::new('--max-children', '--max-children', [CompletionResultType]::ParameterName, 'Run at most N children at once; more connections wait in the backlog')
             [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Serve N connections (datagrams for UDP), then exit')
-            [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N connections at once; more wait in the backlog')
+            [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a connection after DUR with no traffic (500ms, 5s, 2m)')
             [CompletionResult]::new('--backlog', '--backlog', [CompletionResultType]::ParameterName, 'Length of the listen backlog')
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR')
@@ -107,7 +107,7 @@ Register-ArgumentCompleter -Native -CommandName 'sockcat' -ScriptBlock {
         'sockcat;thread-serve' {
             [CompletionResult]::new('--max-threads', '--max-threads', [CompletionResultType]::ParameterName, 'Run at most N connection threads at once; more connections wait in the backlog')
             [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Serve N connections (datagrams for UDP), then exit')
-            [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N connections at once; more wait in the backlog')
+            [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a connection after DUR with no traffic (500ms, 5s, 2m)')
             [CompletionResult]::new('--backlog', '--backlog', [CompletionResultType]::ParameterName, 'Length of the listen backlog')
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR')

@@ -30,7 +30,7 @@ set edit:completion:arg-completer[sockcat] = {|@words|
         }
         &'sockcat;serve'= {
             cand --count 'Serve N connections (datagrams for UDP), then exit'
-            cand --max-conns 'Serve at most N connections at once; more wait in the backlog'
+            cand --max-conns 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)'
             cand --idle-timeout 'Close a connection after DUR with no traffic (500ms, 5s, 2m)'
             cand --backlog 'Length of the listen backlog'
             cand --grace 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR'
@@ -66,7 +66,7 @@ set edit:completion:arg-completer[sockcat] = {|@words|
         &'sockcat;fork-serve'= {
             cand --max-children 'Run at most N children at once; more connections wait in the backlog'
             cand --count 'Serve N connections (datagrams for UDP), then exit'
-            cand --max-conns 'Serve at most N connections at once; more wait in the backlog'
+            cand --max-conns 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)'
             cand --idle-timeout 'Close a connection after DUR with no traffic (500ms, 5s, 2m)'
             cand --backlog 'Length of the listen backlog'
             cand --grace 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR'
@@ -101,7 +101,7 @@ set edit:completion:arg-completer[sockcat] = {|@words|
         &'sockcat;thread-serve'= {
             cand --max-threads 'Run at most N connection threads at once; more connections wait in the backlog'
             cand --count 'Serve N connections (datagrams for UDP), then exit'
-            cand --max-conns 'Serve at most N connections at once; more wait in the backlog'
+            cand --max-conns 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)'
             cand --idle-timeout 'Close a connection after DUR with no traffic (500ms, 5s, 2m)'
             cand --backlog 'Length of the listen backlog'
             cand --grace 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR'

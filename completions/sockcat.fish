@@ -32,7 +32,7 @@ complete -c sockcat -n "__fish_sockcat_needs_command" -f -a "thread-serve" -d 'S
 complete -c sockcat -n "__fish_sockcat_needs_command" -f -a "send" -d 'Connect, send a message or stdin, print the reply'
 complete -c sockcat -n "__fish_sockcat_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l count -d 'Serve N connections (datagrams for UDP), then exit' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l backlog -d 'Length of the listen backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
@@ -61,7 +61,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s h -l help -d '
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-children -d 'Run at most N children at once; more connections wait in the backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l count -d 'Serve N connections (datagrams for UDP), then exit' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l backlog -d 'Length of the listen backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
@@ -89,7 +89,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s h -l help
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s V -l version -d 'Print version'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l max-threads -d 'Run at most N connection threads at once; more connections wait in the backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l count -d 'Serve N connections (datagrams for UDP), then exit' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l backlog -d 'Length of the listen backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r

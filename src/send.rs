@@ -188,6 +188,11 @@ fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<()> {
             .name("send".into())
             .spawn(move || {
                 let r = send_input(&stream, input, crlf, hex, progress, &shared);
+                if r.is_err() {
+                    // Wake the reading side (its read returns 0) so that the
+                    // error is reported now, not after the server gives up.
+                    let _ = stream.shutdown(Shutdown::Both);
+                }
                 let r = r.and_then(|()| {
                     if no_shutdown {
                         Ok(())
@@ -394,7 +399,10 @@ fn copy_reader(
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => {
+                let what = format!("read the input: {}", describe(&e));
+                return Err(io::Error::new(e.kind(), what));
+            }
         };
         write_chunk(s, &buf[..n], crlf, hex, shared)?;
         bar.set(shared.sent.load(Ordering::Relaxed));

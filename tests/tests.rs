@@ -11,6 +11,7 @@ mod demo;
 mod extras;
 mod generated;
 mod handlers;
+mod hardening;
 mod lingering;
 mod load;
 mod models;

@@ -79,8 +79,22 @@ pub fn thread_serve(a: &ThreadServeArgs) -> Result<runtime::Config> {
 /// What the three servers share. `pool` is the model's own bound on
 /// connections served at once (children, threads).
 fn server(args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config> {
+    if args
+        .handler
+        .sh_exec
+        .as_deref()
+        .is_some_and(|c| c.trim().is_empty())
+    {
+        return Err(Error::usage("--sh-exec needs a command line"));
+    }
     let spec = handler(&args.handler, broker);
     let addr = addr::parse_with(&args.addr, args.common.udp, args.common.unix)?;
+    if args.mode.is_some() && !matches!(addr, Addr::Unix { .. }) {
+        return Err(Error::usage(format!(
+            "--mode sets a Unix socket file's permissions; {} has no file",
+            addr.kind()
+        )));
+    }
     if matches!(spec, Spec::Broker) && addr.is_datagram() {
         return Err(Error::usage(format!(
             "--broker relays between connections; {} has none (use tcp or unix)",
@@ -143,15 +157,18 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
     });
     let amount = match (args.count, args.duration) {
         (Some(n), _) => Some(load::Amount::Count(n)),
-        (None, Some(window)) if window.is_zero() => {
-            return Err(Error::usage("--duration must be longer than 0s"));
-        }
         (None, Some(window)) => Some(load::Amount::Window {
             warmup: args.warmup,
             window,
         }),
         (None, None) => None,
     };
+    if args.probe && !args.message.is_empty() && amount.is_none() {
+        return Err(Error::usage(format!(
+            "-z only checks the port and sends nothing; drop the words '{}'",
+            args.message.join(" ")
+        )));
+    }
     let job = if let Some(amount) = amount {
         Job::Load {
             amount,

@@ -3,6 +3,15 @@
 //! generator in `tests/generated.rs` renders clap's sections and appends
 //! [`trailer`]; the rendered pages are committed under `man/`.
 
+const DURATIONS: &str = r#".SH DURATIONS
+Options that take a duration (\fIDUR\fR) accept humantime forms such as
+\fB500ms\fR, \fB5s\fR, \fB2m\fR or \fB1h 30m\fR, or plain seconds
+(\fB0.25\fR). A duration is at most one year. Timeouts
+(\fB\-\-idle\-timeout\fR, \fB\-\-connect\-timeout\fR, \fB\-\-duration\fR)
+must be longer than 0s; \fB\-\-grace 0s\fR and \fB\-\-wait 0s\fR mean no
+grace period and no wait.
+"#;
+
 const EXIT_STATUS: &str = r#".SH "EXIT STATUS"
 .TP
 .B 0
@@ -236,6 +245,7 @@ fn examples(page: &str) -> String {
 /// subcommands) on the page `page` ("sockcat", "sockcat-serve", …).
 pub fn trailer(page: &str) -> String {
     let mut out = examples(page);
+    out.push_str(DURATIONS);
     out.push_str(EXIT_STATUS);
     if page == "sockcat" || page.ends_with("serve") {
         out.push_str(ENVIRONMENT);

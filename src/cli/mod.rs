@@ -172,12 +172,12 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
-    /// Serve at most N connections at once; more wait in the backlog
+    /// Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_conns: Option<u64>,
 
     /// Close a connection after DUR with no traffic (500ms, 5s, 2m)
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub idle_timeout: Option<Duration>,
 
     /// Length of the listen backlog
@@ -264,11 +264,11 @@ pub struct SendArgs {
     pub wait: Option<Duration>,
 
     /// Give up connecting after DUR
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub connect_timeout: Option<Duration>,
 
     /// Give up after DUR with no traffic in either direction
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub idle_timeout: Option<Duration>,
 
     /// Keep trying to connect for up to DUR (until the server is up)
@@ -292,7 +292,7 @@ pub struct SendArgs {
     pub count: Option<u64>,
 
     /// Load mode: repeat the exchange for DUR and report the rate inside that window
-    #[arg(long, value_name = "DUR", group = "load", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", group = "load", value_parser = parse_positive_duration)]
     pub duration: Option<Duration>,
 
     /// Load mode with --duration: run exchanges for DUR first and leave them out of the figures
@@ -315,19 +315,41 @@ pub struct SendArgs {
     pub common: CommonArgs,
 }
 
-/// A duration: humantime (`500ms`, `5s`, `2m`, `1h 30m`) or plain seconds.
+/// The longest duration any option takes. Longer ones would overflow the
+/// deadlines computed from them (`now + DUR`); a year is longer than any
+/// wait a script means.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// A duration: humantime (`500ms`, `5s`, `2m`, `1h 30m`) or plain seconds,
+/// at most [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return t
-            .parse::<f64>()
+    let d = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        t.parse::<f64>()
             .ok()
-            .filter(|f| f.is_finite() && *f <= 1e9)
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| format!("invalid duration '{s}'"));
+            .filter(|f| f.is_finite())
+            .and_then(|f| Duration::try_from_secs_f64(f).ok())
+            .ok_or_else(|| format!("invalid duration '{s}'"))?
+    } else {
+        humantime::parse_duration(t)
+            .map_err(|e| format!("invalid duration '{s}': {e} (try 500ms, 5s, 2m)"))?
+    };
+    if d > MAX_DURATION {
+        return Err(format!(
+            "duration '{s}' is longer than the limit of one year"
+        ));
     }
-    humantime::parse_duration(t)
-        .map_err(|e| format!("invalid duration '{s}': {e} (try 500ms, 5s, 2m)"))
+    Ok(d)
+}
+
+/// A duration that must be longer than zero (a timeout of 0 would end
+/// every connection, or every connect, at once).
+pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("'{s}': must be longer than 0s"));
+    }
+    Ok(d)
 }
 
 fn parse_mode(s: &str) -> Result<u32, String> {
@@ -356,6 +378,15 @@ mod tests {
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("1.2.3").is_err());
+        assert!(parse_duration("18446744073709551615s").is_err());
+        assert!(parse_duration("300000000000y").is_err());
+        assert!(parse_duration("1e400").is_err());
+        assert!(parse_duration("99999999999999999999").is_err());
+        assert_eq!(parse_duration("365days").unwrap(), MAX_DURATION);
+        assert!(parse_duration("366days").is_err());
+        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
+        assert!(parse_positive_duration("0s").is_err());
+        assert!(parse_positive_duration("0").is_err());
     }
 
     #[test]

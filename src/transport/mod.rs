@@ -498,8 +498,13 @@ fn bind_inet(proto: Proto, sa: SocketAddr, opts: &Opts) -> io::Result<(Socket, S
         Proto::Udp => Type::DGRAM,
     };
     let sock = Socket::new(Domain::for_address(sa), ty, None)?;
-    // Restart at once on the same port (docs/ARCHITECTURE.md, "Sockets").
-    sock.set_reuse_address(true)?;
+    // TCP: restart at once on the same port (docs/ARCHITECTURE.md,
+    // "Sockets"); a live listener still refuses a second bind. UDP: never,
+    // since on a datagram socket SO_REUSEADDR lets a second socket (another
+    // user's, even) bind the same port and take our datagrams.
+    if proto == Proto::Tcp {
+        sock.set_reuse_address(true)?;
+    }
     if sa.is_ipv6() {
         // [::] and 0.0.0.0 are separate sockets here, as for 127.0.0.1 and ::1.
         sock.set_only_v6(true)?;

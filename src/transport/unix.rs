@@ -67,14 +67,41 @@ pub fn abstract_name(a: &SocketAddr) -> Option<Vec<u8>> {
 }
 
 /// How a Unix socket address reads in events.
+///
+/// A peer chooses its own name, so it is shown escaped: control bytes,
+/// backslashes and bytes that are not UTF-8 become `\xNN`, and a name with
+/// a newline, an ESC or a NUL cannot forge an event line, a terminal
+/// sequence or break a program's environment.
 pub fn show(a: &SocketAddr) -> String {
     if let Some(p) = a.as_pathname() {
-        return p.display().to_string();
+        use std::os::unix::ffi::OsStrExt;
+        return escape(p.as_os_str().as_bytes());
     }
     if let Some(n) = abstract_name(a) {
-        return format!("@{}", String::from_utf8_lossy(&n));
+        return format!("@{}", escape(&n));
     }
     "unix peer".to_string()
+}
+
+/// Printable UTF-8 as it is; everything else as `\xNN`.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() || c == '\\' {
+                let mut b = [0u8; 4];
+                for byte in c.encode_utf8(&mut b).bytes() {
+                    out.push_str(&format!("\\x{byte:02x}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out
 }
 
 /// Make room for a new socket at `path`: a stale socket file (nobody
@@ -222,4 +249,25 @@ pub fn client_dgram(name: &UnixName) -> Result<(UnixDatagram, Option<SocketFile>
         "bind a socket to receive replies",
         last.unwrap_or_else(|| io::Error::other("no free name")),
     ))
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::escape;
+
+    #[test]
+    fn control_bytes_and_bad_utf8_are_escaped() {
+        assert_eq!(escape(b"plain-name"), "plain-name");
+        assert_eq!(escape(b"a\nb"), "a\\x0ab");
+        assert_eq!(escape(b"\x1b[31m\0"), "\\x1b[31m\\x00");
+        assert_eq!(escape(b"back\\slash"), "back\\x5cslash");
+        assert_eq!(escape("caf\u{e9}".as_bytes()), "caf\u{e9}");
+        assert_eq!(escape(b"\xff\xfe"), "\\xff\\xfe");
+        assert!(!escape(b"\ngot connection from 6.6.6.6:666\n").contains('\n'));
+    }
+
+    #[test]
+    fn c1_controls_are_escaped_too() {
+        assert_eq!(escape("\u{9b}".as_bytes()), "\\xc2\\x9b");
+    }
 }

@@ -1,0 +1,185 @@
+//! Hostile and careless input: nothing hangs, nothing is taken over,
+//! nothing forges an event line, and options that cannot mean anything are
+//! refused with one line and exit 2.
+
+use std::process::{Command, Stdio};
+
+use crate::handlers::MODELS;
+use crate::util::*;
+
+fn one_usage_line(out: &Out, needle: &str) {
+    out.expect_code(2);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].starts_with("sockcat: error: "), "{out}");
+    assert!(lines[0].contains(needle), "{needle}: {out}");
+}
+
+#[test]
+fn send_reports_unreadable_input_instead_of_hanging() {
+    let dir = TempDir::new();
+    let s = Server::start(&["serve", "127.0.0.1:0", "-q", "--discard"]);
+    let d = dir.path("").display().to_string();
+    let out = run(&["send", s.addr(), "--file", &d], b"");
+    out.expect_code(1);
+    assert!(out.stderr.contains("Is a directory"), "{out}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+
+    // The same with a directory as stdin.
+    let mut child = Command::new(BIN)
+        .args(["send", s.addr()])
+        .stdin(Stdio::from(std::fs::File::open(dir.path("")).unwrap()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_child(&mut child, T);
+    assert_eq!(status.code(), Some(1));
+}
+
+/// A UDP server's port cannot be bound again, by another sockcat or by a
+/// program that asks for SO_REUSEADDR: its datagrams are its own.
+#[test]
+fn a_udp_port_in_use_is_not_taken_over() {
+    for model in MODELS {
+        let s = Server::start(&[model, "-u", "127.0.0.1:0", "-q", "--echo"]);
+        let addr = format!("127.0.0.1:{}", s.port());
+        let out = run(&[model, "-u", &addr, "--once"], b"");
+        out.expect_code(1);
+        assert!(out.stderr.contains("Address already in use"), "{out}");
+        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+        sock.set_reuse_address(true).unwrap();
+        let sa: std::net::SocketAddr = addr.parse().unwrap();
+        assert!(
+            sock.bind(&sa.into()).is_err(),
+            "{model}: bound over a live UDP server"
+        );
+    }
+}
+
+#[test]
+fn durations_that_overflow_or_mean_nothing_are_refused() {
+    for (args, needle) in [
+        (
+            &[
+                "serve",
+                "127.0.0.1:0",
+                "--idle-timeout",
+                "18446744073709551615s",
+            ][..],
+            "duration",
+        ),
+        (
+            &["serve", "127.0.0.1:0", "--grace", "300000000000y"][..],
+            "duration",
+        ),
+        (
+            &["serve", "127.0.0.1:0", "--grace", "400days"][..],
+            "one year",
+        ),
+        (
+            &["serve", "127.0.0.1:0", "--idle-timeout", "0s"][..],
+            "longer than 0s",
+        ),
+        (
+            &["send", "--connect-timeout", "0s", ":1", "x"][..],
+            "longer than 0s",
+        ),
+        (
+            &["send", "--idle-timeout", "0", ":1", "x"][..],
+            "longer than 0s",
+        ),
+        (
+            &["send", "--duration", "0s", ":1", "x"][..],
+            "longer than 0s",
+        ),
+        (&["send", "--wait", "1e999", ":1", "x"][..], "duration"),
+    ] {
+        one_usage_line(&run(args, b""), needle);
+    }
+    // --wait 0s and --grace 0s mean something (do not wait; no grace).
+    let out = run(
+        &[
+            "send",
+            "--wait",
+            "0s",
+            &format!("127.0.0.1:{}", closed_port()),
+            "x",
+        ],
+        b"",
+    );
+    out.expect_code(1);
+    let mut s = Server::start(&["serve", "127.0.0.1:0", "-q", "--grace", "0s"]);
+    assert_eq!(s.interrupt(), Some(130));
+}
+
+#[test]
+fn options_without_effect_are_refused() {
+    let dir = TempDir::new();
+    let sock = format!("unix:{}", dir.path("m.sock").display());
+    for (args, needle) in [
+        (&["serve", "127.0.0.1:0", "--mode", "600"][..], "--mode"),
+        (
+            &["fork-serve", "-u", "127.0.0.1:0", "--mode", "600"][..],
+            "--mode",
+        ),
+        (
+            &["thread-serve", "127.0.0.1:0", "--sh-exec", ""][..],
+            "--sh-exec",
+        ),
+        (
+            &["serve", "127.0.0.1:0", "--sh-exec", "   "][..],
+            "--sh-exec",
+        ),
+        (
+            &["send", "-z", "127.0.0.1:1", "hello", "there"][..],
+            "hello there",
+        ),
+    ] {
+        one_usage_line(&run(args, b""), needle);
+    }
+    // --mode still works where there is a file.
+    let mut s = Server::start(&["serve", &sock, "-q", "--mode", "600"]);
+    assert_eq!(s.interrupt(), Some(130));
+}
+
+/// A Unix client bound to a name with a newline and an ESC cannot forge an
+/// event line or send terminal sequences through the server's log, and a
+/// program still starts for it.
+#[test]
+fn a_peer_name_cannot_forge_events() {
+    let dir = TempDir::new();
+    let path = dir.path("s.sock");
+    let evil = dir.path("x\ngot connection from 6.6.6.6:666\x1b[31m");
+    for model in MODELS {
+        let _ = std::fs::remove_file(&evil);
+        let s = Server::start(&[
+            model,
+            &format!("unix:{}", path.display()),
+            "--once",
+            "--sh-exec",
+            "printf '%s\\n' \"$SOCKCAT_PEER_ADDR\"",
+        ]);
+        let c = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap();
+        c.bind(&socket2::SockAddr::unix(&evil).unwrap()).unwrap();
+        c.connect(&socket2::SockAddr::unix(&path).unwrap()).unwrap();
+        let mut c = std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(c));
+        c.set_read_timeout(Some(T)).unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut reply = String::new();
+        std::io::Read::read_to_string(&mut c, &mut reply).unwrap();
+        assert!(
+            reply.contains("x\\x0agot connection from 6.6.6.6:666\\x1b[31m"),
+            "{model}: {reply:?}"
+        );
+        s.wait_err("got connection from");
+        let err = s.err();
+        assert!(!err.contains('\x1b'), "{model}: raw ESC in {err:?}");
+        assert!(
+            !err.lines()
+                .any(|l| l.starts_with("got connection from 6.6.6.6")),
+            "{model}: forged line in {err:?}"
+        );
+        drop(c);
+    }
+}
