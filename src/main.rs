@@ -44,14 +44,18 @@ fn main() -> ExitCode {
 /// line, `sockcat: error: …`, and exit 2.
 fn clap_exit(e: clap::Error) -> ExitCode {
     match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        // One name for the program, whichever subcommand was asked
+        // (clap would say "sockcat-serve 0.1.0").
+        ErrorKind::DisplayVersion => {
+            let _ = writeln!(std::io::stdout(), "sockcat {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::from(code::OK)
+        }
+        ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
-            let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                code::USAGE
-            } else {
+            let code = if e.kind() == ErrorKind::DisplayHelp {
                 code::OK
+            } else {
+                code::USAGE
             };
             ExitCode::from(code)
         }

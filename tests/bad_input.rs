@@ -130,6 +130,25 @@ fn help_and_version_exit_0() {
     let out = run(&["--version"], b"");
     out.expect_code(0);
     assert!(out.stdout_str().starts_with("sockcat "));
+    // One program name, whichever subcommand is asked.
+    for sub in ["serve", "fork-serve", "thread-serve", "send"] {
+        let out = run(&[sub, "--version"], b"");
+        out.expect_code(0);
+        let want = format!("sockcat {}\n", env!("CARGO_PKG_VERSION"));
+        assert_eq!(out.stdout_str(), want, "{sub}");
+        // Every address form in the help, the same for every subcommand.
+        let help = run(&[sub, "--help"], b"").stdout_str();
+        for form in [
+            "[V6]:PORT",
+            "unix:@NAME",
+            "unixgram:PATH",
+            "tcp://",
+            "udp://",
+            "HOST (port 10000)",
+        ] {
+            assert!(help.contains(form), "{sub} --help lacks {form}");
+        }
+    }
 }
 
 #[test]

@@ -21,6 +21,13 @@ Examples:
   sockcat fork-serve :7000 --exec date          # inetd style
   sockcat thread-serve unix:/tmp/echo.sock --echo";
 
+/// The address forms, the same for every subcommand (the first
+/// positional is always the address).
+const ADDR_HELP: &str = "The address: HOST:PORT, :PORT, PORT, [V6]:PORT, HOST (port 10000), \
+tcp://HOST:PORT, udp://HOST:PORT, unix:PATH, unix:@NAME (abstract), unixgram:PATH, \
+unixgram:@NAME. A bare PORT or :PORT means localhost; 0.0.0.0:PORT or [::]:PORT is every \
+interface";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "sockcat",
@@ -159,9 +166,7 @@ pub struct HandlerArgs {
 /// Options the three servers share.
 #[derive(Debug, Args, Clone)]
 pub struct ServerArgs {
-    /// Address to listen on: HOST:PORT, :PORT, PORT, [V6]:PORT, udp://…, unix:PATH, unixgram:PATH.
-    /// A bare PORT or :PORT means localhost; 0.0.0.0:PORT or [::]:PORT listens on every interface
-    #[arg(value_name = "ADDR", default_value = "localhost:10000")]
+    #[arg(value_name = "ADDR", default_value = "localhost:10000", help = ADDR_HELP)]
     pub addr: String,
 
     /// Serve one connection (one datagram for UDP), then exit
@@ -239,8 +244,7 @@ pub struct ThreadServeArgs {
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// Address to connect to (the first positional, always): HOST:PORT, :PORT, PORT, udp://…, unix:PATH
-    #[arg(value_name = "ADDR", default_value = "localhost:10000")]
+    #[arg(value_name = "ADDR", default_value = "localhost:10000", help = ADDR_HELP)]
     pub addr: String,
 
     /// Words to send, joined by spaces, plus a newline; without them stdin is sent
