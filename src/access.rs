@@ -79,6 +79,11 @@ impl Access {
         })
     }
 
+    /// Whether any `--allow` rule narrows who may connect.
+    pub fn restricts(&self) -> bool {
+        !self.allow.is_empty()
+    }
+
     pub fn permits(&self, ip: Option<IpAddr>) -> bool {
         let Some(ip) = ip else { return true };
         if self.deny.iter().any(|c| c.contains(ip)) {

@@ -84,6 +84,16 @@ impl Log {
         );
     }
 
+    /// Something the user should know that does not stop the server.
+    pub fn warning(&self, msg: &str) {
+        if self.level >= Level::Normal {
+            self.emit(
+                format_args!("sockcat: warning: {msg}"),
+                || json!({"event": "warning", "message": msg}),
+            );
+        }
+    }
+
     /// A fatal error, just before exit (`main` uses it).
     pub fn fatal(&self, msg: &str) {
         self.emit(

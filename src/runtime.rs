@@ -52,6 +52,23 @@ impl Server {
         true
     }
 
+    /// [`Server::admit`] for a datagram, which a replying handler also
+    /// drops when answering it could make two servers bounce datagrams
+    /// forever ([`crate::handler::reflection`]).
+    pub fn admit_datagram(
+        &self,
+        kind: crate::addr::Kind,
+        peer: &crate::transport::Endpoint,
+        local: &crate::transport::Endpoint,
+        served: &mut u64,
+    ) -> bool {
+        if self.spec.replies() && crate::handler::reflection(peer, local) {
+            self.log.refused(kind, &peer.to_string());
+            return false;
+        }
+        self.admit(kind, peer, served)
+    }
+
     /// When to give up on open connections, once the server must stop: a
     /// signal leaves them `--grace`; a closed stdout (nobody to print
     /// for) ends them at once. `None` while neither has happened.
@@ -119,6 +136,7 @@ pub fn setup(cfg: Config) -> Result<Server> {
             }
         }
     }
+    warn_if_open(&log, &spec, &access, &bound);
     Ok(Server {
         kind: addr.kind(),
         bound,
@@ -132,6 +150,29 @@ pub fn setup(cfg: Config) -> Result<Server> {
         drive,
         signals,
     })
+}
+
+/// A program on a port anyone can reach is a remote shell for anyone: say
+/// so once, unless `--allow` says who may connect.
+fn warn_if_open(log: &Log, spec: &Spec, access: &Access, bound: &Bound) {
+    if !matches!(spec, Spec::Exec(_)) || access.restricts() {
+        return;
+    }
+    let locals: Vec<&crate::transport::Endpoint> = match bound {
+        Bound::Stream(ls) => ls.iter().map(|l| &l.local).collect(),
+        Bound::Dgram(ds) => ds.iter().map(|d| &d.local).collect(),
+    };
+    for local in locals {
+        if let crate::transport::Endpoint::Inet(a) = local {
+            if !a.ip().is_loopback() {
+                log.warning(&format!(
+                    "{a} is not a loopback address: anyone who can reach it can run the \
+                     --exec program; use --allow CIDR to say who may"
+                ));
+                return;
+            }
+        }
+    }
 }
 
 /// A server holds a descriptor per connection: lift the soft limit to the
@@ -398,7 +439,13 @@ impl Acceptor {
     pub fn next(&self, server: &Server, buf: &mut [u8], served: &mut u64) -> Option<Request> {
         loop {
             let req = self.take(server, buf)?;
-            if server.admit(server.kind, req.peer(), served) {
+            let admitted = match &req {
+                Request::Datagram { peer, sock, .. } => {
+                    server.admit_datagram(server.kind, peer, &sock.local, served)
+                }
+                Request::Stream { peer, .. } => server.admit(server.kind, peer, served),
+            };
+            if admitted {
                 return Some(req);
             }
         }

@@ -247,10 +247,33 @@ fn exec_environment_and_missing_program() {
             "{model}"
         );
 
-        let s = Server::start(&[model, "127.0.0.1:0", "--exec", "/nonexistent/program"]);
+        // A program that cannot be found is a usage error at start.
+        let out = run(
+            &[model, "127.0.0.1:0", "--exec", "/nonexistent/program"],
+            b"",
+        );
+        out.expect_code(2);
+        assert_eq!(out.stderr.lines().count(), 1, "{out}");
+        assert!(out.stderr.contains("/nonexistent/program"), "{out}");
+        let out = run(
+            &[model, "127.0.0.1:0", "--exec", "no-such-program-here"],
+            b"",
+        );
+        out.expect_code(2);
+        assert!(out.stderr.contains("no such program in PATH"), "{out}");
+
+        // One that goes away after the start fails per connection, and the
+        // server goes on serving.
+        let dir = TempDir::new();
+        let prog = dir.path("prog");
+        std::fs::write(&prog, "#!/bin/sh\necho hi\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let p = prog.display().to_string();
+        let s = Server::start(&[model, "127.0.0.1:0", "--exec", &p]);
+        std::fs::remove_file(&prog).unwrap();
         assert_eq!(exchange(s.addr(), b"x\n"), b"", "{model}");
-        s.wait_err("/nonexistent/program");
-        // The server goes on serving.
+        s.wait_err(&p);
         assert_eq!(exchange(s.addr(), b"x\n"), b"", "{model}");
         assert!(
             s.err().contains("No such file or directory"),

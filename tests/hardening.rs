@@ -183,3 +183,64 @@ fn a_peer_name_cannot_forge_events() {
         drop(c);
     }
 }
+
+/// A program on a port others can reach gets one warning line, unless
+/// --allow says who may connect; on loopback there is nothing to say.
+#[test]
+fn exec_on_an_open_address_warns_once() {
+    for model in MODELS {
+        let mut s = Server::start(&[model, "0.0.0.0:0", "--sh-exec", "cat"]);
+        s.wait_err("warning:");
+        let err = s.err();
+        assert_eq!(err.matches("warning:").count(), 1, "{model}: {err}");
+        assert!(err.contains("--allow"), "{model}: {err}");
+        assert_eq!(s.interrupt(), Some(130));
+        for quiet in [
+            &[model, "127.0.0.1:0", "--sh-exec", "cat"][..],
+            &[
+                model,
+                "0.0.0.0:0",
+                "--allow",
+                "127.0.0.1",
+                "--sh-exec",
+                "cat",
+            ][..],
+            &[model, "0.0.0.0:0", "--echo"][..],
+        ] {
+            let mut s = Server::start(quiet);
+            assert_eq!(s.interrupt(), Some(130));
+            assert!(!s.err().contains("warning:"), "{quiet:?}: {}", s.err());
+        }
+    }
+}
+
+/// An echo over UDP answers an empty datagram with an empty one (RFC 862),
+/// and drops datagrams it would bounce back and forth with another echo:
+/// from ports 0, 7 and 19 and from its own address (the port 7 case is
+/// tested where the test may bind it; `handler::reflection` has the rest).
+#[test]
+fn udp_echo_answers_empty_datagrams_and_is_no_reflector() {
+    for model in MODELS {
+        let s = Server::start(&[model, "-u", "127.0.0.1:0", "-q", "--echo"]);
+        let server: std::net::SocketAddr = format!("127.0.0.1:{}", s.port()).parse().unwrap();
+        let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        c.send_to(b"", server).unwrap();
+        let mut buf = [0u8; 64];
+        let (n, from) = c.recv_from(&mut buf).expect("an empty echo");
+        assert_eq!((n, from), (0, server), "{model}");
+
+        // From the echo port: no answer; the next honest datagram is
+        // answered, and nothing from the first ever arrives.
+        if let Ok(seven) = std::net::UdpSocket::bind("127.0.0.1:7") {
+            seven.send_to(b"bounce", server).unwrap();
+            seven
+                .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+                .unwrap();
+            c.send_to(b"ok", server).unwrap();
+            let n = c.recv(&mut buf).expect("the honest datagram's echo");
+            assert_eq!(&buf[..n], b"ok", "{model}");
+            assert!(seven.recv(&mut buf).is_err(), "{model}: echoed to port 7");
+        }
+    }
+}

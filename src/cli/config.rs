@@ -88,6 +88,9 @@ fn server(args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config>
         return Err(Error::usage("--sh-exec needs a command line"));
     }
     let spec = handler(&args.handler, broker);
+    if let Spec::Exec(argv) = &spec {
+        check_program(&argv[0])?;
+    }
     let addr = addr::parse_with(&args.addr, args.common.udp, args.common.unix)?;
     if args.mode.is_some() && !matches!(addr, Addr::Unix { .. }) {
         return Err(Error::usage(format!(
@@ -213,4 +216,31 @@ fn source(s: &str) -> Result<SocketAddr> {
         }
         Addr::Unix { .. } => Err(Error::usage("--source takes an IP address and/or port")),
     }
+}
+
+/// `--exec PROG`: PROG must name an executable file, found the way exec
+/// finds it (a path, or a name looked up in PATH). Found at start, not by
+/// the first client.
+fn check_program(prog: &std::ffi::OsStr) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+    let runnable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let shown = prog.to_string_lossy();
+    if shown.contains('/') {
+        if runnable(Path::new(prog)) {
+            return Ok(());
+        }
+        return Err(Error::usage(format!(
+            "--exec {shown}: no executable file there"
+        )));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if std::env::split_paths(&path).any(|d| runnable(&d.join(prog))) {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "--exec {shown}: no such program in PATH"
+    )))
 }

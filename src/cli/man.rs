@@ -76,10 +76,16 @@ With \fB\-\-log\-format json\fR each event is one JSON object on a line, with
 \fBduration_ms\fR.
 .TP
 .B refused
-\fBtransport\fR, \fBpeer\fR (turned away by \fB\-\-allow\fR/\fB\-\-deny\fR).
+\fBtransport\fR, \fBpeer\fR (turned away by \fB\-\-allow\fR/\fB\-\-deny\fR,
+or a datagram a replying server drops: from port 0, 7 or 19, or from its
+own address).
 .TP
 .B error
 \fBmessage\fR, and \fBfatal\fR: true when the program exits because of it.
+.TP
+.B warning
+\fBmessage\fR: something to know that does not stop the server (a program
+served on an address that is not loopback, with no \fB\-\-allow\fR).
 .TP
 .B summary
 \fBconnections\fR, \fBbytes_in\fR, \fBbytes_out\fR, \fBduration_ms\fR.

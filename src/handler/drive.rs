@@ -215,7 +215,7 @@ pub fn serve_datagram(
         hex_to_stderr('<', 0, data);
     }
     let end = match datagram(spec, data, peer, &sock.local) {
-        Ok(reply) if reply.is_empty() => None,
+        Ok(reply) if reply.is_empty() && !spec.answers_empty() => None,
         Ok(reply) => {
             if hex {
                 hex_to_stderr('>', 0, &reply);

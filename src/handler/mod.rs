@@ -57,6 +57,47 @@ impl End {
     }
 }
 
+impl Spec {
+    /// Whether an empty reply is still a reply: an echo answers an empty
+    /// datagram with an empty one (RFC 862); other handlers send nothing.
+    pub fn answers_empty(&self) -> bool {
+        matches!(self, Spec::Echo)
+    }
+
+    /// Whether the handler sends anything back to a datagram's sender.
+    pub fn replies(&self) -> bool {
+        !matches!(self, Spec::Print | Spec::Discard | Spec::Broker)
+    }
+}
+
+/// A datagram that a replying server must drop, so that two servers (or a
+/// forged source address) cannot make it bounce datagrams forever: from
+/// port 0 (no real sender), 7 (echo) or 19 (chargen), or from the
+/// server's own address.
+pub fn reflection(peer: &Endpoint, local: &Endpoint) -> bool {
+    match peer {
+        Endpoint::Inet(a) => matches!(a.port(), 0 | 7 | 19) || peer == local,
+        _ => peer == local,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reflection_sources_are_recognised() {
+        let ep = |s: &str| Endpoint::Inet(s.parse().unwrap());
+        let local = ep("127.0.0.1:5000");
+        for bad in ["10.0.0.1:7", "10.0.0.1:19", "10.0.0.1:0", "127.0.0.1:5000"] {
+            assert!(reflection(&ep(bad), &local), "{bad}");
+        }
+        for good in ["127.0.0.1:5001", "10.0.0.1:53000", "[::1]:7000"] {
+            assert!(!reflection(&ep(good), &local), "{good}");
+        }
+    }
+}
+
 /// What the driver should do after a session call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {

@@ -63,7 +63,10 @@ impl Loop {
                     return Ok(());
                 }
             };
-            if !self.server.admit(d.kind, &peer, &mut self.served) {
+            if !self
+                .server
+                .admit_datagram(d.kind, &peer, &d.local, &mut self.served)
+            {
                 continue;
             }
             let started = Instant::now();
@@ -105,7 +108,8 @@ impl Loop {
         started: Instant,
     ) {
         let kind = self.server.kind;
-        if let (false, Some(d)) = (reply.is_empty(), self.dgrams.get(sock)) {
+        let silent = reply.is_empty() && !self.server.spec.answers_empty();
+        if let (false, Some(d)) = (silent, self.dgrams.get(sock)) {
             if self.server.drive.hex {
                 hex_to_stderr('>', 0, reply);
             }
