@@ -244,3 +244,46 @@ fn udp_echo_answers_empty_datagrams_and_is_no_reflector() {
         }
     }
 }
+
+/// `--retry 1s` keeps trying for the whole second: its last try is at the
+/// deadline, not a backoff step before it.
+#[test]
+fn retry_uses_its_whole_window() {
+    let addr = format!("127.0.0.1:{}", closed_port());
+    let t0 = std::time::Instant::now();
+    let out = run(&["send", "--retry", "1s", &addr, "x"], b"");
+    let took = t0.elapsed();
+    out.expect_code(124);
+    assert!(
+        took >= std::time::Duration::from_secs(1),
+        "gave up after {took:?}"
+    );
+    assert!(out.stderr.contains("gave up after 1s"), "{out}");
+}
+
+/// A Unix client that bound no name is `-` in events and an empty
+/// SOCKCAT_PEER_ADDR, never a made-up name.
+#[test]
+fn an_unnamed_unix_client_is_shown_as_such() {
+    let dir = TempDir::new();
+    for model in MODELS {
+        let sock = format!("unix:{}", dir.path(&format!("{model}.sock")).display());
+        let s = Server::start(&[
+            model,
+            &sock,
+            "--log-format",
+            "json",
+            "--sh-exec",
+            "echo \"[$SOCKCAT_PEER_ADDR]\"",
+        ]);
+        assert_eq!(crate::handlers::exchange(s.addr(), b""), b"[]\n", "{model}");
+        s.wait_err("\"connection\"");
+        let err = s.err();
+        let ev = err
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["event"] == "connection")
+            .expect("a connection event");
+        assert_eq!(ev["peer"], "-", "{model}: {err}");
+    }
+}

@@ -43,7 +43,8 @@ variables; for Unix sockets the address is the socket name and the port is
 empty.
 .TP
 .B SOCKCAT_PEER_ADDR
-The peer's address.
+The peer's address (for a Unix client, the name it bound, escaped; empty
+when it bound none).
 .TP
 .B SOCKCAT_PEER_PORT
 The peer's port.
@@ -69,7 +70,8 @@ With \fB\-\-log\-format json\fR each event is one JSON object on a line, with
 \fBtransport\fR (tcp, udp, unix, unixgram), \fBaddress\fR.
 .TP
 .B connection
-\fBtransport\fR, \fBpeer\fR.
+\fBtransport\fR, \fBpeer\fR (\fB\-\fR for a Unix client that bound no name;
+control bytes in a Unix name appear as \fB\\xNN\fR).
 .TP
 .B closed
 \fBtransport\fR, \fBpeer\fR, \fBbytes_in\fR, \fBbytes_out\fR,

@@ -42,6 +42,9 @@ pub enum Endpoint {
     Unix(String),
     /// The kernel would not say (the socket is already gone).
     Unknown,
+    /// A Unix client that bound no name (most do not): `-` in events, an
+    /// empty `SOCKCAT_PEER_ADDR`.
+    Unnamed,
 }
 
 impl std::fmt::Display for Endpoint {
@@ -50,19 +53,24 @@ impl std::fmt::Display for Endpoint {
             Endpoint::Inet(a) => f.write_str(&addr::show(a)),
             Endpoint::Unix(s) => f.write_str(s),
             Endpoint::Unknown => f.write_str("?"),
+            Endpoint::Unnamed => f.write_str("-"),
         }
     }
 }
 
 impl Endpoint {
     fn from_unix(a: &std::os::unix::net::SocketAddr) -> Endpoint {
-        Endpoint::Unix(unix::show(a))
+        if a.is_unnamed() {
+            Endpoint::Unnamed
+        } else {
+            Endpoint::Unix(unix::show(a))
+        }
     }
 
     pub fn ip(&self) -> Option<std::net::IpAddr> {
         match self {
             Endpoint::Inet(a) => Some(a.ip()),
-            Endpoint::Unix(_) | Endpoint::Unknown => None,
+            Endpoint::Unix(_) | Endpoint::Unknown | Endpoint::Unnamed => None,
         }
     }
 
@@ -71,7 +79,7 @@ impl Endpoint {
         match self {
             Endpoint::Inet(a) => (a.ip().to_string(), a.port().to_string()),
             Endpoint::Unix(s) => (s.clone(), String::new()),
-            Endpoint::Unknown => (String::new(), String::new()),
+            Endpoint::Unknown | Endpoint::Unnamed => (String::new(), String::new()),
         }
     }
 }
@@ -261,7 +269,7 @@ impl Listener {
                 let peer = s
                     .peer_addr()
                     .map(|a| Endpoint::from_unix(&a))
-                    .unwrap_or_else(|_| Endpoint::Unix("unix peer".into()));
+                    .unwrap_or(Endpoint::Unnamed);
                 (Stream::Unix(s), peer)
             }
         };
@@ -671,15 +679,18 @@ pub fn connect_retry(
             Ok(s) => return Ok(s),
             Err(e @ Error::Usage(_)) => return Err(e),
             Err(e) => {
-                if Instant::now() + pause >= deadline {
+                // The last try is at the deadline itself: the whole window
+                // is used, never cut short by the backoff.
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
                     return Err(Error::Timeout(format!(
                         "gave up after {}: {e}",
                         humantime::format_duration(window)
                     )));
                 }
+                std::thread::sleep(pause.min(left));
             }
         }
-        std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(200));
     }
 }

@@ -80,7 +80,7 @@ pub fn show(a: &SocketAddr) -> String {
     if let Some(n) = abstract_name(a) {
         return format!("@{}", escape(&n));
     }
-    "unix peer".to_string()
+    "-".to_string()
 }
 
 /// Printable UTF-8 as it is; everything else as `\xNN`.
