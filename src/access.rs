@@ -14,6 +14,12 @@ pub struct Cidr {
     bits: u8,
 }
 
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.net, self.bits)
+    }
+}
+
 impl Cidr {
     pub fn parse(s: &str) -> Result<Cidr> {
         let bad = || {

@@ -17,5 +17,6 @@ mod load;
 mod models;
 mod options;
 mod programs;
+mod properties;
 mod relay;
 mod unix;
