@@ -56,6 +56,9 @@ struct Conn {
     session: Option<Session>,
     /// The program `--exec` started for this connection, its pipes in the loop.
     child: Option<Pipes>,
+    /// The session's shared greeting (`--reply`) and how much of it has
+    /// gone out; it goes before `out`.
+    greeting: Option<(std::sync::Arc<[u8]>, usize)>,
     /// Bytes for the peer that the socket would not take yet.
     out: Vec<u8>,
     /// The peer sent FIN (or the read side failed).
@@ -364,6 +367,7 @@ impl Loop {
             peer,
             session: Session::new(&self.server.spec),
             child: None,
+            greeting: None,
             out: Vec::new(),
             read_done: false,
             finish: false,
@@ -402,6 +406,7 @@ impl Loop {
         }
         if let Some(s) = &mut conn.session {
             let step = s.start(&mut conn.out).unwrap_or(Step::Continue);
+            conn.greeting = s.greeting().map(|g| (g, 0));
             conn.finish |= step == Step::Finish;
         }
         if self.stdin != StdinKind::None && self.stdin_eof {
@@ -711,6 +716,26 @@ fn queue(c: &mut Conn, scratch: &mut Vec<u8>) {
 /// last byte.
 fn flush(c: &mut Conn, hex: bool) -> io::Result<bool> {
     let mut moved = false;
+    if let Some((g, done)) = &mut c.greeting {
+        while *done < g.len() {
+            match (&c.stream).write(&g[*done..]) {
+                Ok(n) => {
+                    if hex {
+                        hex_to_stderr('>', c.tally.bytes_out, &g[*done..*done + n]);
+                    }
+                    *done += n;
+                    c.tally.bytes_out += n as u64;
+                    c.last = Instant::now();
+                    c.last_out = c.last;
+                    moved = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(moved),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        c.greeting = None;
+    }
     let mut sent = 0;
     while sent < c.out.len() {
         match (&c.stream).write(&c.out[sent..]) {

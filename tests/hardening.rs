@@ -287,3 +287,34 @@ fn an_unnamed_unix_client_is_shown_as_such() {
         assert_eq!(ev["peer"], "-", "{model}: {err}");
     }
 }
+
+/// `--reply` is one shared buffer: 300 peers that never read a 120 KB
+/// reply do not cost 300 copies of it.
+#[test]
+fn a_large_reply_is_shared_not_copied_per_connection() {
+    let text = "r".repeat(120 * 1024);
+    for model in ["serve", "thread-serve"] {
+        let s = Server::start(&[model, "127.0.0.1:0", "-q", "--reply", &text]);
+        let before = rss_kib(s.pid());
+        let peers: Vec<std::net::TcpStream> = (0..300)
+            .map(|_| std::net::TcpStream::connect(s.addr()).unwrap())
+            .collect();
+        // Wait until the server holds them (their sockets are its
+        // descriptors; under thread-serve, a thread each has started).
+        wait_until("the server to hold 250 peers", T, || {
+            fd_count(s.pid()) >= 250 && (model == "serve" || thread_count(s.pid()) >= 250)
+        });
+        // Then watch for a while: copies, if any, appear as the workers run.
+        let end = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        let mut after = rss_kib(s.pid());
+        while std::time::Instant::now() < end && after < before + 16 * 1024 {
+            after = after.max(rss_kib(s.pid()));
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        drop(peers);
+        assert!(
+            after < before + 16 * 1024,
+            "{model}: RSS {before} -> {after} KiB for 300 peers"
+        );
+    }
+}

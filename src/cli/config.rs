@@ -49,7 +49,10 @@ pub fn handler(h: &HandlerArgs, broker: bool) -> Spec {
     if broker {
         Spec::Broker
     } else if let Some(text) = &h.reply {
-        Spec::Reply(text.as_bytes().into())
+        // The newline is added once here, not per connection.
+        let mut bytes = text.as_bytes().to_vec();
+        bytes.push(b'\n');
+        Spec::Reply(bytes.into())
     } else if h.echo {
         Spec::Echo
     } else if h.discard {

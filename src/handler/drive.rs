@@ -45,6 +45,10 @@ pub fn stream(
     let mut buf = vec![0u8; BUF];
     let mut shut = false;
     let step = session.start(&mut out).map_err(stdout_end)?;
+    if let Some(g) = session.greeting() {
+        // Straight from the shared buffer: no copy per connection.
+        write_out(stream, &g, d, tally)?;
+    }
     send(stream, &mut out, &mut shut, step, d, tally)?;
     loop {
         let n = match stream.read_nowait(&mut buf) {
@@ -83,24 +87,33 @@ fn send(
     d: Drive,
     tally: &mut Tally,
 ) -> Result<(), End> {
-    if !out.is_empty() && !*shut {
-        if d.hex {
-            hex_to_stderr('>', tally.bytes_out, out);
-        }
-        (&*stream).write_all(out).map_err(|e| {
-            if is_timeout(&e) {
-                End::IdleTimeout
-            } else {
-                End::Io(e)
-            }
-        })?;
-        tally.bytes_out += out.len() as u64;
+    if !*shut {
+        write_out(stream, out, d, tally)?;
     }
     out.clear();
     if step == Step::Finish && !*shut {
         *shut = true;
         stream.shutdown(Shutdown::Write).map_err(End::Io)?;
     }
+    Ok(())
+}
+
+/// Write `data` whole to the peer (and to the hex dump).
+fn write_out(stream: &Stream, data: &[u8], d: Drive, tally: &mut Tally) -> Result<(), End> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    if d.hex {
+        hex_to_stderr('>', tally.bytes_out, data);
+    }
+    (&*stream).write_all(data).map_err(|e| {
+        if is_timeout(&e) {
+            End::IdleTimeout
+        } else {
+            End::Io(e)
+        }
+    })?;
+    tally.bytes_out += data.len() as u64;
     Ok(())
 }
 

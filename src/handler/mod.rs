@@ -129,10 +129,20 @@ impl Session {
     }
 
     /// The connection opened.
-    pub fn start(&mut self, out: &mut Vec<u8>) -> io::Result<Step> {
+    pub fn start(&mut self, _out: &mut Vec<u8>) -> io::Result<Step> {
         match self {
-            Session::Reply(r) => Ok(r.start(out)),
+            Session::Reply(r) => Ok(r.start()),
             _ => Ok(Step::Continue),
+        }
+    }
+
+    /// Bytes every connection sends first, shared rather than copied into
+    /// each connection's output (`--reply`). Sent before anything `start`
+    /// or `input` put in the output.
+    pub fn greeting(&self) -> Option<Arc<[u8]>> {
+        match self {
+            Session::Reply(r) => Some(r.greeting()),
+            _ => None,
         }
     }
 
@@ -167,6 +177,10 @@ impl Session {
     pub fn datagram(spec: &Spec, data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
         if let Some(mut s) = Session::new(spec) {
             s.start(out)?;
+            if let Some(g) = s.greeting() {
+                // A datagram reply is one buffer: here it is copied.
+                out.splice(0..0, g.iter().copied());
+            }
             if let Session::Print(p) | Session::Reply(reply::Reply { print: p, .. }) = &mut s {
                 // A datagram is a whole message: print it in one write.
                 return p.whole(data);

@@ -1,6 +1,10 @@
 //! `--reply TEXT`: send TEXT and a newline at once, then FIN; keep printing
 //! what the peer sends. The newline matches `send`, which ends its MESSAGE
 //! words with one.
+//!
+//! Every connection sends the same bytes, so they are one shared buffer
+//! (the text and its newline, made once): a thousand peers that never read
+//! a large reply cost one copy of it, not a thousand.
 
 use std::sync::Arc;
 
@@ -9,6 +13,7 @@ use super::print::Print;
 
 #[derive(Debug)]
 pub struct Reply {
+    /// TEXT and its newline, shared by every connection.
     text: Arc<[u8]>,
     pub print: Print,
 }
@@ -21,9 +26,12 @@ impl Reply {
         }
     }
 
-    pub fn start(&mut self, out: &mut Vec<u8>) -> Step {
-        out.extend_from_slice(&self.text);
-        out.push(b'\n');
+    /// The reply goes out as the connection's greeting, then FIN.
+    pub fn start(&mut self) -> Step {
         Step::Finish
+    }
+
+    pub fn greeting(&self) -> Arc<[u8]> {
+        self.text.clone()
     }
 }
