@@ -40,11 +40,19 @@ impl Log {
         );
     }
 
+    /// A connection was accepted, or (on a datagram socket, where there is
+    /// no connection) a datagram arrived: the event says which.
     pub fn connection(&self, kind: Kind, peer: &str) {
         if self.level >= Level::Normal {
+            let datagram = matches!(kind, Kind::Udp | Kind::Unixgram);
+            let (what, event) = if datagram {
+                ("datagram", "datagram")
+            } else {
+                ("connection", "connection")
+            };
             self.emit(
-                format_args!("got connection from {peer}"),
-                || json!({"event": "connection", "transport": kind.as_str(), "peer": peer}),
+                format_args!("got {what} from {peer}"),
+                || json!({"event": event, "transport": kind.as_str(), "peer": peer}),
             );
         }
     }

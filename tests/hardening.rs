@@ -318,3 +318,24 @@ fn a_large_reply_is_shared_not_copied_per_connection() {
         );
     }
 }
+
+/// A datagram server has no connections: each datagram's event says so.
+#[test]
+fn datagram_servers_log_datagrams_not_connections() {
+    for model in MODELS {
+        let s = Server::start(&[model, "-u", "127.0.0.1:0", "--echo"]);
+        let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        c.send_to(b"hi", format!("127.0.0.1:{}", s.port())).unwrap();
+        let mut buf = [0u8; 8];
+        c.recv(&mut buf).unwrap();
+        let me = c.local_addr().unwrap();
+        s.wait_err(&format!("got datagram from {me}"));
+        assert!(!s.err().contains("got connection"), "{model}: {}", s.err());
+
+        let j = Server::start(&[model, "-u", "127.0.0.1:0", "--echo", "--log-format", "json"]);
+        c.send_to(b"hi", format!("127.0.0.1:{}", j.port())).unwrap();
+        c.recv(&mut buf).unwrap();
+        j.wait_err("\"datagram\"");
+    }
+}

@@ -55,3 +55,35 @@ fn send_gets_the_reply_of_a_program_that_does_not_read() {
         }
     }
 }
+
+/// The cases this close exists for: 30 MB from a program that read only
+/// part of 100 KB, and a 20 MB upload to a program that answers at once.
+/// Every byte of the program's output arrives and the client ends cleanly.
+#[test]
+fn whole_output_arrives_whatever_the_program_read() {
+    let dir = TempDir::new();
+    let upload = dir.path("upload");
+    std::fs::write(&upload, random_bytes(20 << 20, 5)).unwrap();
+    let up = upload.display().to_string();
+    for model in MODELS {
+        let s = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-q",
+            "--sh-exec",
+            "head -c 30000000 /dev/zero",
+        ]);
+        let got = exchange(s.addr(), &random_bytes(100 * 1024, 6));
+        assert_eq!(got.len(), 30_000_000, "{model}");
+        assert!(got.iter().all(|b| *b == 0), "{model}");
+
+        let s = Server::start(&[model, "127.0.0.1:0", "-q", "--sh-exec", "echo hi"]);
+        let out = run_in(
+            &["send", s.addr(), "--file", &up],
+            b"",
+            std::time::Duration::from_secs(60),
+        );
+        out.expect_code(0);
+        assert_eq!(out.stdout_str(), "hi\n", "{model}: {out}");
+    }
+}

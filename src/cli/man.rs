@@ -71,7 +71,12 @@ With \fB\-\-log\-format json\fR each event is one JSON object on a line, with
 .TP
 .B connection
 \fBtransport\fR, \fBpeer\fR (\fB\-\fR for a Unix client that bound no name;
-control bytes in a Unix name appear as \fB\\xNN\fR).
+control bytes in a Unix name appear as \fB\\xNN\fR). Text: \fBgot connection
+from PEER\fR.
+.TP
+.B datagram
+the same fields, for each datagram a UDP or unixgram server receives (there
+is no connection). Text: \fBgot datagram from PEER\fR.
 .TP
 .B closed
 \fBtransport\fR, \fBpeer\fR, \fBbytes_in\fR, \fBbytes_out\fR,
