@@ -23,6 +23,25 @@ pub enum Level {
 pub struct Tally {
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// How the connection's program ended, when it had one and it was
+    /// waited for.
+    pub program: Option<Exit>,
+}
+
+/// A program's end, as the closing event reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Exit {
+    pub fn from_status(s: std::process::ExitStatus) -> Option<Exit> {
+        use std::os::unix::process::ExitStatusExt;
+        s.code()
+            .map(Exit::Code)
+            .or_else(|| s.signal().map(Exit::Signal))
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -59,17 +78,28 @@ impl Log {
 
     pub fn closed(&self, kind: Kind, peer: &str, t: Tally, took: Duration) {
         if self.level >= Level::Verbose {
+            let program = match t.program {
+                Some(Exit::Code(c)) => format!(", program exited {c}"),
+                Some(Exit::Signal(n)) => format!(", program killed by signal {n}"),
+                None => String::new(),
+            };
             self.emit(
                 format_args!(
-                    "closed {peer}: {} bytes in, {} bytes out, {}",
+                    "closed {peer}: {} bytes in, {} bytes out, {}{program}",
                     t.bytes_in,
                     t.bytes_out,
                     show_duration(took)
                 ),
                 || {
-                    json!({"event": "closed", "transport": kind.as_str(), "peer": peer,
+                    let mut v = json!({"event": "closed", "transport": kind.as_str(), "peer": peer,
                        "bytes_in": t.bytes_in, "bytes_out": t.bytes_out,
-                       "duration_ms": millis(took)})
+                       "duration_ms": millis(took)});
+                    match t.program {
+                        Some(Exit::Code(c)) => v["exit_code"] = json!(c),
+                        Some(Exit::Signal(n)) => v["signal"] = json!(n),
+                        None => {}
+                    }
+                    v
                 },
             );
         }

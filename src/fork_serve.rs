@@ -214,6 +214,7 @@ fn drain_tallies(mut rx: &std::fs::File, totals: &mut Totals) {
                     totals.add(Tally {
                         bytes_in: u64::from_ne_bytes(r[..8].try_into().expect("8 bytes")),
                         bytes_out: u64::from_ne_bytes(r[8..].try_into().expect("8 bytes")),
+                        ..Tally::default()
                     });
                 }
             }

@@ -590,7 +590,7 @@ impl Loop {
         }
         if let Some(mut ch) = c.child.take() {
             ch.close();
-            self.done_with(ch.child);
+            c.tally.program = self.done_with(ch.child);
         }
         self.server
             .log
@@ -665,10 +665,28 @@ impl Loop {
     /// Collect exec'd programs that have exited; at exit, wait for them.
     /// A program whose pipes are closed: forget it once it has exited,
     /// else keep it to reap later.
-    pub(super) fn done_with(&mut self, mut child: Child) {
+    /// Returns how it ended, if it has.
+    pub(super) fn done_with(&mut self, mut child: Child) -> Option<crate::event::Exit> {
+        // A program's pipes close while it exits, a moment before it can
+        // be reaped: give it that moment (bounded, so a program that runs
+        // on after closing its output costs the loop at most 2ms).
+        let until = Instant::now() + Duration::from_millis(2);
+        while matches!(child.try_wait(), Ok(None)) && Instant::now() < until {
+            std::thread::yield_now();
+        }
         match child.try_wait() {
-            Ok(Some(_)) | Err(_) => exec::ended(child.id() as i32),
-            Ok(None) => self.lingering.push(child),
+            Ok(Some(status)) => {
+                exec::ended(child.id() as i32);
+                crate::event::Exit::from_status(status)
+            }
+            Err(_) => {
+                exec::ended(child.id() as i32);
+                None
+            }
+            Ok(None) => {
+                self.lingering.push(child);
+                None
+            }
         }
     }
 

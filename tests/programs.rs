@@ -123,3 +123,38 @@ fn shutdown_ends_a_program_and_what_it_started() {
         assert!(!String::from_utf8_lossy(&rest).contains("done"), "{model}");
     }
 }
+
+/// With -v, the closing event says how the program ended and counts the
+/// bytes both ways, in every model (the socket is not handed to the
+/// program when the counts are wanted).
+#[test]
+fn the_closing_event_reports_the_program_and_its_bytes() {
+    for model in MODELS {
+        for (script, field, value) in [
+            ("cat; exit 3", "exit_code", 3),
+            ("cat; kill -TERM $$", "signal", 15),
+        ] {
+            let s = Server::start(&[
+                model,
+                "127.0.0.1:0",
+                "-v",
+                "--log-format",
+                "json",
+                "--sh-exec",
+                script,
+            ]);
+            let msg = b"twelve bytes";
+            assert_eq!(crate::handlers::exchange(s.addr(), msg), msg, "{model}");
+            s.wait_err("\"closed\"");
+            let err = s.err();
+            let closed = err
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .find(|v| v["event"] == "closed")
+                .expect("a closed event");
+            assert_eq!(closed[field], value, "{model} {script}: {closed}");
+            assert_eq!(closed["bytes_in"], 12, "{model}: {closed}");
+            assert_eq!(closed["bytes_out"], 12, "{model}: {closed}");
+        }
+    }
+}

@@ -126,6 +126,7 @@ fn server(args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config>
         drive: Drive {
             idle: args.idle_timeout,
             hex: args.common.hex,
+            count: args.common.verbose,
         },
     })
 }

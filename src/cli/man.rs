@@ -80,7 +80,8 @@ is no connection). Text: \fBgot datagram from PEER\fR.
 .TP
 .B closed
 \fBtransport\fR, \fBpeer\fR, \fBbytes_in\fR, \fBbytes_out\fR,
-\fBduration_ms\fR.
+\fBduration_ms\fR, and for a connection's program \fBexit_code\fR or
+\fBsignal\fR (only under \fB\-v\fR, like the event itself).
 .TP
 .B refused
 \fBtransport\fR, \fBpeer\fR (turned away by \fB\-\-allow\fR/\fB\-\-deny\fR,

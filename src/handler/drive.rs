@@ -20,6 +20,9 @@ use crate::transport::{Dgram, Endpoint, ReplyTo, Stream};
 pub struct Drive {
     pub idle: Option<Duration>,
     pub hex: bool,
+    /// Count the bytes even where a program could be given the socket
+    /// itself (`-v` reports them).
+    pub count: bool,
 }
 
 /// Bytes read per call; one buffer per connection while it runs.
@@ -129,7 +132,9 @@ fn exec_stream(
     d: Drive,
     tally: &mut Tally,
 ) -> Result<(), End> {
-    let copying = d.hex || d.idle.is_some();
+    // The program gets the socket itself unless something must see the
+    // bytes: --hex, --idle-timeout, or -v's byte counts.
+    let copying = d.hex || d.idle.is_some() || d.count;
     let spawned = if copying {
         exec::command(argv, peer, &stream.local())
             .stdin(Stdio::piped())
@@ -165,6 +170,9 @@ fn exec_stream(
     }
     let r = child.wait();
     exec::ended(pid);
+    if let Ok(status) = &r {
+        tally.program = crate::event::Exit::from_status(*status);
+    }
     if !copying {
         // The program's output is already in the socket; its exit is our FIN.
         blocking::linger_close(stream);
@@ -192,13 +200,15 @@ fn stdout_end(e: io::Error) -> End {
     }
 }
 
-/// One datagram as one request: returns the reply (empty: send nothing).
+/// One datagram as one request: returns the reply (empty: send nothing,
+/// unless the handler answers empty datagrams) and, for a program, how it
+/// ended.
 pub fn datagram(
     spec: &Spec,
     data: &[u8],
     peer: &Endpoint,
     local: &Endpoint,
-) -> Result<Vec<u8>, End> {
+) -> Result<(Vec<u8>, Option<crate::event::Exit>), End> {
     let mut out = Vec::new();
     match spec {
         Spec::Exec(argv) => {
@@ -207,7 +217,7 @@ pub fn datagram(
         }
         _ => Session::datagram(spec, data, &mut out).map_err(stdout_end)?,
     }
-    Ok(out)
+    Ok((out, None))
 }
 
 /// Serve one datagram on a worker (thread or child): run the handler,
@@ -223,13 +233,18 @@ pub fn serve_datagram(
     let mut tally = Tally {
         bytes_in: data.len() as u64,
         bytes_out: 0,
+        ..Tally::default()
     };
     if hex {
         hex_to_stderr('<', 0, data);
     }
     let end = match datagram(spec, data, peer, &sock.local) {
-        Ok(reply) if reply.is_empty() && !spec.answers_empty() => None,
-        Ok(reply) => {
+        Ok((reply, program)) if reply.is_empty() && !spec.answers_empty() => {
+            tally.program = program;
+            None
+        }
+        Ok((reply, program)) => {
+            tally.program = program;
             if hex {
                 hex_to_stderr('>', 0, &reply);
             }

@@ -86,11 +86,13 @@ pub fn run_datagram(
     data: &[u8],
     peer: &Endpoint,
     local: &Endpoint,
-) -> io::Result<Vec<u8>> {
+) -> io::Result<(Vec<u8>, Option<crate::event::Exit>)> {
     let mut child = command(argv, peer, local)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
+    let pid = child.id() as libc::pid_t;
+    started(pid);
     let mut stdin = child.stdin.take().expect("piped stdin");
     let mut stdout = child.stdout.take().expect("piped stdout");
     let mut reply = Vec::new();
@@ -105,8 +107,10 @@ pub fn run_datagram(
         drop(stdout);
         r
     });
-    child.wait()?;
-    r.map(|_| reply)
+    let status = child.wait();
+    ended(pid);
+    let status = status?;
+    r.map(|_| (reply, crate::event::Exit::from_status(status)))
 }
 
 /// Every program started for a connection (and every fork-serve worker)

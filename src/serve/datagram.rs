@@ -83,9 +83,10 @@ impl Loop {
             let tally = Tally {
                 bytes_in: n as u64,
                 bytes_out: 0,
+                ..Tally::default()
             };
             match drive::datagram(&self.server.spec, data, &peer, &d.local) {
-                Ok(reply) => self.answer(i, &reply, &to, &peer, tally, started),
+                Ok((reply, _)) => self.answer(i, &reply, &to, &peer, tally, started),
                 Err(End::StdoutClosed) => return Err(Error::StdoutClosed),
                 Err(e) => {
                     self.server.log.error(&e.message(&peer));
@@ -156,6 +157,7 @@ impl Loop {
                 let tally = Tally {
                     bytes_in: data.len() as u64,
                     bytes_out: 0,
+                    ..Tally::default()
                 };
                 self.answer(sock, &[], &to, &peer, tally, started);
                 return Ok(());
@@ -194,14 +196,17 @@ impl Loop {
                 .log
                 .error(&format!("{}: {}", j.peer, crate::error::describe(&e)));
         }
-        let tally = Tally {
-            bytes_in: j.bytes_in,
-            bytes_out: 0,
-        };
         let reply = std::mem::take(&mut j.output);
-        self.answer(j.sock, &reply, &j.to, &j.peer, tally, j.started);
+        let (sock, to, peer, started, bytes_in) =
+            (j.sock, j.to.clone(), j.peer.clone(), j.started, j.bytes_in);
         j.pipes.close();
-        self.done_with(j.child());
+        let program = self.done_with(j.child());
+        let tally = Tally {
+            bytes_in,
+            bytes_out: 0,
+            program,
+        };
+        self.answer(sock, &reply, &to, &peer, tally, started);
         // A slot is free: read the datagrams that waited.
         for i in 0..self.dgrams.len() {
             self.datagrams(i)?;
