@@ -26,8 +26,51 @@ fn live_socket_is_refused_and_named() {
     let out = run(&["serve", &addr], b"");
     out.expect_code(1);
     assert!(out.stderr.contains(&path.display().to_string()), "{out}");
-    assert!(out.stderr.contains("already listening"), "{out}");
+    assert!(out.stderr.contains("Address already in use"), "{out}");
     assert!(path.exists(), "the live server's file must stay");
+}
+
+/// Liveness is asked of the kernel, not by connecting: a live socket of
+/// the other type is not replaced, and a `--once` server's only connection
+/// is not spent on the check (nor its program run).
+#[test]
+fn liveness_is_checked_without_connecting() {
+    let dir = TempDir::new();
+    // A live datagram socket is not replaced by a stream server, nor a live
+    // listener by a datagram server.
+    let dpath = dir.path("d.sock");
+    let _held = std::os::unix::net::UnixDatagram::bind(&dpath).unwrap();
+    let out = run(&["serve", &format!("unix:{}", dpath.display())], b"");
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("Address already in use (a datagram socket"),
+        "{out}"
+    );
+    let lpath = dir.path("l.sock");
+    let _listening = std::os::unix::net::UnixListener::bind(&lpath).unwrap();
+    let out = run(&["serve", &format!("unixgram:{}", lpath.display())], b"");
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("Address already in use (a listening socket"),
+        "{out}"
+    );
+
+    for model in MODELS {
+        let path = dir.path(&format!("{model}.sock"));
+        let addr = format!("unix:{}", path.display());
+        let mut once = Server::start(&[model, &addr, "-q", "--once", "--sh-exec", "echo served"]);
+        let out = run(&[model, &addr], b"");
+        out.expect_code(1);
+        // The --once server still has its one connection to give.
+        assert_eq!(
+            crate::handlers::exchange(&addr, b""),
+            b"served\n",
+            "{model}"
+        );
+        assert_eq!(once.wait(), Some(0), "{model}");
+    }
 }
 
 #[test]

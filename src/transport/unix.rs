@@ -107,7 +107,7 @@ pub fn escape(bytes: &[u8]) -> String {
 /// Make room for a new socket at `path`: a stale socket file (nobody
 /// accepting) is removed; a live one, or a file that is not a socket, is an
 /// error that names the path.
-fn clear_stale(path: &Path, dgram: bool) -> Result<()> {
+fn clear_stale(path: &Path) -> Result<()> {
     let m = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -119,21 +119,58 @@ fn clear_stale(path: &Path, dgram: bool) -> Result<()> {
             path.display()
         )));
     }
-    let live = if dgram {
-        UnixDatagram::unbound()
-            .and_then(|s| s.connect(path))
-            .is_ok()
-    } else {
-        UnixStream::connect(path).is_ok()
-    };
-    if live {
-        return Err(Error::runtime(format!(
-            "bind unix:{}: a server is already listening there",
+    match holder(path) {
+        None => std::fs::remove_file(path)
+            .map_err(|e| Error::io(format!("remove stale socket {}", path.display()), e)),
+        Some(what) => Err(Error::runtime(format!(
+            "bind unix:{}: Address already in use ({what} is bound there)",
             path.display()
-        )));
+        ))),
     }
-    std::fs::remove_file(path)
-        .map_err(|e| Error::io(format!("remove stale socket {}", path.display()), e))
+}
+
+/// Whether a live socket holds `path`, asked of the kernel (the list of
+/// bound Unix sockets in /proc/net/unix) rather than by connecting: a
+/// connection would be served (a `--once` server's only one, a program run
+/// for nothing), and one refused for permission or type would look stale.
+/// A listening stream socket or a bound datagram socket is live, whoever
+/// owns it; a path no socket holds is stale. `Some(what)` names the holder;
+/// when the list cannot be read, the path counts as held.
+fn holder(path: &Path) -> Option<&'static str> {
+    const ACCEPTING: u32 = 1 << 16; // __SO_ACCEPTCON
+    let Ok(table) = std::fs::read("/proc/net/unix") else {
+        return Some("a socket (the kernel's list could not be read)");
+    };
+    let ours = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    for line in table.split(|b| *b == b'\n').skip(1) {
+        // Num RefCount Protocol Flags Type St Inode Path; the path is the
+        // rest of the line (it may hold spaces).
+        let mut rest = line;
+        let mut f: [&[u8]; 7] = [&[]; 7];
+        for field in f.iter_mut() {
+            rest = rest.trim_ascii_start();
+            let end = rest.iter().position(|b| *b == b' ').unwrap_or(rest.len());
+            *field = &rest[..end];
+            rest = &rest[end..];
+        }
+        let (flags, ty, name) = (f[3], f[4], rest.trim_ascii());
+        if name.is_empty() || name.starts_with(b"@") {
+            continue;
+        }
+        use std::os::unix::ffi::OsStrExt;
+        let theirs = Path::new(std::ffi::OsStr::from_bytes(name));
+        let same = theirs == path || std::fs::canonicalize(theirs).is_ok_and(|t| t == ours);
+        if !same {
+            continue;
+        }
+        let flags = u32::from_str_radix(&String::from_utf8_lossy(flags), 16).unwrap_or(0);
+        match ty {
+            b"0001" | b"0005" if flags & ACCEPTING != 0 => return Some("a listening socket"),
+            b"0002" => return Some("a datagram socket"),
+            _ => {}
+        }
+    }
+    None
 }
 
 fn finish_file(path: &Path, mode: Option<u32>) -> Result<SocketFile> {
@@ -152,7 +189,7 @@ pub fn bind_stream(
     match name {
         UnixName::Path(p) => {
             check_len(p)?;
-            clear_stale(p, false)?;
+            clear_stale(p)?;
             let l = UnixListener::bind(p).map_err(|e| {
                 Error::runtime(format!("bind unix:{}: {}", p.display(), describe(&e)))
             })?;
@@ -182,7 +219,7 @@ pub fn bind_dgram(
     match name {
         UnixName::Path(p) => {
             check_len(p)?;
-            clear_stale(p, true)?;
+            clear_stale(p)?;
             let s = UnixDatagram::bind(p).map_err(|e| {
                 Error::runtime(format!("bind unixgram:{}: {}", p.display(), describe(&e)))
             })?;
