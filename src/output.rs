@@ -49,9 +49,38 @@ pub fn hex_dump(dir: char, offset: u64, data: &[u8]) -> String {
     s
 }
 
-/// Hex-dump `data` to stderr in one write, if `--hex` asked for it.
-pub fn hex_to_stderr(dir: char, offset: u64, data: &[u8]) {
-    let text = hex_dump(dir, offset, data);
+/// Whether `--hex` dumps go out as JSON events (`--log-format json`).
+static HEX_JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Set once at start, from `--log-format`.
+pub fn hex_as_json(on: bool) {
+    HEX_JSON.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Hex-dump `data` to stderr in one write, if `--hex` asked for it. `peer`
+/// says whose bytes they are, so that concurrent connections' dumps can be
+/// told apart: a `[PEER]` line heads each block in text; in JSON each block
+/// is one `hex` event (with `peer`, `direction`, `offset` and the bytes as
+/// a hex string), so the event stream stays one JSON object per line.
+pub fn hex_to_stderr(peer: &str, dir: char, offset: u64, data: &[u8]) {
+    let text = if HEX_JSON.load(std::sync::atomic::Ordering::Relaxed) {
+        use std::fmt::Write as _;
+        let mut hex = String::with_capacity(data.len() * 2);
+        for b in data {
+            let _ = write!(hex, "{b:02x}");
+        }
+        let v = serde_json::json!({
+            "event": "hex",
+            "time": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            "peer": peer,
+            "direction": if dir == '>' { "out" } else { "in" },
+            "offset": offset,
+            "bytes": hex,
+        });
+        format!("{v}\n")
+    } else {
+        format!("[{peer}]\n{}", hex_dump(dir, offset, data))
+    };
     let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 

@@ -116,6 +116,7 @@ pub fn setup(cfg: Config) -> Result<Server> {
         drive,
     } = cfg;
     raise_fd_limit();
+    crate::output::hex_as_json(log.json);
     let signals = install_signals()?;
     let bound = transport::bind(&addr, &opts)?;
     match &bound {

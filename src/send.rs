@@ -68,6 +68,7 @@ pub struct Config {
 
 pub fn run(cfg: Config) -> Result<()> {
     let Config { plan, job } = cfg;
+    crate::output::hex_as_json(plan.log.json);
     let input = match job {
         Job::Load {
             amount,
@@ -156,6 +157,8 @@ struct Shared {
     last: AtomicU64,
     epoch: Instant,
     sent: AtomicU64,
+    /// The server's address, heading `--hex` dumps.
+    label: String,
 }
 
 impl Shared {
@@ -175,6 +178,7 @@ fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<()> {
         last: AtomicU64::new(0),
         epoch: Instant::now(),
         sent: AtomicU64::new(0),
+        label: p.addr.to_string(),
     });
     let interactive = matches!(input, Input::Stdin) && io::stdin().is_terminal();
     let (done_tx, done_rx) = mpsc::channel::<std::result::Result<(), Error>>();
@@ -253,7 +257,7 @@ fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<()> {
             Ok(n) => {
                 shared.touch();
                 if p.hex {
-                    hex_to_stderr('<', received, &buf[..n]);
+                    hex_to_stderr(&shared.label, '<', received, &buf[..n]);
                 }
                 received += n as u64;
                 stdout_write(&buf[..n]).map_err(stdout_err)?;
@@ -364,7 +368,12 @@ fn write_chunk(s: &Stream, data: &[u8], crlf: bool, hex: bool, shared: &Shared) 
         data
     };
     if hex {
-        hex_to_stderr('>', shared.sent.load(Ordering::Relaxed), data);
+        hex_to_stderr(
+            &shared.label,
+            '>',
+            shared.sent.load(Ordering::Relaxed),
+            data,
+        );
     }
     let mut w = s;
     w.write_all(data)?;
@@ -458,12 +467,12 @@ fn datagrams(p: &Plan, input: Input) -> Result<()> {
     {
         let d = d.clone();
         let last_sent = last_sent.clone();
-        let (crlf, hex) = (p.crlf, p.hex);
+        let (crlf, hex, label) = (p.crlf, p.hex, p.addr.to_string());
         std::thread::spawn(move || {
             let mut send = |dgram: &[u8]| -> Result<()> {
                 let data = if crlf { to_crlf(dgram) } else { dgram.to_vec() };
                 if hex {
-                    hex_to_stderr('>', 0, &data);
+                    hex_to_stderr(&label, '>', 0, &data);
                 }
                 d.send(&data).map_err(|e| Error::io("send datagram", e))?;
                 last_sent.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
@@ -512,7 +521,7 @@ fn datagrams(p: &Plan, input: Input) -> Result<()> {
             Ok(n) => {
                 last_reply = Instant::now();
                 if p.hex {
-                    hex_to_stderr('<', 0, &buf[..n]);
+                    hex_to_stderr(&p.addr.to_string(), '<', 0, &buf[..n]);
                 }
                 stdout_write(&buf[..n]).map_err(stdout_err)?;
             }

@@ -515,7 +515,7 @@ impl Loop {
                         c.last = Instant::now();
                         let data = &self.buf[..n];
                         if hex {
-                            hex_to_stderr('<', c.tally.bytes_in, data);
+                            hex_to_stderr(&c.peer.to_string(), '<', c.tally.bytes_in, data);
                         }
                         c.tally.bytes_in += n as u64;
                         if broker {
@@ -739,7 +739,12 @@ fn flush(c: &mut Conn, hex: bool) -> io::Result<bool> {
             match (&c.stream).write(&g[*done..]) {
                 Ok(n) => {
                     if hex {
-                        hex_to_stderr('>', c.tally.bytes_out, &g[*done..*done + n]);
+                        hex_to_stderr(
+                            &c.peer.to_string(),
+                            '>',
+                            c.tally.bytes_out,
+                            &g[*done..*done + n],
+                        );
                     }
                     *done += n;
                     c.tally.bytes_out += n as u64;
@@ -759,7 +764,12 @@ fn flush(c: &mut Conn, hex: bool) -> io::Result<bool> {
         match (&c.stream).write(&c.out[sent..]) {
             Ok(n) => {
                 if hex {
-                    hex_to_stderr('>', c.tally.bytes_out, &c.out[sent..sent + n]);
+                    hex_to_stderr(
+                        &c.peer.to_string(),
+                        '>',
+                        c.tally.bytes_out,
+                        &c.out[sent..sent + n],
+                    );
                 }
                 sent += n;
                 c.tally.bytes_out += n as u64;

@@ -231,13 +231,44 @@ fn hex_dump_is_exact() {
         b"",
     );
     out.expect_code(0);
-    let want = "\
+    // Each block is headed by whose bytes they are.
+    let want = format!(
+        "\
+[{addr}]
 > 00000000  68 65 6c 6c 6f 2c 20 77  6f 72 6c 64 0a 01 61 62  |hello, world..ab|
 > 00000010  63                                                |c|
+[{addr}]
 < 00000000  68 65 6c 6c 6f 2c 20 77  6f 72 6c 64 0a 01 61 62  |hello, world..ab|
 < 00000010  63                                                |c|
-";
+",
+        addr = s.addr()
+    );
     assert_eq!(out.stderr, want);
+    // With --log-format json the dump is events, and stderr stays JSON.
+    let out = run(
+        &[
+            "send",
+            "--hex",
+            "--log-format",
+            "json",
+            s.addr(),
+            "-n",
+            "hi",
+        ],
+        b"",
+    );
+    out.expect_code(0);
+    let events: Vec<Value> = out
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(events.len(), 2, "{out}");
+    assert_eq!(events[0]["event"], "hex");
+    assert_eq!(events[0]["direction"], "out");
+    assert_eq!(events[0]["bytes"], "6869");
+    assert_eq!(events[0]["peer"], s.addr());
+    assert_eq!(events[1]["direction"], "in");
     // The servers dump too, in every model.
     for model in MODELS {
         let mut s = Server::start(&[
@@ -254,6 +285,29 @@ fn hex_dump_is_exact() {
         let err = s.err();
         assert!(err.contains("> 00000000  6f 6b 0a"), "{model}: {err}");
         assert!(err.contains("< 00000000  41 42 "), "{model}: {err}");
+        assert!(
+            err.contains("[127.0.0.1:"),
+            "{model}: no peer label in {err}"
+        );
+
+        let mut s = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "--hex",
+            "--once",
+            "--echo",
+            "--log-format",
+            "json",
+        ]);
+        exchange(s.addr(), b"AB");
+        assert_eq!(s.wait(), Some(0));
+        for line in s.err().lines() {
+            let v: Value = serde_json::from_str(line).expect("JSON only");
+            if v["event"] == "hex" {
+                assert_eq!(v["bytes"], "4142", "{model}: {line}");
+                assert!(v["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+            }
+        }
     }
 }
 

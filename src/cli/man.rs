@@ -91,6 +91,11 @@ own address).
 .B error
 \fBmessage\fR, and \fBfatal\fR: true when the program exits because of it.
 .TP
+.B hex
+\fBpeer\fR, \fBdirection\fR (\fBin\fR or \fBout\fR), \fBoffset\fR and
+\fBbytes\fR (the block, as a hex string): what \fB\-\-hex\fR shows, one
+event per block, so the stream stays one JSON object per line.
+.TP
 .B warning
 \fBmessage\fR: something to know that does not stop the server (a program
 served on an address that is not loopback, with no \fB\-\-allow\fR).

@@ -119,7 +119,7 @@ pub struct CommonArgs {
     #[arg(short = 'U', long = "unix")]
     pub unix: bool,
 
-    /// Hex dump every byte sent and received to stderr
+    /// Hex dump every byte sent and received to stderr, each block headed by [PEER] (JSON events with --log-format json)
     #[arg(long)]
     pub hex: bool,
 

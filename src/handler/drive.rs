@@ -50,9 +50,9 @@ pub fn stream(
     let step = session.start(&mut out).map_err(stdout_end)?;
     if let Some(g) = session.greeting() {
         // Straight from the shared buffer: no copy per connection.
-        write_out(stream, &g, d, tally)?;
+        write_out(stream, peer, &g, d, tally)?;
     }
-    send(stream, &mut out, &mut shut, step, d, tally)?;
+    send(stream, peer, &mut out, &mut shut, step, d, tally)?;
     loop {
         let n = match stream.read_nowait(&mut buf) {
             Ok(n) => n,
@@ -70,20 +70,21 @@ pub fn stream(
         };
         if n == 0 {
             let step = session.end(&mut out).map_err(stdout_end)?;
-            return send(stream, &mut out, &mut shut, step, d, tally);
+            return send(stream, peer, &mut out, &mut shut, step, d, tally);
         }
         tally.bytes_in += n as u64;
         if d.hex {
-            hex_to_stderr('<', tally.bytes_in - n as u64, &buf[..n]);
+            hex_to_stderr(&peer.to_string(), '<', tally.bytes_in - n as u64, &buf[..n]);
         }
         let step = session.input(&buf[..n], &mut out).map_err(stdout_end)?;
-        send(stream, &mut out, &mut shut, step, d, tally)?;
+        send(stream, peer, &mut out, &mut shut, step, d, tally)?;
     }
 }
 
 /// Write `out` whole, then shut the write side if the handler is done.
 fn send(
     stream: &Stream,
+    peer: &Endpoint,
     out: &mut Vec<u8>,
     shut: &mut bool,
     step: Step,
@@ -91,7 +92,7 @@ fn send(
     tally: &mut Tally,
 ) -> Result<(), End> {
     if !*shut {
-        write_out(stream, out, d, tally)?;
+        write_out(stream, peer, out, d, tally)?;
     }
     out.clear();
     if step == Step::Finish && !*shut {
@@ -102,12 +103,18 @@ fn send(
 }
 
 /// Write `data` whole to the peer (and to the hex dump).
-fn write_out(stream: &Stream, data: &[u8], d: Drive, tally: &mut Tally) -> Result<(), End> {
+fn write_out(
+    stream: &Stream,
+    peer: &Endpoint,
+    data: &[u8],
+    d: Drive,
+    tally: &mut Tally,
+) -> Result<(), End> {
     if data.is_empty() {
         return Ok(());
     }
     if d.hex {
-        hex_to_stderr('>', tally.bytes_out, data);
+        hex_to_stderr(&peer.to_string(), '>', tally.bytes_out, data);
     }
     (&*stream).write_all(data).map_err(|e| {
         if is_timeout(&e) {
@@ -163,7 +170,9 @@ fn exec_stream(
             hex: d.hex,
         };
         let (moved, end) =
-            blocking::pump(stream, to_prog, from_prog, opts, || exec::terminate(pid));
+            blocking::pump(stream, &peer.to_string(), to_prog, from_prog, opts, || {
+                exec::terminate(pid)
+            });
         tally.bytes_in = moved.up;
         tally.bytes_out = moved.down;
         ended = end;
@@ -236,7 +245,7 @@ pub fn serve_datagram(
         ..Tally::default()
     };
     if hex {
-        hex_to_stderr('<', 0, data);
+        hex_to_stderr(&peer.to_string(), '<', 0, data);
     }
     let end = match datagram(spec, data, peer, &sock.local) {
         Ok((reply, program)) if reply.is_empty() && !spec.answers_empty() => {
@@ -246,7 +255,7 @@ pub fn serve_datagram(
         Ok((reply, program)) => {
             tally.program = program;
             if hex {
-                hex_to_stderr('>', 0, &reply);
+                hex_to_stderr(&peer.to_string(), '>', 0, &reply);
             }
             match sock.send_to(&reply, to) {
                 Ok(n) => {

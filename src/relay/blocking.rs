@@ -41,12 +41,14 @@ pub struct PumpOpts {
     pub hex: bool,
 }
 
-/// Move bytes both ways between `peer` and a program's pipes until the
+/// Move bytes both ways between `peer` (`label` in hex dumps) and a
+/// program's pipes until the
 /// program's output ends, then close with a lingering close. `on_idle` runs
 /// when the peer's idle timeout expires (to stop the program). Returns what
 /// moved each way, and how it ended if not cleanly.
 pub fn pump(
     peer: &Stream,
+    label: &str,
     mut to_prog: impl Write + Send,
     mut from_prog: impl Read,
     o: PumpOpts,
@@ -67,7 +69,7 @@ pub fn pump(
                     Ok(0) => break,
                     Ok(n) => {
                         if o.hex {
-                            hex_to_stderr('<', n_in, &buf[..n]);
+                            hex_to_stderr(label, '<', n_in, &buf[..n]);
                         }
                         n_in += n as u64;
                         // A program that stopped reading gets no more; what
@@ -102,7 +104,7 @@ pub fn pump(
                 Ok(0) => break,
                 Ok(n) => {
                     if o.hex {
-                        hex_to_stderr('>', n_out, &buf[..n]);
+                        hex_to_stderr(label, '>', n_out, &buf[..n]);
                     }
                     if let Err(e) = (&*peer).write_all(&buf[..n]) {
                         down = Some(Ended::Endpoint(e));

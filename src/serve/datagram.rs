@@ -72,7 +72,7 @@ impl Loop {
             let started = Instant::now();
             let data = &self.buf[..n];
             if self.server.drive.hex {
-                hex_to_stderr('<', 0, data);
+                hex_to_stderr(&peer.to_string(), '<', 0, data);
             }
             if let Spec::Exec(argv) = &self.server.spec {
                 let argv = argv.clone();
@@ -112,7 +112,7 @@ impl Loop {
         let silent = reply.is_empty() && !self.server.spec.answers_empty();
         if let (false, Some(d)) = (silent, self.dgrams.get(sock)) {
             if self.server.drive.hex {
-                hex_to_stderr('>', 0, reply);
+                hex_to_stderr(&peer.to_string(), '>', 0, reply);
             }
             match d.send_to(reply, to) {
                 Ok(m) => tally.bytes_out = m as u64,
