@@ -116,6 +116,7 @@ pub fn setup(cfg: Config) -> Result<Server> {
         drive,
     } = cfg;
     raise_fd_limit();
+    crate::sys::become_subreaper();
     crate::output::hex_as_json(log.json);
     let signals = install_signals()?;
     let bound = transport::bind(&addr, &opts)?;
@@ -543,6 +544,8 @@ impl Server {
     ) -> Result<()> {
         self.log
             .summary(totals.conns, totals.tally, began.elapsed());
+        // Nothing started for a connection outlives the server.
+        exec::kill_leftovers();
         if self.signals.count() > 0 {
             return Err(Error::Interrupted);
         }

@@ -227,3 +227,27 @@ pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Resul
     let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_MORE;
     Ok(nix::fcntl::splice(from, None, to, None, len, flags)?)
 }
+
+/// Make this process the reaper of its orphaned descendants: a program's
+/// child that leaves its process group (`setsid`) is reparented here
+/// rather than to init, so shutdown can still find and end it.
+pub fn become_subreaper() {
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+}
+
+/// This process's children, from /proc (every thread's list).
+pub fn children() -> Vec<libc::pid_t> {
+    let mut pids = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return pids;
+    };
+    for t in tasks.flatten() {
+        if let Ok(list) = std::fs::read_to_string(t.path().join("children")) {
+            pids.extend(
+                list.split_whitespace()
+                    .filter_map(|p| p.parse::<libc::pid_t>().ok()),
+            );
+        }
+    }
+    pids
+}

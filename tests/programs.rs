@@ -158,3 +158,41 @@ fn the_closing_event_reports_the_program_and_its_bytes() {
         }
     }
 }
+
+/// A program's child that leaves the program's process group (`setsid`)
+/// is still ended when the server stops, however it is stopped (SIGTERM,
+/// SIGHUP, a second Ctrl-C): the server is its subreaper.
+#[test]
+fn shutdown_ends_a_descendant_that_called_setsid() {
+    let ways: [&[i32]; 3] = [
+        &[libc::SIGTERM],
+        &[libc::SIGHUP],
+        &[libc::SIGINT, libc::SIGINT],
+    ];
+    for (i, model) in MODELS.iter().enumerate() {
+        for (j, signals) in ways.iter().enumerate() {
+            let marker = format!("31.{}{i}{j}", std::process::id());
+            let script = format!("setsid sleep {marker} & wait");
+            let mut s = Server::start(&[
+                model,
+                "127.0.0.1:0",
+                "-q",
+                "--grace",
+                "1s",
+                "--sh-exec",
+                &script,
+            ]);
+            let _c = Client::connect(s.addr());
+            wait_until("the setsid sleep", T, || {
+                !processes_with(&marker).is_empty()
+            });
+            for sig in *signals {
+                s.signal(*sig);
+            }
+            s.wait();
+            wait_until("the setsid sleep to end", Duration::from_secs(5), || {
+                processes_with(&marker).is_empty()
+            });
+        }
+    }
+}

@@ -155,6 +155,16 @@ pub fn signal_all(sig: Signal) {
     }
 }
 
+/// End whatever is still a child of this process when the server exits:
+/// descendants of programs that left their group (`setsid`) and were
+/// reparented here (the server is their subreaper), and anything the
+/// orderly shutdown could not end.
+pub fn kill_leftovers() {
+    for pid in crate::sys::children() {
+        crate::sys::kill(pid, Signal::SIGKILL);
+    }
+}
+
 /// SIGKILL every program, from the signal handler of a second Ctrl-C. It
 /// only tries the lock: the handler must never wait on a lock the main
 /// thread might hold across `fork`.
@@ -164,4 +174,5 @@ pub fn kill_all_now() {
             crate::sys::killpg(*pid, Signal::SIGKILL);
         }
     }
+    kill_leftovers();
 }
