@@ -75,6 +75,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
         }
         stdout_closed |= reap(&acc, &mut children, &server, &exited);
         exited.clear();
+        exec::reap_orphans();
         drain_tallies(&tally_rx, &mut totals);
         match acc.turn(
             &server,

@@ -691,6 +691,7 @@ impl Loop {
     }
 
     fn reap(&mut self, all: bool) {
+        exec::reap_orphans();
         let exited = |c: &mut Child| {
             let gone = matches!(c.try_wait(), Ok(Some(_)) | Err(_));
             if gone {

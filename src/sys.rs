@@ -251,3 +251,38 @@ pub fn children() -> Vec<libc::pid_t> {
     }
     pids
 }
+
+/// This process's children that have exited (zombies) and are older than
+/// `age`: those nobody is waiting for can be reaped without racing a
+/// `wait` that is about to happen for a child just started.
+pub fn exited_children_older_than(age: std::time::Duration) -> Vec<libc::pid_t> {
+    let tick = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|t| *t > 0)
+        .unwrap_or(100) as f64;
+    let uptime = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|u| u.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    children()
+        .into_iter()
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // After "pid (comm) ": state is field 3, starttime field 22.
+            let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else {
+                return false;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let zombie = fields.first() == Some(&"Z");
+            let started = fields
+                .get(19)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / tick;
+            zombie && uptime - started >= age.as_secs_f64()
+        })
+        .collect()
+}

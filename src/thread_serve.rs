@@ -151,6 +151,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                 }
             }
         }
+        exec::reap_orphans();
         match acc.turn(&server, &mut stopping, stdout_closed, served, active.len()) {
             Turn::Done => break,
             Turn::Serve => {}

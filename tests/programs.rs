@@ -196,3 +196,49 @@ fn shutdown_ends_a_descendant_that_called_setsid() {
         }
     }
 }
+
+/// Descendants reparented to the server (it is their subreaper) are
+/// reaped once they exit: none stays a zombie while the server runs on.
+#[test]
+fn orphans_that_exit_are_reaped() {
+    for model in MODELS {
+        let s = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-q",
+            "--deny",
+            "127.0.0.2",
+            "--sh-exec",
+            "setsid sh -c 'sleep 0.1' & echo hi",
+        ]);
+        assert_eq!(crate::handlers::exchange(s.addr(), b""), b"hi\n");
+        let zombies = || {
+            children(s.pid())
+                .into_iter()
+                .filter(|(_, state)| *state == 'Z')
+                .count()
+        };
+        // A refused connection (from 127.0.0.2) gives the server a turn of
+        // its loop without starting another program; the orphan is reaped
+        // on a turn after it has been gone a second.
+        let nudge = || {
+            let c =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            let from: std::net::SocketAddr = "127.0.0.2:0".parse().unwrap();
+            c.bind(&from.into()).unwrap();
+            let to: std::net::SocketAddr = s.addr().parse().unwrap();
+            let _ = c.connect(&to.into());
+        };
+        // It is a zombie for a while (reaping waits until it has been
+        // gone a second, so as never to race a wait of the server's own).
+        wait_until(&format!("{model}: the orphan to exit"), T, || zombies() > 0);
+        wait_until(
+            &format!("{model}: the orphan to be reaped"),
+            Duration::from_secs(10),
+            || {
+                nudge();
+                zombies() == 0
+            },
+        );
+    }
+}

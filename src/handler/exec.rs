@@ -165,6 +165,28 @@ pub fn kill_leftovers() {
     }
 }
 
+/// Reap descendants that were reparented here (the server is their
+/// subreaper) and have exited, so that none stays a zombie. Programs the
+/// server started itself are waited for where they were started; only
+/// unknown children, exited at least a second ago, are reaped here. At most
+/// once a second: listing the children reads /proc.
+pub fn reap_orphans() {
+    static LAST: Mutex<Option<std::time::Instant>> = Mutex::new(None);
+    {
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1)) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+    }
+    let known: Vec<libc::pid_t> = PROGRAMS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for pid in crate::sys::exited_children_older_than(std::time::Duration::from_secs(1)) {
+        if !known.contains(&pid) {
+            crate::sys::wait_child(pid, false);
+        }
+    }
+}
+
 /// SIGKILL every program, from the signal handler of a second Ctrl-C. It
 /// only tries the lock: the handler must never wait on a lock the main
 /// thread might hold across `fork`.
