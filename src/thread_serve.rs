@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use mio::Events;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::event::Tally;
 use crate::handler::End;
 use crate::handler::drive::{self, Drive};
@@ -25,6 +25,8 @@ use crate::handler::{Spec, exec};
 use crate::runtime::{self, Acceptor, Request, Slot, Totals, Turn};
 use crate::transport::{Dgram, Endpoint, ReplyTo, Stream};
 
+/// How soon to try again to start a thread after one could not start.
+const SPAWN_RETRY: Duration = Duration::from_millis(100);
 /// How long a thread with nothing to do waits for work before it exits.
 const IDLE_EXIT: Duration = Duration::from_secs(1);
 
@@ -101,18 +103,20 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
     let waker = acc.waker.clone();
     let (spec, drive_opts) = (server.spec.clone(), server.drive);
 
-    // Queue a job; start a thread for it unless one is waiting for work.
-    let mut dispatch = |job: Job, threads: &mut HashMap<u64, JoinHandle<()>>| -> Result<()> {
-        let mut q = pool.queue.lock().unwrap_or_else(|e| e.into_inner());
-        q.jobs.push_back(job);
-        let waiting = q.idle >= q.jobs.len();
+    // Start a thread when queued jobs outnumber the threads waiting for
+    // work and the pool has room. A thread that cannot start (a process or
+    // memory limit) is not fatal: its job waits in the queue, like a
+    // connection beyond --max-threads, until a thread frees or a retry
+    // succeeds.
+    let mut grow = |threads: &mut HashMap<u64, JoinHandle<()>>| -> std::io::Result<()> {
+        let q = pool.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let needed = q.jobs.len() > q.idle;
         drop(q);
-        if waiting || threads.len() as u64 >= max {
+        if !needed || threads.len() as u64 >= max {
             pool.ready.notify_one();
             return Ok(());
         }
         let id = next_thread;
-        next_thread += 1;
         let (pool, tx, waker) = (pool.clone(), tx.clone(), waker.clone());
         let (spec, d) = (spec.clone(), drive_opts);
         let h = std::thread::Builder::new()
@@ -121,11 +125,13 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                 // Dropped when the thread ends, by return or by panic.
                 let _exit = Slot::new(tx.clone(), waker.clone(), Msg::Exited(id));
                 worker(&pool, &spec, d, &tx, &waker);
-            })
-            .map_err(|e| Error::io("start a thread", e))?;
+            })?;
+        next_thread += 1;
         threads.insert(id, h);
         Ok(())
     };
+    // When to try again to start a thread, while one could not start.
+    let mut retry: Option<Instant> = None;
 
     loop {
         while let Ok(m) = rx.try_recv() {
@@ -197,7 +203,26 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                     }
                 }
             };
-            dispatch(job, &mut threads)?;
+            pool.queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .jobs
+                .push_back(job);
+            if retry.is_none() {
+                if let Err(e) = grow(&mut threads) {
+                    server.log.error(&format!(
+                        "start a thread: {}; the connection waits until one can start",
+                        crate::error::describe(&e)
+                    ));
+                    retry = Some(Instant::now() + SPAWN_RETRY);
+                }
+            }
+        }
+        if retry.is_some_and(|t| Instant::now() >= t) {
+            retry = match grow(&mut threads) {
+                Ok(()) => None,
+                Err(_) => Some(Instant::now() + SPAWN_RETRY),
+            };
         }
         // Any event means "look again": a listener is ready, a connection
         // ended, a thread exited, or a signal arrived.
@@ -207,6 +232,10 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
         });
         if acc.is_closed() && active.is_empty() {
             timeout = Some(Duration::ZERO);
+        }
+        if let Some(t) = retry {
+            let left = t.saturating_duration_since(Instant::now());
+            timeout = Some(timeout.map_or(left, |d| d.min(left)));
         }
         acc.wait(&mut events, timeout)?;
     }

@@ -339,3 +339,48 @@ fn datagram_servers_log_datagrams_not_connections() {
         j.wait_err("\"datagram\"");
     }
 }
+
+/// A thread that cannot start (here RLIMIT_NPROC, which binds only an
+/// unprivileged user) is treated like a full pool: logged, and the
+/// connection waits until a thread frees; the server serves on.
+#[test]
+fn thread_serve_waits_when_a_thread_cannot_start() {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let bin = dir.path("sockcat");
+    std::fs::copy(BIN, &bin).unwrap();
+    std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = Command::new("prlimit");
+    // The main thread, ctrlc's and one connection thread; no fourth.
+    cmd.args([
+        "--nproc=3",
+        "setpriv",
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+    ])
+    .arg(&bin)
+    .args(["thread-serve", "127.0.0.1:0", "--echo"]);
+    let s = Server::start_command(
+        cmd,
+        &["thread-serve (as nobody, nproc 3)"],
+        Default::default(),
+    );
+    let mut a = std::net::TcpStream::connect(s.addr()).unwrap();
+    a.set_read_timeout(Some(T)).unwrap();
+    a.write_all(b"a\n").unwrap();
+    let mut buf = [0u8; 2];
+    a.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"a\n");
+    // A second connection while the only thread is busy: no thread can start.
+    let mut b = std::net::TcpStream::connect(s.addr()).unwrap();
+    b.set_read_timeout(Some(T)).unwrap();
+    b.write_all(b"b\n").unwrap();
+    s.wait_err("start a thread");
+    // The first leaves; its thread takes the waiting connection.
+    drop(a);
+    b.read_exact(&mut buf).expect("served once a thread freed");
+    assert_eq!(&buf, b"b\n");
+}

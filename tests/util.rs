@@ -229,7 +229,13 @@ impl Server {
 
     pub fn start_with(args: &[&str], o: Opts) -> Server {
         let mut cmd = sockcat();
-        cmd.args(args).stdin(o.stdin).stderr(Stdio::piped());
+        cmd.args(args);
+        Server::start_command(cmd, args, o)
+    }
+
+    /// Start `cmd` (sockcat under a wrapper, say) and wait for readiness.
+    pub fn start_command(mut cmd: Command, args: &[&str], o: Opts) -> Server {
+        cmd.stdin(o.stdin).stderr(Stdio::piped());
         match o.stdout {
             Some(f) => cmd.stdout(f),
             None => cmd.stdout(Stdio::piped()),
