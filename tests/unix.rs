@@ -195,3 +195,30 @@ fn unix_datagram_client_leaves_nothing_behind() {
         "the client left a file"
     );
 }
+
+/// Another user's live socket is live too, even though that user cannot
+/// connect to it (mode 600): it is never replaced.
+#[test]
+fn another_users_live_socket_is_not_taken_over() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    // A directory anyone may write to, so only liveness protects the file.
+    std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let bin = dir.path("sockcat");
+    std::fs::copy(BIN, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path("s.sock");
+    let addr = format!("unix:{}", path.display());
+    let _owner = Server::start(&["serve", &addr, "--mode", "600", "--echo"]);
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(&bin)
+        .args(["serve", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Address already in use"), "{err}");
+    // The owner's server still answers on its file.
+    assert_eq!(exchange(&addr, b"still mine\n"), b"still mine\n");
+}
