@@ -36,8 +36,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l max-conns -d '
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l backlog -d 'Length of the listen backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l allow -d 'Accept only peers in CIDR (repeatable)' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l deny -d 'Refuse peers in CIDR (repeatable; wins over --allow)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l allow -d 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l deny -d 'Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l mode -d 'Permissions of a Unix socket file, in octal (600, 0660)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l reply -d 'Send TEXT and a newline at once, then shut the write side; the peer\'s bytes are still printed' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line' -r -f -a "(__fish_complete_command)"
@@ -65,8 +65,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-conns
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l backlog -d 'Length of the listen backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l allow -d 'Accept only peers in CIDR (repeatable)' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l deny -d 'Refuse peers in CIDR (repeatable; wins over --allow)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l allow -d 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l deny -d 'Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l mode -d 'Permissions of a Unix socket file, in octal (600, 0660)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l reply -d 'Send TEXT and a newline at once, then shut the write side; the peer\'s bytes are still printed' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line' -r -f -a "(__fish_complete_command)"
@@ -93,8 +93,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l max-con
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l backlog -d 'Length of the listen backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l allow -d 'Accept only peers in CIDR (repeatable)' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l deny -d 'Refuse peers in CIDR (repeatable; wins over --allow)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l allow -d 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l deny -d 'Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l mode -d 'Permissions of a Unix socket file, in octal (600, 0660)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l reply -d 'Send TEXT and a newline at once, then shut the write side; the peer\'s bytes are still printed' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line' -r -f -a "(__fish_complete_command)"

@@ -72,30 +72,65 @@ fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
 pub struct Access {
     allow: Vec<Cidr>,
     deny: Vec<Cidr>,
+    /// `uid:N` rules, for Unix stream clients (SO_PEERCRED).
+    allow_uids: Vec<u32>,
+    deny_uids: Vec<u32>,
+}
+
+/// An `--allow`/`--deny` entry: `uid:N` or a CIDR.
+enum Rule {
+    Uid(u32),
+    Net(Cidr),
+}
+
+fn rule(s: &str) -> Result<Rule> {
+    match s.strip_prefix("uid:") {
+        Some(n) => n.parse::<u32>().map(Rule::Uid).map_err(|_| {
+            crate::error::Error::usage(format!("invalid uid in '{s}' (expected uid:1000)"))
+        }),
+        None => Cidr::parse(s).map(Rule::Net),
+    }
 }
 
 impl Access {
     pub fn new(allow: &[String], deny: &[String]) -> Result<Access> {
-        Ok(Access {
-            allow: allow
-                .iter()
-                .map(|s| Cidr::parse(s))
-                .collect::<Result<_>>()?,
-            deny: deny.iter().map(|s| Cidr::parse(s)).collect::<Result<_>>()?,
-        })
+        let mut a = Access::default();
+        for s in allow {
+            match rule(s)? {
+                Rule::Uid(uid) => a.allow_uids.push(uid),
+                Rule::Net(c) => a.allow.push(c),
+            }
+        }
+        for s in deny {
+            match rule(s)? {
+                Rule::Uid(uid) => a.deny_uids.push(uid),
+                Rule::Net(c) => a.deny.push(c),
+            }
+        }
+        Ok(a)
     }
 
     /// Whether any `--allow` rule narrows who may connect.
     pub fn restricts(&self) -> bool {
-        !self.allow.is_empty()
+        !self.allow.is_empty() || !self.allow_uids.is_empty()
     }
 
-    pub fn permits(&self, ip: Option<IpAddr>) -> bool {
-        let Some(ip) = ip else { return true };
-        if self.deny.iter().any(|c| c.contains(ip)) {
+    /// Whether a peer may connect: an inet peer by its address (CIDR
+    /// rules), a Unix stream client by its uid (`uid:N` rules); other Unix
+    /// peers have neither and are guarded by the socket file's mode.
+    pub fn permits(&self, ip: Option<IpAddr>, uid: Option<u32>) -> bool {
+        if let Some(ip) = ip {
+            if self.deny.iter().any(|c| c.contains(ip)) {
+                return false;
+            }
+            let open = self.allow.is_empty() && self.allow_uids.is_empty();
+            return open || self.allow.iter().any(|c| c.contains(ip));
+        }
+        let Some(uid) = uid else { return true };
+        if self.deny_uids.contains(&uid) {
             return false;
         }
-        self.allow.is_empty() || self.allow.iter().any(|c| c.contains(ip))
+        self.allow_uids.is_empty() || self.allow_uids.contains(&uid)
     }
 }
 
@@ -124,9 +159,25 @@ mod tests {
     #[test]
     fn deny_wins() {
         let a = Access::new(&["127.0.0.0/8".into()], &["127.0.0.2".into()]).unwrap();
-        assert!(a.permits(Some("127.0.0.1".parse().unwrap())));
-        assert!(!a.permits(Some("127.0.0.2".parse().unwrap())));
-        assert!(!a.permits(Some("::1".parse().unwrap())));
-        assert!(a.permits(None));
+        assert!(a.permits(Some("127.0.0.1".parse().unwrap()), None));
+        assert!(!a.permits(Some("127.0.0.2".parse().unwrap()), None));
+        assert!(!a.permits(Some("::1".parse().unwrap()), None));
+        assert!(a.permits(None, None));
+    }
+
+    #[test]
+    fn uid_rules_match_unix_clients() {
+        let a = Access::new(&["uid:1000".into()], &[]).unwrap();
+        assert!(a.permits(None, Some(1000)));
+        assert!(!a.permits(None, Some(0)));
+        // A Unix client the kernel vouched for no one about still passes,
+        // and an inet peer matches no uid rule.
+        assert!(a.permits(None, None));
+        assert!(!a.permits(Some("127.0.0.1".parse().unwrap()), None));
+        let d = Access::new(&[], &["uid:0".into()]).unwrap();
+        assert!(!d.permits(None, Some(0)));
+        assert!(d.permits(None, Some(65534)));
+        assert!(d.permits(Some("127.0.0.1".parse().unwrap()), None));
+        assert!(Access::new(&["uid:me".into()], &[]).is_err());
     }
 }

@@ -61,7 +61,7 @@ impl Log {
 
     /// A connection was accepted, or (on a datagram socket, where there is
     /// no connection) a datagram arrived: the event says which.
-    pub fn connection(&self, kind: Kind, peer: &str) {
+    pub fn connection(&self, kind: Kind, peer: &str, cred: Option<(u32, i32)>) {
         if self.level >= Level::Normal {
             let datagram = matches!(kind, Kind::Udp | Kind::Unixgram);
             let (what, event) = if datagram {
@@ -69,10 +69,17 @@ impl Log {
             } else {
                 ("connection", "connection")
             };
-            self.emit(
-                format_args!("got {what} from {peer}"),
-                || json!({"event": event, "transport": kind.as_str(), "peer": peer}),
-            );
+            let who = cred.map_or(String::new(), |(uid, pid)| {
+                format!(" (uid {uid}, pid {pid})")
+            });
+            self.emit(format_args!("got {what} from {peer}{who}"), || {
+                let mut v = json!({"event": event, "transport": kind.as_str(), "peer": peer});
+                if let Some((uid, pid)) = cred {
+                    v["uid"] = json!(uid);
+                    v["pid"] = json!(pid);
+                }
+                v
+            });
         }
     }
 

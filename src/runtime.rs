@@ -43,12 +43,16 @@ impl Server {
         peer: &crate::transport::Endpoint,
         served: &mut u64,
     ) -> bool {
-        if !self.access.permits(peer.ip()) {
+        if !self
+            .access
+            .permits(peer.ip(), peer.credentials().map(|c| c.0))
+        {
             self.log.refused(kind, &peer.to_string());
             return false;
         }
         *served += 1;
-        self.log.connection(kind, &peer.to_string());
+        self.log
+            .connection(kind, &peer.to_string(), peer.credentials());
         true
     }
 

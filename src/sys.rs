@@ -286,3 +286,11 @@ pub fn exited_children_older_than(age: std::time::Duration) -> Vec<libc::pid_t> 
         })
         .collect()
 }
+
+/// A connected Unix stream socket's peer uid and pid (SO_PEERCRED).
+pub fn peer_credentials(s: &std::os::unix::net::UnixStream) -> Option<(u32, i32)> {
+    use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+    getsockopt(s, PeerCredentials)
+        .ok()
+        .map(|c| (c.uid(), c.pid()))
+}

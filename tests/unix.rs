@@ -222,3 +222,53 @@ fn another_users_live_socket_is_not_taken_over() {
     // The owner's server still answers on its file.
     assert_eq!(exchange(&addr, b"still mine\n"), b"still mine\n");
 }
+
+/// A Unix stream client is known by its credentials: uid and pid in the
+/// connection event and in a program's environment, and `uid:N` in
+/// --allow/--deny.
+#[test]
+fn unix_clients_are_known_by_their_credentials() {
+    let dir = TempDir::new();
+    let me = std::process::id();
+    for model in MODELS {
+        let addr = format!("unix:{}", dir.path(&format!("{model}.sock")).display());
+        let s = Server::start(&[
+            model,
+            &addr,
+            "--log-format",
+            "json",
+            "--sh-exec",
+            "echo $SOCKCAT_PEER_UID $SOCKCAT_PEER_PID",
+        ]);
+        assert_eq!(
+            exchange(&addr, b""),
+            format!("0 {me}\n").into_bytes(),
+            "{model}"
+        );
+        s.wait_err("\"connection\"");
+        let ev: serde_json::Value = s
+            .err()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["event"] == "connection")
+            .unwrap();
+        assert_eq!(
+            (ev["uid"].as_u64(), ev["pid"].as_u64()),
+            (Some(0), Some(me as u64)),
+            "{model}"
+        );
+        drop(s);
+
+        let addr = format!("unix:{}", dir.path(&format!("{model}-deny.sock")).display());
+        let s = Server::start(&[model, &addr, "--deny", "uid:0", "--reply", "no"]);
+        assert_eq!(exchange(&addr, b""), b"", "{model}: root must be refused");
+        s.wait_err("refused");
+        drop(s);
+        let addr = format!(
+            "unix:{}",
+            dir.path(&format!("{model}-allow.sock")).display()
+        );
+        let _s = Server::start(&[model, &addr, "--allow", "uid:0", "--reply", "yes"]);
+        assert_eq!(exchange(&addr, b""), b"yes\n", "{model}");
+    }
+}

@@ -54,6 +54,11 @@ The local address the connection arrived on.
 .TP
 .B SOCKCAT_LOCAL_PORT
 The local port.
+.TP
+.B SOCKCAT_PEER_UID\fR, \fBSOCKCAT_PEER_PID
+For a Unix stream client, its uid and pid as the kernel reported them when
+it connected (SO_PEERCRED); \fB\-\-allow uid:N\fR and \fB\-\-deny uid:N\fR
+match the uid.
 "#;
 
 const EVENTS: &str = r#".SH EVENTS
@@ -71,8 +76,9 @@ With \fB\-\-log\-format json\fR each event is one JSON object on a line, with
 .TP
 .B connection
 \fBtransport\fR, \fBpeer\fR (\fB\-\fR for a Unix client that bound no name;
-control bytes in a Unix name appear as \fB\\xNN\fR). Text: \fBgot connection
-from PEER\fR.
+control bytes in a Unix name appear as \fB\\xNN\fR), and for a Unix stream
+client \fBuid\fR and \fBpid\fR. Text: \fBgot connection from PEER\fR (with
+\fB(uid N, pid N)\fR for a Unix stream client).
 .TP
 .B datagram
 the same fields, for each datagram a UDP or unixgram server receives (there

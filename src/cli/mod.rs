@@ -193,11 +193,11 @@ pub struct ServerArgs {
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     pub grace: Duration,
 
-    /// Accept only peers in CIDR (repeatable)
+    /// Accept only peers in CIDR, or Unix clients of uid:N (repeatable)
     #[arg(long, value_name = "CIDR")]
     pub allow: Vec<String>,
 
-    /// Refuse peers in CIDR (repeatable; wins over --allow)
+    /// Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)
     #[arg(long, value_name = "CIDR")]
     pub deny: Vec<String>,
 

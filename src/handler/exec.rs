@@ -18,15 +18,21 @@ use nix::sys::signal::Signal;
 use crate::transport::{Endpoint, Stream};
 
 /// The environment variables a program sees, in order.
-pub fn env_vars(peer: &Endpoint, local: &Endpoint) -> [(&'static str, String); 4] {
+pub fn env_vars(peer: &Endpoint, local: &Endpoint) -> Vec<(&'static str, String)> {
     let (pa, pp) = peer.env_parts();
     let (la, lp) = local.env_parts();
-    [
+    let mut vars = vec![
         ("SOCKCAT_PEER_ADDR", pa),
         ("SOCKCAT_PEER_PORT", pp),
         ("SOCKCAT_LOCAL_ADDR", la),
         ("SOCKCAT_LOCAL_PORT", lp),
-    ]
+    ];
+    // A Unix stream client as the kernel knows it.
+    if let Some((uid, pid)) = peer.credentials() {
+        vars.push(("SOCKCAT_PEER_UID", uid.to_string()));
+        vars.push(("SOCKCAT_PEER_PID", pid.to_string()));
+    }
+    vars
 }
 
 /// The command for one connection's program: its argv, its environment,

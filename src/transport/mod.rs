@@ -45,6 +45,13 @@ pub enum Endpoint {
     /// A Unix client that bound no name (most do not): `-` in events, an
     /// empty `SOCKCAT_PEER_ADDR`.
     Unnamed,
+    /// A Unix stream client as the kernel vouches for it (SO_PEERCRED):
+    /// its name, if it bound one, and its uid and pid.
+    Credited {
+        name: Option<String>,
+        uid: u32,
+        pid: i32,
+    },
 }
 
 impl std::fmt::Display for Endpoint {
@@ -53,7 +60,8 @@ impl std::fmt::Display for Endpoint {
             Endpoint::Inet(a) => f.write_str(&addr::show(a)),
             Endpoint::Unix(s) => f.write_str(s),
             Endpoint::Unknown => f.write_str("?"),
-            Endpoint::Unnamed => f.write_str("-"),
+            Endpoint::Unnamed | Endpoint::Credited { name: None, .. } => f.write_str("-"),
+            Endpoint::Credited { name: Some(n), .. } => f.write_str(n),
         }
     }
 }
@@ -67,10 +75,22 @@ impl Endpoint {
         }
     }
 
+    /// The uid and pid of a Unix stream client, as the kernel reported
+    /// them when it connected.
+    pub fn credentials(&self) -> Option<(u32, i32)> {
+        match self {
+            Endpoint::Credited { uid, pid, .. } => Some((*uid, *pid)),
+            _ => None,
+        }
+    }
+
     pub fn ip(&self) -> Option<std::net::IpAddr> {
         match self {
             Endpoint::Inet(a) => Some(a.ip()),
-            Endpoint::Unix(_) | Endpoint::Unknown | Endpoint::Unnamed => None,
+            Endpoint::Unix(_)
+            | Endpoint::Unknown
+            | Endpoint::Unnamed
+            | Endpoint::Credited { .. } => None,
         }
     }
 
@@ -80,6 +100,7 @@ impl Endpoint {
             Endpoint::Inet(a) => (a.ip().to_string(), a.port().to_string()),
             Endpoint::Unix(s) => (s.clone(), String::new()),
             Endpoint::Unknown | Endpoint::Unnamed => (String::new(), String::new()),
+            Endpoint::Credited { name, .. } => (name.clone().unwrap_or_default(), String::new()),
         }
     }
 }
@@ -270,6 +291,17 @@ impl Listener {
                     .peer_addr()
                     .map(|a| Endpoint::from_unix(&a))
                     .unwrap_or(Endpoint::Unnamed);
+                let peer = match crate::sys::peer_credentials(&s) {
+                    Some((uid, pid)) => Endpoint::Credited {
+                        name: match peer {
+                            Endpoint::Unix(n) => Some(n),
+                            _ => None,
+                        },
+                        uid,
+                        pid,
+                    },
+                    None => peer,
+                };
                 (Stream::Unix(s), peer)
             }
         };
