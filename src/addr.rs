@@ -225,8 +225,13 @@ fn split_host_port(s: &str) -> std::result::Result<(String, u16), String> {
     if let Some(rest) = s.strip_prefix('[') {
         let end = rest.find(']').ok_or("missing ']'")?;
         let host = &rest[..end];
-        host.parse::<Ipv6Addr>()
+        // A link-local address may name its interface: [fe80::1%eth0].
+        let (ip, zone) = host.split_once('%').unwrap_or((host, ""));
+        ip.parse::<Ipv6Addr>()
             .map_err(|_| format!("'{host}' is not an IPv6 address"))?;
+        if host.contains('%') && (zone.is_empty() || !zone.bytes().all(|b| b.is_ascii_graphic())) {
+            return Err(format!("'{host}': invalid zone after '%'"));
+        }
         let after = &rest[end + 1..];
         let port = match after.strip_prefix(':') {
             Some(p) => parse_port(p)?,
@@ -256,6 +261,12 @@ fn split_host_port(s: &str) -> std::result::Result<(String, u16), String> {
 }
 
 fn check_host(h: &str) -> std::result::Result<(), String> {
+    if !h.is_ascii() {
+        return Err(format!(
+            "'{h}' is an international domain name, which sockcat does not convert: \
+             write its ASCII (xn--) form"
+        ));
+    }
     let ok = h
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
@@ -298,6 +309,22 @@ pub fn resolve(host: &str, port: u16, family: Family) -> Result<Vec<SocketAddr>>
         ]
     } else if let Ok(ip) = host.parse::<IpAddr>() {
         vec![SocketAddr::new(ip, port)]
+    } else if let Some((ip, zone)) = host.split_once('%') {
+        // An IPv6 address with its zone: the interface's index, by name or
+        // given as a number.
+        let ip: Ipv6Addr = ip
+            .parse()
+            .map_err(|_| Error::usage(format!("'{host}' is not an IPv6 address")))?;
+        let scope = zone
+            .parse::<u32>()
+            .ok()
+            .or_else(|| nix::net::if_::if_nametoindex(zone).ok())
+            .ok_or_else(|| {
+                Error::usage(format!("'{host}': no network interface named '{zone}'"))
+            })?;
+        vec![SocketAddr::V6(std::net::SocketAddrV6::new(
+            ip, port, 0, scope,
+        ))]
     } else {
         (host, port)
             .to_socket_addrs()
@@ -417,6 +444,8 @@ mod tests {
             ("host:-1", "invalid port"),
             ("::1:80", "need brackets"),
             ("bad host:80", "invalid host name"),
+            ("b\u{fc}cher.example:80", "international domain name"),
+            ("[fe80::1%]:80", "invalid zone"),
             ("unix:", "empty Unix socket path"),
             ("unixgram:", "empty Unix socket path"),
             ("tcp://", "empty host and port"),

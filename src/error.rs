@@ -28,6 +28,9 @@ pub enum Error {
     Interrupted,
     /// Stdout was closed by its reader (`| head -1`): exit 0, nothing printed.
     StdoutClosed,
+    /// A failure already reported where it belongs (load mode's summary
+    /// counts its errors on stdout): exit 1, nothing more printed.
+    Reported,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -54,7 +57,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => code::USAGE,
-            Error::Runtime(_) => code::FAILURE,
+            Error::Runtime(_) | Error::Reported => code::FAILURE,
             Error::Timeout(_) => code::TIMEOUT,
             Error::Interrupted => code::INTERRUPTED,
             Error::StdoutClosed => code::OK,
@@ -65,7 +68,7 @@ impl Error {
     pub fn message(&self) -> Option<&str> {
         match self {
             Error::Usage(m) | Error::Runtime(m) | Error::Timeout(m) => Some(m),
-            Error::Interrupted | Error::StdoutClosed => None,
+            Error::Interrupted | Error::StdoutClosed | Error::Reported => None,
         }
     }
 }
@@ -76,6 +79,7 @@ impl fmt::Display for Error {
             Some(m) => f.write_str(m),
             None => f.write_str(match self {
                 Error::Interrupted => "interrupted",
+                Error::Reported => "failed",
                 _ => "stdout closed",
             }),
         }

@@ -384,3 +384,32 @@ fn thread_serve_waits_when_a_thread_cannot_start() {
     b.read_exact(&mut buf).expect("served once a thread freed");
     assert_eq!(&buf, b"b\n");
 }
+
+/// IPv6 zone IDs work (`[addr%iface]`), and an international domain name
+/// is refused with a line that says what to write instead.
+#[test]
+fn ipv6_zones_and_international_names() {
+    let s = Server::start(&["serve", "[::1%lo]:0", "-q", "--echo"]);
+    let out = run(&["send", &format!("[::1%lo]:{}", s.port()), "zoned"], b"");
+    out.expect_code(0);
+    assert_eq!(out.stdout_str(), "zoned\n");
+    one_usage_line(
+        &run(&["send", "[fe80::1%nosuch0]:9", "x"], b""),
+        "no network interface",
+    );
+    one_usage_line(&run(&["send", "b\u{fc}cher.example:80", "x"], b""), "xn--");
+}
+
+/// Load mode's failures are told once, in its summary (stdout), with their
+/// kinds: no second line on stderr splits the story; the exit code is 1.
+#[test]
+fn load_failures_are_reported_in_the_summary_only() {
+    let addr = format!("127.0.0.1:{}", closed_port());
+    let out = run(&["send", "--count", "5", &addr, "x"], b"");
+    out.expect_code(1);
+    assert!(out.stderr.is_empty(), "{out}");
+    assert!(
+        out.stdout_str().contains("error: 5 x Connection refused"),
+        "{out}"
+    );
+}

@@ -211,10 +211,9 @@ pub fn run(t: &Target, amount: Amount, concurrency: u64, msg: &[u8], log: Log) -
     };
     stdout_write(text.as_bytes()).map_err(crate::error::stdout_err)?;
     if failed > 0 {
-        return Err(Error::runtime(format!(
-            "{failed} of {} exchanges failed",
-            ok + failed
-        )));
+        // The summary just printed says what failed, with its kinds; a
+        // second line on another stream would only split the story.
+        return Err(Error::Reported);
     }
     Ok(())
 }
