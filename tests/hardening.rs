@@ -413,3 +413,48 @@ fn load_failures_are_reported_in_the_summary_only() {
         "{out}"
     );
 }
+
+/// Linux lets arguments be any bytes: a Unix socket path, `--reply` text
+/// and `--exec` arguments that are not UTF-8 are taken as bytes.
+#[test]
+fn arguments_that_are_not_utf8_are_taken_as_bytes() {
+    use std::ffi::OsStr;
+    use std::io::{Read, Write};
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let dir = TempDir::new();
+    let mut path = dir.path("").into_os_string().into_vec();
+    path.extend_from_slice(b"/s\xff\xfe.sock");
+    let path = std::path::PathBuf::from(OsStr::from_bytes(&path));
+    let mut addr = b"unix:".to_vec();
+    addr.extend_from_slice(path.as_os_str().as_bytes());
+    for (flag, want) in [
+        (
+            &[OsStr::new("--reply"), OsStr::from_bytes(b"\xff\xfe")][..],
+            &b"\xff\xfe\n"[..],
+        ),
+        (
+            &[
+                OsStr::new("--exec"),
+                OsStr::new("printf"),
+                OsStr::from_bytes(b"%s\xc3\x28"),
+            ][..],
+            &b"\xc3\x28"[..],
+        ),
+    ] {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .arg(OsStr::from_bytes(&addr))
+            .args(["-q", "--once"])
+            .args(flag);
+        let mut s =
+            Server::start_command(cmd, &["serve (non-UTF-8 arguments)"], Default::default());
+        let mut c = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        c.write_all(b"x").unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).unwrap();
+        assert_eq!(got, want, "{flag:?}");
+        assert_eq!(s.wait(), Some(0));
+    }
+}

@@ -45,11 +45,12 @@ pub fn family(c: &CommonArgs) -> Family {
 
 /// The handler chosen on the command line.
 pub fn handler(h: &HandlerArgs, broker: bool) -> Spec {
-    use std::ffi::OsString;
     if broker {
         Spec::Broker
     } else if let Some(text) = &h.reply {
-        // The newline is added once here, not per connection.
+        // Bytes as given (Linux arguments need not be UTF-8); the newline
+        // is added once here, not per connection.
+        use std::os::unix::ffi::OsStrExt;
         let mut bytes = text.as_bytes().to_vec();
         bytes.push(b'\n');
         Spec::Reply(bytes.into())
@@ -58,9 +59,9 @@ pub fn handler(h: &HandlerArgs, broker: bool) -> Spec {
     } else if h.discard {
         Spec::Discard
     } else if let Some(argv) = &h.exec {
-        Spec::Exec(argv.iter().map(OsString::from).collect())
+        Spec::Exec(argv.iter().cloned().collect())
     } else if let Some(cmd) = &h.sh_exec {
-        Spec::Exec(vec!["/bin/sh".into(), "-c".into(), cmd.into()].into())
+        Spec::Exec(vec!["/bin/sh".into(), "-c".into(), cmd.clone()].into())
     } else {
         Spec::Print
     }
@@ -86,7 +87,7 @@ fn server(args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config>
         .handler
         .sh_exec
         .as_deref()
-        .is_some_and(|c| c.trim().is_empty())
+        .is_some_and(|c| c.to_string_lossy().trim().is_empty())
     {
         return Err(Error::usage("--sh-exec needs a command line"));
     }
@@ -94,7 +95,7 @@ fn server(args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config>
     if let Spec::Exec(argv) = &spec {
         check_program(&argv[0])?;
     }
-    let addr = addr::parse_with(&args.addr, args.common.udp, args.common.unix)?;
+    let addr = address(&args.addr, args.common.udp, args.common.unix)?;
     if args.mode.is_some() && !matches!(addr, Addr::Unix { .. }) {
         return Err(Error::usage(format!(
             "--mode sets a Unix socket file's permissions; {} has no file",
@@ -133,7 +134,7 @@ fn server(args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config>
 
 /// `send`: what to do, and how.
 pub fn send(args: &SendArgs) -> Result<send::Config> {
-    let addr = addr::parse_with(&args.addr, args.common.udp, args.common.unix)?;
+    let addr = address(&args.addr, args.common.udp, args.common.unix)?;
     let source = args.source.as_deref().map(source).transpose()?;
     let plan = Plan {
         opts: Opts {
@@ -247,4 +248,34 @@ fn check_program(prog: &std::ffi::OsStr) -> Result<()> {
     Err(Error::usage(format!(
         "--exec {shown}: no such program in PATH"
     )))
+}
+
+/// An address argument. Host names are ASCII, but a Unix socket path is
+/// any bytes Linux allows, so a path that is not UTF-8 is taken as bytes.
+fn address(raw: &std::ffi::OsStr, udp: bool, unix: bool) -> Result<Addr> {
+    use std::os::unix::ffi::OsStrExt;
+    if let Some(s) = raw.to_str() {
+        return addr::parse_with(s, udp, unix);
+    }
+    let bytes = raw.as_bytes();
+    let (rest, dgram) = if let Some(r) = bytes.strip_prefix(b"unixgram:") {
+        (r, true)
+    } else if let Some(r) = bytes.strip_prefix(b"unix:") {
+        (r, udp)
+    } else if unix {
+        (bytes, udp)
+    } else {
+        return Err(Error::usage(format!(
+            "invalid address '{}': only a Unix socket path may hold bytes that are not UTF-8",
+            raw.to_string_lossy()
+        )));
+    };
+    if rest.is_empty() {
+        return Err(Error::usage("empty Unix socket path"));
+    }
+    let name = match rest.strip_prefix(b"@") {
+        Some(n) => addr::UnixName::Abstract(n.to_vec()),
+        None => addr::UnixName::Path(std::ffi::OsStr::from_bytes(rest).into()),
+    };
+    Ok(Addr::Unix { name, dgram })
 }

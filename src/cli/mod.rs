@@ -4,6 +4,7 @@
 //! pages are generated from these definitions. Raw strings become checked
 //! values in each subcommand's `run`, never later.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -138,7 +139,7 @@ pub struct CommonArgs {
 pub struct HandlerArgs {
     /// Send TEXT and a newline at once, then shut the write side; the peer's bytes are still printed
     #[arg(long, value_name = "TEXT")]
-    pub reply: Option<String>,
+    pub reply: Option<OsString>,
 
     /// Send back every byte received; pass the peer's FIN on after the echo drains
     #[arg(long)]
@@ -156,18 +157,18 @@ pub struct HandlerArgs {
         allow_hyphen_values = true,
         value_hint = clap::ValueHint::CommandName
     )]
-    pub exec: Option<Vec<String>>,
+    pub exec: Option<Vec<OsString>>,
 
     /// Like --exec, through /bin/sh -c CMDLINE
     #[arg(long, value_name = "CMDLINE", value_hint = clap::ValueHint::CommandString)]
-    pub sh_exec: Option<String>,
+    pub sh_exec: Option<OsString>,
 }
 
 /// Options the three servers share.
 #[derive(Debug, Args, Clone)]
 pub struct ServerArgs {
     #[arg(value_name = "ADDR", default_value = "localhost:10000", help = ADDR_HELP)]
-    pub addr: String,
+    pub addr: OsString,
 
     /// Serve one connection (one datagram for UDP), then exit
     #[arg(long, conflicts_with = "count")]
@@ -245,7 +246,7 @@ pub struct ThreadServeArgs {
 #[derive(Debug, Args)]
 pub struct SendArgs {
     #[arg(value_name = "ADDR", default_value = "localhost:10000", help = ADDR_HELP)]
-    pub addr: String,
+    pub addr: OsString,
 
     /// Words to send, joined by spaces, plus a newline; without them stdin is sent
     #[arg(value_name = "MESSAGE", trailing_var_arg = true)]
@@ -414,7 +415,10 @@ mod tests {
     fn exec_takes_the_rest() {
         let cli = Cli::try_parse_from(["sockcat", "serve", ":0", "--exec", "wc", "-c"]).unwrap();
         let Cmd::Serve(s) = cli.cmd else { panic!() };
-        assert_eq!(s.server.handler.exec.unwrap(), ["wc", "-c"]);
+        assert_eq!(
+            s.server.handler.exec.unwrap(),
+            [OsString::from("wc"), "-c".into()]
+        );
     }
 
     #[test]
