@@ -67,7 +67,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__fork__subcmd__serve)
-            opts="-v -q -4 -6 -u -U -h -V --max-children --once --count --max-conns --idle-timeout --backlog --grace --allow --deny --mode --reply --echo --discard --exec --sh-exec --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-v -q -4 -6 -u -U -h -V --max-children --once --count --max-conns --idle-timeout --backlog --stall-timeout --grace --allow --deny --mode --reply --echo --discard --exec --sh-exec --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -90,6 +90,10 @@ _sockcat() {
                     return 0
                     ;;
                 --backlog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -275,7 +279,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__serve)
-            opts="-v -q -4 -6 -u -U -h -V --broker --once --count --max-conns --idle-timeout --backlog --grace --allow --deny --mode --reply --echo --discard --exec --sh-exec --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-v -q -4 -6 -u -U -h -V --broker --once --count --max-conns --idle-timeout --backlog --stall-timeout --grace --allow --deny --mode --reply --echo --discard --exec --sh-exec --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -294,6 +298,10 @@ _sockcat() {
                     return 0
                     ;;
                 --backlog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -337,7 +345,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__thread__subcmd__serve)
-            opts="-v -q -4 -6 -u -U -h -V --max-threads --once --count --max-conns --idle-timeout --backlog --grace --allow --deny --mode --reply --echo --discard --exec --sh-exec --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-v -q -4 -6 -u -U -h -V --max-threads --once --count --max-conns --idle-timeout --backlog --stall-timeout --grace --allow --deny --mode --reply --echo --discard --exec --sh-exec --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -360,6 +368,10 @@ _sockcat() {
                     return 0
                     ;;
                 --backlog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -26,6 +26,8 @@ pub struct Server {
     /// The model's own bound on connections at once (children, threads).
     pub pool: u64,
     pub grace: Duration,
+    /// How long a peer that does not read may hold the others back.
+    pub stall: Duration,
     pub drive: Drive,
     pub signals: Signals,
     /// The transport's name for events: tcp, udp, unix, unixgram.
@@ -102,6 +104,8 @@ pub struct Config {
     /// The model's own bound on connections at once (children, threads).
     pub pool: u64,
     pub grace: Duration,
+    /// How long a peer that does not read may hold the others back.
+    pub stall: Duration,
     pub drive: Drive,
 }
 
@@ -117,6 +121,7 @@ pub fn setup(cfg: Config) -> Result<Server> {
         max_conns,
         pool,
         grace,
+        stall,
         drive,
     } = cfg;
     raise_fd_limit();
@@ -153,6 +158,7 @@ pub fn setup(cfg: Config) -> Result<Server> {
         max_conns,
         pool,
         grace,
+        stall,
         drive,
         signals,
     })

@@ -104,7 +104,7 @@ struct Loop {
     /// Broker senders waiting for a full receiver to drain.
     broker_paused: Vec<usize>,
     /// When to look for broker receivers that stopped reading.
-    broker_check: Option<Instant>,
+    stall_check: Option<Instant>,
     served: u64,
     totals: Totals,
     stdin: StdinKind,
@@ -167,7 +167,7 @@ impl Loop {
             again: Vec::new(),
             broadcast: Vec::new(),
             broker_paused: Vec::new(),
-            broker_check: None,
+            stall_check: None,
             served: 0,
             totals: Totals::default(),
             stdin,
@@ -249,7 +249,7 @@ impl Loop {
         if let Some(d) = self.accept_retry {
             at(d);
         }
-        if let Some(d) = self.broker_check {
+        if let Some(d) = self.stall_check {
             at(d);
         }
         if !self.lingering.is_empty() {
@@ -291,9 +291,11 @@ impl Loop {
         if self.next_idle_check.is_some_and(|t| now >= t) {
             self.close_idle(now);
         }
-        if !self.broker_paused.is_empty() && self.broker_check.is_none_or(|t| now >= t) {
+        if (!self.broker_paused.is_empty() || self.stdin_held_back())
+            && self.stall_check.is_none_or(|t| now >= t)
+        {
             let full = self.drop_stalled(now);
-            self.broker_check = full.then(|| now + Duration::from_millis(250));
+            self.stall_check = full.then(|| now + Duration::from_millis(250));
         }
         if self.accept_retry.is_some_and(|t| now >= t) {
             self.accept_retry = None;
@@ -555,20 +557,31 @@ impl Loop {
         self.broadcast.clear();
     }
 
-    /// Drop broker clients that stopped reading: full queue, no progress.
-    /// Returns whether any queue is still full (so the loop checks again).
+    /// Drop peers that stopped reading while they hold the others back
+    /// (broker receivers, or the stdin relay's slowest): a full queue that
+    /// has not drained for `--stall-timeout`. Returns whether any queue is
+    /// still full (so the loop checks again).
     fn drop_stalled(&mut self, now: Instant) -> bool {
+        let bound = self.server.stall;
         let stalled: Vec<usize> = self
             .conns
             .iter()
             .filter(|(_, c)| {
-                broker::stalled(c.out.len(), OUT_LIMIT, now.duration_since(c.last_out))
+                broker::stalled(
+                    c.out.len(),
+                    OUT_LIMIT,
+                    now.duration_since(c.last_out),
+                    bound,
+                )
             })
             .map(|(id, _)| *id)
             .collect();
         for id in stalled {
             if let Some(c) = self.conns.remove(&id) {
-                let e = io::Error::other("dropped: stopped reading");
+                let e = io::Error::other(format!(
+                    "dropped: it read nothing for {} while others waited",
+                    humantime::format_duration(bound)
+                ));
                 self.close(c, Some(e));
             }
         }

@@ -458,3 +458,46 @@ fn arguments_that_are_not_utf8_are_taken_as_bytes() {
         assert_eq!(s.wait(), Some(0));
     }
 }
+
+/// The same with an abstract name holding a NUL, a newline and an ESC:
+/// escaped in the event, and the program still runs.
+#[test]
+fn an_abstract_peer_name_with_a_nul_cannot_forge_events() {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, bind, connect, socket};
+    let dir = TempDir::new();
+    let path = dir.path("a.sock");
+    let s = Server::start(&[
+        "serve",
+        &format!("unix:{}", path.display()),
+        "--once",
+        "--sh-exec",
+        "printf '%s\\n' \"$SOCKCAT_PEER_ADDR\"",
+    ]);
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
+    let name = format!("sockcat-evil-{}\n\u{1b}[31m\0x", std::process::id());
+    bind(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &UnixAddr::new_abstract(name.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    connect(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &UnixAddr::new(&path).unwrap(),
+    )
+    .unwrap();
+    let mut c = std::os::unix::net::UnixStream::from(fd);
+    c.set_read_timeout(Some(T)).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    std::io::Read::read_to_string(&mut c, &mut reply).unwrap();
+    assert!(reply.contains("\\x0a\\x1b[31m\\x00x"), "{reply:?}");
+    s.wait_err("got connection from @sockcat-evil-");
+    let err = s.err();
+    assert!(!err.contains('\u{1b}') && !err.contains('\0'), "{err:?}");
+}

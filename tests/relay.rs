@@ -154,8 +154,43 @@ fn peer_that_never_reads_stops_the_stdin_relay() {
         after < before + 16 * 1024,
         "RSS grew from {before} to {after} KiB after {total} bytes"
     );
+    // A peer alone is waited for, not dropped.
+    assert!(!s.err().contains("dropped"), "{}", s.err());
     drop(s); // kills the server, which ends the feeder
     fed.join().unwrap();
+}
+
+/// A peer that never reads is dropped (after --stall-timeout, with an
+/// event) only while it holds back another peer that would read on; the
+/// other gets every byte of stdin.
+#[test]
+fn a_stalled_peer_is_dropped_only_while_it_holds_others_back() {
+    let mut s = Server::start_with(
+        &["serve", "127.0.0.1:0", "--stall-timeout", "300ms"],
+        Opts {
+            stdin: Stdio::piped(),
+            ..Opts::default()
+        },
+    );
+    let _deaf = TcpStream::connect(s.addr()).unwrap(); // never reads
+    let reader = TcpStream::connect(s.addr()).unwrap();
+    wait_until("both peers", T, || {
+        s.err().matches("got connection").count() == 2
+    });
+    let mut stdin = s.child.stdin.take().unwrap();
+    let data = random_bytes(16 << 20, 21);
+    let fed = {
+        let data = data.clone();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&data); // then EOF: the server's FIN
+        })
+    };
+    reader.set_read_timeout(Some(T)).unwrap();
+    let mut got = Vec::new();
+    (&reader).read_to_end(&mut got).unwrap();
+    assert!(got == data, "got {} of {} bytes", got.len(), data.len());
+    fed.join().unwrap();
+    s.wait_err("dropped: it read nothing for 300ms while others waited");
 }
 
 #[test]

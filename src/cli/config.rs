@@ -124,6 +124,7 @@ fn server(args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config>
         max_conns: args.max_conns,
         pool,
         grace: args.grace,
+        stall: args.stall_timeout,
         drive: Drive {
             idle: args.idle_timeout,
             hex: args.common.hex,

@@ -32,6 +32,20 @@ impl Loop {
             && self.conns.values().all(|c| c.out.len() < OUT_LIMIT)
     }
 
+    /// Whether a peer that does not read holds back the stdin relay for
+    /// others who would take more: then the stall rule may drop it. A peer
+    /// alone (or all of them slow) is simply waited for.
+    pub(super) fn stdin_held_back(&self) -> bool {
+        self.stdin != StdinKind::None
+            && !self.stdin_eof
+            && self.stopping.is_none()
+            && self.conns.values().any(|c| c.out.len() >= OUT_LIMIT)
+            && self
+                .conns
+                .values()
+                .any(|c| !c.shut && c.out.len() < OUT_LIMIT)
+    }
+
     /// Read one chunk of stdin and queue it for every connected peer.
     pub(super) fn relay_stdin(&mut self) -> Result<()> {
         let n = loop {
