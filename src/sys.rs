@@ -237,8 +237,12 @@ pub fn become_subreaper() {
 
 /// This process's children, from /proc (every thread's list).
 pub fn children() -> Vec<libc::pid_t> {
+    children_of("self")
+}
+
+fn children_of(pid: &str) -> Vec<libc::pid_t> {
     let mut pids = Vec::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return pids;
     };
     for t in tasks.flatten() {
@@ -250,6 +254,24 @@ pub fn children() -> Vec<libc::pid_t> {
         }
     }
     pids
+}
+
+/// Every descendant of this process (children, theirs, and so on), even
+/// one that left its process group or session: what a program started
+/// that would otherwise outlive a server exiting at once.
+pub fn descendants() -> Vec<libc::pid_t> {
+    let mut all = children();
+    let mut i = 0;
+    // Bounded: a process tree is finite, and each pid is visited once.
+    while i < all.len() && all.len() < 100_000 {
+        for c in children_of(&all[i].to_string()) {
+            if !all.contains(&c) {
+                all.push(c);
+            }
+        }
+        i += 1;
+    }
+    all
 }
 
 /// This process's children that have exited (zombies) and are older than

@@ -166,7 +166,10 @@ pub fn signal_all(sig: Signal) {
 /// reparented here (the server is their subreaper), and anything the
 /// orderly shutdown could not end.
 pub fn kill_leftovers() {
-    for pid in crate::sys::children() {
+    // Every descendant, not only children: a program's setsid'd child whose
+    // parent is still alive is not ours yet, and would be orphaned to init
+    // when the server exits.
+    for pid in crate::sys::descendants() {
         crate::sys::kill(pid, Signal::SIGKILL);
     }
 }
