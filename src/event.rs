@@ -112,6 +112,16 @@ impl Log {
         }
     }
 
+    /// `send -v`: the connection is up, from this local address.
+    pub fn connected(&self, kind: Kind, addr: &str, local: &str) {
+        if self.level >= Level::Verbose {
+            self.emit(format_args!("connected to {addr} (from {local})"), || {
+                json!({"event": "connected", "transport": kind.as_str(),
+                       "address": addr, "local": local})
+            });
+        }
+    }
+
     pub fn refused(&self, kind: Kind, peer: &str) {
         if self.level >= Level::Normal {
             self.emit(

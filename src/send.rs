@@ -90,7 +90,19 @@ pub fn run(cfg: Config) -> Result<()> {
         plan.source,
         plan.retry,
     )?;
-    exchange(&plan, stream, input)
+    let began = Instant::now();
+    let kind = plan.addr.kind();
+    plan.log
+        .connected(kind, &plan.addr.to_string(), &stream.local().to_string());
+    let (sent, received) = exchange(&plan, stream, input)?;
+    let tally = crate::event::Tally {
+        bytes_in: received,
+        bytes_out: sent,
+        program: None,
+    };
+    plan.log
+        .closed(kind, &plan.addr.to_string(), tally, began.elapsed());
+    Ok(())
 }
 
 fn plan_load(p: &Plan) -> load::Target {
@@ -172,7 +184,8 @@ impl Shared {
     }
 }
 
-fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<()> {
+/// The lesson's exchange; returns the bytes sent and received.
+fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<(u64, u64)> {
     let stream = Arc::new(stream);
     let shared = Arc::new(Shared {
         last: AtomicU64::new(0),
@@ -293,7 +306,7 @@ fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok((shared.sent.load(Ordering::Relaxed), received))
 }
 
 /// Copy the input to the socket: sendfile for files, splice for pipes,

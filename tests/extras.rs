@@ -541,3 +541,36 @@ fn hex_and_idle_timeout_reach_exec_programs_in_every_model() {
         assert_eq!(exchange(s.addr(), b"busy\n"), b"busy\n", "{model}");
     }
 }
+
+/// `send -v` says where it connected from and, at the end, what moved each
+/// way; `-q` says nothing.
+#[test]
+fn send_verbose_reports_the_connection() {
+    let s = Server::start(&["serve", "127.0.0.1:0", "-q", "--echo"]);
+    let out = run(&["send", "-v", s.addr(), "hello"], b"");
+    out.expect_code(0);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with(&format!("connected to {} (from 127.0.0.1:", s.addr())),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("closed {}: 6 bytes in, 6 bytes out, ", s.addr())),
+        "{out}"
+    );
+    let out = run(
+        &["send", "-v", "--log-format", "json", s.addr(), "hello"],
+        b"",
+    );
+    let events: Vec<Value> = out
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["event"], "connected");
+    assert_eq!(events[1]["event"], "closed");
+    assert_eq!(events[1]["bytes_out"], 6);
+    let out = run(&["send", "-q", s.addr(), "hello"], b"");
+    assert!(out.stderr.is_empty(), "{out}");
+}

@@ -89,6 +89,11 @@ is no connection). Text: \fBgot datagram from PEER\fR.
 \fBduration_ms\fR, and for a connection's program \fBexit_code\fR or
 \fBsignal\fR (only under \fB\-v\fR, like the event itself).
 .TP
+.B connected
+\fBtransport\fR, \fBaddress\fR, \fBlocal\fR: \fBsend \-v\fR is connected
+(text: \fBconnected to ADDR (from LOCAL)\fR); its \fBclosed\fR event follows
+at the end, with the bytes each way.
+.TP
 .B refused
 \fBtransport\fR, \fBpeer\fR (turned away by \fB\-\-allow\fR/\fB\-\-deny\fR,
 or a datagram a replying server drops: from port 0, 7 or 19, or from its
