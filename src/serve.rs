@@ -749,52 +749,21 @@ fn queue(c: &mut Conn, scratch: &mut Vec<u8>) {
 fn flush(c: &mut Conn, hex: bool) -> io::Result<bool> {
     let mut moved = false;
     if let Some((g, done)) = &mut c.greeting {
-        while *done < g.len() {
-            match (&c.stream).write(&g[*done..]) {
-                Ok(n) => {
-                    if hex {
-                        hex_to_stderr(
-                            &c.peer.to_string(),
-                            '>',
-                            c.tally.bytes_out,
-                            &g[*done..*done + n],
-                        );
-                    }
-                    *done += n;
-                    c.tally.bytes_out += n as u64;
-                    c.last = Instant::now();
-                    c.last_out = c.last;
-                    moved = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(moved),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        let (n, blocked) = write_now(&c.stream, &c.peer, &g[*done..], hex, &mut c.tally.bytes_out)?;
+        *done += n;
+        if n > 0 {
+            moved = true;
+            c.last = Instant::now();
+            c.last_out = c.last;
+        }
+        if blocked {
+            return Ok(moved);
         }
         c.greeting = None;
     }
-    let mut sent = 0;
-    while sent < c.out.len() {
-        match (&c.stream).write(&c.out[sent..]) {
-            Ok(n) => {
-                if hex {
-                    hex_to_stderr(
-                        &c.peer.to_string(),
-                        '>',
-                        c.tally.bytes_out,
-                        &c.out[sent..sent + n],
-                    );
-                }
-                sent += n;
-                c.tally.bytes_out += n as u64;
-                moved = true;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let (sent, _) = write_now(&c.stream, &c.peer, &c.out, hex, &mut c.tally.bytes_out)?;
     if sent > 0 {
+        moved = true;
         c.last = Instant::now();
         c.last_out = c.last;
         c.out.drain(..sent);
@@ -811,6 +780,33 @@ fn flush(c: &mut Conn, hex: bool) -> io::Result<bool> {
         }
     }
     Ok(moved)
+}
+
+/// Write as much of `data` as the socket takes now (and dump it for
+/// `--hex`): how many bytes went, and whether the socket would block.
+fn write_now(
+    stream: &Stream,
+    peer: &Endpoint,
+    data: &[u8],
+    hex: bool,
+    bytes_out: &mut u64,
+) -> io::Result<(usize, bool)> {
+    let mut sent = 0;
+    while sent < data.len() {
+        match (&*stream).write(&data[sent..]) {
+            Ok(n) => {
+                if hex {
+                    hex_to_stderr(&peer.to_string(), '>', *bytes_out, &data[sent..sent + n]);
+                }
+                sent += n;
+                *bytes_out += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((sent, true)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((sent, false))
 }
 
 /// Move bytes between a connection and its exec'd program: the peer's
