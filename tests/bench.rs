@@ -37,26 +37,15 @@ fn bench_run_smoke() {
         ])
         .arg(&json)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        // Files, not pipes: a pipe read only after the exit would stall the
+        // script once it filled.
+        .stdout(std::fs::File::create(dir.path("out")).unwrap())
+        .stderr(std::fs::File::create(dir.path("err")).unwrap())
         .spawn()
         .expect("run bench/run (needs python3)");
     let status = wait_child(&mut child, Duration::from_secs(60));
-    let mut out = String::new();
-    let mut err = String::new();
-    use std::io::Read;
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let out = std::fs::read_to_string(dir.path("out")).unwrap();
+    let err = std::fs::read_to_string(dir.path("err")).unwrap();
     assert!(status.success(), "bench/run failed\n{out}\n{err}");
     for needle in [
         "machine: ",
