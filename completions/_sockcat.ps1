@@ -33,11 +33,11 @@ Register-ArgumentCompleter -Native -CommandName 'sockcat' -ScriptBlock {
             break
         }
         'sockcat;serve' {
+            [CompletionResult]::new('--stall-timeout', '--stall-timeout', [CompletionResultType]::ParameterName, 'Drop a peer that has not read for DUR while it holds the others back (the stdin relay, --broker); a peer alone is waited for')
             [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Serve N connections (datagrams for UDP), then exit')
             [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a connection after DUR with no traffic (500ms, 5s, 2m)')
             [CompletionResult]::new('--backlog', '--backlog', [CompletionResultType]::ParameterName, 'Length of the listen backlog')
-            [CompletionResult]::new('--stall-timeout', '--stall-timeout', [CompletionResultType]::ParameterName, 'Drop a peer that has not read for DUR while it holds the others back (serve''s stdin relay, --broker); a peer alone is waited for')
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR')
             [CompletionResult]::new('--allow', '--allow', [CompletionResultType]::ParameterName, 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)')
             [CompletionResult]::new('--deny', '--deny', [CompletionResultType]::ParameterName, 'Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)')
@@ -75,7 +75,6 @@ Register-ArgumentCompleter -Native -CommandName 'sockcat' -ScriptBlock {
             [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a connection after DUR with no traffic (500ms, 5s, 2m)')
             [CompletionResult]::new('--backlog', '--backlog', [CompletionResultType]::ParameterName, 'Length of the listen backlog')
-            [CompletionResult]::new('--stall-timeout', '--stall-timeout', [CompletionResultType]::ParameterName, 'Drop a peer that has not read for DUR while it holds the others back (serve''s stdin relay, --broker); a peer alone is waited for')
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR')
             [CompletionResult]::new('--allow', '--allow', [CompletionResultType]::ParameterName, 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)')
             [CompletionResult]::new('--deny', '--deny', [CompletionResultType]::ParameterName, 'Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)')
@@ -112,7 +111,6 @@ Register-ArgumentCompleter -Native -CommandName 'sockcat' -ScriptBlock {
             [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a connection after DUR with no traffic (500ms, 5s, 2m)')
             [CompletionResult]::new('--backlog', '--backlog', [CompletionResultType]::ParameterName, 'Length of the listen backlog')
-            [CompletionResult]::new('--stall-timeout', '--stall-timeout', [CompletionResultType]::ParameterName, 'Drop a peer that has not read for DUR while it holds the others back (serve''s stdin relay, --broker); a peer alone is waited for')
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR')
             [CompletionResult]::new('--allow', '--allow', [CompletionResultType]::ParameterName, 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)')
             [CompletionResult]::new('--deny', '--deny', [CompletionResultType]::ParameterName, 'Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)')

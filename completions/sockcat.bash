@@ -67,7 +67,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__fork__subcmd__serve)
-            opts="-v -q -4 -6 -u -U -h -V --max-children --once --count --max-conns --idle-timeout --backlog --stall-timeout --grace --allow --deny --mode --reply --echo --discard --exec --sh-exec --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-v -q -4 -6 -u -U -h -V --max-children --once --count --max-conns --idle-timeout --backlog --grace --allow --deny --mode --reply --echo --discard --exec --sh-exec --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -90,10 +90,6 @@ _sockcat() {
                     return 0
                     ;;
                 --backlog)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -279,12 +275,16 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__serve)
-            opts="-v -q -4 -6 -u -U -h -V --broker --once --count --max-conns --idle-timeout --backlog --stall-timeout --grace --allow --deny --mode --reply --echo --discard --exec --sh-exec --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-v -q -4 -6 -u -U -h -V --broker --stall-timeout --once --count --max-conns --idle-timeout --backlog --grace --allow --deny --mode --reply --echo --discard --exec --sh-exec --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --stall-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --count)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -298,10 +298,6 @@ _sockcat() {
                     return 0
                     ;;
                 --backlog)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -345,7 +341,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__thread__subcmd__serve)
-            opts="-v -q -4 -6 -u -U -h -V --max-threads --once --count --max-conns --idle-timeout --backlog --stall-timeout --grace --allow --deny --mode --reply --echo --discard --exec --sh-exec --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-v -q -4 -6 -u -U -h -V --max-threads --once --count --max-conns --idle-timeout --backlog --grace --allow --deny --mode --reply --echo --discard --exec --sh-exec --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -368,10 +364,6 @@ _sockcat() {
                     return 0
                     ;;
                 --backlog)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --stall-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -29,11 +29,11 @@ set edit:completion:arg-completer[sockcat] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'sockcat;serve'= {
+            cand --stall-timeout 'Drop a peer that has not read for DUR while it holds the others back (the stdin relay, --broker); a peer alone is waited for'
             cand --count 'Serve N connections (datagrams for UDP), then exit'
             cand --max-conns 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)'
             cand --idle-timeout 'Close a connection after DUR with no traffic (500ms, 5s, 2m)'
             cand --backlog 'Length of the listen backlog'
-            cand --stall-timeout 'Drop a peer that has not read for DUR while it holds the others back (serve''s stdin relay, --broker); a peer alone is waited for'
             cand --grace 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR'
             cand --allow 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)'
             cand --deny 'Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)'
@@ -70,7 +70,6 @@ set edit:completion:arg-completer[sockcat] = {|@words|
             cand --max-conns 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)'
             cand --idle-timeout 'Close a connection after DUR with no traffic (500ms, 5s, 2m)'
             cand --backlog 'Length of the listen backlog'
-            cand --stall-timeout 'Drop a peer that has not read for DUR while it holds the others back (serve''s stdin relay, --broker); a peer alone is waited for'
             cand --grace 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR'
             cand --allow 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)'
             cand --deny 'Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)'
@@ -106,7 +105,6 @@ set edit:completion:arg-completer[sockcat] = {|@words|
             cand --max-conns 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)'
             cand --idle-timeout 'Close a connection after DUR with no traffic (500ms, 5s, 2m)'
             cand --backlog 'Length of the listen backlog'
-            cand --stall-timeout 'Drop a peer that has not read for DUR while it holds the others back (serve''s stdin relay, --broker); a peer alone is waited for'
             cand --grace 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR'
             cand --allow 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)'
             cand --deny 'Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)'

@@ -31,11 +31,11 @@ complete -c sockcat -n "__fish_sockcat_needs_command" -f -a "fork-serve" -d 'Ser
 complete -c sockcat -n "__fish_sockcat_needs_command" -f -a "thread-serve" -d 'Serve each connection (or datagram) in a thread'
 complete -c sockcat -n "__fish_sockcat_needs_command" -f -a "send" -d 'Connect, send a message or stdin, print the reply'
 complete -c sockcat -n "__fish_sockcat_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l stall-timeout -d 'Drop a peer that has not read for DUR while it holds the others back (the stdin relay, --broker); a peer alone is waited for' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l count -d 'Serve N connections (datagrams for UDP), then exit' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l backlog -d 'Length of the listen backlog' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l stall-timeout -d 'Drop a peer that has not read for DUR while it holds the others back (serve\'s stdin relay, --broker); a peer alone is waited for' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l allow -d 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l deny -d 'Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)' -r
@@ -65,7 +65,6 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l count -d 
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l backlog -d 'Length of the listen backlog' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l stall-timeout -d 'Drop a peer that has not read for DUR while it holds the others back (serve\'s stdin relay, --broker); a peer alone is waited for' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l allow -d 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l deny -d 'Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)' -r
@@ -94,7 +93,6 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l count -
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l backlog -d 'Length of the listen backlog' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l stall-timeout -d 'Drop a peer that has not read for DUR while it holds the others back (serve\'s stdin relay, --broker); a peer alone is waited for' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l allow -d 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l deny -d 'Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)' -r

@@ -26,8 +26,9 @@ pub struct Server {
     /// The model's own bound on connections at once (children, threads).
     pub pool: u64,
     pub grace: Duration,
-    /// How long a peer that does not read may hold the others back.
-    pub stall: Duration,
+    /// How long a peer that does not read may hold the others back
+    /// (`serve` only).
+    pub stall: Option<Duration>,
     pub drive: Drive,
     pub signals: Signals,
     /// The transport's name for events: tcp, udp, unix, unixgram.
@@ -104,8 +105,10 @@ pub struct Config {
     /// The model's own bound on connections at once (children, threads).
     pub pool: u64,
     pub grace: Duration,
-    /// How long a peer that does not read may hold the others back.
-    pub stall: Duration,
+    /// How long a peer that does not read may hold the others back
+    /// (`serve --stall-timeout`; the blocking models relay nothing between
+    /// connections).
+    pub stall: Option<Duration>,
     pub drive: Drive,
 }
 

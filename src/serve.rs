@@ -562,7 +562,9 @@ impl Loop {
     /// has not drained for `--stall-timeout`. Returns whether any queue is
     /// still full (so the loop checks again).
     fn drop_stalled(&mut self, now: Instant) -> bool {
-        let bound = self.server.stall;
+        let Some(bound) = self.server.stall else {
+            return false;
+        };
         let stalled: Vec<usize> = self
             .conns
             .iter()

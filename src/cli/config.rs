@@ -69,7 +69,9 @@ pub fn handler(h: &HandlerArgs, broker: bool) -> Spec {
 
 /// `serve`: no pool of workers; `--max-conns` alone bounds it.
 pub fn serve(a: &ServeArgs) -> Result<runtime::Config> {
-    server(&a.server, a.broker, u64::MAX)
+    let mut cfg = server(&a.server, a.broker, u64::MAX)?;
+    cfg.stall = Some(a.stall_timeout);
+    Ok(cfg)
 }
 
 pub fn fork_serve(a: &ForkServeArgs) -> Result<runtime::Config> {
@@ -124,7 +126,8 @@ fn server(args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config>
         max_conns: args.max_conns,
         pool,
         grace: args.grace,
-        stall: args.stall_timeout,
+        // Only serve relays between connections (stdin, --broker).
+        stall: None,
         drive: Drive {
             idle: args.idle_timeout,
             hex: args.common.hex,

@@ -190,10 +190,6 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65535))]
     pub backlog: u32,
 
-    /// Drop a peer that has not read for DUR while it holds the others back (serve's stdin relay, --broker); a peer alone is waited for
-    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_positive_duration)]
-    pub stall_timeout: Duration,
-
     /// On Ctrl-C or SIGTERM, let open connections finish for up to DUR
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     pub grace: Duration,
@@ -222,6 +218,10 @@ pub struct ServeArgs {
     /// Relay what each client sends to every other client (chat)
     #[arg(long, conflicts_with = "handler")]
     pub broker: bool,
+
+    /// Drop a peer that has not read for DUR while it holds the others back (the stdin relay, --broker); a peer alone is waited for
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_positive_duration)]
+    pub stall_timeout: Duration,
 
     #[command(flatten)]
     pub server: ServerArgs,
