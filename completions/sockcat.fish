@@ -34,7 +34,8 @@ complete -c sockcat -n "__fish_sockcat_needs_command" -f -a "help" -d 'Print thi
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l stall-timeout -d 'Drop a peer that has not read for DUR while it holds the others back (the stdin relay, --broker); a peer alone is waited for' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l count -d 'Serve N connections (datagrams for UDP), then exit' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l connect-timeout -d 'With --forward: give up connecting to ADDR after DUR [default: 10s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l backlog -d 'Length of the listen backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l allow -d 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)' -r
@@ -43,6 +44,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l mode -d 'Permi
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l reply -d 'Send TEXT and a newline at once, then shut the write side; the peer\'s bytes are still printed' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l forward -d 'Connect to ADDR for each connection (each peer\'s session on a datagram socket) and relay bytes both ways; each side\'s FIN travels on its own' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l broker -d 'Relay what each client sends to every other client (chat)'
@@ -63,7 +65,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s V -l version -
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-children -d 'Run at most N children at once; more connections wait in the backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l count -d 'Serve N connections (datagrams for UDP), then exit' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l connect-timeout -d 'With --forward: give up connecting to ADDR after DUR [default: 10s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l backlog -d 'Length of the listen backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l allow -d 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)' -r
@@ -72,6 +75,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l mode -d '
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l reply -d 'Send TEXT and a newline at once, then shut the write side; the peer\'s bytes are still printed' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l forward -d 'Connect to ADDR for each connection (each peer\'s session on a datagram socket) and relay bytes both ways; each side\'s FIN travels on its own' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
@@ -91,7 +95,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s V -l vers
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l max-threads -d 'Run at most N connection threads at once; more connections wait in the backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l count -d 'Serve N connections (datagrams for UDP), then exit' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l connect-timeout -d 'With --forward: give up connecting to ADDR after DUR [default: 10s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l backlog -d 'Length of the listen backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l allow -d 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)' -r
@@ -100,6 +105,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l mode -d
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l reply -d 'Send TEXT and a newline at once, then shut the write side; the peer\'s bytes are still printed' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l forward -d 'Connect to ADDR for each connection (each peer\'s session on a datagram socket) and relay bytes both ways; each side\'s FIN travels on its own' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'

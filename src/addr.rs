@@ -353,6 +353,18 @@ pub fn resolve(host: &str, port: u16, family: Family) -> Result<Vec<SocketAddr>>
     Ok(out)
 }
 
+/// Whether resolving `host` asks the system's resolver (DNS, say), which
+/// may take a while; `resolve` answers the others at once.
+pub fn needs_lookup(host: &str) -> bool {
+    let lower = host.to_ascii_lowercase();
+    !(lower == "invalid"
+        || lower.ends_with(".invalid")
+        || lower == "localhost"
+        || lower.ends_with(".localhost")
+        || host.parse::<IpAddr>().is_ok()
+        || host.contains('%'))
+}
+
 fn resolver_message(e: &std::io::Error) -> String {
     // getaddrinfo's text arrives as "failed to lookup address information: …".
     let s = crate::error::describe(e);

@@ -26,6 +26,26 @@ pub struct Tally {
     /// How the connection's program ended, when it had one and it was
     /// waited for.
     pub program: Option<Exit>,
+    /// How a forwarded connection's bytes moved (`--forward`).
+    pub via: Option<Via>,
+}
+
+/// The path a relay's bytes took: `splice(2)` between two plain sockets
+/// (the kernel moves pages, no copy through sockcat), or a buffer in
+/// sockcat (`--hex`, datagrams, anything else).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    Splice,
+    Copy,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Splice => "splice",
+            Via::Copy => "copy",
+        }
+    }
 }
 
 /// A program's end, as the closing event reports it.
@@ -48,6 +68,9 @@ impl Exit {
 pub struct Log {
     pub level: Level,
     pub json: bool,
+    /// Where a forwarding server sends its connections (`--forward`), for
+    /// the events about them.
+    pub upstream: Option<&'static str>,
 }
 
 impl Log {
@@ -90,9 +113,13 @@ impl Log {
                 Some(Exit::Signal(n)) => format!(", program killed by signal {n}"),
                 None => String::new(),
             };
+            let forwarded = match (self.upstream, t.via) {
+                (Some(up), Some(via)) => format!(", forwarded to {up} by {}", via.as_str()),
+                _ => String::new(),
+            };
             self.emit(
                 format_args!(
-                    "closed {peer}: {} bytes in, {} bytes out, {}{program}",
+                    "closed {peer}: {} bytes in, {} bytes out, {}{program}{forwarded}",
                     t.bytes_in,
                     t.bytes_out,
                     show_duration(took)
@@ -105,6 +132,12 @@ impl Log {
                         Some(Exit::Code(c)) => v["exit_code"] = json!(c),
                         Some(Exit::Signal(n)) => v["signal"] = json!(n),
                         None => {}
+                    }
+                    if let Some(up) = self.upstream {
+                        v["upstream"] = json!(up);
+                    }
+                    if let Some(via) = t.via {
+                        v["path"] = json!(via.as_str());
                     }
                     v
                 },

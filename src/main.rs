@@ -32,6 +32,7 @@ fn main() -> ExitCode {
                 let log = event::Log {
                     level: event::Level::Normal,
                     json: format == cli::LogFormat::Json,
+                    upstream: None,
                 };
                 log.fatal(msg);
             }

@@ -341,10 +341,12 @@ pub mod token {
     /// Connection `id` owns `CONN_BASE + PARTS * id + part`.
     pub const CONN_BASE: usize = 1 << 32;
     pub const PARTS: usize = 4;
-    /// The parts of a connection: its socket, a program's stdin and stdout.
+    /// The parts of a connection: its socket, a program's stdin and stdout,
+    /// a forwarded connection's upstream socket.
     pub const PART_SOCKET: usize = 0;
     pub const PART_CHILD_IN: usize = 1;
     pub const PART_CHILD_OUT: usize = 2;
+    pub const PART_UPSTREAM: usize = 3;
 
     /// The token of part `part` of connection `id`.
     pub fn conn(id: usize, part: usize) -> Token {

@@ -98,7 +98,7 @@ pub fn run(cfg: Config) -> Result<()> {
     let tally = crate::event::Tally {
         bytes_in: received,
         bytes_out: sent,
-        program: None,
+        ..Default::default()
     };
     plan.log
         .closed(kind, &plan.addr.to_string(), tally, began.elapsed());

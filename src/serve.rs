@@ -18,6 +18,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 mod datagram;
+mod forward;
 mod stdin;
 
 use crate::error::{Context, Error, Result};
@@ -46,8 +47,8 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
     let server = runtime::setup(cfg)?;
     let poll = Poll::new().context("create event loop")?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKE).context("create waker")?);
-    runtime::wake_on_signal(waker);
-    Loop::new(server, poll)?.run()
+    runtime::wake_on_signal(waker.clone());
+    Loop::new(server, poll, waker)?.run()
 }
 
 struct Conn {
@@ -56,6 +57,8 @@ struct Conn {
     session: Option<Session>,
     /// The program `--exec` started for this connection, its pipes in the loop.
     child: Option<Pipes>,
+    /// `--forward`'s upstream side.
+    fwd: Option<Box<forward::Fwd>>,
     /// The session's shared greeting (`--reply`) and how much of it has
     /// gone out; it goes before `out`.
     greeting: Option<(std::sync::Arc<[u8]>, usize)>,
@@ -84,6 +87,9 @@ impl Conn {
     }
 
     fn done(&self) -> bool {
+        if let Some(f) = &self.fwd {
+            return f.done();
+        }
         self.read_done && self.shut && self.child.as_ref().is_none_or(|c| !c.output_open())
     }
 }
@@ -118,11 +124,18 @@ struct Loop {
     full: bool,
     lingering: Vec<Child>,
     dgram_jobs: HashMap<usize, DgramJob>,
+    /// Connections to drive again at a given time (a datagram upstream's
+    /// quiet period), soonest first.
+    timers: std::collections::BinaryHeap<std::cmp::Reverse<(Instant, usize)>>,
+    /// When to look for upstream connects past their deadline.
+    connect_check: Option<Instant>,
+    /// `--forward`'s name lookups.
+    lookup: forward::Lookup,
     began: Instant,
 }
 
 impl Loop {
-    fn new(mut server: Server, poll: Poll) -> Result<Loop> {
+    fn new(mut server: Server, poll: Poll, waker: Arc<Waker>) -> Result<Loop> {
         let bound = std::mem::replace(&mut server.bound, Bound::Stream(Vec::new()));
         let (listeners, dgrams) = match bound {
             Bound::Stream(l) => (l, Vec::new()),
@@ -179,6 +192,9 @@ impl Loop {
             full: false,
             lingering: Vec::new(),
             dgram_jobs: HashMap::new(),
+            timers: Default::default(),
+            connect_check: None,
+            lookup: forward::Lookup::new(waker),
             began: Instant::now(),
         })
     }
@@ -252,6 +268,12 @@ impl Loop {
         if let Some(d) = self.stall_check {
             at(d);
         }
+        if let Some(std::cmp::Reverse((d, _))) = self.timers.peek() {
+            at(*d);
+        }
+        if let Some(d) = self.connect_check {
+            at(d);
+        }
         if !self.lingering.is_empty() {
             // Exec'd programs that closed their stdout but have not exited.
             at(now + Duration::from_millis(50));
@@ -262,7 +284,9 @@ impl Loop {
     fn handle(&mut self, events: &Events) -> Result<()> {
         for ev in events.iter() {
             match ev.token() {
-                WAKE => {} // a signal: checked at the top of every turn
+                // A signal (checked at the top of every turn), or a lookup
+                // answered.
+                WAKE => self.lookup_answered(),
                 STDIN => self.stdin_ready = true,
                 t => {
                     if let Some(id) = token::conn_id(t) {
@@ -280,6 +304,17 @@ impl Loop {
                     }
                 }
             }
+        }
+        let now = Instant::now();
+        while let Some(std::cmp::Reverse((at, id))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            self.again.push(id);
+        }
+        if self.connect_check.is_some_and(|t| now >= t) {
+            self.connect_check = self.check_connects(now);
         }
         for id in std::mem::take(&mut self.again) {
             self.drive(id)?;
@@ -369,6 +404,7 @@ impl Loop {
             peer,
             session: Session::new(&self.server.spec),
             child: None,
+            fwd: None,
             greeting: None,
             out: Vec::new(),
             read_done: false,
@@ -405,6 +441,9 @@ impl Loop {
                     conn.finish = true;
                 }
             }
+        }
+        if let Spec::Forward(_) = &self.server.spec {
+            self.start_forward(&mut conn, id);
         }
         if let Some(s) = &mut conn.session {
             let step = s.start(&mut conn.out).unwrap_or(Step::Continue);
@@ -475,6 +514,9 @@ impl Loop {
     }
 
     fn progress(&mut self, c: &mut Conn, id: usize) -> std::result::Result<(), End> {
+        if c.fwd.is_some() {
+            return self.progress_forward(c, id);
+        }
         let hex = self.server.drive.hex;
         let broker = matches!(self.server.spec, Spec::Broker);
         let mut reads = 0;
@@ -606,6 +648,10 @@ impl Loop {
         if let Some(mut ch) = c.child.take() {
             ch.close();
             c.tally.program = self.done_with(ch.child);
+        }
+        if let Some(f) = c.fwd.take() {
+            (c.tally.bytes_in, c.tally.bytes_out) = f.moved();
+            c.tally.via = f.via();
         }
         self.server
             .log

@@ -228,6 +228,50 @@ pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Resul
     Ok(nix::fcntl::splice(from, None, to, None, len, flags)?)
 }
 
+/// splice(2) between a socket and a pipe, either way: up to `len` bytes.
+/// Ok(0) at the source's EOF. With `nowait` neither end waits (the event
+/// loop's sockets are non-blocking too); without it the call blocks like a
+/// read or a write would.
+pub fn splice_nb(
+    from: BorrowedFd<'_>,
+    to: BorrowedFd<'_>,
+    len: usize,
+    nowait: bool,
+) -> io::Result<usize> {
+    use nix::fcntl::SpliceFFlags;
+    let mut flags = SpliceFFlags::SPLICE_F_MOVE;
+    if nowait {
+        flags |= SpliceFFlags::SPLICE_F_NONBLOCK;
+    }
+    Ok(nix::fcntl::splice(from, None, to, None, len, flags)?)
+}
+
+/// A pipe for splicing, both ends close on exec, grown to `size` where the
+/// system allows (a larger pipe moves more per call; past the per-user
+/// limit the kernel refuses, and the default 64 KiB pipe does the job).
+/// `None` keeps the default: the event loop may hold thousands, and every
+/// grown pipe counts against the user's limit on pipe memory.
+/// Returns the pipe and its capacity.
+pub fn splice_pipe(size: Option<usize>) -> io::Result<(OwnedFd, OwnedFd, usize)> {
+    use nix::fcntl::{FcntlArg, fcntl};
+    let (r, w) = pipe()?;
+    let grown = size.map(|n| fcntl(w.as_fd(), FcntlArg::F_SETPIPE_SZ(n as libc::c_int)));
+    let cap = match grown {
+        Some(Ok(n)) => Ok(n),
+        _ => fcntl(w.as_fd(), FcntlArg::F_GETPIPE_SZ),
+    };
+    let cap = cap.map(|n| n.max(4096) as usize).unwrap_or(64 * 1024);
+    Ok((r, w, cap))
+}
+
+/// What kind of file a descriptor is, for choosing a copy path.
+pub fn file_kind(fd: BorrowedFd<'_>) -> Option<nix::sys::stat::SFlag> {
+    use nix::sys::stat::{SFlag, fstat};
+    fstat(fd)
+        .ok()
+        .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT)
+}
+
 /// Make this process the reaper of its orphaned descendants: a program's
 /// child that leaves its process group (`setsid`) is reparented here
 /// rather than to init, so shutdown can still find and end it.

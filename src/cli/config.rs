@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::event::{Level, Log};
 use crate::handler::Spec;
 use crate::handler::drive::Drive;
+use crate::handler::forward::Forward;
 use crate::runtime;
 use crate::send::{self, Input, Job, Plan, load, progress};
 use crate::transport::Opts;
@@ -30,6 +31,7 @@ pub fn log(c: &CommonArgs) -> Log {
     Log {
         level,
         json: c.log_format == LogFormat::Json,
+        upstream: None,
     }
 }
 
@@ -43,7 +45,8 @@ pub fn family(c: &CommonArgs) -> Family {
     }
 }
 
-/// The handler chosen on the command line.
+/// The handler chosen on the command line (`--forward`'s target is
+/// checked apart, in [`server`]).
 pub fn handler(h: &HandlerArgs, broker: bool) -> Spec {
     if broker {
         Spec::Broker
@@ -93,11 +96,22 @@ fn server(args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config>
     {
         return Err(Error::usage("--sh-exec needs a command line"));
     }
-    let spec = handler(&args.handler, broker);
+    let mut spec = handler(&args.handler, broker);
     if let Spec::Exec(argv) = &spec {
         check_program(&argv[0])?;
     }
     let addr = address(&args.addr, args.common.udp, args.common.unix)?;
+    let mut log = log(&args.common);
+    let mut idle = args.idle_timeout;
+    if let Some(raw) = &args.handler.forward {
+        let f = forward(raw, args, &addr)?;
+        if addr.is_datagram() || f.addr.is_datagram() {
+            // A datagram session has no FIN to end it: only quiet does.
+            idle = idle.or(Some(crate::handler::forward::SESSION_IDLE));
+        }
+        log.upstream = Some(f.shown);
+        spec = Spec::Forward(f.into());
+    }
     if args.mode.is_some() && !matches!(addr, Addr::Unix { .. }) {
         return Err(Error::usage(format!(
             "--mode sets a Unix socket file's permissions; {} has no file",
@@ -121,7 +135,7 @@ fn server(args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config>
         },
         addr,
         spec,
-        log: log(&args.common),
+        log,
         limit: if args.once { Some(1) } else { args.count },
         max_conns: args.max_conns,
         pool,
@@ -129,10 +143,43 @@ fn server(args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config>
         // Only serve relays between connections (stdin, --broker).
         stall: None,
         drive: Drive {
-            idle: args.idle_timeout,
+            idle,
             hex: args.common.hex,
             count: args.common.verbose,
         },
+    })
+}
+
+/// `--forward ADDR`: the target, checked against the listening address.
+fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: &Addr) -> Result<Forward> {
+    // The target is written whole (udp://, unixgram:): -u and -U shape the
+    // listening address only.
+    let target = address(raw, false, false).map_err(|e| match e {
+        Error::Usage(m) => Error::usage(format!("--forward: {m}")),
+        e => e,
+    })?;
+    if listen.is_datagram() && !target.is_datagram() {
+        return Err(Error::usage(format!(
+            "--forward {target}: a {} server forwards datagrams to a datagram address \
+             (udp://HOST:PORT or unixgram:PATH)",
+            listen.kind()
+        )));
+    }
+    // One string for the server's life, shown in every event about it.
+    let shown: &'static str = Box::leak(target.to_string().into_boxed_str());
+    Ok(Forward {
+        addr: target,
+        shown,
+        opts: Opts {
+            family: family(&args.common),
+            backlog: 0,
+            keepalive: args.common.keepalive,
+            nodelay: args.common.nodelay,
+            mode: None,
+        },
+        timeout: args
+            .connect_timeout
+            .unwrap_or(crate::handler::forward::CONNECT_TIMEOUT),
     })
 }
 

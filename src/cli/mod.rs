@@ -20,6 +20,7 @@ Examples:
   sockcat serve :9000 --once > file.out         # receive one file
   sockcat send :9000 --file file.in
   sockcat fork-serve :7000 --exec date          # inetd style
+  sockcat serve :8080 --forward localhost:80    # a port forwarder
   sockcat thread-serve unix:/tmp/echo.sock --echo";
 
 /// The address forms, the same for every subcommand (the first
@@ -162,6 +163,10 @@ pub struct HandlerArgs {
     /// Like --exec, through /bin/sh -c CMDLINE
     #[arg(long, value_name = "CMDLINE", value_hint = clap::ValueHint::CommandString)]
     pub sh_exec: Option<OsString>,
+
+    /// Connect to ADDR for each connection (each peer's session on a datagram socket) and relay bytes both ways; each side's FIN travels on its own
+    #[arg(long, value_name = "ADDR")]
+    pub forward: Option<OsString>,
 }
 
 /// Options the three servers share.
@@ -182,9 +187,13 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_conns: Option<u64>,
 
-    /// Close a connection after DUR with no traffic (500ms, 5s, 2m)
+    /// Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]
     #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub idle_timeout: Option<Duration>,
+
+    /// With --forward: give up connecting to ADDR after DUR [default: 10s]
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration, requires = "forward")]
+    pub connect_timeout: Option<Duration>,
 
     /// Length of the listen backlog
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65535))]

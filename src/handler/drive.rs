@@ -9,10 +9,11 @@ use std::net::Shutdown;
 use std::process::Stdio;
 use std::time::Duration;
 
+use super::forward::{self, Forward, Upstream};
 use super::{End, Session, Spec, Step, exec};
 use crate::event::Tally;
 use crate::output::hex_to_stderr;
-use crate::relay::blocking;
+use crate::relay::{Side, blocking};
 use crate::transport::{Dgram, Endpoint, ReplyTo, Stream};
 
 /// Options that shape how one connection is driven.
@@ -36,8 +37,10 @@ pub fn stream(
     d: Drive,
     tally: &mut Tally,
 ) -> Result<(), End> {
-    if let Spec::Exec(argv) = spec {
-        return exec_stream(stream, peer, argv, d, tally);
+    match spec {
+        Spec::Exec(argv) => return exec_stream(stream, peer, argv, d, tally),
+        Spec::Forward(f) => return forward_stream(stream, peer, f, d, tally),
+        _ => {}
     }
     let mut session = Session::new(spec).expect("byte-level handler");
     if d.idle.is_some() {
@@ -188,6 +191,46 @@ fn exec_stream(
     }
     r.map_err(End::Io)?;
     match ended {
+        None => Ok(()),
+        Some(blocking::Ended::Idle) => Err(End::IdleTimeout),
+        Some(blocking::Ended::Endpoint(e) | blocking::Ended::Program(e)) => Err(End::Io(e)),
+    }
+}
+
+/// `--forward` on a blocking connection: connect to the target, then
+/// bridge the two until both directions have ended.
+fn forward_stream(
+    stream: &Stream,
+    peer: &Endpoint,
+    f: &Forward,
+    d: Drive,
+    tally: &mut Tally,
+) -> Result<(), End> {
+    let up = match f.connect() {
+        Ok(up) => up,
+        Err(m) => {
+            // End the conversation cleanly: FIN now, and read what the peer
+            // sends so it gets no reset.
+            blocking::linger_close(stream);
+            return Err(End::Forward(m));
+        }
+    };
+    let side = match &up {
+        Upstream::Stream(s) => Side::Stream(s),
+        Upstream::Dgram(g) => Side::Dgram(g),
+    };
+    let label = peer.to_string();
+    let opts = blocking::BridgeOpts {
+        idle: d.idle,
+        hex: d.hex,
+        label: &label,
+        quiet: forward::DGRAM_QUIET,
+    };
+    let (moved, via, end) = blocking::bridge(stream, side, opts);
+    tally.bytes_in = moved.up;
+    tally.bytes_out = moved.down;
+    tally.via = Some(via);
+    match end {
         None => Ok(()),
         Some(blocking::Ended::Idle) => Err(End::IdleTimeout),
         Some(blocking::Ended::Endpoint(e) | blocking::Ended::Program(e)) => Err(End::Io(e)),

@@ -12,6 +12,7 @@ pub mod broker;
 pub mod drive;
 pub mod echo;
 pub mod exec;
+pub mod forward;
 pub mod print;
 pub mod reply;
 
@@ -30,6 +31,7 @@ pub enum Spec {
     Discard,
     Exec(Arc<[OsString]>),
     Broker,
+    Forward(Arc<forward::Forward>),
 }
 
 /// Why a connection ended other than by a clean close.
@@ -41,6 +43,8 @@ pub enum End {
     StdoutClosed,
     /// `--exec`'s program could not start.
     Exec(String),
+    /// `--forward`'s upstream could not be reached (the message says why).
+    Forward(String),
     /// The worker serving the connection panicked (a bug in sockcat).
     Panicked,
 }
@@ -51,7 +55,7 @@ impl End {
             End::Io(e) => format!("{peer}: {}", crate::error::describe(e)),
             End::IdleTimeout => format!("{peer}: idle timeout"),
             End::StdoutClosed => "stdout closed".into(),
-            End::Exec(m) => format!("{peer}: {m}"),
+            End::Exec(m) | End::Forward(m) => format!("{peer}: {m}"),
             End::Panicked => format!("{peer}: the worker serving it failed (a bug in sockcat)"),
         }
     }
@@ -124,7 +128,7 @@ impl Session {
             Spec::Reply(text) => Some(Session::Reply(reply::Reply::new(text.clone()))),
             Spec::Echo => Some(Session::Echo),
             Spec::Discard => Some(Session::Discard),
-            Spec::Exec(_) => None,
+            Spec::Exec(_) | Spec::Forward(_) => None,
         }
     }
 

@@ -1,4 +1,5 @@
-//! The blocking pump (thread-serve, fork-serve) and the lingering close.
+//! The blocking pumps (thread-serve, fork-serve): a program's pipes, a
+//! forwarded connection's bridge, and the lingering close.
 //!
 //! Two directions, each ending on its own, as tokio's `copy_bidirectional`
 //! does: the peer's FIN closes the program's stdin; the program's end of
@@ -9,10 +10,13 @@
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::Moved;
+use super::{Fail, Moved, Side};
+use crate::event::Via;
 use crate::output::hex_to_stderr;
 use crate::transport::Stream;
 
@@ -166,4 +170,290 @@ fn is_timeout(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
+}
+
+/// How often a blocking bridge that reads a datagram socket looks up from
+/// its wait (a datagram socket has no FIN, so only time ends it).
+const TICK: Duration = Duration::from_millis(100);
+
+/// Size of a bridge's splice pipe: each call moves up to this much. (Every
+/// grown pipe counts against the user's pipe memory, 64 MiB by default:
+/// 256 KiB lets a hundred bridges grow theirs.)
+const PIPE: usize = 256 * 1024;
+
+/// Options of a bridge.
+#[derive(Clone, Copy, Debug)]
+pub struct BridgeOpts<'a> {
+    pub idle: Option<Duration>,
+    pub hex: bool,
+    /// The peer, as hex dumps name it.
+    pub label: &'a str,
+    /// After the peer's FIN, how long a datagram upstream may stay quiet
+    /// before the bridge ends.
+    pub quiet: Duration,
+}
+
+/// What a bridge's two threads share.
+struct Shared {
+    began: Instant,
+    /// Milliseconds since `began` of the last byte moved either way.
+    last: AtomicU64,
+    /// The peer's direction has ended (its FIN came).
+    up_done: AtomicBool,
+    /// A direction failed and the bridge is tearing down: the other
+    /// direction must not take its wake-up for a FIN.
+    broken: AtomicBool,
+}
+
+impl Shared {
+    fn touch(&self) {
+        self.last
+            .store(self.began.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn quiet_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
+        self.began.elapsed().saturating_sub(last)
+    }
+}
+
+/// Which way a direction carries bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    /// From the peer to the upstream.
+    Up,
+    /// From the upstream to the peer.
+    Down,
+}
+
+/// Forward between `peer` and `up` until both directions have ended, each
+/// on its own: the peer's FIN is passed to the upstream as a shutdown of
+/// its write side and the other way round (the lesson's half-close,
+/// through a relay). A reset or failure on one side resets the other; no
+/// traffic either way for `idle` ends both with a FIN. Between two plain
+/// stream sockets the bytes move by splice(2) through a pipe, never
+/// through sockcat's memory; otherwise through a buffer. Blocking calls
+/// bound memory: a slow reader stops its writer, which stops reading.
+pub fn bridge(peer: &Stream, up: Side<'_>, o: BridgeOpts<'_>) -> (Moved, Via, Option<Ended>) {
+    let client = Side::Stream(peer);
+    let splice = !o.hex && client.plain_fd().is_some() && up.plain_fd().is_some();
+    let via = if splice { Via::Splice } else { Via::Copy };
+    let sh = Shared {
+        began: Instant::now(),
+        last: AtomicU64::new(0),
+        up_done: AtomicBool::new(false),
+        broken: AtomicBool::new(false),
+    };
+    let up_wait = match (up.is_dgram(), o.idle) {
+        (true, Some(i)) => Some(i.min(TICK)),
+        (true, None) => Some(TICK),
+        (false, i) => i,
+    };
+    let timeouts = client
+        .set_read_timeout(o.idle)
+        .and_then(|_| peer.set_write_timeout(o.idle))
+        .and_then(|_| up.set_read_timeout(up_wait))
+        .and_then(|_| match up {
+            Side::Stream(s) => s.set_write_timeout(o.idle),
+            Side::Dgram(_) => Ok(()),
+        });
+    if let Err(e) = timeouts {
+        return (Moved::default(), via, Some(Ended::Endpoint(e)));
+    }
+    let (up_r, down_r) = std::thread::scope(|s| {
+        let h = s.spawn(|| carry(client, up, Dir::Up, &sh, &o, splice));
+        let down = carry(up, client, Dir::Down, &sh, &o, splice);
+        let upr = h.join().unwrap_or((0, Some(Fail::Idle)));
+        (upr, down)
+    });
+    let moved = Moved {
+        up: up_r.0,
+        down: down_r.0,
+    };
+    // An idle timeout says more than the errors it caused; otherwise the
+    // first real failure.
+    let end = match (up_r.1, down_r.1) {
+        (Some(Fail::Idle), _) | (_, Some(Fail::Idle)) => Some(Ended::Idle),
+        (Some(Fail::Read(e) | Fail::Write(e)), _)
+        | (None, Some(Fail::Read(e) | Fail::Write(e))) => Some(Ended::Endpoint(e)),
+        (None, None) => None,
+    };
+    (moved, via, end)
+}
+
+/// One direction of a bridge, from `from` to `to`, and what its end asks
+/// of both sides. Returns the bytes moved and how it failed, if it did.
+fn carry(
+    from: Side<'_>,
+    to: Side<'_>,
+    dir: Dir,
+    sh: &Shared,
+    o: &BridgeOpts<'_>,
+    splice: bool,
+) -> (u64, Option<Fail>) {
+    let mut moved = 0u64;
+    let r = if splice {
+        carry_splice(from, to, dir, sh, o, &mut moved)
+    } else {
+        carry_copy(from, to, dir, sh, o, &mut moved)
+    };
+    let broken = sh.broken.load(Ordering::SeqCst);
+    match &r {
+        // A wake-up from the other direction's failure (or idle timeout)
+        // is not an end of stream: pass no FIN on, report nothing more.
+        _ if broken => return (moved, None),
+        Ok(()) => {
+            if dir == Dir::Up {
+                sh.up_done.store(true, Ordering::SeqCst);
+            }
+            to.shut_write();
+        }
+        Err(Fail::Idle) => {
+            sh.broken.store(true, Ordering::SeqCst);
+            // Both ends get a FIN, and both waits end.
+            for side in [from, to] {
+                if let Side::Stream(s) = side {
+                    let _ = s.shutdown(Shutdown::Both);
+                }
+            }
+        }
+        Err(f) => {
+            sh.broken.store(true, Ordering::SeqCst);
+            // One side reset (or failed): the other is reset too. Wake the
+            // other direction: it reads `to`; if `to` failed, it may be
+            // blocked writing to `from`, which only a full shutdown ends.
+            from.reset_on_close();
+            to.reset_on_close();
+            to.shut_read();
+            match f {
+                Fail::Write(_) => {
+                    if let Side::Stream(s) = from {
+                        let _ = s.shutdown(Shutdown::Both);
+                    }
+                }
+                _ => from.shut_read(),
+            }
+        }
+    }
+    (moved, r.err())
+}
+
+/// Whether a direction that saw no traffic for a while must end now:
+/// `Some(Ok)` when a datagram upstream has been quiet long enough after
+/// the peer's FIN (its end of stream), `Some(Err)` at the idle timeout.
+fn waited_enough(
+    from: Side<'_>,
+    dir: Dir,
+    sh: &Shared,
+    o: &BridgeOpts<'_>,
+) -> Option<Result<(), Fail>> {
+    if sh.broken.load(Ordering::SeqCst) {
+        return Some(Ok(()));
+    }
+    let quiet = sh.quiet_for();
+    if o.idle.is_some_and(|i| quiet >= i) {
+        return Some(Err(Fail::Idle));
+    }
+    let after_fin = dir == Dir::Down && from.is_dgram() && sh.up_done.load(Ordering::SeqCst);
+    if after_fin && quiet >= o.quiet {
+        return Some(Ok(()));
+    }
+    None
+}
+
+/// A write that waited a while: the bridge may be over (quietly, when the
+/// other direction failed), or idle.
+fn write_waited(sh: &Shared, o: &BridgeOpts<'_>) -> Result<(), Fail> {
+    if sh.broken.load(Ordering::SeqCst) {
+        // Unwinds this direction; `carry` sees `broken` and stays quiet.
+        return Err(Fail::Idle);
+    }
+    match o.idle {
+        Some(i) if sh.quiet_for() >= i => Err(Fail::Idle),
+        _ => Ok(()),
+    }
+}
+
+fn carry_copy(
+    from: Side<'_>,
+    to: Side<'_>,
+    dir: Dir,
+    sh: &Shared,
+    o: &BridgeOpts<'_>,
+    moved: &mut u64,
+) -> Result<(), Fail> {
+    let mut buf = vec![0u8; BUF.min(to.max_chunk())];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(None) => return Ok(()),
+            Ok(Some(n)) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if is_timeout(&e) => match waited_enough(from, dir, sh, o) {
+                Some(r) => return r,
+                None => continue,
+            },
+            Err(e) => return Err(Fail::Read(e)),
+        };
+        sh.touch();
+        let data = &buf[..n];
+        if o.hex {
+            let d = if dir == Dir::Up { '<' } else { '>' };
+            hex_to_stderr(o.label, d, *moved, data);
+        }
+        let mut sent = 0;
+        // A datagram goes whole, even an empty one.
+        while sent < n || (to.is_dgram() && sent == 0 && n == 0) {
+            match to.write(&data[sent..]) {
+                Ok(k) => {
+                    sent += k;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_timeout(&e) => write_waited(sh, o)?,
+                Err(e) => return Err(Fail::Write(e)),
+            }
+        }
+        *moved += n as u64;
+        sh.touch();
+    }
+}
+
+fn carry_splice(
+    from: Side<'_>,
+    to: Side<'_>,
+    dir: Dir,
+    sh: &Shared,
+    o: &BridgeOpts<'_>,
+    moved: &mut u64,
+) -> Result<(), Fail> {
+    let (Some(src), Some(dst)) = (from.plain_fd(), to.plain_fd()) else {
+        return carry_copy(from, to, dir, sh, o, moved);
+    };
+    let (pr, pw, cap) = crate::sys::splice_pipe(Some(PIPE)).map_err(Fail::Read)?;
+    loop {
+        let n = match crate::sys::splice_nb(src, pw.as_fd(), cap, false) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if is_timeout(&e) => match waited_enough(from, dir, sh, o) {
+                Some(r) => return r,
+                None => continue,
+            },
+            Err(e) => return Err(Fail::Read(e)),
+        };
+        sh.touch();
+        let mut left = n;
+        while left > 0 {
+            match crate::sys::splice_nb(pr.as_fd(), dst, left, false) {
+                Ok(k) => left -= k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_timeout(&e) => write_waited(sh, o)?,
+                Err(e) => return Err(Fail::Write(e)),
+            }
+        }
+        *moved += n as u64;
+        sh.touch();
+    }
 }

@@ -1,13 +1,16 @@
-//! The non-blocking pump for the event loop (`serve`): a program's pipes,
+//! The non-blocking pumps for the event loop (`serve`): a program's pipes,
 //! watched by the loop beside the connection's socket (or the datagram
-//! that started it), moved without ever waiting.
+//! that started it), and the two halves of a forwarded connection, moved
+//! without ever waiting.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
+
+use super::{Fail, Side};
 
 /// A running program's pipes in the loop.
 pub struct Pipes {
@@ -134,5 +137,197 @@ impl Pipes {
             }
         }
         Ok(moved)
+    }
+}
+
+/// One direction of a forwarded connection in the loop: bytes from one
+/// side to the other, moved only as far as both take them now. Between two
+/// plain stream sockets the bytes go by splice(2) through a pipe of this
+/// half's own (made at the first byte); otherwise what the destination
+/// would not take yet waits in a buffer, which exists only while it holds
+/// something. Either way, a destination that stops reading stops the
+/// reading of the source (its pipe or buffer stays full), so memory stays
+/// bounded.
+#[derive(Debug)]
+pub struct Half {
+    splice: bool,
+    pipe: Option<(OwnedFd, OwnedFd)>,
+    in_pipe: usize,
+    /// Copy mode: bytes read and not yet written (one datagram at most
+    /// when the destination is a datagram socket).
+    pending: Vec<u8>,
+    /// The source ended; its FIN is passed on once everything is written.
+    pub eof: bool,
+    /// The source ended, everything went out and the FIN was passed on.
+    pub done: bool,
+    /// Bytes delivered to the destination.
+    pub moved: u64,
+    /// Bytes read from the source (the hex dump's offset).
+    read: u64,
+}
+
+/// How much one half moves per call, so one busy connection cannot starve
+/// the rest of the loop.
+const HALF_BUDGET: usize = 1024 * 1024;
+
+impl Half {
+    pub fn new(splice: bool) -> Half {
+        Half {
+            splice,
+            pipe: None,
+            in_pipe: 0,
+            pending: Vec::new(),
+            eof: false,
+            done: false,
+            moved: 0,
+            read: 0,
+        }
+    }
+
+    /// Whether bytes wait inside this half.
+    pub fn holding(&self) -> bool {
+        self.in_pipe > 0 || !self.pending.is_empty()
+    }
+
+    /// Move what can move now, up to a budget. `scratch` is the loop's
+    /// shared read buffer; `hex` dumps the bytes read, with their offset
+    /// (copy mode only).
+    /// Returns how many bytes reached the destination and whether the
+    /// budget ran out (there may be more to do at once).
+    pub fn pump(
+        &mut self,
+        from: Side<'_>,
+        to: Side<'_>,
+        scratch: &mut [u8],
+        mut hex: impl FnMut(u64, &[u8]),
+    ) -> Result<(usize, bool), Fail> {
+        if self.done {
+            return Ok((0, false));
+        }
+        let r = match (self.splice, from.plain_fd(), to.plain_fd()) {
+            (true, Some(src), Some(dst)) => self.pump_splice(src, dst),
+            _ => self.pump_copy(from, to, scratch, &mut hex),
+        };
+        let (n, more) = r?;
+        self.moved += n as u64;
+        if self.eof && !self.holding() && !self.done {
+            self.done = true;
+            self.pipe = None;
+            to.shut_write();
+        }
+        Ok((n, more))
+    }
+
+    fn pump_splice(
+        &mut self,
+        src: std::os::fd::BorrowedFd<'_>,
+        dst: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<(usize, bool), Fail> {
+        use crate::sys::splice_nb;
+        let mut moved = 0;
+        while moved < HALF_BUDGET {
+            if self.in_pipe > 0 {
+                let (r, _) = self.pipe.as_ref().expect("bytes are in the pipe");
+                match splice_nb(r.as_fd(), dst, self.in_pipe, true) {
+                    Ok(k) => {
+                        self.in_pipe -= k;
+                        moved += k;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(Fail::Write(e)),
+                }
+                continue;
+            }
+            if self.eof {
+                break;
+            }
+            if self.pipe.is_none() {
+                let (r, w, _) = crate::sys::splice_pipe(None).map_err(Fail::Read)?;
+                self.pipe = Some((r, w));
+            }
+            let (_, w) = self.pipe.as_ref().expect("made above");
+            match splice_nb(src, w.as_fd(), HALF_BUDGET, true) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.in_pipe += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Fail::Read(e)),
+            }
+        }
+        Ok((moved, !self.eof))
+    }
+
+    fn pump_copy(
+        &mut self,
+        from: Side<'_>,
+        to: Side<'_>,
+        scratch: &mut [u8],
+        hex: &mut impl FnMut(u64, &[u8]),
+    ) -> Result<(usize, bool), Fail> {
+        let chunk = scratch.len().min(to.max_chunk());
+        let mut moved = 0;
+        while moved < HALF_BUDGET {
+            if !self.pending.is_empty() {
+                match write_some(to, &self.pending) {
+                    Ok(None) => return Ok((moved, false)),
+                    Ok(Some(k)) => {
+                        moved += k;
+                        self.pending.drain(..k);
+                        if self.pending.is_empty() {
+                            // Nothing in flight: hold no buffer.
+                            self.pending = Vec::new();
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(Fail::Write(e)),
+                }
+            }
+            if self.eof {
+                break;
+            }
+            let n = match from.read(&mut scratch[..chunk]) {
+                Ok(None) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(Some(n)) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Fail::Read(e)),
+            };
+            let data = &scratch[..n];
+            hex(self.read, data);
+            self.read += n as u64;
+            if n == 0 && !to.is_dgram() {
+                continue; // an empty datagram is nothing in a stream
+            }
+            // Straight from the shared buffer; only what the destination
+            // would not take is kept.
+            match write_some(to, data) {
+                Ok(Some(k)) => {
+                    moved += k;
+                    self.pending.extend_from_slice(&data[k..]);
+                }
+                // (An empty datagram that would block is dropped: there is
+                // nothing to keep of it.)
+                Ok(None) => self.pending.extend_from_slice(data),
+                Err(e) => return Err(Fail::Write(e)),
+            }
+        }
+        Ok((moved, !self.eof))
+    }
+}
+
+/// Write what `to` takes now: `None` when it would block (a datagram
+/// socket takes a chunk whole or not at all).
+fn write_some(to: Side<'_>, data: &[u8]) -> io::Result<Option<usize>> {
+    loop {
+        match to.write(data) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
 }

@@ -203,8 +203,8 @@ impl Loop {
         let program = self.done_with(j.child());
         let tally = Tally {
             bytes_in,
-            bytes_out: 0,
             program,
+            ..Tally::default()
         };
         self.answer(sock, &reply, &to, &peer, tally, started);
         // A slot is free: read the datagrams that waited.

@@ -194,6 +194,16 @@ impl Stream {
         Ok(())
     }
 
+    /// Make the close send a reset instead of a FIN (SO_LINGER 0): a relay
+    /// passes a reset on one side to the other.
+    pub fn reset_on_close(&self) {
+        let fd = match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(_) => return, // a Unix stream has no reset
+        };
+        let _ = socket2::SockRef::from(&fd).set_linger(Some(Duration::ZERO));
+    }
+
     /// Try a read without waiting, whatever the socket's blocking mode.
     pub fn read_nowait(&self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
@@ -400,6 +410,18 @@ impl Dgram {
         match &self.sock {
             DgramSock::Udp(s) => s.set_read_timeout(d),
             DgramSock::Unix(s) => s.set_read_timeout(d),
+        }
+    }
+
+    /// The largest datagram this socket sends: 65,507 bytes for UDP (an
+    /// IPv4 datagram's limit), the send buffer for a Unix datagram socket.
+    pub fn max_datagram(&self) -> usize {
+        match &self.sock {
+            DgramSock::Udp(_) => 65_507,
+            DgramSock::Unix(s) => socket2::SockRef::from(s)
+                .send_buffer_size()
+                .map(|n| n.saturating_sub(32).max(1024))
+                .unwrap_or(64 * 1024),
         }
     }
 
@@ -687,6 +709,127 @@ pub fn connect_dgram(addr: &Addr, opts: &Opts, source: Option<SocketAddr>) -> Re
             })
         }
     }
+}
+
+/// One place a stream connect can go: a resolved inet address or a Unix
+/// socket name.
+#[derive(Clone, Copy, Debug)]
+pub enum Target<'a> {
+    Inet(SocketAddr),
+    Unix(&'a addr::UnixName),
+}
+
+impl std::fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Inet(sa) => f.write_str(&addr::show(sa)),
+            Target::Unix(n) => write!(f, "unix:{n}"),
+        }
+    }
+}
+
+/// Begin a stream connect that never waits (the event loop's way): the
+/// stream comes back at once, non-blocking, and is connected once
+/// [`Stream::connect_done`] says so. A Unix listener whose backlog is full
+/// refuses at once here (EAGAIN) instead of making the caller wait.
+pub fn connect_start(to: Target<'_>, opts: &Opts) -> io::Result<Stream> {
+    let (sock, sa) = match to {
+        Target::Inet(sa) => (
+            Socket::new(Domain::for_address(sa), Type::STREAM, None)?,
+            socket2::SockAddr::from(sa),
+        ),
+        Target::Unix(name) => {
+            let sa = match name {
+                addr::UnixName::Path(p) => socket2::SockAddr::unix(p)?,
+                addr::UnixName::Abstract(n) => {
+                    use std::os::unix::ffi::OsStrExt;
+                    let mut b = vec![0u8];
+                    b.extend_from_slice(n);
+                    socket2::SockAddr::unix(std::ffi::OsStr::from_bytes(&b))?
+                }
+            };
+            (Socket::new(Domain::UNIX, Type::STREAM, None)?, sa)
+        }
+    };
+    sock.set_nonblocking(true)?;
+    match sock.connect(&sa) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "its backlog is full",
+            ));
+        }
+        Err(e) => return Err(e),
+    }
+    let stream = match to {
+        Target::Inet(_) => Stream::Tcp(sock.into()),
+        Target::Unix(_) => Stream::Unix(sock.into()),
+    };
+    stream.apply(opts)?;
+    Ok(stream)
+}
+
+impl Stream {
+    /// Whether a connect begun by [`connect_start`] has finished: `Ok(true)`
+    /// connected, `Ok(false)` still under way, `Err` why it failed.
+    pub fn connect_done(&self) -> io::Result<bool> {
+        let fd = match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        };
+        let sock = socket2::SockRef::from(&fd);
+        if let Some(e) = sock.take_error()? {
+            return Err(e);
+        }
+        match sock.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A non-blocking datagram socket connected to one resolved address or a
+/// Unix datagram name (the event loop's forwarding upstream).
+pub fn dgram_to(to: Target<'_>) -> Result<Dgram> {
+    let d = match to {
+        Target::Inet(sa) => {
+            let local: SocketAddr = if sa.is_ipv4() {
+                "0.0.0.0:0".parse().expect("literal")
+            } else {
+                "[::]:0".parse().expect("literal")
+            };
+            let s = UdpSocket::bind(local)
+                .and_then(|s| s.connect(sa).map(|_| s))
+                .map_err(|e| Error::io(format!("connect to {}", addr::show(&sa)), e))?;
+            Dgram {
+                local: s
+                    .local_addr()
+                    .map(Endpoint::Inet)
+                    .unwrap_or(Endpoint::Unknown),
+                sock: DgramSock::Udp(s),
+                kind: Kind::Udp,
+                file: None,
+            }
+        }
+        Target::Unix(name) => {
+            let (s, file) = unix::client_dgram(name)?;
+            Dgram {
+                local: s
+                    .local_addr()
+                    .map(|a| Endpoint::from_unix(&a))
+                    .unwrap_or(Endpoint::Unknown),
+                sock: DgramSock::Unix(s),
+                kind: Kind::Unixgram,
+                file,
+            }
+        }
+    };
+    d.set_nonblocking(true)
+        .map_err(|e| Error::io("set O_NONBLOCK", e))?;
+    Ok(d)
 }
 
 /// Connect, retrying until `deadline` while the server is not up yet.

@@ -1,0 +1,441 @@
+//! `--forward` in the event loop: each connection gets an upstream
+//! connection, opened without waiting (a non-blocking connect, watched as
+//! the connection's `PART_UPSTREAM`), and two [`Half`]s that move bytes
+//! each way as far as both sockets take them.
+//!
+//! Names that need the system's resolver are looked up on a helper
+//! thread, one lookup at a time, and the answer is kept for a second: a
+//! slow DNS server never holds up the loop, and a burst of connections
+//! costs one lookup. Literal addresses, `localhost` and Unix names need no
+//! lookup.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Waker};
+
+use super::{Conn, Loop};
+use crate::addr::{self, Addr};
+use crate::event::Via;
+use crate::handler::forward::{DGRAM_QUIET, Forward, Upstream};
+use crate::handler::{End, Session};
+use crate::output::hex_to_stderr;
+use crate::relay::nonblocking::Half;
+use crate::relay::{Fail, Side};
+use crate::runtime::token::{self, PART_UPSTREAM};
+use crate::transport::{self, Stream, Target};
+
+/// How long a looked-up answer is used for new connections.
+const LOOKUP_TTL: Duration = Duration::from_secs(1);
+
+/// A forwarded connection's upstream side.
+pub(super) struct Fwd {
+    up: Up,
+    /// From the client to the upstream.
+    to_up: Half,
+    /// From the upstream to the client.
+    to_down: Half,
+    /// When the connect gives up.
+    deadline: Instant,
+    /// The last datagram from a datagram upstream (it has no FIN: after
+    /// the client's, quiet ends the connection).
+    last_down: Instant,
+    via: Via,
+}
+
+enum Up {
+    /// Waiting for the resolver thread.
+    Resolving,
+    Connecting {
+        stream: Stream,
+        /// The address being tried, and those left to try.
+        trying: String,
+        rest: VecDeque<SocketAddr>,
+    },
+    Open(Upstream),
+}
+
+impl Fwd {
+    /// Both directions have ended.
+    pub(super) fn done(&self) -> bool {
+        self.to_up.done && self.to_down.done
+    }
+
+    pub(super) fn via(&self) -> Option<Via> {
+        matches!(self.up, Up::Open(_)).then_some(self.via)
+    }
+
+    /// What moved: from the client, to the client.
+    pub(super) fn moved(&self) -> (u64, u64) {
+        (self.to_up.moved, self.to_down.moved)
+    }
+
+    /// A reset on one side resets the other.
+    pub(super) fn reset(&self, client: &Stream) {
+        client.reset_on_close();
+        if let Up::Open(Upstream::Stream(s)) | Up::Connecting { stream: s, .. } = &self.up {
+            s.reset_on_close();
+        }
+    }
+}
+
+/// The resolver thread's answers, and the connections waiting for one.
+pub(super) struct Lookup {
+    tx: mpsc::Sender<Result<Vec<SocketAddr>, String>>,
+    rx: mpsc::Receiver<Result<Vec<SocketAddr>, String>>,
+    waker: Arc<Waker>,
+    busy: bool,
+    cached: Option<(Instant, Vec<SocketAddr>)>,
+    waiting: Vec<usize>,
+}
+
+impl Lookup {
+    pub(super) fn new(waker: Arc<Waker>) -> Lookup {
+        let (tx, rx) = mpsc::channel();
+        Lookup {
+            tx,
+            rx,
+            waker,
+            busy: false,
+            cached: None,
+            waiting: Vec::new(),
+        }
+    }
+}
+
+impl Loop {
+    fn forward_target(&self) -> Arc<Forward> {
+        match &self.server.spec {
+            crate::handler::Spec::Forward(f) => f.clone(),
+            _ => unreachable!("forwarding without --forward"),
+        }
+    }
+
+    /// Begin the upstream side of a new connection.
+    pub(super) fn start_forward(&mut self, c: &mut Conn, id: usize) {
+        let f = self.forward_target();
+        let now = Instant::now();
+        let splice = !self.server.drive.hex && !f.addr.is_datagram();
+        c.fwd = Some(Box::new(Fwd {
+            up: Up::Resolving,
+            to_up: Half::new(splice),
+            to_down: Half::new(splice),
+            deadline: now + f.timeout,
+            last_down: now,
+            via: if splice { Via::Splice } else { Via::Copy },
+        }));
+        if self.connect_check.is_none() {
+            self.connect_check = Some(now + check_every(f.timeout));
+        }
+        let addrs = match &f.addr {
+            Addr::Unix { name, dgram } => {
+                let r = if *dgram {
+                    transport::dgram_to(Target::Unix(name))
+                        .map(|d| Up::Open(Upstream::Dgram(d)))
+                        .map_err(|e| e.to_string())
+                } else {
+                    transport::connect_start(Target::Unix(name), &f.opts)
+                        .map(|stream| Up::Connecting {
+                            stream,
+                            trying: f.shown.to_string(),
+                            rest: VecDeque::new(),
+                        })
+                        .map_err(|e| crate::error::describe(&e))
+                };
+                return self.set_up(c, id, r);
+            }
+            Addr::Inet { host, port, .. } => {
+                if addr::needs_lookup(host) {
+                    match &self.lookup.cached {
+                        Some((at, a)) if at.elapsed() < LOOKUP_TTL => a.clone(),
+                        _ => {
+                            self.lookup.waiting.push(id);
+                            self.ask(host.clone(), *port, f.opts.family);
+                            return;
+                        }
+                    }
+                } else {
+                    match addr::resolve(host, *port, f.opts.family) {
+                        Ok(a) => a,
+                        Err(e) => return self.set_up(c, id, Err(e.to_string())),
+                    }
+                }
+            }
+        };
+        let r = self.open_inet(&f, addrs.into());
+        self.set_up(c, id, r);
+    }
+
+    /// Ask the resolver thread, unless it is already at work.
+    fn ask(&mut self, host: String, port: u16, family: addr::Family) {
+        if self.lookup.busy {
+            return;
+        }
+        self.lookup.busy = true;
+        let (tx, waker) = (self.lookup.tx.clone(), self.lookup.waker.clone());
+        let spawned = std::thread::Builder::new()
+            .name("resolve".into())
+            .spawn(move || {
+                let r = addr::resolve(&host, port, family).map_err(|e| e.to_string());
+                let _ = tx.send(r);
+                let _ = waker.wake();
+            });
+        if let Err(e) = spawned {
+            let _ = self.lookup.tx.send(Err(format!(
+                "start a thread to resolve: {}",
+                crate::error::describe(&e)
+            )));
+        }
+    }
+
+    /// An answer from the resolver thread: start the waiting connections.
+    pub(super) fn lookup_answered(&mut self) {
+        let Ok(answer) = self.lookup.rx.try_recv() else {
+            return;
+        };
+        self.lookup.busy = false;
+        if let Ok(a) = &answer {
+            self.lookup.cached = Some((Instant::now(), a.clone()));
+        }
+        let f = self.forward_target();
+        for id in std::mem::take(&mut self.lookup.waiting) {
+            let Some(mut c) = self.conns.remove(&id) else {
+                continue;
+            };
+            if !c
+                .fwd
+                .as_ref()
+                .is_some_and(|f| matches!(f.up, Up::Resolving))
+            {
+                // It gave up waiting meanwhile.
+                self.conns.insert(id, c);
+                continue;
+            }
+            let r = match &answer {
+                Ok(a) => self.open_inet(&f, a.clone().into()),
+                Err(m) => Err(m.clone()),
+            };
+            self.set_up(&mut c, id, r);
+            self.conns.insert(id, c);
+            self.again.push(id);
+        }
+    }
+
+    /// Connect to the first address that takes a connect (a datagram
+    /// socket: the first that binds).
+    fn open_inet(&self, f: &Forward, mut rest: VecDeque<SocketAddr>) -> Result<Up, String> {
+        let mut last = String::from("no address");
+        while let Some(sa) = rest.pop_front() {
+            if f.addr.is_datagram() {
+                match transport::dgram_to(Target::Inet(sa)) {
+                    Ok(d) => return Ok(Up::Open(Upstream::Dgram(d))),
+                    Err(e) => last = e.to_string(),
+                }
+                continue;
+            }
+            match transport::connect_start(Target::Inet(sa), &f.opts) {
+                Ok(stream) => {
+                    return Ok(Up::Connecting {
+                        stream,
+                        trying: addr::show(&sa),
+                        rest,
+                    });
+                }
+                Err(e) => {
+                    last = format!(
+                        "connect to {}: {}",
+                        addr::show(&sa),
+                        crate::error::describe(&e)
+                    )
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// Install the upstream state, watching its socket; on failure, say
+    /// why and end the client's connection cleanly (FIN, and what it still
+    /// sends is read and dropped, so it gets no reset).
+    fn set_up(&mut self, c: &mut Conn, id: usize, r: Result<Up, String>) {
+        let r = r.and_then(|up| {
+            watch(self.poll.registry(), &up, id)
+                .map(|_| up)
+                .map_err(|e| crate::error::describe(&e))
+        });
+        match r {
+            Ok(up) => {
+                if let Some(f) = c.fwd.as_mut() {
+                    f.up = up;
+                }
+            }
+            Err(why) => self.forward_failed(c, &why),
+        }
+    }
+
+    fn forward_failed(&mut self, c: &mut Conn, why: &str) {
+        let f = self.forward_target();
+        self.server
+            .log
+            .error(&format!("{}: {}", c.peer, f.failed(why)));
+        c.fwd = None;
+        c.session = Some(Session::Discard);
+        c.finish = true;
+    }
+
+    /// Make what progress a forwarded connection can make now.
+    pub(super) fn progress_forward(&mut self, c: &mut Conn, id: usize) -> Result<(), End> {
+        let now = Instant::now();
+        let Some(f) = c.fwd.as_mut() else {
+            return Ok(());
+        };
+        // The connect, first.
+        let step = match &mut f.up {
+            Up::Resolving if now < f.deadline => return Ok(()),
+            Up::Resolving => Some(Err(format!(
+                "no answer from the resolver in {}",
+                humantime::format_duration(self.forward_target().timeout)
+            ))),
+            Up::Connecting {
+                stream,
+                trying,
+                rest,
+            } => match stream.connect_done() {
+                Ok(true) => None,
+                Ok(false) if now < f.deadline => return Ok(()),
+                Ok(false) => Some(Err(format!(
+                    "connect to {trying}: timed out after {}",
+                    humantime::format_duration(self.forward_target().timeout)
+                ))),
+                Err(e) => {
+                    let why = format!("connect to {trying}: {}", crate::error::describe(&e));
+                    if rest.is_empty() {
+                        Some(Err(why))
+                    } else {
+                        let rest = std::mem::take(rest);
+                        let t = self.forward_target();
+                        Some(self.open_inet(&t, rest).map_err(|_| why))
+                    }
+                }
+            },
+            Up::Open(_) => None,
+        };
+        match step {
+            Some(r) => {
+                self.set_up(c, id, r);
+                self.again.push(id);
+                return Ok(());
+            }
+            None => {
+                let f = c.fwd.as_mut().expect("checked");
+                if let Up::Connecting { .. } = f.up {
+                    let Up::Connecting { stream, .. } = std::mem::replace(&mut f.up, Up::Resolving)
+                    else {
+                        unreachable!()
+                    };
+                    f.up = Up::Open(Upstream::Stream(stream));
+                }
+            }
+        }
+        let hex = self.server.drive.hex;
+        let label = c.peer.to_string();
+        let f = c.fwd.as_mut().expect("checked");
+        let Up::Open(u) = &f.up else { return Ok(()) };
+        let up = match u {
+            Upstream::Stream(s) => Side::Stream(s),
+            Upstream::Dgram(d) => Side::Dgram(d),
+        };
+        let client = Side::Stream(&c.stream);
+        let dump = |dir: char| {
+            let label = &label;
+            move |off: u64, data: &[u8]| {
+                if hex {
+                    hex_to_stderr(label, dir, off, data);
+                }
+            }
+        };
+        let r = f
+            .to_up
+            .pump(client, up, &mut self.buf, dump('<'))
+            .and_then(|a| {
+                f.to_down
+                    .pump(up, client, &mut self.buf, dump('>'))
+                    .map(|b| (a, b))
+            });
+        let ((n1, more1), (n2, more2)) = match r {
+            Ok(x) => x,
+            Err(fail) => {
+                f.reset(&c.stream);
+                return Err(match fail {
+                    Fail::Read(e) | Fail::Write(e) => End::Io(e),
+                    Fail::Idle => End::IdleTimeout,
+                });
+            }
+        };
+        if n1 + n2 > 0 {
+            c.last = now;
+        }
+        if n2 > 0 {
+            f.last_down = now;
+        }
+        if more1 || more2 {
+            self.again.push(id);
+        }
+        // A datagram upstream has no FIN: after the client's, quiet ends it.
+        if up.is_dgram() && f.to_up.done && !f.to_down.done {
+            let quiet_until = f.last_down.max(c.last) + DGRAM_QUIET;
+            if now >= quiet_until {
+                f.to_down.done = true;
+                client.shut_write();
+            } else {
+                self.timers.push(std::cmp::Reverse((quiet_until, id)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How often connects are checked against their deadline: a timeout is
+/// noticed at most a quarter late.
+fn check_every(timeout: Duration) -> Duration {
+    (timeout / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
+}
+
+impl Loop {
+    /// Drive the connections whose connect is past its deadline (they
+    /// fail there); returns when to look again, while any connect is under
+    /// way.
+    pub(super) fn check_connects(&mut self, now: Instant) -> Option<Instant> {
+        let mut pending = false;
+        for (id, c) in &self.conns {
+            if let Some(f) = &c.fwd {
+                if matches!(f.up, Up::Connecting { .. } | Up::Resolving) {
+                    pending = true;
+                    if now >= f.deadline {
+                        self.again.push(*id);
+                    }
+                }
+            }
+        }
+        pending.then(|| now + check_every(self.forward_target().timeout))
+    }
+}
+
+/// Watch an upstream socket as its connection's `PART_UPSTREAM`.
+fn watch(registry: &Registry, up: &Up, id: usize) -> io::Result<()> {
+    let fd = match up {
+        Up::Resolving => return Ok(()),
+        Up::Connecting { stream, .. } | Up::Open(Upstream::Stream(stream)) => stream.poll_fd(),
+        Up::Open(Upstream::Dgram(d)) => d.as_raw_fd(),
+    };
+    registry.register(
+        &mut SourceFd(&fd),
+        token::conn(id, PART_UPSTREAM),
+        Interest::READABLE | Interest::WRITABLE,
+    )
+}
