@@ -69,21 +69,26 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
 
     let mut exited: Vec<libc::pid_t> = Vec::new();
     let mut stdout_closed = false;
+    let mut sessions = runtime::Sessions::<libc::pid_t>::new();
     loop {
         if poll_reap {
             exited.extend(children.keys());
         }
-        stdout_closed |= reap(&acc, &mut children, &server, &exited);
+        stdout_closed |= reap(&acc, &mut children, &server, &exited, &mut sessions);
         exited.clear();
         exec::reap_orphans();
         drain_tallies(&tally_rx, &mut totals);
-        match acc.turn(
+        let turn = acc.turn(
             &server,
             &mut stopping,
             stdout_closed,
             served,
             children.len(),
-        ) {
+        );
+        if stopping.is_some() {
+            sessions.close_all();
+        }
+        match turn {
             Turn::Done => break,
             Turn::Serve => {}
             Turn::Cut => {
@@ -100,7 +105,35 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                 break;
             }
         }
-        while runtime::may_accept(&server, served, children.len(), stopping.is_some()) {
+        // Forwarded datagram sessions: each peer's datagrams to its child.
+        while let Some((s, main)) = acc
+            .sessions
+            .then(|| {
+                sessions.receive(
+                    &acc,
+                    &server,
+                    &mut buf,
+                    &mut served,
+                    children.len(),
+                    stopping.is_some(),
+                )
+            })
+            .flatten()
+        {
+            let peer = s.peer.clone();
+            let sock = s.sock.clone();
+            let others = sessions.fds();
+            match fork_session(&server, &acc, &buf, s, &others, &tally_tx) {
+                Ok(pid) => {
+                    poll_reap |= track(&acc, &mut children, pid, peer.clone());
+                    sessions.started(&sock, peer, pid, main);
+                }
+                Err(e) => server.log.error(&format!("{peer}: {e}")),
+            }
+        }
+        while !acc.sessions
+            && runtime::may_accept(&server, served, children.len(), stopping.is_some())
+        {
             // Refused peers are closed in `next`: no child is forked for them.
             let Some(req) = acc.next(&server, &mut buf, &mut served) else {
                 break;
@@ -130,6 +163,9 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(10))
         });
+        if sessions.more {
+            timeout = Some(Duration::ZERO);
+        }
         if poll_reap && !children.is_empty() {
             timeout = Some(timeout.map_or(Duration::from_millis(20), |t| {
                 t.min(Duration::from_millis(20))
@@ -171,6 +207,7 @@ fn reap(
     children: &mut HashMap<libc::pid_t, ChildInfo>,
     server: &Server,
     pids: &[libc::pid_t],
+    sessions: &mut runtime::Sessions<libc::pid_t>,
 ) -> bool {
     use nix::sys::wait::WaitStatus;
     let mut stdout_closed = false;
@@ -180,6 +217,7 @@ fn reap(
         .collect();
     for (pid, status) in gone {
         exec::ended(pid);
+        sessions.ended(pid);
         if let Some(info) = children.remove(&pid) {
             if let Some(fd) = &info.pidfd {
                 let _ = acc
@@ -304,5 +342,45 @@ fn fork_datagram(
     server
         .log
         .closed(sock.kind, &peer.to_string(), tally, started.elapsed());
+    finish_child(tally_out, tally, exit_code(end.as_ref()))
+}
+
+/// A forwarded datagram session in a child of its own: the first
+/// datagram is in `buf`; the rest arrive through the session's inbox.
+fn fork_session(
+    server: &Server,
+    acc: &Acceptor,
+    buf: &[u8],
+    s: runtime::NewSession,
+    others: &[std::os::fd::RawFd],
+    tally_out: &std::fs::File,
+) -> io::Result<libc::pid_t> {
+    let started = Instant::now();
+    if let Forked::Parent(pid) = sys::fork()? {
+        sys::own_process_group(pid);
+        // The child owns the worker's end of the inbox.
+        drop(s.inbox);
+        return Ok(pid);
+    }
+    child_setup(acc);
+    for fd in others {
+        sys::close_in_child(*fd);
+    }
+    let (tally, end) = match &server.spec {
+        crate::handler::Spec::Forward(f) => drive::forward_session(
+            f,
+            s.inbox,
+            &buf[..s.len],
+            &s.peer,
+            &s.to,
+            &s.sock,
+            server.drive,
+        ),
+        _ => (Tally::default(), None),
+    };
+    runtime::report(&server.log, &s.peer, end.as_ref());
+    server
+        .log
+        .closed(s.sock.kind, &s.peer.to_string(), tally, started.elapsed());
     finish_child(tally_out, tally, exit_code(end.as_ref()))
 }

@@ -316,6 +316,8 @@ pub struct Acceptor {
     pub waker: Arc<mio::Waker>,
     pub listeners: Vec<crate::transport::Listener>,
     pub dgrams: Vec<Arc<crate::transport::Dgram>>,
+    /// The datagram sockets feed forwarded sessions (`--forward`).
+    pub sessions: bool,
 }
 
 pub use token::{LISTEN_BASE, WAKE};
@@ -393,11 +395,13 @@ impl Acceptor {
                 )
                 .context("watch listener")?;
         }
+        let sessions = !dgrams.is_empty() && matches!(server.spec, Spec::Forward(_));
         Ok(Acceptor {
             poll,
             waker,
             listeners,
             dgrams,
+            sessions,
         })
     }
 
@@ -498,6 +502,161 @@ impl Acceptor {
     }
 }
 
+impl Acceptor {
+    /// Receive one datagram without admitting it (forwarded sessions admit
+    /// a peer once, at its first datagram).
+    pub fn receive(
+        &self,
+        buf: &mut [u8],
+    ) -> Option<(
+        usize,
+        crate::transport::ReplyTo,
+        crate::transport::Endpoint,
+        Arc<crate::transport::Dgram>,
+    )> {
+        for d in &self.dgrams {
+            if let Ok((len, to, peer)) = d.recv_from(buf) {
+                return Some((len, to, peer, d.clone()));
+            }
+        }
+        None
+    }
+}
+
+/// A new peer's first datagram, admitted: start its session.
+pub struct NewSession {
+    pub len: usize,
+    pub to: crate::transport::ReplyTo,
+    pub peer: crate::transport::Endpoint,
+    pub sock: Arc<crate::transport::Dgram>,
+    /// The session's inbox, the worker's end.
+    pub inbox: std::os::fd::OwnedFd,
+}
+
+/// The forwarded datagram sessions of a blocking model's main loop
+/// (`relay::session`): which peer's datagrams go to which worker's inbox.
+/// `W` names the worker (a connection id, a child's pid).
+pub struct Sessions<W> {
+    map: std::collections::HashMap<
+        (usize, crate::transport::Endpoint),
+        (W, crate::relay::session::Inbox),
+    >,
+    /// Receiving stopped at the per-turn bound: look again at once.
+    pub more: bool,
+}
+
+impl<W: Copy + PartialEq> Sessions<W> {
+    pub fn new() -> Sessions<W> {
+        Sessions {
+            map: Default::default(),
+            more: false,
+        }
+    }
+
+    /// Receive what waits: datagrams of peers with a session go to their
+    /// inbox; a new peer's first datagram is admitted (the access list,
+    /// the event, the count) and returned, in `buf`, with the inbox that
+    /// [`Sessions::started`] takes. A new peer beyond `--count` or the
+    /// model's bound is dropped with a warning, so known peers are never
+    /// held up by unknown ones.
+    pub fn receive(
+        &mut self,
+        acc: &Acceptor,
+        server: &Server,
+        buf: &mut [u8],
+        served: &mut u64,
+        active: usize,
+        stopping: bool,
+    ) -> Option<(NewSession, crate::relay::session::Inbox)> {
+        use crate::relay::session::Delivered;
+        self.more = false;
+        for _ in 0..1024 {
+            let (len, to, peer, sock) = acc.receive(buf)?;
+            let key = (Arc::as_ptr(&sock) as usize, peer.clone());
+            if let Some((_, inbox)) = self.map.get(&key) {
+                match inbox.deliver(&buf[..len]) {
+                    Delivered::Sent => continue,
+                    Delivered::Dropped => {
+                        if server.log.level >= crate::event::Level::Verbose {
+                            server.log.warning(&format!(
+                                "{peer}: dropped a datagram: its session lags behind"
+                            ));
+                        }
+                        continue;
+                    }
+                    Delivered::Gone => {
+                        self.map.remove(&key);
+                    }
+                }
+            }
+            if !may_accept(server, *served, active, stopping) {
+                server.log.warning(&format!(
+                    "{peer}: dropped a datagram: no room for another session"
+                ));
+                continue;
+            }
+            if !server.admit_datagram(server.kind, &peer, &sock.local, served) {
+                continue;
+            }
+            match crate::relay::session::inbox() {
+                Ok((main, worker)) => {
+                    let s = NewSession {
+                        len,
+                        to,
+                        peer,
+                        sock,
+                        inbox: worker,
+                    };
+                    return Some((s, main));
+                }
+                Err(e) => server.log.error(&format!(
+                    "{peer}: start a session: {}",
+                    crate::error::describe(&e)
+                )),
+            }
+        }
+        self.more = true;
+        None
+    }
+
+    /// A session's worker started: its peer's next datagrams go there.
+    pub fn started(
+        &mut self,
+        sock: &Arc<crate::transport::Dgram>,
+        peer: crate::transport::Endpoint,
+        worker: W,
+        inbox: crate::relay::session::Inbox,
+    ) {
+        self.map
+            .insert((Arc::as_ptr(sock) as usize, peer), (worker, inbox));
+    }
+
+    /// A worker ended: forget its session (a newer one for the same peer
+    /// stays).
+    pub fn ended(&mut self, worker: W) {
+        self.map.retain(|_, (w, _)| *w != worker);
+    }
+
+    /// The main loop's ends of every inbox, for a forked worker to close:
+    /// a copy left open in one child would keep another session's inbox
+    /// from ever reading as closed.
+    pub fn fds(&self) -> Vec<std::os::fd::RawFd> {
+        self.map.values().map(|(_, i)| i.raw_fd()).collect()
+    }
+
+    /// Stopping: close every inbox; each worker waits a moment for its
+    /// upstream's last replies, then ends.
+    pub fn close_all(&mut self) {
+        self.map.clear();
+    }
+}
+
+impl<W: Copy + PartialEq> Default for Sessions<W> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// How long past the grace period cut workers get before the server exits
 /// anyway.
 pub const HARD_STOP: Duration = Duration::from_secs(2);
@@ -533,7 +692,9 @@ impl Acceptor {
                 self.close();
             }
         }
-        if server.limit.is_some_and(|l| served >= l) {
+        // Forwarded datagram sessions still receive through the socket
+        // after the last one is admitted.
+        if server.limit.is_some_and(|l| served >= l) && !(self.sessions && active > 0) {
             self.close();
         }
         if self.is_closed() && active == 0 {

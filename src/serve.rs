@@ -131,6 +131,12 @@ struct Loop {
     connect_check: Option<Instant>,
     /// `--forward`'s name lookups.
     lookup: forward::Lookup,
+    /// `--forward` on a datagram socket: each peer's session, by id and by
+    /// (socket, peer).
+    sessions: HashMap<usize, forward::DgramSession>,
+    session_ids: HashMap<(usize, Endpoint), usize>,
+    /// Datagrams were left on a socket at the per-turn bound.
+    dgram_more: bool,
     began: Instant,
 }
 
@@ -195,6 +201,9 @@ impl Loop {
             timers: Default::default(),
             connect_check: None,
             lookup: forward::Lookup::new(waker),
+            sessions: HashMap::new(),
+            session_ids: HashMap::new(),
+            dgram_more: false,
             began: Instant::now(),
         })
     }
@@ -243,7 +252,11 @@ impl Loop {
         let no_more = self.stopping.is_some()
             || self.server.limit.is_some_and(|l| self.served >= l)
             || (self.listeners.is_empty() && self.dgrams.is_empty());
-        no_more && self.conns.is_empty() && self.lingering.is_empty() && self.dgram_jobs.is_empty()
+        no_more
+            && self.conns.is_empty()
+            && self.lingering.is_empty()
+            && self.dgram_jobs.is_empty()
+            && self.sessions.is_empty()
     }
 
     fn timeout(&self) -> Option<Duration> {
@@ -253,7 +266,7 @@ impl Loop {
             let d = when.saturating_duration_since(now);
             t = Some(t.map_or(d, |t| t.min(d)));
         };
-        if !self.again.is_empty() || self.stdin_wanted() {
+        if !self.again.is_empty() || self.stdin_wanted() || self.dgram_more {
             at(now);
         }
         if let Some(d) = self.stopping {
@@ -290,7 +303,9 @@ impl Loop {
                 STDIN => self.stdin_ready = true,
                 t => {
                     if let Some(id) = token::conn_id(t) {
-                        if self.dgram_jobs.contains_key(&id) {
+                        if self.sessions.contains_key(&id) {
+                            self.drive_session(id);
+                        } else if self.dgram_jobs.contains_key(&id) {
                             self.drive_dgram_job(id)?;
                         } else {
                             self.drive(id)?;
@@ -316,8 +331,17 @@ impl Loop {
         if self.connect_check.is_some_and(|t| now >= t) {
             self.connect_check = self.check_connects(now);
         }
+        if std::mem::take(&mut self.dgram_more) {
+            for i in 0..self.dgrams.len() {
+                self.datagrams(i)?;
+            }
+        }
         for id in std::mem::take(&mut self.again) {
-            self.drive(id)?;
+            if self.sessions.contains_key(&id) {
+                self.drive_session(id);
+            } else {
+                self.drive(id)?;
+            }
         }
         if self.stdin_wanted() {
             self.relay_stdin()?;
@@ -680,6 +704,9 @@ impl Loop {
                 self.close(c, Some(e));
             }
         }
+        if !self.sessions.is_empty() {
+            self.close_idle_sessions(now, idle);
+        }
         // Check again at a fraction of the timeout: closing is at most a
         // quarter late, and a loop with thousands of connections does not
         // scan them on every event.
@@ -692,6 +719,12 @@ impl Loop {
         // and new clients get a clear refusal instead of waiting.
         self.listeners.clear();
         self.dgrams.clear();
+        // A datagram session has nothing in flight to wait for, and no
+        // socket left to answer from.
+        let ids: Vec<usize> = self.sessions.keys().copied().collect();
+        for id in ids {
+            self.close_session(id);
+        }
         if self.stdin != StdinKind::None && !self.stdin_eof {
             self.stdin_eof = true;
             for c in self.conns.values_mut() {

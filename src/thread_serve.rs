@@ -44,6 +44,15 @@ enum Job {
         peer: Endpoint,
         sock: Arc<Dgram>,
     },
+    /// A forwarded datagram session: its first datagram, and its inbox.
+    Session {
+        id: u64,
+        data: Vec<u8>,
+        to: ReplyTo,
+        peer: Endpoint,
+        sock: Arc<Dgram>,
+        inbox: std::os::fd::OwnedFd,
+    },
 }
 
 /// What threads tell the main thread.
@@ -99,6 +108,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
     let began = Instant::now();
     let mut buf = vec![0u8; 256 * 1024];
     let mut stdout_closed = false;
+    let mut sessions = runtime::Sessions::<u64>::new();
     let max = server.pool;
     let waker = acc.waker.clone();
     let (spec, drive_opts) = (server.spec.clone(), server.drive);
@@ -143,6 +153,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                     if matches!(end, Some(End::StdoutClosed)) {
                         stdout_closed = true;
                     }
+                    sessions.ended(id);
                     runtime::report(&server.log, &a.peer, end.as_ref());
                     server
                         .log
@@ -158,15 +169,70 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
             }
         }
         exec::reap_orphans();
-        match acc.turn(&server, &mut stopping, stdout_closed, served, active.len()) {
+        let turn = acc.turn(&server, &mut stopping, stdout_closed, served, active.len());
+        if stopping.is_some() {
+            sessions.close_all();
+        }
+        match turn {
             Turn::Done => break,
             Turn::Serve => {}
             Turn::Cut => cut(&mut active),
             // Threads that ignore even the cut are left to process exit.
             Turn::Abandon => break,
         }
+        // Forwarded datagram sessions: each peer's datagrams to its thread.
+        while let Some((s, main)) = acc
+            .sessions
+            .then(|| {
+                sessions.receive(
+                    &acc,
+                    &server,
+                    &mut buf,
+                    &mut served,
+                    active.len(),
+                    stopping.is_some(),
+                )
+            })
+            .flatten()
+        {
+            let id = next_id;
+            next_id += 1;
+            active.insert(
+                id,
+                Active {
+                    peer: s.peer.clone(),
+                    started: Instant::now(),
+                    stream: None,
+                },
+            );
+            sessions.started(&s.sock, s.peer.clone(), id, main);
+            let job = Job::Session {
+                id,
+                data: buf[..s.len].to_vec(),
+                to: s.to,
+                peer: s.peer,
+                sock: s.sock,
+                inbox: s.inbox,
+            };
+            pool.queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .jobs
+                .push_back(job);
+            if retry.is_none() {
+                if let Err(e) = grow(&mut threads) {
+                    server.log.error(&format!(
+                        "start a thread: {}; the session waits until one can start",
+                        crate::error::describe(&e)
+                    ));
+                    retry = Some(Instant::now() + SPAWN_RETRY);
+                }
+            }
+        }
         // Accept (or receive) while there is room.
-        while runtime::may_accept(&server, served, active.len(), stopping.is_some()) {
+        while !acc.sessions
+            && runtime::may_accept(&server, served, active.len(), stopping.is_some())
+        {
             let Some(req) = acc.next(&server, &mut buf, &mut served) else {
                 break;
             };
@@ -230,7 +296,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
             d.saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(50))
         });
-        if acc.is_closed() && active.is_empty() {
+        if (acc.is_closed() && active.is_empty()) || sessions.more {
             timeout = Some(Duration::ZERO);
         }
         if let Some(t) = retry {
@@ -275,7 +341,7 @@ fn worker(pool: &Pool, spec: &Spec, d: Drive, tx: &mpsc::Sender<Msg>, waker: &Ar
             }
         };
         let id = match &job {
-            Job::Stream { id, .. } | Job::Datagram { id, .. } => *id,
+            Job::Stream { id, .. } | Job::Datagram { id, .. } | Job::Session { id, .. } => *id,
         };
         // The slot comes back when this guard drops, even if serving panics.
         let slot = Slot::new(
@@ -300,6 +366,17 @@ fn worker(pool: &Pool, spec: &Spec, d: Drive, tx: &mpsc::Sender<Msg>, waker: &Ar
                 sock,
                 ..
             } => drive::serve_datagram(spec, &data, &peer, &to, &sock, d.hex),
+            Job::Session {
+                data,
+                to,
+                peer,
+                sock,
+                inbox,
+                ..
+            } => match spec {
+                Spec::Forward(f) => drive::forward_session(f, inbox, &data, &peer, &to, &sock, d),
+                _ => (Tally::default(), None),
+            },
         };
         slot.finish(Msg::Done { id, tally, end });
     }

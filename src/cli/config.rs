@@ -166,7 +166,16 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: &Addr) -> Result<Fo
         )));
     }
     // One string for the server's life, shown in every event about it.
-    let shown: &'static str = Box::leak(target.to_string().into_boxed_str());
+    let shown = match &target {
+        Addr::Inet {
+            proto: addr::Proto::Udp,
+            ..
+        } => format!("udp://{target}"),
+        Addr::Inet { .. } => target.to_string(),
+        Addr::Unix { dgram: true, .. } => format!("unixgram:{target}"),
+        Addr::Unix { dgram: false, .. } => format!("unix:{target}"),
+    };
+    let shown: &'static str = Box::leak(shown.into_boxed_str());
     Ok(Forward {
         addr: target,
         shown,

@@ -312,3 +312,42 @@ pub fn serve_datagram(
     };
     (tally, end)
 }
+
+/// Serve one forwarded datagram session on a worker (thread or child):
+/// connect to the target, then relay until the session has been idle.
+pub fn forward_session(
+    f: &Forward,
+    inbox: std::os::fd::OwnedFd,
+    first: &[u8],
+    peer: &Endpoint,
+    to: &ReplyTo,
+    sock: &Dgram,
+    d: Drive,
+) -> (Tally, Option<End>) {
+    let up = match f.connect() {
+        Ok(Upstream::Dgram(g)) => g,
+        Ok(Upstream::Stream(_)) => {
+            // Refused when the arguments were checked.
+            return (
+                Tally::default(),
+                Some(End::Forward(f.failed("not a datagram address"))),
+            );
+        }
+        Err(m) => {
+            let t = Tally {
+                bytes_in: first.len() as u64,
+                ..Tally::default()
+            };
+            return (t, Some(End::Forward(m)));
+        }
+    };
+    let label = peer.to_string();
+    let opts = crate::relay::session::SessionOpts {
+        idle: d.idle.unwrap_or(forward::SESSION_IDLE),
+        hex: d.hex,
+        label: &label,
+        quiet: forward::DGRAM_QUIET,
+    };
+    let t = crate::relay::session::run(inbox, first, &up, sock, to, opts);
+    (t, None)
+}

@@ -42,6 +42,10 @@ const DGRAM_JOBS: u64 = 64;
 
 impl Loop {
     pub(super) fn datagrams(&mut self, i: usize) -> Result<()> {
+        if let Spec::Forward(_) = &self.server.spec {
+            self.forward_datagrams(i);
+            return Ok(());
+        }
         // A server is all datagram sockets or all stream ones, so draining
         // the socket here starves no connection.
         let max_jobs = self.server.max_conns.unwrap_or(DGRAM_JOBS);
@@ -217,8 +221,11 @@ impl Loop {
 
     /// After --once / --count, close the datagram sockets, but only once
     /// every program has answered through them.
-    fn close_dgrams_at_limit(&mut self) {
-        if self.server.limit.is_some_and(|l| self.served >= l) && self.dgram_jobs.is_empty() {
+    pub(super) fn close_dgrams_at_limit(&mut self) {
+        if self.server.limit.is_some_and(|l| self.served >= l)
+            && self.dgram_jobs.is_empty()
+            && self.sessions.is_empty()
+        {
             self.dgrams.clear();
         }
     }

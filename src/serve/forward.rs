@@ -439,3 +439,202 @@ fn watch(registry: &Registry, up: &Up, id: usize) -> io::Result<()> {
         Interest::READABLE | Interest::WRITABLE,
     )
 }
+
+/// A forwarded datagram peer's session in the loop: it begins with the
+/// peer's first datagram and ends after the idle timeout without traffic
+/// either way. Its upstream socket is its own; replies go back from the
+/// listening socket the peer wrote to.
+pub(super) struct DgramSession {
+    up: crate::transport::Dgram,
+    /// Which listening socket, and who to answer.
+    sock: usize,
+    to: crate::transport::ReplyTo,
+    peer: crate::transport::Endpoint,
+    started: Instant,
+    last: Instant,
+    tally: crate::event::Tally,
+}
+
+/// Datagrams taken from a socket per turn, so a flood cannot keep the
+/// loop from everything else.
+const DGRAMS_PER_TURN: usize = 1024;
+
+impl Loop {
+    /// The addresses to forward to, looked up here (a datagram cannot wait
+    /// for the resolver thread); a name's answer is kept for a second.
+    fn dgram_target(&mut self, f: &Forward) -> Result<Up, String> {
+        match &f.addr {
+            Addr::Unix { name, .. } => transport::dgram_to(Target::Unix(name))
+                .map(|d| Up::Open(Upstream::Dgram(d)))
+                .map_err(|e| e.to_string()),
+            Addr::Inet { host, port, .. } => {
+                let addrs = match &self.lookup.cached {
+                    Some((at, a)) if at.elapsed() < LOOKUP_TTL => a.clone(),
+                    _ => {
+                        let a =
+                            addr::resolve(host, *port, f.opts.family).map_err(|e| e.to_string())?;
+                        if addr::needs_lookup(host) {
+                            self.lookup.cached = Some((Instant::now(), a.clone()));
+                        }
+                        a
+                    }
+                };
+                self.open_inet(f, addrs.into())
+            }
+        }
+    }
+
+    /// Receive on datagram socket `i`: each datagram goes to its peer's
+    /// session, which the peer's first datagram starts.
+    pub(super) fn forward_datagrams(&mut self, i: usize) {
+        let f = self.forward_target();
+        for _ in 0..DGRAMS_PER_TURN {
+            let Some(d) = self.dgrams.get(i) else {
+                return;
+            };
+            let (n, to, peer) = match d.recv_from(&mut self.buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.server
+                        .log
+                        .error(&format!("receive: {}", crate::error::describe(&e)));
+                    return;
+                }
+            };
+            let now = Instant::now();
+            let key = (i, peer.clone());
+            let id = match self.session_ids.get(&key) {
+                Some(&id) => id,
+                None => {
+                    let full = self.server.limit.is_some_and(|l| self.served >= l)
+                        || self
+                            .server
+                            .max_conns
+                            .is_some_and(|m| self.sessions.len() as u64 >= m);
+                    if full {
+                        self.server.log.warning(&format!(
+                            "{peer}: dropped a datagram: no room for another session"
+                        ));
+                        continue;
+                    }
+                    let local = d.local.clone();
+                    if !self
+                        .server
+                        .admit_datagram(d.kind, &peer, &local, &mut self.served)
+                    {
+                        continue;
+                    }
+                    let up = match self.dgram_target(&f) {
+                        Ok(Up::Open(Upstream::Dgram(g))) => g,
+                        Ok(_) => continue, // a datagram server forwards to datagrams only
+                        Err(why) => {
+                            self.server
+                                .log
+                                .error(&format!("{peer}: {}", f.failed(&why)));
+                            continue;
+                        }
+                    };
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    let watched = self.poll.registry().register(
+                        &mut SourceFd(&up.as_raw_fd()),
+                        token::conn(id, PART_UPSTREAM),
+                        Interest::READABLE,
+                    );
+                    if let Err(e) = watched {
+                        self.server
+                            .log
+                            .error(&format!("{peer}: {}", crate::error::describe(&e)));
+                        continue;
+                    }
+                    self.session_ids.insert(key, id);
+                    self.sessions.insert(
+                        id,
+                        DgramSession {
+                            up,
+                            sock: i,
+                            to,
+                            peer: peer.clone(),
+                            started: now,
+                            last: now,
+                            tally: crate::event::Tally {
+                                via: Some(Via::Copy),
+                                ..Default::default()
+                            },
+                        },
+                    );
+                    id
+                }
+            };
+            let s = self.sessions.get_mut(&id).expect("just found");
+            let data = &self.buf[..n];
+            if self.server.drive.hex {
+                hex_to_stderr(&peer.to_string(), '<', s.tally.bytes_in, data);
+            }
+            s.tally.bytes_in += n as u64;
+            s.last = now;
+            // One the upstream cannot take now is dropped, as UDP would.
+            let _ = s.up.send(data);
+        }
+        self.dgram_more = true;
+    }
+
+    /// Replies from a session's upstream go back to its peer.
+    pub(super) fn drive_session(&mut self, id: usize) {
+        let hex = self.server.drive.hex;
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        for _ in 0..DGRAMS_PER_TURN {
+            let n = match s.up.recv_nowait(&mut self.buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return, // drained (or an ICMP error, which UDP forgets)
+            };
+            s.last = Instant::now();
+            let data = &self.buf[..n];
+            if hex {
+                hex_to_stderr(&s.peer.to_string(), '>', s.tally.bytes_out, data);
+            }
+            if let Some(d) = self.dgrams.get(s.sock) {
+                if d.send_to(data, &s.to).is_ok() {
+                    s.tally.bytes_out += n as u64;
+                }
+            }
+        }
+        self.again.push(id);
+    }
+
+    /// End a session: its closing event, its totals.
+    pub(super) fn close_session(&mut self, id: usize) {
+        let Some(s) = self.sessions.remove(&id) else {
+            return;
+        };
+        self.session_ids.remove(&(s.sock, s.peer.clone()));
+        self.server.log.closed(
+            self.server.kind,
+            &s.peer.to_string(),
+            s.tally,
+            s.started.elapsed(),
+        );
+        self.totals.conns += 1;
+        self.totals.add(s.tally);
+    }
+
+    /// Sessions idle past the timeout end.
+    pub(super) fn close_idle_sessions(&mut self, now: Instant, idle: Duration) {
+        let expired: Vec<usize> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| now.duration_since(s.last) >= idle)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.close_session(id);
+        }
+        // The last session after --once or --count ends the server.
+        self.close_dgrams_at_limit();
+    }
+}

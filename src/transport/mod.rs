@@ -36,7 +36,7 @@ pub enum Stream {
 }
 
 /// One end of a socket (the peer's, or our own), as events show it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
     Inet(SocketAddr),
     Unix(String),
@@ -423,6 +423,11 @@ impl Dgram {
                 .map(|n| n.saturating_sub(32).max(1024))
                 .unwrap_or(64 * 1024),
         }
+    }
+
+    /// Receive one datagram without waiting, whatever the blocking mode.
+    pub fn recv_nowait(&self, buf: &mut [u8]) -> io::Result<usize> {
+        crate::sys::recv_nowait(self.as_fd(), buf)
     }
 
     /// Send to the connected peer (client side).
