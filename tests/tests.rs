@@ -9,6 +9,7 @@ mod bulk;
 mod datagram;
 mod demo;
 mod extras;
+mod forward;
 mod generated;
 mod handlers;
 mod hardening;

@@ -1,0 +1,604 @@
+//! `--forward`: every model, every pair of stream transports, byte for
+//! byte; half-close each way; failures and resets on either side; slow
+//! readers; datagram sessions; and real peers (socat, nc) on both ends.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::handlers::{Client, MODELS, exchange};
+use crate::util::*;
+
+/// The listening (and upstream) stream transports.
+fn streams(dir: &TempDir, tag: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("tcp4", "127.0.0.1:0".to_string()),
+        ("tcp6", "[::1]:0".to_string()),
+        (
+            "unix",
+            format!("unix:{}", dir.path(&format!("{tag}.sock")).display()),
+        ),
+        ("abstract", format!("unix:@{}", unique_name())),
+    ]
+}
+
+/// 1 MiB through every model × listening transport × upstream transport,
+/// to an echo upstream: what comes back is what went in.
+#[test]
+fn every_pair_of_stream_transports_carries_bytes_intact() {
+    let dir = TempDir::new();
+    let ups: Vec<(&str, Server)> = streams(&dir, "up")
+        .into_iter()
+        .map(|(name, a)| (name, Server::start(&["serve", &a, "--echo", "-q"])))
+        .collect();
+    let msg = random_bytes(1 << 20, 11);
+    for model in MODELS {
+        for (lname, listen) in streams(&dir, "fwd") {
+            for (uname, up) in &ups {
+                let mut f = Server::start(&[model, &listen, "-q", "--forward", up.addr()]);
+                let got = exchange(f.addr(), &msg);
+                assert!(
+                    got == msg,
+                    "{model} {lname} -> {uname}: {} bytes came back for {} sent",
+                    got.len(),
+                    msg.len()
+                );
+                assert_eq!(f.interrupt(), Some(130), "{model} {lname} -> {uname}");
+            }
+        }
+    }
+}
+
+#[test]
+fn sixty_four_mib_each_way_in_every_model() {
+    let up = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
+    let msg = random_bytes(64 << 20, 5);
+    for model in MODELS {
+        let f = Server::start(&[model, "127.0.0.1:0", "-v", "--forward", up.addr()]);
+        let got = exchange(f.addr(), &msg);
+        assert!(got == msg, "{model}: {} of {} bytes", got.len(), msg.len());
+        f.wait_err("by splice");
+    }
+}
+
+/// A one-connection upstream on a test listener of our own.
+fn upstream() -> (TcpListener, String) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = l.local_addr().unwrap().to_string();
+    (l, a)
+}
+
+fn accept(l: &TcpListener) -> TcpStream {
+    l.set_nonblocking(true).unwrap();
+    let end = Instant::now() + T;
+    loop {
+        match l.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(Some(T)).unwrap();
+                s.set_write_timeout(Some(T)).unwrap();
+                return s;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(Instant::now() < end, "the forwarder never connected");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
+/// The client's FIN reaches the upstream as a FIN, and the upstream's
+/// answer after it still comes back: the lesson's exchange, relayed.
+#[test]
+fn the_clients_half_close_reaches_the_upstream() {
+    for model in MODELS {
+        let (l, a) = upstream();
+        let f = Server::start(&[model, "127.0.0.1:0", "-q", "--forward", &a]);
+        let up = std::thread::spawn(move || {
+            let mut s = accept(&l);
+            let mut got = Vec::new();
+            s.read_to_end(&mut got)
+                .expect("read until the client's FIN");
+            s.write_all(format!("got {} bytes\n", got.len()).as_bytes())
+                .unwrap();
+        });
+        let reply = exchange(f.addr(), &vec![b'a'; 3000]);
+        assert_eq!(reply, b"got 3000 bytes\n", "{model}");
+        up.join().unwrap();
+    }
+}
+
+/// And the other way: the upstream's FIN reaches the client while the
+/// client's side stays open, and what the client sends afterwards still
+/// reaches the upstream.
+#[test]
+fn the_upstreams_half_close_reaches_the_client() {
+    for model in MODELS {
+        let (l, a) = upstream();
+        let f = Server::start(&[model, "127.0.0.1:0", "-v", "--forward", &a]);
+        let (tx, rx) = mpsc::channel();
+        let up = std::thread::spawn(move || {
+            let mut s = accept(&l);
+            s.write_all(b"hello first\n").unwrap();
+            s.shutdown(Shutdown::Write).unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).unwrap();
+            tx.send(got).unwrap();
+        });
+        let mut c = Client::connect(f.addr());
+        assert_eq!(c.read_to_end(), b"hello first\n", "{model}");
+        c.write_all(b"sent after your FIN\n").unwrap();
+        c.shutdown(Shutdown::Write);
+        let got = rx.recv_timeout(T).expect("the upstream's read ended");
+        assert_eq!(got, b"sent after your FIN\n", "{model}");
+        up.join().unwrap();
+        f.wait_err("20 bytes in, 12 bytes out");
+    }
+}
+
+#[test]
+fn an_upstream_that_refuses_closes_the_client_and_the_server_goes_on() {
+    let port = closed_port();
+    for model in MODELS {
+        let target = format!("127.0.0.1:{port}");
+        let mut f = Server::start(&[model, "127.0.0.1:0", "--forward", &target]);
+        for _ in 0..2 {
+            assert_eq!(exchange(f.addr(), b"anyone there?\n"), b"", "{model}");
+        }
+        let failures = || f.err().lines().filter(|l| l.contains("failed")).count();
+        wait_until("one line per failure", T, || failures() >= 2);
+        assert_eq!(failures(), 2, "{model}: one line per failure\n{}", f.err());
+        assert!(
+            f.err().contains(&format!("forward to {target} failed: ")),
+            "{model}: {}",
+            f.err()
+        );
+        assert!(f.err().contains("refused"), "{model}: {}", f.err());
+        assert_eq!(f.interrupt(), Some(130));
+    }
+}
+
+#[test]
+fn an_unresolvable_or_silent_upstream_fails_with_a_reason() {
+    for model in MODELS {
+        let f = Server::start(&[model, "127.0.0.1:0", "--forward", "nowhere.invalid:80"]);
+        assert_eq!(exchange(f.addr(), b"x\n"), b"", "{model}");
+        f.wait_err("forward to nowhere.invalid:80 failed: ");
+    }
+    // A listener whose backlog is full (and never accepts) swallows SYNs:
+    // the connect times out after --connect-timeout.
+    let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    l.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    l.listen(0).unwrap();
+    let a = l.local_addr().unwrap().as_socket().unwrap().to_string();
+    let fillers: Vec<TcpStream> = (0..8).filter_map(|_| connect_quick(&a)).collect();
+    for model in MODELS {
+        let f = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "--forward",
+            &a,
+            "--connect-timeout",
+            "300ms",
+        ]);
+        let t0 = Instant::now();
+        assert_eq!(exchange(f.addr(), b"x\n"), b"", "{model}");
+        f.wait_err("timed out");
+        assert!(t0.elapsed() < Duration::from_secs(10), "{model}");
+    }
+    drop(fillers);
+}
+
+fn connect_quick(a: &str) -> Option<TcpStream> {
+    TcpStream::connect_timeout(&a.parse().unwrap(), Duration::from_millis(200)).ok()
+}
+
+/// The upstream resets mid-transfer: the client is reset too.
+#[test]
+fn a_reset_from_the_upstream_resets_the_client() {
+    for model in MODELS {
+        let (l, a) = upstream();
+        let f = Server::start(&[model, "127.0.0.1:0", "-q", "--forward", &a]);
+        let up = std::thread::spawn(move || {
+            let mut s = accept(&l);
+            let mut buf = [0u8; 1000];
+            s.read_exact(&mut buf).unwrap();
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            drop(s); // RST
+        });
+        let c = TcpStream::connect(f.addr()).unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        (&c).write_all(&[b'x'; 1000]).unwrap();
+        up.join().unwrap();
+        let mut buf = [0u8; 64];
+        let r = (&c).read(&mut buf);
+        assert!(
+            matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            "{model}: the client read {r:?}, not a reset"
+        );
+    }
+}
+
+/// The client resets mid-transfer: the upstream is reset too.
+#[test]
+fn a_reset_from_the_client_resets_the_upstream() {
+    for model in MODELS {
+        let (l, a) = upstream();
+        let f = Server::start(&[model, "127.0.0.1:0", "-q", "--forward", &a]);
+        let (tx, rx) = mpsc::channel();
+        let (got_tx, got_rx) = mpsc::channel();
+        let up = std::thread::spawn(move || {
+            let mut s = accept(&l);
+            let mut buf = [0u8; 1000];
+            s.read_exact(&mut buf).unwrap();
+            got_tx.send(()).unwrap();
+            let mut rest = Vec::new();
+            tx.send(s.read_to_end(&mut rest).map_err(|e| e.kind()))
+                .unwrap();
+        });
+        let c = TcpStream::connect(f.addr()).unwrap();
+        (&c).write_all(&[b'x'; 1000]).unwrap();
+        got_rx.recv_timeout(T).expect("the upstream got the bytes");
+        socket2::SockRef::from(&c)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(c); // RST
+        let r = rx.recv_timeout(T).expect("the upstream's read ended");
+        assert_eq!(
+            r,
+            Err(std::io::ErrorKind::ConnectionReset),
+            "{model}: the upstream saw {r:?}"
+        );
+        up.join().unwrap();
+    }
+}
+
+/// RSS of a server and its children (fork-serve relays in a child).
+fn rss_all(pid: i32) -> u64 {
+    rss_kib(pid) + children(pid).iter().map(|(c, _)| rss_kib(*c)).sum::<u64>()
+}
+
+/// Write 1 MiB chunks until 64 MiB went or the peer stopped taking them
+/// (a write that waited 1 s and took less than a chunk); returns what went.
+fn flood(s: &TcpStream) -> usize {
+    s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    let mut sent = 0usize;
+    let t0 = Instant::now();
+    while sent < 64 << 20 && t0.elapsed() < Duration::from_secs(30) {
+        match (&*s).write(&chunk) {
+            Ok(n) if n == chunk.len() => sent += n,
+            Ok(n) => {
+                sent += n;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    sent
+}
+
+/// An upstream that never reads stops the client's bytes at the
+/// forwarder, which holds a bounded amount; and a client that never reads
+/// stops the upstream's bytes the same way.
+#[test]
+fn a_slow_reader_on_either_side_keeps_memory_bounded() {
+    for model in MODELS {
+        let (l, a) = upstream();
+        let f = Server::start(&[model, "127.0.0.1:0", "-q", "--forward", &a]);
+        let before = rss_all(f.pid());
+        let c = TcpStream::connect(f.addr()).unwrap();
+        // The upstream never reads.
+        let up = accept(&l);
+        let sent = flood(&c);
+        assert!(sent < 64 << 20, "{model}: the forwarder read all of it");
+        let after = rss_all(f.pid());
+        assert!(
+            after < before + 16 * 1024,
+            "{model}: RSS {before} -> {after} KiB, {sent} bytes sent"
+        );
+        drop((c, up));
+        // The client never reads; the upstream floods.
+        let (l, a) = upstream();
+        let f = Server::start(&[model, "127.0.0.1:0", "-q", "--forward", &a]);
+        let before = rss_all(f.pid());
+        let _c = TcpStream::connect(f.addr()).unwrap();
+        let s = accept(&l);
+        let sent = flood(&s);
+        assert!(sent < 64 << 20, "{model}: the forwarder read all of it");
+        let after = rss_all(f.pid());
+        assert!(
+            after < before + 16 * 1024,
+            "{model}: RSS {before} -> {after} KiB, {sent} bytes from upstream"
+        );
+    }
+}
+
+/// tcp -> tcp moves by splice; --hex needs the bytes, so it copies. The
+/// closing event says which, in text and in JSON, with the upstream.
+#[test]
+fn the_closing_event_names_the_path() {
+    let up = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
+    for model in MODELS {
+        let f = Server::start(&[model, "127.0.0.1:0", "-v", "--forward", up.addr()]);
+        assert_eq!(exchange(f.addr(), b"zero copy\n"), b"zero copy\n");
+        f.wait_err(&format!("forwarded to {} by splice", up.addr()));
+
+        let h = Server::start(&[model, "127.0.0.1:0", "-v", "--hex", "--forward", up.addr()]);
+        assert_eq!(exchange(h.addr(), b"dump me\n"), b"dump me\n");
+        h.wait_err("by copy");
+        assert!(h.err().contains("|dump me.|"), "{model}: {}", h.err());
+        assert!(h.err().contains("< 00000000"), "{model}: both directions");
+        assert!(h.err().contains("> 00000000"), "{model}: both directions");
+
+        let j = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-v",
+            "--log-format",
+            "json",
+            "--forward",
+            up.addr(),
+        ]);
+        assert_eq!(exchange(j.addr(), b"json\n"), b"json\n");
+        j.wait_err("\"closed\"");
+        let closed: serde_json::Value = j
+            .err()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["event"] == "closed")
+            .unwrap();
+        assert_eq!(closed["path"], "splice", "{model}: {closed}");
+        assert_eq!(closed["upstream"], up.addr(), "{model}: {closed}");
+        assert_eq!(closed["bytes_in"], 5, "{model}: {closed}");
+        assert_eq!(closed["bytes_out"], 5, "{model}: {closed}");
+    }
+}
+
+/// --allow / --deny, --max-conns and Ctrl-C's grace apply to forwarded
+/// connections as to any other.
+#[test]
+fn server_options_apply_to_forwarded_connections() {
+    let up = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
+    for model in MODELS {
+        let d = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "--deny",
+            "127.0.0.0/8",
+            "--forward",
+            up.addr(),
+        ]);
+        assert_eq!(exchange(d.addr(), b"x\n"), b"", "{model}");
+        d.wait_err("refused");
+
+        // A connection open at Ctrl-C finishes within the grace period.
+        let mut f = Server::start(&[model, "127.0.0.1:0", "--forward", up.addr()]);
+        let mut c = Client::connect(f.addr());
+        c.write_all(b"before\n").unwrap();
+        let mut buf = [0u8; 7];
+        let mut n = 0;
+        while n < 7 {
+            n += c.read(&mut buf[n..]).unwrap();
+        }
+        f.signal(libc::SIGINT);
+        c.write_all(b"after the signal\n").unwrap();
+        c.shutdown(Shutdown::Write);
+        assert_eq!(c.read_to_end(), b"after the signal\n", "{model}");
+        assert_eq!(f.wait(), Some(130), "{model}");
+    }
+}
+
+#[test]
+fn a_stream_forwarded_to_datagrams_ends_after_the_quiet_period() {
+    let up = Server::start(&["serve", "-u", "127.0.0.1:0", "--echo", "-q"]);
+    for model in MODELS {
+        let f = Server::start(&[model, "127.0.0.1:0", "-v", "--forward", up.addr()]);
+        let t0 = Instant::now();
+        assert_eq!(exchange(f.addr(), b"one datagram\n"), b"one datagram\n");
+        assert!(t0.elapsed() < Duration::from_secs(5), "{model}");
+        f.wait_err("by copy");
+    }
+}
+
+#[test]
+fn a_datagram_server_forwards_only_to_datagrams() {
+    let out = run(
+        &["serve", "-u", "127.0.0.1:0", "--forward", "127.0.0.1:80"],
+        b"",
+    );
+    out.expect_code(2);
+    assert!(out.stderr.contains("udp://"), "{out}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+    run(&["serve", "127.0.0.1:0", "--connect-timeout", "1s"], b"").expect_code(2);
+    run(&["serve", "127.0.0.1:0", "--forward", "ftp://x:1"], b"").expect_code(2);
+    run(&["serve", "127.0.0.1:0", "--forward", "--echo", "x:1"], b"").expect_code(2);
+}
+
+/// Several UDP peers at once, each in lockstep (1,000 × 1 KiB), through a
+/// forwarder to an echo server: every reply comes back to its own peer.
+#[test]
+fn udp_sessions_carry_lockstep_exchanges_for_several_peers() {
+    let up = Server::start(&["serve", "-u", "127.0.0.1:0", "--echo", "-q"]);
+    let target = up.addr().to_string();
+    for model in MODELS {
+        let f = Server::start(&[
+            model,
+            "-u",
+            "127.0.0.1:0",
+            "-v",
+            "--idle-timeout",
+            "1s",
+            "--forward",
+            &target,
+        ]);
+        let addr = f.addr().trim_start_matches("udp://").to_string();
+        let peers: Vec<_> = (0..3u8)
+            .map(|p| {
+                let addr = addr.clone();
+                std::thread::spawn(move || {
+                    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+                    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    c.connect(&addr).unwrap();
+                    let mut buf = vec![0u8; 4096];
+                    for i in 0..1000u32 {
+                        let mut m = vec![p; 1024];
+                        m[..4].copy_from_slice(&i.to_be_bytes());
+                        c.send(&m).unwrap();
+                        let n = c.recv(&mut buf).expect("a reply");
+                        assert_eq!(&buf[..n], &m[..], "peer {p} datagram {i}");
+                    }
+                })
+            })
+            .collect();
+        for p in peers {
+            p.join().unwrap();
+        }
+        // Each session ends on its own after the idle timeout.
+        wait_until("three sessions to close", T, || {
+            f.err()
+                .matches("1024000 bytes in, 1024000 bytes out")
+                .count()
+                == 3
+        });
+    }
+}
+
+#[test]
+fn unixgram_sessions_carry_lockstep_and_bulk() {
+    let dir = TempDir::new();
+    let up_path = dir.path("up.sock");
+    let up = Server::start(&[
+        "serve",
+        &format!("unixgram:{}", up_path.display()),
+        "--echo",
+        "-q",
+    ]);
+    for model in MODELS {
+        let fwd = dir.path(&format!("{model}.sock"));
+        let f = Server::start(&[
+            model,
+            &format!("unixgram:{}", fwd.display()),
+            "-q",
+            "--forward",
+            up.addr(),
+        ]);
+        let me = dir.path(&format!("{model}-client.sock"));
+        let c = UnixDatagram::bind(&me).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.connect(&fwd).unwrap();
+        let mut buf = vec![0u8; 128 * 1024];
+        for i in 0..1000u32 {
+            let mut m = random_bytes(1024, i as u64 + 1);
+            if i % 100 == 0 {
+                m = random_bytes(60 * 1024, i as u64); // bulk
+            }
+            c.send(&m).unwrap();
+            let n = c.recv(&mut buf).expect("a reply");
+            assert!(buf[..n] == m[..], "{model}: datagram {i}");
+        }
+        drop(f);
+    }
+}
+
+/// nc and socat on either end: as the client, and as the upstream.
+#[test]
+fn real_peers_on_both_ends() {
+    let dir = TempDir::new();
+    let msg = random_bytes(1 << 20, 3);
+    let input = dir.path("in.bin");
+    std::fs::write(&input, &msg).unwrap();
+    let up = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
+    for model in MODELS {
+        let f = Server::start(&[model, "127.0.0.1:0", "-q", "--forward", up.addr()]);
+        let (host, port) = f.addr().rsplit_once(':').unwrap();
+        // socat as the client.
+        let got = peer(
+            Command::new("socat")
+                .args(["-t", "5", "-", &format!("TCP:{host}:{port}")])
+                .stdin(std::fs::File::open(&input).unwrap()),
+        );
+        assert!(got == msg, "{model}: socat got {} bytes", got.len());
+        // OpenBSD nc as the client (-N: shut down after stdin's end).
+        let got = peer(
+            Command::new("nc")
+                .args(["-N", host, port])
+                .stdin(std::fs::File::open(&input).unwrap()),
+        );
+        assert!(got == msg, "{model}: nc got {} bytes", got.len());
+    }
+    // socat as the upstream: an echo on a Unix socket, one process per
+    // connection.
+    let sock = dir.path("socat.sock");
+    let mut socat = Command::new("socat")
+        .args([&format!("UNIX-LISTEN:{},fork", sock.display()), "EXEC:cat"])
+        .spawn()
+        .expect("run socat");
+    wait_until("socat to listen", T, || sock.exists());
+    for model in MODELS {
+        let target = format!("unix:{}", sock.display());
+        let f = Server::start(&[model, "127.0.0.1:0", "-q", "--forward", &target]);
+        assert!(exchange(f.addr(), &msg) == msg, "{model} -> socat");
+    }
+    let _ = socat.kill();
+    let _ = socat.wait();
+    // nc as the upstream: it writes what arrives to a file and ends at the
+    // client's FIN, which the forwarder passes on.
+    for model in MODELS {
+        let sock = dir.path(&format!("nc-{model}.sock"));
+        let out = dir.path(&format!("nc-{model}.out"));
+        let mut nc = Command::new("nc")
+            .args(["-lU", sock.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .spawn()
+            .expect("run nc");
+        wait_until("nc to listen", T, || sock.exists());
+        let target = format!("unix:{}", sock.display());
+        let f = Server::start(&[model, "127.0.0.1:0", "-q", "--forward", &target]);
+        assert_eq!(exchange(f.addr(), &msg), b"", "{model}");
+        assert!(wait_child(&mut nc, T).success(), "{model}: nc");
+        assert!(std::fs::read(&out).unwrap() == msg, "{model} -> nc");
+    }
+}
+
+fn peer(cmd: &mut Command) -> Vec<u8> {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the peer");
+    let id = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(T) {
+        Ok(out) => {
+            let out = out.unwrap();
+            assert!(
+                out.status.success(),
+                "peer failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        }
+        Err(_) => {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(id as i32, libc::SIGKILL) };
+            panic!("the peer did not finish within {T:?}");
+        }
+    }
+}
