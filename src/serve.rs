@@ -26,7 +26,7 @@ use crate::event::Tally;
 use crate::handler::broker;
 use crate::handler::{End, Session, Spec, Step, exec};
 use crate::output::hex_to_stderr;
-use crate::relay::nonblocking::Pipes;
+use crate::relay::nonblocking::{Pipes, ToStdout};
 use crate::runtime::{self, Server, Totals};
 use crate::transport::{Bound, Dgram, Endpoint, Listener, Stream};
 use datagram::DgramJob;
@@ -59,6 +59,8 @@ struct Conn {
     child: Option<Pipes>,
     /// `--forward`'s upstream side.
     fwd: Option<Box<forward::Fwd>>,
+    /// `--once` printing: the peer's bytes go to stdout by splice(2).
+    to_stdout: Option<ToStdout>,
     /// The session's shared greeting (`--reply`) and how much of it has
     /// gone out; it goes before `out`.
     greeting: Option<(std::sync::Arc<[u8]>, usize)>,
@@ -429,6 +431,7 @@ impl Loop {
             session: Session::new(&self.server.spec),
             child: None,
             fwd: None,
+            to_stdout: None,
             greeting: None,
             out: Vec::new(),
             read_done: false,
@@ -468,6 +471,15 @@ impl Loop {
         }
         if let Spec::Forward(_) = &self.server.spec {
             self.start_forward(&mut conn, id);
+        }
+        // One connection has nothing to interleave with: print it by
+        // splice(2), when nothing needs to see the bytes.
+        if self.server.limit == Some(1)
+            && matches!(self.server.spec, Spec::Print)
+            && !self.server.drive.hex
+            && conn.stream.plain_fd().is_some()
+        {
+            conn.to_stdout = ToStdout::new();
         }
         if let Some(s) = &mut conn.session {
             let step = s.start(&mut conn.out).unwrap_or(Step::Continue);
@@ -564,7 +576,30 @@ impl Loop {
                     return Ok(());
                 }
                 reads += 1;
-                match (&c.stream).read(&mut self.buf) {
+                let read = match &mut c.to_stdout {
+                    // One connection, printed: straight to stdout.
+                    Some(sink) => {
+                        let fd = c.stream.plain_fd().expect("checked when the sink was made");
+                        match sink.pump(fd).map_err(stdout_stop)? {
+                            (n, false) if n > 0 => {
+                                c.last = Instant::now();
+                                c.tally.bytes_in += n as u64;
+                                moved = true;
+                                Err(io::ErrorKind::WouldBlock.into())
+                            }
+                            (n, false) => {
+                                debug_assert_eq!(n, 0);
+                                Err(io::ErrorKind::WouldBlock.into())
+                            }
+                            (n, true) => {
+                                c.tally.bytes_in += n as u64;
+                                Ok(0)
+                            }
+                        }
+                    }
+                    None => (&c.stream).read(&mut self.buf),
+                };
+                match read {
                     Ok(0) => {
                         c.read_done = true;
                         moved = true;

@@ -53,6 +53,9 @@ fn bench_run_smoke() {
         "pinning: ",
         "== bulk",
         "== connections/s",
+        "== forward, bulk",
+        "== forward, connections/s",
+        "sockcat serve --forward",
         "== memory",
         "sockcat serve",
         "sockcat fork-serve",
@@ -80,6 +83,16 @@ fn bench_run_smoke() {
     );
     assert!(
         v["memory"]["bytes_per_connection"]["sockcat serve"]["median"].is_number(),
+        "{v}"
+    );
+    for cell in v["forward"]["connections"].as_array().unwrap() {
+        assert!(
+            cell["rate"]["median"].is_number(),
+            "a forward cell did not run: {cell}"
+        );
+    }
+    assert!(
+        v["forward"]["bulk_gib_per_s"]["sockcat serve --forward"]["median"].is_number(),
         "{v}"
     );
 }
