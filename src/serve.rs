@@ -26,7 +26,7 @@ use crate::event::Tally;
 use crate::handler::broker;
 use crate::handler::{End, Session, Spec, Step, exec};
 use crate::output::hex_to_stderr;
-use crate::relay::nonblocking::{Pipes, ToStdout};
+use crate::relay::nonblocking::{PipePool, Pipes, ToStdout};
 use crate::runtime::{self, Server, Totals};
 use crate::transport::{Bound, Dgram, Endpoint, Listener, Stream};
 use datagram::DgramJob;
@@ -133,6 +133,8 @@ struct Loop {
     connect_check: Option<Instant>,
     /// `--forward`'s name lookups.
     lookup: forward::Lookup,
+    /// Pipes for splicing forwarded bytes, lent while they are in flight.
+    pipes: PipePool,
     /// `--forward` on a datagram socket: each peer's session, by id and by
     /// (socket, peer).
     sessions: HashMap<usize, forward::DgramSession>,
@@ -203,6 +205,7 @@ impl Loop {
             timers: Default::default(),
             connect_check: None,
             lookup: forward::Lookup::new(waker),
+            pipes: PipePool::default(),
             sessions: HashMap::new(),
             session_ids: HashMap::new(),
             dgram_more: false,
@@ -708,7 +711,8 @@ impl Loop {
             ch.close();
             c.tally.program = self.done_with(ch.child);
         }
-        if let Some(f) = c.fwd.take() {
+        if let Some(mut f) = c.fwd.take() {
+            f.release(&mut self.pipes);
             (c.tally.bytes_in, c.tally.bytes_out) = f.moved();
             c.tally.via = f.via();
         }

@@ -264,6 +264,12 @@ pub fn splice_pipe(size: Option<usize>) -> io::Result<(OwnedFd, OwnedFd, usize)>
     Ok((r, w, cap))
 }
 
+/// Grow a pipe to `size` if the system allows it (best effort).
+pub fn grow_pipe(fd: BorrowedFd<'_>, size: usize) {
+    use nix::fcntl::{FcntlArg, fcntl};
+    let _ = fcntl(fd, FcntlArg::F_SETPIPE_SZ(size as libc::c_int));
+}
+
 /// What kind of file a descriptor is, for choosing a copy path.
 pub fn file_kind(fd: BorrowedFd<'_>) -> Option<nix::sys::stat::SFlag> {
     use nix::sys::stat::{SFlag, fstat};

@@ -140,19 +140,81 @@ impl Pipes {
     }
 }
 
+/// A pipe to splice through.
+#[derive(Debug)]
+pub struct Pipe {
+    r: OwnedFd,
+    w: OwnedFd,
+    /// Grown past the default size (it counts against the grown total).
+    big: bool,
+}
+
+/// The loop's pipes for splicing, lent to a connection's half only while
+/// bytes are in flight (haproxy's pipe pool). A pipe's whole capacity
+/// counts against the user's pipe memory (`pipe-user-pages-soft`, 64 MiB by
+/// default; past it, every new pipe of the user's, anyone's shell
+/// included, is cut to two pages), whatever it holds: so idle connections
+/// hold none, at most [`GROWN`] pipes are grown to [`BIG`], at most
+/// [`MAX_PIPES`] exist at all, and past that a half copies instead.
+#[derive(Debug, Default)]
+pub struct PipePool {
+    free: Vec<Pipe>,
+    made: usize,
+    grown: usize,
+}
+
+/// Pipes grown to [`BIG`] (32 MiB in all).
+const GROWN: usize = 32;
+/// A grown pipe's size: each splice moves up to this much.
+const BIG: usize = 1024 * 1024;
+/// Pipes in all (the rest at the default 64 KiB: 14 MiB).
+const MAX_PIPES: usize = 256;
+/// Free pipes kept for the next transfer; more are closed.
+const KEEP_FREE: usize = 16;
+
+impl PipePool {
+    fn take(&mut self) -> Option<Pipe> {
+        if let Some(p) = self.free.pop() {
+            return Some(p);
+        }
+        if self.made >= MAX_PIPES {
+            return None;
+        }
+        let grow = self.grown < GROWN;
+        let (r, w, cap) = crate::sys::splice_pipe(grow.then_some(BIG)).ok()?;
+        let big = cap >= BIG;
+        self.made += 1;
+        self.grown += big as usize;
+        Some(Pipe { r, w, big })
+    }
+
+    fn give(&mut self, p: Pipe) {
+        if self.free.len() < KEEP_FREE {
+            // Keep the grown ones first: they move more per call.
+            self.free.push(p);
+            self.free.sort_by_key(|p| p.big);
+        } else {
+            self.made -= 1;
+            self.grown -= p.big as usize;
+        }
+    }
+}
+
 /// One direction of a forwarded connection in the loop: bytes from one
 /// side to the other, moved only as far as both take them now. Between two
-/// plain stream sockets the bytes go by splice(2) through a pipe of this
-/// half's own (made at the first byte); otherwise what the destination
-/// would not take yet waits in a buffer, which exists only while it holds
-/// something. Either way, a destination that stops reading stops the
-/// reading of the source (its pipe or buffer stays full), so memory stays
-/// bounded.
+/// plain stream sockets the bytes go by splice(2) through a pipe lent by
+/// the loop's [`PipePool`] while they are in flight; otherwise (or when the
+/// pool has none to lend) what the destination would not take yet waits in
+/// a buffer, which exists only while it holds something. Either way, a
+/// destination that stops reading stops the reading of the source (its
+/// pipe or buffer stays full), so memory stays bounded.
 #[derive(Debug)]
 pub struct Half {
     splice: bool,
-    pipe: Option<(OwnedFd, OwnedFd)>,
+    pipe: Option<Pipe>,
     in_pipe: usize,
+    /// Some bytes went through a buffer (the pool had no pipe to lend).
+    pub copied: bool,
     /// Copy mode: bytes read and not yet written (one datagram at most
     /// when the destination is a datagram socket).
     pending: Vec<u8>,
@@ -176,6 +238,7 @@ impl Half {
             splice,
             pipe: None,
             in_pipe: 0,
+            copied: false,
             pending: Vec::new(),
             eof: false,
             done: false,
@@ -199,23 +262,49 @@ impl Half {
         from: Side<'_>,
         to: Side<'_>,
         scratch: &mut [u8],
+        pool: &mut PipePool,
         mut hex: impl FnMut(u64, &[u8]),
     ) -> Result<(usize, bool), Fail> {
         if self.done {
             return Ok((0, false));
         }
-        let r = match (self.splice, from.plain_fd(), to.plain_fd()) {
-            (true, Some(src), Some(dst)) => self.pump_splice(src, dst),
-            _ => self.pump_copy(from, to, scratch, &mut hex),
+        if self.splice && self.pipe.is_none() && self.pending.is_empty() {
+            self.pipe = pool.take();
+        }
+        let r = match (&self.pipe, from.plain_fd(), to.plain_fd()) {
+            (Some(_), Some(src), Some(dst)) => self.pump_splice(src, dst),
+            _ => {
+                self.copied = true;
+                self.pump_copy(from, to, scratch, &mut hex)
+            }
         };
+        if self.in_pipe == 0 {
+            // Nothing in flight: the pipe goes back for others.
+            if let Some(p) = self.pipe.take() {
+                pool.give(p);
+            }
+        }
         let (n, more) = r?;
         self.moved += n as u64;
         if self.eof && !self.holding() && !self.done {
             self.done = true;
-            self.pipe = None;
             to.shut_write();
         }
         Ok((n, more))
+    }
+
+    /// Give back a pipe still lent (the connection is closing).
+    pub fn release(&mut self, pool: &mut PipePool) {
+        if let Some(p) = self.pipe.take() {
+            if self.in_pipe == 0 {
+                pool.give(p);
+            } else {
+                // Bytes nobody will read: close it rather than lend it.
+                pool.made -= 1;
+                pool.grown -= p.big as usize;
+            }
+        }
+        self.in_pipe = 0;
     }
 
     fn pump_splice(
@@ -227,8 +316,8 @@ impl Half {
         let mut moved = 0;
         while moved < HALF_BUDGET {
             if self.in_pipe > 0 {
-                let (r, _) = self.pipe.as_ref().expect("bytes are in the pipe");
-                match splice_nb(r.as_fd(), dst, self.in_pipe, true) {
+                let p = self.pipe.as_ref().expect("bytes are in the pipe");
+                match splice_nb(p.r.as_fd(), dst, self.in_pipe, true) {
                     Ok(k) => {
                         self.in_pipe -= k;
                         moved += k;
@@ -242,12 +331,8 @@ impl Half {
             if self.eof {
                 break;
             }
-            if self.pipe.is_none() {
-                let (r, w, _) = crate::sys::splice_pipe(None).map_err(Fail::Read)?;
-                self.pipe = Some((r, w));
-            }
-            let (_, w) = self.pipe.as_ref().expect("made above");
-            match splice_nb(src, w.as_fd(), HALF_BUDGET, true) {
+            let p = self.pipe.as_ref().expect("lent by the pool");
+            match splice_nb(src, p.w.as_fd(), HALF_BUDGET, true) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.in_pipe += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
@@ -353,7 +438,12 @@ impl ToStdout {
         let out = std::io::stdout();
         let fd = out.as_fd();
         let pipe = match crate::sys::file_kind(fd)? {
-            k if k == SFlag::S_IFIFO => None,
+            k if k == SFlag::S_IFIFO => {
+                // A bigger pipe moves more per call and wakes the reader
+                // less often; where the system says no, the pipe is as it was.
+                crate::sys::grow_pipe(fd, 1024 * 1024);
+                None
+            }
             k if k == SFlag::S_IFREG || (k == SFlag::S_IFCHR && is_dev_null(fd)) => {
                 let (r, w, _) = crate::sys::splice_pipe(Some(1024 * 1024)).ok()?;
                 Some((r, w))

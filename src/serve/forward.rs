@@ -26,7 +26,7 @@ use crate::event::Via;
 use crate::handler::forward::{DGRAM_QUIET, Forward, Upstream};
 use crate::handler::{End, Session};
 use crate::output::hex_to_stderr;
-use crate::relay::nonblocking::Half;
+use crate::relay::nonblocking::{Half, PipePool};
 use crate::relay::{Fail, Side};
 use crate::runtime::token::{self, PART_UPSTREAM};
 use crate::transport::{self, Stream, Target};
@@ -68,7 +68,14 @@ impl Fwd {
     }
 
     pub(super) fn via(&self) -> Option<Via> {
-        matches!(self.up, Up::Open(_)).then_some(self.via)
+        let copied = self.to_up.copied || self.to_down.copied;
+        matches!(self.up, Up::Open(_)).then_some(if copied { Via::Copy } else { self.via })
+    }
+
+    /// Give back the pipes the halves hold.
+    pub(super) fn release(&mut self, pool: &mut PipePool) {
+        self.to_up.release(pool);
+        self.to_down.release(pool);
     }
 
     /// What moved: from the client, to the client.
@@ -361,10 +368,10 @@ impl Loop {
         };
         let r = f
             .to_up
-            .pump(client, up, &mut self.buf, dump('<'))
+            .pump(client, up, &mut self.buf, &mut self.pipes, dump('<'))
             .and_then(|a| {
                 f.to_down
-                    .pump(up, client, &mut self.buf, dump('>'))
+                    .pump(up, client, &mut self.buf, &mut self.pipes, dump('>'))
                     .map(|b| (a, b))
             });
         let ((n1, more1), (n2, more2)) = match r {
