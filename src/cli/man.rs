@@ -37,6 +37,71 @@ with 0. Errors are one line on standard error:
 \fBsockcat: error: connect to 127.0.0.1:9: Connection refused\fR.
 "#;
 
+const DATAGRAMS: &str = r#".SH DATAGRAMS
+A UDP or unixgram server has no connections. With every handler but
+\fB\-\-forward\fR, each datagram is one request: the handler sees it whole
+and its reply goes back to the sender as one datagram (a program's reply is
+at most 65,507 bytes). \fB\-\-count\fR and \fB\-\-once\fR count
+datagrams, and each one gets a \fBdatagram\fR event.
+.PP
+With \fB\-\-forward\fR, a peer's datagrams form a \fIsession\fR: it
+begins with the peer's first datagram (the one \fBdatagram\fR event, the
+access list's check, the one that \fB\-\-count\fR counts) and ends after
+\fB\-\-idle\-timeout\fR (60s unless given) without traffic either way,
+with a \fBclosed\fR event. Each session has an upstream socket of its own;
+what the upstream answers goes back to that peer only, sent from the
+listening socket, so the peer sees the address it wrote to. The server
+alone receives on the listening socket and hands each datagram to its
+peer's session: in the loop (\fBserve\fR), or through a socket pair to the
+session's thread (\fBthread\-serve\fR) or child (\fBfork\-serve\fR).
+\fB\-\-max\-children\fR, \fB\-\-max\-threads\fR and
+\fB\-\-max\-conns\fR bound the sessions at once; a new peer's datagram
+beyond them is dropped with a warning, and peers with a session go on
+being served.
+"#;
+
+const FORWARDING: &str = r#".SH FORWARDING
+\fB\-\-forward\fR \fIADDR\fR connects to \fIADDR\fR (any address form:
+\fBHOST:PORT\fR, \fBtcp://\fR, \fBudp://\fR, \fBunix:\fR, \fBunix:@\fR,
+\fBunixgram:\fR) for each connection, and relays bytes both ways until
+both directions have ended.
+.IP \(bu 2
+Half-close travels each way on its own: the client's FIN becomes a
+shutdown of the upstream's write side, and the upstream's FIN a shutdown of
+the client's; the connection ends when both directions are done. A reset
+on one side resets the other (a Unix stream has no reset: it is closed).
+.IP \(bu 2
+When the upstream cannot be reached (refused, a name that does not
+resolve, or no answer within \fB\-\-connect\-timeout\fR, 10s unless
+given), the client's connection is closed, one event says why
+(\fBforward to ADDR failed: ...\fR), and the server goes on serving.
+For a stream connection \fBserve\fR looks a name up on a helper thread, so a
+slow resolver never holds up its loop, and uses the answer for a second;
+a datagram session's first datagram cannot wait, so there the lookup is
+made in the loop (name the upstream by address where that matters).
+.IP \(bu 2
+Between two plain stream sockets the bytes move with \fBsplice\fR(2)
+through a pipe, never through sockcat's memory; \fB\-\-hex\fR and
+datagram sockets need the bytes, so they are copied through a buffer. The
+closing event (\fB\-v\fR) names the path: \fB... forwarded to ADDR by
+splice\fR or \fBby copy\fR. A side that stops reading stops the reading
+of the other, so memory stays bounded.
+.IP \(bu 2
+From a stream to a datagram address (\fBserve :9000 \-\-forward
+udp://127.0.0.1:53\fR), as socat does, each chunk read from the stream goes
+out as one datagram (at most 65,507 bytes for UDP; for unixgram, the
+socket's send buffer), and each datagram that comes back is written to the
+stream. A datagram socket has no FIN: after the client's, the connection
+ends once the upstream has been quiet for 0.5s (or at
+\fB\-\-idle\-timeout\fR). A datagram server forwards to datagram addresses
+only; see DATAGRAMS for its sessions.
+.IP \(bu 2
+The access list, \fB\-\-max\-conns\fR, \fB\-\-max\-children\fR,
+\fB\-\-max\-threads\fR, \fB\-\-idle\-timeout\fR, \fB\-\-hex\fR (both
+directions, \fB<\fR from the client, \fB>\fR to it), JSON events and
+Ctrl\-C's grace period apply as to any handler.
+"#;
+
 const ENVIRONMENT: &str = r#".SH ENVIRONMENT
 Programs started by \fB\-\-exec\fR and \fB\-\-sh\-exec\fR get these
 variables; for Unix sockets the address is the socket name and the port is
@@ -82,12 +147,16 @@ client \fBuid\fR and \fBpid\fR. Text: \fBgot connection from PEER\fR (with
 .TP
 .B datagram
 the same fields, for each datagram a UDP or unixgram server receives (there
-is no connection). Text: \fBgot datagram from PEER\fR.
+is no connection); with \fB\-\-forward\fR, for a session's first datagram.
+Text: \fBgot datagram from PEER\fR.
 .TP
 .B closed
 \fBtransport\fR, \fBpeer\fR, \fBbytes_in\fR, \fBbytes_out\fR,
-\fBduration_ms\fR, and for a connection's program \fBexit_code\fR or
-\fBsignal\fR (only under \fB\-v\fR, like the event itself).
+\fBduration_ms\fR, for a connection's program \fBexit_code\fR or
+\fBsignal\fR, and for a forwarded connection \fBupstream\fR (the
+\fB\-\-forward\fR address) and \fBpath\fR (\fBsplice\fR or \fBcopy\fR);
+\fBbytes_in\fR came from the peer, \fBbytes_out\fR went to it (only under
+\fB\-v\fR, like the event itself).
 .TP
 .B connected
 \fBtransport\fR, \fBaddress\fR, \fBlocal\fR: \fBsend \-v\fR is connected
@@ -109,7 +178,8 @@ event per block, so the stream stays one JSON object per line.
 .TP
 .B warning
 \fBmessage\fR: something to know that does not stop the server (a program
-served on an address that is not loopback, with no \fB\-\-allow\fR).
+served on an address that is not loopback, with no \fB\-\-allow\fR; a
+datagram dropped because no session could start for its peer).
 .TP
 .B summary
 \fBconnections\fR, \fBbytes_in\fR, \fBbytes_out\fR, \fBduration_ms\fR.
@@ -175,6 +245,10 @@ fn examples(page: &str) -> String {
                 "$ sockcat fork\\-serve :7000 \\-\\-exec date",
             ),
             (
+                "Forward a port, or expose a Unix socket on TCP.",
+                "$ sockcat serve :8080 \\-\\-forward localhost:80\n$ sockcat fork\\-serve :2375 \\-\\-forward unix:/var/run/docker.sock",
+            ),
+            (
                 "An echo service on a Unix socket, and a client for it.",
                 "$ sockcat thread\\-serve unix:/tmp/echo.sock \\-\\-echo \\-\\-mode 600\n$ sockcat send unix:/tmp/echo.sock ping",
             ),
@@ -197,6 +271,14 @@ fn examples(page: &str) -> String {
                 "$ sockcat serve udp://127.0.0.1:5353 \\-\\-echo",
             ),
             (
+                "A port forwarder; with \\fB\\-v\\fR each closing line says how the bytes moved.",
+                "$ sockcat serve :8080 \\-\\-forward localhost:80 \\-v",
+            ),
+            (
+                "Reach a TCP service through a Unix socket, and a UDP relay for DNS (one session per client).",
+                "$ sockcat serve unix:/run/web.sock \\-\\-forward example.org:80\n$ sockcat serve \\-u :5353 \\-\\-forward udp://127.0.0.1:53",
+            ),
+            (
                 "JSON events for a log collector.",
                 "$ sockcat serve \\-\\-log\\-format json \\-v \\-\\-discard",
             ),
@@ -214,6 +296,10 @@ fn examples(page: &str) -> String {
                 "At most 8 children; more connections wait.",
                 "$ sockcat fork\\-serve :7000 \\-\\-max\\-children 8 \\-\\-exec cat",
             ),
+            (
+                "Expose a Unix socket on TCP, a child per connection.",
+                "$ sockcat fork\\-serve 127.0.0.1:2375 \\-\\-forward unix:/var/run/docker.sock",
+            ),
         ],
         "sockcat-thread-serve" => vec![
             (
@@ -223,6 +309,10 @@ fn examples(page: &str) -> String {
             (
                 "Count bytes per connection.",
                 "$ sockcat thread\\-serve :7000 \\-\\-exec wc \\-c",
+            ),
+            (
+                "Forward to another host, giving up on it after 3s.",
+                "$ sockcat thread\\-serve :8080 \\-\\-forward example.org:80 \\-\\-connect\\-timeout 3s",
             ),
         ],
         _ => vec![
@@ -278,6 +368,8 @@ pub fn trailer(page: &str) -> String {
     out.push_str(DURATIONS);
     out.push_str(EXIT_STATUS);
     if page == "sockcat" || page.ends_with("serve") {
+        out.push_str(DATAGRAMS);
+        out.push_str(FORWARDING);
         out.push_str(ENVIRONMENT);
     }
     out.push_str(EVENTS);
