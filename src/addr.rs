@@ -295,7 +295,8 @@ fn parse_port(p: &str) -> std::result::Result<u16, String> {
 /// /etc/hosts, and the lesson's demo expects a server on both. Names under
 /// `.invalid` fail at once, without a lookup.
 pub fn resolve(host: &str, port: u16, family: Family) -> Result<Vec<SocketAddr>> {
-    let lower = host.to_ascii_lowercase();
+    // A trailing dot (a fully qualified name) changes nothing here.
+    let lower = host.trim_end_matches('.').to_ascii_lowercase();
     if lower == "invalid" || lower.ends_with(".invalid") {
         // RFC 6761: never resolves, and need not bother a DNS server.
         return Err(Error::runtime(format!(
@@ -356,7 +357,7 @@ pub fn resolve(host: &str, port: u16, family: Family) -> Result<Vec<SocketAddr>>
 /// Whether resolving `host` asks the system's resolver (DNS, say), which
 /// may take a while; `resolve` answers the others at once.
 pub fn needs_lookup(host: &str) -> bool {
-    let lower = host.to_ascii_lowercase();
+    let lower = host.trim_end_matches('.').to_ascii_lowercase();
     !(lower == "invalid"
         || lower.ends_with(".invalid")
         || lower == "localhost"
@@ -384,6 +385,24 @@ pub fn show(a: &SocketAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn which_names_need_the_resolver() {
+        for quick in [
+            "localhost",
+            "LOCALHOST.",
+            "a.localhost",
+            "127.0.0.1",
+            "::1",
+            "x.invalid.",
+        ] {
+            assert!(!needs_lookup(quick), "{quick}");
+            assert!(resolve(quick, 1, Family::Any).is_ok() != quick.contains("invalid"));
+        }
+        for slow in ["example.org", "vm", "db.internal"] {
+            assert!(needs_lookup(slow), "{slow}");
+        }
+    }
 
     fn inet(proto: Proto, host: &str, port: u16) -> Addr {
         Addr::Inet {

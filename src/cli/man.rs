@@ -75,10 +75,9 @@ When the upstream cannot be reached (refused, a name that does not
 resolve, or no answer within \fB\-\-connect\-timeout\fR, 10s unless
 given), the client's connection is closed, one event says why
 (\fBforward to ADDR failed: ...\fR), and the server goes on serving.
-For a stream connection \fBserve\fR looks a name up on a helper thread, so a
-slow resolver never holds up its loop, and uses the answer for a second;
-a datagram session's first datagram cannot wait, so there the lookup is
-made in the loop (name the upstream by address where that matters).
+\fBserve\fR looks a name up on a helper thread, so a slow resolver never
+holds up its loop (a datagram session keeps up to 64 datagrams meanwhile),
+and uses the answer for a second.
 .IP \(bu 2
 Between two plain stream sockets the bytes move with \fBsplice\fR(2)
 through a pipe, never through sockcat's memory; \fB\-\-hex\fR and

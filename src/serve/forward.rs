@@ -212,6 +212,10 @@ impl Loop {
         }
         let f = self.forward_target();
         for id in std::mem::take(&mut self.lookup.waiting) {
+            if self.sessions.contains_key(&id) {
+                self.session_answered(id, &answer);
+                continue;
+            }
             let Some(mut c) = self.conns.remove(&id) else {
                 continue;
             };
@@ -452,7 +456,10 @@ fn watch(registry: &Registry, up: &Up, id: usize) -> io::Result<()> {
 /// either way. Its upstream socket is its own; replies go back from the
 /// listening socket the peer wrote to.
 pub(super) struct DgramSession {
-    up: crate::transport::Dgram,
+    /// `None` while the target's name is looked up.
+    up: Option<crate::transport::Dgram>,
+    /// Datagrams that came while the name was looked up (a few).
+    waiting: Vec<Vec<u8>>,
     /// Which listening socket, and who to answer.
     sock: usize,
     to: crate::transport::ReplyTo,
@@ -466,28 +473,89 @@ pub(super) struct DgramSession {
 /// loop from everything else.
 const DGRAMS_PER_TURN: usize = 1024;
 
+/// Datagrams a session keeps while its target's name is looked up; more
+/// are dropped, as a full socket buffer would drop them.
+const WAITING: usize = 64;
+
 impl Loop {
-    /// The addresses to forward to, looked up here (a datagram cannot wait
-    /// for the resolver thread); a name's answer is kept for a second.
-    fn dgram_target(&mut self, f: &Forward) -> Result<Up, String> {
-        match &f.addr {
-            Addr::Unix { name, .. } => transport::dgram_to(Target::Unix(name))
-                .map(|d| Up::Open(Upstream::Dgram(d)))
-                .map_err(|e| e.to_string()),
-            Addr::Inet { host, port, .. } => {
-                let addrs = match &self.lookup.cached {
+    /// A new session's upstream socket. A name that needs the resolver is
+    /// asked of the helper thread (the answer is kept for a second):
+    /// `Ok(None)` until it answers.
+    fn dgram_target(
+        &mut self,
+        f: &Forward,
+        id: usize,
+    ) -> Result<Option<crate::transport::Dgram>, String> {
+        let addrs = match &f.addr {
+            Addr::Unix { name, .. } => {
+                return transport::dgram_to(Target::Unix(name))
+                    .map(Some)
+                    .map_err(|e| e.to_string());
+            }
+            Addr::Inet { host, port, .. } if addr::needs_lookup(host) => {
+                match &self.lookup.cached {
                     Some((at, a)) if at.elapsed() < LOOKUP_TTL => a.clone(),
                     _ => {
-                        let a =
-                            addr::resolve(host, *port, f.opts.family).map_err(|e| e.to_string())?;
-                        if addr::needs_lookup(host) {
-                            self.lookup.cached = Some((Instant::now(), a.clone()));
-                        }
-                        a
+                        self.lookup.waiting.push(id);
+                        self.ask(host.clone(), *port, f.opts.family);
+                        return Ok(None);
                     }
-                };
-                self.open_inet(f, addrs.into())
+                }
             }
+            Addr::Inet { host, port, .. } => {
+                addr::resolve(host, *port, f.opts.family).map_err(|e| e.to_string())?
+            }
+        };
+        self.dgram_open(f, addrs)
+    }
+
+    fn dgram_open(
+        &self,
+        f: &Forward,
+        addrs: Vec<SocketAddr>,
+    ) -> Result<Option<crate::transport::Dgram>, String> {
+        match self.open_inet(f, addrs.into())? {
+            Up::Open(Upstream::Dgram(g)) => Ok(Some(g)),
+            _ => Err("not a datagram address".into()),
+        }
+    }
+
+    /// Watch a session's upstream socket, and send it what waited.
+    fn session_open(&mut self, id: usize, up: crate::transport::Dgram) -> io::Result<()> {
+        self.poll.registry().register(
+            &mut SourceFd(&up.as_raw_fd()),
+            token::conn(id, PART_UPSTREAM),
+            Interest::READABLE,
+        )?;
+        if let Some(s) = self.sessions.get_mut(&id) {
+            for d in std::mem::take(&mut s.waiting) {
+                let _ = up.send(&d);
+            }
+            s.up = Some(up);
+        }
+        Ok(())
+    }
+
+    /// The resolver answered for a session that waited.
+    pub(super) fn session_answered(&mut self, id: usize, answer: &Result<Vec<SocketAddr>, String>) {
+        let f = self.forward_target();
+        let r = match answer {
+            Ok(a) => self.dgram_open(&f, a.clone()),
+            Err(m) => Err(m.clone()),
+        };
+        let r = r.and_then(|g| {
+            let g = g.ok_or_else(|| "no address".to_string())?;
+            self.session_open(id, g)
+                .map_err(|e| crate::error::describe(&e))
+        });
+        if let Err(why) = r {
+            if let Some(s) = self.sessions.get(&id) {
+                let peer = s.peer.clone();
+                self.server
+                    .log
+                    .error(&format!("{peer}: {}", f.failed(&why)));
+            }
+            self.close_session(id);
         }
     }
 
@@ -533,9 +601,10 @@ impl Loop {
                     {
                         continue;
                     }
-                    let up = match self.dgram_target(&f) {
-                        Ok(Up::Open(Upstream::Dgram(g))) => g,
-                        Ok(_) => continue, // a datagram server forwards to datagrams only
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    let up = match self.dgram_target(&f, id) {
+                        Ok(up) => up,
                         Err(why) => {
                             self.server
                                 .log
@@ -543,24 +612,12 @@ impl Loop {
                             continue;
                         }
                     };
-                    let id = self.next_id;
-                    self.next_id += 1;
-                    let watched = self.poll.registry().register(
-                        &mut SourceFd(&up.as_raw_fd()),
-                        token::conn(id, PART_UPSTREAM),
-                        Interest::READABLE,
-                    );
-                    if let Err(e) = watched {
-                        self.server
-                            .log
-                            .error(&format!("{peer}: {}", crate::error::describe(&e)));
-                        continue;
-                    }
                     self.session_ids.insert(key, id);
                     self.sessions.insert(
                         id,
                         DgramSession {
-                            up,
+                            up: None,
+                            waiting: Vec::new(),
                             sock: i,
                             to,
                             peer: peer.clone(),
@@ -572,6 +629,15 @@ impl Loop {
                             },
                         },
                     );
+                    if let Some(g) = up {
+                        if let Err(e) = self.session_open(id, g) {
+                            self.server
+                                .log
+                                .error(&format!("{peer}: {}", crate::error::describe(&e)));
+                            self.close_session(id);
+                            continue;
+                        }
+                    }
                     id
                 }
             };
@@ -582,8 +648,14 @@ impl Loop {
             }
             s.tally.bytes_in += n as u64;
             s.last = now;
-            // One the upstream cannot take now is dropped, as UDP would.
-            let _ = s.up.send(data);
+            match &s.up {
+                // One the upstream cannot take now is dropped, as UDP would.
+                Some(up) => {
+                    let _ = up.send(data);
+                }
+                None if s.waiting.len() < WAITING => s.waiting.push(data.to_vec()),
+                None => {}
+            }
         }
         self.dgram_more = true;
     }
@@ -594,8 +666,11 @@ impl Loop {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
+        let Some(up) = &s.up else {
+            return;
+        };
         for _ in 0..DGRAMS_PER_TURN {
-            let n = match s.up.recv_nowait(&mut self.buf) {
+            let n = match up.recv_nowait(&mut self.buf) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return, // drained (or an ICMP error, which UDP forgets)
