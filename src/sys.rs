@@ -324,6 +324,17 @@ pub fn descendants() -> Vec<libc::pid_t> {
     all
 }
 
+/// Whether `pid` is running (not exited, or gone).
+pub fn is_alive(pid: libc::pid_t) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|st| {
+            st.rsplit_once(") ")
+                .map(|(_, r)| !r.starts_with('Z') && !r.starts_with('X'))
+        })
+        .unwrap_or(false)
+}
+
 /// This process's children that have exited (zombies) and are older than
 /// `age`: those nobody is waiting for can be reaped without racing a
 /// `wait` that is about to happen for a child just started.

@@ -168,9 +168,22 @@ pub fn signal_all(sig: Signal) {
 pub fn kill_leftovers() {
     // Every descendant, not only children: a program's setsid'd child whose
     // parent is still alive is not ours yet, and would be orphaned to init
-    // when the server exits.
-    for pid in crate::sys::descendants() {
-        crate::sys::kill(pid, Signal::SIGKILL);
+    // when the server exits. A parent that is exiting lists no children,
+    // and they become ours only once it has exited: walk again until no
+    // live descendant is left (bounded: half a second).
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    loop {
+        let alive: Vec<libc::pid_t> = crate::sys::descendants()
+            .into_iter()
+            .filter(|p| crate::sys::is_alive(*p))
+            .collect();
+        if alive.is_empty() || std::time::Instant::now() >= until {
+            return;
+        }
+        for pid in alive {
+            crate::sys::kill(pid, Signal::SIGKILL);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
 
@@ -200,10 +213,17 @@ pub fn reap_orphans() {
 /// only tries the lock: the handler must never wait on a lock the main
 /// thread might hold across `fork`.
 pub fn kill_all_now() {
+    // The tree first: once a parent is killed, its children are neither
+    // its (it is exiting) nor ours (they are reparented here only when it
+    // has exited), and a walk in between would miss them.
+    let tree = crate::sys::descendants();
     if let Ok(programs) = PROGRAMS.try_lock() {
         for pid in programs.iter() {
             crate::sys::killpg(*pid, Signal::SIGKILL);
         }
+    }
+    for pid in tree {
+        crate::sys::kill(pid, Signal::SIGKILL);
     }
     kill_leftovers();
 }
