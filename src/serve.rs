@@ -56,11 +56,14 @@ struct Conn {
     peer: Endpoint,
     session: Option<Session>,
     /// The program `--exec` started for this connection, its pipes in the loop.
-    child: Option<Pipes>,
+    /// (Boxed, like the other rarities below: a connection without one
+    /// pays a pointer, which matters for thousands of idle connections.)
+    child: Option<Box<Pipes>>,
     /// `--forward`'s upstream side.
     fwd: Option<Box<forward::Fwd>>,
-    /// `--once` printing: the peer's bytes go to stdout by splice(2).
-    to_stdout: Option<ToStdout>,
+    /// `--once` printing: the peer's bytes go to stdout by splice(2)
+    /// (boxed: a connection that has none pays one pointer).
+    to_stdout: Option<Box<ToStdout>>,
     /// The session's shared greeting (`--reply`) and how much of it has
     /// gone out; it goes before `out`.
     greeting: Option<(std::sync::Arc<[u8]>, usize)>,
@@ -458,7 +461,7 @@ impl Loop {
         }
         if let Spec::Exec(argv) = &self.server.spec {
             match self.spawn(argv, &conn, id) {
-                Ok(c) => conn.child = Some(c),
+                Ok(c) => conn.child = Some(Box::new(c)),
                 Err(e) => {
                     // Say so, then end the conversation cleanly: FIN now,
                     // and read what the peer sends so it gets no reset.
@@ -482,7 +485,7 @@ impl Loop {
             && !self.server.drive.hex
             && conn.stream.plain_fd().is_some()
         {
-            conn.to_stdout = ToStdout::new();
+            conn.to_stdout = ToStdout::new().map(Box::new);
         }
         if let Some(s) = &mut conn.session {
             let step = s.start(&mut conn.out).unwrap_or(Step::Continue);

@@ -176,10 +176,54 @@ fn is_timeout(e: &io::Error) -> bool {
 /// its wait (a datagram socket has no FIN, so only time ends it).
 const TICK: Duration = Duration::from_millis(100);
 
-/// Size of a bridge's splice pipe: each call moves up to this much. (Every
-/// grown pipe counts against the user's pipe memory, 64 MiB by default:
-/// 256 KiB lets a hundred bridges grow theirs.)
+/// Size of a bridge's splice pipe: each call moves up to this much.
 const PIPE: usize = 256 * 1024;
+
+/// Bridge pipes grown to [`PIPE`] at once in this process (16 MiB). A
+/// pipe's whole capacity counts against the user's pipe memory (64 MiB by
+/// default, past which every new pipe of the user's, anyone's shell
+/// included, is cut to two pages); the rest keep the default 64 KiB.
+const GROWN_MAX: usize = 64;
+static GROWN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A bridge direction's pipe, and its share of the grown total.
+struct BridgePipe {
+    r: std::os::fd::OwnedFd,
+    w: std::os::fd::OwnedFd,
+    cap: usize,
+    grown: bool,
+}
+
+impl BridgePipe {
+    fn new() -> io::Result<BridgePipe> {
+        let grow = GROWN.fetch_add(1, Ordering::Relaxed) < GROWN_MAX;
+        if !grow {
+            GROWN.fetch_sub(1, Ordering::Relaxed);
+        }
+        match crate::sys::splice_pipe(grow.then_some(PIPE)) {
+            Ok((r, w, cap)) => Ok(BridgePipe {
+                r,
+                w,
+                cap,
+                grown: grow,
+            }),
+            Err(e) => {
+                if grow {
+                    GROWN.fetch_sub(1, Ordering::Relaxed);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for BridgePipe {
+    fn drop(&mut self) {
+        if self.grown {
+            GROWN.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
 
 /// Options of a bridge.
 #[derive(Clone, Copy, Debug)]
@@ -263,7 +307,10 @@ pub fn bridge(peer: &Stream, up: Side<'_>, o: BridgeOpts<'_>) -> (Moved, Via, Op
     let (up_r, down_r) = std::thread::scope(|s| {
         let h = s.spawn(|| carry(client, up, Dir::Up, &sh, &o, splice));
         let down = carry(up, client, Dir::Down, &sh, &o, splice);
-        let upr = h.join().unwrap_or((0, Some(Fail::Idle)));
+        let upr = h.join().unwrap_or_else(|_| {
+            let e = io::Error::other("the relay's thread failed (a bug in sockcat)");
+            (0, Some(Fail::Read(e)))
+        });
         (upr, down)
     });
     let moved = Moved {
@@ -431,7 +478,8 @@ fn carry_splice(
     let (Some(src), Some(dst)) = (from.plain_fd(), to.plain_fd()) else {
         return carry_copy(from, to, dir, sh, o, moved);
     };
-    let (pr, pw, cap) = crate::sys::splice_pipe(Some(PIPE)).map_err(Fail::Read)?;
+    let pipe = BridgePipe::new().map_err(Fail::Read)?;
+    let (pr, pw, cap) = (&pipe.r, &pipe.w, pipe.cap);
     loop {
         let n = match crate::sys::splice_nb(src, pw.as_fd(), cap, false) {
             Ok(0) => return Ok(()),
