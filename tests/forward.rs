@@ -606,3 +606,36 @@ fn peer(cmd: &mut Command) -> Vec<u8> {
         }
     }
 }
+
+/// --idle-timeout ends a forwarded connection with no traffic either way,
+/// in every model; traffic in one direction alone keeps it open.
+#[test]
+fn idle_forwarded_connections_end_at_the_idle_timeout() {
+    for model in MODELS {
+        let (l, a) = upstream();
+        let f = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "--idle-timeout",
+            "600ms",
+            "--forward",
+            &a,
+        ]);
+        let mut c = Client::connect(f.addr());
+        let mut up = accept(&l);
+        // The upstream talks every 200ms for a second: one way is enough.
+        for _ in 0..5 {
+            up.write_all(b"tick\n").unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let t0 = Instant::now();
+        let got = c.read_to_end();
+        assert_eq!(got, b"tick\n".repeat(5), "{model}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "{model}: closed after {:?}",
+            t0.elapsed()
+        );
+        f.wait_err("idle timeout");
+    }
+}
