@@ -341,6 +341,11 @@ pub fn forward_session(
             return (t, Some(End::Forward(m)));
         }
     };
+    // Never wait on the upstream: a datagram it cannot take now is
+    // dropped, as a full socket buffer would drop it.
+    if let Err(e) = up.set_nonblocking(true) {
+        return (Tally::default(), Some(End::Io(e)));
+    }
     let label = peer.to_string();
     let opts = crate::relay::session::SessionOpts {
         idle: d.idle.unwrap_or(forward::SESSION_IDLE),
