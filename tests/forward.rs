@@ -499,19 +499,30 @@ fn unixgram_sessions_carry_lockstep_and_bulk() {
             "--forward",
             up.addr(),
         ]);
-        let me = dir.path(&format!("{model}-client.sock"));
-        let c = UnixDatagram::bind(&me).unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        c.connect(&fwd).unwrap();
-        let mut buf = vec![0u8; 128 * 1024];
-        for i in 0..1000u32 {
-            let mut m = random_bytes(1024, i as u64 + 1);
-            if i % 100 == 0 {
-                m = random_bytes(60 * 1024, i as u64); // bulk
-            }
-            c.send(&m).unwrap();
-            let n = c.recv(&mut buf).expect("a reply");
-            assert!(buf[..n] == m[..], "{model}: datagram {i}");
+        // Three peers at once, each in lockstep; every tenth datagram
+        // carries 60 KiB (a Unix datagram socket drops nothing).
+        let peers: Vec<_> = (0..3u64)
+            .map(|p| {
+                let me = dir.path(&format!("{model}-client-{p}.sock"));
+                let fwd = fwd.clone();
+                std::thread::spawn(move || {
+                    let c = UnixDatagram::bind(&me).unwrap();
+                    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    c.connect(&fwd).unwrap();
+                    let mut buf = vec![0u8; 128 * 1024];
+                    for i in 0..1000u64 {
+                        let len = if i % 10 == 0 { 60 * 1024 } else { 1024 };
+                        let m = random_bytes(len, p * 10_000 + i + 1);
+                        c.send(&m).unwrap();
+                        let n = c.recv(&mut buf).expect("a reply");
+                        assert!(buf[..n] == m[..], "peer {p}: datagram {i}");
+                    }
+                })
+            })
+            .collect();
+        for p in peers {
+            p.join()
+                .unwrap_or_else(|_| panic!("{model}: a peer failed"));
         }
         drop(f);
     }
