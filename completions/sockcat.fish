@@ -42,7 +42,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l allow -d 'Acce
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l deny -d 'Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l mode -d 'Permissions of a Unix socket file, in octal (600, 0660)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l reply -d 'Send TEXT and a newline at once, then shut the write side; the peer\'s bytes are still printed' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line' -r -f -a "(__fish_complete_command)"
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line, so the address goes before it. One quoted word with spaces is split on whitespace, as ncat does (no shell)' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l forward -d 'Connect to ADDR for each connection (each peer\'s session on a datagram socket) and relay bytes both ways; each side\'s FIN travels on its own' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
@@ -73,7 +73,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l allow -d 
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l deny -d 'Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l mode -d 'Permissions of a Unix socket file, in octal (600, 0660)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l reply -d 'Send TEXT and a newline at once, then shut the write side; the peer\'s bytes are still printed' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line' -r -f -a "(__fish_complete_command)"
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line, so the address goes before it. One quoted word with spaces is split on whitespace, as ncat does (no shell)' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l forward -d 'Connect to ADDR for each connection (each peer\'s session on a datagram socket) and relay bytes both ways; each side\'s FIN travels on its own' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
@@ -103,7 +103,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l allow -
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l deny -d 'Refuse peers in CIDR, or Unix clients of uid:N (repeatable; wins over --allow)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l mode -d 'Permissions of a Unix socket file, in octal (600, 0660)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l reply -d 'Send TEXT and a newline at once, then shut the write side; the peer\'s bytes are still printed' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line' -r -f -a "(__fish_complete_command)"
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line, so the address goes before it. One quoted word with spaces is split on whitespace, as ncat does (no shell)' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l forward -d 'Connect to ADDR for each connection (each peer\'s session on a datagram socket) and relay bytes both ways; each side\'s FIN travels on its own' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::handlers::{Client, MODELS};
+use crate::handlers::{Client, MODELS, exchange};
 use crate::util::*;
 
 /// Processes whose command line contains `marker`.
@@ -240,5 +240,32 @@ fn orphans_that_exit_are_reaped() {
                 zombies() == 0
             },
         );
+    }
+}
+
+/// `--exec` takes the rest of the line: an address after it, with none
+/// before, gets one line showing the right order (the example),
+/// not a server on the default address running `cat 127.0.0.1:0`.
+#[test]
+fn an_address_after_exec_gets_the_right_order() {
+    for model in MODELS {
+        let out = run(&[model, "--exec", "cat", "127.0.0.1:0"], b"");
+        out.expect_code(2);
+        assert_eq!(out.stderr.lines().count(), 1, "{out}");
+        assert!(
+            out.stderr
+                .contains(&format!("sockcat {model} 127.0.0.1:0 --exec cat")),
+            "{out}"
+        );
+    }
+}
+
+/// The ncat habit `--exec "/bin/cat -n"`: one quoted word is split on
+/// whitespace (no shell).
+#[test]
+fn exec_splits_one_quoted_word_like_ncat() {
+    for model in MODELS {
+        let s = Server::start(&[model, "127.0.0.1:0", "--exec", "cat -n"]);
+        assert_eq!(exchange(s.addr(), b"a\n"), b"     1\ta\n", "{model}");
     }
 }

@@ -72,22 +72,23 @@ pub fn handler(h: &HandlerArgs, broker: bool) -> Spec {
 
 /// `serve`: no pool of workers; `--max-conns` alone bounds it.
 pub fn serve(a: &ServeArgs) -> Result<runtime::Config> {
-    let mut cfg = server(&a.server, a.broker, u64::MAX)?;
+    let mut cfg = server("serve", &a.server, a.broker, u64::MAX)?;
     cfg.stall = Some(a.stall_timeout);
     Ok(cfg)
 }
 
 pub fn fork_serve(a: &ForkServeArgs) -> Result<runtime::Config> {
-    server(&a.server, false, a.max_children)
+    server("fork-serve", &a.server, false, a.max_children)
 }
 
 pub fn thread_serve(a: &ThreadServeArgs) -> Result<runtime::Config> {
-    server(&a.server, false, a.max_threads)
+    server("thread-serve", &a.server, false, a.max_threads)
 }
 
 /// What the three servers share. `pool` is the model's own bound on
 /// connections served at once (children, threads).
-fn server(args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config> {
+fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config> {
+    check_exec_order(cmd, args)?;
     if args
         .handler
         .sh_exec
@@ -98,9 +99,18 @@ fn server(args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config>
     }
     let mut spec = handler(&args.handler, broker);
     if let Spec::Exec(argv) = &spec {
+        if let Some(words) = split_one_word(argv) {
+            spec = Spec::Exec(words.into());
+        }
+    }
+    if let Spec::Exec(argv) = &spec {
         check_program(&argv[0])?;
     }
-    let addr = address(&args.addr, args.common.udp, args.common.unix)?;
+    let raw = args
+        .addr
+        .clone()
+        .unwrap_or_else(|| super::DEFAULT_SERVER_ADDR.into());
+    let addr = address(&raw, args.common.udp, args.common.unix)?;
     let mut log = log(&args.common);
     let mut idle = args.idle_timeout;
     if let Some(raw) = &args.handler.forward {
@@ -148,6 +158,67 @@ fn server(args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config>
             count: args.common.verbose,
         },
     })
+}
+
+/// `--exec` takes the rest of the line: with no address before it, an
+/// address at its end was meant for the server (`serve --exec cat
+/// 127.0.0.1:0` would bind the default and run `cat 127.0.0.1:0`). Say
+/// the right order instead of doing that.
+fn check_exec_order(cmd: &str, args: &ServerArgs) -> Result<()> {
+    let (None, Some(argv)) = (&args.addr, &args.handler.exec) else {
+        return Ok(());
+    };
+    let Some(last) = argv.last().and_then(|w| w.to_str()) else {
+        return Ok(());
+    };
+    if argv.len() < 2 || !unmistakably_an_address(last) {
+        return Ok(());
+    }
+    let prog: Vec<String> = argv[..argv.len() - 1]
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    Err(Error::usage(format!(
+        "--exec takes the rest of the line, so '{last}' would go to {} as an argument; \
+         put the address first: sockcat {cmd} {last} --exec {}",
+        prog[0],
+        prog.join(" ")
+    )))
+}
+
+/// An address no program argument is likely to be: a sockcat scheme, a
+/// Unix socket form, `[V6]:PORT`, or `HOST:PORT` / `:PORT` with a numeric
+/// port (never a bare word or number).
+fn unmistakably_an_address(w: &str) -> bool {
+    if ["tcp://", "udp://", "unix:", "unixgram:"]
+        .iter()
+        .any(|p| w.starts_with(p))
+    {
+        return true;
+    }
+    let Some((host, port)) = w.rsplit_once(':') else {
+        return false;
+    };
+    let port_ok =
+        !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok();
+    let host_ok = if let Some(v6) = host.strip_prefix('[') {
+        v6.ends_with(']')
+    } else {
+        host.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    };
+    port_ok && host_ok
+}
+
+/// `--exec "/bin/cat -n"`: one word holding spaces is a command line typed
+/// the ncat way; split it on whitespace (no shell), unless it names a file.
+fn split_one_word(argv: &[std::ffi::OsString]) -> Option<Vec<std::ffi::OsString>> {
+    let [one] = argv else { return None };
+    let s = one.to_str()?;
+    if !s.trim().contains(char::is_whitespace) || std::path::Path::new(s).exists() {
+        return None;
+    }
+    Some(s.split_whitespace().map(Into::into).collect())
 }
 
 /// `--forward ADDR`: the target, checked against the listening address.
@@ -338,4 +409,66 @@ fn address(raw: &std::ffi::OsStr, udp: bool, unix: bool) -> Result<Addr> {
         None => addr::UnixName::Path(std::ffi::OsStr::from_bytes(rest).into()),
     };
     Ok(Addr::Unix { name, dgram })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Cmd};
+    use clap::Parser;
+
+    fn serve_cfg(args: &[&str]) -> Result<runtime::Config> {
+        let cli = Cli::try_parse_from(args).expect("parses");
+        match cli.cmd {
+            Cmd::Serve(a) => serve(&a),
+            Cmd::ForkServe(a) => fork_serve(&a),
+            Cmd::ThreadServe(a) => thread_serve(&a),
+            Cmd::Send(_) => panic!("a server"),
+        }
+    }
+
+    #[test]
+    fn an_address_after_exec_is_refused_with_the_right_order() {
+        for (cmd, last) in [
+            ("serve", "127.0.0.1:0"),
+            ("fork-serve", "localhost:7000"),
+            ("thread-serve", "[::1]:80"),
+            ("serve", "unix:/tmp/x.sock"),
+            ("serve", "udp://127.0.0.1:5353"),
+            ("serve", ":9000"),
+        ] {
+            let Err(e) = serve_cfg(&["sockcat", cmd, "--exec", "cat", last]) else {
+                panic!("{cmd} --exec cat {last} was accepted");
+            };
+            let m = e.to_string();
+            assert!(matches!(e, Error::Usage(_)), "{cmd} {last}: {m}");
+            assert!(
+                m.contains(&format!("sockcat {cmd} {last} --exec cat")),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn program_arguments_are_left_alone() {
+        // Not addresses: a bare word or number, a URL-less word with a
+        // colon that is not a port.
+        for tail in [&["sleep", "30"][..], &["echo", "a:b"], &["date", "+%H:%M"]] {
+            let mut args = vec!["sockcat", "serve", "--exec"];
+            args.extend_from_slice(tail);
+            assert!(serve_cfg(&args).is_ok(), "{tail:?}");
+        }
+        // With the address first, the program may take any argument.
+        assert!(serve_cfg(&["sockcat", "serve", ":0", "--exec", "echo", "127.0.0.1:0"]).is_ok());
+    }
+
+    #[test]
+    fn one_quoted_word_with_spaces_is_split() {
+        let cfg = serve_cfg(&["sockcat", "serve", ":0", "--exec", "cat -n"]).unwrap();
+        let Spec::Exec(argv) = cfg.spec else { panic!() };
+        assert_eq!(&*argv, [std::ffi::OsString::from("cat"), "-n".into()]);
+        let cfg = serve_cfg(&["sockcat", "serve", ":0", "--exec", "cat", "-n"]).unwrap();
+        let Spec::Exec(argv) = cfg.spec else { panic!() };
+        assert_eq!(argv.len(), 2);
+    }
 }

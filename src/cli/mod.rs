@@ -30,6 +30,15 @@ tcp://HOST:PORT, udp://HOST:PORT, unix:PATH, unix:@NAME (abstract), unixgram:PAT
 unixgram:@NAME. A bare PORT or :PORT means localhost; 0.0.0.0:PORT or [::]:PORT is every \
 interface";
 
+/// [`ADDR_HELP`] for the servers, with the default spelled out.
+const SERVER_ADDR_HELP: &str = "The address: HOST:PORT, :PORT, PORT, [V6]:PORT, HOST (port 10000), \
+tcp://HOST:PORT, udp://HOST:PORT, unix:PATH, unix:@NAME (abstract), unixgram:PATH, \
+unixgram:@NAME. A bare PORT or :PORT means localhost; 0.0.0.0:PORT or [::]:PORT is every \
+interface [default: localhost:10000]";
+
+/// What a server binds when no address is given.
+pub const DEFAULT_SERVER_ADDR: &str = "localhost:10000";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "sockcat",
@@ -150,7 +159,7 @@ pub struct HandlerArgs {
     #[arg(long)]
     pub discard: bool,
 
-    /// Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line
+    /// Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line, so the address goes before it. One quoted word with spaces is split on whitespace, as ncat does (no shell)
     #[arg(
         long,
         value_name = "PROG",
@@ -172,8 +181,10 @@ pub struct HandlerArgs {
 /// Options the three servers share.
 #[derive(Debug, Args, Clone)]
 pub struct ServerArgs {
-    #[arg(value_name = "ADDR", default_value = "localhost:10000", help = ADDR_HELP)]
-    pub addr: OsString,
+    /// (No default in clap's sense: config applies it, so that it can tell
+    /// an address given from none, for --exec's word order.)
+    #[arg(value_name = "ADDR", help = SERVER_ADDR_HELP)]
+    pub addr: Option<OsString>,
 
     /// Serve one connection (one datagram for UDP), then exit
     #[arg(long, conflicts_with = "count")]
