@@ -354,6 +354,26 @@ pub fn resolve(host: &str, port: u16, family: Family) -> Result<Vec<SocketAddr>>
     Ok(out)
 }
 
+/// Whether `raw` names a host with no port (`localhost`, `db.example`,
+/// `[::1]`, `udp://db`): netcat's `HOST PORT` form may follow it with the
+/// port as the next word. A bare number is a port (`send 9000`), not a host.
+pub fn is_portless_host(raw: &str) -> bool {
+    let rest = raw
+        .strip_prefix("tcp://")
+        .or_else(|| raw.strip_prefix("udp://"))
+        .unwrap_or(raw);
+    if rest.contains("://") || raw.starts_with("unix:") || raw.starts_with("unixgram:") {
+        return false;
+    }
+    if let Some(v6) = rest.strip_prefix('[') {
+        return v6.ends_with(']') && !v6.contains("]:");
+    }
+    !rest.is_empty()
+        && !rest.contains(':')
+        && !rest.bytes().all(|b| b.is_ascii_digit())
+        && check_host(rest).is_ok()
+}
+
 /// Whether resolving `host` asks the system's resolver (DNS, say), which
 /// may take a while; `resolve` answers the others at once.
 pub fn needs_lookup(host: &str) -> bool {

@@ -107,3 +107,15 @@ fn closed_stdout_ends_quietly() {
     assert_eq!(out.trim(), "0", "send's exit code; stderr: {err}");
     assert_eq!(err, "");
 }
+
+/// netcat's `HOST PORT`: the port is part of the address, not the message.
+#[test]
+fn send_takes_the_netcat_host_port_form() {
+    let mut s = Server::start(&["serve", "127.0.0.1:0", "--once", "--reply", "hi"]);
+    let port = s.port().to_string();
+    let out = run(&["send", "127.0.0.1", &port, "from", "netcat"], b"");
+    out.expect_code(0);
+    assert_eq!(out.stdout, b"hi\n");
+    assert_eq!(s.wait(), Some(0));
+    assert_eq!(s.out(), b"from netcat\n");
+}

@@ -265,7 +265,13 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: &Addr) -> Result<Fo
 
 /// `send`: what to do, and how.
 pub fn send(args: &SendArgs) -> Result<send::Config> {
-    let addr = address(&args.addr, args.common.udp, args.common.unix)?;
+    // netcat's `HOST PORT`: a port-less host followed by a port is one
+    // address, not a host and a message.
+    let (raw, words) = match netcat_form(&args.addr, &args.message, args.common.unix) {
+        Some((a, rest)) => (a.into(), rest),
+        None => (args.addr.clone(), &args.message[..]),
+    };
+    let addr = address(&raw, args.common.udp, args.common.unix)?;
     let source = args.source.as_deref().map(source).transpose()?;
     let plan = Plan {
         opts: Opts {
@@ -287,8 +293,8 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
         log: log(&args.common),
         addr,
     };
-    let message = (!args.message.is_empty()).then(|| {
-        let mut m = args.message.join(" ").into_bytes();
+    let message = (!words.is_empty()).then(|| {
+        let mut m = words.join(" ").into_bytes();
         if !args.no_newline {
             m.push(b'\n');
         }
@@ -302,10 +308,10 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
         }),
         (None, None) => None,
     };
-    if args.probe && !args.message.is_empty() && amount.is_none() {
+    if args.probe && !words.is_empty() && amount.is_none() {
         return Err(Error::usage(format!(
             "-z only checks the port and sends nothing; drop the words '{}'",
-            args.message.join(" ")
+            words.join(" ")
         )));
     }
     let job = if let Some(amount) = amount {
@@ -329,6 +335,31 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
         })
     };
     Ok(send::Config { plan, job })
+}
+
+/// The netcat address form, `send HOST PORT`: when the address names a
+/// host without a port (`localhost`, `[::1]`, `udp://db`) and the first
+/// word is a port, they are one address (`localhost:9000`), and the words
+/// after it are the message. A message of digits alone after a port-less
+/// host is the rare case; writing the address whole settles it
+/// (`send localhost:10000 9000`).
+fn netcat_form<'a>(
+    addr: &std::ffi::OsStr,
+    words: &'a [String],
+    unix: bool,
+) -> Option<(String, &'a [String])> {
+    let (first, rest) = words.split_first()?;
+    let a = addr.to_str()?;
+    if unix || !addr::is_portless_host(a) {
+        return None;
+    }
+    if first.is_empty()
+        || !first.bytes().all(|b| b.is_ascii_digit())
+        || first.parse::<u16>().is_err()
+    {
+        return None;
+    }
+    Some((format!("{a}:{first}"), rest))
 }
 
 /// `--source`: `HOST:PORT`, `:PORT` or `HOST` (an IP address).
@@ -460,6 +491,57 @@ mod tests {
         }
         // With the address first, the program may take any argument.
         assert!(serve_cfg(&["sockcat", "serve", ":0", "--exec", "echo", "127.0.0.1:0"]).is_ok());
+    }
+
+    /// `send HOST PORT`: the address and the message it leaves.
+    fn sent(args: &[&str]) -> (String, Option<String>) {
+        let mut all = vec!["sockcat", "send"];
+        all.extend_from_slice(args);
+        let Cmd::Send(a) = Cli::try_parse_from(&all).expect("parses").cmd else {
+            panic!("send")
+        };
+        let cfg = send(&a).expect("valid");
+        let shown = match &cfg.plan.addr {
+            Addr::Inet {
+                proto: addr::Proto::Udp,
+                ..
+            } => format!("udp://{}", cfg.plan.addr),
+            a => a.to_string(),
+        };
+        let msg = match cfg.job {
+            Job::Exchange(Input::Message(m)) => Some(String::from_utf8(m).unwrap()),
+            _ => None,
+        };
+        (shown, msg)
+    }
+
+    #[test]
+    fn the_netcat_address_form() {
+        let s = |a: &str, m: Option<&str>| (a.to_string(), m.map(str::to_string));
+        assert_eq!(sent(&["localhost", "9000"]), s("localhost:9000", None));
+        assert_eq!(
+            sent(&["localhost", "9000", "hi", "there"]),
+            s("localhost:9000", Some("hi there\n"))
+        );
+        assert_eq!(sent(&["[::1]", "80"]), s("[::1]:80", None));
+        assert_eq!(
+            sent(&["-u", "127.0.0.1", "53"]),
+            s("udp://127.0.0.1:53", None)
+        );
+        assert_eq!(
+            sent(&["udp://db", "53", "q"]),
+            s("udp://db:53", Some("q\n"))
+        );
+        // The address written whole settles it: the digits are the message.
+        assert_eq!(
+            sent(&["localhost:10000", "9000"]),
+            s("localhost:10000", Some("9000\n"))
+        );
+        // A bare number is a port, and what follows it a message.
+        assert_eq!(sent(&["9000", "80"]), s("localhost:9000", Some("80\n")));
+        // Not a port: a message.
+        assert_eq!(sent(&["db", "70000"]), s("db:10000", Some("70000\n")));
+        assert_eq!(sent(&["db", "hello"]), s("db:10000", Some("hello\n")));
     }
 
     #[test]

@@ -85,7 +85,10 @@ until a thread ends; new connections wait in the backlog."
     #[command(
         long_about = "Connect to ADDR, send the MESSAGE words (joined by spaces, \
 plus a newline) or else stdin, shut the write side, and print the reply until the \
-server closes its side."
+server closes its side. netcat's HOST PORT form works too: when ADDR is a host \
+without a port and the next word is a port, they are one address \
+(`sockcat send localhost 9000` connects to localhost:9000). To send digits as the \
+message, write the address whole: `sockcat send localhost:10000 9000`."
     )]
     Send(SendArgs),
 }
