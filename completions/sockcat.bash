@@ -67,7 +67,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__fork__subcmd__serve)
-            opts="-v -q -4 -6 -u -U -h -V --max-children --once --count --max-conns --idle-timeout --connect-timeout --backlog --grace --allow --deny --mode --reply --echo --discard --exec --sh-exec --forward --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-k -v -q -4 -6 -u -U -h -V --max-children --once --count --max-conns --idle-timeout --connect-timeout --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -225,7 +225,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__send)
-            opts="-n -z -v -q -4 -6 -u -U -h -V --file --no-shutdown --wait --connect-timeout --idle-timeout --retry --probe --crlf --source --count --duration --warmup --concurrency --progress --no-progress --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-n -z -N -v -q -4 -6 -u -U -h -V --file --no-shutdown --wait --connect-timeout --idle-timeout --retry --probe --crlf --source --count --duration --warmup --concurrency --progress --no-progress --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -283,7 +283,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__serve)
-            opts="-v -q -4 -6 -u -U -h -V --broker --stall-timeout --once --count --max-conns --idle-timeout --connect-timeout --backlog --grace --allow --deny --mode --reply --echo --discard --exec --sh-exec --forward --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-k -v -q -4 -6 -u -U -h -V --broker --stall-timeout --once --count --max-conns --idle-timeout --connect-timeout --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -357,7 +357,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__thread__subcmd__serve)
-            opts="-v -q -4 -6 -u -U -h -V --max-threads --once --count --max-conns --idle-timeout --connect-timeout --backlog --grace --allow --deny --mode --reply --echo --discard --exec --sh-exec --forward --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-k -v -q -4 -6 -u -U -h -V --max-threads --once --count --max-conns --idle-timeout --connect-timeout --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -49,6 +49,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l log-format -d 
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l broker -d 'Relay what each client sends to every other client (chat)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s k -l keep-open -d 'netcat\'s -k (keep listening): sockcat\'s servers do so anyway'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l echo -d 'Send back every byte received; pass the peer\'s FIN on after the echo drains'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l discard -d 'Read and count the bytes, print nothing'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
@@ -79,6 +80,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l forward -
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s k -l keep-open -d 'netcat\'s -k (keep listening): sockcat\'s servers do so anyway'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l echo -d 'Send back every byte received; pass the peer\'s FIN on after the echo drains'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l discard -d 'Read and count the bytes, print nothing'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
@@ -109,6 +111,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l forward
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s k -l keep-open -d 'netcat\'s -k (keep listening): sockcat\'s servers do so anyway'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l echo -d 'Send back every byte received; pass the peer\'s FIN on after the echo drains'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l discard -d 'Read and count the bytes, print nothing'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
@@ -124,7 +127,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s h -l he
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s V -l version -d 'Print version'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l file -d 'Send the contents of PATH instead of stdin' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l wait -d 'After the input ends, wait at most DUR for the reply [UDP default: 1s]' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l connect-timeout -d 'Give up connecting after DUR' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l connect-timeout -d 'Give up connecting after DUR (-w, as in ncat)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l idle-timeout -d 'Give up after DUR with no traffic in either direction' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l retry -d 'Keep trying to connect for up to DUR (until the server is up)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l source -d 'Local address and/or port to connect from (HOST:PORT, :PORT, HOST)' -r
@@ -137,7 +140,8 @@ json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s n -d 'Do not add a newline to the MESSAGE words'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l no-shutdown -d 'Keep the write side open after the input ends'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s z -l probe -d 'Only check that the port accepts connections, then close'
-complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l crlf -d 'Send CRLF line endings instead of LF'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l crlf -d 'Send CRLF line endings instead of LF (-C, as in nc)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s N -d 'netcat\'s -N (shut down after the input\'s end): sockcat does so anyway'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l progress -d 'Show a progress bar on stderr even when it is not a terminal'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l no-progress -d 'Never show a progress bar'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'

@@ -14,9 +14,13 @@ use sockcat::error::code;
 use sockcat::event;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
-        Err(e) => return clap_exit(e),
+        Err(e) => {
+            let port = cli::netcat::port_word(&argv);
+            return clap_exit(e, cli::netcat::subcommand(&argv), port.as_deref());
+        }
     };
     let format = match &cli.cmd {
         Cmd::Send(a) => a.common.log_format,
@@ -42,8 +46,15 @@ fn main() -> ExitCode {
 }
 
 /// Help and version go to stdout with exit 0; usage errors become one
-/// line, `sockcat: error: …`, and exit 2.
-fn clap_exit(e: clap::Error) -> ExitCode {
+/// line, `sockcat: error: …` ending with the subcommand's `--help`, and
+/// exit 2. A netcat flag gets a pointer to the sockcat way instead of
+/// clap's advice.
+fn clap_exit(e: clap::Error, sub: Option<&str>, port: Option<&str>) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue};
+    let help = match sub {
+        Some(s) => format!("see 'sockcat {s} --help'"),
+        None => "see 'sockcat --help'".to_string(),
+    };
     match e.kind() {
         // One name for the program, whichever subcommand was asked
         // (clap would say "sockcat-serve 0.1.0").
@@ -61,6 +72,18 @@ fn clap_exit(e: clap::Error) -> ExitCode {
             ExitCode::from(code)
         }
         _ => {
+            let invalid = match e.get(ContextKind::InvalidArg) {
+                Some(ContextValue::String(a)) => Some(a.clone()),
+                _ => None,
+            };
+            let flag = invalid.as_deref().map(|a| {
+                // "-l <PORT>", "--proxy=x": the flag alone.
+                a.split([' ', '=']).next().unwrap_or(a)
+            });
+            if let Some(p) = flag.and_then(|f| cli::netcat::pointer(f, sub, port)) {
+                let _ = writeln!(std::io::stderr(), "sockcat: error: {p}; {help}");
+                return ExitCode::from(code::USAGE);
+            }
             let rendered = e.render().to_string();
             let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
             let first = lines.next().unwrap_or("invalid arguments");
@@ -72,16 +95,26 @@ fn clap_exit(e: clap::Error) -> ExitCode {
                 let names: Vec<&str> = lines.take_while(|l| !l.starts_with("Usage:")).collect();
                 msg = format!("{} {}", msg, names.join(", "));
             }
+            if let Some(values) = rendered
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("[possible values: "))
+            {
+                msg.push_str(&format!(" (possible values: {}", values));
+                if msg.ends_with(']') {
+                    msg.pop();
+                }
+                msg.push(')');
+            }
+            // clap's "to pass '-x' as a value, use '-- -x'" is wrong advice
+            // for a flag someone expected to exist; other tips stay.
             if let Some(tip) = rendered
                 .lines()
                 .find_map(|l| l.trim().strip_prefix("tip: "))
+                .filter(|t| !t.starts_with("to pass '"))
             {
                 msg.push_str(&format!(" ({tip})"));
             }
-            let _ = writeln!(
-                std::io::stderr(),
-                "sockcat: error: {msg}; see 'sockcat --help'"
-            );
+            let _ = writeln!(std::io::stderr(), "sockcat: error: {msg}; {help}");
             ExitCode::from(code::USAGE)
         }
     }

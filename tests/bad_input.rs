@@ -173,3 +173,53 @@ fn junk_bytes_do_not_crash_servers() {
         assert!(!s.err().contains("panicked"));
     }
 }
+
+/// netcat's flags get a pointer to the sockcat way, one line, exit 2,
+/// naming the subcommand's help (issue 13, item 2); clap's "use '-- -l'"
+/// advice never appears.
+#[test]
+fn netcat_flags_get_a_pointer() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["-l", "9000"], "run 'sockcat serve 9000'"),
+        (&["-lk", "9000"], "run 'sockcat serve 9000'"),
+        (&["serve", ":0", "-p", "9000"], "--source :PORT"),
+        (&["serve", ":0", "-e", "/bin/cat"], "--exec PROG"),
+        (&["serve", ":0", "-c", "cat"], "--sh-exec CMDLINE"),
+        (&["serve", ":0", "-w", "3"], "--idle-timeout"),
+        (&["send", "-X", "5", ":1"], "proxies"),
+        (&["send", "--proxy", "x:1", ":1"], "proxies"),
+        (&["send", "--ssl", ":1"], "TLS"),
+        (&["send", "-o", "f", ":1"], "> FILE"),
+        (&["send", "-k", ":1"], "servers"),
+        (&["thread-serve", ":0", "-N"], "FIN"),
+    ];
+    for (args, needle) in cases {
+        check(args, 2, needle);
+        let out = run(args, b"");
+        assert!(!out.stderr.contains("'-- -"), "{out}");
+        let sub = ["serve", "thread-serve", "send"]
+            .into_iter()
+            .find(|s| args.contains(s));
+        let help = match sub {
+            Some(s) => format!("see 'sockcat {s} --help'"),
+            None => "see 'sockcat --help'".to_string(),
+        };
+        assert!(out.stderr.contains(&help), "{out}");
+    }
+}
+
+/// Usage errors list the possible values and name what is missing.
+#[test]
+fn usage_errors_say_what_would_do() {
+    check(
+        &["serve", "--log-format", "xml"],
+        2,
+        "possible values: text, json",
+    );
+    check(&["send", "--concurrency", "4", ":1", "x"], 2, "--count");
+    check(
+        &["send", "--concurrency", "4", ":1", "x"],
+        2,
+        "see 'sockcat send --help'",
+    );
+}

@@ -119,3 +119,13 @@ fn send_takes_the_netcat_host_port_form() {
     assert_eq!(s.wait(), Some(0));
     assert_eq!(s.out(), b"from netcat\n");
 }
+
+/// The most common netcat habit of all: `nc -nvz host port`.
+#[test]
+fn the_nvz_probe_habit_works() {
+    let s = Server::start(&["serve", "127.0.0.1:0", "--reply", "x"]);
+    let port = s.port().to_string();
+    run(&["send", "-nvz", "127.0.0.1", &port], b"").expect_code(0);
+    let closed = closed_port().to_string();
+    run(&["send", "-nvz", "127.0.0.1", &closed], b"").expect_code(1);
+}

@@ -301,3 +301,19 @@ fn ctrl_c_right_after_the_readiness_line() {
         }
     }
 }
+
+/// netcat's exact equivalents are accepted (issue 13, item 2): `-C` is
+/// --crlf, `-w` is --connect-timeout (ncat's meaning), and `-k` and `-N`
+/// ask for what sockcat does anyway.
+#[test]
+fn netcat_aliases_are_accepted() {
+    let mut s = Server::start(&["serve", "127.0.0.1:0", "-k", "--once", "--reply", "ok"]);
+    let out = run(&["send", "-C", "-N", "-w", "2s", s.addr(), "line"], b"");
+    out.expect_code(0);
+    assert_eq!(out.stdout, b"ok\n");
+    assert_eq!(s.wait(), Some(0));
+    assert_eq!(s.out(), b"line\r\n");
+    // -w bounds the connect: a closed port fails at once, a usage error never.
+    let port = closed_port().to_string();
+    run(&["send", "-w", "1s", "127.0.0.1", &port, "x"], b"").expect_code(1);
+}

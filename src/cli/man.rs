@@ -101,6 +101,59 @@ directions, \fB<\fR from the client, \fB>\fR to it), JSON events and
 Ctrl\-C's grace period apply as to any handler.
 "#;
 
+const NETCAT: &str = r#".SH "FOR NETCAT USERS"
+The habits of nc, ncat and socat, and the sockcat way. A flag sockcat
+spells differently gets a one-line pointer (exit 2).
+.TP
+.B nc \-l 9000\fR, \fBncat \-lk 9000
+\fBsockcat serve 9000\fR (servers keep listening; \fB\-k\fR is accepted).
+\fBfork\-serve\fR and \fBthread\-serve\fR serve a connection per process
+or thread.
+.TP
+.B nc \-N host 9000 < file
+\fBsockcat send host 9000 < file\fR: netcat's \fBHOST PORT\fR form is read
+as one address, and the half-close after the input is the default
+(\fB\-N\fR is accepted).
+.TP
+.B nc \-zv host 22
+\fBsockcat send \-zv host 22\fR.
+.TP
+.B nc \-u host 53\fR, \fBnc \-U /tmp/s
+\fBsockcat send \-u host 53\fR, \fBsockcat send \-U /tmp/s\fR (or
+\fBunix:/tmp/s\fR).
+.TP
+.B ncat \-lk 9000 \-e /bin/cat\fR, \fBnc \-c CMD
+\fBsockcat fork\-serve 9000 \-\-exec /bin/cat\fR, \fB\-\-sh\-exec CMD\fR.
+\fB\-\-exec\fR takes the rest of the line, so the address goes first.
+.TP
+.B ncat \-\-broker\fR, \fBncat \-\-chat
+\fBsockcat serve \-\-broker\fR.
+.TP
+.B nc \-C\fR, \fBncat \-w 3
+\fB\-\-crlf\fR (also \fB\-C\fR), \fB\-\-connect\-timeout 3s\fR (also
+\fB\-w\fR, ncat's meaning; OpenBSD nc's \fB\-w\fR also bounds idle time:
+add \fB\-\-idle\-timeout 3s\fR).
+.TP
+.B ncat \-x FILE
+\fB\-\-hex 2> FILE\fR.
+.TP
+.B socat TCP\-LISTEN:8080,fork TCP:localhost:80
+\fBsockcat serve 8080 \-\-forward localhost:80\fR (any model).
+.TP
+.B socat TCP\-LISTEN:2375,fork UNIX\-CONNECT:/var/run/docker.sock
+\fBsockcat serve 2375 \-\-forward unix:/var/run/docker.sock\fR.
+.PP
+Letters sockcat uses for something else keep sockcat's meaning:
+\fB\-q\fR is \fB\-\-quiet\fR (nc's \fB\-q SECS\fR waits after the
+input's end; sockcat half-closes at once and reads until the server's FIN);
+\fB\-n\fR leaves the newline off the message words (nc's "no DNS":
+sockcat looks up names only), and with \fB\-z\fR, where there is no
+message, it is accepted and ignored; \fBsend \-\-wait DUR\fR bounds the
+wait for a reply (ncat's \fB\-\-wait\fR is the connect timeout). Not
+there yet: proxies (\fB\-X\fR, \fB\-x\fR, \fB\-\-proxy\fR) and TLS
+(\fB\-\-ssl\fR).
+"#;
+
 const ENVIRONMENT: &str = r#".SH ENVIRONMENT
 Programs started by \fB\-\-exec\fR and \fB\-\-sh\-exec\fR get these
 variables; for Unix sockets the address is the socket name and the port is
@@ -372,6 +425,9 @@ pub fn trailer(page: &str) -> String {
         out.push_str(ENVIRONMENT);
     }
     out.push_str(EVENTS);
+    if page == "sockcat" || page == "sockcat-send" || page == "sockcat-serve" {
+        out.push_str(NETCAT);
+    }
     out.push_str(if page == "sockcat" {
         SEE_ALSO_MAIN
     } else {

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub mod config;
 pub mod man;
+pub mod netcat;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -225,6 +226,10 @@ pub struct ServerArgs {
     #[arg(long, value_name = "CIDR")]
     pub deny: Vec<String>,
 
+    /// netcat's -k (keep listening): sockcat's servers do so anyway
+    #[arg(short = 'k', long = "keep-open", hide = true)]
+    pub netcat_keep_open: bool,
+
     /// Permissions of a Unix socket file, in octal (600, 0660)
     #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
     pub mode: Option<u32>,
@@ -295,8 +300,8 @@ pub struct SendArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub wait: Option<Duration>,
 
-    /// Give up connecting after DUR
-    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
+    /// Give up connecting after DUR (-w, as in ncat)
+    #[arg(long, short_alias = 'w', value_name = "DUR", value_parser = parse_positive_duration)]
     pub connect_timeout: Option<Duration>,
 
     /// Give up after DUR with no traffic in either direction
@@ -311,9 +316,13 @@ pub struct SendArgs {
     #[arg(short = 'z', long = "probe")]
     pub probe: bool,
 
-    /// Send CRLF line endings instead of LF
-    #[arg(long)]
+    /// Send CRLF line endings instead of LF (-C, as in nc)
+    #[arg(long, short_alias = 'C')]
     pub crlf: bool,
+
+    /// netcat's -N (shut down after the input's end): sockcat does so anyway
+    #[arg(short = 'N', hide = true)]
+    pub netcat_shutdown: bool,
 
     /// Local address and/or port to connect from (HOST:PORT, :PORT, HOST)
     #[arg(long, value_name = "ADDR")]

@@ -1,0 +1,156 @@
+//! netcat's habits: what sockcat says to a flag it does not take.
+//!
+//! People bring nc's and ncat's flags with them. The exact equivalents with
+//! no clash are hidden aliases in the clap definitions (`-C`, `-w`, and
+//! `-k` and `-N`, which ask for what sockcat does anyway); a flag sockcat
+//! spells differently, or cannot do, gets one line naming the sockcat way
+//! here instead of clap's generic advice. Letters sockcat uses for
+//! something else (`-q`, `-n`) keep sockcat's meaning: the man page's
+//! netcat section says so.
+
+/// The one-line pointer for a netcat flag sockcat does not take, in the
+/// subcommand `sub` (None: before any subcommand). `flag` is as clap
+/// reports it: `-l`, `--proxy`. `port` is a port the command line gave
+/// (`nc -l 9000`), to show the whole sockcat command.
+pub fn pointer(flag: &str, sub: Option<&str>, port: Option<&str>) -> Option<String> {
+    let server = sub.is_some_and(|s| s.ends_with("serve"));
+    let send = sub == Some("send");
+    let says = |what: &str| Some(format!("sockcat has no {flag}: {what}"));
+    match flag {
+        "-l" | "--listen" => says(&format!(
+            "to listen, run 'sockcat serve {}' (or fork-serve, thread-serve)",
+            port.unwrap_or("PORT")
+        )),
+        "-p" | "--source-port" => says(
+            "a server's port is part of its address ('sockcat serve :PORT'); \
+             a client's own port is --source :PORT",
+        ),
+        "-s" => {
+            says("a client's local address is --source ADDR; a server's is part of its address")
+        }
+        "-e" => says("run a program per connection with --exec PROG ARGS... (a server option)"),
+        "-c" => says("run a command line per connection with --sh-exec CMDLINE (a server option)"),
+        "-X" | "--proxy" | "--proxy-type" | "--proxy-auth" | "-P" => {
+            says("sockcat does not speak to proxies yet")
+        }
+        "-x" => says(
+            "nc's -x (a proxy) sockcat cannot do yet; ncat's -x FILE (a hex dump) is --hex 2> FILE",
+        ),
+        "--hex-dump" => says("use --hex, which dumps to stderr (--hex 2> FILE)"),
+        "--ssl" | "--ssl-cert" | "--ssl-key" | "--ssl-verify" => {
+            says("sockcat does not speak TLS yet")
+        }
+        "-o" | "--output" => says("redirect stdout (> FILE); --hex 2> FILE for a hex dump"),
+        "-d" | "--recv-only" => says("to send nothing, give 'send' no input: < /dev/null"),
+        "--send-only" => says("'send' prints the reply; send it away with > /dev/null"),
+        "-i" => says(
+            "ncat's -i is --idle-timeout DUR; OpenBSD nc's pause between lines has no equivalent",
+        ),
+        "-m" => says("at most N connections at once is --max-conns N"),
+        "--chat" => says("a chat room is 'sockcat serve --broker'"),
+        "--nodns" => says("sockcat looks up names only; give an IP address to skip the lookup"),
+        "--unixsock" => says("use -U (or a unix:PATH address)"),
+        "-w" if server => says(
+            "a server's timeouts are --idle-timeout DUR and, with --forward, --connect-timeout DUR",
+        ),
+        "-C" if server => says("CRLF line endings are 'send --crlf' (-C)"),
+        "-N" if server => says("a server passes each side's FIN on already"),
+        "-k" | "--keep-open" if send => says("keeping a listener open is what the servers do"),
+        "-z" if server => says("probing a port is 'sockcat send -z HOST:PORT'"),
+        "-b" => says("broadcast datagrams have no equivalent"),
+        "-D" => says("socket debugging has no equivalent"),
+        "-F" => says("passing the socket to another process has no equivalent"),
+        "-I" | "-O" => says("the kernel sizes the socket buffers"),
+        "-M" => says("the TTL has no equivalent"),
+        "-r" => says("random ports have no equivalent"),
+        "-S" => says("TCP MD5 signatures have no equivalent"),
+        "-T" => says("the TOS has no equivalent"),
+        "-t" => says("telnet negotiation has no equivalent"),
+        "-V" => says("routing tables have no equivalent"),
+        "-W" => says("use 'send --wait DUR' to bound the wait for a reply"),
+        "-Z" => says("DCCP has no equivalent"),
+        "-g" | "-G" => says("source routing has no equivalent"),
+        _ => None,
+    }
+}
+
+/// The first port-like word on a command line (digits alone), for the
+/// `-l` pointer.
+pub fn port_word(args: &[std::ffi::OsString]) -> Option<String> {
+    args.iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .map(|a| a.trim_start_matches(':'))
+        .find(|a| !a.is_empty() && a.len() <= 5 && a.bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_string)
+}
+
+/// The subcommand on a command line, if any (the first word that names
+/// one), for pointers and for naming the right `--help`.
+pub fn subcommand(args: &[std::ffi::OsString]) -> Option<&'static str> {
+    // (Any word: a subcommand's name is never a flag's value in practice.)
+    const SUBS: [&str; 4] = ["serve", "fork-serve", "thread-serve", "send"];
+    args.iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .find_map(|a| SUBS.iter().find(|s| **s == a).copied())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pointer_is_one_line_naming_the_flag() {
+        for flag in [
+            "-l",
+            "-p",
+            "-s",
+            "-e",
+            "-c",
+            "-X",
+            "-x",
+            "-P",
+            "-o",
+            "-d",
+            "-i",
+            "-m",
+            "-b",
+            "-D",
+            "-F",
+            "-I",
+            "-O",
+            "-M",
+            "-r",
+            "-S",
+            "-T",
+            "-t",
+            "-V",
+            "-W",
+            "-Z",
+            "-g",
+            "-G",
+            "--listen",
+            "--proxy",
+            "--ssl",
+            "--chat",
+            "--nodns",
+            "--send-only",
+            "--recv-only",
+        ] {
+            let p = pointer(flag, Some("send"), None).unwrap_or_else(|| panic!("{flag}"));
+            assert!(p.starts_with(&format!("sockcat has no {flag}: ")), "{p}");
+            assert!(!p.contains('\n'), "{p}");
+        }
+        // Flags sockcat takes get no pointer where it takes them.
+        assert!(pointer("-w", Some("send"), None).is_none());
+        assert!(pointer("-w", Some("serve"), None).is_some());
+        assert!(pointer("-k", Some("serve"), None).is_none());
+        assert!(pointer("-k", Some("send"), None).is_some());
+        assert!(
+            pointer("-l", None, Some("9000"))
+                .unwrap()
+                .contains("run 'sockcat serve 9000'")
+        );
+    }
+}
