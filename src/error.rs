@@ -14,6 +14,10 @@ pub mod code {
     pub const USAGE: u8 = 2;
     pub const TIMEOUT: u8 = 124;
     pub const INTERRUPTED: u8 = 130;
+    /// SIGHUP: 128 + 1, as a shell reports a process it ended.
+    pub const HUNG_UP: u8 = 129;
+    /// A second SIGTERM, which ends a server at once: 128 + 15.
+    pub const TERMINATED: u8 = 143;
 }
 
 #[derive(Debug)]
@@ -24,8 +28,11 @@ pub enum Error {
     Runtime(String),
     /// A time limit expired: exit 124.
     Timeout(String),
-    /// Ctrl-C or SIGTERM: exit 130, nothing printed.
+    /// Ctrl-C: exit 130, nothing printed. (SIGTERM is a requested stop:
+    /// a server ends with 0 after its graceful shutdown.)
     Interrupted,
+    /// SIGHUP: exit 129, nothing printed.
+    HungUp,
     /// Stdout was closed by its reader (`| head -1`): exit 0, nothing printed.
     StdoutClosed,
     /// A failure already reported where it belongs (load mode's summary
@@ -60,6 +67,7 @@ impl Error {
             Error::Runtime(_) | Error::Reported => code::FAILURE,
             Error::Timeout(_) => code::TIMEOUT,
             Error::Interrupted => code::INTERRUPTED,
+            Error::HungUp => code::HUNG_UP,
             Error::StdoutClosed => code::OK,
         }
     }
@@ -68,7 +76,7 @@ impl Error {
     pub fn message(&self) -> Option<&str> {
         match self {
             Error::Usage(m) | Error::Runtime(m) | Error::Timeout(m) => Some(m),
-            Error::Interrupted | Error::StdoutClosed | Error::Reported => None,
+            Error::Interrupted | Error::HungUp | Error::StdoutClosed | Error::Reported => None,
         }
     }
 }
@@ -79,6 +87,7 @@ impl fmt::Display for Error {
             Some(m) => f.write_str(m),
             None => f.write_str(match self {
                 Error::Interrupted => "interrupted",
+                Error::HungUp => "hung up",
                 Error::Reported => "failed",
                 _ => "stdout closed",
             }),

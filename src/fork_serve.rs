@@ -94,6 +94,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
             Turn::Cut => {
                 if !termed {
                     termed = true;
+                    server.warn_cut(children.len());
                     exec::signal_all(Signal::SIGTERM);
                 }
             }

@@ -242,13 +242,19 @@ pub fn install_signals() -> Result<Signals> {
                 }
             }
             // Exit at once, as a second Ctrl-C asks.
-            crate::sys::exit_now(crate::error::code::INTERRUPTED as i32);
+            let code = match crate::sys::stop_signal() {
+                Some(nix::sys::signal::Signal::SIGTERM) => crate::error::code::TERMINATED,
+                Some(nix::sys::signal::Signal::SIGHUP) => crate::error::code::HUNG_UP,
+                _ => crate::error::code::INTERRUPTED,
+            };
+            crate::sys::exit_now(code as i32);
         }
         if let Some(w) = SIGNAL_WAKER.get() {
             let _ = w.wake();
         }
     })
     .map_err(|e| Error::runtime(format!("install signal handler: {e}")))?;
+    crate::sys::note_stop_signals();
     Ok(Signals(count))
 }
 
@@ -710,6 +716,17 @@ impl Acceptor {
 }
 
 impl Server {
+    /// The grace period ended with `open` connections still open: say so
+    /// (a stop that had to cut them still exits as the signal asks).
+    pub fn warn_cut(&self, open: usize) {
+        if open > 0 {
+            self.log.warning(&format!(
+                "the grace period is over: ending {open} connection{} still open",
+                if open == 1 { "" } else { "s" }
+            ));
+        }
+    }
+
     /// The end of every model: the `-v` summary, then the exit the way the
     /// server ended (a signal: interrupted; a closed stdout: quietly).
     pub fn finish(
@@ -723,7 +740,12 @@ impl Server {
         // Nothing started for a connection outlives the server.
         exec::kill_leftovers();
         if self.signals.count() > 0 {
-            return Err(Error::Interrupted);
+            // SIGTERM asks for a stop, and the stop went as asked: 0.
+            return match crate::sys::stop_signal() {
+                Some(nix::sys::signal::Signal::SIGTERM) => Ok(()),
+                Some(nix::sys::signal::Signal::SIGHUP) => Err(Error::HungUp),
+                _ => Err(Error::Interrupted),
+            };
         }
         if stdout_closed {
             return Err(Error::StdoutClosed);

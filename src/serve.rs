@@ -779,6 +779,7 @@ impl Loop {
     /// The grace period ran out: end what is left.
     fn abandon(&mut self) {
         let ids: Vec<usize> = self.conns.keys().copied().collect();
+        self.server.warn_cut(ids.len());
         for id in ids {
             if let Some(mut c) = self.conns.remove(&id) {
                 if let Some(ch) = &mut c.child {

@@ -72,6 +72,45 @@ pub fn set_signal(sig: Signal, default: bool) {
     let _ = unsafe { signal::signal(sig, handler) };
 }
 
+/// The first of SIGTERM or SIGHUP to arrive, 0 while neither has: ctrlc
+/// reports every stop signal the same way, and the exit code depends on
+/// which it was.
+static STOP_SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn on_stop_signal(sig: libc::c_int) {
+    use std::sync::atomic::Ordering;
+    let _ = STOP_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+    // Hand it on as a SIGINT to ctrlc's handler, which counts it and wakes
+    // the server's loop. (raise is async-signal-safe; so is an atomic.)
+    let _ = signal::raise(Signal::SIGINT);
+}
+
+/// Route SIGTERM and SIGHUP through [`on_stop_signal`], after ctrlc has
+/// installed its handlers, so that [`stop_signal`] can say which came.
+pub fn note_stop_signals() {
+    use signal::{SaFlags, SigAction, SigSet};
+    let act = SigAction::new(
+        SigHandler::Handler(on_stop_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler touches only an atomic and calls raise(),
+        // both async-signal-safe, so it is sound in any context it
+        // interrupts.
+        let _ = unsafe { signal::sigaction(sig, &act) };
+    }
+}
+
+/// Which stop signal came first: SIGTERM, SIGHUP, or None (Ctrl-C, or
+/// none yet).
+pub fn stop_signal() -> Option<Signal> {
+    match STOP_SIGNAL.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => None,
+        n => Signal::try_from(n).ok(),
+    }
+}
+
 /// Send `sig` to one process; a process that is gone is not an error here.
 pub fn kill(pid: libc::pid_t, sig: Signal) {
     let _ = signal::kill(Pid::from_raw(pid), sig);

@@ -176,7 +176,10 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
         match turn {
             Turn::Done => break,
             Turn::Serve => {}
-            Turn::Cut => cut(&mut active),
+            Turn::Cut => {
+                server.warn_cut(active.values().filter(|a| a.stream.is_some()).count());
+                cut(&mut active)
+            }
             // Threads that ignore even the cut are left to process exit.
             Turn::Abandon => break,
         }

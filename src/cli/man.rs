@@ -15,7 +15,10 @@ grace period and no wait.
 const EXIT_STATUS: &str = r#".SH "EXIT STATUS"
 .TP
 .B 0
-Success; for \fBsend \-z\fR, the port accepts connections.
+Success; for \fBsend \-z\fR, the port accepts connections. A server
+stopped by SIGTERM (a requested stop, as systemd sends) exits 0 after its
+graceful shutdown, also when the grace period had to cut connections
+(a warning says how many).
 .TP
 .B 1
 A runtime failure: connection refused or reset, bind failed, a socket file
@@ -29,8 +32,15 @@ A time limit expired: \fB\-\-connect\-timeout\fR, \fB\-\-wait\fR,
 \fB\-\-idle\-timeout\fR or \fB\-\-retry\fR; for \fBsend \-z\fR over UDP, no
 answer came, so the port may be open or filtered.
 .TP
+.B 129
+A server ended by SIGHUP.
+.TP
 .B 130
-Interrupted by Ctrl\-C or SIGTERM.
+Interrupted by Ctrl\-C.
+.TP
+.B 143
+A server's second SIGTERM, which ends it at once (a second Ctrl\-C or
+SIGHUP ends it at once with 130 or 129).
 .PP
 A closed standard output (\fBsockcat send ... | head \-1\fR) ends quietly
 with 0. Errors are one line on standard error:
