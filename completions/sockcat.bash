@@ -225,7 +225,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__send)
-            opts="-n -z -N -v -q -4 -6 -u -U -h -V --file --no-shutdown --wait --connect-timeout --idle-timeout --retry --probe --crlf --source --count --duration --warmup --concurrency --progress --no-progress --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-n -z -N -v -q -4 -6 -u -U -h -V --file --no-shutdown --wait --connect-timeout --idle-timeout --retry --probe --crlf --source --count --duration --warmup --concurrency --scan-timeout --progress --no-progress --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -268,6 +268,10 @@ _sockcat() {
                     return 0
                     ;;
                 --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scan-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

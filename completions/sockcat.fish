@@ -134,12 +134,13 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l source -d 'Loca
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l count -d 'Load mode: repeat the whole exchange N times and print a summary' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l duration -d 'Load mode: repeat the exchange for DUR and report the rate inside that window' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l warmup -d 'Load mode with --duration: run exchanges for DUR first and leave them out of the figures' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l concurrency -d 'Load mode: run C exchanges in parallel' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l concurrency -d 'Load mode: run C exchanges in parallel; a scan (-z with several ports): probe C ports at once [default: 1; a scan: 64]' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l scan-timeout -d 'A scan (-z with several ports): give up on the ports not yet probed after DUR' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s n -d 'Do not add a newline to the MESSAGE words'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l no-shutdown -d 'Keep the write side open after the input ends'
-complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s z -l probe -d 'Only check that the port accepts connections, then close'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s z -l probe -d 'Only check that the port accepts connections, then close; with several ports (20-30,443), scan them'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l crlf -d 'Send CRLF line endings instead of LF (-C, as in nc)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s N -d 'netcat\'s -N (shut down after the input\'s end): sockcat does so anyway'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l progress -d 'Show a progress bar on stderr even when it is not a terminal'

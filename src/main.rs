@@ -28,6 +28,12 @@ fn main() -> ExitCode {
         Cmd::ForkServe(a) => a.server.common.log_format,
         Cmd::ThreadServe(a) => a.server.common.log_format,
     };
+    let sub = match &cli.cmd {
+        Cmd::Send(_) => "send",
+        Cmd::Serve(_) => "serve",
+        Cmd::ForkServe(_) => "fork-serve",
+        Cmd::ThreadServe(_) => "thread-serve",
+    };
     let result = sockcat::run(cli);
     match result {
         Ok(()) => ExitCode::from(code::OK),
@@ -38,7 +44,12 @@ fn main() -> ExitCode {
                     json: format == cli::LogFormat::Json,
                     upstream: None,
                 };
-                log.fatal(msg);
+                // A usage error names the help that says how it is done.
+                if let sockcat::error::Error::Usage(_) = e {
+                    log.fatal(&format!("{msg}; see 'sockcat {sub} --help'"));
+                } else {
+                    log.fatal(msg);
+                }
             }
             ExitCode::from(e.exit_code())
         }

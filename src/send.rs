@@ -22,6 +22,7 @@ use crate::transport::{self, Opts, Stream};
 
 pub mod load;
 pub mod progress;
+pub mod scan;
 
 /// What the client sends.
 pub enum Input {
@@ -52,6 +53,8 @@ pub enum Job {
     Exchange(Input),
     /// `-z`: only see whether the port accepts connections.
     Probe,
+    /// `-z` with several ports: a scan.
+    Scan(scan::Scan),
     /// Load mode: repeat the exchange with `message`.
     Load {
         amount: load::Amount,
@@ -78,6 +81,7 @@ pub fn run(cfg: Config) -> Result<()> {
             return load::run(&plan_load(&plan), amount, concurrency, &message, plan.log);
         }
         Job::Probe => return probe(&plan),
+        Job::Scan(s) => return scan::run(&s, plan.log),
         Job::Exchange(input) => input,
     };
     if plan.addr.is_datagram() {

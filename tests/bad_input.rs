@@ -65,7 +65,7 @@ fn usage_errors_exit_2() {
             &["serve", &format!("unix:/tmp/{}", "x".repeat(120))],
             "too long",
         ),
-        (&["send", "--concurrency", "4", ":1"], "required"),
+        (&["send", "--concurrency", "4", ":1"], "load mode"),
         (
             &["serve", "--broker", "udp://127.0.0.1:0"],
             "--broker relays between connections",

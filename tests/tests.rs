@@ -20,4 +20,5 @@ mod options;
 mod programs;
 mod properties;
 mod relay;
+mod scan;
 mod unix;

@@ -271,6 +271,18 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
         Some((a, rest)) => (a.into(), rest),
         None => (args.addr.clone(), &args.message[..]),
     };
+    // Several ports: `HOST PORTS` (above) or `HOST:PORTS`.
+    let ports = raw
+        .to_str()
+        .and_then(|r| r.rsplit_once(':'))
+        .filter(|(h, p)| !h.ends_with(':') && send::scan::is_port_list(p))
+        .map(|(h, p)| {
+            let h = if h.is_empty() { addr::DEFAULT_HOST } else { h };
+            (h.to_string(), p.to_string())
+        });
+    if let Some((host, spec)) = &ports {
+        return scan_job(args, host, spec, words);
+    }
     let addr = address(&raw, args.common.udp, args.common.unix)?;
     let source = args.source.as_deref().map(source).transpose()?;
     let plan = Plan {
@@ -309,19 +321,24 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
         (None, None) => None,
     };
     if args.probe && !words.is_empty() && amount.is_none() {
-        return Err(Error::usage(format!(
-            "-z only checks the port and sends nothing; drop the words '{}'",
-            words.join(" ")
-        )));
+        return Err(words_after_probe(words));
     }
     let job = if let Some(amount) = amount {
         Job::Load {
             amount,
-            concurrency: args.concurrency,
+            concurrency: args.concurrency.unwrap_or(1),
             message: message.unwrap_or_default(),
         }
     } else if args.probe {
         Job::Probe
+    } else if args.scan_timeout.is_some() {
+        return Err(Error::usage(
+            "--scan-timeout bounds a scan: -z with several ports (send -z HOST 20-30)",
+        ));
+    } else if args.concurrency.is_some() {
+        return Err(Error::usage(
+            "--concurrency is for load mode (--count N or --duration DUR) and scans (-z HOST PORTS)",
+        ));
     } else {
         Job::Exchange(match (message, &args.file) {
             (Some(m), _) => Input::Message(m),
@@ -334,6 +351,81 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
             (None, None) => Input::Stdin,
         })
     };
+    Ok(send::Config { plan, job })
+}
+
+/// Words after `-z`'s address: options in the wrong place, or a message
+/// a probe does not send.
+fn words_after_probe(words: &[String]) -> Error {
+    let w = words.join(" ");
+    if words[0].starts_with('-') {
+        Error::usage(format!(
+            "options go before the address (what follows it is the message): '{w}'"
+        ))
+    } else {
+        Error::usage(format!(
+            "-z only checks the port and sends nothing; drop the words '{w}'"
+        ))
+    }
+}
+
+/// `send -z HOST PORTS`: a scan, checked.
+fn scan_job(args: &SendArgs, host: &str, spec: &str, words: &[String]) -> Result<send::Config> {
+    use send::scan;
+    if !args.probe {
+        return Err(Error::usage(format!(
+            "'{spec}' is several ports: scanning them needs -z (send -z {host} {spec})"
+        )));
+    }
+    if args.count.is_some() || args.duration.is_some() {
+        return Err(Error::usage(
+            "a scan (-z with several ports) is not load mode",
+        ));
+    }
+    if !words.is_empty() {
+        return Err(words_after_probe(words));
+    }
+    let (host, udp) = match host.strip_prefix("udp://") {
+        Some(h) => (h, true),
+        None => (host.strip_prefix("tcp://").unwrap_or(host), args.common.udp),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ports = scan::parse_ports(spec).map_err(Error::usage)?;
+    let plan_log = log(&args.common);
+    // The plan is only for the job's log: a scan connects per port.
+    let plan = Plan {
+        opts: Opts {
+            family: family(&args.common),
+            backlog: 0,
+            keepalive: false,
+            nodelay: false,
+            mode: None,
+        },
+        source: None,
+        connect_timeout: args.connect_timeout,
+        retry: None,
+        idle: None,
+        wait: args.wait,
+        no_shutdown: false,
+        crlf: false,
+        hex: false,
+        progress: progress::Mode::from_flags(false, true),
+        log: plan_log,
+        addr: addr::parse_with(&format!("{host}:1"), udp, false)
+            .or_else(|_| addr::parse_with(&format!("[{host}]:1"), udp, false))?,
+    };
+    let job = Job::Scan(scan::Scan {
+        host: host.to_string(),
+        udp,
+        ports,
+        concurrency: args.concurrency.unwrap_or(scan::CONCURRENCY),
+        per_port: args
+            .connect_timeout
+            .or(if udp { args.wait } else { None })
+            .unwrap_or(scan::PORT_TIMEOUT),
+        deadline: args.scan_timeout,
+        family: family(&args.common),
+    });
     Ok(send::Config { plan, job })
 }
 
@@ -353,10 +445,10 @@ fn netcat_form<'a>(
     if unix || !addr::is_portless_host(a) {
         return None;
     }
-    if first.is_empty()
-        || !first.bytes().all(|b| b.is_ascii_digit())
-        || first.parse::<u16>().is_err()
-    {
+    let one_port = !first.is_empty()
+        && first.bytes().all(|b| b.is_ascii_digit())
+        && first.parse::<u16>().is_ok();
+    if !one_port && !send::scan::is_port_list(first) {
         return None;
     }
     Some((format!("{a}:{first}"), rest))

@@ -15,14 +15,15 @@ grace period and no wait.
 const EXIT_STATUS: &str = r#".SH "EXIT STATUS"
 .TP
 .B 0
-Success; for \fBsend \-z\fR, the port accepts connections. A server
+Success; for \fBsend \-z\fR, the port accepts connections (in a scan,
+every port does). A server
 stopped by SIGTERM (a requested stop, as systemd sends) exits 0 after its
 graceful shutdown, also when the grace period had to cut connections
 (a warning says how many).
 .TP
 .B 1
 A runtime failure: connection refused or reset, bind failed, a socket file
-in the way, errors in load mode.
+in the way, errors in load mode; in a scan, a port that is not open.
 .TP
 .B 2
 A usage error: a bad flag, address, duration or CIDR.
@@ -30,7 +31,8 @@ A usage error: a bad flag, address, duration or CIDR.
 .B 124
 A time limit expired: \fB\-\-connect\-timeout\fR, \fB\-\-wait\fR,
 \fB\-\-idle\-timeout\fR or \fB\-\-retry\fR; for \fBsend \-z\fR over UDP, no
-answer came, so the port may be open or filtered.
+answer came, so the port may be open or filtered; for a scan,
+\fB\-\-scan\-timeout\fR came before every port was probed.
 .TP
 .B 129
 A server ended by SIGHUP.
@@ -125,8 +127,9 @@ or thread.
 as one address, and the half-close after the input is the default
 (\fB\-N\fR is accepted).
 .TP
-.B nc \-zv host 22
-\fBsockcat send \-zv host 22\fR.
+.B nc \-nvz host 22\fR, \fBnc \-zv host 20\-30
+\fBsockcat send \-nvz host 22\fR; \fBsockcat send \-z host 20\-30,443\fR
+scans, several ports at once, one line per port on standard output.
 .TP
 .B nc \-u host 53\fR, \fBnc \-U /tmp/s
 \fBsockcat send \-u host 53\fR, \fBsockcat send \-U /tmp/s\fR (or
@@ -248,6 +251,15 @@ datagram dropped because no session could start for its peer).
 .TP
 .B probe
 \fBaddress\fR, \fBopen\fR: what \fBsend \-z\fR found (not under \fB\-q\fR).
+.TP
+.B port
+a scan's result for one port, on standard output (it is the scan's data):
+\fBtransport\fR, \fBaddress\fR, \fBport\fR, \fBstate\fR (\fBopen\fR,
+\fBclosed\fR, \fBfiltered\fR: no answer to a TCP connect;
+\fBopen|filtered\fR: no answer to an empty UDP datagram, which an open
+port that ignores it and a filtered one both give; \fBerror\fR, with
+\fBmessage\fR), and \fBwaited_ms\fR for the last two. Text:
+\fB127.0.0.1:22 open\fR, one line per port, in port order.
 .TP
 .B load
 the load\-mode summary of \fBsend \-\-count\fR or \fBsend \-\-duration\fR
@@ -397,6 +409,10 @@ fn examples(page: &str) -> String {
             (
                 "Is the port open?",
                 "$ sockcat send \\-z 127.0.0.1:22 && echo open",
+            ),
+            (
+                "Scan ports, 64 at a time, each given 1s, the whole scan 10s; one line per port.",
+                "$ sockcat send \\-z 127.0.0.1 20\\-30,443 \\-\\-scan\\-timeout 10s",
             ),
             (
                 "A line per datagram, over UDP.",

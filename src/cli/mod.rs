@@ -312,7 +312,7 @@ pub struct SendArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub retry: Option<Duration>,
 
-    /// Only check that the port accepts connections, then close
+    /// Only check that the port accepts connections, then close; with several ports (20-30,443), scan them
     #[arg(short = 'z', long = "probe")]
     pub probe: bool,
 
@@ -340,9 +340,13 @@ pub struct SendArgs {
     #[arg(long, value_name = "DUR", default_value = "0s", value_parser = parse_duration, requires = "duration")]
     pub warmup: Duration,
 
-    /// Load mode: run C exchanges in parallel
-    #[arg(long, value_name = "C", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=10000), requires = "load")]
-    pub concurrency: u64,
+    /// Load mode: run C exchanges in parallel; a scan (-z with several ports): probe C ports at once [default: 1; a scan: 64]
+    #[arg(long, value_name = "C", value_parser = clap::value_parser!(u64).range(1..=10000))]
+    pub concurrency: Option<u64>,
+
+    /// A scan (-z with several ports): give up on the ports not yet probed after DUR
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
+    pub scan_timeout: Option<Duration>,
 
     /// Show a progress bar on stderr even when it is not a terminal
     #[arg(long, conflicts_with = "no_progress")]

@@ -170,8 +170,9 @@ pub fn kill_leftovers() {
     // parent is still alive is not ours yet, and would be orphaned to init
     // when the server exits. A parent that is exiting lists no children,
     // and they become ours only once it has exited: walk again until no
-    // live descendant is left (bounded: half a second).
-    let until = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    // live descendant is left (bounded: two seconds, which only a process
+    // that will not die, or a machine under heavy load, ever uses).
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
     loop {
         let alive: Vec<libc::pid_t> = crate::sys::descendants()
             .into_iter()

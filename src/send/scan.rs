@@ -1,0 +1,266 @@
+//! `send -z HOST PORTS`: a port scan. Ports are probed concurrently (at
+//! most `--concurrency` at once, 64 by default), each bounded by
+//! `--connect-timeout` (1s by default), the whole scan by `--scan-timeout`;
+//! one result line per port goes to stdout, in port order, as soon as the
+//! ports before it are known.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::addr::{self, Family};
+use crate::error::{Error, Result};
+use crate::event::Log;
+
+/// How long a port may take to answer, unless `--connect-timeout` says.
+pub const PORT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Ports probed at once, unless `--concurrency` says.
+pub const CONCURRENCY: u64 = 64;
+
+/// A checked scan.
+#[derive(Debug)]
+pub struct Scan {
+    pub host: String,
+    pub udp: bool,
+    pub ports: Vec<u16>,
+    pub concurrency: u64,
+    pub per_port: Duration,
+    pub deadline: Option<Duration>,
+    pub family: Family,
+}
+
+/// What a probe learned about one port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Open,
+    Closed,
+    /// TCP: no answer in time (a firewall dropping the SYN, say).
+    Filtered(Duration),
+    /// UDP: no answer, which an open port that ignores empty datagrams
+    /// and a filtered one both give.
+    OpenOrFiltered(Duration),
+    Error(String),
+}
+
+impl State {
+    fn text(&self) -> String {
+        match self {
+            State::Open => "open".into(),
+            State::Closed => "closed".into(),
+            State::Filtered(t) => {
+                format!("filtered (no answer in {})", humantime::format_duration(*t))
+            }
+            State::OpenOrFiltered(t) => format!(
+                "open|filtered (no answer in {}; UDP cannot tell which)",
+                humantime::format_duration(*t)
+            ),
+            State::Error(m) => format!("error ({m})"),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            State::Open => "open",
+            State::Closed => "closed",
+            State::Filtered(_) => "filtered",
+            State::OpenOrFiltered(_) => "open|filtered",
+            State::Error(_) => "error",
+        }
+    }
+}
+
+/// A port list: `22`, `20-30`, `20-30,443,8000-8010`. In order, without
+/// duplicates; port 0 is no port.
+pub fn parse_ports(spec: &str) -> std::result::Result<Vec<u16>, String> {
+    let mut out = Vec::new();
+    for item in spec.split(',') {
+        let (a, b) = item.split_once('-').unwrap_or((item, item));
+        let p = |s: &str| -> std::result::Result<u16, String> {
+            s.parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0 && s.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| format!("invalid port '{s}' in '{spec}' (1-65535)"))
+        };
+        let (a, b) = (p(a)?, p(b)?);
+        if a > b {
+            return Err(format!("the range {a}-{b} in '{spec}' runs backwards"));
+        }
+        for port in a..=b {
+            if !out.contains(&port) {
+                out.push(port);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a word is a port list rather than one port.
+pub fn is_port_list(w: &str) -> bool {
+    (w.contains('-') || w.contains(','))
+        && w.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'-' || b == b',')
+}
+
+/// Run the scan. Exit 0 when every port is open, 1 when any is not, 124
+/// when the deadline ended the scan first.
+pub fn run(s: &Scan, log: Log) -> Result<()> {
+    let ip: IpAddr = addr::resolve(&s.host, 0, s.family)?[0].ip();
+    let started = Instant::now();
+    let until = s.deadline.map(|d| started + d);
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, State)>();
+    let workers = (s.concurrency as usize).clamp(1, s.ports.len().max(1));
+    let mut results: Vec<Option<State>> = vec![None; s.ports.len()];
+    let mut shown = 0;
+    let mut all_open = true;
+    let mut stdout_gone = false;
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&port) = s.ports.get(i) else { return };
+                    let left = until.map(|u| u.saturating_duration_since(Instant::now()));
+                    if left.is_some_and(|l| l.is_zero()) {
+                        return;
+                    }
+                    let t = left.map_or(s.per_port, |l| l.min(s.per_port));
+                    let sa = SocketAddr::new(ip, port);
+                    let state = if s.udp {
+                        probe_udp(sa, t)
+                    } else {
+                        probe_tcp(sa, t)
+                    };
+                    if tx.send((i, state)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        loop {
+            let r = match until {
+                Some(u) => rx.recv_timeout(u.saturating_duration_since(Instant::now())),
+                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            };
+            let Ok((i, state)) = r else { break };
+            results[i] = Some(state);
+            while let Some(Some(st)) = results.get(shown) {
+                all_open &= *st == State::Open;
+                if !stdout_gone {
+                    stdout_gone = show(&log, ip, s.ports[shown], s.udp, st).is_err();
+                }
+                shown += 1;
+            }
+        }
+    });
+    if shown < s.ports.len() {
+        return Err(Error::Timeout(format!(
+            "the scan's deadline ({}) came first: {} of {} ports not probed",
+            humantime::format_duration(s.deadline.unwrap_or_default()),
+            s.ports.len() - shown,
+            s.ports.len()
+        )));
+    }
+    if all_open {
+        Ok(())
+    } else {
+        Err(Error::Reported)
+    }
+}
+
+/// One result line on stdout (a JSON line with --log-format json).
+fn show(log: &Log, ip: IpAddr, port: u16, udp: bool, st: &State) -> io::Result<()> {
+    let at = addr::show(&SocketAddr::new(ip, port));
+    let line = if log.json {
+        let mut v = serde_json::json!({"event": "port", "transport": if udp { "udp" } else { "tcp" },
+            "address": at, "port": port, "state": st.name()});
+        match st {
+            State::Filtered(t) | State::OpenOrFiltered(t) => {
+                v["waited_ms"] = serde_json::json!(t.as_millis() as u64)
+            }
+            State::Error(m) => v["message"] = serde_json::json!(m),
+            _ => {}
+        }
+        format!("{v}\n")
+    } else {
+        format!("{at} {}\n", st.text())
+    };
+    crate::output::stdout_write(line.as_bytes())
+}
+
+fn probe_tcp(sa: SocketAddr, t: Duration) -> State {
+    match std::net::TcpStream::connect_timeout(&sa, t.max(Duration::from_millis(1))) {
+        Ok(_) => State::Open,
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => State::Closed,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            State::Filtered(t)
+        }
+        Err(e) => State::Error(crate::error::describe(&e)),
+    }
+}
+
+/// An empty datagram: an answer means open, ICMP port unreachable means
+/// closed, silence means either open (a service that ignores it) or
+/// filtered.
+fn probe_udp(sa: SocketAddr, t: Duration) -> State {
+    let local: SocketAddr = if sa.is_ipv4() {
+        "0.0.0.0:0".parse().expect("literal")
+    } else {
+        "[::]:0".parse().expect("literal")
+    };
+    let sock = match UdpSocket::bind(local).and_then(|s| s.connect(sa).map(|_| s)) {
+        Ok(s) => s,
+        Err(e) => return State::Error(crate::error::describe(&e)),
+    };
+    if let Err(e) = sock
+        .set_read_timeout(Some(t.max(Duration::from_millis(1))))
+        .and_then(|_| sock.send(&[]))
+    {
+        return match e.kind() {
+            io::ErrorKind::ConnectionRefused => State::Closed,
+            _ => State::Error(crate::error::describe(&e)),
+        };
+    }
+    let mut buf = [0u8; 1];
+    match sock.recv(&mut buf) {
+        Ok(_) => State::Open,
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => State::Closed,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            State::OpenOrFiltered(t)
+        }
+        Err(e) => State::Error(crate::error::describe(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_lists() {
+        assert_eq!(parse_ports("22").unwrap(), [22]);
+        assert_eq!(parse_ports("20-23").unwrap(), [20, 21, 22, 23]);
+        assert_eq!(parse_ports("20-22,443,21").unwrap(), [20, 21, 22, 443]);
+        assert_eq!(parse_ports("1-65535").unwrap().len(), 65535);
+        for bad in ["0", "30-20", "a-b", "70000", "1-", ",", "22,,23"] {
+            assert!(parse_ports(bad).is_err(), "{bad}");
+        }
+        assert!(is_port_list("20-30") && is_port_list("22,443"));
+        assert!(!is_port_list("22") && !is_port_list("x-y"));
+    }
+}

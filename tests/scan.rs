@@ -1,0 +1,144 @@
+//! `send -z HOST PORTS`: port scans on loopback (issue 13, item 3).
+
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+/// A loopback port that swallows SYNs: a listener whose accept queue is
+/// full and that never accepts. Returns it, its fillers, and its port.
+fn blackhole() -> (socket2::Socket, Vec<TcpStream>, u16) {
+    let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    l.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    l.listen(0).unwrap();
+    let a = l.local_addr().unwrap().as_socket().unwrap();
+    let fillers = (0..8)
+        .filter_map(|_| TcpStream::connect_timeout(&a, Duration::from_millis(200)).ok())
+        .collect();
+    (l, fillers, a.port())
+}
+
+#[test]
+fn a_scan_reports_each_port_in_order() {
+    let s = Server::start(&["serve", "127.0.0.1:0", "-q"]);
+    let p = s.port();
+    let spec = format!("{}-{}", p - 1, p + 1);
+    let out = run(&["send", "-nvz", "127.0.0.1", &spec], b"");
+    out.expect_code(1);
+    // Our port is open; its neighbours are most likely closed, but could
+    // be some other program's: only ours is sure, and the order.
+    let got = out.stdout_str();
+    let lines: Vec<&str> = got.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[1], format!("127.0.0.1:{p} open"), "{out}");
+    assert!(
+        lines[0].starts_with(&format!("127.0.0.1:{} ", p - 1)),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with(&format!("127.0.0.1:{} ", p + 1)),
+        "{out}"
+    );
+    // The HOST:PORTS form, and a list, all open: 0.
+    let t = Server::start(&["serve", "127.0.0.1:0", "-q"]);
+    let list = format!("127.0.0.1:{},{}", p, t.port());
+    let out = run(&["send", "-z", &list], b"");
+    out.expect_code(0);
+    assert_eq!(out.stdout_str().lines().count(), 2, "{out}");
+    // JSON lines on stdout.
+    // One port: today's probe, unchanged (an event on stderr, no lines).
+    let out = run(&["send", "-z", "127.0.0.1", &p.to_string()], b"");
+    out.expect_code(0);
+    assert!(out.stdout.is_empty(), "{out}");
+    let out = run(&["send", "-z", "--log-format", "json", &list], b"");
+    out.expect_code(0);
+    for line in out.stdout_str().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["event"], "port");
+        assert_eq!(v["state"], "open");
+    }
+}
+
+#[test]
+fn a_silent_port_is_filtered_and_the_deadline_ends_the_scan() {
+    let (_l, _f, hole) = blackhole();
+    let s = Server::start(&["serve", "127.0.0.1:0", "-q"]);
+    let spec = format!("127.0.0.1:{},{}", s.port(), hole);
+    let t0 = Instant::now();
+    let out = run(&["send", "-z", "--connect-timeout", "300ms", &spec], b"");
+    out.expect_code(1);
+    assert!(
+        out.stdout_str()
+            .contains(&format!("127.0.0.1:{hole} filtered (no answer in 300ms)")),
+        "{out}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(5));
+
+    // One at a time, each allowed 5s, the whole scan 400ms: the deadline
+    // comes first.
+    let (_l2, _f2, hole2) = blackhole();
+    let spec = format!("127.0.0.1:{hole},{hole2}");
+    let t0 = Instant::now();
+    let out = run(
+        &[
+            "send",
+            "-z",
+            "--concurrency",
+            "1",
+            "--connect-timeout",
+            "5s",
+            "--scan-timeout",
+            "400ms",
+            &spec,
+        ],
+        b"",
+    );
+    out.expect_code(124);
+    assert!(out.stderr.contains("deadline"), "{out}");
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+}
+
+#[test]
+fn udp_scans_say_what_they_can_tell() {
+    let echo = Server::start(&["serve", "-u", "127.0.0.1:0", "--echo", "-q"]);
+    let closed = {
+        let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+        u.local_addr().unwrap().port()
+    };
+    let spec = format!("{},{closed}", echo.port());
+    let out = run(&["send", "-u", "-z", "127.0.0.1", &spec], b"");
+    out.expect_code(1);
+    let got = out.stdout_str();
+    assert!(
+        got.contains(&format!("127.0.0.1:{} open", echo.port())),
+        "{out}"
+    );
+    assert!(got.contains(&format!("127.0.0.1:{closed} closed")), "{out}");
+}
+
+#[test]
+fn scan_options_are_checked() {
+    let out = run(&["send", "localhost", "20-30"], b"");
+    out.expect_code(2);
+    assert!(out.stderr.contains("needs -z"), "{out}");
+    run(&["send", "--scan-timeout", "1s", "127.0.0.1:1", "x"], b"").expect_code(2);
+    run(&["send", "--concurrency", "4", "127.0.0.1:1", "x"], b"").expect_code(2);
+    run(&["send", "-z", "127.0.0.1", "30-20"], b"").expect_code(2);
+    let out = run(
+        &[
+            "send",
+            "-z",
+            "127.0.0.1",
+            "20-30",
+            "--connect-timeout",
+            "1s",
+        ],
+        b"",
+    );
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("options go before the address"),
+        "{out}"
+    );
+}
