@@ -156,7 +156,7 @@ Register-ArgumentCompleter -Native -CommandName 'sockcat' -ScriptBlock {
         'sockcat;send' {
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Send the contents of PATH instead of stdin')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the input ends, wait at most DUR for the reply [UDP default: 1s]')
-            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after DUR (-w, as in ncat)')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after DUR (-w, as in ncat): the whole attempt, over all of a name''s addresses, which are tried Happy Eyeballs style (IPv6 first, the next 250ms after the last)')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Give up after DUR with no traffic in either direction')
             [CompletionResult]::new('--retry', '--retry', [CompletionResultType]::ParameterName, 'Keep trying to connect for up to DUR (until the server is up)')
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Local address and/or port to connect from (HOST:PORT, :PORT, HOST)')

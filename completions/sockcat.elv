@@ -149,7 +149,7 @@ set edit:completion:arg-completer[sockcat] = {|@words|
         &'sockcat;send'= {
             cand --file 'Send the contents of PATH instead of stdin'
             cand --wait 'After the input ends, wait at most DUR for the reply [UDP default: 1s]'
-            cand --connect-timeout 'Give up connecting after DUR (-w, as in ncat)'
+            cand --connect-timeout 'Give up connecting after DUR (-w, as in ncat): the whole attempt, over all of a name''s addresses, which are tried Happy Eyeballs style (IPv6 first, the next 250ms after the last)'
             cand --idle-timeout 'Give up after DUR with no traffic in either direction'
             cand --retry 'Keep trying to connect for up to DUR (until the server is up)'
             cand --source 'Local address and/or port to connect from (HOST:PORT, :PORT, HOST)'

@@ -127,7 +127,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s h -l he
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s V -l version -d 'Print version'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l file -d 'Send the contents of PATH instead of stdin' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l wait -d 'After the input ends, wait at most DUR for the reply [UDP default: 1s]' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l connect-timeout -d 'Give up connecting after DUR (-w, as in ncat)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l connect-timeout -d 'Give up connecting after DUR (-w, as in ncat): the whole attempt, over all of a name\'s addresses, which are tried Happy Eyeballs style (IPv6 first, the next 250ms after the last)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l idle-timeout -d 'Give up after DUR with no traffic in either direction' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l retry -d 'Keep trying to connect for up to DUR (until the server is up)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l source -d 'Local address and/or port to connect from (HOST:PORT, :PORT, HOST)' -r

@@ -142,3 +142,44 @@ fn scan_options_are_checked() {
         "{out}"
     );
 }
+
+/// Happy Eyeballs (issue 13, item 4): `localhost` is ::1 and 127.0.0.1; a
+/// first address that swallows SYNs costs about 250 ms before the second
+/// is tried beside it, not the connect timeout.
+#[test]
+fn happy_eyeballs_reaches_the_second_address_quickly() {
+    let s = Server::start(&["serve", "127.0.0.1:0", "--once", "--reply", "v4"]);
+    let port = s.port();
+    // The same port on ::1, with a full accept queue: SYNs are dropped.
+    let hole = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None).unwrap();
+    hole.set_only_v6(true).unwrap();
+    hole.bind(&SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], port)).into())
+        .unwrap();
+    hole.listen(0).unwrap();
+    let a = SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], port));
+    let _fillers: Vec<TcpStream> = (0..8)
+        .filter_map(|_| TcpStream::connect_timeout(&a, Duration::from_millis(200)).ok())
+        .collect();
+    let t0 = Instant::now();
+    let out = run(
+        &[
+            "send",
+            "--connect-timeout",
+            "10s",
+            &format!("localhost:{port}"),
+            "hi",
+        ],
+        b"",
+    );
+    let took = t0.elapsed();
+    out.expect_code(0);
+    assert_eq!(out.stdout, b"v4\n");
+    assert!(
+        took >= Duration::from_millis(200),
+        "{took:?}: ::1 was not tried first"
+    );
+    assert!(
+        took < Duration::from_secs(4),
+        "{took:?}: waited for the first address"
+    );
+}

@@ -300,7 +300,7 @@ pub struct SendArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub wait: Option<Duration>,
 
-    /// Give up connecting after DUR (-w, as in ncat)
+    /// Give up connecting after DUR (-w, as in ncat): the whole attempt, over all of a name's addresses, which are tried Happy Eyeballs style (IPv6 first, the next 250ms after the last)
     #[arg(long, short_alias = 'w', value_name = "DUR", value_parser = parse_positive_duration)]
     pub connect_timeout: Option<Duration>,
 

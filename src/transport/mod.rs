@@ -596,33 +596,166 @@ pub fn connect(
 ) -> Result<Stream> {
     match addr {
         Addr::Inet { host, port, .. } => {
-            let targets = addr::resolve(host, *port, opts.family)?;
-            let mut last = None;
-            for sa in &targets {
-                if let Some(src) = source {
-                    if src.is_ipv4() != sa.is_ipv4() {
-                        continue;
-                    }
-                }
-                match connect_inet(*sa, timeout, source) {
-                    Ok(s) => {
-                        let stream = Stream::Tcp(s);
-                        stream
-                            .apply(opts)
-                            .map_err(|e| Error::io("set socket options", e))?;
-                        return Ok(stream);
-                    }
-                    Err(e) => last = Some((*sa, e)),
-                }
+            let targets: Vec<SocketAddr> = addr::resolve(host, *port, opts.family)?
+                .into_iter()
+                .filter(|sa| source.is_none_or(|src| src.is_ipv4() == sa.is_ipv4()))
+                .collect();
+            if targets.is_empty() {
+                return Err(Error::usage(format!(
+                    "--source has no address of the family of {addr}"
+                )));
             }
-            Err(match last {
-                Some((sa, e)) => Error::io(format!("connect to {}", addr::show(&sa)), e),
-                None => Error::usage(format!("--source has no address of the family of {addr}")),
-            })
+            let r = if targets.len() == 1 {
+                connect_inet(targets[0], timeout, source).map_err(|e| (targets[0], e))
+            } else {
+                happy_eyeballs(&targets, timeout, source)
+            };
+            match r {
+                Ok(s) => {
+                    let stream = Stream::Tcp(s);
+                    stream
+                        .apply(opts)
+                        .map_err(|e| Error::io("set socket options", e))?;
+                    Ok(stream)
+                }
+                Err((sa, e)) => Err(Error::io(format!("connect to {}", addr::show(&sa)), e)),
+            }
         }
         Addr::Unix { name, .. } => unix::connect_stream(name)
             .map(Stream::Unix)
             .map_err(|e| Error::io(format!("connect to unix:{name}"), e)),
+    }
+}
+
+/// How long Happy Eyeballs waits for one attempt before it starts the
+/// next beside it (RFC 8305's recommended Connection Attempt Delay).
+pub const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// The order in which to try a name's addresses (RFC 8305, section 4):
+/// families interleaved, IPv6 first, each family in resolver order.
+pub fn interleave(targets: &[SocketAddr]) -> Vec<SocketAddr> {
+    let (v6, v4): (Vec<SocketAddr>, Vec<SocketAddr>) = targets.iter().partition(|sa| sa.is_ipv6());
+    let mut out = Vec::with_capacity(targets.len());
+    let (mut a, mut b) = (v6.into_iter(), v4.into_iter());
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return out,
+            (x, y) => out.extend(x.into_iter().chain(y)),
+        }
+    }
+}
+
+/// Happy Eyeballs (RFC 8305): connect to every address, in
+/// [`interleave`]'s order, starting the next attempt [`ATTEMPT_DELAY`]
+/// after the last (or at once when one fails) while the earlier ones go
+/// on; the first to connect wins and the others are closed. `timeout`
+/// bounds the whole attempt, not each address.
+fn happy_eyeballs(
+    targets: &[SocketAddr],
+    timeout: Option<Duration>,
+    source: Option<SocketAddr>,
+) -> std::result::Result<TcpStream, (SocketAddr, io::Error)> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let order = interleave(targets);
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut attempts: Vec<(Socket, SocketAddr)> = Vec::new();
+    let mut next = 0;
+    let mut next_start = Instant::now();
+    let mut last: Option<(SocketAddr, io::Error)> = None;
+    loop {
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            let sa = attempts.first().map_or(order[0], |(_, sa)| *sa);
+            return Err((
+                sa,
+                io::Error::new(io::ErrorKind::TimedOut, "connection timed out"),
+            ));
+        }
+        if next < order.len() && (attempts.is_empty() || now >= next_start) {
+            let sa = order[next];
+            next += 1;
+            next_start = now + ATTEMPT_DELAY;
+            match start_connect(sa, source) {
+                Ok(sock) => attempts.push((sock, sa)),
+                Err(e) => {
+                    last = Some((sa, e));
+                    next_start = now; // on to the next at once
+                }
+            }
+            continue;
+        }
+        if attempts.is_empty() {
+            return Err(
+                last.unwrap_or_else(|| (order[0], io::Error::other("no address to connect to")))
+            );
+        }
+        let mut wait = deadline.map(|d| d.saturating_duration_since(now));
+        if next < order.len() {
+            let until_next = next_start.saturating_duration_since(now);
+            wait = Some(wait.map_or(until_next, |w| w.min(until_next)));
+        }
+        let ms = wait.map_or(PollTimeout::NONE, |w| {
+            PollTimeout::try_from(w.as_millis().clamp(1, 60_000) as i32).unwrap_or(PollTimeout::MAX)
+        });
+        let ready: Vec<bool> = {
+            let mut fds: Vec<PollFd<'_>> = attempts
+                .iter()
+                .map(|(s, _)| PollFd::new(s.as_fd(), PollFlags::POLLOUT))
+                .collect();
+            match poll(&mut fds, ms) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err((order[0], e.into())),
+            }
+            fds.iter()
+                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .collect()
+        };
+        let mut i = 0;
+        let mut k = 0;
+        while i < attempts.len() {
+            if !ready[k] {
+                i += 1;
+                k += 1;
+                continue;
+            }
+            k += 1;
+            let (sock, sa) = &attempts[i];
+            let sa = *sa;
+            let state = sock.take_error().map(|e| (e, sock.peer_addr().is_ok()));
+            match state {
+                Ok((None, true)) => {
+                    let (sock, _) = attempts.swap_remove(i);
+                    // The other attempts are closed here, at once.
+                    drop(attempts);
+                    return sock
+                        .set_nonblocking(false)
+                        .map(|_| sock.into())
+                        .map_err(|e| (sa, e));
+                }
+                Ok((None, false)) => i += 1,
+                Ok((Some(e), _)) | Err(e) => {
+                    last = Some((sa, e));
+                    attempts.remove(i);
+                    next_start = Instant::now(); // a failure starts the next at once
+                }
+            }
+        }
+    }
+}
+
+/// A non-blocking connect to `sa`, under way.
+fn start_connect(sa: SocketAddr, source: Option<SocketAddr>) -> io::Result<Socket> {
+    let sock = Socket::new(Domain::for_address(sa), Type::STREAM, None)?;
+    if let Some(src) = source {
+        sock.set_reuse_address(true)?;
+        sock.bind(&src.into())?;
+    }
+    sock.set_nonblocking(true)?;
+    match sock.connect(&sa.into()) {
+        Ok(()) => Ok(sock),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(sock),
+        Err(e) => Err(e),
     }
 }
 
@@ -872,5 +1005,32 @@ pub fn connect_retry(
             }
         }
         pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
+#[cfg(test)]
+mod happy_eyeballs_tests {
+    use super::interleave;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn families_interleave_ipv6_first() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let got = interleave(&[
+            a("127.0.0.1:1"),
+            a("10.0.0.1:1"),
+            a("[::1]:1"),
+            a("10.0.0.2:1"),
+        ]);
+        assert_eq!(
+            got,
+            [
+                a("[::1]:1"),
+                a("127.0.0.1:1"),
+                a("10.0.0.1:1"),
+                a("10.0.0.2:1")
+            ]
+        );
+        assert_eq!(interleave(&[a("127.0.0.1:1")]), [a("127.0.0.1:1")]);
     }
 }
