@@ -183,3 +183,32 @@ fn happy_eyeballs_reaches_the_second_address_quickly() {
         "{took:?}: waited for the first address"
     );
 }
+
+/// And for `--forward`'s upstream, in every model: `localhost` with ::1
+/// swallowing SYNs reaches 127.0.0.1 about 250 ms later.
+#[test]
+fn happy_eyeballs_for_the_forward_upstream() {
+    let up = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
+    let port = up.port();
+    let a = SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], port));
+    let hole = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None).unwrap();
+    hole.set_only_v6(true).unwrap();
+    hole.bind(&a.into()).unwrap();
+    hole.listen(0).unwrap();
+    let _fillers: Vec<TcpStream> = (0..8)
+        .filter_map(|_| TcpStream::connect_timeout(&a, Duration::from_millis(200)).ok())
+        .collect();
+    let target = format!("localhost:{port}");
+    for model in crate::handlers::MODELS {
+        let f = Server::start(&[model, "127.0.0.1:0", "-q", "--forward", &target]);
+        let t0 = Instant::now();
+        assert_eq!(
+            crate::handlers::exchange(f.addr(), b"eyeballs\n"),
+            b"eyeballs\n",
+            "{model}"
+        );
+        let took = t0.elapsed();
+        assert!(took >= Duration::from_millis(200), "{model}: {took:?}");
+        assert!(took < Duration::from_secs(4), "{model}: {took:?}");
+    }
+}

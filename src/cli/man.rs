@@ -87,7 +87,9 @@ When the upstream cannot be reached (refused, a name that does not
 resolve, or no answer within \fB\-\-connect\-timeout\fR, 10s unless
 given), the client's connection is closed, one event says why
 (\fBforward to ADDR failed: ...\fR), and the server goes on serving.
-\fBserve\fR looks a name up on a helper thread, so a slow resolver never
+A name's addresses are tried Happy Eyeballs style (IPv6 first, the next
+250ms after the last, the first to connect wins), and the timeout bounds
+the whole attempt. \fBserve\fR looks a name up on a helper thread, so a slow resolver never
 holds up its loop (a datagram session keeps up to 64 datagrams meanwhile),
 and uses the answer for a second.
 .IP \(bu 2

@@ -52,11 +52,16 @@ pub(super) struct Fwd {
 enum Up {
     /// Waiting for the resolver thread.
     Resolving,
+    /// Happy Eyeballs in the loop: the attempts under way (each stream and
+    /// the address it tries, all watched under the connection's
+    /// `PART_UPSTREAM`), the addresses not tried yet, and when the next
+    /// one starts.
     Connecting {
-        stream: Stream,
-        /// The address being tried, and those left to try.
-        trying: String,
+        tries: Vec<(Stream, String)>,
         rest: VecDeque<SocketAddr>,
+        next_at: Instant,
+        /// Why the last attempt that failed did.
+        last: Option<String>,
     },
     Open(Upstream),
 }
@@ -86,8 +91,10 @@ impl Fwd {
     /// A reset on one side resets the other.
     pub(super) fn reset(&self, client: &Stream) {
         client.reset_on_close();
-        if let Up::Open(Upstream::Stream(s)) | Up::Connecting { stream: s, .. } = &self.up {
-            s.reset_on_close();
+        match &self.up {
+            Up::Open(Upstream::Stream(s)) => s.reset_on_close(),
+            Up::Connecting { tries, .. } => tries.iter().for_each(|(s, _)| s.reset_on_close()),
+            _ => {}
         }
     }
 }
@@ -149,9 +156,10 @@ impl Loop {
                 } else {
                     transport::connect_start(Target::Unix(name), &f.opts)
                         .map(|stream| Up::Connecting {
-                            stream,
-                            trying: f.shown.to_string(),
+                            tries: vec![(stream, f.shown.to_string())],
                             rest: VecDeque::new(),
+                            next_at: now,
+                            last: None,
                         })
                         .map_err(|e| crate::error::describe(&e))
                 };
@@ -238,36 +246,35 @@ impl Loop {
         }
     }
 
-    /// Connect to the first address that takes a connect (a datagram
-    /// socket: the first that binds).
-    fn open_inet(&self, f: &Forward, mut rest: VecDeque<SocketAddr>) -> Result<Up, String> {
-        let mut last = String::from("no address");
-        while let Some(sa) = rest.pop_front() {
-            if f.addr.is_datagram() {
+    /// Begin connecting to a name's addresses (a datagram socket: the
+    /// first that binds). Stream connects go Happy Eyeballs style: in
+    /// `transport::interleave`'s order, the first now, the next
+    /// `ATTEMPT_DELAY` later beside it (see `progress_forward`).
+    fn open_inet(&self, f: &Forward, rest: VecDeque<SocketAddr>) -> Result<Up, String> {
+        if f.addr.is_datagram() {
+            let mut last = String::from("no address");
+            for sa in rest {
                 match transport::dgram_to(Target::Inet(sa)) {
                     Ok(d) => return Ok(Up::Open(Upstream::Dgram(d))),
                     Err(e) => last = e.to_string(),
                 }
-                continue;
             }
-            match transport::connect_start(Target::Inet(sa), &f.opts) {
-                Ok(stream) => {
-                    return Ok(Up::Connecting {
-                        stream,
-                        trying: addr::show(&sa),
-                        rest,
-                    });
-                }
-                Err(e) => {
-                    last = format!(
-                        "connect to {}: {}",
-                        addr::show(&sa),
-                        crate::error::describe(&e)
-                    )
-                }
-            }
+            return Err(last);
         }
-        Err(last)
+        let order: Vec<SocketAddr> = rest.into_iter().collect();
+        let mut up = Up::Connecting {
+            tries: Vec::new(),
+            rest: transport::interleave(&order).into(),
+            next_at: Instant::now(),
+            last: None,
+        };
+        start_next(&mut up, f);
+        match &up {
+            Up::Connecting { tries, last, .. } if tries.is_empty() => {
+                Err(last.clone().unwrap_or_else(|| "no address".into()))
+            }
+            _ => Ok(up),
+        }
     }
 
     /// Install the upstream state, watching its socket; on failure, say
@@ -281,6 +288,12 @@ impl Loop {
         });
         match r {
             Ok(up) => {
+                if let Up::Connecting { rest, next_at, .. } = &up {
+                    if !rest.is_empty() {
+                        // Happy Eyeballs: the next attempt's start.
+                        self.timers.push(std::cmp::Reverse((*next_at, id)));
+                    }
+                }
                 if let Some(f) = c.fwd.as_mut() {
                     f.up = up;
                 }
@@ -313,45 +326,79 @@ impl Loop {
                 humantime::format_duration(self.forward_target().timeout)
             ))),
             Up::Connecting {
-                stream,
-                trying,
+                tries,
                 rest,
-            } => match stream.connect_done() {
-                Ok(true) => None,
-                Ok(false) if now < f.deadline => return Ok(()),
-                Ok(false) => Some(Err(format!(
-                    "connect to {trying}: timed out after {}",
-                    humantime::format_duration(self.forward_target().timeout)
-                ))),
-                Err(e) => {
-                    let why = format!("connect to {trying}: {}", crate::error::describe(&e));
-                    if rest.is_empty() {
-                        Some(Err(why))
-                    } else {
-                        let rest = std::mem::take(rest);
-                        let t = self.forward_target();
-                        Some(self.open_inet(&t, rest).map_err(|_| why))
+                next_at,
+                last,
+            } => {
+                let mut won = None;
+                let mut i = 0;
+                while i < tries.len() {
+                    match tries[i].0.connect_done() {
+                        Ok(true) => {
+                            won = Some(tries.swap_remove(i).0);
+                            break;
+                        }
+                        Ok(false) => i += 1,
+                        Err(e) => {
+                            let (_, at) = tries.remove(i);
+                            *last =
+                                Some(format!("connect to {at}: {}", crate::error::describe(&e)));
+                            // A failure starts the next attempt at once.
+                            *next_at = now;
+                        }
                     }
                 }
-            },
-            Up::Open(_) => None,
-        };
-        match step {
-            Some(r) => {
-                self.set_up(c, id, r);
-                self.again.push(id);
-                return Ok(());
-            }
-            None => {
-                let f = c.fwd.as_mut().expect("checked");
-                if let Up::Connecting { .. } = f.up {
-                    let Up::Connecting { stream, .. } = std::mem::replace(&mut f.up, Up::Resolving)
-                    else {
-                        unreachable!()
-                    };
+                if let Some(stream) = won {
+                    // The other attempts close here.
                     f.up = Up::Open(Upstream::Stream(stream));
+                    None
+                } else if now >= f.deadline {
+                    let at = tries
+                        .first()
+                        .map_or("the upstream".to_string(), |t| t.1.clone());
+                    Some(Err(format!(
+                        "connect to {at}: timed out after {}",
+                        humantime::format_duration(self.forward_target().timeout)
+                    )))
+                } else {
+                    if !rest.is_empty() && (now >= *next_at || tries.is_empty()) {
+                        let before = tries.len();
+                        let t = self.forward_target();
+                        start_next(&mut f.up, &t);
+                        if let Up::Connecting {
+                            tries,
+                            rest,
+                            next_at,
+                            ..
+                        } = &f.up
+                        {
+                            for (s, _) in &tries[before..] {
+                                let _ = self.poll.registry().register(
+                                    &mut SourceFd(&s.poll_fd()),
+                                    token::conn(id, PART_UPSTREAM),
+                                    Interest::READABLE | Interest::WRITABLE,
+                                );
+                            }
+                            if !rest.is_empty() {
+                                self.timers.push(std::cmp::Reverse((*next_at, id)));
+                            }
+                        }
+                    }
+                    match &f.up {
+                        Up::Connecting { tries, last, .. } if tries.is_empty() => {
+                            Some(Err(last.clone().unwrap_or_else(|| "no address".into())))
+                        }
+                        _ => return Ok(()),
+                    }
                 }
             }
+            Up::Open(_) => None,
+        };
+        if let Some(r) = step {
+            self.set_up(c, id, r);
+            self.again.push(id);
+            return Ok(());
         }
         let hex = self.server.drive.hex;
         let label = c.peer.to_string();
@@ -437,18 +484,54 @@ impl Loop {
     }
 }
 
-/// Watch an upstream socket as its connection's `PART_UPSTREAM`.
-fn watch(registry: &Registry, up: &Up, id: usize) -> io::Result<()> {
-    let fd = match up {
-        Up::Resolving => return Ok(()),
-        Up::Connecting { stream, .. } | Up::Open(Upstream::Stream(stream)) => stream.poll_fd(),
-        Up::Open(Upstream::Dgram(d)) => d.as_raw_fd(),
+/// Start the next attempts of a connect under way: the next address now,
+/// and the one after it at once while they fail on the spot; the one after
+/// a started attempt waits `ATTEMPT_DELAY`.
+fn start_next(up: &mut Up, f: &Forward) {
+    let Up::Connecting {
+        tries,
+        rest,
+        next_at,
+        last,
+    } = up
+    else {
+        return;
     };
-    registry.register(
-        &mut SourceFd(&fd),
-        token::conn(id, PART_UPSTREAM),
-        Interest::READABLE | Interest::WRITABLE,
-    )
+    while let Some(sa) = rest.pop_front() {
+        match transport::connect_start(Target::Inet(sa), &f.opts) {
+            Ok(stream) => {
+                tries.push((stream, addr::show(&sa)));
+                *next_at = Instant::now() + transport::ATTEMPT_DELAY;
+                return;
+            }
+            Err(e) => {
+                *last = Some(format!(
+                    "connect to {}: {}",
+                    addr::show(&sa),
+                    crate::error::describe(&e)
+                ))
+            }
+        }
+    }
+}
+
+/// Watch an upstream socket (each attempt of a connect under way) as its
+/// connection's `PART_UPSTREAM`.
+fn watch(registry: &Registry, up: &Up, id: usize) -> io::Result<()> {
+    let fds: Vec<std::os::fd::RawFd> = match up {
+        Up::Resolving => return Ok(()),
+        Up::Connecting { tries, .. } => tries.iter().map(|(s, _)| s.poll_fd()).collect(),
+        Up::Open(Upstream::Stream(stream)) => vec![stream.poll_fd()],
+        Up::Open(Upstream::Dgram(d)) => vec![d.as_raw_fd()],
+    };
+    for fd in fds {
+        registry.register(
+            &mut SourceFd(&fd),
+            token::conn(id, PART_UPSTREAM),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+    }
+    Ok(())
 }
 
 /// A forwarded datagram peer's session in the loop: it begins with the
