@@ -151,6 +151,20 @@ pub fn setup(cfg: Config) -> Result<Server> {
         }
     }
     warn_if_open(&log, &spec, &access, &bound);
+    let locals: Vec<String> = match &bound {
+        Bound::Stream(ls) => ls
+            .iter()
+            .map(|l| format!("{} {}", l.kind, l.local))
+            .collect(),
+        Bound::Dgram(ds) => ds
+            .iter()
+            .map(|d| format!("{} {}", d.kind, d.local))
+            .collect(),
+    };
+    notify(&format!(
+        "READY=1\nSTATUS=listening on {}",
+        locals.join(", ")
+    ));
     Ok(Server {
         kind: addr.kind(),
         bound,
@@ -165,6 +179,52 @@ pub fn setup(cfg: Config) -> Result<Server> {
         drive,
         signals,
     })
+}
+
+/// systemd's notification socket (sd_notify), when the service manager
+/// gave one in `NOTIFY_SOCKET`: a path, or `@NAME` for an abstract socket.
+static NOTIFY: OnceLock<
+    Option<(
+        std::os::unix::net::UnixDatagram,
+        std::os::unix::net::SocketAddr,
+    )>,
+> = OnceLock::new();
+
+/// Tell the service manager `msg` (`READY=1`, `STOPPING=1`, `STATUS=…`),
+/// if it asked to be told; best effort, never an error.
+pub fn notify(msg: &str) {
+    let target = NOTIFY.get_or_init(|| {
+        use std::os::linux::net::SocketAddrExt;
+        let raw = std::env::var_os("NOTIFY_SOCKET")?;
+        let raw = raw.to_str()?;
+        let addr = match raw.strip_prefix('@') {
+            Some(name) => std::os::unix::net::SocketAddr::from_abstract_name(name).ok()?,
+            None => std::os::unix::net::SocketAddr::from_pathname(raw).ok()?,
+        };
+        let sock = std::os::unix::net::UnixDatagram::unbound().ok()?;
+        Some((sock, addr))
+    });
+    if let Some((sock, addr)) = target {
+        let _ = sock.send_to_addr(msg.as_bytes(), addr);
+    }
+}
+
+/// The service manager's status line, with the connection counts, at most
+/// once a second (a busy server must not flood it).
+pub fn notify_status(served: u64, active: usize) {
+    static LAST: Mutex<Option<(std::time::Instant, u64, usize)>> = Mutex::new(None);
+    if NOTIFY.get().is_some_and(|n| n.is_none()) {
+        return;
+    }
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    let due = match *last {
+        Some((at, s, a)) => (s, a) != (served, active) && at.elapsed() >= Duration::from_secs(1),
+        None => true,
+    };
+    if due {
+        *last = Some((std::time::Instant::now(), served, active));
+        notify(&format!("STATUS={served} served, {active} open"));
+    }
 }
 
 /// A program on a port anyone can reach is a remote shell for anyone: say
@@ -695,9 +755,11 @@ impl Acceptor {
         if stopping.is_none() {
             *stopping = server.stop_deadline(stdout_closed);
             if stopping.is_some() {
+                notify("STOPPING=1");
                 self.close();
             }
         }
+        notify_status(served, active);
         // Forwarded datagram sessions still receive through the socket
         // after the last one is admitted.
         if server.limit.is_some_and(|l| served >= l) && !(self.sessions && active > 0) {

@@ -369,6 +369,7 @@ impl Loop {
             self.accept_more();
         }
         self.reap(false);
+        runtime::notify_status(self.served, self.conns.len() + self.sessions.len());
         Ok(())
     }
 
@@ -756,6 +757,7 @@ impl Loop {
     }
 
     fn begin_stop(&mut self) {
+        runtime::notify("STOPPING=1");
         self.stopping = Some(Instant::now() + self.server.grace);
         // Stop accepting: closing the listeners removes Unix socket files,
         // and new clients get a clear refusal instead of waiting.

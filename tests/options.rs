@@ -340,3 +340,42 @@ fn netcat_aliases_are_accepted() {
     let port = closed_port().to_string();
     run(&["send", "-w", "1s", "127.0.0.1", &port, "x"], b"").expect_code(1);
 }
+
+/// With NOTIFY_SOCKET set (systemd's Type=notify), a server says READY=1
+/// once listening and STOPPING=1 when a stop begins; the programs it starts
+/// never see the variable (issue 13, item 6, its notifications).
+#[test]
+fn servers_tell_a_service_manager_when_ready_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    for model in MODELS {
+        let dir = TempDir::new();
+        let path = dir.path("notify.sock");
+        let n = UnixDatagram::bind(&path).unwrap();
+        n.set_read_timeout(Some(T)).unwrap();
+        let args = [
+            model,
+            "127.0.0.1:0",
+            "--sh-exec",
+            "echo \"[$NOTIFY_SOCKET]\"",
+        ];
+        let mut cmd = sockcat();
+        cmd.args(args).env("NOTIFY_SOCKET", &path);
+        let mut s = Server::start_command(cmd, &args, Opts::default());
+        let mut buf = [0u8; 512];
+        let k = n.recv(&mut buf).expect("a notification");
+        let first = String::from_utf8_lossy(&buf[..k]).into_owned();
+        assert!(first.starts_with("READY=1\n"), "{model}: {first:?}");
+        assert!(
+            first.contains(&format!("STATUS=listening on tcp {}", s.addr())),
+            "{model}: {first:?}"
+        );
+        assert_eq!(exchange(s.addr(), b""), b"[]\n", "{model}");
+        s.signal(libc::SIGTERM);
+        let mut stopping = false;
+        while !stopping {
+            let k = n.recv(&mut buf).expect("STOPPING=1");
+            stopping = String::from_utf8_lossy(&buf[..k]).contains("STOPPING=1");
+        }
+        assert_eq!(s.wait(), Some(0), "{model}");
+    }
+}

@@ -191,6 +191,13 @@ The local port.
 For a Unix stream client, its uid and pid as the kernel reported them when
 it connected (SO_PEERCRED); \fB\-\-allow uid:N\fR and \fB\-\-deny uid:N\fR
 match the uid.
+.PP
+A server itself reads \fBNOTIFY_SOCKET\fR, which systemd sets for a
+\fBType=notify\fR service: it sends \fBREADY=1\fR (with a \fBSTATUS=\fR
+line naming its sockets) once it listens, \fBSTATUS=\fR lines with the
+connections served and open (at most once a second), and \fBSTOPPING=1\fR
+when a stop begins. Programs it starts see neither \fBNOTIFY_SOCKET\fR nor
+\fBLISTEN_FDS\fR, \fBLISTEN_PID\fR and \fBLISTEN_FDNAMES\fR.
 "#;
 
 const EVENTS: &str = r#".SH EVENTS

@@ -46,6 +46,16 @@ pub fn command(argv: &[OsString], peer: &Endpoint, local: &Endpoint) -> Command 
     for (k, v) in env_vars(peer, local) {
         cmd.env(k, v);
     }
+    // What the service manager told the server is the server's: a program
+    // that saw these would take the sockets or the notifications as its own.
+    for k in [
+        "NOTIFY_SOCKET",
+        "LISTEN_FDS",
+        "LISTEN_PID",
+        "LISTEN_FDNAMES",
+    ] {
+        cmd.env_remove(k);
+    }
     crate::sys::prepare_exec(&mut cmd, !IN_WORKER.load(Ordering::Relaxed));
     cmd
 }
