@@ -217,20 +217,14 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                 sock: s.sock,
                 inbox: s.inbox,
             };
-            pool.queue
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .jobs
-                .push_back(job);
-            if retry.is_none() {
-                if let Err(e) = grow(&mut threads) {
-                    server.log.error(&format!(
-                        "start a thread: {}; the session waits until one can start",
-                        crate::error::describe(&e)
-                    ));
-                    retry = Some(Instant::now() + SPAWN_RETRY);
-                }
-            }
+            enqueue(
+                &pool,
+                job,
+                || grow(&mut threads),
+                &mut retry,
+                &server.log,
+                "session",
+            );
         }
         // Accept (or receive) while there is room.
         while !acc.sessions
@@ -272,20 +266,14 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                     }
                 }
             };
-            pool.queue
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .jobs
-                .push_back(job);
-            if retry.is_none() {
-                if let Err(e) = grow(&mut threads) {
-                    server.log.error(&format!(
-                        "start a thread: {}; the connection waits until one can start",
-                        crate::error::describe(&e)
-                    ));
-                    retry = Some(Instant::now() + SPAWN_RETRY);
-                }
-            }
+            enqueue(
+                &pool,
+                job,
+                || grow(&mut threads),
+                &mut retry,
+                &server.log,
+                "connection",
+            );
         }
         if retry.is_some_and(|t| Instant::now() >= t) {
             retry = match grow(&mut threads) {
@@ -317,6 +305,32 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
         }
     }
     server.finish(&totals, began, stdout_closed)
+}
+
+/// Queue a job, and start a thread for it unless starting one failed a
+/// moment ago (then the job waits for a free thread or the retry).
+fn enqueue(
+    pool: &Pool,
+    job: Job,
+    grow: impl FnOnce() -> std::io::Result<()>,
+    retry: &mut Option<Instant>,
+    log: &crate::event::Log,
+    what: &str,
+) {
+    pool.queue
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .jobs
+        .push_back(job);
+    if retry.is_none() {
+        if let Err(e) = grow() {
+            log.error(&format!(
+                "start a thread: {}; the {what} waits until one can start",
+                crate::error::describe(&e)
+            ));
+            *retry = Some(Instant::now() + SPAWN_RETRY);
+        }
+    }
 }
 
 /// A thread's life: serve jobs until none comes for [`IDLE_EXIT`].

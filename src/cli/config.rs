@@ -221,6 +221,18 @@ fn split_one_word(argv: &[std::ffi::OsString]) -> Option<Vec<std::ffi::OsString>
     Some(s.split_whitespace().map(Into::into).collect())
 }
 
+/// Socket options of a connection sockcat opens (a client's, a
+/// forwarder's upstream): no backlog, no socket file.
+fn client_opts(c: &CommonArgs) -> Opts {
+    Opts {
+        family: family(c),
+        backlog: 0,
+        keepalive: c.keepalive,
+        nodelay: c.nodelay,
+        mode: None,
+    }
+}
+
 /// `--forward ADDR`: the target, checked against the listening address.
 fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: &Addr) -> Result<Forward> {
     // The target is written whole (udp://, unixgram:): -u and -U shape the
@@ -250,13 +262,7 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: &Addr) -> Result<Fo
     Ok(Forward {
         addr: target,
         shown,
-        opts: Opts {
-            family: family(&args.common),
-            backlog: 0,
-            keepalive: args.common.keepalive,
-            nodelay: args.common.nodelay,
-            mode: None,
-        },
+        opts: client_opts(&args.common),
         timeout: args
             .connect_timeout
             .unwrap_or(crate::handler::forward::CONNECT_TIMEOUT),
@@ -286,13 +292,7 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
     let addr = address(&raw, args.common.udp, args.common.unix)?;
     let source = args.source.as_deref().map(source).transpose()?;
     let plan = Plan {
-        opts: Opts {
-            family: family(&args.common),
-            backlog: 0,
-            keepalive: args.common.keepalive,
-            nodelay: args.common.nodelay,
-            mode: None,
-        },
+        opts: client_opts(&args.common),
         source,
         connect_timeout: args.connect_timeout,
         retry: args.retry,
@@ -394,13 +394,7 @@ fn scan_job(args: &SendArgs, host: &str, spec: &str, words: &[String]) -> Result
     let plan_log = log(&args.common);
     // The plan is only for the job's log: a scan connects per port.
     let plan = Plan {
-        opts: Opts {
-            family: family(&args.common),
-            backlog: 0,
-            keepalive: false,
-            nodelay: false,
-            mode: None,
-        },
+        opts: client_opts(&args.common),
         source: None,
         connect_timeout: args.connect_timeout,
         retry: None,

@@ -5,7 +5,7 @@
 //! ports before it are known.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -213,12 +213,7 @@ fn probe_tcp(sa: SocketAddr, t: Duration) -> State {
 /// closed, silence means either open (a service that ignores it) or
 /// filtered.
 fn probe_udp(sa: SocketAddr, t: Duration) -> State {
-    let local: SocketAddr = if sa.is_ipv4() {
-        "0.0.0.0:0".parse().expect("literal")
-    } else {
-        "[::]:0".parse().expect("literal")
-    };
-    let sock = match UdpSocket::bind(local).and_then(|s| s.connect(sa).map(|_| s)) {
+    let sock = match crate::transport::udp_to(sa, None) {
         Ok(s) => s,
         Err(e) => return State::Error(crate::error::describe(&e)),
     };

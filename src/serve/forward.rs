@@ -400,8 +400,8 @@ impl Loop {
             self.again.push(id);
             return Ok(());
         }
-        let hex = self.server.drive.hex;
-        let label = c.peer.to_string();
+        // The peer's name only for --hex: this runs on every event.
+        let label = self.server.drive.hex.then(|| c.peer.to_string());
         let f = c.fwd.as_mut().expect("checked");
         let Up::Open(u) = &f.up else { return Ok(()) };
         let up = match u {
@@ -412,8 +412,8 @@ impl Loop {
         let dump = |dir: char| {
             let label = &label;
             move |off: u64, data: &[u8]| {
-                if hex {
-                    hex_to_stderr(label, dir, off, data);
+                if let Some(l) = label {
+                    hex_to_stderr(l, dir, off, data);
                 }
             }
         };

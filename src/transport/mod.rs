@@ -806,47 +806,52 @@ pub fn connect_dgram(addr: &Addr, opts: &Opts, source: Option<SocketAddr>) -> Re
             let targets = addr::resolve(host, *port, opts.family)?;
             let mut last = None;
             for sa in &targets {
-                let local = source.unwrap_or_else(|| {
-                    if sa.is_ipv4() {
-                        "0.0.0.0:0".parse().unwrap()
-                    } else {
-                        "[::]:0".parse().unwrap()
-                    }
-                });
-                let r = UdpSocket::bind(local).and_then(|s| s.connect(sa).map(|_| s));
-                match r {
-                    Ok(s) => {
-                        let local = s
-                            .local_addr()
-                            .map(Endpoint::Inet)
-                            .unwrap_or(Endpoint::Unknown);
-                        return Ok(Dgram {
-                            sock: DgramSock::Udp(s),
-                            local,
-                            kind: Kind::Udp,
-                            file: None,
-                        });
-                    }
+                match udp_to(*sa, source) {
+                    Ok(d) => return Ok(d),
                     Err(e) => last = Some((*sa, e)),
                 }
             }
             let (sa, e) = last.expect("resolve returns at least one address");
             Err(Error::io(format!("connect to {}", addr::show(&sa)), e))
         }
-        Addr::Unix { name, .. } => {
-            let (s, file) = unix::client_dgram(name)?;
-            let local = s
-                .local_addr()
-                .map(|a| Endpoint::from_unix(&a))
-                .unwrap_or_else(|_| Endpoint::Unknown);
-            Ok(Dgram {
-                sock: DgramSock::Unix(s),
-                local,
-                kind: Kind::Unixgram,
-                file,
-            })
-        }
+        Addr::Unix { name, .. } => unixgram_to(name),
     }
+}
+
+/// A UDP socket bound to `source` (or any local address of `sa`'s
+/// family) and connected to `sa`, so that only its replies arrive.
+pub fn udp_to(sa: SocketAddr, source: Option<SocketAddr>) -> io::Result<Dgram> {
+    let local = source.unwrap_or_else(|| {
+        if sa.is_ipv4() {
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        } else {
+            SocketAddr::from(([0u16; 8], 0))
+        }
+    });
+    let s = UdpSocket::bind(local).and_then(|s| s.connect(sa).map(|_| s))?;
+    Ok(Dgram {
+        local: s
+            .local_addr()
+            .map(Endpoint::Inet)
+            .unwrap_or(Endpoint::Unknown),
+        sock: DgramSock::Udp(s),
+        kind: Kind::Udp,
+        file: None,
+    })
+}
+
+/// A Unix datagram client of `name` (see `unix::client_dgram`).
+fn unixgram_to(name: &addr::UnixName) -> Result<Dgram> {
+    let (s, file) = unix::client_dgram(name)?;
+    Ok(Dgram {
+        local: s
+            .local_addr()
+            .map(|a| Endpoint::from_unix(&a))
+            .unwrap_or(Endpoint::Unknown),
+        sock: DgramSock::Unix(s),
+        kind: Kind::Unixgram,
+        file,
+    })
 }
 
 /// One place a stream connect can go: a resolved inet address or a Unix
@@ -934,36 +939,9 @@ impl Stream {
 pub fn dgram_to(to: Target<'_>) -> Result<Dgram> {
     let d = match to {
         Target::Inet(sa) => {
-            let local: SocketAddr = if sa.is_ipv4() {
-                "0.0.0.0:0".parse().expect("literal")
-            } else {
-                "[::]:0".parse().expect("literal")
-            };
-            let s = UdpSocket::bind(local)
-                .and_then(|s| s.connect(sa).map(|_| s))
-                .map_err(|e| Error::io(format!("connect to {}", addr::show(&sa)), e))?;
-            Dgram {
-                local: s
-                    .local_addr()
-                    .map(Endpoint::Inet)
-                    .unwrap_or(Endpoint::Unknown),
-                sock: DgramSock::Udp(s),
-                kind: Kind::Udp,
-                file: None,
-            }
+            udp_to(sa, None).map_err(|e| Error::io(format!("connect to {}", addr::show(&sa)), e))?
         }
-        Target::Unix(name) => {
-            let (s, file) = unix::client_dgram(name)?;
-            Dgram {
-                local: s
-                    .local_addr()
-                    .map(|a| Endpoint::from_unix(&a))
-                    .unwrap_or(Endpoint::Unknown),
-                sock: DgramSock::Unix(s),
-                kind: Kind::Unixgram,
-                file,
-            }
-        }
+        Target::Unix(name) => unixgram_to(name)?,
     };
     d.set_nonblocking(true)
         .map_err(|e| Error::io("set O_NONBLOCK", e))?;
