@@ -69,6 +69,12 @@ impl Kind {
     }
 }
 
+impl Kind {
+    pub fn is_datagram(self) -> bool {
+        matches!(self, Kind::Udp | Kind::Unixgram)
+    }
+}
+
 impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -125,6 +131,55 @@ impl std::str::FromStr for Addr {
     fn from_str(s: &str) -> Result<Addr> {
         parse(s)
     }
+}
+
+/// A listening socket a server inherits rather than binds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inherited {
+    /// `fd:N`: descriptor N, left open by whoever started sockcat.
+    Fd(i32),
+    /// `systemd`, `systemd:NAME`: systemd's socket activation (every
+    /// socket in `LISTEN_FDS`, or those named NAME in `LISTEN_FDNAMES`).
+    Systemd(Option<String>),
+}
+
+impl fmt::Display for Inherited {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Inherited::Fd(n) => write!(f, "fd:{n}"),
+            Inherited::Systemd(None) => f.write_str("systemd"),
+            Inherited::Systemd(Some(n)) => write!(f, "systemd:{n}"),
+        }
+    }
+}
+
+/// `fd:N`, `systemd` or `systemd:NAME`, if `s` is one of those forms
+/// (`None` otherwise). They take precedence over host names: `tcp://fd:3`
+/// reaches a host named `fd`.
+pub fn parse_inherited(s: &str) -> Option<Result<Inherited>> {
+    if s == "systemd" {
+        return Some(Ok(Inherited::Systemd(None)));
+    }
+    if let Some(name) = s.strip_prefix("systemd:") {
+        return Some(if name.is_empty() || name.contains(':') {
+            Err(Error::usage(format!(
+                "invalid socket name in '{s}' (systemd:NAME, as in FileDescriptorName=)"
+            )))
+        } else {
+            Ok(Inherited::Systemd(Some(name.to_string())))
+        });
+    }
+    let n = s.strip_prefix("fd:")?;
+    Some(match n.parse::<i32>() {
+        Ok(n) if n >= 3 => Ok(Inherited::Fd(n)),
+        Ok(n) if (0..3).contains(&n) => Err(Error::usage(format!(
+            "'{s}': descriptors 0, 1 and 2 are stdin, stdout and stderr; \
+             an inherited socket is fd:3 or above"
+        ))),
+        _ => Err(Error::usage(format!(
+            "invalid descriptor in '{s}' (fd:N; tcp://fd:PORT reaches a host named fd)"
+        ))),
+    })
 }
 
 /// Parse an address with the netcat-style shorthands applied: `-U` reads a
@@ -405,6 +460,30 @@ pub fn show(a: &SocketAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inherited_forms() {
+        let ok = |s: &str| parse_inherited(s).unwrap().unwrap();
+        assert_eq!(ok("fd:3"), Inherited::Fd(3));
+        assert_eq!(ok("systemd"), Inherited::Systemd(None));
+        assert_eq!(ok("systemd:web"), Inherited::Systemd(Some("web".into())));
+        for bad in ["fd:0", "fd:2", "fd:x", "fd:", "systemd:", "systemd:a:b"] {
+            let e = parse_inherited(bad).unwrap().unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+        }
+        // Every other form, and a host named fd written whole, is an address.
+        for other in ["tcp://fd:3", "fd", "systemdx:1", "localhost:3", "unix:fd:3"] {
+            assert!(parse_inherited(other).is_none(), "{other}");
+        }
+        assert_eq!(
+            parse("tcp://fd:3").unwrap(),
+            Addr::Inet {
+                proto: Proto::Tcp,
+                host: "fd".into(),
+                port: 3
+            }
+        );
+    }
 
     #[test]
     fn which_names_need_the_resolver() {

@@ -94,7 +94,7 @@ impl Server {
 /// A server's validated configuration, made from the command line by
 /// `cli::config`.
 pub struct Config {
-    pub addr: crate::addr::Addr,
+    pub listen: transport::Listen,
     pub opts: Opts,
     pub spec: Spec,
     pub log: Log,
@@ -115,7 +115,7 @@ pub struct Config {
 /// Bind every address and print the readiness lines.
 pub fn setup(cfg: Config) -> Result<Server> {
     let Config {
-        addr,
+        listen,
         opts,
         spec,
         log,
@@ -131,7 +131,10 @@ pub fn setup(cfg: Config) -> Result<Server> {
     crate::sys::become_subreaper();
     crate::output::hex_as_json(log.json);
     let signals = install_signals()?;
-    let bound = transport::bind(&addr, &opts)?;
+    let bound = match listen {
+        transport::Listen::Bind(addr) => transport::bind(&addr, &opts)?,
+        transport::Listen::Inherited(bound) => bound,
+    };
     match &bound {
         Bound::Stream(ls) => {
             for l in ls {
@@ -166,7 +169,7 @@ pub fn setup(cfg: Config) -> Result<Server> {
         locals.join(", ")
     ));
     Ok(Server {
-        kind: addr.kind(),
+        kind: bound.kind(),
         bound,
         spec,
         log,

@@ -5,7 +5,7 @@
 //! multi-operation unsafe blocks crate-wide).
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::signal::{self, SigHandler, Signal};
 use nix::unistd::Pid;
@@ -194,6 +194,27 @@ pub fn raise_fd_limit() {
             let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
         }
     }
+}
+
+/// Take ownership of descriptor `fd`, which whoever started this process
+/// left open for it (`fd:N`, systemd's `LISTEN_FDS`), and mark it
+/// close-on-exec so that programs started later do not inherit it.
+pub fn adopt_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_GETFD reads a descriptor's flags and touches no memory; on
+    // a number that is not open it fails with EBADF.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is open (above), and nothing else in this process owns
+    // it: the command line is read before anything opens a descriptor, each
+    // inherited number is adopted once, and 0-2 are refused before here.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    nix::fcntl::fcntl(
+        &owned,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )?;
+    Ok(owned)
 }
 
 /// Set O_NONBLOCK on a descriptor.

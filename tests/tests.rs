@@ -3,6 +3,7 @@
 
 mod util;
 
+mod activation;
 mod bad_input;
 mod bench;
 mod bulk;

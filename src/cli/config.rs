@@ -17,7 +17,7 @@ use crate::handler::drive::Drive;
 use crate::handler::forward::Forward;
 use crate::runtime;
 use crate::send::{self, Input, Job, Plan, load, progress};
-use crate::transport::Opts;
+use crate::transport::{self, Listen, Opts};
 
 /// How events are logged.
 pub fn log(c: &CommonArgs) -> Log {
@@ -110,40 +110,58 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
         .addr
         .clone()
         .unwrap_or_else(|| super::DEFAULT_SERVER_ADDR.into());
-    let addr = address(&raw, args.common.udp, args.common.unix)?;
+    let opts = Opts {
+        family: family(&args.common),
+        backlog: args.backlog,
+        keepalive: args.common.keepalive,
+        nodelay: args.common.nodelay,
+        mode: args.mode,
+    };
+    // fd:N and systemd[:NAME]: adopted now, before anything else in the
+    // process opens a descriptor that a number could then name.
+    // With -U the argument is a path, whatever it looks like.
+    let inherited = (!args.common.unix)
+        .then(|| raw.to_str().and_then(addr::parse_inherited))
+        .flatten();
+    let listen = match inherited {
+        Some(which) => {
+            Listen::Inherited(transport::inherit::adopt(&which?, &opts, args.common.udp)?)
+        }
+        None => Listen::Bind(address(&raw, args.common.udp, args.common.unix)?),
+    };
+    let kind = listen.kind();
     let mut log = log(&args.common);
     let mut idle = args.idle_timeout;
     if let Some(raw) = &args.handler.forward {
-        let f = forward(raw, args, &addr)?;
-        if addr.is_datagram() || f.addr.is_datagram() {
+        let f = forward(raw, args, kind)?;
+        if kind.is_datagram() || f.addr.is_datagram() {
             // A datagram session has no FIN to end it: only quiet does.
             idle = idle.or(Some(crate::handler::forward::SESSION_IDLE));
         }
         log.upstream = Some(f.shown);
         spec = Spec::Forward(f.into());
     }
-    if args.mode.is_some() && !matches!(addr, Addr::Unix { .. }) {
-        return Err(Error::usage(format!(
-            "--mode sets a Unix socket file's permissions; {} has no file",
-            addr.kind()
-        )));
+    if args.mode.is_some() && !matches!(listen, Listen::Bind(Addr::Unix { .. })) {
+        return Err(Error::usage(match listen {
+            Listen::Inherited(_) => {
+                "--mode sets the permissions of a socket file sockcat makes; an inherited \
+                 socket's file belongs to whoever made it"
+                    .to_string()
+            }
+            Listen::Bind(_) => {
+                format!("--mode sets a Unix socket file's permissions; {kind} has no file")
+            }
+        }));
     }
-    if matches!(spec, Spec::Broker) && addr.is_datagram() {
+    if matches!(spec, Spec::Broker) && kind.is_datagram() {
         return Err(Error::usage(format!(
-            "--broker relays between connections; {} has none (use tcp or unix)",
-            addr.kind()
+            "--broker relays between connections; {kind} has none (use tcp or unix)"
         )));
     }
     Ok(runtime::Config {
         access: Access::new(&args.allow, &args.deny)?,
-        opts: Opts {
-            family: family(&args.common),
-            backlog: args.backlog,
-            keepalive: args.common.keepalive,
-            nodelay: args.common.nodelay,
-            mode: args.mode,
-        },
-        addr,
+        opts,
+        listen,
         spec,
         log,
         limit: if args.once { Some(1) } else { args.count },
@@ -234,7 +252,7 @@ fn client_opts(c: &CommonArgs) -> Opts {
 }
 
 /// `--forward ADDR`: the target, checked against the listening address.
-fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: &Addr) -> Result<Forward> {
+fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Result<Forward> {
     // The target is written whole (udp://, unixgram:): -u and -U shape the
     // listening address only.
     let target = address(raw, false, false).map_err(|e| match e {
@@ -243,9 +261,8 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: &Addr) -> Result<Fo
     })?;
     if listen.is_datagram() && !target.is_datagram() {
         return Err(Error::usage(format!(
-            "--forward {target}: a {} server forwards datagrams to a datagram address \
-             (udp://HOST:PORT or unixgram:PATH)",
-            listen.kind()
+            "--forward {target}: a {listen} server forwards datagrams to a datagram address \
+             (udp://HOST:PORT or unixgram:PATH)"
         )));
     }
     // One string for the server's life, shown in every event about it.
@@ -503,6 +520,13 @@ fn check_program(prog: &std::ffi::OsStr) -> Result<()> {
 fn address(raw: &std::ffi::OsStr, udp: bool, unix: bool) -> Result<Addr> {
     use std::os::unix::ffi::OsStrExt;
     if let Some(s) = raw.to_str() {
+        // Servers take these forms before they get here.
+        if addr::parse_inherited(s).is_some() && !unix {
+            return Err(Error::usage(format!(
+                "'{s}' names an inherited socket, which only a server takes \
+                 (to reach a host by that name, write tcp://{s})"
+            )));
+        }
         return addr::parse_with(s, udp, unix);
     }
     let bytes = raw.as_bytes();

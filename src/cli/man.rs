@@ -169,6 +169,46 @@ there yet: proxies (\fB\-X\fR, \fB\-x\fR, \fB\-\-proxy\fR) and TLS
 (\fB\-\-ssl\fR).
 "#;
 
+const ACTIVATION: &str = r#".SH "INHERITED SOCKETS"
+A server can serve sockets that whoever started it bound, instead of
+binding its own. The address \fBfd:N\fR takes descriptor N (3 or above),
+left open for sockcat. \fBsystemd\fR takes every socket systemd passed
+(socket activation: \fBLISTEN_FDS\fR, checked against \fBLISTEN_PID\fR);
+\fBsystemd:NAME\fR takes those named NAME in \fBLISTEN_FDNAMES\fR (the
+\fBFileDescriptorName=\fR of a \fB.socket\fR unit). These forms win over
+host names: \fBtcp://fd:3\fR reaches a host named fd.
+.PP
+The socket decides the transport: a TCP, UDP, Unix stream or Unix datagram
+socket, which must be bound, and listening for a stream socket (a
+\fB.socket\fR unit with \fBAccept=no\fR, the default; \fBAccept=yes\fR
+passes connections, which sockcat refuses). Every socket a server takes
+must be of one transport. \fB\-\-backlog\fR and \fB\-\-mode\fR do not
+apply, and a server never removes an inherited socket's file: it is not
+sockcat's. Programs started by \fB\-\-exec\fR do not inherit the sockets
+or the \fBLISTEN_*\fR variables.
+.PP
+A socket-activated echo service (the files are in \fBcontrib/systemd/\fR):
+.PP
+.nf
+.RS
+# sockcat-echo.socket
+[Socket]
+ListenStream=7007
+FileDescriptorName=echo
+
+# sockcat-echo.service
+[Service]
+Type=notify
+ExecStart=/usr/bin/sockcat serve systemd:echo \-\-echo
+.RE
+.fi
+.PP
+To try it without systemd:
+\fBsystemd\-socket\-activate \-l 7007 \-\-fdname=echo sockcat serve systemd:echo \-\-echo\fR.
+SIGTERM, systemd's stop, lets open connections finish for \fB\-\-grace\fR
+and exits 0.
+"#;
+
 const ENVIRONMENT: &str = r#".SH ENVIRONMENT
 Programs started by \fB\-\-exec\fR and \fB\-\-sh\-exec\fR get these
 variables; for Unix sockets the address is the socket name and the port is
@@ -457,6 +497,7 @@ pub fn trailer(page: &str) -> String {
     if page == "sockcat" || page.ends_with("serve") {
         out.push_str(DATAGRAMS);
         out.push_str(FORWARDING);
+        out.push_str(ACTIVATION);
         out.push_str(ENVIRONMENT);
     }
     out.push_str(EVENTS);

@@ -35,7 +35,8 @@ interface";
 const SERVER_ADDR_HELP: &str = "The address: HOST:PORT, :PORT, PORT, [V6]:PORT, HOST (port 10000), \
 tcp://HOST:PORT, udp://HOST:PORT, unix:PATH, unix:@NAME (abstract), unixgram:PATH, \
 unixgram:@NAME. A bare PORT or :PORT means localhost; 0.0.0.0:PORT or [::]:PORT is every \
-interface [default: localhost:10000]";
+interface. fd:N, systemd and systemd:NAME serve inherited sockets (systemd's socket \
+activation) [default: localhost:10000]";
 
 /// What a server binds when no address is given.
 pub const DEFAULT_SERVER_ADDR: &str = "localhost:10000";

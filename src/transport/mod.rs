@@ -4,6 +4,7 @@
 //! connecting, naming peers) so that servers and handlers work with one
 //! [`Stream`], one [`Listener`] and one [`Dgram`] type whatever the socket.
 
+pub mod inherit;
 pub mod unix;
 
 use std::io::{self, Read, Write};
@@ -67,7 +68,7 @@ impl std::fmt::Display for Endpoint {
 }
 
 impl Endpoint {
-    fn from_unix(a: &std::os::unix::net::SocketAddr) -> Endpoint {
+    pub(crate) fn from_unix(a: &std::os::unix::net::SocketAddr) -> Endpoint {
         if a.is_unnamed() {
             Endpoint::Unnamed
         } else {
@@ -469,6 +470,34 @@ impl AsRawFd for Dgram {
 pub enum Bound {
     Stream(Vec<Listener>),
     Dgram(Vec<Dgram>),
+}
+
+impl Bound {
+    /// The transport, as events name it (every socket in a `Bound` is
+    /// of one kind).
+    pub fn kind(&self) -> Kind {
+        match self {
+            Bound::Stream(ls) => ls.first().map_or(Kind::Tcp, |l| l.kind),
+            Bound::Dgram(ds) => ds.first().map_or(Kind::Udp, |d| d.kind),
+        }
+    }
+}
+
+/// Where a server's sockets come from: an address to bind, or sockets it
+/// inherited (adopted while the command line was checked).
+#[derive(Debug)]
+pub enum Listen {
+    Bind(Addr),
+    Inherited(Bound),
+}
+
+impl Listen {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Listen::Bind(a) => a.kind(),
+            Listen::Inherited(b) => b.kind(),
+        }
+    }
 }
 
 /// Bind every address `addr` names. `localhost` binds 127.0.0.1 and ::1;
