@@ -182,6 +182,129 @@ pub fn parse_inherited(s: &str) -> Option<Result<Inherited>> {
     })
 }
 
+/// The proxies `--proxy` speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// SOCKS5 (RFC 1928), the target's name resolved here.
+    Socks5,
+    /// SOCKS5, the target's name resolved by the proxy.
+    Socks5h,
+    /// HTTP CONNECT.
+    Http,
+}
+
+/// `--proxy URL`, parsed: `socks5://`, `socks5h://` or `http://`, an
+/// optional `USER:PASS@` (percent-encoded where needed), and HOST[:PORT]
+/// (1080 for SOCKS, 3128 for HTTP, as ncat has them).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl {
+    pub kind: ProxyKind,
+    pub host: String,
+    pub port: u16,
+    pub auth: Option<(String, String)>,
+}
+
+// Never the password, in a debug print either.
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ProxyUrl({self})")
+    }
+}
+
+/// As events and errors show it: the user, never the password.
+impl fmt::Display for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = match self.kind {
+            ProxyKind::Socks5 => "socks5",
+            ProxyKind::Socks5h => "socks5h",
+            ProxyKind::Http => "http",
+        };
+        let user = self
+            .auth
+            .as_ref()
+            .map_or(String::new(), |(u, _)| format!("{u}@"));
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        write!(f, "{scheme}://{user}{host}:{}", self.port)
+    }
+}
+
+/// Parse `--proxy URL`.
+pub fn parse_proxy(s: &str) -> Result<ProxyUrl> {
+    let bad = |m: String| Error::usage(format!("--proxy {s}: {m}"));
+    let (kind, rest, default_port) = if let Some(r) = s.strip_prefix("socks5://") {
+        (ProxyKind::Socks5, r, 1080)
+    } else if let Some(r) = s.strip_prefix("socks5h://") {
+        (ProxyKind::Socks5h, r, 1080)
+    } else if let Some(r) = s.strip_prefix("http://") {
+        (ProxyKind::Http, r, 3128)
+    } else {
+        return Err(bad(
+            "use socks5://, socks5h:// (names resolved by the proxy) or http:// (CONNECT)".into(),
+        ));
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (auth, hostport) = match rest.rsplit_once('@') {
+        Some((userinfo, hp)) => {
+            let (u, p) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            let (u, p) = (
+                percent_decode(u).map_err(bad)?,
+                percent_decode(p).map_err(bad)?,
+            );
+            if u.is_empty() || u.len() > 255 || p.len() > 255 {
+                return Err(bad(
+                    "the user name must be 1-255 bytes, the password 0-255".into()
+                ));
+            }
+            (Some((u, p)), hp)
+        }
+        None => (None, rest),
+    };
+    if hostport.is_empty() || hostport.contains('/') {
+        return Err(bad("expected HOST[:PORT] after the scheme".into()));
+    }
+    // HOST alone (or [V6] alone) takes the scheme's port.
+    let with_port = if hostport.ends_with(']') || !hostport.contains(':') {
+        format!("{hostport}:{default_port}")
+    } else {
+        hostport.to_string()
+    };
+    let (host, port) = split_host_port(&with_port).map_err(bad)?;
+    if port == 0 {
+        return Err(bad("port 0 is no proxy's".into()));
+    }
+    Ok(ProxyUrl {
+        kind,
+        host,
+        port,
+        auth,
+    })
+}
+
+/// `%XX` escapes, as a URL's user and password may hold them.
+fn percent_decode(s: &str) -> std::result::Result<String, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("invalid escape at '{}'", &s[i..]))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "the user name and password must be UTF-8".to_string())
+}
+
 /// Parse an address with the netcat-style shorthands applied: `-U` reads a
 /// plain argument as a Unix socket path, `-u` makes an inet address UDP (or
 /// a Unix one a datagram socket).
@@ -460,6 +583,38 @@ pub fn show(a: &SocketAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proxy_urls() {
+        let p = parse_proxy("socks5h://al%40ice:p%3Ass@[::1]:9050/").unwrap();
+        assert_eq!(p.kind, ProxyKind::Socks5h);
+        assert_eq!((p.host.as_str(), p.port), ("::1", 9050));
+        assert_eq!(p.auth, Some(("al@ice".into(), "p:ss".into())));
+        assert_eq!(p.to_string(), "socks5h://al@ice@[::1]:9050");
+        assert!(!format!("{p:?}").contains("p:ss"));
+        let p = parse_proxy("http://proxy.example").unwrap();
+        assert_eq!((p.kind, p.port, p.auth), (ProxyKind::Http, 3128, None));
+        assert_eq!(parse_proxy("socks5://127.0.0.1").unwrap().port, 1080);
+        assert_eq!(parse_proxy("socks5://[::1]").unwrap().port, 1080);
+        for bad in [
+            "127.0.0.1:1080",
+            "https://p:443",
+            "socks4://p:1080",
+            "socks5://",
+            "socks5://p:0",
+            "socks5://p:99999",
+            "http://p:3128/path",
+            "socks5://:pw@p:1",
+            "socks5://u:%zz@p:1",
+        ] {
+            let e = parse_proxy(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(
+                e.to_string().starts_with(&format!("--proxy {bad}: ")),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn inherited_forms() {

@@ -145,13 +145,22 @@ impl Log {
         }
     }
 
-    /// `send -v`: the connection is up, from this local address.
-    pub fn connected(&self, kind: Kind, addr: &str, local: &str) {
+    /// `send -v`: the connection is up, from this local address (to the
+    /// proxy, when it goes through one).
+    pub fn connected(&self, kind: Kind, addr: &str, local: &str, proxy: Option<&str>) {
         if self.level >= Level::Verbose {
-            self.emit(format_args!("connected to {addr} (from {local})"), || {
-                json!({"event": "connected", "transport": kind.as_str(),
-                       "address": addr, "local": local})
-            });
+            let via = proxy.map_or(String::new(), |p| format!(" through {p}"));
+            self.emit(
+                format_args!("connected to {addr}{via} (from {local})"),
+                || {
+                    let mut v = json!({"event": "connected", "transport": kind.as_str(),
+                       "address": addr, "local": local});
+                    if let Some(p) = proxy {
+                        v["proxy"] = json!(p);
+                    }
+                    v
+                },
+            );
         }
     }
 

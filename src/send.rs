@@ -96,8 +96,13 @@ pub fn run(cfg: Config) -> Result<()> {
     )?;
     let began = Instant::now();
     let kind = plan.addr.kind();
-    plan.log
-        .connected(kind, &plan.addr.to_string(), &stream.local().to_string());
+    let proxy = plan.opts.proxy.map(|p| p.url.to_string());
+    plan.log.connected(
+        kind,
+        &plan.addr.to_string(),
+        &stream.local().to_string(),
+        proxy.as_deref(),
+    );
     let (sent, received) = exchange(&plan, stream, input)?;
     let tally = crate::event::Tally {
         bytes_in: received,

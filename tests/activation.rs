@@ -12,42 +12,52 @@ use crate::util::*;
 
 const ACTIVATE: &str = "systemd-socket-activate";
 
-/// A UDP port nobody holds at the moment (systemd-socket-activate takes
-/// no port 0, so the activation tests use a free one).
-fn free_udp_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
-}
-
 /// `systemd-socket-activate [act] -- sockcat args…`, started; returns once
-/// it has bound its `listens` sockets. sockcat itself starts (execs) when
-/// the first connection or datagram arrives, so its readiness line comes
-/// later and is not waited for here.
+/// it has bound its `listens` sockets, with the port that `{port}` in
+/// `act` became (it takes no port 0: a free one, and another if that one
+/// was lost in a race). sockcat itself starts (execs) when the first
+/// connection or datagram arrives, so its readiness line comes later and
+/// is not waited for here.
 fn activate(
     act: &[&str],
     args: &[&str],
     listens: usize,
     notify: Option<&std::path::Path>,
-) -> Server {
-    let mut cmd = Command::new(ACTIVATE);
-    cmd.args(act);
-    // It gives the program a fresh environment: only what --setenv names.
-    if let Some(p) = notify {
-        cmd.arg(format!("--setenv=NOTIFY_SOCKET={}", p.display()));
+) -> (Server, u16) {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut cmd = Command::new(ACTIVATE);
+        cmd.args(act.iter().map(|a| a.replace("{port}", &port.to_string())));
+        // It gives the program a fresh environment: only what --setenv names.
+        if let Some(p) = notify {
+            cmd.arg(format!("--setenv=NOTIFY_SOCKET={}", p.display()));
+        }
+        cmd.arg(BIN).args(args);
+        let mut s = Server::start_command(
+            cmd,
+            args,
+            Opts {
+                ready_lines: 0,
+                ..Opts::default()
+            },
+        );
+        let end = std::time::Instant::now() + T;
+        loop {
+            if s.err().matches("Listening on ").count() >= listens {
+                return (s, port);
+            }
+            if s.child.try_wait().unwrap().is_some() {
+                break; // it lost its port: another
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "{ACTIVATE} never bound: {}",
+                s.err()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
-    cmd.arg(BIN).args(args);
-    let s = Server::start_command(
-        cmd,
-        args,
-        Opts {
-            ready_lines: 0,
-            ..Opts::default()
-        },
-    );
-    wait_until("systemd-socket-activate to bind", T, || {
-        s.err().matches("Listening on ").count() >= listens
-    });
-    s
+    panic!("{ACTIVATE} would not bind on five ports");
 }
 
 /// Every model takes an inherited socket of every transport, under each of
@@ -63,23 +73,18 @@ fn every_model_serves_every_transport_it_inherits() {
         for transport in ["tcp", "udp", "unix", "unixgram"] {
             let form = forms[i % forms.len()];
             i += 1;
+            // `{port}` is filled in by activate().
             let (listen, target, shown) = match transport {
-                "tcp" => {
-                    let p = closed_port();
-                    (
-                        format!("127.0.0.1:{p}"),
-                        format!("127.0.0.1:{p}"),
-                        format!("tcp 127.0.0.1:{p}"),
-                    )
-                }
-                "udp" => {
-                    let p = free_udp_port();
-                    (
-                        format!("127.0.0.1:{p}"),
-                        format!("udp://127.0.0.1:{p}"),
-                        format!("udp 127.0.0.1:{p}"),
-                    )
-                }
+                "tcp" => (
+                    "127.0.0.1:{port}".to_string(),
+                    "127.0.0.1:{port}".to_string(),
+                    "tcp 127.0.0.1:{port}".to_string(),
+                ),
+                "udp" => (
+                    "127.0.0.1:{port}".to_string(),
+                    "udp://127.0.0.1:{port}".to_string(),
+                    "udp 127.0.0.1:{port}".to_string(),
+                ),
                 "unix" => {
                     let p = dir.path(&format!("s{i}.sock"));
                     let p = p.to_str().unwrap().to_string();
@@ -99,7 +104,9 @@ fn every_model_serves_every_transport_it_inherits() {
             let notify_path = dir.path(&format!("n{i}.sock"));
             let notify = UnixDatagram::bind(&notify_path).unwrap();
             notify.set_read_timeout(Some(T)).unwrap();
-            let mut s = activate(&act, &[model, form, "--echo"], 1, Some(&notify_path));
+            let (mut s, port) = activate(&act, &[model, form, "--echo"], 1, Some(&notify_path));
+            let target = target.replace("{port}", &port.to_string());
+            let shown = shown.replace("{port}", &port.to_string());
             let out = run(&["send", &target, "hello", "from", &what], b"");
             out.expect_code(0);
             assert_eq!(out.stdout_str(), format!("hello from {what}\n"), "{what}");
@@ -134,7 +141,7 @@ fn systemd_names_pick_sockets() {
     let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
     let act = ["-l", a, "-l", b, "--fdname=web:admin"];
 
-    let mut s = activate(&act, &["serve", "systemd", "--reply", "hi"], 2, None);
+    let (mut s, _) = activate(&act, &["serve", "systemd", "--reply", "hi"], 2, None);
     for p in [a, b] {
         let out = run(&["send", &format!("unix:{p}")], b"");
         out.expect_code(0);
@@ -145,7 +152,7 @@ fn systemd_names_pick_sockets() {
     s.signal(libc::SIGTERM);
     assert_eq!(s.wait(), Some(0));
 
-    let mut s = activate(
+    let (mut s, _) = activate(
         &act,
         &["thread-serve", "systemd:admin", "--reply", "admin"],
         2,
@@ -161,7 +168,7 @@ fn systemd_names_pick_sockets() {
     s.signal(libc::SIGTERM);
     assert_eq!(s.wait(), Some(0));
 
-    let mut s = activate(&act, &["fork-serve", "systemd:nope", "--echo"], 2, None);
+    let (mut s, _) = activate(&act, &["fork-serve", "systemd:nope", "--echo"], 2, None);
     let _ = run_in(&["send", &format!("unix:{a}"), "x"], b"", T);
     assert_eq!(s.wait(), Some(1));
     assert!(
@@ -185,7 +192,7 @@ fn what_is_not_an_inherited_listener_is_refused() {
     let p = dir.path("acc.sock");
     let p = p.to_str().unwrap();
     // --accept passes each connection, not the listener.
-    let s = activate(
+    let (s, _) = activate(
         &["--accept", "-l", p],
         &["serve", "systemd", "--echo"],
         1,
@@ -258,11 +265,11 @@ fn what_is_not_an_inherited_listener_is_refused() {
     // -u says datagrams; --mode would change a file that is not sockcat's.
     let q = dir.path("q.sock");
     let q = q.to_str().unwrap();
-    let s = activate(&["-l", q], &["serve", "systemd", "-u"], 1, None);
+    let (s, _) = activate(&["-l", q], &["serve", "systemd", "-u"], 1, None);
     let _ = run(&["send", &format!("unix:{q}"), "x"], b"");
     s.wait_err("-u asks for datagrams, but systemd:unknown (fd 3) is a unix socket");
     drop(s);
-    let s = activate(&["-l", q], &["serve", "fd:3", "--mode", "600"], 1, None);
+    let (s, _) = activate(&["-l", q], &["serve", "fd:3", "--mode", "600"], 1, None);
     let _ = run(&["send", &format!("unix:{q}"), "x"], b"");
     s.wait_err("an inherited socket's file belongs to whoever made it");
 }
@@ -301,10 +308,9 @@ fn the_contrib_units_run() {
             .collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         assert!(args.contains(&format!("systemd:{name}").as_str()), "{exec}");
-        let port = closed_port();
-        let listen = format!("127.0.0.1:{port}");
         let fdname = format!("--fdname={name}");
-        let mut s = activate(&["-l", &listen, &fdname], &args, 1, None);
+        let (mut s, port) = activate(&["-l", "127.0.0.1:{port}", &fdname], &args, 1, None);
+        let listen = format!("127.0.0.1:{port}");
         let out = run(&["send", &listen, msg], b"");
         out.expect_code(0);
         assert_eq!(out.stdout_str(), want, "{unit}: {}", s.err());

@@ -186,8 +186,15 @@ fn netcat_flags_get_a_pointer() {
         (&["serve", ":0", "-e", "/bin/cat"], "--exec PROG"),
         (&["serve", ":0", "-c", "cat"], "--sh-exec CMDLINE"),
         (&["serve", ":0", "-w", "3"], "--idle-timeout"),
-        (&["send", "-X", "5", ":1"], "proxies"),
-        (&["send", "--proxy", "x:1", ":1"], "proxies"),
+        (&["send", "-X", "5", ":1"], "--proxy socks5://HOST:PORT"),
+        (
+            &["send", "-x", "p:1080", ":1"],
+            "--proxy socks5://HOST:PORT",
+        ),
+        (
+            &["send", "--proxy-type", "http", ":1"],
+            "http://USER:PASS@HOST:PORT",
+        ),
         (&["send", "--ssl", ":1"], "TLS"),
         (&["send", "-o", "f", ":1"], "> FILE"),
         (&["send", "-k", ":1"], "servers"),

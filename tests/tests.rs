@@ -20,6 +20,7 @@ mod models;
 mod options;
 mod programs;
 mod properties;
+mod proxy;
 mod relay;
 mod scan;
 mod unix;

@@ -422,6 +422,25 @@ pub fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// A port for a program that cannot bind port 0 itself (a proxy daemon,
+/// systemd-socket-activate): below the kernel's ephemeral range, so no
+/// client connection's TIME_WAIT (which blocks a bind even with
+/// SO_REUSEADDR) sits on it, and free for TCP and UDP right now. A program
+/// can still lose it in a race: its starter retries on a new one.
+pub fn free_port() -> u16 {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let seed = std::process::id() as usize * 7919 + N.fetch_add(1, Ordering::SeqCst) * 104_729;
+    for i in 0..200 {
+        let port = 20_000 + ((seed + i * 7_877) % 12_000) as u16;
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 20000-31999");
+}
+
 /// Entries in /proc/PID/fd.
 pub fn fd_count(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))

@@ -116,6 +116,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
         keepalive: args.common.keepalive,
         nodelay: args.common.nodelay,
         mode: args.mode,
+        proxy: None,
     };
     // fd:N and systemd[:NAME]: adopted now, before anything else in the
     // process opens a descriptor that a number could then name.
@@ -248,7 +249,37 @@ fn client_opts(c: &CommonArgs) -> Opts {
         keepalive: c.keepalive,
         nodelay: c.nodelay,
         mode: None,
+        proxy: None,
     }
+}
+
+/// `--proxy URL` for connections to `target`: parsed, its name looked up
+/// (once: the proxy is the same for every connection), kept for the
+/// process's life. Only TCP goes through a proxy.
+fn proxy(
+    raw: Option<&str>,
+    target: &Addr,
+    family: Family,
+) -> Result<Option<&'static transport::proxy::Proxy>> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let url = addr::parse_proxy(raw)?;
+    if !matches!(
+        target,
+        Addr::Inet {
+            proto: addr::Proto::Tcp,
+            ..
+        }
+    ) {
+        return Err(Error::usage(format!(
+            "--proxy carries TCP connections; {} is a {} address",
+            target,
+            target.kind()
+        )));
+    }
+    let p = transport::proxy::Proxy::new(url, family)?;
+    Ok(Some(Box::leak(Box::new(p))))
 }
 
 /// `--forward ADDR`: the target, checked against the listening address.
@@ -275,11 +306,13 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Resu
         Addr::Unix { dgram: true, .. } => format!("unixgram:{target}"),
         Addr::Unix { dgram: false, .. } => format!("unix:{target}"),
     };
+    let mut opts = client_opts(&args.common);
+    opts.proxy = proxy(args.proxy.as_deref(), &target, opts.family)?;
     let shown: &'static str = Box::leak(shown.into_boxed_str());
     Ok(Forward {
         addr: target,
         shown,
-        opts: client_opts(&args.common),
+        opts,
         timeout: args
             .connect_timeout
             .unwrap_or(crate::handler::forward::CONNECT_TIMEOUT),
@@ -308,8 +341,10 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
     }
     let addr = address(&raw, args.common.udp, args.common.unix)?;
     let source = args.source.as_deref().map(source).transpose()?;
+    let mut opts = client_opts(&args.common);
+    opts.proxy = proxy(args.proxy.as_deref(), &addr, opts.family)?;
     let plan = Plan {
-        opts: client_opts(&args.common),
+        opts,
         source,
         connect_timeout: args.connect_timeout,
         retry: args.retry,
@@ -401,6 +436,12 @@ fn scan_job(args: &SendArgs, host: &str, spec: &str, words: &[String]) -> Result
     }
     if !words.is_empty() {
         return Err(words_after_probe(words));
+    }
+    if args.proxy.is_some() {
+        return Err(Error::usage(
+            "a scan (-z with several ports) goes direct, not through --proxy: \
+             probe one port at a time through a proxy (send -z --proxy URL HOST PORT)",
+        ));
     }
     let (host, udp) = match host.strip_prefix("udp://") {
         Some(h) => (h, true),

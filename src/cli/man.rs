@@ -152,6 +152,15 @@ add \fB\-\-idle\-timeout 3s\fR).
 .B ncat \-x FILE
 \fB\-\-hex 2> FILE\fR.
 .TP
+.B nc \-X 5 \-x proxy:1080 host 22\fR, \fBncat \-\-proxy proxy:3128 \-\-proxy\-type http
+\fBsockcat send \-\-proxy socks5://proxy:1080 host 22\fR (\fBsocks5h://\fR
+lets the proxy resolve names), \fB\-\-proxy http://proxy:3128\fR (CONNECT);
+a user and password go in the URL. See PROXIES.
+.TP
+.B socat ACCEPT\-FD:3\fR, \fBsystemd socket activation
+\fBsockcat serve fd:3\fR, \fBsockcat serve systemd\fR (see INHERITED
+SOCKETS on the server pages).
+.TP
 .B socat TCP\-LISTEN:8080,fork TCP:localhost:80
 \fBsockcat serve 8080 \-\-forward localhost:80\fR (any model).
 .TP
@@ -165,8 +174,35 @@ input's end; sockcat half-closes at once and reads until the server's FIN);
 sockcat looks up names only), and with \fB\-z\fR, where there is no
 message, it is accepted and ignored; \fBsend \-\-wait DUR\fR bounds the
 wait for a reply (ncat's \fB\-\-wait\fR is the connect timeout). Not
-there yet: proxies (\fB\-X\fR, \fB\-x\fR, \fB\-\-proxy\fR) and TLS
-(\fB\-\-ssl\fR).
+there yet: TLS (\fB\-\-ssl\fR).
+"#;
+
+const PROXIES: &str = r#".SH PROXIES
+\fB\-\-proxy URL\fR sends a client connection (\fBsend\fR, load mode, a
+server's \fB\-\-forward\fR upstream) through a proxy:
+\fBsocks5://\fR[\fIUSER\fR:\fIPASS\fR@]\fIHOST\fR[:\fIPORT\fR] (SOCKS5;
+the target's name is looked up here and its first address asked for, as
+curl does), \fBsocks5h://\fR (the proxy looks the name up: use it for
+names only the proxy's side can resolve), or \fBhttp://\fR (HTTP CONNECT;
+port 3128 unless given; 1080 for SOCKS). A user and password with
+\fB@\fR or \fB:\fR in them are percent-encoded (\fB%40\fR, \fB%3A\fR). The
+proxy's own name is looked up once, at start, and its addresses are tried
+Happy Eyeballs style. \fB\-\-connect\-timeout\fR bounds reaching the proxy
+and its answer together (30s without it). Only TCP goes through a proxy.
+.PP
+A proxy that will not connect is a one-line error naming its reason, exit
+1: \fBproxy socks5://127.0.0.1:1080: it could not connect to
+example.org:80: connection refused (SOCKS reply 5)\fR, or \fBproxy
+http://127.0.0.1:3128: CONNECT example.org:80 refused: 403 Forbidden\fR.
+.PP
+Some proxies (microsocks, tinyproxy) end the whole tunnel when the client
+half-closes, instead of passing the FIN on: \fBsend\fR's FIN after its
+input then cuts the reply short or loses it, and sockcat cannot tell
+that from a server that closed (exit 0). Keep the write side open: with
+\fB\-\-no\-shutdown\fR when the server closes after its reply, or
+\fB\-\-no\-shutdown \-\-wait DUR\fR, which reads until DUR passes quietly
+and then exits 124. Dante passes the half-close on, as a direct
+connection does.
 "#;
 
 const ACTIVATION: &str = r#".SH "INHERITED SOCKETS"
@@ -501,6 +537,9 @@ pub fn trailer(page: &str) -> String {
         out.push_str(ENVIRONMENT);
     }
     out.push_str(EVENTS);
+    if page == "sockcat" || page == "sockcat-send" || page.ends_with("serve") {
+        out.push_str(PROXIES);
+    }
     if page == "sockcat" || page == "sockcat-send" || page == "sockcat-serve" {
         out.push_str(NETCAT);
     }

@@ -211,6 +211,10 @@ pub struct ServerArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_positive_duration, requires = "forward")]
     pub connect_timeout: Option<Duration>,
 
+    /// With --forward: reach ADDR through a proxy: socks5://[USER:PASS@]HOST[:PORT], socks5h:// (the proxy resolves names) or http:// (CONNECT)
+    #[arg(long, value_name = "URL", requires = "forward")]
+    pub proxy: Option<String>,
+
     /// Length of the listen backlog
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65535))]
     pub backlog: u32,
@@ -308,6 +312,10 @@ pub struct SendArgs {
     /// Give up after DUR with no traffic in either direction
     #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub idle_timeout: Option<Duration>,
+
+    /// Connect through a proxy: socks5://[USER:PASS@]HOST[:PORT] (names resolved here), socks5h:// (names resolved by the proxy) or http:// (CONNECT); --connect-timeout bounds reaching it and its answer [default: 30s]
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
 
     /// Keep trying to connect for up to DUR (until the server is up)
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]

@@ -30,12 +30,22 @@ pub fn pointer(flag: &str, sub: Option<&str>, port: Option<&str>) -> Option<Stri
         }
         "-e" => says("run a program per connection with --exec PROG ARGS... (a server option)"),
         "-c" => says("run a command line per connection with --sh-exec CMDLINE (a server option)"),
-        "-X" | "--proxy" | "--proxy-type" | "--proxy-auth" | "-P" => {
-            says("sockcat does not speak to proxies yet")
-        }
-        "-x" => says(
-            "nc's -x (a proxy) sockcat cannot do yet; ncat's -x FILE (a hex dump) is --hex 2> FILE",
+        "-X" => says(
+            "a proxy is --proxy URL: -X 5 -x HOST:PORT is --proxy socks5://HOST:PORT, \
+             -X connect is --proxy http://HOST:PORT",
         ),
+        "--proxy-type" | "--proxy-auth" | "-P" | "--proxy-dns" => says(
+            "the proxy's type, user and password go in --proxy's URL: \
+             socks5://USER:PASS@HOST:PORT (socks5h:// lets the proxy resolve names), \
+             http://USER:PASS@HOST:PORT",
+        ),
+        "-x" => says(
+            "nc's -x HOST:PORT (a proxy) is --proxy socks5://HOST:PORT; \
+             ncat's -x FILE (a hex dump) is --hex 2> FILE",
+        ),
+        "--proxy" if !send && !server => {
+            says("--proxy is an option of send (and of a server's --forward)")
+        }
         "--hex-dump" => says("use --hex, which dumps to stderr (--hex 2> FILE)"),
         "--ssl" | "--ssl-cert" | "--ssl-key" | "--ssl-verify" => {
             says("sockcat does not speak TLS yet")
@@ -131,7 +141,7 @@ mod tests {
             "-g",
             "-G",
             "--listen",
-            "--proxy",
+            "--proxy-type",
             "--ssl",
             "--chat",
             "--nodns",

@@ -21,6 +21,7 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Waker};
 
 use super::{Conn, Loop};
+use crate::addr::ProxyKind;
 use crate::addr::{self, Addr};
 use crate::event::Via;
 use crate::handler::forward::{DGRAM_QUIET, Forward, Upstream};
@@ -29,6 +30,7 @@ use crate::output::hex_to_stderr;
 use crate::relay::nonblocking::{Half, PipePool};
 use crate::relay::{Fail, Side};
 use crate::runtime::token::{self, PART_UPSTREAM};
+use crate::transport::proxy::{Destination, Handshake, Proxy};
 use crate::transport::{self, Stream, Target};
 
 /// How long a looked-up answer is used for new connections.
@@ -47,6 +49,9 @@ pub(super) struct Fwd {
     /// the client's, quiet ends the connection).
     last_down: Instant,
     via: Via,
+    /// With --proxy: the conversation that opens the tunnel, once the
+    /// connect to the proxy is made.
+    tunnel: Option<Box<Handshake>>,
 }
 
 enum Up {
@@ -63,6 +68,8 @@ enum Up {
         /// Why the last attempt that failed did.
         last: Option<String>,
     },
+    /// Connected to the proxy; the handshake under way (`Fwd::tunnel`).
+    Tunnel(Stream),
     Open(Upstream),
 }
 
@@ -94,6 +101,7 @@ impl Fwd {
         match &self.up {
             Up::Open(Upstream::Stream(s)) => s.reset_on_close(),
             Up::Connecting { tries, .. } => tries.iter().for_each(|(s, _)| s.reset_on_close()),
+            Up::Tunnel(s) => s.reset_on_close(),
             _ => {}
         }
     }
@@ -124,6 +132,15 @@ impl Lookup {
 }
 
 impl Loop {
+    /// A connect failure's text, naming the proxy when there is one (the
+    /// blocking models' text is the same: `transport::proxy`).
+    fn through_proxy(&self, why: String) -> String {
+        match self.forward_target().opts.proxy {
+            Some(p) => format!("proxy {}: {why}", p.url),
+            None => why,
+        }
+    }
+
     fn forward_target(&self) -> Arc<Forward> {
         match &self.server.spec {
             crate::handler::Spec::Forward(f) => f.clone(),
@@ -143,6 +160,7 @@ impl Loop {
             deadline: now + f.timeout,
             last_down: now,
             via: if splice { Via::Splice } else { Via::Copy },
+            tunnel: None,
         }));
         if self.connect_check.is_none() {
             self.connect_check = Some(now + check_every(f.timeout));
@@ -166,6 +184,13 @@ impl Loop {
                 return self.set_up(c, id, r);
             }
             Addr::Inet { host, port, .. } => {
+                // socks5h:// and http:// name the target to the proxy; only
+                // socks5:// looks it up here (below), as a direct connect does.
+                if let Some(p) = f.opts.proxy.filter(|p| p.url.kind != ProxyKind::Socks5) {
+                    let dest = Destination::Name(host.clone(), *port);
+                    let r = self.open_proxy(c, &f, p, dest);
+                    return self.set_up(c, id, r);
+                }
                 if addr::needs_lookup(host) {
                     match &self.lookup.cached {
                         Some((at, a)) if at.elapsed() < LOOKUP_TTL => a.clone(),
@@ -183,7 +208,7 @@ impl Loop {
                 }
             }
         };
-        let r = self.open_inet(&f, addrs.into());
+        let r = self.open_stream(c, &f, addrs.into());
         self.set_up(c, id, r);
     }
 
@@ -237,7 +262,7 @@ impl Loop {
                 continue;
             }
             let r = match &answer {
-                Ok(a) => self.open_inet(&f, a.clone().into()),
+                Ok(a) => self.open_stream(&mut c, &f, a.clone().into()),
                 Err(m) => Err(m.clone()),
             };
             self.set_up(&mut c, id, r);
@@ -273,6 +298,52 @@ impl Loop {
             Up::Connecting { tries, last, .. } if tries.is_empty() => {
                 Err(last.clone().unwrap_or_else(|| "no address".into()))
             }
+            _ => Ok(up),
+        }
+    }
+
+    /// [`Loop::open_inet`] for a stream connection, which may go through
+    /// the proxy: socks5:// asks it for the name's first address.
+    fn open_stream(
+        &self,
+        c: &mut Conn,
+        f: &Forward,
+        rest: VecDeque<SocketAddr>,
+    ) -> Result<Up, String> {
+        match f.opts.proxy {
+            Some(p) => {
+                let first = rest.front().copied().ok_or("no address")?;
+                self.open_proxy(c, f, p, Destination::Addr(first))
+            }
+            None => self.open_inet(f, rest),
+        }
+    }
+
+    /// Begin connecting to the proxy (its addresses Happy Eyeballs style),
+    /// with the handshake that asks it for `dest` waiting for the connect.
+    fn open_proxy(
+        &self,
+        c: &mut Conn,
+        f: &Forward,
+        p: &Proxy,
+        dest: Destination,
+    ) -> Result<Up, String> {
+        if let Some(fwd) = c.fwd.as_mut() {
+            fwd.tunnel = Some(Box::new(Handshake::new(&p.url, dest)));
+        }
+        let mut up = Up::Connecting {
+            tries: Vec::new(),
+            rest: transport::interleave(&p.addrs).into(),
+            next_at: Instant::now(),
+            last: None,
+        };
+        start_next(&mut up, f);
+        match &up {
+            Up::Connecting { tries, last, .. } if tries.is_empty() => Err(format!(
+                "proxy {}: {}",
+                p.url,
+                last.clone().unwrap_or_else(|| "no address".into())
+            )),
             _ => Ok(up),
         }
     }
@@ -351,16 +422,21 @@ impl Loop {
                 }
                 if let Some(stream) = won {
                     // The other attempts close here.
+                    if f.tunnel.is_some() {
+                        f.up = Up::Tunnel(stream);
+                        self.again.push(id);
+                        return Ok(());
+                    }
                     f.up = Up::Open(Upstream::Stream(stream));
                     None
                 } else if now >= f.deadline {
                     let at = tries
                         .first()
                         .map_or("the upstream".to_string(), |t| t.1.clone());
-                    Some(Err(format!(
+                    Some(Err(self.through_proxy(format!(
                         "connect to {at}: timed out after {}",
                         humantime::format_duration(self.forward_target().timeout)
-                    )))
+                    ))))
                 } else {
                     if !rest.is_empty() && (now >= *next_at || tries.is_empty()) {
                         let before = tries.len();
@@ -386,11 +462,32 @@ impl Loop {
                         }
                     }
                     match &f.up {
-                        Up::Connecting { tries, last, .. } if tries.is_empty() => {
-                            Some(Err(last.clone().unwrap_or_else(|| "no address".into())))
-                        }
+                        Up::Connecting { tries, last, .. } if tries.is_empty() => Some(Err(
+                            self.through_proxy(last.clone().unwrap_or_else(|| "no address".into()))
+                        )),
                         _ => return Ok(()),
                     }
+                }
+            }
+            Up::Tunnel(stream) => {
+                let hs = f.tunnel.as_mut().expect("a tunnel has its handshake");
+                match handshake_step(stream, hs, &mut self.buf) {
+                    Ok(true) => {
+                        let Up::Tunnel(stream) = std::mem::replace(&mut f.up, Up::Resolving) else {
+                            unreachable!()
+                        };
+                        f.tunnel = None;
+                        f.up = Up::Open(Upstream::Stream(stream));
+                        // Bytes may already wait on either side.
+                        self.again.push(id);
+                        return Ok(());
+                    }
+                    Ok(false) if now < f.deadline => return Ok(()),
+                    Ok(false) => Some(Err(self.through_proxy(format!(
+                        "no answer within {}",
+                        humantime::format_duration(self.forward_target().timeout)
+                    )))),
+                    Err(why) => Some(Err(self.through_proxy(why))),
                 }
             }
             Up::Open(_) => None,
@@ -458,6 +555,46 @@ impl Loop {
     }
 }
 
+/// One step of a proxy's handshake on a non-blocking socket: send what
+/// it can, read what the handshake allows. `Ok(true)` once the tunnel is
+/// open.
+fn handshake_step(s: &mut Stream, hs: &mut Handshake, buf: &mut [u8]) -> Result<bool, String> {
+    use std::io::Read;
+    flush(s, hs)?;
+    while hs.want() > 0 {
+        let want = hs.want().min(buf.len());
+        match s.read(&mut buf[..want]) {
+            Ok(0) => return Err("it closed the connection during the handshake".into()),
+            Ok(n) => {
+                if hs.feed(&buf[..n])? {
+                    return Ok(true);
+                }
+                // It may have more to say now (SOCKS's user and password,
+                // then the request).
+                flush(s, hs)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(crate::error::describe(&e)),
+        }
+    }
+    Ok(hs.is_done())
+}
+
+/// Send what the handshake has to say, as far as the socket takes it.
+fn flush(s: &mut Stream, hs: &mut Handshake) -> Result<(), String> {
+    use std::io::Write;
+    while !hs.output().is_empty() {
+        match s.write(hs.output()) {
+            Ok(n) => hs.wrote(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(crate::error::describe(&e)),
+        }
+    }
+    Ok(())
+}
+
 /// How often connects are checked against their deadline: a timeout is
 /// noticed at most a quarter late.
 fn check_every(timeout: Duration) -> Duration {
@@ -472,7 +609,7 @@ impl Loop {
         let mut pending = false;
         for (id, c) in &self.conns {
             if let Some(f) = &c.fwd {
-                if matches!(f.up, Up::Connecting { .. } | Up::Resolving) {
+                if matches!(f.up, Up::Connecting { .. } | Up::Resolving | Up::Tunnel(_)) {
                     pending = true;
                     if now >= f.deadline {
                         self.again.push(*id);
@@ -521,7 +658,7 @@ fn watch(registry: &Registry, up: &Up, id: usize) -> io::Result<()> {
     let fds: Vec<std::os::fd::RawFd> = match up {
         Up::Resolving => return Ok(()),
         Up::Connecting { tries, .. } => tries.iter().map(|(s, _)| s.poll_fd()).collect(),
-        Up::Open(Upstream::Stream(stream)) => vec![stream.poll_fd()],
+        Up::Open(Upstream::Stream(stream)) | Up::Tunnel(stream) => vec![stream.poll_fd()],
         Up::Open(Upstream::Dgram(d)) => vec![d.as_raw_fd()],
     };
     for fd in fds {

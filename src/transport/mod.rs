@@ -5,6 +5,7 @@
 //! [`Stream`], one [`Listener`] and one [`Dgram`] type whatever the socket.
 
 pub mod inherit;
+pub mod proxy;
 pub mod unix;
 
 use std::io::{self, Read, Write};
@@ -27,6 +28,9 @@ pub struct Opts {
     pub keepalive: bool,
     pub nodelay: bool,
     pub mode: Option<u32>,
+    /// `--proxy`: client connections go through it (made once, for the
+    /// process's life, when the command line is checked).
+    pub proxy: Option<&'static proxy::Proxy>,
 }
 
 /// A connected byte stream.
@@ -623,36 +627,56 @@ pub fn connect(
     timeout: Option<Duration>,
     source: Option<SocketAddr>,
 ) -> Result<Stream> {
+    if let Some(p) = opts.proxy {
+        return proxy::connect(p, addr, opts, timeout, source);
+    }
     match addr {
         Addr::Inet { host, port, .. } => {
-            let targets: Vec<SocketAddr> = addr::resolve(host, *port, opts.family)?
-                .into_iter()
-                .filter(|sa| source.is_none_or(|src| src.is_ipv4() == sa.is_ipv4()))
-                .collect();
-            if targets.is_empty() {
-                return Err(Error::usage(format!(
-                    "--source has no address of the family of {addr}"
-                )));
-            }
-            let r = if targets.len() == 1 {
-                connect_inet(targets[0], timeout, source).map_err(|e| (targets[0], e))
-            } else {
-                happy_eyeballs(&targets, timeout, source)
-            };
-            match r {
-                Ok(s) => {
-                    let stream = Stream::Tcp(s);
-                    stream
-                        .apply(opts)
-                        .map_err(|e| Error::io("set socket options", e))?;
-                    Ok(stream)
+            let targets = addr::resolve(host, *port, opts.family)?;
+            connect_addrs(&targets, opts, timeout, source).map_err(|e| match e {
+                Error::Usage(_) => {
+                    Error::usage(format!("--source has no address of the family of {addr}"))
                 }
-                Err((sa, e)) => Err(Error::io(format!("connect to {}", addr::show(&sa)), e)),
-            }
+                e => e,
+            })
         }
         Addr::Unix { name, .. } => unix::connect_stream(name)
             .map(Stream::Unix)
             .map_err(|e| Error::io(format!("connect to unix:{name}"), e)),
+    }
+}
+
+/// Connect to one of `targets` (a name's addresses), Happy Eyeballs style
+/// when there are several; `timeout` bounds the whole attempt. A usage
+/// error when `source` leaves no address of its family.
+fn connect_addrs(
+    targets: &[SocketAddr],
+    opts: &Opts,
+    timeout: Option<Duration>,
+    source: Option<SocketAddr>,
+) -> Result<Stream> {
+    let targets: Vec<SocketAddr> = targets
+        .iter()
+        .copied()
+        .filter(|sa| source.is_none_or(|src| src.is_ipv4() == sa.is_ipv4()))
+        .collect();
+    if targets.is_empty() {
+        return Err(Error::usage("--source has no address of that family"));
+    }
+    let r = if targets.len() == 1 {
+        connect_inet(targets[0], timeout, source).map_err(|e| (targets[0], e))
+    } else {
+        happy_eyeballs(&targets, timeout, source)
+    };
+    match r {
+        Ok(s) => {
+            let stream = Stream::Tcp(s);
+            stream
+                .apply(opts)
+                .map_err(|e| Error::io("set socket options", e))?;
+            Ok(stream)
+        }
+        Err((sa, e)) => Err(Error::io(format!("connect to {}", addr::show(&sa)), e)),
     }
 }
 

@@ -1,0 +1,558 @@
+//! `--proxy`: a client connection through a SOCKS5 proxy (RFC 1928, with
+//! RFC 1929's user and password) or an HTTP proxy's CONNECT.
+//!
+//! The conversation with the proxy is [`Handshake`], a state machine with
+//! no I/O of its own: it says what to send and how many bytes it may read
+//! next, and never more than the proxy's answer holds, so no byte of the
+//! tunnel's own traffic is ever read by it (and lost). The blocking
+//! client (`send`, load mode, the blocking models' `--forward`) drives it
+//! with [`connect`]; `serve`'s loop drives it on a non-blocking socket.
+//! Either way, `--connect-timeout` bounds reaching the proxy and the
+//! handshake together.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::{Opts, Stream};
+use crate::addr::{self, Addr, Family, ProxyKind, ProxyUrl};
+use crate::error::{Error, Result};
+
+/// How long a client without `--connect-timeout` gives the proxy to
+/// connect and answer: a proxy that never answers must not hang it.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest HTTP answer header a CONNECT is allowed.
+const MAX_HEADER: usize = 16 * 1024;
+
+/// A proxy, its name looked up once, when the command line is checked.
+#[derive(Debug)]
+pub struct Proxy {
+    pub url: ProxyUrl,
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl Proxy {
+    pub fn new(url: ProxyUrl, family: Family) -> Result<Proxy> {
+        let addrs = addr::resolve(&url.host, url.port, family)
+            .map_err(|e| Error::runtime(format!("proxy {url}: {e}")))?;
+        Ok(Proxy { url, addrs })
+    }
+
+    /// Where the tunnel goes, as the proxy is asked for it: by name
+    /// (socks5h, http) or by the first address the name has here (socks5,
+    /// as curl does).
+    pub fn destination(&self, host: &str, port: u16, family: Family) -> Result<Destination> {
+        if self.url.kind != ProxyKind::Socks5 {
+            return Ok(Destination::Name(host.to_string(), port));
+        }
+        let first = addr::resolve(host, port, family)?[0];
+        Ok(Destination::Addr(first))
+    }
+
+    /// A failure, as the user reads it.
+    pub fn error(&self, why: impl std::fmt::Display) -> Error {
+        Error::runtime(format!("proxy {}: {why}", self.url))
+    }
+}
+
+/// The tunnel's far end, as the proxy is asked for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    Name(String, u16),
+    Addr(SocketAddr),
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Name(h, p) if h.contains(':') => write!(f, "[{h}]:{p}"),
+            Destination::Name(h, p) => write!(f, "{h}:{p}"),
+            Destination::Addr(sa) => f.write_str(&addr::show(sa)),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Stage {
+    /// SOCKS: the server's choice of method (2 bytes).
+    Method,
+    /// SOCKS: the answer to user and password (2 bytes).
+    Auth,
+    /// SOCKS: the reply's first 5 bytes (up to the address's first byte).
+    Reply,
+    /// SOCKS: the rest of the reply's bound address and port.
+    ReplyRest(usize),
+    /// HTTP: the answer's header, up to the empty line.
+    Header,
+    Done,
+}
+
+/// The conversation with a proxy, without I/O: send [`Handshake::output`],
+/// read at most [`Handshake::want`] bytes and [`Handshake::feed`] them,
+/// until `feed` says the tunnel is open.
+pub struct Handshake {
+    kind: ProxyKind,
+    stage: Stage,
+    out: Vec<u8>,
+    sent: usize,
+    got: Vec<u8>,
+    dest: Destination,
+    auth: Option<(String, String)>,
+}
+
+impl Handshake {
+    pub fn new(proxy: &ProxyUrl, dest: Destination) -> Handshake {
+        let mut h = Handshake {
+            kind: proxy.kind,
+            stage: Stage::Done,
+            out: Vec::new(),
+            sent: 0,
+            got: Vec::new(),
+            dest,
+            auth: proxy.auth.clone(),
+        };
+        if h.kind == ProxyKind::Http {
+            h.stage = Stage::Header;
+            let mut req = format!("CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n", h.dest);
+            if let Some((u, p)) = &h.auth {
+                req.push_str(&format!(
+                    "Proxy-Authorization: Basic {}\r\n",
+                    base64(format!("{u}:{p}").as_bytes())
+                ));
+            }
+            req.push_str("\r\n");
+            h.out = req.into_bytes();
+        } else {
+            h.stage = Stage::Method;
+            // Offer user and password only when there are some.
+            h.out = if h.auth.is_some() {
+                vec![5, 2, 0, 2]
+            } else {
+                vec![5, 1, 0]
+            };
+        }
+        h
+    }
+
+    /// What is still to be sent to the proxy.
+    pub fn output(&self) -> &[u8] {
+        &self.out[self.sent..]
+    }
+
+    /// `n` bytes of [`Handshake::output`] went out.
+    pub fn wrote(&mut self, n: usize) {
+        self.sent += n;
+        if self.sent == self.out.len() {
+            self.out.clear();
+            self.sent = 0;
+        }
+    }
+
+    /// The most bytes that may be read now: never past the end of the
+    /// proxy's answer.
+    pub fn want(&self) -> usize {
+        match self.stage {
+            Stage::Method | Stage::Auth => 2 - self.got.len(),
+            Stage::Reply => 5 - self.got.len(),
+            Stage::ReplyRest(n) => n - self.got.len(),
+            // An answer ends with CRLF CRLF: read no further than the
+            // shortest way to complete it.
+            Stage::Header => {
+                let g = &self.got;
+                if g.ends_with(b"\r\n\r") {
+                    1
+                } else if g.ends_with(b"\r\n") {
+                    2
+                } else if g.ends_with(b"\r") {
+                    3
+                } else {
+                    4
+                }
+            }
+            Stage::Done => 0,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.stage == Stage::Done
+    }
+
+    /// Bytes read from the proxy (at most [`Handshake::want`]). `Ok(true)`
+    /// once the tunnel is open; `Err` says why the proxy would not.
+    pub fn feed(&mut self, data: &[u8]) -> std::result::Result<bool, String> {
+        debug_assert!(data.len() <= self.want());
+        self.got.extend_from_slice(data);
+        loop {
+            if self.want() > 0 && self.stage != Stage::Header {
+                return Ok(false);
+            }
+            match self.stage {
+                Stage::Method => {
+                    let g = std::mem::take(&mut self.got);
+                    if g[0] != 5 {
+                        return Err(format!("not a SOCKS5 proxy (it answered version {})", g[0]));
+                    }
+                    match (g[1], &self.auth) {
+                        (0, _) => self.request(),
+                        (2, Some((u, p))) => {
+                            let mut m = vec![1, u.len() as u8];
+                            m.extend_from_slice(u.as_bytes());
+                            m.push(p.len() as u8);
+                            m.extend_from_slice(p.as_bytes());
+                            self.out.extend_from_slice(&m);
+                            self.stage = Stage::Auth;
+                        }
+                        (0xff, None) => {
+                            return Err("it wants a user name and password \
+                                        (socks5://USER:PASS@HOST:PORT)"
+                                .into());
+                        }
+                        (0xff, Some(_)) => {
+                            return Err("it accepts neither no authentication nor a user \
+                                        name and password"
+                                .into());
+                        }
+                        (m, _) => return Err(format!("it chose a method not offered ({m})")),
+                    }
+                }
+                Stage::Auth => {
+                    let g = std::mem::take(&mut self.got);
+                    if g[1] != 0 {
+                        return Err("it refused the user name and password".into());
+                    }
+                    self.request();
+                }
+                Stage::Reply => {
+                    let g = &self.got;
+                    if g[0] != 5 {
+                        return Err(format!("not a SOCKS5 reply (version {})", g[0]));
+                    }
+                    if g[1] != 0 {
+                        return Err(format!(
+                            "it could not connect to {}: {} (SOCKS reply {})",
+                            self.dest,
+                            socks_reply(g[1]),
+                            g[1]
+                        ));
+                    }
+                    // The bound address: 4 bytes, 16, or a name of the
+                    // length in the fifth byte; then 2 bytes of port.
+                    let rest = match g[3] {
+                        1 => 4 - 1 + 2,
+                        4 => 16 - 1 + 2,
+                        3 => g[4] as usize + 2,
+                        t => return Err(format!("bad address type {t} in its reply")),
+                    };
+                    self.got.clear();
+                    self.stage = Stage::ReplyRest(rest);
+                }
+                Stage::ReplyRest(_) => {
+                    self.got.clear();
+                    self.stage = Stage::Done;
+                    return Ok(true);
+                }
+                Stage::Header => {
+                    if self.got.len() > MAX_HEADER {
+                        return Err("its answer to CONNECT has no end".into());
+                    }
+                    if !self.got.ends_with(b"\r\n\r\n") {
+                        return Ok(false);
+                    }
+                    let head = String::from_utf8_lossy(&self.got).into_owned();
+                    self.got.clear();
+                    let status = head.lines().next().unwrap_or_default().trim();
+                    let mut words = status.splitn(3, ' ');
+                    let (version, code) = (words.next().unwrap_or(""), words.next());
+                    let code = code.and_then(|c| c.parse::<u16>().ok());
+                    let Some(code) = code.filter(|_| version.starts_with("HTTP/")) else {
+                        return Err(format!("not an HTTP proxy (it answered {status:?})"));
+                    };
+                    if !(200..300).contains(&code) {
+                        let hint = if code == 407 && self.auth.is_none() {
+                            " (it wants http://USER:PASS@HOST:PORT)"
+                        } else {
+                            ""
+                        };
+                        return Err(format!(
+                            "CONNECT {} refused: {}{hint}",
+                            self.dest,
+                            status.split_once(' ').map_or(status, |s| s.1)
+                        ));
+                    }
+                    self.stage = Stage::Done;
+                    return Ok(true);
+                }
+                Stage::Done => return Ok(true),
+            }
+        }
+    }
+
+    /// The SOCKS CONNECT request.
+    fn request(&mut self) {
+        let mut m = vec![5, 1, 0];
+        let port = match &self.dest {
+            Destination::Addr(SocketAddr::V4(a)) => {
+                m.push(1);
+                m.extend_from_slice(&a.ip().octets());
+                a.port()
+            }
+            Destination::Addr(SocketAddr::V6(a)) => {
+                m.push(4);
+                m.extend_from_slice(&a.ip().octets());
+                a.port()
+            }
+            Destination::Name(h, port) => {
+                match h.parse::<IpAddr>() {
+                    Ok(IpAddr::V4(ip)) => {
+                        m.push(1);
+                        m.extend_from_slice(&ip.octets());
+                    }
+                    Ok(IpAddr::V6(ip)) => {
+                        m.push(4);
+                        m.extend_from_slice(&ip.octets());
+                    }
+                    Err(_) => {
+                        // Host names are at most 253 bytes (addr checks).
+                        m.push(3);
+                        m.push(h.len().min(255) as u8);
+                        m.extend_from_slice(&h.as_bytes()[..h.len().min(255)]);
+                    }
+                }
+                *port
+            }
+        };
+        m.extend_from_slice(&port.to_be_bytes());
+        self.out.extend_from_slice(&m);
+        self.stage = Stage::Reply;
+    }
+}
+
+/// RFC 1928's reply codes.
+fn socks_reply(code: u8) -> &'static str {
+    match code {
+        1 => "general failure",
+        2 => "not allowed by its rules",
+        3 => "network unreachable",
+        4 => "host unreachable",
+        5 => "connection refused",
+        6 => "TTL expired",
+        7 => "command not supported",
+        8 => "address type not supported",
+        _ => "unknown reply",
+    }
+}
+
+/// Base64 (RFC 4648, with padding), for Proxy-Authorization.
+fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Connect to `target` through `proxy` (blocking): Happy Eyeballs to the
+/// proxy's addresses, then the handshake, all within `timeout` (or
+/// [`HANDSHAKE_TIMEOUT`]).
+pub fn connect(
+    proxy: &Proxy,
+    target: &Addr,
+    opts: &Opts,
+    timeout: Option<Duration>,
+    source: Option<SocketAddr>,
+) -> Result<Stream> {
+    let Addr::Inet { host, port, .. } = target else {
+        return Err(Error::usage(format!(
+            "--proxy reaches TCP addresses only, not {target}"
+        )));
+    };
+    let window = timeout.unwrap_or(HANDSHAKE_TIMEOUT);
+    let deadline = Instant::now() + window;
+    let dest = proxy.destination(host, *port, opts.family)?;
+    let stream =
+        super::connect_addrs(&proxy.addrs, opts, Some(window), source).map_err(|e| match e {
+            Error::Timeout(m) => Error::Timeout(format!("proxy {}: {m}", proxy.url)),
+            Error::Usage(_) => Error::usage(format!(
+                "--source has no address of the family of the proxy {}",
+                proxy.url
+            )),
+            e => proxy.error(e),
+        })?;
+    let timed_out = || {
+        Error::Timeout(format!(
+            "proxy {}: no answer within {}",
+            proxy.url,
+            humantime::format_duration(window)
+        ))
+    };
+    let io_err = |e: std::io::Error| {
+        if matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ) {
+            timed_out()
+        } else {
+            proxy.error(crate::error::describe(&e))
+        }
+    };
+    let mut hs = Handshake::new(&proxy.url, dest);
+    let mut s = stream;
+    let mut buf = [0u8; 512];
+    while !hs.is_done() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(timed_out());
+        }
+        s.set_write_timeout(Some(left)).map_err(io_err)?;
+        s.set_read_timeout(Some(left)).map_err(io_err)?;
+        if !hs.output().is_empty() {
+            let out = hs.output().to_vec();
+            s.write_all(&out).map_err(io_err)?;
+            hs.wrote(out.len());
+        }
+        let want = hs.want().min(buf.len());
+        let n = match s.read(&mut buf[..want]) {
+            Ok(0) => {
+                return Err(proxy.error("it closed the connection during the handshake"));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err(e)),
+        };
+        hs.feed(&buf[..n]).map_err(|m| proxy.error(m))?;
+    }
+    s.set_write_timeout(None).map_err(io_err)?;
+    s.set_read_timeout(None).map_err(io_err)?;
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> ProxyUrl {
+        addr::parse_proxy(s).unwrap()
+    }
+
+    /// Drive a handshake against a scripted proxy: `answers` are what the
+    /// proxy says after each request; returns what the client sent.
+    fn converse(h: &mut Handshake, answer: &[u8]) -> (Vec<u8>, std::result::Result<bool, String>) {
+        let mut sent = Vec::new();
+        let mut at = 0;
+        loop {
+            sent.extend_from_slice(h.output());
+            let n = h.output().len();
+            h.wrote(n);
+            let want = h.want().min(answer.len() - at);
+            if want == 0 {
+                return (sent, Ok(h.is_done()));
+            }
+            match h.feed(&answer[at..at + want]) {
+                Ok(true) => return (sent, Ok(true)),
+                Ok(false) => at += want,
+                Err(e) => return (sent, Err(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn socks5_with_a_name_and_a_password() {
+        let mut h = Handshake::new(
+            &url("socks5h://u:pw@p:1080"),
+            Destination::Name("example.org".into(), 80),
+        );
+        // Method 2, auth ok, success with an IPv4 bound address; then the
+        // tunnel's first bytes, which the handshake must leave unread.
+        let mut answer = vec![5, 2, 1, 0, 5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90];
+        answer.extend_from_slice(b"HTTP/1.0 200 tunnel data");
+        let (sent, r) = converse(&mut h, &answer);
+        assert_eq!(r, Ok(true));
+        let mut want = vec![5, 2, 0, 2, 1, 1, b'u', 2, b'p', b'w', 5, 1, 0, 3, 11];
+        want.extend_from_slice(b"example.org");
+        want.extend_from_slice(&[0, 80]);
+        assert_eq!(sent, want);
+        assert_eq!(h.want(), 0, "nothing past the reply is read");
+    }
+
+    #[test]
+    fn socks5_reports_the_reply_code() {
+        let mut h = Handshake::new(
+            &url("socks5://p"),
+            Destination::Addr("[::1]:22".parse().unwrap()),
+        );
+        let (sent, r) = converse(&mut h, &[5, 0, 5, 5, 0, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&sent[..3], [5, 1, 0]);
+        assert_eq!(sent[6], 4, "an IPv6 address");
+        let e = r.unwrap_err();
+        assert!(
+            e.contains("[::1]:22: connection refused (SOCKS reply 5)"),
+            "{e}"
+        );
+        let mut h = Handshake::new(&url("socks5://p"), Destination::Name("h".into(), 1));
+        let e = converse(&mut h, &[5, 0xff]).1.unwrap_err();
+        assert!(e.contains("wants a user name and password"), "{e}");
+        let mut h = Handshake::new(&url("socks5://p"), Destination::Name("h".into(), 1));
+        let e = converse(&mut h, b"HTTP/1.1 400").1.unwrap_err();
+        assert!(e.contains("not a SOCKS5 proxy"), "{e}");
+    }
+
+    #[test]
+    fn http_connect_reads_only_the_header() {
+        let mut h = Handshake::new(
+            &url("http://al:ice@p"),
+            Destination::Name("::1".into(), 443),
+        );
+        let (sent, r) = converse(
+            &mut h,
+            b"HTTP/1.1 200 Connection established\r\nX: y\r\n\r\nSSH-2.0",
+        );
+        assert_eq!(r, Ok(true));
+        assert_eq!(
+            String::from_utf8(sent).unwrap(),
+            "CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\
+             Proxy-Authorization: Basic YWw6aWNl\r\n\r\n"
+        );
+        assert_eq!(h.want(), 0);
+        let mut h = Handshake::new(&url("http://p"), Destination::Name("h".into(), 1));
+        let e = converse(
+            &mut h,
+            b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n",
+        )
+        .1
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "CONNECT h:1 refused: 407 Proxy Authentication Required \
+             (it wants http://USER:PASS@HOST:PORT)"
+        );
+        let mut h = Handshake::new(&url("http://p"), Destination::Name("h".into(), 1));
+        let e = converse(&mut h, &[5, 0]).1;
+        assert_eq!(e, Ok(false), "an answer that never ends waits for more");
+    }
+
+    #[test]
+    fn base64_pads() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(
+            base64(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+    }
+}
