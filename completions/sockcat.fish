@@ -46,6 +46,15 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l reply -d 'Send
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line, so the address goes before it. One quoted word with spaces is split on whitespace, as ncat does (no shell)' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l forward -d 'Connect to ADDR for each connection (each peer\'s session on a datagram socket) and relay bytes both ways; each side\'s FIN travels on its own' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l cert -d 'The server\'s certificate chain (PEM); without it a fresh self-signed one is made at start and its fingerprint printed' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l key -d 'The key of --cert (PEM: PKCS#8, SEC1 or RSA)' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l save-cert -d 'Write the generated certificate to FILE, for the next start\'s --cert (with --save-key)' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l save-key -d 'Write the generated key to FILE (mode 600), for the next start\'s --key' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l client-ca -d 'Require a client certificate signed by a CA in FILE (mutual TLS)' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l alpn -d 'The protocols to offer in ALPN, comma-separated (h2,http/1.1)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l cacert -d 'With --forward tls://...: trust the CA certificates in FILE instead of the system\'s' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:...) with this fingerprint (repeatable)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l broker -d 'Relay what each client sends to every other client (chat)'
@@ -53,6 +62,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l once -d 'Serve
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s k -l keep-open -d 'netcat\'s -k (keep listening): sockcat\'s servers do so anyway'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l echo -d 'Send back every byte received; pass the peer\'s FIN on after the echo drains'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l discard -d 'Read and count the bytes, print nothing'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l tls -d 'Speak TLS on the TCP or Unix stream address (tls://HOST:PORT says the same)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l insecure -d 'With --forward tls://...: do not verify the upstream\'s certificate (says so on stderr)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s q -l quiet -d 'Log nothing but errors'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s 4 -d 'Use IPv4 addresses only'
@@ -79,12 +90,23 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l reply -d 
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line, so the address goes before it. One quoted word with spaces is split on whitespace, as ncat does (no shell)' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l forward -d 'Connect to ADDR for each connection (each peer\'s session on a datagram socket) and relay bytes both ways; each side\'s FIN travels on its own' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l cert -d 'The server\'s certificate chain (PEM); without it a fresh self-signed one is made at start and its fingerprint printed' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l key -d 'The key of --cert (PEM: PKCS#8, SEC1 or RSA)' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l save-cert -d 'Write the generated certificate to FILE, for the next start\'s --cert (with --save-key)' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l save-key -d 'Write the generated key to FILE (mode 600), for the next start\'s --key' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l client-ca -d 'Require a client certificate signed by a CA in FILE (mutual TLS)' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l alpn -d 'The protocols to offer in ALPN, comma-separated (h2,http/1.1)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l cacert -d 'With --forward tls://...: trust the CA certificates in FILE instead of the system\'s' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:...) with this fingerprint (repeatable)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s k -l keep-open -d 'netcat\'s -k (keep listening): sockcat\'s servers do so anyway'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l echo -d 'Send back every byte received; pass the peer\'s FIN on after the echo drains'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l discard -d 'Read and count the bytes, print nothing'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l tls -d 'Speak TLS on the TCP or Unix stream address (tls://HOST:PORT says the same)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l insecure -d 'With --forward tls://...: do not verify the upstream\'s certificate (says so on stderr)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s q -l quiet -d 'Log nothing but errors'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s 4 -d 'Use IPv4 addresses only'
@@ -111,12 +133,23 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l reply -
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line, so the address goes before it. One quoted word with spaces is split on whitespace, as ncat does (no shell)' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l forward -d 'Connect to ADDR for each connection (each peer\'s session on a datagram socket) and relay bytes both ways; each side\'s FIN travels on its own' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l cert -d 'The server\'s certificate chain (PEM); without it a fresh self-signed one is made at start and its fingerprint printed' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l key -d 'The key of --cert (PEM: PKCS#8, SEC1 or RSA)' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l save-cert -d 'Write the generated certificate to FILE, for the next start\'s --cert (with --save-key)' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l save-key -d 'Write the generated key to FILE (mode 600), for the next start\'s --key' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l client-ca -d 'Require a client certificate signed by a CA in FILE (mutual TLS)' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l alpn -d 'The protocols to offer in ALPN, comma-separated (h2,http/1.1)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l cacert -d 'With --forward tls://...: trust the CA certificates in FILE instead of the system\'s' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:...) with this fingerprint (repeatable)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s k -l keep-open -d 'netcat\'s -k (keep listening): sockcat\'s servers do so anyway'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l echo -d 'Send back every byte received; pass the peer\'s FIN on after the echo drains'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l discard -d 'Read and count the bytes, print nothing'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l tls -d 'Speak TLS on the TCP or Unix stream address (tls://HOST:PORT says the same)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l insecure -d 'With --forward tls://...: do not verify the upstream\'s certificate (says so on stderr)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s q -l quiet -d 'Log nothing but errors'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s 4 -d 'Use IPv4 addresses only'
@@ -140,6 +173,12 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l duration -d 'Lo
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l warmup -d 'Load mode with --duration: run exchanges for DUR first and leave them out of the figures' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l concurrency -d 'Load mode: run C exchanges in parallel; a scan (-z with several ports): probe C ports at once [default: 1; a scan: 64]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l scan-timeout -d 'A scan (-z with several ports): give up on the ports not yet probed after DUR' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l cacert -d 'Trust the CA (or self-signed) certificates in FILE instead of the system\'s' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l pin -d 'Accept exactly the certificate (sha256:..., as a sockcat server prints it) or key (spki-sha256:...) with this fingerprint (repeatable)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l sni -d 'The name to ask for (SNI) and verify, instead of the address\'s host' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l cert -d 'A client certificate chain to present (PEM), for mutual TLS' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l key -d 'The key of --cert (PEM)' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l alpn -d 'The protocols to offer in ALPN, comma-separated (h2,http/1.1)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s n -d 'Do not add a newline to the MESSAGE words'
@@ -149,6 +188,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l crlf -d 'Send C
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s N -d 'netcat\'s -N (shut down after the input\'s end): sockcat does so anyway'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l progress -d 'Show a progress bar on stderr even when it is not a terminal'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l no-progress -d 'Never show a progress bar'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l tls -d 'Speak TLS to the TCP or Unix stream address (tls://HOST:PORT says the same)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l insecure -d 'Do not verify the server\'s certificate (says so on stderr)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s q -l quiet -d 'Log nothing but errors'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s 4 -d 'Use IPv4 addresses only'

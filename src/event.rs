@@ -82,6 +82,36 @@ impl Log {
         );
     }
 
+    /// A TLS server's certificate, before its readiness lines: printed
+    /// even under `-q`, since a client pins it.
+    pub fn certificate(&self, sha256: &str, spki: &str) {
+        self.emit(
+            format_args!("tls certificate {sha256} (key {spki})"),
+            || json!({"event": "tls_certificate", "sha256": sha256, "spki_sha256": spki}),
+        );
+    }
+
+    /// What a TLS handshake settled (`-v`), and the client's verified
+    /// certificate under mutual TLS (shown without `-v` too).
+    pub fn tls(&self, peer: &str, s: &crate::transport::tls::Settled) {
+        let client = s.peer_subject.is_some() || s.peer_sha256.is_some();
+        if self.level < Level::Verbose && !(client && self.level >= Level::Normal) {
+            return;
+        }
+        let mut text = format!("tls with {peer}: {} {}", s.version, s.cipher);
+        if let Some(a) = &s.alpn {
+            text.push_str(&format!(", alpn {a}"));
+        }
+        if let Some(fp) = &s.peer_sha256 {
+            let subject = s.peer_subject.as_deref().unwrap_or("-");
+            text.push_str(&format!(", certificate {subject} {fp}"));
+        }
+        self.emit(format_args!("{text}"), || {
+            json!({"event": "tls", "peer": peer, "version": s.version, "cipher": s.cipher,
+                   "alpn": s.alpn, "peer_subject": s.peer_subject, "peer_sha256": s.peer_sha256})
+        });
+    }
+
     /// A connection was accepted, or (on a datagram socket, where there is
     /// no connection) a datagram arrived: the event says which.
     pub fn connection(&self, kind: Kind, peer: &str, cred: Option<(u32, i32)>) {

@@ -131,6 +131,9 @@ pub fn setup(cfg: Config) -> Result<Server> {
     crate::sys::become_subreaper();
     crate::output::hex_as_json(log.json);
     let signals = install_signals()?;
+    if let Some(t) = opts.tls_server {
+        log.certificate(&t.fingerprint, &t.spki);
+    }
     let bound = match listen {
         transport::Listen::Bind(addr) => transport::bind(&addr, &opts)?,
         transport::Listen::Inherited(bound) => bound,

@@ -557,6 +557,15 @@ impl Loop {
     }
 
     fn progress(&mut self, c: &mut Conn, id: usize) -> std::result::Result<(), End> {
+        if let Some(t) = c.stream.tls() {
+            // The handshake first; then ciphertext a full socket left over.
+            if !t.handshake_nowait().map_err(End::Io)? {
+                return Ok(());
+            }
+            if t.newly_settled() {
+                self.server.log.tls(&c.peer.to_string(), &t.settled());
+            }
+        }
         if c.fwd.is_some() {
             return self.progress_forward(c, id);
         }

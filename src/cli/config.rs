@@ -7,7 +7,10 @@ use std::fs::File;
 use std::net::SocketAddr;
 
 use super::ThreadServeArgs;
-use super::{CommonArgs, ForkServeArgs, HandlerArgs, LogFormat, SendArgs, ServeArgs, ServerArgs};
+use super::{
+    ClientTlsArgs, CommonArgs, ForkServeArgs, HandlerArgs, LogFormat, SendArgs, ServeArgs,
+    ServerArgs,
+};
 use crate::access::Access;
 use crate::addr::{self, Addr, Family};
 use crate::error::{Error, Result};
@@ -117,7 +120,16 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
         nodelay: args.common.nodelay,
         mode: args.mode,
         proxy: None,
+        tls_server: None,
+        tls_client: None,
     };
+    let mut opts = opts;
+    let (raw, tls) = strip_tls(&raw, args.tls.tls)?;
+    if tls {
+        opts.tls_server = Some(server_tls(&args.tls, &raw)?);
+    } else {
+        no_server_tls(&args.tls)?;
+    }
     // fd:N and systemd[:NAME]: adopted now, before anything else in the
     // process opens a descriptor that a number could then name.
     // With -U the argument is a path, whatever it looks like.
@@ -131,6 +143,11 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
         None => Listen::Bind(address(&raw, args.common.udp, args.common.unix)?),
     };
     let kind = listen.kind();
+    if tls && !matches!(kind, addr::Kind::Tcp | addr::Kind::Unix) {
+        return Err(Error::usage(format!(
+            "TLS runs over a TCP or Unix stream socket, not {kind}"
+        )));
+    }
     let mut log = log(&args.common);
     let mut idle = args.idle_timeout;
     if let Some(raw) = &args.handler.forward {
@@ -140,6 +157,9 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
             idle = idle.or(Some(crate::handler::forward::SESSION_IDLE));
         }
         log.upstream = Some(f.shown);
+        if args.tls.insecure {
+            log.warning(INSECURE);
+        }
         spec = Spec::Forward(f.into());
     }
     if args.mode.is_some() && !matches!(listen, Listen::Bind(Addr::Unix { .. })) {
@@ -172,6 +192,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
         // Only serve relays between connections (stdin, --broker).
         stall: None,
         drive: Drive {
+            log,
             idle,
             hex: args.common.hex,
             count: args.common.verbose,
@@ -250,6 +271,8 @@ fn client_opts(c: &CommonArgs) -> Opts {
         nodelay: c.nodelay,
         mode: None,
         proxy: None,
+        tls_server: None,
+        tls_client: None,
     }
 }
 
@@ -282,11 +305,171 @@ fn proxy(
     Ok(Some(Box::leak(Box::new(p))))
 }
 
+/// Said on stderr whenever `--insecure` is in force.
+const INSECURE: &str = "--insecure: the server's certificate is not verified; \
+                        anyone on the path can read and change the traffic";
+
+/// `tls://REST` is `tcp://REST` with TLS; `--tls` (`flag`) asks for TLS on
+/// any stream address. Returns the address without `tls://`, and whether
+/// TLS was asked for.
+fn strip_tls(raw: &std::ffi::OsStr, flag: bool) -> Result<(std::ffi::OsString, bool)> {
+    match raw.to_str().and_then(|s| s.strip_prefix("tls://")) {
+        Some(rest) => Ok((format!("tcp://{rest}").into(), true)),
+        None => Ok((raw.to_owned(), flag)),
+    }
+}
+
+/// The names a generated certificate carries: the host the server binds
+/// (with both loopback addresses for `localhost`; this machine's name and
+/// loopback for a wildcard or an inherited socket).
+fn certificate_names(raw: &std::ffi::OsStr) -> Vec<String> {
+    let loopback = || vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    let host = match raw.to_str().map(addr::parse) {
+        Some(Ok(Addr::Inet { host, .. })) => host,
+        _ => return loopback(),
+    };
+    let wildcard = host.is_empty()
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_unspecified());
+    if wildcard {
+        let mut names = loopback();
+        if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+            let h = h.trim();
+            if !h.is_empty() {
+                names.insert(0, h.to_string());
+            }
+        }
+        names
+    } else if host == "localhost" {
+        loopback()
+    } else {
+        vec![host]
+    }
+}
+
+/// `--alpn h2,http/1.1`.
+fn alpn(list: Option<&str>) -> Result<Vec<Vec<u8>>> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    let protos: Vec<Vec<u8>> = list
+        .split(',')
+        .map(|p| p.trim().as_bytes().to_vec())
+        .collect();
+    if protos.iter().any(|p| p.is_empty() || p.len() > 255) {
+        return Err(Error::usage(format!(
+            "--alpn {list}: protocol names are 1-255 bytes, comma-separated"
+        )));
+    }
+    Ok(protos)
+}
+
+/// A server's TLS, made once for the process's life.
+fn server_tls(
+    t: &super::ServerTlsArgs,
+    raw: &std::ffi::OsStr,
+) -> Result<&'static crate::transport::tls::ServerTls> {
+    use crate::transport::tls;
+    let spec = tls::ServerSpec {
+        identity: t.cert.clone().zip(t.key.clone()),
+        save: t.save_cert.clone().zip(t.save_key.clone()),
+        client_ca: t.client_ca.clone(),
+        alpn: alpn(t.alpn.as_deref())?,
+    };
+    let made = tls::server(&spec, &certificate_names(raw))?;
+    Ok(Box::leak(Box::new(made)))
+}
+
+/// A server's TLS options without TLS: a mistake worth a word.
+fn no_server_tls(t: &super::ServerTlsArgs) -> Result<()> {
+    let given = [
+        ("--cert", t.cert.is_some()),
+        ("--save-cert", t.save_cert.is_some()),
+        ("--client-ca", t.client_ca.is_some()),
+        ("--alpn", t.alpn.is_some()),
+    ];
+    match given.iter().find(|g| g.1) {
+        Some((flag, _)) => Err(Error::usage(format!(
+            "{flag} is for a TLS server: listen on tls://HOST:PORT (or add --tls)"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A client's TLS for connections to `target` (None without TLS, where
+/// TLS options are refused). `what` names the option, for a forwarder.
+fn client_tls(
+    t: &ClientTlsArgs,
+    target: &Addr,
+    what: &str,
+) -> Result<Option<&'static crate::transport::tls::ClientTls>> {
+    use crate::transport::tls;
+    let trusts = t.cacert.is_some() || !t.pin.is_empty() || t.insecure || t.sni.is_some();
+    if !t.tls {
+        if trusts || t.cert.is_some() || t.alpn.is_some() {
+            let target_hint = if what.is_empty() {
+                "tls://HOST:PORT (or add --tls)"
+            } else {
+                "--forward tls://HOST:PORT"
+            };
+            return Err(Error::usage(format!(
+                "--cacert, --pin, --insecure, --sni, --cert and --alpn are for TLS: \
+                 connect to {target_hint}"
+            )));
+        }
+        return Ok(None);
+    }
+    let stream = matches!(
+        target,
+        Addr::Inet {
+            proto: addr::Proto::Tcp,
+            ..
+        } | Addr::Unix { dgram: false, .. }
+    );
+    if !stream {
+        return Err(Error::usage(format!(
+            "TLS runs over a TCP or Unix stream socket, not {}",
+            target.kind()
+        )));
+    }
+    if t.insecure && !t.pin.is_empty() {
+        return Err(Error::usage(
+            "--insecure and --pin contradict each other: a pin is verification",
+        ));
+    }
+    if matches!(target, Addr::Unix { .. })
+        && t.pin.is_empty()
+        && !t.insecure
+        && t.sni.is_none()
+    {
+        return Err(Error::usage(
+            "a Unix socket has no host name to verify: give --pin, or --cacert with --sni NAME",
+        ));
+    }
+    let pins = t
+        .pin
+        .iter()
+        .map(|p| tls::parse_pin(p))
+        .collect::<Result<Vec<_>>>()?;
+    let spec = tls::ClientSpec {
+        cacert: t.cacert.clone(),
+        pins,
+        insecure: t.insecure,
+        sni: t.sni.clone(),
+        identity: t.cert.clone().zip(t.key.clone()),
+        alpn: alpn(t.alpn.as_deref())?,
+    };
+    let made = tls::client(&spec)?;
+    Ok(Some(Box::leak(Box::new(made))))
+}
+
 /// `--forward ADDR`: the target, checked against the listening address.
 fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Result<Forward> {
     // The target is written whole (udp://, unixgram:): -u and -U shape the
     // listening address only.
-    let target = address(raw, false, false).map_err(|e| match e {
+    let (raw, tls) = strip_tls(raw, false)?;
+    let target = address(&raw, false, false).map_err(|e| match e {
         Error::Usage(m) => Error::usage(format!("--forward: {m}")),
         e => e,
     })?;
@@ -308,6 +491,21 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Resu
     };
     let mut opts = client_opts(&args.common);
     opts.proxy = proxy(args.proxy.as_deref(), &target, opts.family)?;
+    let t = &args.tls;
+    let verify = ClientTlsArgs {
+        tls,
+        cacert: t.cacert.clone(),
+        pin: t.pin.clone(),
+        insecure: t.insecure,
+        sni: t.sni.clone(),
+        ..ClientTlsArgs::default()
+    };
+    opts.tls_client = client_tls(&verify, &target, "--forward")?;
+    let shown = if tls {
+        format!("tls://{}", shown.strip_prefix("unix:").unwrap_or(&shown))
+    } else {
+        shown
+    };
     let shown: &'static str = Box::leak(shown.into_boxed_str());
     Ok(Forward {
         addr: target,
@@ -339,10 +537,17 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
     if let Some((host, spec)) = &ports {
         return scan_job(args, host, spec, words);
     }
+    let (raw, tls) = strip_tls(&raw, args.tls.tls)?;
     let addr = address(&raw, args.common.udp, args.common.unix)?;
     let source = args.source.as_deref().map(source).transpose()?;
     let mut opts = client_opts(&args.common);
     opts.proxy = proxy(args.proxy.as_deref(), &addr, opts.family)?;
+    let mut t = args.tls.clone();
+    t.tls = tls;
+    opts.tls_client = client_tls(&t, &addr, "")?;
+    if t.insecure {
+        log(&args.common).warning(INSECURE);
+    }
     let plan = Plan {
         opts,
         source,

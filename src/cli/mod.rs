@@ -27,13 +27,13 @@ Examples:
 /// The address forms, the same for every subcommand (the first
 /// positional is always the address).
 const ADDR_HELP: &str = "The address: HOST:PORT, :PORT, PORT, [V6]:PORT, HOST (port 10000), \
-tcp://HOST:PORT, udp://HOST:PORT, unix:PATH, unix:@NAME (abstract), unixgram:PATH, \
+tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT, unix:PATH, unix:@NAME (abstract), unixgram:PATH, \
 unixgram:@NAME. A bare PORT or :PORT means localhost; 0.0.0.0:PORT or [::]:PORT is every \
 interface";
 
 /// [`ADDR_HELP`] for the servers, with the default spelled out.
 const SERVER_ADDR_HELP: &str = "The address: HOST:PORT, :PORT, PORT, [V6]:PORT, HOST (port 10000), \
-tcp://HOST:PORT, udp://HOST:PORT, unix:PATH, unix:@NAME (abstract), unixgram:PATH, \
+tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT, unix:PATH, unix:@NAME (abstract), unixgram:PATH, \
 unixgram:@NAME. A bare PORT or :PORT means localhost; 0.0.0.0:PORT or [::]:PORT is every \
 interface. fd:N, systemd and systemd:NAME serve inherited sockets (systemd's socket \
 activation) [default: localhost:10000]";
@@ -243,7 +243,94 @@ pub struct ServerArgs {
     pub handler: HandlerArgs,
 
     #[command(flatten)]
+    pub tls: ServerTlsArgs,
+
+    #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// A server's TLS (tls://, --tls), and how --forward trusts a TLS upstream.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServerTlsArgs {
+    /// Speak TLS on the TCP or Unix stream address (tls://HOST:PORT says the same)
+    #[arg(long)]
+    pub tls: bool,
+
+    /// The server's certificate chain (PEM); without it a fresh self-signed one is made at start and its fingerprint printed
+    #[arg(long, value_name = "FILE", requires = "key", value_hint = clap::ValueHint::FilePath)]
+    pub cert: Option<PathBuf>,
+
+    /// The key of --cert (PEM: PKCS#8, SEC1 or RSA)
+    #[arg(long, value_name = "FILE", requires = "cert", value_hint = clap::ValueHint::FilePath)]
+    pub key: Option<PathBuf>,
+
+    /// Write the generated certificate to FILE, for the next start's --cert (with --save-key)
+    #[arg(long, value_name = "FILE", requires = "save_key", conflicts_with = "cert")]
+    pub save_cert: Option<PathBuf>,
+
+    /// Write the generated key to FILE (mode 600), for the next start's --key
+    #[arg(long, value_name = "FILE", requires = "save_cert")]
+    pub save_key: Option<PathBuf>,
+
+    /// Require a client certificate signed by a CA in FILE (mutual TLS)
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub client_ca: Option<PathBuf>,
+
+    /// The protocols to offer in ALPN, comma-separated (h2,http/1.1)
+    #[arg(long, value_name = "LIST")]
+    pub alpn: Option<String>,
+
+    /// With --forward tls://...: trust the CA certificates in FILE instead of the system's
+    #[arg(long, value_name = "FILE", requires = "forward", value_hint = clap::ValueHint::FilePath)]
+    pub cacert: Option<PathBuf>,
+
+    /// With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:...) with this fingerprint (repeatable)
+    #[arg(long, value_name = "FINGERPRINT", requires = "forward")]
+    pub pin: Vec<String>,
+
+    /// With --forward tls://...: do not verify the upstream's certificate (says so on stderr)
+    #[arg(long, requires = "forward")]
+    pub insecure: bool,
+
+    /// With --forward tls://...: the name to ask for and verify, instead of the address's host
+    #[arg(long, value_name = "NAME", requires = "forward")]
+    pub sni: Option<String>,
+}
+
+/// A client's TLS (tls://, --tls).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ClientTlsArgs {
+    /// Speak TLS to the TCP or Unix stream address (tls://HOST:PORT says the same)
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Trust the CA (or self-signed) certificates in FILE instead of the system's
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub cacert: Option<PathBuf>,
+
+    /// Accept exactly the certificate (sha256:..., as a sockcat server prints it) or key (spki-sha256:...) with this fingerprint (repeatable)
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub pin: Vec<String>,
+
+    /// Do not verify the server's certificate (says so on stderr)
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// The name to ask for (SNI) and verify, instead of the address's host
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
+
+    /// A client certificate chain to present (PEM), for mutual TLS
+    #[arg(long, value_name = "FILE", requires = "key", value_hint = clap::ValueHint::FilePath)]
+    pub cert: Option<PathBuf>,
+
+    /// The key of --cert (PEM)
+    #[arg(long, value_name = "FILE", requires = "cert", value_hint = clap::ValueHint::FilePath)]
+    pub key: Option<PathBuf>,
+
+    /// The protocols to offer in ALPN, comma-separated (h2,http/1.1)
+    #[arg(long, value_name = "LIST")]
+    pub alpn: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -364,6 +451,9 @@ pub struct SendArgs {
     /// Never show a progress bar
     #[arg(long)]
     pub no_progress: bool,
+
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
 
     #[command(flatten)]
     pub common: CommonArgs,

@@ -17,8 +17,10 @@ use crate::relay::{Side, blocking};
 use crate::transport::{Dgram, Endpoint, ReplyTo, Stream};
 
 /// Options that shape how one connection is driven.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Drive {
+    /// For what a connection's TLS handshake settled.
+    pub log: crate::event::Log,
     pub idle: Option<Duration>,
     pub hex: bool,
     /// Count the bytes even where a program could be given the socket
@@ -37,6 +39,13 @@ pub fn stream(
     d: Drive,
     tally: &mut Tally,
 ) -> Result<(), End> {
+    if let Some(t) = stream.tls() {
+        t.handshake(crate::transport::tls::HANDSHAKE_TIMEOUT)
+            .map_err(End::Io)?;
+        if t.newly_settled() {
+            d.log.tls(&peer.to_string(), &t.settled());
+        }
+    }
     match spec {
         Spec::Exec(argv) => return exec_stream(stream, peer, argv, d, tally),
         Spec::Forward(f) => return forward_stream(stream, peer, f, d, tally),

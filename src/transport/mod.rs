@@ -6,6 +6,7 @@
 
 pub mod inherit;
 pub mod proxy;
+pub mod tls;
 pub mod unix;
 
 use std::io::{self, Read, Write};
@@ -31,6 +32,11 @@ pub struct Opts {
     /// `--proxy`: client connections go through it (made once, for the
     /// process's life, when the command line is checked).
     pub proxy: Option<&'static proxy::Proxy>,
+    /// A server's TLS: every accepted stream speaks it.
+    pub tls_server: Option<&'static tls::ServerTls>,
+    /// A client's TLS: every connection made speaks it (inside the proxy's
+    /// tunnel, when there is one).
+    pub tls_client: Option<&'static tls::ClientTls>,
 }
 
 /// A connected byte stream.
@@ -38,6 +44,8 @@ pub struct Opts {
 pub enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// TLS over one of the others; shared by the threads of one connection.
+    Tls(std::sync::Arc<tls::TlsStream>),
 }
 
 /// One end of a socket (the peer's, or our own), as events show it.
@@ -115,6 +123,7 @@ impl Stream {
         let r = match self {
             Stream::Tcp(s) => s.shutdown(how),
             Stream::Unix(s) => s.shutdown(how),
+            Stream::Tls(t) => t.shutdown(how),
         };
         // The peer may already be gone; there is nothing left to shut then.
         match r {
@@ -127,6 +136,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.set_nonblocking(on),
             Stream::Unix(s) => s.set_nonblocking(on),
+            Stream::Tls(t) => t.sock().set_nonblocking(on),
         }
     }
 
@@ -134,6 +144,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(d),
             Stream::Unix(s) => s.set_read_timeout(d),
+            Stream::Tls(t) => t.sock().set_read_timeout(d),
         }
     }
 
@@ -141,6 +152,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.set_write_timeout(d),
             Stream::Unix(s) => s.set_write_timeout(d),
+            Stream::Tls(t) => t.sock().set_write_timeout(d),
         }
     }
 
@@ -148,11 +160,21 @@ impl Stream {
         Ok(match self {
             Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
             Stream::Unix(s) => Stream::Unix(s.try_clone()?),
+            Stream::Tls(t) => Stream::Tls(t.clone()),
         })
+    }
+
+    /// The TLS session, if this stream is one.
+    pub fn tls(&self) -> Option<&tls::TlsStream> {
+        match self {
+            Stream::Tls(t) => Some(t),
+            _ => None,
+        }
     }
 
     pub fn local(&self) -> Endpoint {
         match self {
+            Stream::Tls(t) => t.sock().local(),
             Stream::Tcp(s) => s
                 .local_addr()
                 .map(Endpoint::Inet)
@@ -173,6 +195,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => Some(s.as_fd()),
             Stream::Unix(s) => Some(s.as_fd()),
+            Stream::Tls(_) => None,
         }
     }
 
@@ -182,6 +205,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.as_raw_fd(),
             Stream::Unix(s) => s.as_raw_fd(),
+            Stream::Tls(t) => t.sock().poll_fd(),
         }
     }
 
@@ -204,6 +228,7 @@ impl Stream {
     pub fn reset_on_close(&self) {
         let fd = match self {
             Stream::Tcp(s) => s.as_fd(),
+            Stream::Tls(t) => return t.sock().reset_on_close(),
             Stream::Unix(_) => return, // a Unix stream has no reset
         };
         let _ = socket2::SockRef::from(&fd).set_linger(Some(Duration::ZERO));
@@ -214,6 +239,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => crate::sys::recv_nowait(s.as_fd(), buf),
             Stream::Unix(s) => crate::sys::recv_nowait(s.as_fd(), buf),
+            Stream::Tls(t) => t.read_nowait(buf),
         }
     }
 }
@@ -223,6 +249,7 @@ impl Read for &Stream {
         match self {
             Stream::Tcp(s) => (&*s).read(buf),
             Stream::Unix(s) => (&*s).read(buf),
+            Stream::Tls(t) => (&**t).read(buf),
         }
     }
 }
@@ -235,10 +262,14 @@ impl Write for &Stream {
         match self {
             Stream::Tcp(s) => crate::sys::send_nosignal(s.as_fd(), buf),
             Stream::Unix(s) => crate::sys::send_nosignal(s.as_fd(), buf),
+            Stream::Tls(t) => (&**t).write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match self {
+            Stream::Tls(t) => t.flush_pending(),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -321,6 +352,11 @@ impl Listener {
             }
         };
         stream.apply(&self.opts)?;
+        // TLS: the handshake is the worker's (or the loop's), not accept's.
+        let stream = match self.opts.tls_server {
+            Some(t) => Stream::Tls(std::sync::Arc::new(tls::TlsStream::server(stream, t)?)),
+            None => stream,
+        };
         Ok((stream, peer))
     }
 
@@ -627,9 +663,48 @@ pub fn connect(
     timeout: Option<Duration>,
     source: Option<SocketAddr>,
 ) -> Result<Stream> {
-    if let Some(p) = opts.proxy {
-        return proxy::connect(p, addr, opts, timeout, source);
-    }
+    let started = Instant::now();
+    let plain = if let Some(p) = opts.proxy {
+        proxy::connect(p, addr, opts, timeout, source)?
+    } else {
+        connect_plain(addr, opts, timeout, source)?
+    };
+    let Some(t) = opts.tls_client else {
+        return Ok(plain);
+    };
+    // The handshake gets what is left of --connect-timeout.
+    let left = timeout.map_or(tls::HANDSHAKE_TIMEOUT, |t| {
+        t.saturating_sub(started.elapsed())
+            .max(Duration::from_millis(1))
+    });
+    secure(plain, addr, t, left)
+}
+
+/// Begin TLS on a connected stream as a client, and finish the handshake
+/// within `timeout`.
+pub fn secure(
+    plain: Stream,
+    addr: &Addr,
+    t: &tls::ClientTls,
+    timeout: Duration,
+) -> Result<Stream> {
+    let host = match addr {
+        Addr::Inet { host, .. } => Some(host.as_str()),
+        Addr::Unix { .. } => None,
+    };
+    let name = tls::server_name(t.sni.as_deref(), host)?;
+    let s = tls::TlsStream::client(plain, t, name).map_err(|e| Error::io("tls", e))?;
+    s.handshake(timeout)
+        .map_err(|e| Error::io(format!("connect to {addr}"), e))?;
+    Ok(Stream::Tls(std::sync::Arc::new(s)))
+}
+
+fn connect_plain(
+    addr: &Addr,
+    opts: &Opts,
+    timeout: Option<Duration>,
+    source: Option<SocketAddr>,
+) -> Result<Stream> {
     match addr {
         Addr::Inet { host, port, .. } => {
             let targets = addr::resolve(host, *port, opts.family)?;
@@ -974,6 +1049,7 @@ impl Stream {
         let fd = match self {
             Stream::Tcp(s) => s.as_fd(),
             Stream::Unix(s) => s.as_fd(),
+            Stream::Tls(t) => return t.sock().connect_done(),
         };
         let sock = socket2::SockRef::from(&fd);
         if let Some(e) = sock.take_error()? {

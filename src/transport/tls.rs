@@ -1,0 +1,942 @@
+//! TLS on a stream (rustls, with ring): the certificates and keys, the
+//! ways a client decides to trust a server (the system's store, a CA file,
+//! a pinned fingerprint), and [`TlsStream`], which every model reads and
+//! writes like a plain stream.
+//!
+//! A `TlsStream` is shared by the threads that use one connection (the
+//! blocking models read and write it from two): the TLS state sits behind
+//! one lock that is never held across a socket call, and a second lock
+//! keeps records in order on the wire. On a non-blocking socket (the event
+//! loop) a write that the socket will not take yet keeps its ciphertext
+//! (one record's worth at most) until [`TlsStream::flush_pending`].
+//!
+//! It has no plain descriptor (`Stream::plain_fd` answers `None`), so no
+//! zero-copy path or program can move bytes around the TLS session.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme};
+
+use super::Stream;
+use crate::error::{Error, Result};
+
+/// How long a server gives a client to finish its handshake, and a client
+/// without `--connect-timeout` gives the server.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest plaintext taken per write: one write, a few records.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A certificate chain and its key.
+pub struct Identity {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for Identity {
+    fn clone(&self) -> Identity {
+        Identity {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+/// Read `--cert FILE --key FILE` (PEM: a chain; a PKCS#8, SEC1 or RSA key).
+pub fn load_identity(cert: &Path, key: &Path) -> Result<Identity> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| Error::usage(format!("--cert {}: {e}", cert.display())))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::usage(format!("--cert {}: {e}", cert.display())))?;
+    if chain.is_empty() {
+        return Err(Error::usage(format!(
+            "--cert {}: no PEM certificate in it",
+            cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| Error::usage(format!("--key {}: {e}", key.display())))?;
+    Ok(Identity { chain, key })
+}
+
+/// A fresh self-signed certificate (ECDSA P-256) for `names` (host names
+/// and IP addresses), with its PEM forms for `--save-cert`/`--save-key`.
+pub fn generate(names: &[String]) -> Result<(Identity, String, String)> {
+    use rcgen::{CertificateParams, DnType, KeyPair, PKCS_ECDSA_P256_SHA256, SanType};
+    let fail = |e: rcgen::Error| Error::runtime(format!("generate a certificate: {e}"));
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(fail)?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name.push(DnType::CommonName, "sockcat");
+    for n in names {
+        let n = n.trim_start_matches('[').trim_end_matches(']');
+        let san = match n.parse::<std::net::IpAddr>() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName(n.try_into().map_err(fail)?),
+        };
+        if !params.subject_alt_names.contains(&san) {
+            params.subject_alt_names.push(san);
+        }
+    }
+    let cert = params.self_signed(&key).map_err(fail)?;
+    let identity = Identity {
+        chain: vec![cert.der().clone()],
+        key: PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    };
+    Ok((identity, cert.pem(), key.serialize_pem()))
+}
+
+/// `sha256:AB:CD:…`, the SHA-256 of a certificate as `--pin` takes it.
+pub fn cert_fingerprint(der: &[u8]) -> String {
+    format!("sha256:{}", colon_hex(&sha256(der)))
+}
+
+/// `spki-sha256:AB:…`, the SHA-256 of the certificate's public key (its
+/// SubjectPublicKeyInfo), which stays the same when the certificate is
+/// re-issued for the same key.
+pub fn spki_fingerprint(cert_der: &[u8]) -> Option<String> {
+    Some(format!(
+        "spki-sha256:{}",
+        colon_hex(&sha256(der::spki(cert_der)?))
+    ))
+}
+
+/// The certificate's subject, as `CN=…,O=…`.
+pub fn subject(cert_der: &[u8]) -> Option<String> {
+    der::subject(cert_der)
+}
+
+fn sha256(data: &[u8]) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+fn colon_hex(b: &[u8]) -> String {
+    b.iter()
+        .map(|x| format!("{x:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// A `--pin`: the certificate's SHA-256, or its public key's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pin {
+    Cert([u8; 32]),
+    Spki([u8; 32]),
+}
+
+/// Parse `sha256:HEX` or `spki-sha256:HEX` (colons optional, any case).
+pub fn parse_pin(s: &str) -> Result<Pin> {
+    let (spki, hex) = if let Some(h) = s.strip_prefix("spki-sha256:") {
+        (true, h)
+    } else if let Some(h) = s.strip_prefix("sha256:") {
+        (false, h)
+    } else {
+        return Err(Error::usage(format!(
+            "--pin {s}: give sha256:HEX (the certificate's, as a server prints it) \
+             or spki-sha256:HEX (its key's)"
+        )));
+    };
+    let digits: String = hex.chars().filter(|c| *c != ':').collect();
+    let mut out = [0u8; 32];
+    if digits.len() != 64 {
+        return Err(Error::usage(format!(
+            "--pin {s}: a SHA-256 is 32 bytes (64 hex digits)"
+        )));
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16)
+            .map_err(|_| Error::usage(format!("--pin {s}: not hex")))?;
+    }
+    Ok(if spki { Pin::Spki(out) } else { Pin::Cert(out) })
+}
+
+/// A server's TLS: its configuration and its certificate's fingerprints.
+pub struct ServerTls {
+    pub config: Arc<ServerConfig>,
+    pub fingerprint: String,
+    pub spki: String,
+}
+
+/// What a server's TLS is made of, from the command line.
+#[derive(Default)]
+pub struct ServerSpec {
+    pub identity: Option<(PathBuf, PathBuf)>,
+    pub save: Option<(PathBuf, PathBuf)>,
+    pub client_ca: Option<PathBuf>,
+    pub alpn: Vec<Vec<u8>>,
+}
+
+/// Build a server's TLS: its own certificate or a fresh one for `names`
+/// (saved where `--save-cert`/`--save-key` say).
+pub fn server(spec: &ServerSpec, names: &[String]) -> Result<ServerTls> {
+    let identity = match &spec.identity {
+        Some((c, k)) => load_identity(c, k)?,
+        None => {
+            let (id, cert_pem, key_pem) = generate(names)?;
+            if let Some((c, k)) = &spec.save {
+                save(k, &key_pem, 0o600)?;
+                save(c, &cert_pem, 0o644)?;
+            }
+            id
+        }
+    };
+    let leaf = identity.chain[0].to_vec();
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::runtime(format!("tls: {e}")))?;
+    let builder = match &spec.client_ca {
+        Some(ca) => {
+            let roots = roots_from(ca, "--client-ca")?;
+            let v = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                roots.into(),
+                provider(),
+            )
+            .build()
+            .map_err(|e| Error::usage(format!("--client-ca {}: {e}", ca.display())))?;
+            builder.with_client_cert_verifier(v)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
+        .with_single_cert(identity.chain, identity.key)
+        .map_err(|e| Error::usage(format!("--cert/--key: {e}")))?;
+    config.alpn_protocols = spec.alpn.clone();
+    Ok(ServerTls {
+        config: Arc::new(config),
+        fingerprint: cert_fingerprint(&leaf),
+        spki: spki_fingerprint(&leaf).unwrap_or_default(),
+    })
+}
+
+/// Write a generated certificate or key where `--save-cert`/`--save-key`
+/// say (the key readable by its owner only).
+fn save(path: &Path, pem: &str, mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| Error::io(format!("save {}", path.display()), e))?;
+    f.write_all(pem.as_bytes())
+        .map_err(|e| Error::io(format!("save {}", path.display()), e))
+}
+
+fn roots_from(path: &Path, flag: &str) -> Result<rustls::RootCertStore> {
+    let mut roots = rustls::RootCertStore::empty();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .and_then(|i| i.collect::<std::result::Result<_, _>>())
+        .map_err(|e| Error::usage(format!("{flag} {}: {e}", path.display())))?;
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(Error::usage(format!(
+            "{flag} {}: no usable PEM certificate in it",
+            path.display()
+        )));
+    }
+    Ok(roots)
+}
+
+/// A client's TLS.
+pub struct ClientTls {
+    pub config: Arc<ClientConfig>,
+    /// `--sni NAME`: the name to send and verify, instead of the address's.
+    pub sni: Option<String>,
+}
+
+impl std::fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientTls")
+    }
+}
+
+impl std::fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ServerTls({})", self.fingerprint)
+    }
+}
+
+/// What a client's TLS is made of, from the command line.
+#[derive(Default)]
+pub struct ClientSpec {
+    pub cacert: Option<PathBuf>,
+    pub pins: Vec<Pin>,
+    pub insecure: bool,
+    pub sni: Option<String>,
+    pub identity: Option<(PathBuf, PathBuf)>,
+    pub alpn: Vec<Vec<u8>>,
+}
+
+/// Build a client's TLS. It trusts, in this order: the `--pin`s (exactly
+/// those certificates or keys), `--insecure` (anything), `--cacert`, or
+/// the system's store.
+pub fn client(spec: &ClientSpec) -> Result<ClientTls> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::runtime(format!("tls: {e}")))?;
+    let builder = if !spec.pins.is_empty() || spec.insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinned {
+                pins: spec.pins.clone(),
+                provider: provider(),
+            }))
+    } else {
+        let roots = match &spec.cacert {
+            Some(p) => roots_from(p, "--cacert")?,
+            None => {
+                let found = rustls_native_certs::load_native_certs();
+                let mut roots = rustls::RootCertStore::empty();
+                roots.add_parsable_certificates(found.certs);
+                if roots.is_empty() {
+                    return Err(Error::runtime(
+                        "tls: the system has no trusted certificates (install ca-certificates, \
+                         or give --cacert FILE or --pin)",
+                    ));
+                }
+                roots
+            }
+        };
+        builder.with_root_certificates(roots)
+    };
+    let mut config = match &spec.identity {
+        Some((c, k)) => {
+            let id = load_identity(c, k)?;
+            builder
+                .with_client_auth_cert(id.chain, id.key)
+                .map_err(|e| Error::usage(format!("--cert/--key: {e}")))?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = spec.alpn.clone();
+    Ok(ClientTls {
+        config: Arc::new(config),
+        sni: spec.sni.clone(),
+    })
+}
+
+/// Trust by `--pin` (or, with no pins, `--insecure`: anything). The
+/// handshake's signatures are still checked against the certificate, so
+/// only the holder of its key can use it.
+#[derive(Debug)]
+struct Pinned {
+    pins: Vec<Pin>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        if self.pins.is_empty() {
+            return Ok(ServerCertVerified::assertion());
+        }
+        let cert = sha256(end_entity);
+        let spki = der::spki(end_entity).map(sha256);
+        let ok = self.pins.iter().any(|p| match p {
+            Pin::Cert(h) => *h == cert,
+            Pin::Spki(h) => Some(*h) == spki,
+        });
+        if ok {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(format!(
+                "the server's certificate is {}, which no --pin names",
+                cert_fingerprint(end_entity)
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The name a client asks for and verifies: `--sni`, else the address's
+/// host (an IP address is verified as one, and sends no SNI).
+pub fn server_name(sni: Option<&str>, host: Option<&str>) -> Result<ServerName<'static>> {
+    let name = sni.or(host).ok_or_else(|| {
+        Error::usage(
+            "a Unix socket has no host name to verify: give --pin, or --cacert with --sni NAME",
+        )
+    })?;
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    let name = name.split('%').next().unwrap_or(name);
+    ServerName::try_from(name.to_string())
+        .map_err(|_| Error::usage(format!("'{name}' is not a name TLS can verify")))
+}
+
+/// What a handshake settled, for events and programs.
+#[derive(Clone, Debug, Default)]
+pub struct Settled {
+    pub version: String,
+    pub cipher: String,
+    pub alpn: Option<String>,
+    /// The peer's certificate (a server's, or a client's under mTLS).
+    pub peer_sha256: Option<String>,
+    pub peer_subject: Option<String>,
+}
+
+struct State {
+    conn: rustls::Connection,
+    /// Ciphertext not on the wire yet (a non-blocking socket that was full).
+    out: Vec<u8>,
+    /// Shut the socket's write side once `out` is on the wire.
+    shut_after: bool,
+    /// The peer closed the socket without close_notify.
+    truncated: bool,
+}
+
+/// A TLS session over a plain stream (TCP or Unix).
+pub struct TlsStream {
+    sock: Stream,
+    st: Mutex<State>,
+    /// Held while ciphertext goes to the socket, so records stay in order.
+    wlock: Mutex<()>,
+    /// The handshake's outcome has been told (once per connection).
+    told: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for TlsStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TlsStream({:?})", self.sock)
+    }
+}
+
+fn tls_err(e: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, TlsError(e))
+}
+
+/// A TLS failure as an `io::Error`'s payload, so that it reads as
+/// `tls: …` wherever the error is shown.
+#[derive(Debug)]
+struct TlsError(rustls::Error);
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            rustls::Error::General(m) => write!(f, "tls: {m}"),
+            rustls::Error::InvalidMessage(_) => {
+                f.write_str("tls: the peer does not speak TLS (or not this version)")
+            }
+            rustls::Error::InvalidCertificate(c) => {
+                write!(f, "tls: certificate not trusted: {}", cert_reason(c))
+            }
+            rustls::Error::AlertReceived(a) => {
+                use rustls::AlertDescription as A;
+                match a {
+                    A::UnknownCA | A::BadCertificate | A::CertificateUnknown => write!(
+                        f,
+                        "tls: the peer does not trust our certificate (alert {a:?})"
+                    ),
+                    A::CertificateRequired => f.write_str(
+                        "tls: the server requires a client certificate (--cert FILE --key FILE)",
+                    ),
+                    a => write!(f, "tls: the peer ended the handshake (alert {a:?})"),
+                }
+            }
+            rustls::Error::NoCertificatesPresented => {
+                f.write_str("tls: the client presented no certificate (--client-ca requires one)")
+            }
+            e => write!(f, "tls: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+fn cert_reason(c: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    match c {
+        C::Expired | C::ExpiredContext { .. } => "it has expired".into(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".into(),
+        C::UnknownIssuer => {
+            "its issuer is not trusted (--cacert FILE, or --pin the fingerprint the server printed)"
+                .into()
+        }
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            format!("it is not for this name ({c}; --sni NAME names another)")
+        }
+        C::BadSignature => "its signature is bad".into(),
+        C::Revoked => "it has been revoked".into(),
+        C::Other(o) => o.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+impl TlsStream {
+    /// The server side of a new connection; the handshake happens on the
+    /// first reads ([`TlsStream::handshake`] for a blocking one).
+    pub fn server(sock: Stream, tls: &ServerTls) -> io::Result<TlsStream> {
+        let conn = rustls::ServerConnection::new(tls.config.clone())
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(TlsStream::new(sock, conn.into()))
+    }
+
+    pub fn client(sock: Stream, tls: &ClientTls, name: ServerName<'static>) -> io::Result<TlsStream> {
+        let conn = rustls::ClientConnection::new(tls.config.clone(), name)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(TlsStream::new(sock, conn.into()))
+    }
+
+    fn new(sock: Stream, conn: rustls::Connection) -> TlsStream {
+        TlsStream {
+            sock,
+            st: Mutex::new(State {
+                conn,
+                out: Vec::new(),
+                shut_after: false,
+                truncated: false,
+            }),
+            wlock: Mutex::new(()),
+            told: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// True once, the first time it is asked after the handshake is done:
+    /// when to tell what it settled.
+    pub fn newly_settled(&self) -> bool {
+        !self.state().conn.is_handshaking()
+            && !self.told.swap(true, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The plain stream beneath.
+    pub fn sock(&self) -> &Stream {
+        &self.sock
+    }
+
+    /// Finish the handshake on a blocking socket, within `timeout`.
+    pub fn handshake(&self, timeout: Duration) -> io::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let timed_out = || {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "tls: no handshake within {}",
+                    humantime::format_duration(timeout)
+                ),
+            )
+        };
+        while self.state().conn.is_handshaking() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(timed_out());
+            }
+            self.sock.set_read_timeout(Some(left))?;
+            self.sock.set_write_timeout(Some(left))?;
+            match self.step(false) {
+                Ok(()) => {}
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    return Err(timed_out());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.sock.set_read_timeout(None)?;
+        self.sock.set_write_timeout(None)?;
+        self.flush_pending()
+    }
+
+    /// Move the handshake along on a non-blocking socket: `Ok(true)` once
+    /// it is done, `Ok(false)` while it waits for the peer.
+    pub fn handshake_nowait(&self) -> io::Result<bool> {
+        loop {
+            if !self.state().conn.is_handshaking() {
+                return match self.flush_pending() {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
+                    Err(e) => Err(e),
+                };
+            }
+            match self.step(true) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One round of the handshake: send what is due, then read once.
+    fn step(&self, nowait: bool) -> io::Result<()> {
+        self.queue_output();
+        match self.flush_pending() {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && nowait => {}
+            Err(e) => return Err(e),
+        }
+        if self.state().conn.wants_read() {
+            self.read_socket(nowait)?;
+        }
+        Ok(())
+    }
+
+    /// Move what the TLS state has to send into the pending ciphertext.
+    fn queue_output(&self) {
+        let mut st = self.state();
+        let State { conn, out, .. } = &mut *st;
+        while conn.wants_write() {
+            if conn.write_tls(out).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Read ciphertext from the socket once and take it in. `Ok(())` when
+    /// something was taken (or the peer closed); `WouldBlock` otherwise.
+    fn read_socket(&self, nowait: bool) -> io::Result<()> {
+        let mut buf = [0u8; 18 * 1024];
+        let n = if nowait {
+            self.sock.read_nowait(&mut buf)?
+        } else {
+            (&self.sock).read(&mut buf)?
+        };
+        let r = {
+            let mut st = self.state();
+            let mut rest = &buf[..n];
+            let mut r = Ok(());
+            loop {
+                if let Err(e) = st.conn.read_tls(&mut rest) {
+                    r = Err(e);
+                    break;
+                }
+                if let Err(e) = st.conn.process_new_packets() {
+                    r = Err(tls_err(e));
+                    break;
+                }
+                if rest.is_empty() {
+                    break;
+                }
+            }
+            r
+        };
+        // Answers the peer is owed (handshake messages, an alert).
+        self.queue_output();
+        let _ = self.flush_pending();
+        r
+    }
+
+    /// Send the pending ciphertext, as far as the socket takes it; shut
+    /// the socket's write side after it if a shutdown waits for that.
+    pub fn flush_pending(&self) -> io::Result<()> {
+        let _w = self.wlock.lock().unwrap_or_else(|e| e.into_inner());
+        self.flush_locked()
+    }
+
+    fn flush_locked(&self) -> io::Result<()> {
+        loop {
+            let chunk = {
+                let mut st = self.state();
+                if st.out.is_empty() {
+                    if std::mem::take(&mut st.shut_after) {
+                        drop(st);
+                        return self.sock.shutdown(Shutdown::Write);
+                    }
+                    return Ok(());
+                }
+                std::mem::take(&mut st.out)
+            };
+            let mut done = 0;
+            let r = loop {
+                if done == chunk.len() {
+                    break Ok(());
+                }
+                match (&self.sock).write(&chunk[done..]) {
+                    Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => done += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            if done < chunk.len() {
+                // Put back what did not go, ahead of anything newer.
+                let mut st = self.state();
+                let mut rest = chunk[done..].to_vec();
+                rest.extend_from_slice(&st.out);
+                st.out = rest;
+            }
+            r?;
+        }
+    }
+
+    /// Whether ciphertext waits for the socket (the event loop then
+    /// watches for writability).
+    pub fn has_pending(&self) -> bool {
+        let st = self.state();
+        !st.out.is_empty() || st.shut_after
+    }
+
+    fn read_plain(&self, buf: &mut [u8], nowait: bool) -> io::Result<usize> {
+        loop {
+            {
+                let mut st = self.state();
+                match st.conn.reader().read(buf) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        // Closed without close_notify: an end, noted.
+                        st.truncated = true;
+                        return Ok(0);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            self.read_socket(nowait)?;
+        }
+    }
+
+    fn write_plain(&self, data: &[u8]) -> io::Result<usize> {
+        let _w = self.wlock.lock().unwrap_or_else(|e| e.into_inner());
+        // What is pending goes first; a full socket takes nothing new.
+        self.flush_locked()?;
+        let n = {
+            let mut st = self.state();
+            if st.conn.is_handshaking() && st.conn.wants_read() {
+                // Not before the handshake: the loop drives it by reading.
+                drop(st);
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = st.conn.writer().write(&data[..data.len().min(WRITE_CHUNK)])?;
+            let State { conn, out, .. } = &mut *st;
+            while conn.wants_write() {
+                conn.write_tls(out)?;
+            }
+            n
+        };
+        match self.flush_locked() {
+            Ok(()) => Ok(n),
+            // The plaintext is taken: its ciphertext waits in `out`.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && n > 0 => Ok(n),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Shut a direction. Writing: close_notify (TLS's FIN), then the
+    /// socket's FIN once it is on the wire.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        if matches!(how, Shutdown::Write | Shutdown::Both) {
+            {
+                let mut st = self.state();
+                st.conn.send_close_notify();
+                st.shut_after = true;
+            }
+            self.queue_output();
+            match self.flush_pending() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            self.sock.shutdown(Shutdown::Read)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the peer closed without close_notify (a warning: many
+    /// servers do).
+    pub fn truncated(&self) -> bool {
+        self.state().truncated
+    }
+
+    /// What the handshake settled.
+    pub fn settled(&self) -> Settled {
+        let st = self.state();
+        let c = &st.conn;
+        let peer = c.peer_certificates().and_then(|p| p.first());
+        Settled {
+            version: c
+                .protocol_version()
+                .map(|v| match v {
+                    rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),
+                    rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),
+                    v => format!("{v:?}"),
+                })
+                .unwrap_or_default(),
+            cipher: c
+                .negotiated_cipher_suite()
+                .map(|s| format!("{:?}", s.suite()))
+                .unwrap_or_default(),
+            alpn: c
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned()),
+            peer_sha256: peer.map(|d| cert_fingerprint(d)),
+            peer_subject: peer.and_then(|d| subject(d)),
+        }
+    }
+
+    pub fn read_nowait(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_plain(buf, true)
+    }
+}
+
+impl Read for &TlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_plain(buf, false)
+    }
+}
+
+impl Write for &TlsStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_plain(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_pending()
+    }
+}
+
+/// Just enough DER to find a certificate's public key and subject.
+mod der {
+    /// One TLV: (tag, contents, rest).
+    fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, b) = b.split_first()?;
+        let (&first, mut b) = b.split_first()?;
+        let len = if first < 0x80 {
+            first as usize
+        } else {
+            let n = (first & 0x7f) as usize;
+            if n == 0 || n > 4 || b.len() < n {
+                return None;
+            }
+            let len = b[..n].iter().fold(0usize, |a, &x| a << 8 | x as usize);
+            b = &b[n..];
+            len
+        };
+        (b.len() >= len).then(|| (tag, &b[..len], &b[len..]))
+    }
+
+    /// The whole TLV at the start of `b` (tag and length included).
+    fn whole(b: &[u8]) -> Option<&[u8]> {
+        let (_, body, rest) = tlv(b)?;
+        let _ = body;
+        Some(&b[..b.len() - rest.len()])
+    }
+
+    /// tbsCertificate's fields: [version], serial, signature, issuer,
+    /// validity, subject, subjectPublicKeyInfo, …
+    fn fields(cert: &[u8]) -> Option<Vec<&[u8]>> {
+        let (_, certificate, _) = tlv(cert)?;
+        let (_, mut tbs, _) = tlv(certificate)?;
+        let mut out = Vec::new();
+        while !tbs.is_empty() {
+            let item = whole(tbs)?;
+            let (tag, _, rest) = tlv(tbs)?;
+            if tag != 0xa0 {
+                out.push(item);
+            }
+            tbs = rest;
+        }
+        Some(out)
+    }
+
+    pub fn spki(cert: &[u8]) -> Option<&[u8]> {
+        fields(cert)?.get(5).copied()
+    }
+
+    pub fn subject(cert: &[u8]) -> Option<String> {
+        let name = fields(cert)?.get(4).copied()?;
+        let (_, mut rdns, _) = tlv(name)?;
+        let mut parts = Vec::new();
+        while !rdns.is_empty() {
+            let (_, set, rest) = tlv(rdns)?;
+            let (_, atv, _) = tlv(set)?;
+            let (_, oid, after) = tlv(atv)?;
+            let (_, value, _) = tlv(after)?;
+            let key = match oid {
+                [0x55, 0x04, 0x03] => "CN".to_string(),
+                [0x55, 0x04, 0x06] => "C".into(),
+                [0x55, 0x04, 0x07] => "L".into(),
+                [0x55, 0x04, 0x08] => "ST".into(),
+                [0x55, 0x04, 0x0a] => "O".into(),
+                [0x55, 0x04, 0x0b] => "OU".into(),
+                other => other
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>(),
+            };
+            parts.push(format!("{key}={}", String::from_utf8_lossy(value)));
+            rdns = rest;
+        }
+        Some(parts.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_certificate_has_its_names_and_fingerprints() {
+        let (id, pem, key_pem) = generate(&["localhost".into(), "127.0.0.1".into()]).unwrap();
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(key_pem.contains("PRIVATE KEY"));
+        let der = id.chain[0].as_ref();
+        assert_eq!(subject(der).as_deref(), Some("CN=sockcat"));
+        let fp = cert_fingerprint(der);
+        assert_eq!(fp.len(), "sha256:".len() + 32 * 3 - 1);
+        assert_eq!(parse_pin(&fp).unwrap(), Pin::Cert(sha256(der)));
+        let spki = spki_fingerprint(der).unwrap();
+        assert!(matches!(parse_pin(&spki).unwrap(), Pin::Spki(_)));
+        assert!(parse_pin(&spki.to_ascii_lowercase()).is_ok());
+    }
+
+    #[test]
+    fn pins_are_checked() {
+        for bad in ["AB:CD", "sha256:AB", "sha1:00", &format!("sha256:{}", "zz".repeat(32))] {
+            assert_eq!(parse_pin(bad).unwrap_err().exit_code(), 2, "{bad}");
+        }
+    }
+}
