@@ -93,8 +93,9 @@ impl Log {
 
     /// What a TLS handshake settled (`-v`), and the client's verified
     /// certificate under mutual TLS (shown without `-v` too).
-    pub fn tls(&self, peer: &str, s: &crate::transport::tls::Settled) {
-        let client = s.peer_subject.is_some() || s.peer_sha256.is_some();
+    pub fn tls(&self, peer: &str, s: &crate::transport::tls::Settled, server: bool) {
+        // A server names a client's certificate without -v: that is who came.
+        let client = server && s.peer_sha256.is_some();
         if self.level < Level::Verbose && !(client && self.level >= Level::Normal) {
             return;
         }

@@ -103,7 +103,18 @@ pub fn run(cfg: Config) -> Result<()> {
         &stream.local().to_string(),
         proxy.as_deref(),
     );
+    let tls = match &stream {
+        Stream::Tls(t) => Some(t.clone()),
+        _ => None,
+    };
+    if let Some(t) = &tls {
+        plan.log.tls(&plan.addr.to_string(), &t.settled(), false);
+    }
     let (sent, received) = exchange(&plan, stream, input)?;
+    if tls.is_some_and(|t| t.truncated()) {
+        plan.log
+            .warning(&crate::transport::tls::truncation(&plan.addr.to_string()));
+    }
     let tally = crate::event::Tally {
         bytes_in: received,
         bytes_out: sent,
@@ -193,6 +204,13 @@ impl Shared {
     }
 }
 
+/// Whether a plain connection's whole first answer is one TLS alert
+/// record (content type 21, version 3.x, length 2): what a TLS server
+/// says to a client that spoke plaintext to it.
+fn is_tls_alert(b: &[u8]) -> bool {
+    matches!(b, [0x15, 0x03, 0x01..=0x04, 0x00, 0x02, _, _])
+}
+
 /// The lesson's exchange; returns the bytes sent and received.
 fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<(u64, u64)> {
     let stream = Arc::new(stream);
@@ -280,6 +298,12 @@ fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<(u64, u64)> {
                 shared.touch();
                 if p.hex {
                     hex_to_stderr(&shared.label, '<', received, &buf[..n]);
+                }
+                if received == 0 && stream.tls().is_none() && is_tls_alert(&buf[..n]) {
+                    return Err(Error::runtime(format!(
+                        "{} answered with a TLS alert: it speaks TLS (connect to tls://{})",
+                        p.addr, p.addr
+                    )));
                 }
                 received += n as u64;
                 stdout_write(&buf[..n]).map_err(stdout_err)?;

@@ -92,6 +92,11 @@ impl Conn {
     }
 
     fn done(&self) -> bool {
+        // TLS: ciphertext a full socket has not taken yet (the last bytes,
+        // close_notify) still has to go.
+        if self.stream.tls().is_some_and(|t| t.has_pending()) {
+            return false;
+        }
         if let Some(f) = &self.fwd {
             return f.done();
         }
@@ -460,21 +465,10 @@ impl Loop {
                 .error(&format!("{}: {}", conn.peer, crate::error::describe(&e)));
             return;
         }
-        if let Spec::Exec(argv) = &self.server.spec {
-            match self.spawn(argv, &conn, id) {
-                Ok(c) => conn.child = Some(Box::new(c)),
-                Err(e) => {
-                    // Say so, then end the conversation cleanly: FIN now,
-                    // and read what the peer sends so it gets no reset.
-                    self.server.log.error(&format!(
-                        "{}: {}",
-                        conn.peer,
-                        exec::describe_spawn_error(&argv[0], &e)
-                    ));
-                    conn.session = Some(Session::Discard);
-                    conn.finish = true;
-                }
-            }
+        // A TLS client's program starts after the handshake, which tells
+        // who the client is (progress).
+        if conn.stream.tls().is_none() {
+            self.start_program(&mut conn, id);
         }
         if let Spec::Forward(_) = &self.server.spec {
             self.start_forward(&mut conn, id);
@@ -500,9 +494,32 @@ impl Loop {
         self.again.push(id);
     }
 
+    /// `--exec`: start the connection's program.
+    fn start_program(&self, conn: &mut Conn, id: usize) {
+        let Spec::Exec(argv) = &self.server.spec else {
+            return;
+        };
+        match self.spawn(argv, conn, id) {
+            Ok(c) => conn.child = Some(Box::new(c)),
+            Err(e) => {
+                // Say so, then end the conversation cleanly: FIN now,
+                // and read what the peer sends so it gets no reset.
+                self.server.log.error(&format!(
+                    "{}: {}",
+                    conn.peer,
+                    exec::describe_spawn_error(&argv[0], &e)
+                ));
+                conn.session = Some(Session::Discard);
+                conn.finish = true;
+            }
+        }
+    }
+
     fn spawn(&self, argv: &[std::ffi::OsString], conn: &Conn, id: usize) -> io::Result<Pipes> {
+        let mut cmd = exec::command(argv, &conn.peer, &conn.stream.local());
+        exec::tls_env(&mut cmd, &conn.stream);
         let pipes = Pipes::spawn(
-            &mut exec::command(argv, &conn.peer, &conn.stream.local()),
+            &mut cmd,
             self.poll.registry(),
             token::conn(id, PART_CHILD_IN),
             token::conn(id, PART_CHILD_OUT),
@@ -563,7 +580,8 @@ impl Loop {
                 return Ok(());
             }
             if t.newly_settled() {
-                self.server.log.tls(&c.peer.to_string(), &t.settled());
+                self.server.log.tls(&c.peer.to_string(), &t.settled(), true);
+                self.start_program(c, id);
             }
         }
         if c.fwd.is_some() {
@@ -719,6 +737,10 @@ impl Loop {
                     .log
                     .error(&format!("{}: {}", c.peer, crate::error::describe(&e)));
             }
+        }
+        if c.stream.tls().is_some_and(|t| t.truncated()) {
+            let warning = crate::transport::tls::truncation(&c.peer.to_string());
+            self.server.log.warning(&warning);
         }
         if let Some(mut ch) = c.child.take() {
             ch.close();

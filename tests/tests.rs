@@ -23,4 +23,5 @@ mod properties;
 mod proxy;
 mod relay;
 mod scan;
+mod tls;
 mod unix;

@@ -438,11 +438,7 @@ fn client_tls(
             "--insecure and --pin contradict each other: a pin is verification",
         ));
     }
-    if matches!(target, Addr::Unix { .. })
-        && t.pin.is_empty()
-        && !t.insecure
-        && t.sni.is_none()
-    {
+    if matches!(target, Addr::Unix { .. }) && t.pin.is_empty() && !t.insecure && t.sni.is_none() {
         return Err(Error::usage(
             "a Unix socket has no host name to verify: give --pin, or --cacert with --sni NAME",
         ));

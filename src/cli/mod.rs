@@ -265,7 +265,12 @@ pub struct ServerTlsArgs {
     pub key: Option<PathBuf>,
 
     /// Write the generated certificate to FILE, for the next start's --cert (with --save-key)
-    #[arg(long, value_name = "FILE", requires = "save_key", conflicts_with = "cert")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "save_key",
+        conflicts_with = "cert"
+    )]
     pub save_cert: Option<PathBuf>,
 
     /// Write the generated key to FILE (mode 600), for the next start's --key

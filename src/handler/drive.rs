@@ -39,13 +39,29 @@ pub fn stream(
     d: Drive,
     tally: &mut Tally,
 ) -> Result<(), End> {
-    if let Some(t) = stream.tls() {
-        t.handshake(crate::transport::tls::HANDSHAKE_TIMEOUT)
-            .map_err(End::Io)?;
-        if t.newly_settled() {
-            d.log.tls(&peer.to_string(), &t.settled());
-        }
+    let Some(t) = stream.tls() else {
+        return serve_stream(stream, peer, spec, d, tally);
+    };
+    t.handshake(crate::transport::tls::HANDSHAKE_TIMEOUT)
+        .map_err(End::Io)?;
+    if t.newly_settled() {
+        d.log.tls(&peer.to_string(), &t.settled(), true);
     }
+    let r = serve_stream(stream, peer, spec, d, tally);
+    if t.truncated() {
+        d.log
+            .warning(&crate::transport::tls::truncation(&peer.to_string()));
+    }
+    r
+}
+
+fn serve_stream(
+    stream: &Stream,
+    peer: &Endpoint,
+    spec: &Spec,
+    d: Drive,
+    tally: &mut Tally,
+) -> Result<(), End> {
     match spec {
         Spec::Exec(argv) => return exec_stream(stream, peer, argv, d, tally),
         Spec::Forward(f) => return forward_stream(stream, peer, f, d, tally),
@@ -152,13 +168,12 @@ fn exec_stream(
     tally: &mut Tally,
 ) -> Result<(), End> {
     // The program gets the socket itself unless something must see the
-    // bytes: --hex, --idle-timeout, or -v's byte counts.
-    let copying = d.hex || d.idle.is_some() || d.count;
+    // bytes: --hex, --idle-timeout, -v's byte counts, or TLS.
+    let copying = d.hex || d.idle.is_some() || d.count || stream.plain_fd().is_none();
     let spawned = if copying {
-        exec::command(argv, peer, &stream.local())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
+        let mut cmd = exec::command(argv, peer, &stream.local());
+        exec::tls_env(&mut cmd, stream);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()
     } else {
         exec::spawn_on_socket(argv, stream, peer)
     };

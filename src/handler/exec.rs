@@ -60,6 +60,22 @@ pub fn command(argv: &[OsString], peer: &Endpoint, local: &Endpoint) -> Command 
     cmd
 }
 
+/// A TLS connection's settled facts for its program: the version, and
+/// under mutual TLS the client certificate's subject and fingerprint.
+pub fn tls_env(cmd: &mut Command, stream: &crate::transport::Stream) {
+    let Some(t) = stream.tls() else {
+        return;
+    };
+    let s = t.settled();
+    cmd.env("SOCKCAT_TLS_VERSION", &s.version);
+    if let Some(subject) = &s.peer_subject {
+        cmd.env("SOCKCAT_TLS_PEER_SUBJECT", subject);
+    }
+    if let Some(fp) = &s.peer_sha256 {
+        cmd.env("SOCKCAT_TLS_PEER_SHA256", fp);
+    }
+}
+
 /// Set in a fork-serve worker: the programs it starts stay in its group.
 static IN_WORKER: AtomicBool = AtomicBool::new(false);
 

@@ -70,13 +70,19 @@ enum Up {
     },
     /// Connected to the proxy; the handshake under way (`Fwd::tunnel`).
     Tunnel(Stream),
+    /// `--forward tls://…`: connected, the TLS handshake under way.
+    Securing(Stream),
     Open(Upstream),
 }
 
 impl Fwd {
-    /// Both directions have ended.
+    /// Both directions have ended (and a TLS upstream has sent all it has).
     pub(super) fn done(&self) -> bool {
-        self.to_up.done && self.to_down.done
+        let pending = match &self.up {
+            Up::Open(Upstream::Stream(s)) => s.tls().is_some_and(|t| t.has_pending()),
+            _ => false,
+        };
+        self.to_up.done && self.to_down.done && !pending
     }
 
     pub(super) fn via(&self) -> Option<Via> {
@@ -101,7 +107,7 @@ impl Fwd {
         match &self.up {
             Up::Open(Upstream::Stream(s)) => s.reset_on_close(),
             Up::Connecting { tries, .. } => tries.iter().for_each(|(s, _)| s.reset_on_close()),
-            Up::Tunnel(s) => s.reset_on_close(),
+            Up::Tunnel(s) | Up::Securing(s) => s.reset_on_close(),
             _ => {}
         }
     }
@@ -132,6 +138,24 @@ impl Lookup {
 }
 
 impl Loop {
+    /// A connected upstream: open, or (`--forward tls://…`) its TLS
+    /// handshake begun.
+    fn secure(&self, stream: Stream) -> Result<Up, String> {
+        let f = self.forward_target();
+        let Some(t) = f.opts.tls_client else {
+            return Ok(Up::Open(Upstream::Stream(stream)));
+        };
+        let host = match &f.addr {
+            Addr::Inet { host, .. } => Some(host.as_str()),
+            Addr::Unix { .. } => None,
+        };
+        let name =
+            transport::tls::server_name(t.sni.as_deref(), host).map_err(|e| e.to_string())?;
+        let s = transport::tls::TlsStream::client(stream, t, name)
+            .map_err(|e| crate::error::describe(&e))?;
+        Ok(Up::Securing(Stream::Tls(Arc::new(s))))
+    }
+
     /// A connect failure's text, naming the proxy when there is one (the
     /// blocking models' text is the same: `transport::proxy`).
     fn through_proxy(&self, why: String) -> String {
@@ -427,8 +451,14 @@ impl Loop {
                         self.again.push(id);
                         return Ok(());
                     }
-                    f.up = Up::Open(Upstream::Stream(stream));
-                    None
+                    match self.secure(stream) {
+                        Ok(up) => {
+                            f.up = up;
+                            self.again.push(id);
+                            return Ok(());
+                        }
+                        Err(why) => Some(Err(why)),
+                    }
                 } else if now >= f.deadline {
                     let at = tries
                         .first()
@@ -477,10 +507,15 @@ impl Loop {
                             unreachable!()
                         };
                         f.tunnel = None;
-                        f.up = Up::Open(Upstream::Stream(stream));
-                        // Bytes may already wait on either side.
-                        self.again.push(id);
-                        return Ok(());
+                        match self.secure(stream) {
+                            Ok(up) => {
+                                f.up = up;
+                                // Bytes may already wait on either side.
+                                self.again.push(id);
+                                return Ok(());
+                            }
+                            Err(why) => Some(Err(why)),
+                        }
                     }
                     Ok(false) if now < f.deadline => return Ok(()),
                     Ok(false) => Some(Err(self.through_proxy(format!(
@@ -488,6 +523,26 @@ impl Loop {
                         humantime::format_duration(self.forward_target().timeout)
                     )))),
                     Err(why) => Some(Err(self.through_proxy(why))),
+                }
+            }
+            Up::Securing(stream) => {
+                let t = stream.tls().expect("a TLS stream");
+                match t.handshake_nowait() {
+                    Ok(true) => {
+                        let Up::Securing(stream) = std::mem::replace(&mut f.up, Up::Resolving)
+                        else {
+                            unreachable!()
+                        };
+                        f.up = Up::Open(Upstream::Stream(stream));
+                        self.again.push(id);
+                        return Ok(());
+                    }
+                    Ok(false) if now < f.deadline => return Ok(()),
+                    Ok(false) => Some(Err(format!(
+                        "tls: no handshake within {}",
+                        humantime::format_duration(self.forward_target().timeout)
+                    ))),
+                    Err(e) => Some(Err(crate::error::describe(&e))),
                 }
             }
             Up::Open(_) => None,
@@ -501,6 +556,19 @@ impl Loop {
         let label = self.server.drive.hex.then(|| c.peer.to_string());
         let f = c.fwd.as_mut().expect("checked");
         let Up::Open(u) = &f.up else { return Ok(()) };
+        if let Upstream::Stream(s) = u {
+            if let Some(t) = s.tls() {
+                // What a full socket left over goes before anything new.
+                match t.flush_pending() {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => {
+                        f.reset(&c.stream);
+                        return Err(End::Io(e));
+                    }
+                }
+            }
+        }
         let up = match u {
             Upstream::Stream(s) => Side::Stream(s),
             Upstream::Dgram(d) => Side::Dgram(d),
@@ -609,7 +677,10 @@ impl Loop {
         let mut pending = false;
         for (id, c) in &self.conns {
             if let Some(f) = &c.fwd {
-                if matches!(f.up, Up::Connecting { .. } | Up::Resolving | Up::Tunnel(_)) {
+                if matches!(
+                    f.up,
+                    Up::Connecting { .. } | Up::Resolving | Up::Tunnel(_) | Up::Securing(_)
+                ) {
                     pending = true;
                     if now >= f.deadline {
                         self.again.push(*id);
@@ -658,7 +729,9 @@ fn watch(registry: &Registry, up: &Up, id: usize) -> io::Result<()> {
     let fds: Vec<std::os::fd::RawFd> = match up {
         Up::Resolving => return Ok(()),
         Up::Connecting { tries, .. } => tries.iter().map(|(s, _)| s.poll_fd()).collect(),
-        Up::Open(Upstream::Stream(stream)) | Up::Tunnel(stream) => vec![stream.poll_fd()],
+        Up::Open(Upstream::Stream(stream)) | Up::Tunnel(stream) | Up::Securing(stream) => {
+            vec![stream.poll_fd()]
+        }
         Up::Open(Upstream::Dgram(d)) => vec![d.as_raw_fd()],
     };
     for fd in fds {

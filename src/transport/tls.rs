@@ -78,7 +78,9 @@ pub fn generate(names: &[String]) -> Result<(Identity, String, String)> {
     let fail = |e: rcgen::Error| Error::runtime(format!("generate a certificate: {e}"));
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(fail)?;
     let mut params = CertificateParams::default();
-    params.distinguished_name.push(DnType::CommonName, "sockcat");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "sockcat");
     for n in names {
         let n = n.trim_start_matches('[').trim_end_matches(']');
         let san = match n.parse::<std::net::IpAddr>() {
@@ -416,6 +418,13 @@ pub fn server_name(sni: Option<&str>, host: Option<&str>) -> Result<ServerName<'
         .map_err(|_| Error::usage(format!("'{name}' is not a name TLS can verify")))
 }
 
+/// The warning for a peer that closed without close_notify: its last
+/// bytes may have been cut off by someone on the path (many servers close
+/// this way, so it is a warning and never an error).
+pub fn truncation(peer: &str) -> String {
+    format!("{peer} closed the TLS connection without close_notify: what came may be truncated")
+}
+
 /// What a handshake settled, for events and programs.
 #[derive(Clone, Debug, Default)]
 pub struct Settled {
@@ -523,7 +532,11 @@ impl TlsStream {
         Ok(TlsStream::new(sock, conn.into()))
     }
 
-    pub fn client(sock: Stream, tls: &ClientTls, name: ServerName<'static>) -> io::Result<TlsStream> {
+    pub fn client(
+        sock: Stream,
+        tls: &ClientTls,
+        name: ServerName<'static>,
+    ) -> io::Result<TlsStream> {
         let conn = rustls::ClientConnection::new(tls.config.clone(), name)
             .map_err(|e| io::Error::other(e.to_string()))?;
         Ok(TlsStream::new(sock, conn.into()))
@@ -580,7 +593,12 @@ impl TlsStream {
             self.sock.set_write_timeout(Some(left))?;
             match self.step(false) {
                 Ok(()) => {}
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     return Err(timed_out());
                 }
                 Err(e) => return Err(e),
@@ -663,9 +681,14 @@ impl TlsStream {
             }
             r
         };
-        // Answers the peer is owed (handshake messages, an alert).
+        // Answers the peer is owed (handshake messages, an alert). Never
+        // wait for the writing thread here: it may be blocked on a full
+        // socket whose peer waits for us to read. If it holds the lock, its
+        // flush loop takes these bytes along.
         self.queue_output();
-        let _ = self.flush_pending();
+        if let Ok(_w) = self.wlock.try_lock() {
+            let _ = self.flush_locked();
+        }
         r
     }
 
@@ -749,7 +772,10 @@ impl TlsStream {
                 drop(st);
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            let n = st.conn.writer().write(&data[..data.len().min(WRITE_CHUNK)])?;
+            let n = st
+                .conn
+                .writer()
+                .write(&data[..data.len().min(WRITE_CHUNK)])?;
             let State { conn, out, .. } = &mut *st;
             while conn.wants_write() {
                 conn.write_tls(out)?;
@@ -902,10 +928,7 @@ mod der {
                 [0x55, 0x04, 0x08] => "ST".into(),
                 [0x55, 0x04, 0x0a] => "O".into(),
                 [0x55, 0x04, 0x0b] => "OU".into(),
-                other => other
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>(),
+                other => other.iter().map(|b| format!("{b:02x}")).collect::<String>(),
             };
             parts.push(format!("{key}={}", String::from_utf8_lossy(value)));
             rdns = rest;
@@ -935,7 +958,12 @@ mod tests {
 
     #[test]
     fn pins_are_checked() {
-        for bad in ["AB:CD", "sha256:AB", "sha1:00", &format!("sha256:{}", "zz".repeat(32))] {
+        for bad in [
+            "AB:CD",
+            "sha256:AB",
+            "sha1:00",
+            &format!("sha256:{}", "zz".repeat(32)),
+        ] {
             assert_eq!(parse_pin(bad).unwrap_err().exit_code(), 2, "{bad}");
         }
     }

@@ -1,0 +1,586 @@
+//! TLS (issue 12): every handler in every model over TLS, half-close and
+//! 64 MiB byte for byte, pins, CA files, names, expiry, mutual TLS,
+//! plaintext at a TLS port, truncation; and real peers that sockcat did
+//! not write: `openssl s_server`/`s_client` and `ncat --ssl`.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::handlers::MODELS;
+use crate::util::*;
+
+/// The fingerprint a TLS server printed before its readiness line.
+fn fingerprint(s: &Server) -> String {
+    let err = s.err();
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("tls certificate "))
+        .unwrap_or_else(|| panic!("no certificate line in {err}"));
+    line.split_whitespace().nth(2).unwrap().to_string()
+}
+
+/// `send` to a sockcat TLS server, trusting it by its printed fingerprint.
+fn send_pinned(s: &Server, tls_addr: &str, args: &[&str], input: &[u8]) -> Out {
+    let fp = fingerprint(s);
+    let mut all = vec!["send", "--pin", &fp, tls_addr];
+    all.extend_from_slice(args);
+    run(&all, input)
+}
+
+fn tls_of(s: &Server) -> String {
+    format!("tls://{}", s.addr())
+}
+
+/// Every handler, in every model, over TLS, with the lesson's exchange:
+/// the client sends, half-closes (close_notify), and reads the reply until
+/// the server's close. Over a Unix socket with --tls as well.
+#[test]
+fn every_handler_in_every_model_over_tls() {
+    let upstream = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
+    let dir = TempDir::new();
+    let handlers: Vec<(Vec<&str>, &[u8], Vec<u8>)> = vec![
+        (
+            vec!["--reply", "connected"],
+            b"hello\n",
+            b"connected\n".to_vec(),
+        ),
+        (vec!["--echo"], b"hello\n", b"hello\n".to_vec()),
+        (vec!["--discard"], b"hello\n", Vec::new()),
+        (vec!["--exec", "cat"], b"hello\n", b"hello\n".to_vec()),
+        (
+            vec!["--sh-exec", "echo $SOCKCAT_TLS_VERSION; cat"],
+            b"hello\n",
+            b"TLSv1.3\nhello\n".to_vec(),
+        ),
+        (
+            vec!["--forward", upstream.addr()],
+            b"hello\n",
+            b"hello\n".to_vec(),
+        ),
+    ];
+    for model in MODELS {
+        for (h, input, want) in &handlers {
+            for unix in [false, true] {
+                let listen = if unix {
+                    format!(
+                        "unix:{}",
+                        dir.path(&format!("{model}{}.sock", h[0])).display()
+                    )
+                } else {
+                    "tls://127.0.0.1:0".to_string()
+                };
+                let mut args = vec![model, listen.as_str(), "-q"];
+                if unix {
+                    args.push("--tls");
+                }
+                args.extend(h.iter().copied());
+                let mut s = Server::start(&args);
+                let target = if unix {
+                    s.addr().to_string()
+                } else {
+                    tls_of(&s)
+                };
+                let mut extra = vec![];
+                if unix {
+                    extra.push("--tls");
+                }
+                let out = send_pinned(&s, &target, &extra, input);
+                out.expect_code(0);
+                assert_eq!(out.stdout, *want, "{model} {h:?} unix={unix}: {}", s.err());
+                assert_eq!(s.interrupt(), Some(130), "{model} {h:?}");
+            }
+        }
+        // The default handler prints what came.
+        let mut s = Server::start(&[model, "tls://127.0.0.1:0", "-q"]);
+        send_pinned(&s, &tls_of(&s), &["printed", "over", "tls"], b"").expect_code(0);
+        s.wait_out("printed over tls\n");
+        assert_eq!(s.interrupt(), Some(130));
+    }
+    // The broker relays between TLS clients: one listens (it keeps its
+    // write side open and waits a second after its empty input), the
+    // other speaks.
+    let mut s = Server::start(&["serve", "tls://127.0.0.1:0", "--broker"]);
+    let fp = fingerprint(&s);
+    let addr = tls_of(&s);
+    let listener = spawn(&["send", "--pin", &fp, &addr, "--no-shutdown", "--wait", "1s"]);
+    wait_until("the listener to connect", T, || {
+        s.err().contains("tls with") || s.err().contains("got connection")
+    });
+    wait_until("the listener's handshake", T, || {
+        s.err().matches("got connection").count() == 1
+    });
+    send_pinned(&s, &addr, &["hi", "broker"], b"").expect_code(0);
+    let out = listener.finish(T);
+    assert_eq!(out.stdout, b"hi broker\n", "{}", out.stderr);
+    assert_eq!(s.interrupt(), Some(130));
+}
+
+/// 64 MiB each way, byte for byte, through an echo server in every model.
+#[test]
+fn sixty_four_mib_over_tls_in_every_model() {
+    let data = random_bytes(64 << 20, 12);
+    for model in MODELS {
+        let mut s = Server::start(&[model, "tls://127.0.0.1:0", "--echo", "-q"]);
+        let out = send_pinned(&s, &tls_of(&s), &[], &data);
+        out.expect_code(0);
+        assert!(
+            out.stdout == data,
+            "{model}: {} of {} bytes",
+            out.stdout.len(),
+            data.len()
+        );
+        assert_eq!(s.interrupt(), Some(130));
+    }
+}
+
+/// What a client refuses, each with one line and exit 1; the server goes
+/// on serving the next client.
+#[test]
+fn verification_failures_are_one_line() {
+    let dir = TempDir::new();
+    let cert = dir.path("cert.pem");
+    let key = dir.path("key.pem");
+    let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let mut s = Server::start(&[
+        "thread-serve",
+        "tls://127.0.0.1:0",
+        "--reply",
+        "ok",
+        "--save-cert",
+        c,
+        "--save-key",
+        k,
+    ]);
+    let addr = tls_of(&s);
+    let wrong = format!("sha256:{}", ["00"; 32].join(":"));
+    for (args, msg) in [
+        (
+            vec!["send", "--pin", &wrong, &addr, "x"],
+            "which no --pin names",
+        ),
+        (vec!["send", &addr, "x"], "its issuer is not trusted"),
+        (
+            vec!["send", "--cacert", c, "--sni", "example.org", &addr, "x"],
+            "it is not for this name",
+        ),
+    ] {
+        let out = run(&args, b"");
+        out.expect_code(1);
+        assert!(out.stderr.contains(msg), "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    }
+    // The saved certificate is trusted as a CA file, and its key's pin
+    // holds; the server said what the client refused.
+    let out = run(&["send", "--cacert", c, &addr, "x"], b"");
+    out.expect_code(0);
+    assert_eq!(out.stdout, b"ok\n");
+    s.wait_err("does not trust our certificate");
+    assert_eq!(s.interrupt(), Some(130));
+    // A restart on the saved pair keeps both fingerprints.
+    let first = fingerprint(&s);
+    let s2 = Server::start(&[
+        "serve",
+        "tls://127.0.0.1:0",
+        "--reply",
+        "again",
+        "--cert",
+        c,
+        "--key",
+        k,
+    ]);
+    assert_eq!(fingerprint(&s2), first);
+    let spki = s2
+        .err()
+        .split("(key ")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap()
+        .to_string();
+    let out = run(&["send", "--pin", &spki, &tls_of(&s2)], b"");
+    out.expect_code(0);
+    assert_eq!(out.stdout, b"again\n");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+use std::os::unix::fs::PermissionsExt;
+
+/// openssl-made certificates: an expired server certificate is refused
+/// with its reason; a CA-signed one is trusted with --cacert; mutual TLS
+/// admits the client with a certificate the CA signed (its subject in the
+/// event and in the program's environment) and refuses one without, while
+/// other clients go on being served.
+#[test]
+fn openssl_made_certificates_and_mutual_tls() {
+    let dir = TempDir::new();
+    let p = |n: &str| dir.path(n).to_str().unwrap().to_string();
+    let sh = |cmd: &str| {
+        let out = Command::new("sh")
+            .args(["-c", cmd])
+            .current_dir(&dir.0)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // A CA, a server certificate for 127.0.0.1, a client certificate.
+    sh(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+        -out ca.pem -days 2 -subj /CN=test-ca 2>/dev/null",
+    );
+    for who in ["server", "client"] {
+        sh(&format!(
+            "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout {who}.key \
+             -out {who}.csr -subj /CN={who}.test/O=sockcat 2>/dev/null && \
+             printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > {who}.ext && \
+             openssl x509 -req -in {who}.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+             -days 2 -extfile {who}.ext -out {who}.pem 2>/dev/null"
+        ));
+    }
+    // Expired: valid for one day, ten years ago (openssl ca takes dates).
+    sh("mkdir -p db && touch db/index && echo 01 > db/serial && \
+        printf '[ca]\\ndefault_ca=c\\n[c]\\ndatabase=db/index\\nserial=db/serial\\nnew_certs_dir=db\\n\
+policy=p\\ndefault_md=sha256\\n[p]\\ncommonName=supplied\\n' > ca.cnf && \
+        openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in server.csr \
+        -extfile server.ext -startdate 20100101000000Z -enddate 20100102000000Z \
+        -out expired.pem 2>/dev/null");
+
+    let mut s = Server::start(&[
+        "fork-serve",
+        "tls://127.0.0.1:0",
+        "--cert",
+        &p("server.pem"),
+        "--key",
+        &p("server.key"),
+        "--client-ca",
+        &p("ca.pem"),
+        "--sh-exec",
+        "echo \"$SOCKCAT_TLS_PEER_SUBJECT\"",
+    ]);
+    let addr = tls_of(&s);
+    let ca = p("ca.pem");
+    let out = run(
+        &[
+            "send",
+            "--cacert",
+            &ca,
+            "--cert",
+            &p("client.pem"),
+            "--key",
+            &p("client.key"),
+            &addr,
+        ],
+        b"",
+    );
+    out.expect_code(0);
+    assert_eq!(out.stdout_str(), "CN=client.test,O=sockcat\n");
+    s.wait_err("certificate CN=client.test,O=sockcat sha256:");
+    let out = run(&["send", "--cacert", &ca, &addr, "x"], b"");
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("requires a client certificate"),
+        "{}",
+        out.stderr
+    );
+    s.wait_err("the client presented no certificate");
+    // ncat and openssl s_client present the same openssl-made certificate.
+    let port = s.port().to_string();
+    let out = Command::new("ncat")
+        .args([
+            "--ssl",
+            "--ssl-cert",
+            &p("client.pem"),
+            "--ssl-key",
+            &p("client.key"),
+        ])
+        .args(["127.0.0.1", &port])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"CN=client.test,O=sockcat\n");
+    let out = Command::new("openssl")
+        .args(["s_client", "-quiet", "-ign_eof", "-connect", s.addr()])
+        .args([
+            "-cert",
+            &p("client.pem"),
+            "-key",
+            &p("client.key"),
+            "-CAfile",
+            &ca,
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"CN=client.test,O=sockcat\n");
+    // Others are unaffected.
+    let out = run(
+        &[
+            "send",
+            "--cacert",
+            &ca,
+            "--cert",
+            &p("client.pem"),
+            "--key",
+            &p("client.key"),
+            &addr,
+        ],
+        b"",
+    );
+    assert_eq!(out.stdout_str(), "CN=client.test,O=sockcat\n");
+    assert_eq!(s.interrupt(), Some(130));
+
+    let s = Server::start(&[
+        "serve",
+        "tls://127.0.0.1:0",
+        "--cert",
+        &p("expired.pem"),
+        "--key",
+        &p("server.key"),
+        "--reply",
+        "old",
+    ]);
+    let out = run(&["send", "--cacert", &ca, &tls_of(&s), "x"], b"");
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("certificate not trusted: it has expired"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A client that speaks plaintext to a TLS port: both sides say so
+/// clearly, and the server goes on serving.
+#[test]
+fn plaintext_at_a_tls_port() {
+    for model in MODELS {
+        let mut s = Server::start(&[model, "tls://127.0.0.1:0", "--reply", "secret"]);
+        let out = run(&["send", s.addr(), "hello"], b"");
+        out.expect_code(1);
+        assert!(
+            out.stderr.contains("it speaks TLS (connect to tls://"),
+            "{}",
+            out.stderr
+        );
+        s.wait_err("tls: the peer does not speak TLS");
+        let out = send_pinned(&s, &tls_of(&s), &[], b"");
+        assert_eq!(out.stdout, b"secret\n", "{model}");
+        assert_eq!(s.interrupt(), Some(130));
+    }
+}
+
+/// A Python TLS peer that closes without close_notify: the data arrives,
+/// and a warning names the truncation; the exit code is unchanged.
+#[test]
+fn truncation_without_close_notify_is_a_warning() {
+    let dir = TempDir::new();
+    let (c, k) = (dir.path("c.pem"), dir.path("k.pem"));
+    let (c, k) = (c.to_str().unwrap(), k.to_str().unwrap());
+    // sockcat makes the pair; Python serves with it and closes abruptly.
+    let keep = Server::start(&[
+        "serve",
+        "tls://127.0.0.1:0",
+        "--save-cert",
+        c,
+        "--save-key",
+        k,
+    ]);
+    let fp = fingerprint(&keep);
+    let py = format!(
+        "import socket, ssl\n\
+         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain('{c}', '{k}')\n\
+         l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)\n\
+         print(l.getsockname()[1], flush=True)\n\
+         s, _ = l.accept(); t = ctx.wrap_socket(s, server_side=True)\n\
+         t.sendall(b'cut short\\n'); t.recv(100)\n\
+         import os; os.close(t.detach())\n"
+    );
+    let mut child = Command::new("python3")
+        .args(["-c", &py])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    let mut so = child.stdout.take().unwrap();
+    let mut b = [0u8; 1];
+    while so.read(&mut b).unwrap() == 1 && b[0] != b'\n' {
+        port.push(b[0] as char);
+    }
+    let out = run(
+        &["send", "--pin", &fp, &format!("tls://127.0.0.1:{port}")],
+        b"",
+    );
+    out.expect_code(0);
+    assert_eq!(out.stdout, b"cut short\n");
+    assert!(
+        out.stderr.contains("without close_notify"),
+        "{}",
+        out.stderr
+    );
+    let _ = wait_child(&mut child, T);
+}
+
+/// Real peers: openssl s_client and ncat --ssl as clients of every model;
+/// openssl s_server (with mutual TLS) and ncat --ssl as servers for send.
+#[test]
+fn interop_with_openssl_and_ncat() {
+    for model in MODELS {
+        // s_client needs -ign_eof to read the reply after its input ends.
+        let mut s = Server::start(&[model, "tls://127.0.0.1:0", "--reply", "from sockcat"]);
+        let mut c = Command::new("openssl")
+            .args(["s_client", "-quiet", "-ign_eof", "-connect", s.addr()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut got = String::new();
+        c.stdout.take().unwrap().read_to_string(&mut got).unwrap();
+        wait_child(&mut c, T);
+        assert_eq!(got, "from sockcat\n", "{model}");
+        assert_eq!(s.interrupt(), Some(130));
+        // Without -ign_eof (which -quiet implies) it sends its input and
+        // closes: printed.
+        let mut s = Server::start(&[model, "tls://127.0.0.1:0"]);
+        let mut c = Command::new("openssl")
+            .args(["s_client", "-brief", "-connect", s.addr()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(b"from openssl\n")
+            .unwrap();
+        s.wait_out("from openssl\n");
+        wait_child(&mut c, T);
+        assert_eq!(s.interrupt(), Some(130));
+        // ncat --ssl (it verifies nothing by default) reads the reply.
+        let s = Server::start(&[model, "tls://127.0.0.1:0", "--reply", "from sockcat"]);
+        let port = s.port().to_string();
+        let out = Command::new("ncat")
+            .args(["--ssl", "127.0.0.1", &port])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.stdout, b"from sockcat\n", "{model}");
+    }
+
+    // openssl s_server, requiring a client certificate sockcat made.
+    let dir = TempDir::new();
+    let p = |n: &str| dir.path(n).to_str().unwrap().to_string();
+    let keep = Server::start(&[
+        "serve",
+        "tls://127.0.0.1:0",
+        "--save-cert",
+        &p("c.pem"),
+        "--save-key",
+        &p("k.pem"),
+    ]);
+    let port = free_port();
+    let mut srv = Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-naccept",
+            "1",
+            "-accept",
+            &port.to_string(),
+            "-cert",
+            &p("c.pem"),
+            "-key",
+            &p("k.pem"),
+            "-Verify",
+            "1",
+            "-CAfile",
+            &p("c.pem"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let fp = fingerprint(&keep);
+    let target = format!("tls://127.0.0.1:{port}");
+    let mut out = None;
+    for _ in 0..200 {
+        let o = run(
+            &[
+                "send",
+                "--pin",
+                &fp,
+                "--cert",
+                &p("c.pem"),
+                "--key",
+                &p("k.pem"),
+                &target,
+                "--no-shutdown",
+                "--wait",
+                "500ms",
+                "hello",
+                "openssl",
+            ],
+            b"",
+        );
+        if !o.stderr.contains("Connection refused") {
+            out = Some(o);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = out.expect("s_server never listened");
+    let mut got = vec![0u8; 14];
+    srv.stdout.as_mut().unwrap().read_exact(&mut got).unwrap();
+    assert_eq!(got, b"hello openssl\n");
+    let _ = srv.kill();
+    let _ = srv.wait();
+
+    // ncat --ssl as a server, with its own generated certificate.
+    let port = free_port();
+    let mut nc = Command::new("ncat")
+        .args([
+            "--ssl",
+            "-l",
+            "127.0.0.1",
+            &port.to_string(),
+            "--sh-exec",
+            "echo from ncat",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let target = format!("tls://127.0.0.1:{port}");
+    let mut got = None;
+    for _ in 0..200 {
+        // ncat ends the whole connection at the client's close_notify:
+        // keep the write side open (the man page says so).
+        let o = run(&["send", "--insecure", "--no-shutdown", &target], b"");
+        if o.code == Some(0) {
+            got = Some(o);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = got.expect("ncat --ssl never answered");
+    assert_eq!(o.stdout, b"from ncat\n");
+    assert!(
+        o.stderr
+            .contains("--insecure: the server's certificate is not verified"),
+        "{}",
+        o.stderr
+    );
+    let _ = nc.kill();
+    let _ = nc.wait();
+}
