@@ -12,7 +12,7 @@ use crate::handlers::{MODELS, exchange};
 use crate::util::*;
 
 /// A proxy daemon, killed on drop.
-struct Proxy {
+pub struct Proxy {
     child: Child,
     port: u16,
     _dir: TempDir,
@@ -60,14 +60,14 @@ impl Proxy {
         panic!("a proxy would not start on five ports");
     }
 
-    fn url(&self, scheme: &str, auth: &str) -> String {
+    pub fn url(&self, scheme: &str, auth: &str) -> String {
         format!("{scheme}://{auth}127.0.0.1:{}", self.port)
     }
 }
 
 /// Dante on a free port: passes connections to loopback, except to
 /// `refused_port`, which its rules block (SOCKS reply 2).
-fn dante(refused_port: u16) -> Proxy {
+pub fn dante(refused_port: u16) -> Proxy {
     Proxy::start(|port, dir| {
         let conf = dir.path("danted.conf");
         // SAFETY: geteuid has no preconditions.

@@ -584,3 +584,216 @@ fn interop_with_openssl_and_ncat() {
     let _ = nc.kill();
     let _ = nc.wait();
 }
+
+/// TLS origination: a plain listener forwards to a TLS upstream, in every
+/// model, trusting it by pin, by CA file, or not at all (--insecure, said
+/// on stderr); a TLS upstream that cannot be trusted is one event per
+/// connection. And TLS inside a proxy's tunnel (Dante).
+#[test]
+fn forward_to_a_tls_upstream_in_every_model() {
+    let dir = TempDir::new();
+    let (c, k) = (dir.path("c.pem"), dir.path("k.pem"));
+    let (c, k) = (c.to_str().unwrap(), k.to_str().unwrap());
+    let up = Server::start(&[
+        "serve",
+        "tls://127.0.0.1:0",
+        "--echo",
+        "-q",
+        "--save-cert",
+        c,
+        "--save-key",
+        k,
+    ]);
+    let fp = fingerprint(&up);
+    let target = tls_of(&up);
+    let data = random_bytes(1 << 20, 4);
+    for model in MODELS {
+        for trust in [
+            vec!["--pin", fp.as_str()],
+            vec!["--cacert", c],
+            vec!["--insecure"],
+        ] {
+            let mut args = vec![model, "127.0.0.1:0", "--forward", &target];
+            args.extend(trust.iter().copied());
+            let mut f = Server::start(&args);
+            let got = crate::handlers::exchange(f.addr(), &data);
+            assert!(
+                got == data,
+                "{model} {trust:?}: {} of {} bytes",
+                got.len(),
+                data.len()
+            );
+            if trust[0] == "--insecure" {
+                assert!(
+                    f.err()
+                        .contains("--insecure: the server's certificate is not verified")
+                );
+            }
+            assert_eq!(f.interrupt(), Some(130));
+        }
+        let mut f = Server::start(&[model, "127.0.0.1:0", "--forward", &target]);
+        let out = run(&["send", f.addr(), "x"], b"");
+        out.expect_code(0);
+        assert!(out.stdout.is_empty());
+        f.wait_err("tls: certificate not trusted: its issuer is not trusted");
+        assert_eq!(f.interrupt(), Some(130));
+    }
+}
+
+/// Load mode over TLS: every exchange a full handshake, through a proxy
+/// too (TLS inside the tunnel).
+#[test]
+fn load_mode_over_tls_and_through_a_proxy() {
+    let s = Server::start(&["thread-serve", "tls://127.0.0.1:0", "--reply", "ok", "-q"]);
+    let fp = fingerprint(&s);
+    let out = run(
+        &[
+            "send",
+            "--pin",
+            &fp,
+            "--count",
+            "100",
+            "--concurrency",
+            "4",
+            "--log-format",
+            "json",
+            &tls_of(&s),
+            "hi",
+        ],
+        b"",
+    );
+    out.expect_code(0);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], 100, "{out}");
+    // Through Dante: TLS runs inside the SOCKS tunnel, verified by the
+    // target's name (the pin), never instead of it.
+    let d = crate::proxy::dante(1);
+    let out = run(
+        &[
+            "send",
+            "--proxy",
+            &d.url("socks5", ""),
+            "--pin",
+            &fp,
+            &tls_of(&s),
+            "hi",
+        ],
+        b"",
+    );
+    out.expect_code(0);
+    assert_eq!(out.stdout, b"ok\n");
+    let out = run(
+        &["send", "--proxy", &d.url("socks5", ""), &tls_of(&s), "hi"],
+        b"",
+    );
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("certificate not trusted"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// ALPN on both sides, shown by -v and in JSON; keys in every PEM form
+/// (PKCS#8, SEC1, RSA) and a chain.
+#[test]
+fn alpn_and_key_formats() {
+    let s = Server::start(&[
+        "serve",
+        "tls://127.0.0.1:0",
+        "--alpn",
+        "h2,http/1.1",
+        "--reply",
+        "x",
+    ]);
+    let fp = fingerprint(&s);
+    let out = run(
+        &[
+            "send",
+            "-v",
+            "--pin",
+            &fp,
+            "--alpn",
+            "http/1.1",
+            &tls_of(&s),
+        ],
+        b"",
+    );
+    out.expect_code(0);
+    assert!(out.stderr.contains(", alpn http/1.1"), "{}", out.stderr);
+    let out = run(
+        &[
+            "send",
+            "-v",
+            "--log-format",
+            "json",
+            "--pin",
+            &fp,
+            "--alpn",
+            "h2",
+            &tls_of(&s),
+        ],
+        b"",
+    );
+    let tls_event = out
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "tls")
+        .expect("a tls event");
+    assert_eq!(tls_event["alpn"], "h2");
+    assert_eq!(tls_event["version"], "TLSv1.3");
+
+    let dir = TempDir::new();
+    let sh = |cmd: &str| {
+        let out = Command::new("sh")
+            .args(["-c", cmd])
+            .current_dir(&dir.0)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+        -out ca.pem -days 2 -subj /CN=ca 2>/dev/null",
+    );
+    sh("openssl ecparam -name prime256v1 -genkey -noout -out sec1.key");
+    sh("openssl genrsa -traditional -out rsa.key 2048 2>/dev/null");
+    sh(
+        "openssl genpkey -algorithm ed25519 -out pkcs8.key 2>/dev/null || \
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out pkcs8.key",
+    );
+    for key in ["sec1.key", "rsa.key", "pkcs8.key"] {
+        let first = std::fs::read_to_string(dir.path(key)).unwrap();
+        let form = first.lines().next().unwrap().to_string();
+        sh(&format!(
+            "openssl req -new -key {key} -subj /CN=localhost -out s.csr && \
+             printf 'subjectAltName=IP:127.0.0.1\\n' > s.ext && \
+             openssl x509 -req -in s.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+             -extfile s.ext -out leaf.pem 2>/dev/null && cat leaf.pem ca.pem > chain.pem"
+        ));
+        let chain = dir.path("chain.pem");
+        let keyp = dir.path(key);
+        let s = Server::start(&[
+            "fork-serve",
+            "tls://127.0.0.1:0",
+            "--cert",
+            chain.to_str().unwrap(),
+            "--key",
+            keyp.to_str().unwrap(),
+            "--reply",
+            "chained",
+        ]);
+        let ca = dir.path("ca.pem");
+        let out = run(
+            &["send", "--cacert", ca.to_str().unwrap(), &tls_of(&s)],
+            b"",
+        );
+        out.expect_code(0);
+        assert_eq!(out.stdout, b"chained\n", "{key} ({form})");
+    }
+}

@@ -326,6 +326,9 @@ pub fn client(spec: &ClientSpec) -> Result<ClientTls> {
         None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = spec.alpn.clone();
+    // Every connection a full handshake: load mode measures handshakes,
+    // and a client that runs once has nothing to resume.
+    config.resumption = rustls::client::Resumption::disabled();
     Ok(ClientTls {
         config: Arc::new(config),
         sni: spec.sni.clone(),
@@ -444,6 +447,9 @@ struct State {
     shut_after: bool,
     /// The peer closed the socket without close_notify.
     truncated: bool,
+    /// Ciphertext read but not yet taken in: TLS holds a bounded amount
+    /// of decrypted bytes, and this waits until they are read.
+    inbuf: Vec<u8>,
 }
 
 /// A TLS session over a plain stream (TCP or Unix).
@@ -550,6 +556,7 @@ impl TlsStream {
                 out: Vec::new(),
                 shut_after: false,
                 truncated: false,
+                inbuf: Vec::new(),
             }),
             wlock: Mutex::new(()),
             told: std::sync::atomic::AtomicBool::new(false),
@@ -653,33 +660,21 @@ impl TlsStream {
         }
     }
 
-    /// Read ciphertext from the socket once and take it in. `Ok(())` when
-    /// something was taken (or the peer closed); `WouldBlock` otherwise.
+    /// Read ciphertext from the socket once (or take what an earlier read
+    /// left) and take it in. `Ok(())` when something was taken (or the
+    /// peer closed); `WouldBlock` otherwise.
     fn read_socket(&self, nowait: bool) -> io::Result<()> {
-        let mut buf = [0u8; 18 * 1024];
-        let n = if nowait {
-            self.sock.read_nowait(&mut buf)?
+        let left = std::mem::take(&mut self.state().inbuf);
+        let r = if !left.is_empty() {
+            self.take_in(&left, false)
         } else {
-            (&self.sock).read(&mut buf)?
-        };
-        let r = {
-            let mut st = self.state();
-            let mut rest = &buf[..n];
-            let mut r = Ok(());
-            loop {
-                if let Err(e) = st.conn.read_tls(&mut rest) {
-                    r = Err(e);
-                    break;
-                }
-                if let Err(e) = st.conn.process_new_packets() {
-                    r = Err(tls_err(e));
-                    break;
-                }
-                if rest.is_empty() {
-                    break;
-                }
-            }
-            r
+            let mut buf = [0u8; 16 * 1024];
+            let n = if nowait {
+                self.sock.read_nowait(&mut buf)?
+            } else {
+                (&self.sock).read(&mut buf)?
+            };
+            self.take_in(&buf[..n], n == 0)
         };
         // Answers the peer is owed (handshake messages, an alert). Never
         // wait for the writing thread here: it may be blocked on a full
@@ -690,6 +685,27 @@ impl TlsStream {
             let _ = self.flush_locked();
         }
         r
+    }
+
+    /// Give TLS the ciphertext `data` (`eof`: the peer closed), as far as
+    /// it takes it before its decrypted bytes must be read; keep the rest.
+    fn take_in(&self, data: &[u8], eof: bool) -> io::Result<()> {
+        let mut st = self.state();
+        let mut rest = data;
+        if eof {
+            let _ = st.conn.read_tls(&mut rest);
+            return st.conn.process_new_packets().map(|_| ()).map_err(tls_err);
+        }
+        while !rest.is_empty() {
+            if !st.conn.wants_read() {
+                // Decrypted bytes wait to be read: the rest waits too.
+                st.inbuf = rest.to_vec();
+                break;
+            }
+            st.conn.read_tls(&mut rest)?;
+            st.conn.process_new_packets().map_err(tls_err)?;
+        }
+        Ok(())
     }
 
     /// Send the pending ciphertext, as far as the socket takes it; shut
