@@ -195,7 +195,7 @@ fn netcat_flags_get_a_pointer() {
             &["send", "--proxy-type", "http", ":1"],
             "http://USER:PASS@HOST:PORT",
         ),
-        (&["send", "--ssl", ":1"], "TLS"),
+        (&["send", "--ssl", ":1"], "tls://HOST:PORT"),
         (&["send", "-o", "f", ":1"], "> FILE"),
         (&["send", "-k", ":1"], "servers"),
         (&["thread-serve", ":0", "-N"], "FIN"),

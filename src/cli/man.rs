@@ -157,6 +157,11 @@ add \fB\-\-idle\-timeout 3s\fR).
 lets the proxy resolve names), \fB\-\-proxy http://proxy:3128\fR (CONNECT);
 a user and password go in the URL. See PROXIES.
 .TP
+.B ncat \-\-ssl \-lk 8443\fR, \fBncat \-\-ssl host 443
+\fBsockcat serve tls://:8443\fR (a fresh certificate whose fingerprint it
+prints), \fBsockcat send tls://host:443\fR (verified; ncat's \fB\-\-ssl\fR
+verifies nothing unless \fB\-\-ssl\-verify\fR). See TLS.
+.TP
 .B socat ACCEPT\-FD:3\fR, \fBsystemd socket activation
 \fBsockcat serve fd:3\fR, \fBsockcat serve systemd\fR (see INHERITED
 SOCKETS on the server pages).
@@ -173,8 +178,68 @@ input's end; sockcat half-closes at once and reads until the server's FIN);
 \fB\-n\fR leaves the newline off the message words (nc's "no DNS":
 sockcat looks up names only), and with \fB\-z\fR, where there is no
 message, it is accepted and ignored; \fBsend \-\-wait DUR\fR bounds the
-wait for a reply (ncat's \fB\-\-wait\fR is the connect timeout). Not
-there yet: TLS (\fB\-\-ssl\fR).
+wait for a reply (ncat's \fB\-\-wait\fR is the connect timeout).
+"#;
+
+const TLS: &str = r#".SH TLS
+\fBtls://HOST:PORT\fR (or \fB\-\-tls\fR with a TCP or Unix stream address)
+speaks TLS 1.2 or 1.3, in every server model, with every handler, and in
+\fBsend\fR and load mode. No code path moves bytes around the TLS session:
+zero-copy and programs given the socket itself fall back to copying.
+.PP
+A server without \fB\-\-cert\fR and \fB\-\-key\fR makes a fresh self-signed
+certificate (ECDSA P-256) for the names and addresses it binds, and prints
+its fingerprint before the readiness lines, under \fB\-q\fR too:
+\fBtls certificate sha256:AB:CD:... (key spki-sha256:...)\fR. That
+fingerprint is all a client needs (\fB\-\-pin\fR). \fB\-\-save\-cert FILE
+\-\-save\-key FILE\fR keep the pair for the next start's \fB\-\-cert\fR and
+\fB\-\-key\fR; the \fBspki-sha256\fR pin names the key, so it holds when the
+certificate is re-issued for the same key. \fB\-\-cert\fR takes a PEM chain;
+\fB\-\-key\fR a PKCS#8, SEC1 or RSA key.
+.PP
+A client verifies the server against the system's trusted certificates
+and the host name (\fB\-\-sni NAME\fR names another), or against
+\fB\-\-cacert FILE\fR (a CA, or the server's own self-signed certificate),
+or accepts exactly the certificate or key a \fB\-\-pin\fR names.
+\fB\-\-insecure\fR verifies nothing and says so on standard error. A failure
+is one line naming the reason, exit 1. A Unix socket has no host name:
+verify by \fB\-\-pin\fR, or by \fB\-\-cacert\fR with \fB\-\-sni\fR.
+.PP
+\fB\-\-client\-ca FILE\fR makes a server require a client certificate
+signed by a CA in FILE (mutual TLS); the client presents one with
+\fB\-\-cert\fR and \fB\-\-key\fR. The verified client's subject and
+fingerprint appear in the server's events and in \fB\-\-exec\fR programs'
+environment (\fBSOCKCAT_TLS_PEER_SUBJECT\fR, \fBSOCKCAT_TLS_PEER_SHA256\fR,
+and \fBSOCKCAT_TLS_VERSION\fR for any TLS connection). \fB\-\-alpn LIST\fR
+offers protocols on either side; \fB\-v\fR (and JSON) shows the version,
+cipher suite and protocol each handshake settled.
+.PP
+close_notify is TLS's FIN. With TLS 1.3 the lesson's exchange (send,
+half-close, read the reply until the server closes) works exactly as over
+TCP. TLS 1.2 prescribes answering close_notify with close_notify, and many
+TLS 1.2 peers (and ncat, whatever the version) end the whole connection
+there: a reply that comes after the client's half-close can be lost; use
+\fBsend \-\-no\-shutdown\fR with them. A peer that closes without
+close_notify gets a warning naming the truncation; the exit code is
+unchanged, since many servers do. \fBopenssl s_client\fR needs
+\fB\-ign_eof\fR to read a reply after its input ends.
+.PP
+Examples:
+.PP
+.nf
+.RS
+$ sockcat serve tls://:8443 \-\-reply hello
+tls certificate sha256:3A:...:9F (key spki-sha256:...)
+$ sockcat send tls://localhost:8443 \-\-pin sha256:3A:...:9F
+
+$ sockcat fork\-serve tls://:8443 \-\-cert srv.pem \-\-key srv.key \e
+      \-\-client\-ca ca.pem \-\-sh\-exec 'echo "hi $SOCKCAT_TLS_PEER_SUBJECT"'
+$ sockcat send tls://srv:8443 \-\-cacert ca.pem \-\-cert me.pem \-\-key me.key
+
+$ sockcat serve tls://:443 \-\-cert srv.pem \-\-key srv.key \-\-forward localhost:8080
+$ sockcat serve :8080 \-\-forward tls://example.org:443
+.RE
+.fi
 "#;
 
 const PROXIES: &str = r#".SH PROXIES
@@ -537,6 +602,7 @@ pub fn trailer(page: &str) -> String {
         out.push_str(ENVIRONMENT);
     }
     out.push_str(EVENTS);
+    out.push_str(TLS);
     if page == "sockcat" || page == "sockcat-send" || page.ends_with("serve") {
         out.push_str(PROXIES);
     }

@@ -47,9 +47,11 @@ pub fn pointer(flag: &str, sub: Option<&str>, port: Option<&str>) -> Option<Stri
             says("--proxy is an option of send (and of a server's --forward)")
         }
         "--hex-dump" => says("use --hex, which dumps to stderr (--hex 2> FILE)"),
-        "--ssl" | "--ssl-cert" | "--ssl-key" | "--ssl-verify" => {
-            says("sockcat does not speak TLS yet")
-        }
+        "--ssl" => says("TLS is a tls://HOST:PORT address (or --tls), verified by default"),
+        "--ssl-cert" | "--ssl-key" => says("use --cert FILE and --key FILE"),
+        "--ssl-verify" => says("a client verifies by default (--cacert FILE, --pin FINGERPRINT)"),
+        "--ssl-trustfile" => says("use --cacert FILE"),
+        "--ssl-alpn" => says("use --alpn LIST"),
         "-o" | "--output" => says("redirect stdout (> FILE); --hex 2> FILE for a hex dump"),
         "-d" | "--recv-only" => says("to send nothing, give 'send' no input: < /dev/null"),
         "--send-only" => says("'send' prints the reply; send it away with > /dev/null"),
