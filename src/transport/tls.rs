@@ -217,6 +217,10 @@ pub fn server(spec: &ServerSpec, names: &[String]) -> Result<ServerTls> {
         .with_single_cert(identity.chain, identity.key)
         .map_err(|e| Error::usage(format!("--cert/--key: {e}")))?;
     config.alpn_protocols = spec.alpn.clone();
+    // No resumption: a test server gains nothing from it, and each ticket
+    // is work and bytes on every full handshake.
+    config.send_tls13_tickets = 0;
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     Ok(ServerTls {
         config: Arc::new(config),
         fingerprint: cert_fingerprint(&leaf),
@@ -523,6 +527,12 @@ fn cert_reason(c: &rustls::CertificateError) -> String {
             format!("it is not for this name ({c}; --sni NAME names another)")
         }
         C::BadSignature => "its signature is bad".into(),
+        C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
+            "it is a CA certificate used as the server's own (as `openssl req -x509` makes \
+             them): pin it (--pin sha256:..., from `openssl x509 -noout -fingerprint \
+             -sha256`), or make it with basicConstraints CA:FALSE"
+                .into()
+        }
         C::Revoked => "it has been revoked".into(),
         C::Other(o) => o.to_string(),
         other => format!("{other:?}"),
