@@ -466,9 +466,13 @@ impl Loop {
             return;
         }
         // A TLS client's program starts after the handshake, which tells
-        // who the client is (progress).
+        // who the client is (progress); a client that never finishes it is
+        // dropped at the handshake's time limit.
         if conn.stream.tls().is_none() {
             self.start_program(&mut conn, id);
+        } else {
+            let limit = now + crate::transport::tls::HANDSHAKE_TIMEOUT;
+            self.timers.push(std::cmp::Reverse((limit, id)));
         }
         if let Spec::Forward(_) = &self.server.spec {
             self.start_forward(&mut conn, id);
@@ -577,6 +581,16 @@ impl Loop {
         if let Some(t) = c.stream.tls() {
             // The handshake first; then ciphertext a full socket left over.
             if !t.handshake_nowait().map_err(End::Io)? {
+                let limit = crate::transport::tls::HANDSHAKE_TIMEOUT;
+                if c.started.elapsed() >= limit {
+                    return Err(End::Io(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "tls: no handshake within {}",
+                            humantime::format_duration(limit)
+                        ),
+                    )));
+                }
                 return Ok(());
             }
             if t.newly_settled() {

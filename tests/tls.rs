@@ -797,3 +797,35 @@ fn alpn_and_key_formats() {
         assert_eq!(out.stdout, b"chained\n", "{key} ({form})");
     }
 }
+
+/// A client that connects and never starts its handshake is dropped (at
+/// --idle-timeout here; at 10 s otherwise), and the server goes on.
+#[test]
+fn a_silent_client_is_dropped_during_the_handshake() {
+    for model in MODELS {
+        let mut s = Server::start(&[
+            model,
+            "tls://127.0.0.1:0",
+            "--reply",
+            "ok",
+            "--idle-timeout",
+            "300ms",
+        ]);
+        let mut silent = std::net::TcpStream::connect(s.addr()).unwrap();
+        silent
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let started = std::time::Instant::now();
+        let n = silent.read(&mut buf).unwrap_or(0);
+        assert_eq!(n, 0, "{model}: the server closed the silent client");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{model}: {:?}",
+            started.elapsed()
+        );
+        let out = send_pinned(&s, &tls_of(&s), &[], b"");
+        assert_eq!(out.stdout, b"ok\n", "{model}");
+        assert_eq!(s.interrupt(), Some(130));
+    }
+}

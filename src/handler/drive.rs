@@ -42,7 +42,9 @@ pub fn stream(
     let Some(t) = stream.tls() else {
         return serve_stream(stream, peer, spec, d, tally);
     };
-    t.handshake(crate::transport::tls::HANDSHAKE_TIMEOUT)
+    // A client silent for --idle-timeout is dropped during the handshake too.
+    let limit = crate::transport::tls::HANDSHAKE_TIMEOUT;
+    t.handshake(d.idle.map_or(limit, |i| i.min(limit)))
         .map_err(End::Io)?;
     if t.newly_settled() {
         d.log.tls(&peer.to_string(), &t.settled(), true);
