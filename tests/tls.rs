@@ -829,3 +829,131 @@ fn a_silent_client_is_dropped_during_the_handshake() {
         assert_eq!(s.interrupt(), Some(130));
     }
 }
+
+/// The certificate line is a JSON event too; over a Unix socket a client
+/// verifies by --cacert with --sni (the generated certificate names
+/// localhost), and without a way to verify it is refused before it
+/// connects.
+#[test]
+fn certificate_event_and_unix_verification() {
+    let s = Server::start(&["serve", "tls://127.0.0.1:0", "--log-format", "json", "-q"]);
+    let first: serde_json::Value = serde_json::from_str(s.err().lines().next().unwrap()).unwrap();
+    assert_eq!(first["event"], "tls_certificate");
+    assert!(first["sha256"].as_str().unwrap().starts_with("sha256:"));
+    assert!(
+        first["spki_sha256"]
+            .as_str()
+            .unwrap()
+            .starts_with("spki-sha256:")
+    );
+
+    let dir = TempDir::new();
+    let (c, k) = (dir.path("c.pem"), dir.path("k.pem"));
+    let (c, k) = (c.to_str().unwrap(), k.to_str().unwrap());
+    let path = format!("unix:{}", dir.path("tls.sock").display());
+    let s = Server::start(&[
+        "thread-serve",
+        &path,
+        "--tls",
+        "--reply",
+        "over unix",
+        "--save-cert",
+        c,
+        "--save-key",
+        k,
+    ]);
+    let out = run(
+        &[
+            "send",
+            "--tls",
+            "--cacert",
+            c,
+            "--sni",
+            "localhost",
+            s.addr(),
+        ],
+        b"",
+    );
+    out.expect_code(0);
+    assert_eq!(out.stdout, b"over unix\n");
+    let out = run(&["send", "--tls", "--cacert", c, s.addr()], b"");
+    out.expect_code(2);
+    assert!(
+        out.stderr
+            .contains("a Unix socket has no host name to verify"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// TLS options that cannot work are one line and exit 2, before anything
+/// connects or listens.
+#[test]
+fn tls_usage_errors() {
+    let pin = format!("sha256:{}", ["AB"; 32].join(":"));
+    for (args, msg) in [
+        (
+            vec!["send", "--pin", &pin, "127.0.0.1:1", "x"],
+            "are for TLS: connect to tls://HOST:PORT",
+        ),
+        (
+            vec!["send", "--pin", "sha256:AB", "tls://127.0.0.1:1", "x"],
+            "a SHA-256 is 32 bytes",
+        ),
+        (
+            vec!["send", "--pin", "md5:AB", "tls://127.0.0.1:1", "x"],
+            "give sha256:HEX",
+        ),
+        (
+            vec![
+                "send",
+                "--pin",
+                &pin,
+                "--insecure",
+                "tls://127.0.0.1:1",
+                "x",
+            ],
+            "contradict",
+        ),
+        (vec!["send", "--tls", "udp://127.0.0.1:1", "x"], "not udp"),
+        (
+            vec![
+                "send",
+                "--cacert",
+                "/nonexistent.pem",
+                "tls://127.0.0.1:1",
+                "x",
+            ],
+            "--cacert /nonexistent.pem",
+        ),
+        (
+            vec!["serve", "udp://127.0.0.1:0", "--tls"],
+            "TLS runs over a TCP or Unix stream socket, not udp",
+        ),
+        (
+            vec![
+                "serve",
+                "tls://127.0.0.1:0",
+                "--cert",
+                "/nonexistent.pem",
+                "--key",
+                "/nonexistent.key",
+            ],
+            "--cert /nonexistent.pem",
+        ),
+        (
+            vec!["serve", "127.0.0.1:0", "--cert", "/a", "--key", "/b"],
+            "is for a TLS server",
+        ),
+        (
+            vec!["serve", "tls://127.0.0.1:0", "--alpn", "h2,,x"],
+            "--alpn h2,,x",
+        ),
+        (vec!["serve", "127.0.0.1:0", "--pin", &pin], "--forward"),
+    ] {
+        let out = run(&args, b"");
+        out.expect_code(2);
+        assert!(out.stderr.contains(msg), "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+    }
+}

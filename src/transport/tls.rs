@@ -750,13 +750,19 @@ impl TlsStream {
                     Err(e) => break Err(e),
                 }
             };
+            let mut st = self.state();
             if done < chunk.len() {
                 // Put back what did not go, ahead of anything newer.
-                let mut st = self.state();
                 let mut rest = chunk[done..].to_vec();
                 rest.extend_from_slice(&st.out);
                 st.out = rest;
+            } else if st.out.is_empty() {
+                // Keep the buffer: the next record reuses its capacity.
+                let mut chunk = chunk;
+                chunk.clear();
+                st.out = chunk;
             }
+            drop(st);
             r?;
         }
     }
