@@ -28,6 +28,20 @@ fn send_pinned(s: &Server, tls_addr: &str, args: &[&str], input: &[u8]) -> Out {
     run(&all, input)
 }
 
+/// Run a shell command line (openssl, mostly) in `dir`; it must succeed.
+fn sh_in(dir: &TempDir, cmd: &str) {
+    let out = Command::new("sh")
+        .args(["-c", cmd])
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn tls_of(s: &Server) -> String {
     format!("tls://{}", s.addr())
 }
@@ -219,18 +233,7 @@ use std::os::unix::fs::PermissionsExt;
 fn openssl_made_certificates_and_mutual_tls() {
     let dir = TempDir::new();
     let p = |n: &str| dir.path(n).to_str().unwrap().to_string();
-    let sh = |cmd: &str| {
-        let out = Command::new("sh")
-            .args(["-c", cmd])
-            .current_dir(&dir.0)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let sh = |cmd: &str| sh_in(&dir, cmd);
     // A CA, a server certificate for 127.0.0.1, a client certificate.
     sh(
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
@@ -745,18 +748,7 @@ fn alpn_and_key_formats() {
     assert_eq!(tls_event["version"], "TLSv1.3");
 
     let dir = TempDir::new();
-    let sh = |cmd: &str| {
-        let out = Command::new("sh")
-            .args(["-c", cmd])
-            .current_dir(&dir.0)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let sh = |cmd: &str| sh_in(&dir, cmd);
     sh(
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
         -out ca.pem -days 2 -subj /CN=ca 2>/dev/null",
