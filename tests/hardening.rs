@@ -348,8 +348,7 @@ fn thread_serve_waits_when_a_thread_cannot_start() {
     use std::io::{Read, Write};
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new();
-    let bin = dir.path("sockcat");
-    std::fs::copy(BIN, &bin).unwrap();
+    let bin = copy_of_binary(&dir);
     std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut cmd = Command::new("prlimit");

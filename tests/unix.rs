@@ -204,8 +204,7 @@ fn another_users_live_socket_is_not_taken_over() {
     let dir = TempDir::new();
     // A directory anyone may write to, so only liveness protects the file.
     std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let bin = dir.path("sockcat");
-    std::fs::copy(BIN, &bin).unwrap();
+    let bin = copy_of_binary(&dir);
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = dir.path("s.sock");
     let addr = format!("unix:{}", path.display());

@@ -441,6 +441,22 @@ pub fn free_port() -> u16 {
     panic!("no free port in 20000-31999");
 }
 
+/// A copy of the binary in `dir` (for running it as another user), made
+/// by `cp` rather than in this process: a write descriptor open here would
+/// be inherited by a child another test forks meanwhile, and executing the
+/// copy would then fail with "Text file busy" (ETXTBSY).
+pub fn copy_of_binary(dir: &TempDir) -> PathBuf {
+    let bin = dir.path("sockcat");
+    let ok = Command::new("cp")
+        .arg(BIN)
+        .arg(&bin)
+        .status()
+        .expect("run cp")
+        .success();
+    assert!(ok, "cp {BIN} {}", bin.display());
+    bin
+}
+
 /// Entries in /proc/PID/fd.
 pub fn fd_count(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
