@@ -193,6 +193,23 @@ fn verification_failures_are_one_line() {
     assert_eq!(s.interrupt(), Some(130));
     // A restart on the saved pair keeps both fingerprints.
     let first = fingerprint(&s);
+    // Saving over an existing, readable file still leaves the key private.
+    let (c2, k2) = (dir.path("c2.pem"), dir.path("k2.pem"));
+    std::fs::write(&k2, "old").unwrap();
+    std::fs::set_permissions(&k2, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let again = Server::start(&[
+        "serve",
+        "tls://127.0.0.1:0",
+        "--save-cert",
+        c2.to_str().unwrap(),
+        "--save-key",
+        k2.to_str().unwrap(),
+    ]);
+    drop(again);
+    assert_eq!(
+        std::fs::metadata(&k2).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let s2 = Server::start(&[
         "serve",
         "tls://127.0.0.1:0",

@@ -231,7 +231,7 @@ pub fn server(spec: &ServerSpec, names: &[String]) -> Result<ServerTls> {
 /// Write a generated certificate or key where `--save-cert`/`--save-key`
 /// say (the key readable by its owner only).
 fn save(path: &Path, pem: &str, mode: u32) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -239,7 +239,15 @@ fn save(path: &Path, pem: &str, mode: u32) -> Result<()> {
         .mode(mode)
         .open(path)
         .map_err(|e| Error::io(format!("save {}", path.display()), e))?;
-    f.write_all(pem.as_bytes())
+    // A file that was there keeps its mode through `open`: set it (on a
+    // regular file only; never on a device such as /dev/stdout).
+    let regular = f.metadata().is_ok_and(|m| m.is_file());
+    let r = if regular {
+        f.set_permissions(std::fs::Permissions::from_mode(mode))
+    } else {
+        Ok(())
+    };
+    r.and_then(|_| f.write_all(pem.as_bytes()))
         .map_err(|e| Error::io(format!("save {}", path.display()), e))
 }
 
