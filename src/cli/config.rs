@@ -113,7 +113,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
         .addr
         .clone()
         .unwrap_or_else(|| super::DEFAULT_SERVER_ADDR.into());
-    let opts = Opts {
+    let mut opts = Opts {
         family: family(&args.common),
         backlog: args.backlog,
         keepalive: args.common.keepalive,
@@ -123,8 +123,30 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
         tls_server: None,
         tls_client: None,
     };
-    let mut opts = opts;
-    let (raw, tls) = strip_tls(&raw, args.tls.tls)?;
+    let (raw, tls) = strip_tls(&raw, args.tls.tls, args.common.udp)?;
+    // With -U the argument is a path, whatever it looks like.
+    let inherited = (!args.common.unix)
+        .then(|| raw.to_str().and_then(addr::parse_inherited))
+        .flatten()
+        .transpose()?;
+    // An address to bind is checked before a certificate is made (and
+    // perhaps saved) for it. (Ok: an address to bind; Err: inherited.)
+    let wanted: std::result::Result<Addr, addr::Inherited> = match inherited {
+        Some(which) => Err(which),
+        None => Ok(address(&raw, args.common.udp, args.common.unix)?),
+    };
+    let stream_kind = |kind: addr::Kind| {
+        if tls && kind.is_datagram() {
+            Err(Error::usage(format!(
+                "TLS runs over a TCP or Unix stream socket, not {kind}"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    if let Ok(a) = &wanted {
+        stream_kind(a.kind())?;
+    }
     if tls {
         opts.tls_server = Some(server_tls(&args.tls, &raw)?);
     } else {
@@ -132,22 +154,12 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
     }
     // fd:N and systemd[:NAME]: adopted now, before anything else in the
     // process opens a descriptor that a number could then name.
-    // With -U the argument is a path, whatever it looks like.
-    let inherited = (!args.common.unix)
-        .then(|| raw.to_str().and_then(addr::parse_inherited))
-        .flatten();
-    let listen = match inherited {
-        Some(which) => {
-            Listen::Inherited(transport::inherit::adopt(&which?, &opts, args.common.udp)?)
-        }
-        None => Listen::Bind(address(&raw, args.common.udp, args.common.unix)?),
+    let listen = match wanted {
+        Ok(a) => Listen::Bind(a),
+        Err(which) => Listen::Inherited(transport::inherit::adopt(&which, &opts, args.common.udp)?),
     };
     let kind = listen.kind();
-    if tls && !matches!(kind, addr::Kind::Tcp | addr::Kind::Unix) {
-        return Err(Error::usage(format!(
-            "TLS runs over a TCP or Unix stream socket, not {kind}"
-        )));
-    }
+    stream_kind(kind)?;
     let mut log = log(&args.common);
     let mut idle = args.idle_timeout;
     if let Some(raw) = &args.handler.forward {
@@ -311,9 +323,13 @@ const INSECURE: &str = "--insecure: the server's certificate is not verified; \
 
 /// `tls://REST` is `tcp://REST` with TLS; `--tls` (`flag`) asks for TLS on
 /// any stream address. Returns the address without `tls://`, and whether
-/// TLS was asked for.
-fn strip_tls(raw: &std::ffi::OsStr, flag: bool) -> Result<(std::ffi::OsString, bool)> {
+/// TLS was asked for. `udp` is `-u`, which `tls://` contradicts.
+fn strip_tls(raw: &std::ffi::OsStr, flag: bool, udp: bool) -> Result<(std::ffi::OsString, bool)> {
     match raw.to_str().and_then(|s| s.strip_prefix("tls://")) {
+        Some(_) if udp => Err(Error::usage(format!(
+            "-u conflicts with the address '{}' (TLS runs over TCP)",
+            raw.to_string_lossy()
+        ))),
         Some(rest) => Ok((format!("tcp://{rest}").into(), true)),
         None => Ok((raw.to_owned(), flag)),
     }
@@ -464,7 +480,7 @@ fn client_tls(
 fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Result<Forward> {
     // The target is written whole (udp://, unixgram:): -u and -U shape the
     // listening address only.
-    let (raw, tls) = strip_tls(raw, false)?;
+    let (raw, tls) = strip_tls(raw, false, false)?;
     let target = address(&raw, false, false).map_err(|e| match e {
         Error::Usage(m) => Error::usage(format!("--forward: {m}")),
         e => e,
@@ -497,11 +513,7 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Resu
         ..ClientTlsArgs::default()
     };
     opts.tls_client = client_tls(&verify, &target, "--forward")?;
-    let shown = if tls {
-        format!("tls://{}", shown.strip_prefix("unix:").unwrap_or(&shown))
-    } else {
-        shown
-    };
+    let shown = if tls { format!("tls://{shown}") } else { shown };
     let shown: &'static str = Box::leak(shown.into_boxed_str());
     Ok(Forward {
         addr: target,
@@ -533,7 +545,7 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
     if let Some((host, spec)) = &ports {
         return scan_job(args, host, spec, words);
     }
-    let (raw, tls) = strip_tls(&raw, args.tls.tls)?;
+    let (raw, tls) = strip_tls(&raw, args.tls.tls, args.common.udp)?;
     let addr = address(&raw, args.common.udp, args.common.unix)?;
     let source = args.source.as_deref().map(source).transpose()?;
     let mut opts = client_opts(&args.common);
