@@ -966,3 +966,77 @@ fn tls_usage_errors() {
         assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
     }
 }
+
+/// A Python TLS client: floods the server without ever reading (the
+/// first line it prints is how much it got out before the server stopped
+/// taking), or, with `reset`, sends a little and resets the connection.
+fn hostile_client(addr: &str, reset: bool) -> std::process::Child {
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let py = format!(
+        "import socket, ssl, struct, sys, time\n\
+         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n\
+         ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+         raw = socket.create_connection(('{host}', {port}))\n\
+         s = ctx.wrap_socket(raw)\n\
+         if {reset}:\n\
+         \x20   s.sendall(b'x' * 100000)\n\
+         \x20   s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n\
+         \x20   s.close(); print('reset', flush=True); sys.exit(0)\n\
+         s.settimeout(2); sent = 0; chunk = b'x' * 65536\n\
+         try:\n\
+         \x20   while sent < 64 << 20: sent += s.send(chunk)\n\
+         except (socket.timeout, ssl.SSLWantWriteError): pass\n\
+         print(sent, flush=True); time.sleep(60)\n",
+        reset = if reset { "True" } else { "False" }
+    );
+    Command::new("python3")
+        .args(["-c", &py])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn first_line(child: &mut std::process::Child) -> String {
+    let mut line = String::new();
+    let mut so = child.stdout.take().unwrap();
+    let mut b = [0u8; 1];
+    while so.read(&mut b).unwrap_or(0) == 1 && b[0] != b'\n' {
+        line.push(b[0] as char);
+    }
+    line
+}
+
+/// A TLS client that never reads stops its own flood at the server, which
+/// holds a bounded amount, in every model; one that resets mid-transfer
+/// ends only its own connection. The server serves the next client.
+#[test]
+fn hostile_tls_clients_cost_a_bounded_amount() {
+    for model in MODELS {
+        let mut s = Server::start(&[model, "tls://127.0.0.1:0", "--echo", "-q"]);
+        let rss = |pid: i32| {
+            rss_kib(pid)
+                + crate::util::children(pid)
+                    .iter()
+                    .map(|(c, _)| rss_kib(*c))
+                    .sum::<u64>()
+        };
+        let before = rss(s.pid());
+        let mut flood = hostile_client(s.addr(), false);
+        let sent: usize = first_line(&mut flood).parse().expect("bytes sent");
+        assert!(sent < 64 << 20, "{model}: the server took all {sent} bytes");
+        let after = rss(s.pid());
+        assert!(
+            after < before + 16 * 1024,
+            "{model}: RSS {before} -> {after} KiB with {sent} bytes sent"
+        );
+        let _ = flood.kill();
+        let _ = flood.wait();
+        let mut reset = hostile_client(s.addr(), true);
+        assert_eq!(first_line(&mut reset), "reset");
+        wait_child(&mut reset, T);
+        let out = send_pinned(&s, &tls_of(&s), &["still", "serving"], b"");
+        assert_eq!(out.stdout, b"still serving\n", "{model}: {}", s.err());
+        assert_eq!(s.interrupt(), Some(130));
+    }
+}
