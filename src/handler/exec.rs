@@ -198,17 +198,24 @@ pub fn kill_leftovers() {
     // and they become ours only once it has exited: walk again until no
     // live descendant is left (bounded: two seconds, which only a process
     // that will not die, or a machine under heavy load, ever uses).
+    // "No live descendant" is not enough: a killed parent still exiting
+    // shows neither as alive nor with children, and the child it is about
+    // to hand over would be missed. So the walk ends only when the tree is
+    // empty, zombies included: reaping an exited child of ours completes
+    // its exit, after which its own children are ours, and seen.
     let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
     loop {
-        let alive: Vec<libc::pid_t> = crate::sys::descendants()
-            .into_iter()
-            .filter(|p| crate::sys::is_alive(*p))
-            .collect();
-        if alive.is_empty() || std::time::Instant::now() >= until {
+        let tree = crate::sys::descendants();
+        if tree.is_empty() || std::time::Instant::now() >= until {
             return;
         }
-        for pid in alive {
-            crate::sys::kill(pid, Signal::SIGKILL);
+        let mine = crate::sys::children();
+        for pid in tree {
+            if crate::sys::is_alive(pid) {
+                crate::sys::kill(pid, Signal::SIGKILL);
+            } else if mine.contains(&pid) {
+                crate::sys::wait_child(pid, false);
+            }
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
