@@ -334,6 +334,13 @@ The local port.
 For a Unix stream client, its uid and pid as the kernel reported them when
 it connected (SO_PEERCRED); \fB\-\-allow uid:N\fR and \fB\-\-deny uid:N\fR
 match the uid.
+.TP
+.B SOCKCAT_TLS_VERSION
+Over TLS: the version the handshake settled (\fBTLSv1.3\fR, \fBTLSv1.2\fR).
+.TP
+.B SOCKCAT_TLS_PEER_SUBJECT\fR, \fBSOCKCAT_TLS_PEER_SHA256
+Under mutual TLS (\fB\-\-client\-ca\fR): the verified client certificate's
+subject (\fBCN=...,O=...\fR) and fingerprint (\fBsha256:...\fR).
 .PP
 A server itself reads \fBNOTIFY_SOCKET\fR, which systemd sets for a
 \fBType=notify\fR service: it sends \fBREADY=1\fR (with a \fBSTATUS=\fR
