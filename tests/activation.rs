@@ -245,18 +245,19 @@ fn what_is_not_an_inherited_listener_is_refused() {
     }
 
     // A descriptor that is open but no socket, and LISTEN_FDS for another process.
-    let out = Command::new("bash")
-        .args(["-c", &format!("exec {BIN} serve fd:3 3</dev/null")])
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new("bash").args(["-c", &format!("exec {BIN} serve fd:3 3</dev/null")]),
+        T,
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("fd:3: descriptor 3 is not a socket"));
-    let out = Command::new(BIN)
-        .args(["serve", "systemd"])
-        .env("LISTEN_PID", "1")
-        .env("LISTEN_FDS", "1")
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new(BIN)
+            .args(["serve", "systemd"])
+            .env("LISTEN_PID", "1")
+            .env("LISTEN_FDS", "1"),
+        T,
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("were passed to process 1, not to this one")

@@ -30,11 +30,7 @@ fn send_pinned(s: &Server, tls_addr: &str, args: &[&str], input: &[u8]) -> Out {
 
 /// Run a shell command line (openssl, mostly) in `dir`; it must succeed.
 fn sh_in(dir: &TempDir, cmd: &str) {
-    let out = Command::new("sh")
-        .args(["-c", cmd])
-        .current_dir(&dir.0)
-        .output()
-        .unwrap();
+    let out = output_within(Command::new("sh").args(["-c", cmd]).current_dir(&dir.0), T);
     assert!(
         out.status.success(),
         "{cmd}: {}",
@@ -313,33 +309,35 @@ policy=p\\ndefault_md=sha256\\n[p]\\ncommonName=supplied\\n' > ca.cnf && \
     s.wait_err("the client presented no certificate");
     // ncat and openssl s_client present the same openssl-made certificate.
     let port = s.port().to_string();
-    let out = Command::new("ncat")
-        .args([
-            "--ssl",
-            "--ssl-cert",
-            &p("client.pem"),
-            "--ssl-key",
-            &p("client.key"),
-        ])
-        .args(["127.0.0.1", &port])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new("ncat")
+            .args([
+                "--ssl",
+                "--ssl-cert",
+                &p("client.pem"),
+                "--ssl-key",
+                &p("client.key"),
+            ])
+            .args(["127.0.0.1", &port])
+            .stdin(Stdio::null()),
+        T,
+    );
     assert_eq!(out.stdout, b"CN=client.test,O=sockcat\n");
-    let out = Command::new("openssl")
-        .args(["s_client", "-quiet", "-ign_eof", "-connect", s.addr()])
-        .args([
-            "-cert",
-            &p("client.pem"),
-            "-key",
-            &p("client.key"),
-            "-CAfile",
-            &ca,
-        ])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new("openssl")
+            .args(["s_client", "-quiet", "-ign_eof", "-connect", s.addr()])
+            .args([
+                "-cert",
+                &p("client.pem"),
+                "-key",
+                &p("client.key"),
+                "-CAfile",
+                &ca,
+            ])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null()),
+        T,
+    );
     assert_eq!(out.stdout, b"CN=client.test,O=sockcat\n");
     // Others are unaffected.
     let out = run(
@@ -429,12 +427,7 @@ fn truncation_without_close_notify_is_a_warning() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut port = String::new();
-    let mut so = child.stdout.take().unwrap();
-    let mut b = [0u8; 1];
-    while so.read(&mut b).unwrap() == 1 && b[0] != b'\n' {
-        port.push(b[0] as char);
-    }
+    let port = first_line(&mut child);
     let out = run(
         &["send", "--pin", &fp, &format!("tls://127.0.0.1:{port}")],
         b"",
@@ -456,17 +449,13 @@ fn interop_with_openssl_and_ncat() {
     for model in MODELS {
         // s_client needs -ign_eof to read the reply after its input ends.
         let mut s = Server::start(&[model, "tls://127.0.0.1:0", "--reply", "from sockcat"]);
-        let mut c = Command::new("openssl")
-            .args(["s_client", "-quiet", "-ign_eof", "-connect", s.addr()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut got = String::new();
-        c.stdout.take().unwrap().read_to_string(&mut got).unwrap();
-        wait_child(&mut c, T);
-        assert_eq!(got, "from sockcat\n", "{model}");
+        let out = output_within(
+            Command::new("openssl")
+                .args(["s_client", "-quiet", "-ign_eof", "-connect", s.addr()])
+                .stdin(Stdio::null()),
+            T,
+        );
+        assert_eq!(out.stdout, b"from sockcat\n", "{model}");
         assert_eq!(s.interrupt(), Some(130));
         // Without -ign_eof (which -quiet implies) it sends its input and
         // closes: printed.
@@ -489,11 +478,12 @@ fn interop_with_openssl_and_ncat() {
         // ncat --ssl (it verifies nothing by default) reads the reply.
         let s = Server::start(&[model, "tls://127.0.0.1:0", "--reply", "from sockcat"]);
         let port = s.port().to_string();
-        let out = Command::new("ncat")
-            .args(["--ssl", "127.0.0.1", &port])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let out = output_within(
+            Command::new("ncat")
+                .args(["--ssl", "127.0.0.1", &port])
+                .stdin(Stdio::null()),
+            T,
+        );
         assert_eq!(out.stdout, b"from sockcat\n", "{model}");
     }
 
@@ -516,7 +506,7 @@ fn interop_with_openssl_and_ncat() {
             "-naccept",
             "1",
             "-accept",
-            &port.to_string(),
+            &format!("127.0.0.1:{port}"),
             "-cert",
             &p("c.pem"),
             "-key",
@@ -560,9 +550,8 @@ fn interop_with_openssl_and_ncat() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = out.expect("s_server never listened");
-    let mut got = vec![0u8; 14];
-    srv.stdout.as_mut().unwrap().read_exact(&mut got).unwrap();
-    assert_eq!(got, b"hello openssl\n");
+    let got = line_within(srv.stdout.take().unwrap(), T);
+    assert_eq!(got, "hello openssl");
     let _ = srv.kill();
     let _ = srv.wait();
 
@@ -998,13 +987,7 @@ fn hostile_client(addr: &str, reset: bool) -> std::process::Child {
 }
 
 fn first_line(child: &mut std::process::Child) -> String {
-    let mut line = String::new();
-    let mut so = child.stdout.take().unwrap();
-    let mut b = [0u8; 1];
-    while so.read(&mut b).unwrap_or(0) == 1 && b[0] != b'\n' {
-        line.push(b[0] as char);
-    }
-    line
+    line_within(child.stdout.take().unwrap(), T)
 }
 
 /// A TLS client that never reads stops its own flood at the server, which

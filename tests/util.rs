@@ -441,6 +441,40 @@ pub fn free_port() -> u16 {
     panic!("no free port in 20000-31999");
 }
 
+/// Run a command to its end, as `Command::output` does, but within
+/// `limit`: a program that hangs is killed and the test fails. Its stdin
+/// is /dev/null unless the caller set it.
+pub fn output_within(cmd: &mut Command, limit: Duration) -> std::process::Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let out = collect(child.stdout.take().unwrap());
+    let err = collect(child.stderr.take().unwrap());
+    let status = wait_child(&mut child, limit);
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// The first line a reader gives (without its newline), within `limit`.
+pub fn line_within(mut r: impl Read + Send + 'static, limit: Duration) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while r.read(&mut b).unwrap_or(0) == 1 && b[0] != b'\n' {
+            line.push(b[0]);
+        }
+        let _ = tx.send(String::from_utf8_lossy(&line).into_owned());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("no line within {limit:?}"))
+}
+
 /// A copy of the binary in `dir` (for running it as another user), made
 /// by `cp` rather than in this process: a write descriptor open here would
 /// be inherited by a child another test forks meanwhile, and executing the
