@@ -876,6 +876,24 @@ fn certificate_event_and_unix_verification() {
     assert_eq!(out.stdout, b"over unix\n");
     let out = run(&["send", "--tls", "--cacert", c, s.addr()], b"");
     out.expect_code(2);
+    // A certificate for a loopback address names localhost too.
+    let (c6, k6) = (dir.path("c6.pem"), dir.path("k6.pem"));
+    let (c6, k6) = (c6.to_str().unwrap(), k6.to_str().unwrap());
+    let s = Server::start(&[
+        "serve",
+        "tls://[::1]:0",
+        "--reply",
+        "v6",
+        "--save-cert",
+        c6,
+        "--save-key",
+        k6,
+    ]);
+    for target in [tls_of(&s), format!("tls://localhost:{}", s.port())] {
+        let out = run(&["send", "--cacert", c6, &target], b"");
+        out.expect_code(0);
+        assert_eq!(out.stdout, b"v6\n", "{target}");
+    }
     assert!(
         out.stderr
             .contains("a Unix socket has no host name to verify"),

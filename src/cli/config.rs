@@ -336,8 +336,9 @@ fn strip_tls(raw: &std::ffi::OsStr, flag: bool, udp: bool) -> Result<(std::ffi::
 }
 
 /// The names a generated certificate carries: the host the server binds
-/// (with both loopback addresses for `localhost`; this machine's name and
-/// loopback for a wildcard or an inherited socket).
+/// (with both loopback addresses for `localhost`, and `localhost` for a
+/// loopback address; this machine's name and loopback for a wildcard or an
+/// inherited socket).
 fn certificate_names(raw: &std::ffi::OsStr) -> Vec<String> {
     let loopback = || vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
     let host = match raw.to_str().map(addr::parse) {
@@ -359,6 +360,12 @@ fn certificate_names(raw: &std::ffi::OsStr) -> Vec<String> {
         names
     } else if host == "localhost" {
         loopback()
+    } else if host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+    {
+        // A loopback address is also reached as localhost.
+        vec![host, "localhost".into()]
     } else {
         vec![host]
     }
