@@ -143,16 +143,6 @@ pub enum Inherited {
     Systemd(Option<String>),
 }
 
-impl fmt::Display for Inherited {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Inherited::Fd(n) => write!(f, "fd:{n}"),
-            Inherited::Systemd(None) => f.write_str("systemd"),
-            Inherited::Systemd(Some(n)) => write!(f, "systemd:{n}"),
-        }
-    }
-}
-
 /// `fd:N`, `systemd` or `systemd:NAME`, if `s` is one of those forms
 /// (`None` otherwise). They take precedence over host names: `tcp://fd:3`
 /// reaches a host named `fd`.

@@ -265,11 +265,6 @@ fn a_reset_from_the_client_resets_the_upstream() {
     }
 }
 
-/// RSS of a server and its children (fork-serve relays in a child).
-fn rss_all(pid: i32) -> u64 {
-    rss_kib(pid) + children(pid).iter().map(|(c, _)| rss_kib(*c)).sum::<u64>()
-}
-
 /// Write 1 MiB chunks until 64 MiB went or the peer stopped taking them
 /// (a write that waited 1 s and took less than a chunk); returns what went.
 fn flood(s: &TcpStream) -> usize {

@@ -283,19 +283,16 @@ policy=p\\ndefault_md=sha256\\n[p]\\ncommonName=supplied\\n' > ca.cnf && \
     ]);
     let addr = tls_of(&s);
     let ca = p("ca.pem");
-    let out = run(
-        &[
-            "send",
-            "--cacert",
-            &ca,
-            "--cert",
-            &p("client.pem"),
-            "--key",
-            &p("client.key"),
-            &addr,
-        ],
-        b"",
-    );
+    let (cert, key) = (p("client.pem"), p("client.key"));
+    let with_cert = || {
+        run(
+            &[
+                "send", "--cacert", &ca, "--cert", &cert, "--key", &key, &addr,
+            ],
+            b"",
+        )
+    };
+    let out = with_cert();
     out.expect_code(0);
     assert_eq!(out.stdout_str(), "CN=client.test,O=sockcat\n");
     s.wait_err("certificate CN=client.test,O=sockcat sha256:");
@@ -340,19 +337,7 @@ policy=p\\ndefault_md=sha256\\n[p]\\ncommonName=supplied\\n' > ca.cnf && \
     );
     assert_eq!(out.stdout, b"CN=client.test,O=sockcat\n");
     // Others are unaffected.
-    let out = run(
-        &[
-            "send",
-            "--cacert",
-            &ca,
-            "--cert",
-            &p("client.pem"),
-            "--key",
-            &p("client.key"),
-            &addr,
-        ],
-        b"",
-    );
+    let out = with_cert();
     assert_eq!(out.stdout_str(), "CN=client.test,O=sockcat\n");
     assert_eq!(s.interrupt(), Some(130));
 
@@ -931,6 +916,10 @@ fn tls_usage_errors() {
             ],
             "contradict",
         ),
+        (
+            vec!["send", "--sni", "not a name", "tls://127.0.0.1:1", "x"],
+            "--sni not a name: not a name TLS can verify",
+        ),
         (vec!["send", "--tls", "udp://127.0.0.1:1", "x"], "not udp"),
         (
             vec![
@@ -1015,18 +1004,11 @@ fn first_line(child: &mut std::process::Child) -> String {
 fn hostile_tls_clients_cost_a_bounded_amount() {
     for model in MODELS {
         let mut s = Server::start(&[model, "tls://127.0.0.1:0", "--echo", "-q"]);
-        let rss = |pid: i32| {
-            rss_kib(pid)
-                + crate::util::children(pid)
-                    .iter()
-                    .map(|(c, _)| rss_kib(*c))
-                    .sum::<u64>()
-        };
-        let before = rss(s.pid());
+        let before = rss_all(s.pid());
         let mut flood = hostile_client(s.addr(), false);
         let sent: usize = first_line(&mut flood).parse().expect("bytes sent");
         assert!(sent < 64 << 20, "{model}: the server took all {sent} bytes");
-        let after = rss(s.pid());
+        let after = rss_all(s.pid());
         assert!(
             after < before + 16 * 1024,
             "{model}: RSS {before} -> {after} KiB with {sent} bytes sent"

@@ -540,3 +540,8 @@ pub fn rss_kib(pid: i32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// RSS of a server and its children (fork-serve serves in a child), KiB.
+pub fn rss_all(pid: i32) -> u64 {
+    rss_kib(pid) + children(pid).iter().map(|(c, _)| rss_kib(*c)).sum::<u64>()
+}

@@ -138,6 +138,26 @@ impl Lookup {
 }
 
 impl Loop {
+    /// A stream that got through a stage of the upstream's connect (the
+    /// connect itself, the proxy's tunnel): on to the next stage, driven
+    /// again at once, since bytes may already wait. `None` when that went
+    /// well; the failure otherwise.
+    fn connected(&mut self, f: &mut Fwd, id: usize, stream: Stream) -> Option<Result<Up, String>> {
+        let next = if f.tunnel.is_some() {
+            Ok(Up::Tunnel(stream))
+        } else {
+            self.secure(stream)
+        };
+        match next {
+            Ok(up) => {
+                f.up = up;
+                self.again.push(id);
+                None
+            }
+            Err(why) => Some(Err(why)),
+        }
+    }
+
     /// A connected upstream: open, or (`--forward tls://…`) its TLS
     /// handshake begun.
     fn secure(&self, stream: Stream) -> Result<Up, String> {
@@ -145,13 +165,7 @@ impl Loop {
         let Some(t) = f.opts.tls_client else {
             return Ok(Up::Open(Upstream::Stream(stream)));
         };
-        let host = match &f.addr {
-            Addr::Inet { host, .. } => Some(host.as_str()),
-            Addr::Unix { .. } => None,
-        };
-        let name =
-            transport::tls::server_name(t.sni.as_deref(), host).map_err(|e| e.to_string())?;
-        let s = transport::tls::TlsStream::client(stream, t, name)
+        let s = transport::tls::TlsStream::client(stream, t, &f.addr)
             .map_err(|e| crate::error::describe(&e))?;
         Ok(Up::Securing(Stream::Tls(Arc::new(s))))
     }
@@ -446,18 +460,9 @@ impl Loop {
                 }
                 if let Some(stream) = won {
                     // The other attempts close here.
-                    if f.tunnel.is_some() {
-                        f.up = Up::Tunnel(stream);
-                        self.again.push(id);
-                        return Ok(());
-                    }
-                    match self.secure(stream) {
-                        Ok(up) => {
-                            f.up = up;
-                            self.again.push(id);
-                            return Ok(());
-                        }
-                        Err(why) => Some(Err(why)),
+                    match self.connected(f, id, stream) {
+                        None => return Ok(()),
+                        failed => failed,
                     }
                 } else if now >= f.deadline {
                     let at = tries
@@ -507,14 +512,9 @@ impl Loop {
                             unreachable!()
                         };
                         f.tunnel = None;
-                        match self.secure(stream) {
-                            Ok(up) => {
-                                f.up = up;
-                                // Bytes may already wait on either side.
-                                self.again.push(id);
-                                return Ok(());
-                            }
-                            Err(why) => Some(Err(why)),
+                        match self.connected(f, id, stream) {
+                            None => return Ok(()),
+                            failed => failed,
                         }
                     }
                     Ok(false) if now < f.deadline => return Ok(()),

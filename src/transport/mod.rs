@@ -682,15 +682,8 @@ pub fn connect(
 
 /// Begin TLS on a connected stream as a client, and finish the handshake
 /// within `timeout`.
-pub fn secure(plain: Stream, addr: &Addr, t: &tls::ClientTls, timeout: Duration) -> Result<Stream> {
-    let host = match addr {
-        Addr::Inet { host, .. } => host.as_str(),
-        // No host name: trust is by --pin (or --insecure), checked when the
-        // command line was; the name is only what is asked for.
-        Addr::Unix { .. } => "localhost",
-    };
-    let name = tls::server_name(t.sni.as_deref(), Some(host))?;
-    let s = tls::TlsStream::client(plain, t, name).map_err(|e| Error::io("tls", e))?;
+fn secure(plain: Stream, addr: &Addr, t: &tls::ClientTls, timeout: Duration) -> Result<Stream> {
+    let s = tls::TlsStream::client(plain, t, addr).map_err(|e| Error::io("tls", e))?;
     s.handshake(timeout)
         .map_err(|e| Error::io(format!("connect to {addr}"), e))?;
     Ok(Stream::Tls(std::sync::Arc::new(s)))

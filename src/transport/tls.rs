@@ -26,6 +26,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme};
 
 use super::Stream;
+use crate::addr::Addr;
 use crate::error::{Error, Result};
 
 /// How long a server gives a client to finish its handshake, and a client
@@ -43,15 +44,6 @@ fn provider() -> Arc<CryptoProvider> {
 pub struct Identity {
     pub chain: Vec<CertificateDer<'static>>,
     pub key: PrivateKeyDer<'static>,
-}
-
-impl Clone for Identity {
-    fn clone(&self) -> Identity {
-        Identity {
-            chain: self.chain.clone(),
-            key: self.key.clone_key(),
-        }
-    }
 }
 
 /// Read `--cert FILE --key FILE` (PEM: a chain; a PKCS#8, SEC1 or RSA key).
@@ -300,6 +292,10 @@ pub struct ClientSpec {
 /// those certificates or keys), `--insecure` (anything), `--cacert`, or
 /// the system's store.
 pub fn client(spec: &ClientSpec) -> Result<ClientTls> {
+    if let Some(sni) = &spec.sni {
+        ServerName::try_from(sni.as_str())
+            .map_err(|_| Error::usage(format!("--sni {sni}: not a name TLS can verify")))?;
+    }
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::runtime(format!("tls: {e}")))?;
@@ -420,17 +416,23 @@ impl ServerCertVerifier for Pinned {
 }
 
 /// The name a client asks for and verifies: `--sni`, else the address's
-/// host (an IP address is verified as one, and sends no SNI).
-pub fn server_name(sni: Option<&str>, host: Option<&str>) -> Result<ServerName<'static>> {
-    let name = sni.or(host).ok_or_else(|| {
-        Error::usage(
-            "a Unix socket has no host name to verify: give --pin, or --cacert with --sni NAME",
-        )
-    })?;
+/// host (an IP address is verified as one, and sends no SNI). A Unix
+/// socket has no host: there trust is by `--pin` or `--insecure` (the
+/// command line was checked for that), and the name is only what is asked.
+fn server_name(sni: Option<&str>, addr: &Addr) -> io::Result<ServerName<'static>> {
+    let host = match addr {
+        Addr::Inet { host, .. } => host.as_str(),
+        Addr::Unix { .. } => "localhost",
+    };
+    let name = sni.unwrap_or(host);
     let name = name.trim_start_matches('[').trim_end_matches(']');
     let name = name.split('%').next().unwrap_or(name);
-    ServerName::try_from(name.to_string())
-        .map_err(|_| Error::usage(format!("'{name}' is not a name TLS can verify")))
+    ServerName::try_from(name.to_string()).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("'{name}' is not a name TLS can verify"),
+        )
+    })
 }
 
 /// The warning for a peer that closed without close_notify: its last
@@ -556,11 +558,10 @@ impl TlsStream {
         Ok(TlsStream::new(sock, conn.into()))
     }
 
-    pub fn client(
-        sock: Stream,
-        tls: &ClientTls,
-        name: ServerName<'static>,
-    ) -> io::Result<TlsStream> {
+    /// The client side of a connection to `addr` (its name is what is
+    /// verified, unless `--sni` names another).
+    pub fn client(sock: Stream, tls: &ClientTls, addr: &Addr) -> io::Result<TlsStream> {
+        let name = server_name(tls.sni.as_deref(), addr)?;
         let conn = rustls::ClientConnection::new(tls.config.clone(), name)
             .map_err(|e| io::Error::other(e.to_string()))?;
         Ok(TlsStream::new(sock, conn.into()))
@@ -584,8 +585,11 @@ impl TlsStream {
     /// True once, the first time it is asked after the handshake is done:
     /// when to tell what it settled.
     pub fn newly_settled(&self) -> bool {
-        !self.state().conn.is_handshaking()
-            && !self.told.swap(true, std::sync::atomic::Ordering::Relaxed)
+        use std::sync::atomic::Ordering::Relaxed;
+        // Asked on every event of a connection: the flag first, no lock.
+        !self.told.load(Relaxed)
+            && !self.state().conn.is_handshaking()
+            && !self.told.swap(true, Relaxed)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
