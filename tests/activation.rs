@@ -66,6 +66,9 @@ fn activate(
 /// removing a socket file that is not its own.
 #[test]
 fn every_model_serves_every_transport_it_inherits() {
+    if !needs(&[ACTIVATE]) {
+        return;
+    }
     let dir = TempDir::new();
     let forms = ["fd:3", "systemd", "systemd:main"];
     let mut i = 0;
@@ -135,6 +138,9 @@ fn every_model_serves_every_transport_it_inherits() {
 /// NAME; a name that was not passed is an error that lists the names.
 #[test]
 fn systemd_names_pick_sockets() {
+    if !needs(&[ACTIVATE]) {
+        return;
+    }
     let dir = TempDir::new();
     let a = dir.path("a.sock");
     let b = dir.path("b.sock");
@@ -188,6 +194,9 @@ fn systemd_names_pick_sockets() {
 /// on someone else's file, and a client given a server's form.
 #[test]
 fn what_is_not_an_inherited_listener_is_refused() {
+    if !needs(&[ACTIVATE]) {
+        return;
+    }
     let dir = TempDir::new();
     let p = dir.path("acc.sock");
     let p = p.to_str().unwrap();
@@ -290,6 +299,9 @@ fn unit_value(path: &str, key: &str) -> String {
 /// upstream is a test server instead of port 80.
 #[test]
 fn the_contrib_units_run() {
+    if !needs(&[ACTIVATE]) {
+        return;
+    }
     let upstream = Server::start(&["serve", "127.0.0.1:0", "--reply", "from upstream"]);
     for (unit, msg, want) in [
         ("sockcat-echo", "ping", "ping\n".to_string()),

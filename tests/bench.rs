@@ -11,6 +11,9 @@ use crate::util::*;
 
 #[test]
 fn bench_run_smoke() {
+    if !needs(&["python3"]) {
+        return;
+    }
     let dir = TempDir::new();
     let json = dir.path("run.json");
     let mut child = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/run"))
@@ -18,7 +21,6 @@ fn bench_run_smoke() {
             "--quick",
             "--only",
             "sockcat",
-            "--no-install",
             "--bin",
             BIN,
             "--repeat",

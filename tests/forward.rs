@@ -526,6 +526,9 @@ fn unixgram_sessions_carry_lockstep_and_bulk() {
 /// nc and socat on either end: as the client, and as the upstream.
 #[test]
 fn real_peers_on_both_ends() {
+    if !needs(&["socat", "nc"]) {
+        return;
+    }
     let dir = TempDir::new();
     let msg = random_bytes(1 << 20, 3);
     let input = dir.path("in.bin");

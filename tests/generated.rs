@@ -11,6 +11,8 @@ use clap_complete::Shell;
 
 use sockcat::cli;
 
+use crate::util::needs;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -134,14 +136,6 @@ fn generated_files_are_reproducible() {
     }
 }
 
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 fn sh(shell: &str, script: &str) -> String {
     let out = Command::new(shell)
         .args(["-c", script])
@@ -209,15 +203,11 @@ zpty -d z"#,
 #[test]
 fn completions_work_in_real_shells() {
     for shell in ["bash", "zsh", "fish"] {
-        if !have(shell)
-            || (shell == "bash"
-                && !Path::new("/usr/share/bash-completion/bash_completion").exists())
-        {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{shell} is missing in CI: .ci/run installs it"
-            );
-            eprintln!("skipping {shell}: not installed");
+        let what: &[&str] = match shell {
+            "bash" => &["bash", "/usr/share/bash-completion/bash_completion"],
+            other => &[other],
+        };
+        if !needs(what) {
             continue;
         }
         let got = complete(shell, "sockcat se");
@@ -240,11 +230,7 @@ fn completions_work_in_real_shells() {
 
 #[test]
 fn man_pages_render_without_warnings() {
-    if !have("man") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "man is missing in CI: .ci/run installs man-db"
-        );
+    if !needs(&["man"]) {
         return;
     }
     for (rel, content) in man_pages() {

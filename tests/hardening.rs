@@ -342,29 +342,31 @@ fn datagram_servers_log_datagrams_not_connections() {
 
 /// A thread that cannot start (here RLIMIT_NPROC, which binds only an
 /// unprivileged user) is treated like a full pool: logged, and the
-/// connection waits until a thread frees; the server serves on.
+/// connection waits until a thread frees; the server serves on. It runs
+/// as a uid of its own, so no other process of that user can use up the
+/// limit first.
 #[test]
 fn thread_serve_waits_when_a_thread_cannot_start() {
+    if !needs_root() || !needs(&["prlimit", "setpriv"]) {
+        return;
+    }
     use std::io::{Read, Write};
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new();
     let bin = copy_of_binary(&dir);
     std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let uid = lone_uid();
     let mut cmd = Command::new("prlimit");
     // The main thread, ctrlc's and one connection thread; no fourth.
-    cmd.args([
-        "--nproc=3",
-        "setpriv",
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-    ])
-    .arg(&bin)
-    .args(["thread-serve", "127.0.0.1:0", "--echo"]);
+    cmd.args(["--nproc=3", "setpriv", "--clear-groups"])
+        .arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={uid}"))
+        .arg(&bin)
+        .args(["thread-serve", "127.0.0.1:0", "--echo"]);
     let s = Server::start_command(
         cmd,
-        &["thread-serve (as nobody, nproc 3)"],
+        &["thread-serve (as a uid of its own, nproc 3)"],
         Default::default(),
     );
     let mut a = std::net::TcpStream::connect(s.addr()).unwrap();

@@ -138,6 +138,9 @@ fn tinyproxy(allowed_port: u16) -> Proxy {
 /// proxy's rules come back as one line naming the SOCKS reply.
 #[test]
 fn send_through_a_socks5_proxy() {
+    if !needs(&["danted"]) {
+        return;
+    }
     let echo = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
     let refused = closed_port();
     let blocked = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
@@ -218,6 +221,9 @@ fn send_through_a_socks5_proxy() {
 /// write side open and the server speaks first.)
 #[test]
 fn socks5_user_and_password() {
+    if !needs(&["microsocks"]) {
+        return;
+    }
     let hello = Server::start(&["serve", "127.0.0.1:0", "--reply", "welcome", "-q"]);
     let m = microsocks();
     let good = m.url("socks5", "u:p%20w@");
@@ -246,6 +252,9 @@ fn socks5_user_and_password() {
 /// and a port the proxy refuses come back as the HTTP status.
 #[test]
 fn send_through_an_http_proxy() {
+    if !needs(&["tinyproxy"]) {
+        return;
+    }
     let hello = Server::start(&["serve", "127.0.0.1:0", "--reply", "welcome", "-q"]);
     let t = tinyproxy(hello.port());
     let good = t.url("http", "al:ice@");
@@ -322,6 +331,9 @@ fn send_through_an_http_proxy() {
 /// Load mode through a proxy: every exchange goes through it.
 #[test]
 fn load_mode_through_a_proxy() {
+    if !needs(&["danted"]) {
+        return;
+    }
     let echo = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
     let d = dante(1);
     let out = run(
@@ -352,6 +364,9 @@ fn load_mode_through_a_proxy() {
 /// while the server goes on serving.
 #[test]
 fn forward_through_proxies_in_every_model() {
+    if !needs(&["danted", "microsocks", "tinyproxy"]) {
+        return;
+    }
     let echo = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
     let hello = Server::start(&["serve", "127.0.0.1:0", "--reply", "welcome", "-q"]);
     let refused = closed_port();

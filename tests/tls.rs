@@ -244,6 +244,9 @@ use std::os::unix::fs::PermissionsExt;
 /// other clients go on being served.
 #[test]
 fn openssl_made_certificates_and_mutual_tls() {
+    if !needs(&["openssl", "ncat"]) {
+        return;
+    }
     let dir = TempDir::new();
     let p = |n: &str| dir.path(n).to_str().unwrap().to_string();
     let sh = |cmd: &str| sh_in(&dir, cmd);
@@ -385,6 +388,9 @@ fn plaintext_at_a_tls_port() {
 /// and a warning names the truncation; the exit code is unchanged.
 #[test]
 fn truncation_without_close_notify_is_a_warning() {
+    if !needs(&["python3"]) {
+        return;
+    }
     let dir = TempDir::new();
     let (c, k) = (dir.path("c.pem"), dir.path("k.pem"));
     let (c, k) = (c.to_str().unwrap(), k.to_str().unwrap());
@@ -431,6 +437,9 @@ fn truncation_without_close_notify_is_a_warning() {
 /// openssl s_server (with mutual TLS) and ncat --ssl as servers for send.
 #[test]
 fn interop_with_openssl_and_ncat() {
+    if !needs(&["openssl", "ncat"]) {
+        return;
+    }
     for model in MODELS {
         // s_client needs -ign_eof to read the reply after its input ends.
         let mut s = Server::start(&[model, "tls://127.0.0.1:0", "--reply", "from sockcat"]);
@@ -638,6 +647,9 @@ fn forward_to_a_tls_upstream_in_every_model() {
 /// too (TLS inside the tunnel).
 #[test]
 fn load_mode_over_tls_and_through_a_proxy() {
+    if !needs(&["danted"]) {
+        return;
+    }
     let s = Server::start(&["thread-serve", "tls://127.0.0.1:0", "--reply", "ok", "-q"]);
     let fp = fingerprint(&s);
     let out = run(
@@ -692,6 +704,9 @@ fn load_mode_over_tls_and_through_a_proxy() {
 /// (PKCS#8, SEC1, RSA) and a chain.
 #[test]
 fn alpn_and_key_formats() {
+    if !needs(&["openssl"]) {
+        return;
+    }
     let s = Server::start(&[
         "serve",
         "tls://127.0.0.1:0",

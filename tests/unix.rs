@@ -200,6 +200,9 @@ fn unix_datagram_client_leaves_nothing_behind() {
 /// connect to it (mode 600): it is never replaced.
 #[test]
 fn another_users_live_socket_is_not_taken_over() {
+    if !needs_root() || !needs(&["setpriv"]) {
+        return;
+    }
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new();
     // A directory anyone may write to, so only liveness protects the file.
@@ -209,8 +212,11 @@ fn another_users_live_socket_is_not_taken_over() {
     let path = dir.path("s.sock");
     let addr = format!("unix:{}", path.display());
     let _owner = Server::start(&["serve", &addr, "--mode", "600", "--echo"]);
+    let uid = lone_uid();
     let out = std::process::Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={uid}"))
+        .arg("--clear-groups")
         .arg(&bin)
         .args(["serve", &addr])
         .output()

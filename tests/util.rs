@@ -545,3 +545,134 @@ pub fn rss_kib(pid: i32) -> u64 {
 pub fn rss_all(pid: i32) -> u64 {
     rss_kib(pid) + children(pid).iter().map(|(c, _)| rss_kib(*c)).sum::<u64>()
 }
+
+/// Skips, counted by reason, for the line printed when the suite ends.
+static SKIPS: Mutex<std::collections::BTreeMap<String, usize>> =
+    Mutex::new(std::collections::BTreeMap::new());
+
+/// The Debian package that brings `what` (a program, or a file path),
+/// from tests/needs.tsv: the one list scripts/test installs from.
+fn package_of(what: &str) -> &'static str {
+    include_str!("needs.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t'))
+        .find(|(w, _)| *w == what)
+        .map(|(_, p)| p.trim())
+        .unwrap_or_else(|| panic!("{what} is not in tests/needs.tsv: add it with its package"))
+}
+
+/// Whether `what` is here: a file path, or a program found on PATH.
+pub fn have(what: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if what.starts_with('/') {
+        return Path::new(what).exists();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| runnable(&d.join(what))))
+}
+
+/// Whether the tests run in strict mode (scripts/test under CI sets it):
+/// then a missing peer or missing root is a failure, never a skip.
+fn strict() -> bool {
+    std::env::var_os("SOCKCAT_TEST_STRICT").is_some_and(|v| v != "0" && !v.is_empty())
+}
+
+/// Record that the running test cannot run here because of `reason`: say
+/// so on stderr (past the test harness's capture, so a passing run shows
+/// it too) and count it; in strict mode, fail instead.
+fn skip(reason: &str, hint: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    assert!(
+        !strict(),
+        "{test}: {reason} ({hint}); SOCKCAT_TEST_STRICT is set, so that is a failure"
+    );
+    *SKIPS.lock().unwrap().entry(reason.to_string()).or_default() += 1;
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason} ({hint})");
+}
+
+/// Print the skip count when the test process exits (once a test has
+/// asked for something, so runs that ask for nothing stay quiet).
+fn report_at_exit() {
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    AT_EXIT.call_once(|| {
+        // SAFETY: report_skips is an extern "C" fn that does not unwind
+        // (it only locks, formats and writes, ignoring every error).
+        unsafe { libc::atexit(report_skips) };
+    });
+}
+
+/// The suite's last word on skips: how many, by reason.
+extern "C" fn report_skips() {
+    let Ok(skips) = SKIPS.lock() else { return };
+    let total: usize = skips.values().sum();
+    let reasons: Vec<String> = skips.iter().map(|(r, n)| format!("{r}: {n}")).collect();
+    let _ = if total == 0 {
+        writeln!(std::io::stderr(), "sockcat tests: 0 skipped")
+    } else {
+        writeln!(
+            std::io::stderr(),
+            "sockcat tests: {total} skipped ({}); scripts/test --install brings what they \
+             need, SOCKCAT_TEST_STRICT=1 makes a skip a failure",
+            reasons.join(", ")
+        )
+    };
+}
+
+/// True when every program (or file) in `what` is here. Otherwise the
+/// test is skipped (it should return at once) and this says which is
+/// missing and which Debian package brings it.
+pub fn needs(what: &[&str]) -> bool {
+    report_at_exit();
+    for w in what {
+        if !have(w) {
+            skip(
+                &format!("{w} missing"),
+                &format!("Debian package {}", package_of(w)),
+            );
+            return false;
+        }
+    }
+    true
+}
+
+/// True when the tests run as root (to run sockcat as another user, say);
+/// otherwise the test is skipped as `needs` does.
+pub fn needs_root() -> bool {
+    report_at_exit();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    skip("not root", "run the tests as root to include it");
+    false
+}
+
+/// A uid no process runs as, to run sockcat as a user of its own (by
+/// number, with `setpriv --reuid`): a per-user limit such as
+/// RLIMIT_NPROC then counts only what the test starts, whatever else the
+/// machine runs (an nginx worker as `nobody`, say).
+pub fn lone_uid() -> u32 {
+    let busy: std::collections::HashSet<u32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("status")).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .collect();
+    // High enough that no account has it, varied so parallel runs differ.
+    (0..1000)
+        .map(|i| 2_000_000_000 + (std::process::id() % 100_000) * 1000 + i)
+        .find(|u| !busy.contains(u))
+        .expect("a free uid")
+}
