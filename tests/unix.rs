@@ -235,6 +235,10 @@ fn another_users_live_socket_is_not_taken_over() {
 fn unix_clients_are_known_by_their_credentials() {
     let dir = TempDir::new();
     let me = std::process::id();
+    // The tests' own uid (root in CI, anyone in a package build).
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    let uid_rule = format!("uid:{uid}");
     for model in MODELS {
         let addr = format!("unix:{}", dir.path(&format!("{model}.sock")).display());
         let s = Server::start(&[
@@ -247,7 +251,7 @@ fn unix_clients_are_known_by_their_credentials() {
         ]);
         assert_eq!(
             exchange(&addr, b""),
-            format!("0 {me}\n").into_bytes(),
+            format!("{uid} {me}\n").into_bytes(),
             "{model}"
         );
         s.wait_err("\"connection\"");
@@ -259,21 +263,25 @@ fn unix_clients_are_known_by_their_credentials() {
             .unwrap();
         assert_eq!(
             (ev["uid"].as_u64(), ev["pid"].as_u64()),
-            (Some(0), Some(me as u64)),
+            (Some(u64::from(uid)), Some(me as u64)),
             "{model}"
         );
         drop(s);
 
         let addr = format!("unix:{}", dir.path(&format!("{model}-deny.sock")).display());
-        let s = Server::start(&[model, &addr, "--deny", "uid:0", "--reply", "no"]);
-        assert_eq!(exchange(&addr, b""), b"", "{model}: root must be refused");
+        let s = Server::start(&[model, &addr, "--deny", &uid_rule, "--reply", "no"]);
+        assert_eq!(
+            exchange(&addr, b""),
+            b"",
+            "{model}: {uid_rule} must be refused"
+        );
         s.wait_err("refused");
         drop(s);
         let addr = format!(
             "unix:{}",
             dir.path(&format!("{model}-allow.sock")).display()
         );
-        let _s = Server::start(&[model, &addr, "--allow", "uid:0", "--reply", "yes"]);
+        let _s = Server::start(&[model, &addr, "--allow", &uid_rule, "--reply", "yes"]);
         assert_eq!(exchange(&addr, b""), b"yes\n", "{model}");
     }
 }
