@@ -828,6 +828,110 @@ fn a_silent_client_is_dropped_during_the_handshake() {
     }
 }
 
+/// A ClientHello's first bytes: a handshake record announcing 512 bytes,
+/// of which a few come.
+const PARTIAL_CLIENT_HELLO: &[u8] = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03partial-random";
+
+/// A peer that closes (FIN, with nothing sent or half a ClientHello) or
+/// resets before its handshake ends: its connection ends at once with an
+/// event that says so, the server spends no CPU on it (serve's loop used to
+/// spin on the closed socket for good, deaf to SIGTERM; the blocking models
+/// for 10 s, then said "no handshake"), the next client is served, and
+/// SIGTERM still stops the server with 0.
+#[test]
+fn a_peer_closing_during_the_handshake_costs_the_server_nothing() {
+    use std::net::{Shutdown, TcpStream};
+    use std::time::Instant;
+    for model in MODELS {
+        let mut s = Server::start(&[model, "tls://127.0.0.1:0", "--reply", "ok"]);
+        for (how, hello, reset) in [
+            ("FIN at once", &b""[..], false),
+            ("FIN after half a ClientHello", PARTIAL_CLIENT_HELLO, false),
+            ("a reset", &b""[..], true),
+            (
+                "a reset after half a ClientHello",
+                PARTIAL_CLIENT_HELLO,
+                true,
+            ),
+        ] {
+            let mut c = TcpStream::connect(s.addr()).unwrap();
+            c.write_all(hello).unwrap();
+            if reset {
+                socket2::SockRef::from(&c)
+                    .set_linger(Some(Duration::ZERO))
+                    .unwrap();
+                drop(c);
+                continue;
+            }
+            c.shutdown(Shutdown::Write).unwrap();
+            // The server closes it at once: its FIN (or a reset) ends the
+            // read, long before the handshake's 10 s.
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let started = Instant::now();
+            let mut buf = [0u8; 64];
+            let n = c.read(&mut buf);
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "{model}, {how}: ended after {:?} ({n:?})",
+                started.elapsed()
+            );
+        }
+        wait_until(
+            "two closes during the handshake",
+            Duration::from_secs(5),
+            || {
+                s.err()
+                    .matches("tls: the peer closed the connection during the handshake")
+                    .count()
+                    == 2
+            },
+        );
+        let out = run(&["send", "--insecure", &tls_of(&s)], b"");
+        out.expect_code(0);
+        assert_eq!(out.stdout, b"ok\n", "{model}");
+        let cpu = cpu_time(s.pid());
+        assert!(cpu < Duration::from_secs(1), "{model}: {cpu:?} of CPU");
+        assert!(!s.err().contains("no handshake within"), "{model}");
+        s.signal(libc::SIGTERM);
+        assert_eq!(s.wait(), Some(0), "{model}");
+    }
+}
+
+/// A TLS upstream that closes before its handshake ends: the forwarded
+/// client is closed at once with an event that says so, in every model
+/// (serve's loop drives that handshake itself).
+#[test]
+fn an_upstream_closing_during_the_tls_handshake_ends_the_client_at_once() {
+    use std::time::Instant;
+    let up = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let up_addr = format!("tls://{}", up.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for c in up.incoming() {
+            let Ok(mut c) = c else { break };
+            // FIN first, then read the ClientHello, so no reset is sent.
+            let _ = c.shutdown(std::net::Shutdown::Write);
+            let _ = c.set_read_timeout(Some(T));
+            let _ = std::io::copy(&mut c, &mut std::io::sink());
+        }
+    });
+    for model in MODELS {
+        let mut s = Server::start(&[model, "127.0.0.1:0", "--forward", &up_addr, "--insecure"]);
+        let started = Instant::now();
+        let out = run(&["send", s.addr(), "hi"], b"");
+        out.expect_code(0);
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{model}: {:?}",
+            started.elapsed()
+        );
+        s.wait_err("during the handshake");
+        let cpu = cpu_time(s.pid());
+        assert!(cpu < Duration::from_secs(1), "{model}: {cpu:?} of CPU");
+        s.signal(libc::SIGTERM);
+        assert_eq!(s.wait(), Some(0), "{model}");
+    }
+}
+
 /// The certificate line is a JSON event too; over a Unix socket a client
 /// verifies by --cacert with --sni (the generated certificate names
 /// localhost), and without a way to verify it is refused before it

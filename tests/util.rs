@@ -676,3 +676,27 @@ pub fn lone_uid() -> u32 {
         .find(|u| !busy.contains(u))
         .expect("a free uid")
 }
+
+/// CPU time (user + system) a server has used, with its children's, waited
+/// for or still running (fork-serve serves in children), from /proc.
+pub fn cpu_time(pid: i32) -> Duration {
+    // utime, stime, cutime, cstime: fields 14-17, counted after ')'.
+    fn ticks(pid: i32, fields: std::ops::Range<usize>) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            return 0;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        fields
+            .filter_map(|i| f.get(i - 3)?.parse::<u64>().ok())
+            .sum()
+    }
+    let all = ticks(pid, 14..18)
+        + children(pid)
+            .iter()
+            .map(|(c, _)| ticks(*c, 14..16))
+            .sum::<u64>();
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_millis(all * 1000 / hz)
+}

@@ -482,6 +482,21 @@ impl std::fmt::Debug for TlsStream {
     }
 }
 
+/// What a connection whose peer closed before its handshake ended says.
+const CLOSED_IN_HANDSHAKE: &str = "tls: the peer closed the connection during the handshake";
+
+/// A reset (or a write to a peer gone) during the handshake, said as such;
+/// the kind is kept (servers log resets only under -v).
+fn during_handshake(e: io::Error) -> io::Error {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => io::Error::new(
+            e.kind(),
+            "tls: the peer reset the connection during the handshake",
+        ),
+        _ => e,
+    }
+}
+
 fn tls_err(e: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, TlsError(e))
 }
@@ -658,17 +673,21 @@ impl TlsStream {
     }
 
     /// One round of the handshake: send what is due, then read once.
+    /// A peer that closes or resets meanwhile ends it with an error that
+    /// says so (a closed socket reads as ready forever: retrying spins).
     fn step(&self, nowait: bool) -> io::Result<()> {
         self.queue_output();
         match self.flush_pending() {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && nowait => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(during_handshake(e)),
         }
-        if self.state().conn.wants_read() {
-            self.read_socket(nowait)?;
+        if !self.state().conn.wants_read() {
+            // Nothing to send and nothing TLS will read: no step can move
+            // it now. Wait (for the time limit at worst) rather than spin.
+            return Err(io::ErrorKind::WouldBlock.into());
         }
-        Ok(())
+        self.read_socket(nowait).map_err(during_handshake)
     }
 
     /// Move what the TLS state has to send into the pending ciphertext.
@@ -716,7 +735,15 @@ impl TlsStream {
         let mut rest = data;
         if eof {
             let _ = st.conn.read_tls(&mut rest);
-            return st.conn.process_new_packets().map(|_| ()).map_err(tls_err);
+            st.conn.process_new_packets().map_err(tls_err)?;
+            if st.conn.is_handshaking() {
+                // Nothing more will come: the handshake cannot finish.
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    CLOSED_IN_HANDSHAKE,
+                ));
+            }
+            return Ok(());
         }
         while !rest.is_empty() {
             if !st.conn.wants_read() {
