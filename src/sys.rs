@@ -282,9 +282,15 @@ pub fn sendfile(to: BorrowedFd<'_>, from: BorrowedFd<'_>, len: usize) -> io::Res
 }
 
 /// splice(2) from a pipe to a socket: up to `len` bytes. Ok(0) at EOF.
+///
+/// Without SPLICE_F_MORE: it would tell the socket more is coming, and
+/// the kernel holds the last partial segment back (~200 ms) waiting for
+/// it, which is every write of a program that sends a request and waits
+/// for the answer. Within one call the kernel already coalesces what the
+/// pipe holds; more beyond that is never known here.
 pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
     use nix::fcntl::SpliceFFlags;
-    let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_MORE;
+    let flags = SpliceFFlags::SPLICE_F_MOVE;
     Ok(nix::fcntl::splice(from, None, to, None, len, flags)?)
 }
 

@@ -62,6 +62,7 @@ fn bench_run_smoke() {
         "sockcat serve",
         "sockcat fork-serve",
         "sockcat thread-serve",
+        "== latency",
     ] {
         assert!(out.contains(needle), "{needle} missing from\n{out}");
     }
@@ -85,6 +86,10 @@ fn bench_run_smoke() {
     );
     assert!(
         v["memory"]["bytes_per_connection"]["sockcat serve"]["median"].is_number(),
+        "{v}"
+    );
+    assert!(
+        v["latency"]["microseconds"]["sockcat send"]["median_us"].is_number(),
         "{v}"
     );
     for cell in v["forward"]["connections"].as_array().unwrap() {
