@@ -237,6 +237,110 @@ fn verification_failures_are_one_line() {
 
 use std::os::unix::fs::PermissionsExt;
 
+/// `--save-key`/`--save-cert` never write through a symbolic link
+/// (dangling or not), into anything but a regular file, into a file
+/// another user owns, or both into one file: each is one line, exit 2,
+/// and nothing is written anywhere. A saved key is a new file of ours,
+/// mode 600 from its creation, and no temporary file is left beside it.
+#[test]
+fn saved_keys_go_only_into_files_of_our_own() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = TempDir::new();
+    let p = |n: &str| dir.path(n).to_str().unwrap().to_string();
+    std::fs::write(p("victim"), "not yours").unwrap();
+    std::os::unix::fs::symlink(p("victim"), p("link")).unwrap();
+    std::os::unix::fs::symlink(p("nowhere"), p("dangling")).unwrap();
+    std::fs::create_dir(p("a-dir")).unwrap();
+    std::fs::write(p("theirs"), "").unwrap();
+    // Another user's file (root can make one; others skip that row).
+    let others = std::os::unix::fs::chown(p("theirs"), Some(65534), Some(65534)).is_ok();
+    let rows: Vec<(&str, String, String, &str)> = vec![
+        ("a link to a file", p("c.pem"), p("link"), "symbolic link"),
+        (
+            "a dangling link",
+            p("c.pem"),
+            p("dangling"),
+            "symbolic link",
+        ),
+        ("a link as the cert", p("link"), p("k.pem"), "symbolic link"),
+        ("a directory", p("c.pem"), p("a-dir"), "not a regular file"),
+        (
+            "another user's file",
+            p("c.pem"),
+            p("theirs"),
+            "another user",
+        ),
+        (
+            "one file for both",
+            p("both.pem"),
+            p("both.pem"),
+            "same file",
+        ),
+        (
+            "one file by two names",
+            p("both.pem"),
+            format!("{}/./both.pem", dir.0.display()),
+            "same file",
+        ),
+    ];
+    for (what, cert, key, needle) in &rows {
+        if *what == "another user's file" && !others {
+            eprintln!("skipped: {what} (not root: cannot chown)");
+            continue;
+        }
+        let out = run(
+            &[
+                "serve",
+                "tls://127.0.0.1:0",
+                "--save-cert",
+                cert,
+                "--save-key",
+                key,
+            ],
+            b"",
+        );
+        out.expect_code(2);
+        assert_eq!(out.stderr.lines().count(), 1, "{what}: {out}");
+        assert!(out.stderr.contains(needle), "{what}: {out}");
+    }
+    assert_eq!(std::fs::read(p("victim")).unwrap(), b"not yours");
+    assert!(
+        !dir.path("nowhere").exists(),
+        "a dangling link was followed"
+    );
+    assert!(!dir.path("c.pem").exists() && !dir.path("both.pem").exists());
+    if others {
+        assert_eq!(std::fs::metadata(p("theirs")).unwrap().len(), 0);
+    }
+    // Saved: the key is ours, mode 600; an old file of ours is replaced.
+    std::fs::write(p("k.pem"), "old").unwrap();
+    std::fs::set_permissions(p("k.pem"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let s = Server::start(&[
+        "serve",
+        "tls://127.0.0.1:0",
+        "--save-cert",
+        &p("c.pem"),
+        "--save-key",
+        &p("k.pem"),
+    ]);
+    drop(s);
+    let key = std::fs::metadata(p("k.pem")).unwrap();
+    assert_eq!(key.permissions().mode() & 0o777, 0o600);
+    let mine = std::fs::metadata(p("victim")).unwrap().uid();
+    assert_eq!(key.uid(), mine);
+    assert!(
+        std::fs::read_to_string(p("k.pem"))
+            .unwrap()
+            .contains("PRIVATE KEY")
+    );
+    let left: Vec<String> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 /// openssl-made certificates: an expired server certificate is refused
 /// with its reason; a CA-signed one is trusted with --cacert; mutual TLS
 /// admits the client with a certificate the CA signed (its subject in the

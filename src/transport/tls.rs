@@ -180,10 +180,13 @@ pub fn server(spec: &ServerSpec, names: &[String]) -> Result<ServerTls> {
     let identity = match &spec.identity {
         Some((c, k)) => load_identity(c, k)?,
         None => {
+            if let Some((c, k)) = &spec.save {
+                save_targets(c, k)?;
+            }
             let (id, cert_pem, key_pem) = generate(names)?;
             if let Some((c, k)) = &spec.save {
-                save(k, &key_pem, 0o600)?;
-                save(c, &cert_pem, 0o644)?;
+                save(k, "--save-key", &key_pem, 0o600)?;
+                save(c, "--save-cert", &cert_pem, 0o644)?;
             }
             id
         }
@@ -220,27 +223,114 @@ pub fn server(spec: &ServerSpec, names: &[String]) -> Result<ServerTls> {
     })
 }
 
-/// Write a generated certificate or key where `--save-cert`/`--save-key`
-/// say (the key readable by its owner only).
-fn save(path: &Path, pem: &str, mode: u32) -> Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| Error::io(format!("save {}", path.display()), e))?;
-    // A file that was there keeps its mode through `open`: set it (on a
-    // regular file only; never on a device such as /dev/stdout).
-    let regular = f.metadata().is_ok_and(|m| m.is_file());
-    let r = if regular {
-        f.set_permissions(std::fs::Permissions::from_mode(mode))
+/// Check where `--save-cert`/`--save-key` will write, before anything is
+/// made: each may be a new name or a regular file of ours, and they are
+/// two files.
+fn save_targets(cert: &Path, key: &Path) -> Result<()> {
+    save_target(key, "--save-key")?;
+    save_target(cert, "--save-cert")?;
+    let same = match (std::fs::metadata(cert), std::fs::metadata(key)) {
+        (Ok(c), Ok(k)) => {
+            use std::os::unix::fs::MetadataExt;
+            (c.dev(), c.ino()) == (k.dev(), k.ino())
+        }
+        _ => resolved(cert).is_some() && resolved(cert) == resolved(key),
+    };
+    if same {
+        return Err(Error::usage(format!(
+            "--save-cert and --save-key name the same file ({}): the key would be overwritten",
+            key.display()
+        )));
+    }
+    Ok(())
+}
+
+/// `path` with its directory resolved (its last component is no link:
+/// [`save_target`] sees to that), to compare names of files not yet made.
+fn resolved(path: &Path) -> Option<PathBuf> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Some(dir.canonicalize().ok()?.join(path.file_name()?))
+}
+
+/// Refuse a path whose last component is a symbolic link (dangling or
+/// not: a root server would write its key wherever it points), anything
+/// but a regular file, or a file another user owns (who could read the key
+/// written into it).
+fn save_target(path: &Path, flag: &str) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let refuse = |why: String| Err(Error::usage(format!("{flag} {}: {why}", path.display())));
+    if path.file_name().is_none() {
+        return refuse("not a file name".into());
+    }
+    let fail = |e: io::Error| Err(Error::io(format!("{flag} {}", path.display()), e));
+    let m = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        // A new name: its directory must be there (before a key is saved
+        // without its certificate).
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return match resolved(path) {
+                Some(_) => Ok(()),
+                None => fail(e),
+            };
+        }
+        Err(e) => return fail(e),
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    if m.file_type().is_symlink() {
+        refuse("is a symbolic link; name the file itself".into())
+    } else if !m.is_file() {
+        refuse("is not a regular file".into())
+    } else if m.uid() != me {
+        refuse(format!(
+            "is owned by another user (uid {}); remove it or choose another path",
+            m.uid()
+        ))
     } else {
         Ok(())
+    }
+}
+
+/// Write a generated certificate or key where `--save-cert`/`--save-key`
+/// say: a new file beside it (`O_EXCL`, so never through a link; created
+/// with `mode`, so the key is never readable by others, not even for a
+/// moment), then renamed over the path, which replaces a link planted
+/// there since the check rather than writing through it.
+fn save(path: &Path, flag: &str, pem: &str, mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail = |e: io::Error| Error::io(format!("{flag} {}", path.display()), e);
+    let name = path
+        .file_name()
+        .ok_or_else(|| fail(io::ErrorKind::InvalidInput.into()))?;
+    let mut attempt = 0;
+    let (tmp, mut f) = loop {
+        let mut n = std::ffi::OsString::from(".");
+        n.push(name);
+        n.push(format!(".sockcat-{}-{attempt}", std::process::id()));
+        let tmp = path.with_file_name(n);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+            Err(e) => return Err(fail(e)),
+        }
     };
-    r.and_then(|_| f.write_all(pem.as_bytes()))
-        .map_err(|e| Error::io(format!("save {}", path.display()), e))
+    let r = f
+        .write_all(pem.as_bytes())
+        .and_then(|()| f.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = r {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    Ok(())
 }
 
 fn roots_from(path: &Path, flag: &str) -> Result<rustls::RootCertStore> {
