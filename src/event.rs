@@ -259,11 +259,36 @@ impl Log {
             }
             format!("{v}\n")
         } else {
-            format!("{text}\n")
+            let mut line = one_line(&text.to_string()).into_owned();
+            line.push('\n');
+            line
         };
         // One write per event; a failed write to stderr has nowhere to go.
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
+}
+
+/// A text event is one line. A control character in it came from a peer
+/// or a file (a certificate's subject, an SNI name, a proxy's reason
+/// phrase, a socket's name): shown as `\xNN` per byte, as Unix peer names
+/// are, it can neither end the line early (and forge another event) nor
+/// drive the terminal.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c.is_control() {
+            let mut b = [0u8; 4];
+            for byte in c.encode_utf8(&mut b).bytes() {
+                out.push_str(&format!("\\x{byte:02x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 fn millis(d: Duration) -> f64 {
@@ -276,5 +301,26 @@ pub fn show_duration(d: Duration) -> String {
         format!("{ms:.1}ms")
     } else {
         format!("{:.3}s", ms / 1e3)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn control_characters_cannot_end_an_event_line() {
+        assert_eq!(
+            one_line("got connection from 127.0.0.1:5"),
+            "got connection from 127.0.0.1:5"
+        );
+        assert_eq!(
+            one_line("CN=evil\ngot connection from 1.2.3.4"),
+            "CN=evil\\x0agot connection from 1.2.3.4"
+        );
+        assert_eq!(
+            one_line("\u{1b}[31mred\r\u{85}é"),
+            "\\x1b[31mred\\x0d\\xc2\\x85é"
+        );
     }
 }

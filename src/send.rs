@@ -590,15 +590,27 @@ fn datagrams(p: &Plan, input: Input) -> Result<()> {
     }
 }
 
+/// The longest input line that becomes one datagram. No socket takes a
+/// datagram this large (UDP's limit is 64 KiB), so a longer line is an
+/// error, found before it fills memory (`--file /dev/zero`).
+const MAX_LINE: usize = 1 << 20;
+
 fn send_lines(mut r: impl BufRead, send: &mut impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
     let mut line = Vec::new();
     loop {
         line.clear();
-        let n = r
+        let n = (&mut r)
+            .take(MAX_LINE as u64 + 1)
             .read_until(b'\n', &mut line)
             .map_err(|e| Error::io("read input", e))?;
         if n == 0 {
             return Ok(());
+        }
+        if line.len() > MAX_LINE {
+            return Err(Error::runtime(format!(
+                "an input line is longer than {} MiB: too long for one datagram",
+                MAX_LINE >> 20
+            )));
         }
         send(&line)?;
     }

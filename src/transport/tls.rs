@@ -46,19 +46,41 @@ pub struct Identity {
     pub key: PrivateKeyDer<'static>,
 }
 
+/// The most a certificate, key or CA file may hold. A system CA bundle is
+/// a few hundred KiB; past this it is not a PEM file, and reading on
+/// (`--cert /dev/zero`) would only use up memory.
+const MAX_PEM: u64 = 16 << 20;
+
+/// The bytes of the PEM file `path` (given as `flag`), within `MAX_PEM`.
+fn read_pem(path: &Path, flag: &str) -> Result<Vec<u8>> {
+    let fail = |e: &dyn std::fmt::Display| Error::usage(format!("{flag} {}: {e}", path.display()));
+    let f = std::fs::File::open(path).map_err(|e| fail(&e))?;
+    let mut pem = Vec::new();
+    f.take(MAX_PEM + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| fail(&e))?;
+    if pem.len() as u64 > MAX_PEM {
+        return Err(fail(&format_args!(
+            "larger than {} MiB, so not a PEM file",
+            MAX_PEM >> 20
+        )));
+    }
+    Ok(pem)
+}
+
 /// Read `--cert FILE --key FILE` (PEM: a chain; a PKCS#8, SEC1 or RSA key).
 pub fn load_identity(cert: &Path, key: &Path) -> Result<Identity> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| Error::usage(format!("--cert {}: {e}", cert.display())))?
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| Error::usage(format!("--cert {}: {e}", cert.display())))?;
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(&read_pem(cert, "--cert")?)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::usage(format!("--cert {}: {e}", cert.display())))?;
     if chain.is_empty() {
         return Err(Error::usage(format!(
             "--cert {}: no PEM certificate in it",
             cert.display()
         )));
     }
-    let key = PrivateKeyDer::from_pem_file(key)
+    let key = PrivateKeyDer::from_pem_slice(&read_pem(key, "--key")?)
         .map_err(|e| Error::usage(format!("--key {}: {e}", key.display())))?;
     Ok(Identity { chain, key })
 }
@@ -335,9 +357,10 @@ fn save(path: &Path, flag: &str, pem: &str, mode: u32) -> Result<()> {
 
 fn roots_from(path: &Path, flag: &str) -> Result<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .and_then(|i| i.collect::<std::result::Result<_, _>>())
-        .map_err(|e| Error::usage(format!("{flag} {}: {e}", path.display())))?;
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(&read_pem(path, flag)?)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::usage(format!("{flag} {}: {e}", path.display())))?;
     let (added, _) = roots.add_parsable_certificates(certs);
     if added == 0 {
         return Err(Error::usage(format!(
