@@ -33,6 +33,7 @@ use cli::{Cli, Cmd};
 /// Run the subcommand the command line chose.
 pub fn run(cli: Cli) -> error::Result<()> {
     use cli::config;
+    sys::close_inherited_on_exec();
     match cli.cmd {
         Cmd::Serve(a) => serve::run(config::serve(&a)?),
         Cmd::ForkServe(a) => fork_serve::run(config::fork_serve(&a)?),

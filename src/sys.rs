@@ -217,6 +217,40 @@ pub fn adopt_fd(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(owned)
 }
 
+/// Mark every descriptor above stderr close-on-exec. What this process
+/// inherited from its parent (a shell's `exec 7<file`, a supervisor's
+/// leak) must not reach the programs it starts, which get 0, 1 and 2
+/// only; the sockets it serves are adopted later and keep working here.
+pub fn close_inherited_on_exec() {
+    // linux/close_range.h; a constant, so any libc version will do.
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on
+    // open descriptors in the range; it closes nothing and reads no memory.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if r == 0 {
+        return;
+    }
+    // Kernels before 5.11: one at a time, from the list the kernel keeps.
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<RawFd> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_GETFD/F_SETFD read and set a descriptor's flags and
+        // touch no memory; a number closed meanwhile (the directory's own)
+        // fails with EBADF, which is ignored.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags >= 0 {
+            // SAFETY: as above.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+        }
+    }
+}
+
 /// Set O_NONBLOCK on a descriptor.
 pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     use nix::fcntl::{FcntlArg, OFlag, fcntl};

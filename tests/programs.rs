@@ -269,3 +269,26 @@ fn exec_splits_one_quoted_word_like_ncat() {
         assert_eq!(exchange(s.addr(), b"a\n"), b"     1\ta\n", "{model}");
     }
 }
+
+/// A program gets descriptors 0, 1 and 2 only, never one the server itself
+/// inherited from its parent (here 7 and 251, as a shell or a supervisor
+/// may leave them), in every model (issue 19, item 14).
+#[test]
+fn programs_get_no_descriptor_the_server_inherited() {
+    for model in MODELS {
+        let mut cmd = std::process::Command::new("bash");
+        cmd.args([
+            "-c",
+            &format!(
+                "exec 7>&2 251</dev/null; exec {BIN} {model} 127.0.0.1:0 --exec ls /proc/self/fd"
+            ),
+        ]);
+        let s = Server::start_command(cmd, &[model, "with 7 and 251 inherited"], Opts::default());
+        // ls's own listing holds the directory it reads, as 3.
+        assert_eq!(
+            String::from_utf8_lossy(&exchange(s.addr(), b"")),
+            "0\n1\n2\n3\n",
+            "{model}"
+        );
+    }
+}
