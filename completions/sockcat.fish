@@ -72,7 +72,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s u -l udp -d 'U
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s U -l unix -d 'Read the address as a Unix socket path'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l hex -d 'Hex dump every byte sent and received to stderr, each block headed by [PEER] (JSON events with --log-format json)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l keepalive -d 'Turn on TCP keepalive probes'
-complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l nodelay -d 'Turn off Nagle\'s algorithm (TCP_NODELAY)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l nodelay -d 'Turn off Nagle\'s algorithm (TCP_NODELAY); --forward always does, on both sides'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-children -d 'Run at most N children at once; more connections wait in the backlog' -r
@@ -115,7 +115,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s u -l udp 
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s U -l unix -d 'Read the address as a Unix socket path'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l hex -d 'Hex dump every byte sent and received to stderr, each block headed by [PEER] (JSON events with --log-format json)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l keepalive -d 'Turn on TCP keepalive probes'
-complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l nodelay -d 'Turn off Nagle\'s algorithm (TCP_NODELAY)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l nodelay -d 'Turn off Nagle\'s algorithm (TCP_NODELAY); --forward always does, on both sides'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s V -l version -d 'Print version'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l max-threads -d 'Run at most N connection threads at once; more connections wait in the backlog' -r
@@ -158,7 +158,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s u -l ud
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s U -l unix -d 'Read the address as a Unix socket path'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l hex -d 'Hex dump every byte sent and received to stderr, each block headed by [PEER] (JSON events with --log-format json)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l keepalive -d 'Turn on TCP keepalive probes'
-complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l nodelay -d 'Turn off Nagle\'s algorithm (TCP_NODELAY)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l nodelay -d 'Turn off Nagle\'s algorithm (TCP_NODELAY); --forward always does, on both sides'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s V -l version -d 'Print version'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l file -d 'Send the contents of PATH instead of stdin' -r -F
@@ -198,7 +198,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s u -l udp -d 'Us
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s U -l unix -d 'Read the address as a Unix socket path'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l hex -d 'Hex dump every byte sent and received to stderr, each block headed by [PEER] (JSON events with --log-format json)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l keepalive -d 'Turn on TCP keepalive probes'
-complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l nodelay -d 'Turn off Nagle\'s algorithm (TCP_NODELAY)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l nodelay -d 'Turn off Nagle\'s algorithm (TCP_NODELAY); --forward always does, on both sides'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s V -l version -d 'Print version'
 complete -c sockcat -n "__fish_sockcat_using_subcommand help; and not __fish_seen_subcommand_from serve fork-serve thread-serve send help" -f -a "serve" -d 'Serve many connections from one thread and one event loop'

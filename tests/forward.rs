@@ -648,3 +648,77 @@ fn idle_forwarded_connections_end_at_the_idle_timeout() {
         f.wait_err("idle timeout");
     }
 }
+
+/// TCP_NODELAY of every connected TCP socket that `pid` (or one of its
+/// children, where fork-serve serves) holds, read through pidfd_getfd.
+fn nodelay_of_connections(pid: i32) -> Vec<bool> {
+    let mut got = Vec::new();
+    for p in std::iter::once(pid).chain(children(pid).into_iter().map(|(c, _)| c)) {
+        // SAFETY: pidfd_open takes a pid and flags; no memory is passed.
+        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, p, 0) } as i32;
+        if pidfd < 0 {
+            continue;
+        }
+        let fds: Vec<i32> = std::fs::read_dir(format!("/proc/{p}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        for fd in fds {
+            // SAFETY: pidfd_getfd copies a descriptor of another process
+            // into this one (root may); no memory is passed.
+            let mine = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, fd, 0) } as i32;
+            if mine < 0 {
+                continue;
+            }
+            // SAFETY: `mine` was just returned open, and is owned here.
+            let sock =
+                unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(mine) };
+            let s = socket2::SockRef::from(&sock);
+            let tcp = s.r#type().is_ok_and(|t| t == socket2::Type::STREAM)
+                && s.peer_addr().is_ok_and(|a| a.as_socket().is_some());
+            if tcp {
+                got.push(s.tcp_nodelay().unwrap_or(false));
+            }
+        }
+        // SAFETY: pidfd is ours to close.
+        unsafe { libc::close(pidfd) };
+    }
+    got
+}
+
+/// A forwarder sets TCP_NODELAY on both of its sockets without being
+/// asked, in every model: Nagle's delay in the middle slows small
+/// requests (issue 19, "Also"); a plain server leaves it as it is.
+#[test]
+fn forwarders_turn_nagle_off_on_both_sides() {
+    if !needs_root() {
+        return;
+    }
+    let (up, up_addr) = upstream();
+    for model in MODELS {
+        let s = Server::start(&[model, "127.0.0.1:0", "--forward", &up_addr, "-q"]);
+        let mut c = TcpStream::connect(s.addr()).unwrap();
+        let mut u = accept(&up);
+        c.write_all(b"ping").unwrap();
+        let mut b = [0u8; 4];
+        u.read_exact(&mut b).unwrap();
+        let got = nodelay_of_connections(s.pid());
+        // Two sockets (a model may hold one by two descriptors), all set.
+        assert!(
+            got.len() >= 2 && got.iter().all(|&on| on),
+            "{model}: client and upstream sockets: {got:?}"
+        );
+        drop((c, u));
+    }
+    let s = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
+    let mut c = TcpStream::connect(s.addr()).unwrap();
+    c.write_all(b"x").unwrap();
+    c.read_exact(&mut [0u8; 1]).unwrap();
+    let got = nodelay_of_connections(s.pid());
+    assert!(
+        !got.is_empty() && got.iter().all(|&on| !on),
+        "a plain server is left as it was: {got:?}"
+    );
+}

@@ -117,7 +117,10 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
         family: family(&args.common),
         backlog: args.backlog,
         keepalive: args.common.keepalive,
-        nodelay: args.common.nodelay,
+        // A forwarder in the middle must not add Nagle's delay to small
+        // writes on either side (nginx's stream proxy does the same); the
+        // upstream side is set in `forward`.
+        nodelay: args.common.nodelay || args.handler.forward.is_some(),
         mode: args.mode,
         proxy: None,
         tls_server: None,
@@ -509,6 +512,8 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Resu
         Addr::Unix { dgram: false, .. } => format!("unix:{target}"),
     };
     let mut opts = client_opts(&args.common);
+    // No Nagle on the upstream side either (see `server`).
+    opts.nodelay = true;
     opts.proxy = proxy(args.proxy.as_deref(), &target, opts.family)?;
     let t = &args.tls;
     let verify = ClientTlsArgs {

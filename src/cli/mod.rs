@@ -143,7 +143,7 @@ pub struct CommonArgs {
     #[arg(long)]
     pub keepalive: bool,
 
-    /// Turn off Nagle's algorithm (TCP_NODELAY)
+    /// Turn off Nagle's algorithm (TCP_NODELAY); --forward always does, on both sides
     #[arg(long)]
     pub nodelay: bool,
 }
