@@ -6,7 +6,7 @@
 //! stable field set (documented in the man page).
 
 use std::io::Write;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::addr::Kind;
 use serde_json::{Value, json};
@@ -230,6 +230,35 @@ impl Log {
         );
     }
 
+    /// An error (or, with `error` false, a warning) that can repeat for
+    /// every datagram or every turn of a loop while its cause lasts (no
+    /// room for another session, no descriptor left): shown at most once a
+    /// second for each `kind`, and the next one shown says how many were
+    /// held back meanwhile, so a flood of one cause cannot flood the log.
+    pub fn repeated(&self, kind: &'static str, error: bool, msg: &str) {
+        let held = {
+            let mut bursts = BURSTS.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let (last, held) = bursts.entry(kind).or_insert((None, 0));
+            if last.is_some_and(|t| now.duration_since(t) < BURST) {
+                *held += 1;
+                return;
+            }
+            *last = Some(now);
+            std::mem::take(held)
+        };
+        let msg = if held > 0 {
+            format!("{msg} (and {held} more like it not shown)")
+        } else {
+            msg.to_string()
+        };
+        if error {
+            self.error(&msg);
+        } else {
+            self.warning(&msg);
+        }
+    }
+
     pub fn summary(&self, conns: u64, t: Tally, took: Duration) {
         if self.level >= Level::Verbose {
             self.emit(
@@ -290,6 +319,15 @@ pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
     }
     out.into()
 }
+
+/// How long one kind of repeated event stays quiet after it is shown.
+const BURST: Duration = Duration::from_secs(1);
+
+/// For each kind of repeated event: when it was last shown, and how many
+/// have been held back since. Process-wide, since every thread of a
+/// server logs through its own copy of `Log`.
+static BURSTS: std::sync::Mutex<std::collections::BTreeMap<&'static str, (Option<Instant>, u64)>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
 
 fn millis(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3

@@ -553,9 +553,11 @@ impl Acceptor {
                 Err(e) => {
                     // Out of descriptors, say: the connection waits in the
                     // backlog until a worker ends and we look again.
-                    server
-                        .log
-                        .error(&format!("accept: {}", crate::error::describe(&e)));
+                    server.log.repeated(
+                        "accept",
+                        true,
+                        &format!("accept: {}", crate::error::describe(&e)),
+                    );
                     return None;
                 }
             }
@@ -662,9 +664,11 @@ impl<W: Copy + PartialEq> Sessions<W> {
                 }
             }
             if !may_accept(server, *served, active, stopping) {
-                server.log.warning(&format!(
-                    "{peer}: dropped a datagram: no room for another session"
-                ));
+                server.log.repeated(
+                    "no room for a session",
+                    false,
+                    &format!("{peer}: dropped a datagram: no room for another session"),
+                );
                 continue;
             }
             if !server.admit_datagram(server.kind, &peer, &sock.local, served) {
@@ -681,10 +685,11 @@ impl<W: Copy + PartialEq> Sessions<W> {
                     };
                     return Some((s, main));
                 }
-                Err(e) => server.log.error(&format!(
-                    "{peer}: start a session: {}",
-                    crate::error::describe(&e)
-                )),
+                Err(e) => server.log.repeated(
+                    "start a session",
+                    true,
+                    &format!("{peer}: start a session: {}", crate::error::describe(&e)),
+                ),
             }
         }
         self.more = true;

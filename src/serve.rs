@@ -412,9 +412,11 @@ impl Loop {
                 Err(e) => {
                     // Out of descriptors or memory: try again shortly rather
                     // than spin; the connection waits in the backlog.
-                    self.server
-                        .log
-                        .error(&format!("accept: {}", crate::error::describe(&e)));
+                    self.server.log.repeated(
+                        "accept",
+                        true,
+                        &format!("accept: {}", crate::error::describe(&e)),
+                    );
                     self.accept_retry = Some(Instant::now() + Duration::from_millis(100));
                     return;
                 }

@@ -882,9 +882,11 @@ impl Loop {
                             .max_conns
                             .is_some_and(|m| self.sessions.len() as u64 >= m);
                     if full {
-                        self.server.log.warning(&format!(
-                            "{peer}: dropped a datagram: no room for another session"
-                        ));
+                        self.server.log.repeated(
+                            "no room for a session",
+                            false,
+                            &format!("{peer}: dropped a datagram: no room for another session"),
+                        );
                         continue;
                     }
                     let local = d.local.clone();
@@ -899,9 +901,12 @@ impl Loop {
                     let up = match self.dgram_target(&f, id) {
                         Ok(up) => up,
                         Err(why) => {
-                            self.server
-                                .log
-                                .error(&format!("{peer}: {}", f.failed(&why)));
+                            // Out of descriptors, say: once a second at most.
+                            self.server.log.repeated(
+                                "start a session",
+                                true,
+                                &format!("{peer}: {}", f.failed(&why)),
+                            );
                             continue;
                         }
                     };
