@@ -99,6 +99,79 @@ fn a_silent_port_is_filtered_and_the_deadline_ends_the_scan() {
     assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
 }
 
+/// Issue 19, item 10: a port list is ranges, merged, not a list expanded
+/// before any bound applies. A thousand copies of 1-65535 once took a
+/// minute of CPU before the first probe, and `--scan-timeout` had not
+/// started; now the deadline ends the scan on time.
+#[test]
+fn a_huge_port_list_is_bounded_by_the_scan_deadline() {
+    let spec = vec!["1-65535"; 1000].join(",");
+    let t0 = Instant::now();
+    // One probe at a time: 65,535 of them take far longer than 100ms.
+    let out = run(
+        &[
+            "send",
+            "-z",
+            "--concurrency",
+            "1",
+            "--scan-timeout",
+            "100ms",
+            "127.0.0.1",
+            &spec,
+        ],
+        b"",
+    );
+    let took = t0.elapsed();
+    out.expect_code(124);
+    assert!(out.stderr.contains("deadline (100ms) came first"), "{out}");
+    assert!(out.stderr.contains("of 65535 ports not probed"), "{out}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // What was probed came from the start of the one merged range, once each.
+    let got = out.stdout_str();
+    for (i, line) in got.lines().enumerate() {
+        assert!(line.starts_with(&format!("127.0.0.1:{} ", i + 1)), "{line}");
+    }
+}
+
+/// Overlapping, repeated and unordered ranges probe each port once, in
+/// ascending order.
+#[test]
+fn overlapping_ranges_probe_each_port_once_in_order() {
+    let a = Server::start(&["serve", "127.0.0.1:0", "-q"]);
+    let b = Server::start(&["serve", "127.0.0.1:0", "-q"]);
+    let (lo, hi) = (a.port().min(b.port()), a.port().max(b.port()));
+    let spec = format!("{hi},{lo},{lo}-{lo},{hi},{lo},{hi}-{hi}");
+    let out = run(&["send", "-z", "127.0.0.1", &spec], b"");
+    out.expect_code(0);
+    assert_eq!(
+        out.stdout_str(),
+        format!("127.0.0.1:{lo} open\n127.0.0.1:{hi} open\n"),
+        "{out}"
+    );
+    // Ranges that overlap: the neighbours of `lo`, each once.
+    let spec = format!("{}-{},{lo}-{},{}-{lo}", lo + 1, lo + 2, lo + 1, lo - 1);
+    let out = run(&["send", "-z", "127.0.0.1", &spec], b"");
+    let ports: Vec<u16> = out
+        .stdout_str()
+        .lines()
+        .map(|l| {
+            l.split(' ')
+                .next()
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ports, [lo - 1, lo, lo + 1, lo + 2], "{out}");
+    assert!(
+        out.stdout_str().contains(&format!("127.0.0.1:{lo} open")),
+        "{out}"
+    );
+}
+
 #[test]
 fn udp_scans_say_what_they_can_tell() {
     let echo = Server::start(&["serve", "-u", "127.0.0.1:0", "--echo", "-q"]);

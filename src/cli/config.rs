@@ -649,6 +649,8 @@ fn words_after_probe(words: &[String]) -> Error {
 /// `send -z HOST PORTS`: a scan, checked.
 fn scan_job(args: &SendArgs, host: &str, spec: &str, words: &[String]) -> Result<send::Config> {
     use send::scan;
+    // The scan's deadline starts before any of its work, parsing included.
+    let started = std::time::Instant::now();
     if !args.probe {
         return Err(Error::usage(format!(
             "'{spec}' is several ports: scanning them needs -z (send -z {host} {spec})"
@@ -701,6 +703,7 @@ fn scan_job(args: &SendArgs, host: &str, spec: &str, words: &[String]) -> Result
             .or(if udp { args.wait } else { None })
             .unwrap_or(scan::PORT_TIMEOUT),
         deadline: args.scan_timeout,
+        started,
         family: family(&args.common),
     });
     Ok(send::Config { plan, job })

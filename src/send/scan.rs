@@ -24,10 +24,13 @@ pub const CONCURRENCY: u64 = 64;
 pub struct Scan {
     pub host: String,
     pub udp: bool,
-    pub ports: Vec<u16>,
+    pub ports: Ports,
     pub concurrency: u64,
     pub per_port: Duration,
     pub deadline: Option<Duration>,
+    /// When the deadline's clock started: before the port list was
+    /// parsed, so nothing the scan does escapes it.
+    pub started: Instant,
     pub family: Family,
 }
 
@@ -71,10 +74,49 @@ impl State {
     }
 }
 
-/// A port list: `22`, `20-30`, `20-30,443,8000-8010`. In order, without
-/// duplicates; port 0 is no port.
-pub fn parse_ports(spec: &str) -> std::result::Result<Vec<u16>, String> {
-    let mut out = Vec::new();
+/// A port list: `22`, `20-30`, `20-30,443,8000-8010`, kept as sorted,
+/// merged ranges rather than a list of ports, so that a spec repeating
+/// `1-65535` a thousand times costs a sort of a thousand pairs, not a
+/// dedup of 65 million ports. Each port once, in ascending order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ports {
+    /// Disjoint, not touching, ascending.
+    ranges: Vec<(u16, u16)>,
+    /// `before[i]`: how many ports the ranges before `ranges[i]` hold.
+    before: Vec<usize>,
+}
+
+impl Ports {
+    /// How many ports (at most 65,535).
+    pub fn len(&self) -> usize {
+        match (self.ranges.last(), self.before.last()) {
+            (Some(&(a, b)), Some(&n)) => n + usize::from(b - a) + 1,
+            _ => 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// The `i`th port in ascending order.
+    pub fn get(&self, i: usize) -> Option<u16> {
+        if i >= self.len() {
+            return None;
+        }
+        let r = self.before.partition_point(|&n| n <= i) - 1;
+        Some(self.ranges[r].0 + (i - self.before[r]) as u16)
+    }
+
+    /// The ports, in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        self.ranges.iter().flat_map(|&(a, b)| a..=b)
+    }
+}
+
+/// Parse a port list (see [`Ports`]); port 0 is no port.
+pub fn parse_ports(spec: &str) -> std::result::Result<Ports, String> {
+    let mut ranges = Vec::new();
     for item in spec.split(',') {
         let (a, b) = item.split_once('-').unwrap_or((item, item));
         let p = |s: &str| -> std::result::Result<u16, String> {
@@ -87,13 +129,27 @@ pub fn parse_ports(spec: &str) -> std::result::Result<Vec<u16>, String> {
         if a > b {
             return Err(format!("the range {a}-{b} in '{spec}' runs backwards"));
         }
-        for port in a..=b {
-            if !out.contains(&port) {
-                out.push(port);
-            }
+        ranges.push((a, b));
+    }
+    ranges.sort_unstable();
+    let mut merged: Vec<(u16, u16)> = Vec::with_capacity(ranges.len());
+    for (a, b) in ranges {
+        match merged.last_mut() {
+            // Overlapping or adjacent (20-30,31-40): one range.
+            Some(last) if u32::from(a) <= u32::from(last.1) + 1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
         }
     }
-    Ok(out)
+    let mut before = Vec::with_capacity(merged.len());
+    let mut n = 0;
+    for &(a, b) in &merged {
+        before.push(n);
+        n += usize::from(b - a) + 1;
+    }
+    Ok(Ports {
+        ranges: merged,
+        before,
+    })
 }
 
 /// Whether a word is a port list rather than one port.
@@ -107,8 +163,9 @@ pub fn is_port_list(w: &str) -> bool {
 /// when the deadline ended the scan first.
 pub fn run(s: &Scan, log: Log) -> Result<()> {
     let ip: IpAddr = addr::resolve(&s.host, 0, s.family)?[0].ip();
-    let started = Instant::now();
-    let until = s.deadline.map(|d| started + d);
+    // The name lookup counts too: a scan past its deadline after it
+    // probes nothing (each worker sees no time left) and says so.
+    let until = s.deadline.map(|d| s.started + d);
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<(usize, State)>();
     let workers = (s.concurrency as usize).clamp(1, s.ports.len().max(1));
@@ -123,7 +180,7 @@ pub fn run(s: &Scan, log: Log) -> Result<()> {
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&port) = s.ports.get(i) else { return };
+                    let Some(port) = s.ports.get(i) else { return };
                     let left = until.map(|u| u.saturating_duration_since(Instant::now()));
                     if left.is_some_and(|l| l.is_zero()) {
                         return;
@@ -152,7 +209,8 @@ pub fn run(s: &Scan, log: Log) -> Result<()> {
             while let Some(Some(st)) = results.get(shown) {
                 all_open &= *st == State::Open;
                 if !stdout_gone {
-                    stdout_gone = show(&log, ip, s.ports[shown], s.udp, st).is_err();
+                    stdout_gone =
+                        show(&log, ip, s.ports.get(shown).unwrap_or_default(), s.udp, st).is_err();
                 }
                 shown += 1;
             }
@@ -248,10 +306,31 @@ mod tests {
 
     #[test]
     fn port_lists() {
-        assert_eq!(parse_ports("22").unwrap(), [22]);
-        assert_eq!(parse_ports("20-23").unwrap(), [20, 21, 22, 23]);
-        assert_eq!(parse_ports("20-22,443,21").unwrap(), [20, 21, 22, 443]);
-        assert_eq!(parse_ports("1-65535").unwrap().len(), 65535);
+        let list = |s: &str| parse_ports(s).unwrap().iter().collect::<Vec<_>>();
+        assert_eq!(list("22"), [22]);
+        assert_eq!(list("20-23"), [20, 21, 22, 23]);
+        assert_eq!(list("20-22,443,21"), [20, 21, 22, 443]);
+        // Overlapping, touching and repeated ranges: each port once, in order.
+        assert_eq!(
+            list("443,25-27,20-22,21-26,22"),
+            [20, 21, 22, 23, 24, 25, 26, 27, 443]
+        );
+        assert_eq!(list("65535,1,65534-65535"), [1, 65534, 65535]);
+        let all = parse_ports("1-65535").unwrap();
+        assert_eq!(all.len(), 65535);
+        assert_eq!(
+            (all.get(0), all.get(65534), all.get(65535)),
+            (Some(1), Some(65535), None)
+        );
+        let spread = parse_ports("5,10-12,100").unwrap();
+        let by_index: Vec<_> = (0..spread.len()).map_while(|i| spread.get(i)).collect();
+        assert_eq!(by_index, spread.iter().collect::<Vec<_>>());
+        assert_eq!(spread.get(5), None);
+        // A thousand copies of the whole range: one range, at once.
+        let spec = vec!["1-65535"; 1000].join(",");
+        let t = Instant::now();
+        assert_eq!(parse_ports(&spec).unwrap(), all);
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
         for bad in ["0", "30-20", "a-b", "70000", "1-", ",", "22,,23"] {
             assert!(parse_ports(bad).is_err(), "{bad}");
         }
