@@ -453,7 +453,7 @@ fn parse_port(p: &str) -> std::result::Result<u16, String> {
         return Err(format!("invalid port '{p}'"));
     }
     p.parse::<u16>()
-        .map_err(|_| format!("port {p} is out of range (0-65535)"))
+        .map_err(|_| format!("port {p} is too large (the largest is 65535)"))
 }
 
 /// Every socket address `host` names, in resolver order, without duplicates.
@@ -709,8 +709,8 @@ mod tests {
             ("", "empty address"),
             ("host:", "missing port"),
             (":", "missing port"),
-            (":99999", "out of range"),
-            ("65536", "out of range"),
+            (":99999", "too large"),
+            ("65536", "too large"),
             ("[::1", "missing ']'"),
             ("[::1]x", "unexpected"),
             ("[nothost]:5", "not an IPv6 address"),

@@ -24,7 +24,7 @@ fn check(args: &[&str], code: i32, needle: &str) {
 fn usage_errors_exit_2() {
     let cases: &[(&[&str], &str)] = &[
         (&["serve", "host:"], "missing port"),
-        (&["serve", ":99999"], "out of range"),
+        (&["serve", ":99999"], "port 99999 is too large"),
         (&["serve", "[::1"], "missing ']'"),
         (&["serve", ""], "empty address"),
         (&["send", "ftp://example.org:21", "x"], "unknown scheme"),
@@ -69,6 +69,49 @@ fn usage_errors_exit_2() {
         (
             &["serve", "--broker", "udp://127.0.0.1:0"],
             "--broker relays between connections",
+        ),
+        // Issue 19, item 12: ports a client cannot use, and --mode's bits.
+        (
+            &["send", "-z", "127.0.0.1", "65536"],
+            "port 65536 is too large (the largest is 65535)",
+        ),
+        (
+            &["send", "-z", "127.0.0.1", "0"],
+            "127.0.0.1:0: port 0 is not a port to connect to",
+        ),
+        (
+            &["send", "-z", "127.0.0.1", "0-10"],
+            "port 0 in '0-10' is not a port to connect to",
+        ),
+        (
+            &["send", "-z", "127.0.0.1", "1-65536"],
+            "port 65536 in '1-65536' is too large",
+        ),
+        (
+            &["send", "127.0.0.1:0", "x"],
+            "port 0 is not a port to connect to",
+        ),
+        (
+            &["serve", "127.0.0.1:0", "--forward", "127.0.0.1:0"],
+            "--forward 127.0.0.1:0: a forward connects to its upstream's real port",
+        ),
+        (
+            &[
+                "serve",
+                "-u",
+                "127.0.0.1:0",
+                "--forward",
+                "udp://127.0.0.1:0",
+            ],
+            "a forward connects to its upstream's real port",
+        ),
+        (
+            &["serve", "--mode", "7777", "unix:/tmp/x"],
+            "only permission bits (000 to 777), not setuid, setgid or sticky bits",
+        ),
+        (
+            &["serve", "--mode", "4755", "unix:/tmp/x"],
+            "only permission bits",
         ),
     ];
     for (args, needle) in cases {

@@ -465,6 +465,79 @@ fn a_silent_proxy_times_out() {
     }
 }
 
+/// A fake HTTP proxy on loopback that answers CONNECT with `answer` and
+/// then echoes what comes through the tunnel; one thread per connection.
+fn fake_http_proxy(answer: &'static [u8]) -> String {
+    use std::io::{Read, Write};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { return };
+            std::thread::spawn(move || {
+                c.set_read_timeout(Some(T)).unwrap();
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match c.read(&mut b) {
+                        Ok(1) => head.push(b[0]),
+                        _ => return,
+                    }
+                }
+                assert!(head.starts_with(b"CONNECT "));
+                c.write_all(answer).unwrap();
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = c.read(&mut buf) {
+                    if c.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// Issue 19, item 12: an HTTP proxy whose answer has bare LF line ends
+/// (`HTTP/1.1 200 OK\n\n`) is understood, as curl understands it, by
+/// `send` and by a forwarder in every model; it used to be reported as
+/// having closed the connection during the handshake.
+#[test]
+fn an_http_proxy_answering_with_bare_lf_lines_is_understood() {
+    for answer in [
+        &b"HTTP/1.1 200 OK\n\n"[..],
+        b"HTTP/1.0 200 Connection established\nVia: fake\n\n",
+    ] {
+        let url = fake_http_proxy(answer);
+        let out = run(&["send", "--proxy", &url, "127.0.0.1:9", "through"], b"");
+        out.expect_code(0);
+        assert_eq!(out.stdout_str(), "through\n", "{out}");
+        for model in MODELS {
+            let mut f = Server::start(&[
+                model,
+                "127.0.0.1:0",
+                "-q",
+                "--forward",
+                "127.0.0.1:9",
+                "--proxy",
+                &url,
+            ]);
+            assert_eq!(exchange(f.addr(), b"tunnel\n"), b"tunnel\n", "{model}");
+            assert_eq!(f.interrupt(), Some(130), "{model}");
+        }
+    }
+    // A refusal with bare LF lines says what the proxy said.
+    let url = fake_http_proxy(b"HTTP/1.1 403 Forbidden\n\n");
+    let out = run(&["send", "--proxy", &url, "127.0.0.1:9", "x"], b"");
+    out.expect_code(1);
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("CONNECT 127.0.0.1:9 refused: 403 Forbidden"),
+        "{out}"
+    );
+}
+
 /// What cannot go through a proxy, and proxies that cannot be reached.
 #[test]
 fn proxy_usage_errors() {

@@ -1356,3 +1356,104 @@ fn endless_files_are_refused_not_read_into_memory() {
     assert!(out.stderr.contains("longer than 1 MiB"), "{out}");
     assert_eq!(out.stderr.lines().count(), 1, "{out}");
 }
+
+/// Issue 19, item 12: a v1 `--cert` is one plain line (it was
+/// `Other(OtherError(UnsupportedCertVersion))`), for a server and a
+/// client; a self-signed CA certificate presented by a *client* gets
+/// advice for a client's certificate, not the server's.
+#[test]
+fn certificate_refusals_are_plain_and_fit_whose_certificate_it_is() {
+    if !needs(&["openssl"]) {
+        return;
+    }
+    let dir = TempDir::new();
+    let p = |n: &str| dir.path(n).to_str().unwrap().to_string();
+    let sh = |cmd: &str| sh_in(&dir, cmd);
+    // `openssl x509 -req` without -extfile makes a v1 certificate.
+    sh(
+        "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout v1.key \
+         -out v1.csr -subj /CN=localhost 2>/dev/null && \
+         openssl x509 -req -in v1.csr -signkey v1.key -days 2 -out v1.pem 2>/dev/null && \
+         openssl x509 -in v1.pem -noout -text | grep -q 'Version: 1 '",
+    );
+    let (v1, v1_key) = (p("v1.pem"), p("v1.key"));
+    for args in [
+        vec![
+            "serve",
+            "tls://127.0.0.1:0",
+            "--cert",
+            &v1,
+            "--key",
+            &v1_key,
+            "--echo",
+        ],
+        vec![
+            "send",
+            "--insecure",
+            "--cert",
+            &v1,
+            "--key",
+            &v1_key,
+            "tls://127.0.0.1:1",
+            "x",
+        ],
+    ] {
+        let out = run(&args, b"");
+        out.expect_code(2);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {out}");
+        assert!(
+            lines[0].contains(&format!(
+                "--cert {v1}: it is an X.509 v1 certificate; TLS needs v3"
+            )),
+            "{out}"
+        );
+        assert!(!lines[0].contains("Other("), "{out}");
+    }
+
+    // A self-signed CA certificate (what `openssl req -x509` makes) as a
+    // client's own, against a server that trusts it as --client-ca.
+    sh(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+         -out ca.pem -days 2 -subj /CN=test-ca 2>/dev/null",
+    );
+    let (ca, ca_key) = (p("ca.pem"), p("ca.key"));
+    let mut s = Server::start(&[
+        "serve",
+        "tls://127.0.0.1:0",
+        "--client-ca",
+        &ca,
+        "--reply",
+        "x",
+    ]);
+    let out = run(
+        &[
+            "send",
+            "--insecure",
+            "--cert",
+            &ca,
+            "--key",
+            &ca_key,
+            &tls_of(&s),
+            "x",
+        ],
+        b"",
+    );
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("does not trust our certificate"),
+        "{out}"
+    );
+    s.wait_err("it is a CA certificate used as the client's own");
+    let err = s.err();
+    let line = err
+        .lines()
+        .find(|l| l.contains("client's own"))
+        .unwrap_or_default();
+    assert!(line.contains("--client-ca"), "{err}");
+    assert!(
+        !err.contains("server's own") && !err.contains("--pin"),
+        "{err}"
+    );
+    assert_eq!(s.interrupt(), Some(130));
+}

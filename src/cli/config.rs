@@ -495,6 +495,12 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Resu
         Error::Usage(m) => Error::usage(format!("--forward: {m}")),
         e => e,
     })?;
+    if addr_port(&target) == Some(0) {
+        return Err(Error::usage(format!(
+            "--forward {target}: a forward connects to its upstream's real port; {}",
+            send::scan::NO_PORT_0
+        )));
+    }
     if listen.is_datagram() && !target.is_datagram() {
         return Err(Error::usage(format!(
             "--forward {target}: a {listen} server forwards datagrams to a datagram address \
@@ -559,6 +565,9 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
     }
     let (raw, tls) = strip_tls(&raw, args.tls.tls, args.common.udp)?;
     let addr = address(&raw, args.common.udp, args.common.unix)?;
+    if addr_port(&addr) == Some(0) {
+        return Err(Error::usage(format!("{addr}: {}", send::scan::NO_PORT_0)));
+    }
     let source = args.source.as_deref().map(source).transpose()?;
     let mut opts = client_opts(&args.common);
     opts.proxy = proxy(args.proxy.as_deref(), &addr, opts.family)?;
@@ -635,6 +644,15 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
 /// a probe does not send.
 fn words_after_probe(words: &[String]) -> Error {
     let w = words.join(" ");
+    // `-z HOST 65536`: digits that are no port were meant as one (a probe
+    // sends no message), so say what is wrong with the port.
+    let digits = !words[0].is_empty() && words[0].bytes().all(|b| b.is_ascii_digit());
+    if digits && words[0].parse::<u16>().is_err() {
+        return Error::usage(format!(
+            "port {} is too large (the largest is 65535)",
+            words[0]
+        ));
+    }
     if words[0].starts_with('-') {
         Error::usage(format!(
             "options go before the address (what follows it is the message): '{w}'"
@@ -707,6 +725,14 @@ fn scan_job(args: &SendArgs, host: &str, spec: &str, words: &[String]) -> Result
         family: family(&args.common),
     });
     Ok(send::Config { plan, job })
+}
+
+/// An Internet address's port (None for a Unix one).
+fn addr_port(a: &Addr) -> Option<u16> {
+    match a {
+        Addr::Inet { port, .. } => Some(*port),
+        Addr::Unix { .. } => None,
+    }
 }
 
 /// The netcat address form, `send HOST PORT`: when the address names a

@@ -501,11 +501,19 @@ pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Permission bits only: setuid, setgid and sticky (04000, 02000, 01000)
+/// mean nothing useful on a socket file, and a mode that sets them is a
+/// slip (`7777` for `777`) more likely than a wish.
 fn parse_mode(s: &str) -> Result<u32, String> {
-    u32::from_str_radix(s.trim_start_matches("0o"), 8)
-        .ok()
-        .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| format!("invalid mode '{s}': expected octal such as 600 or 0660"))
+    let m = u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .map_err(|_| format!("invalid mode '{s}': expected octal such as 600 or 0660"))?;
+    if m > 0o777 {
+        return Err(format!(
+            "invalid mode '{s}': only permission bits (000 to 777), \
+             not setuid, setgid or sticky bits"
+        ));
+    }
+    Ok(m)
 }
 
 #[cfg(test)]
@@ -543,6 +551,15 @@ mod tests {
         assert_eq!(parse_mode("600").unwrap(), 0o600);
         assert_eq!(parse_mode("0660").unwrap(), 0o660);
         assert!(parse_mode("999").is_err());
+        assert_eq!(parse_mode("0777").unwrap(), 0o777);
+        for bits in ["7777", "4755", "1777", "01600"] {
+            assert!(
+                parse_mode(bits)
+                    .unwrap_err()
+                    .contains("only permission bits"),
+                "{bits}"
+            );
+        }
     }
 
     #[test]

@@ -156,18 +156,15 @@ impl Handshake {
             Stage::Method | Stage::Auth => 2 - self.got.len(),
             Stage::Reply => 5 - self.got.len(),
             Stage::ReplyRest(n) => n - self.got.len(),
-            // An answer ends with CRLF CRLF: read no further than the
-            // shortest way to complete it.
+            // An answer ends with an empty line: read no further than the
+            // shortest way to complete it. Lines may end with a bare LF,
+            // as curl and most HTTP clients accept (RFC 9112, 2.2).
             Stage::Header => {
                 let g = &self.got;
-                if g.ends_with(b"\r\n\r") {
+                if g.ends_with(b"\n\r") || g.ends_with(b"\n") {
                     1
-                } else if g.ends_with(b"\r\n") {
-                    2
-                } else if g.ends_with(b"\r") {
-                    3
                 } else {
-                    4
+                    2
                 }
             }
             Stage::Done => 0,
@@ -256,7 +253,7 @@ impl Handshake {
                     if self.got.len() > MAX_HEADER {
                         return Err("its answer to CONNECT has no end".into());
                     }
-                    if !self.got.ends_with(b"\r\n\r\n") {
+                    if !header_ended(&self.got) {
                         return Ok(false);
                     }
                     let head = String::from_utf8_lossy(&self.got).into_owned();
@@ -329,6 +326,12 @@ impl Handshake {
 }
 
 /// RFC 1928's reply codes.
+/// Whether an HTTP header ends here: an empty line after a line end, each
+/// CRLF or a bare LF.
+fn header_ended(got: &[u8]) -> bool {
+    got.ends_with(b"\n\n") || got.ends_with(b"\n\r\n")
+}
+
 fn socks_reply(code: u8) -> &'static str {
     match code {
         1 => "general failure",
@@ -527,6 +530,27 @@ mod tests {
              Proxy-Authorization: Basic YWw6aWNl\r\n\r\n"
         );
         assert_eq!(h.want(), 0);
+        // Bare LF line ends (issue 19, item 12), alone or mixed with CRLF:
+        // the header still ends at its empty line, and not a byte further.
+        for answer in [
+            &b"HTTP/1.1 200 OK\n\nSSH-2.0"[..],
+            b"HTTP/1.1 200 OK\nX: y\n\nSSH-2.0",
+            b"HTTP/1.1 200 OK\r\nX: y\n\r\nSSH-2.0",
+            b"HTTP/1.1 200 OK\nX: \r\r\n\nSSH-2.0",
+        ] {
+            let mut h = Handshake::new(&url("http://p"), Destination::Name("h".into(), 1));
+            let mut at = 0;
+            while !h.is_done() {
+                let n = h.want();
+                assert!(
+                    at + n <= answer.len() - 7,
+                    "read past the header of {answer:?}"
+                );
+                assert!(h.feed(&answer[at..at + n]).is_ok(), "{answer:?}");
+                at += n;
+            }
+            assert_eq!(&answer[at..], b"SSH-2.0", "{answer:?}");
+        }
         let mut h = Handshake::new(&url("http://p"), Destination::Name("h".into(), 1));
         let e = converse(
             &mut h,

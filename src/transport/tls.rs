@@ -232,7 +232,10 @@ pub fn server(spec: &ServerSpec, names: &[String]) -> Result<ServerTls> {
     };
     let mut config = builder
         .with_single_cert(identity.chain, identity.key)
-        .map_err(|e| Error::usage(format!("--cert/--key: {e}")))?;
+        .map_err(|e| match &spec.identity {
+            Some((c, k)) => own_cert_error(c, k, e),
+            None => Error::runtime(format!("tls: {e}")),
+        })?;
     config.alpn_protocols = spec.alpn.clone();
     // No resumption: a test server gains nothing from it, and each ticket
     // is work and bytes on every full handshake.
@@ -442,7 +445,7 @@ pub fn client(spec: &ClientSpec) -> Result<ClientTls> {
             let id = load_identity(c, k)?;
             builder
                 .with_client_auth_cert(id.chain, id.key)
-                .map_err(|e| Error::usage(format!("--cert/--key: {e}")))?
+                .map_err(|e| own_cert_error(c, k, e))?
         }
         None => builder.with_no_client_auth(),
     };
@@ -610,14 +613,31 @@ fn during_handshake(e: io::Error) -> io::Error {
     }
 }
 
-fn tls_err(e: rustls::Error) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, TlsError(e))
+/// A TLS failure on `conn`: the peer's certificate is a client's when
+/// `conn` is a server's, and the advice differs.
+fn tls_err(conn: &rustls::Connection, e: rustls::Error) -> io::Error {
+    let peer = match conn {
+        rustls::Connection::Server(_) => Whose::Client,
+        rustls::Connection::Client(_) => Whose::Server,
+    };
+    io::Error::new(io::ErrorKind::InvalidData, TlsError(e, peer))
+}
+
+/// Whose certificate a reason is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    /// The peer's, a server's (we are its client).
+    Server,
+    /// The peer's, a client's (we are its server).
+    Client,
+    /// Ours, from `--cert`.
+    Own,
 }
 
 /// A TLS failure as an `io::Error`'s payload, so that it reads as
 /// `tls: …` wherever the error is shown.
 #[derive(Debug)]
-struct TlsError(rustls::Error);
+struct TlsError(rustls::Error, Whose);
 
 impl std::fmt::Display for TlsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -627,7 +647,11 @@ impl std::fmt::Display for TlsError {
                 f.write_str("tls: the peer does not speak TLS (or not this version)")
             }
             rustls::Error::InvalidCertificate(c) => {
-                write!(f, "tls: certificate not trusted: {}", cert_reason(c))
+                write!(
+                    f,
+                    "tls: certificate not trusted: {}",
+                    cert_reason(c, self.1)
+                )
             }
             rustls::Error::AlertReceived(a) => {
                 use rustls::AlertDescription as A;
@@ -652,8 +676,34 @@ impl std::fmt::Display for TlsError {
 
 impl std::error::Error for TlsError {}
 
-fn cert_reason(c: &rustls::CertificateError) -> String {
+/// Why a certificate is refused, in words (rustls and webpki name their
+/// reasons only in Debug text, such as `Other(OtherError(
+/// UnsupportedCertVersion))`).
+fn cert_reason(c: &rustls::CertificateError, whose: Whose) -> String {
     use rustls::CertificateError as C;
+    if let C::Other(o) = c {
+        let name = format!("{o:?}");
+        if name.contains("CaUsedAsEndEntity") {
+            return match whose {
+                Whose::Server => {
+                    "it is a CA certificate used as the server's own (as `openssl req -x509` \
+                     makes them): pin it (--pin sha256:..., from `openssl x509 -noout \
+                     -fingerprint -sha256`), or make it with basicConstraints CA:FALSE"
+                        .into()
+                }
+                Whose::Client | Whose::Own => {
+                    "it is a CA certificate used as the client's own (as `openssl req -x509` \
+                     makes them): a client's certificate must be signed by the CA that the \
+                     server's --client-ca names, with basicConstraints CA:FALSE; a CA \
+                     certificate cannot stand for the client itself"
+                        .into()
+                }
+            };
+        }
+        if let Some(words) = webpki_words(&name) {
+            return words.into();
+        }
+    }
     match c {
         C::Expired | C::ExpiredContext { .. } => "it has expired".into(),
         C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".into(),
@@ -672,8 +722,96 @@ fn cert_reason(c: &rustls::CertificateError) -> String {
                 .into()
         }
         C::Revoked => "it has been revoked".into(),
-        C::Other(o) => o.to_string(),
-        other => format!("{other:?}"),
+        C::BadEncoding => "it is not a well-formed certificate (bad DER)".into(),
+        #[allow(deprecated)]
+        C::UnsupportedSignatureAlgorithm
+        | C::UnsupportedSignatureAlgorithmContext { .. }
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "it is signed with an algorithm TLS here does not support".into()
+        }
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "its extended key usage does not allow this use (serverAuth for a server, \
+             clientAuth for a client)"
+                .into()
+        }
+        C::UnknownRevocationStatus => "its revocation status is unknown".into(),
+        C::Other(o) => format!("the certificate was refused ({o:?})"),
+        other => format!("the certificate was refused ({other:?})"),
+    }
+}
+
+/// Plain words for webpki's reasons, by the variant's name in Debug text
+/// (webpki is not a direct dependency, so its enum cannot be matched).
+fn webpki_words(debug: &str) -> Option<&'static str> {
+    const WORDS: &[(&str, &str)] = &[
+        (
+            "UnsupportedCertVersion",
+            "it is an X.509 v1 certificate; TLS needs v3 (`openssl req -x509` makes v3, as \
+             does `openssl x509 -req` given -extfile with extensions)",
+        ),
+        (
+            "EndEntityUsedAsCa",
+            "a certificate in its chain that is not a CA's signed another",
+        ),
+        (
+            "UnsupportedCriticalExtension",
+            "it has a critical extension that TLS here does not know",
+        ),
+        ("MalformedExtensions", "its extensions are malformed"),
+        (
+            "ExtensionValueInvalid",
+            "an extension in it has an invalid value",
+        ),
+        ("InvalidSerialNumber", "its serial number is invalid"),
+        (
+            "EmptyEkuExtension",
+            "its extended key usage extension is empty",
+        ),
+        (
+            "UnsupportedNameType",
+            "it names its subject in a form TLS here does not support",
+        ),
+        ("MalformedDnsIdentifier", "a DNS name in it is malformed"),
+        (
+            "NameConstraintViolation",
+            "its names are outside what its issuer may certify",
+        ),
+        (
+            "PathLenConstraintViolated",
+            "its chain is longer than its CAs allow",
+        ),
+        ("MaximumPathDepthExceeded", "its chain is too long"),
+        ("CertDistrusted", "it is distrusted"),
+        (
+            "SignatureAlgorithmMismatch",
+            "its signature algorithms disagree",
+        ),
+    ];
+    WORDS
+        .iter()
+        .find(|(name, _)| debug.contains(name))
+        .map(|(_, words)| *words)
+}
+
+/// Our own `--cert`/`--key` refused while building a TLS configuration:
+/// one plain line naming the file.
+fn own_cert_error(cert: &Path, key: &Path, e: rustls::Error) -> Error {
+    match e {
+        rustls::Error::InvalidCertificate(c) => Error::usage(format!(
+            "--cert {}: {}",
+            cert.display(),
+            cert_reason(&c, Whose::Own)
+        )),
+        rustls::Error::InconsistentKeys(_) => Error::usage(format!(
+            "--cert {} and --key {}: the key is not the certificate's",
+            cert.display(),
+            key.display()
+        )),
+        e => Error::usage(format!(
+            "--cert {} / --key {}: {e}",
+            cert.display(),
+            key.display()
+        )),
     }
 }
 
@@ -848,7 +986,9 @@ impl TlsStream {
         let mut rest = data;
         if eof {
             let _ = st.conn.read_tls(&mut rest);
-            st.conn.process_new_packets().map_err(tls_err)?;
+            st.conn
+                .process_new_packets()
+                .map_err(|e| tls_err(&st.conn, e))?;
             if st.conn.is_handshaking() {
                 // Nothing more will come: the handshake cannot finish.
                 return Err(io::Error::new(
@@ -865,7 +1005,9 @@ impl TlsStream {
                 break;
             }
             st.conn.read_tls(&mut rest)?;
-            st.conn.process_new_packets().map_err(tls_err)?;
+            st.conn
+                .process_new_packets()
+                .map_err(|e| tls_err(&st.conn, e))?;
         }
         Ok(())
     }
