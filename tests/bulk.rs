@@ -88,10 +88,11 @@ fn stream_256_mib_through_a_pipe_and_echo() {
     let s = Server::start(&["serve", "127.0.0.1:0", "--echo"]);
     // `cat src | sockcat send`: the pipe path (splice).
     let cmd = format!(
-        "cat {} | {BIN} send {} > {}",
-        src.display(),
+        "cat {} | {} send {} > {}",
+        sh_quote(src.display()),
+        sh_quote(BIN),
         s.addr(),
-        dst.display()
+        sh_quote(dst.display())
     );
     let mut c = std::process::Command::new("sh")
         .args(["-c", &cmd])

@@ -71,7 +71,8 @@ fn closed_stdout_ends_quietly() {
     let data = "x\n".repeat(200_000);
     // `sh -c '… | head -1'`: the reader goes away after one line.
     let cmd = format!(
-        "{BIN} send {} --file /dev/stdin | head -c 2 >/dev/null; echo ${{PIPESTATUS[0]}}",
+        "{} send {} --file /dev/stdin | head -c 2 >/dev/null; echo ${{PIPESTATUS[0]}}",
+        sh_quote(BIN),
         s.addr()
     );
     let mut child = std::process::Command::new("bash")

@@ -526,7 +526,8 @@ fn unixgram_sessions_carry_lockstep_and_bulk() {
 /// nc and socat on either end: as the client, and as the upstream.
 #[test]
 fn real_peers_on_both_ends() {
-    if !needs(&["socat", "nc"]) {
+    // OpenBSD's nc by its own name: `nc` may be ncat's alternative.
+    if !needs(&["socat", "nc.openbsd"]) {
         return;
     }
     let dir = TempDir::new();
@@ -546,7 +547,7 @@ fn real_peers_on_both_ends() {
         assert!(got == msg, "{model}: socat got {} bytes", got.len());
         // OpenBSD nc as the client (-N: shut down after stdin's end).
         let got = peer(
-            Command::new("nc")
+            Command::new("nc.openbsd")
                 .args(["-N", host, port])
                 .stdin(std::fs::File::open(&input).unwrap()),
         );
@@ -572,7 +573,7 @@ fn real_peers_on_both_ends() {
     for model in MODELS {
         let sock = dir.path(&format!("nc-{model}.sock"));
         let out = dir.path(&format!("nc-{model}.out"));
-        let mut nc = Command::new("nc")
+        let mut nc = Command::new("nc.openbsd")
             .args(["-lU", sock.to_str().unwrap()])
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out).unwrap())

@@ -11,7 +11,7 @@ use clap_complete::Shell;
 
 use sockcat::cli;
 
-use crate::util::needs;
+use crate::util::{needs, sh_quote};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -161,18 +161,18 @@ fn complete(shell: &str, line: &str) -> String {
             sh(
                 "bash",
                 &format!(
-                    "source /usr/share/bash-completion/bash_completion; source {}/sockcat.bash; \
+                    "source /usr/share/bash-completion/bash_completion; source {}; \
                      COMP_WORDS=({words}); COMP_CWORD={cword}; COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}; \
                      _sockcat sockcat '{cur}' '{prev}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
-                    dir.display()
+                    sh_quote(dir.join("sockcat.bash").display())
                 ),
             )
         }
         "fish" => sh(
             "fish",
             &format!(
-                "source {}/sockcat.fish; complete -C '{line}'",
-                dir.display()
+                "source {}; complete -C '{line}'",
+                sh_quote(dir.join("sockcat.fish").display())
             ),
         ),
         "zsh" => {
@@ -180,7 +180,7 @@ fn complete(shell: &str, line: &str) -> String {
             let script = format!(
                 r#"zmodload zsh/zpty
 zpty z zsh -f -i
-zpty -w z "PS1='> '; fpath=({dir} \$fpath); autoload -Uz compinit; compinit -u -D"
+zpty -w z "PS1='> '; fpath=({qdir} \$fpath); autoload -Uz compinit; compinit -u -D"
 zpty -w -n z '{line}'$'\t'
 # Read until the shell has been quiet for half a second after showing
 # the completion, or for at most 10 s.
@@ -192,7 +192,7 @@ for i in {{1..200}}; do
 done
 print -r -- "$out"
 zpty -d z"#,
-                dir = dir.display()
+                qdir = sh_quote(dir.display())
             );
             sh("zsh", &script)
         }

@@ -280,7 +280,8 @@ fn programs_get_no_descriptor_the_server_inherited() {
         cmd.args([
             "-c",
             &format!(
-                "exec 7>&2 251</dev/null; exec {BIN} {model} 127.0.0.1:0 --exec ls /proc/self/fd"
+                "exec 7>&2 251</dev/null; exec {} {model} 127.0.0.1:0 --exec ls /proc/self/fd",
+                sh_quote(BIN)
             ),
         ]);
         let s = Server::start_command(cmd, &[model, "with 7 and 251 inherited"], Opts::default());

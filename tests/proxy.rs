@@ -89,7 +89,7 @@ pub fn dante(refused_port: u16) -> Proxy {
             ),
         )
         .unwrap();
-        let mut cmd = Command::new("danted");
+        let mut cmd = Command::new(program("danted").unwrap_or("danted".into()));
         cmd.args(["-f", conf.to_str().unwrap(), "-N", "1"]);
         cmd
     })

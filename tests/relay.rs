@@ -84,7 +84,7 @@ fn dev_null_or_closed_stdin_does_not_break_the_server() {
     s.wait_out("x\n");
 
     // Closed stdin (`<&-`).
-    let cmd = format!("exec {BIN} serve 127.0.0.1:0 --once <&-");
+    let cmd = format!("exec {} serve 127.0.0.1:0 --once <&-", sh_quote(BIN));
     let mut child = std::process::Command::new("sh")
         .args(["-c", &cmd])
         .stdout(Stdio::piped())

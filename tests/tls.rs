@@ -1226,6 +1226,9 @@ fn first_line(child: &mut std::process::Child) -> String {
 /// ends only its own connection. The server serves the next client.
 #[test]
 fn hostile_tls_clients_cost_a_bounded_amount() {
+    if !needs(&["python3"]) {
+        return;
+    }
     for model in MODELS {
         let mut s = Server::start(&[model, "tls://127.0.0.1:0", "--echo", "-q"]);
         let before = rss_all(s.pid());

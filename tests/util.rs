@@ -562,17 +562,26 @@ fn package_of(what: &str) -> &'static str {
         .unwrap_or_else(|| panic!("{what} is not in tests/needs.tsv: add it with its package"))
 }
 
-/// Whether `what` is here: a file path, or a program found on PATH.
-pub fn have(what: &str) -> bool {
+/// Where the program `name` is: on PATH, or in an sbin directory (a
+/// daemon such as danted lives in /usr/sbin, which a user's PATH lacks).
+pub fn program(name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let runnable = |p: &Path| {
         std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     };
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| runnable(p))
+}
+
+/// Whether `what` is here: a file path, or a program (see `program`).
+pub fn have(what: &str) -> bool {
     if what.starts_with('/') {
         return Path::new(what).exists();
     }
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|d| runnable(&d.join(what))))
+    program(what).is_some()
 }
 
 /// Whether the tests run in strict mode (scripts/test under CI sets it):
@@ -699,4 +708,10 @@ pub fn cpu_time(pid: i32) -> Duration {
     // SAFETY: sysconf has no memory-safety preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     Duration::from_millis(all * 1000 / hz)
+}
+
+/// `s` quoted for a POSIX shell command line (a path with a space or a
+/// quote in it stays one word).
+pub fn sh_quote(s: impl std::fmt::Display) -> String {
+    format!("'{}'", s.to_string().replace('\'', r"'\''"))
 }
