@@ -35,6 +35,9 @@ fn main() -> ExitCode {
         Cmd::ThreadServe(_) => "thread-serve",
     };
     let result = sockcat::run(cli);
+    if let Some(code) = sockcat::runtime::forced_exit() {
+        return ExitCode::from(code);
+    }
     match result {
         Ok(()) => ExitCode::from(code::OK),
         Err(e) => {

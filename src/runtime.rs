@@ -301,6 +301,15 @@ pub fn install_signals() -> Result<Signals> {
     let c = count.clone();
     ctrlc::set_handler(move || {
         if c.fetch_add(1, Ordering::SeqCst) >= 1 {
+            // The code is fixed before anything is killed: the main thread,
+            // seeing its children die, may reach its own exit first, and
+            // it must exit with this code too (see `forced_exit`).
+            let code = match crate::sys::stop_signal() {
+                Some(nix::sys::signal::Signal::SIGTERM) => crate::error::code::TERMINATED,
+                Some(nix::sys::signal::Signal::SIGHUP) => crate::error::code::HUNG_UP,
+                _ => crate::error::code::INTERRUPTED,
+            };
+            FORCED_EXIT.store(code, Ordering::SeqCst);
             exec::kill_all_now();
             if let Ok(files) = SOCKET_FILES.try_lock() {
                 for f in files.iter() {
@@ -308,11 +317,6 @@ pub fn install_signals() -> Result<Signals> {
                 }
             }
             // Exit at once, as a second Ctrl-C asks.
-            let code = match crate::sys::stop_signal() {
-                Some(nix::sys::signal::Signal::SIGTERM) => crate::error::code::TERMINATED,
-                Some(nix::sys::signal::Signal::SIGHUP) => crate::error::code::HUNG_UP,
-                _ => crate::error::code::INTERRUPTED,
-            };
             crate::sys::exit_now(code as i32);
         }
         if let Some(w) = SIGNAL_WAKER.get() {
@@ -322,6 +326,20 @@ pub fn install_signals() -> Result<Signals> {
     .map_err(|e| Error::runtime(format!("install signal handler: {e}")))?;
     crate::sys::note_stop_signals();
     Ok(Signals(count))
+}
+
+/// The exit code a second stop signal decided (0: none came). Set before
+/// that signal's handler kills anything, so whichever thread exits first,
+/// the process exits with it.
+static FORCED_EXIT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// The exit code a second stop signal asked for, if one came: `main`
+/// exits with it even when the server's own stop finished first.
+pub fn forced_exit() -> Option<u8> {
+    match FORCED_EXIT.load(Ordering::SeqCst) {
+        0 => None,
+        code => Some(code),
+    }
 }
 
 /// Route signals to this loop's waker. A signal that came before this call
