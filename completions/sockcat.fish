@@ -36,6 +36,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l count -d 'Serv
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l connect-timeout -d 'With --forward: give up connecting to ADDR after DUR [default: 10s]' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l half-close-timeout -d 'With --forward: once one direction has ended (a FIN came from one side), end the connection after DUR with nothing from the other [default: 60s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l proxy -d 'With --forward: reach ADDR through a proxy: socks5://[USER:PASS@]HOST[:PORT], socks5h:// (the proxy resolves names) or http:// (CONNECT)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l backlog -d 'Length of the listen backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
@@ -80,6 +81,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l count -d 
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l connect-timeout -d 'With --forward: give up connecting to ADDR after DUR [default: 10s]' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l half-close-timeout -d 'With --forward: once one direction has ended (a FIN came from one side), end the connection after DUR with nothing from the other [default: 60s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l proxy -d 'With --forward: reach ADDR through a proxy: socks5://[USER:PASS@]HOST[:PORT], socks5h:// (the proxy resolves names) or http:// (CONNECT)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l backlog -d 'Length of the listen backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
@@ -123,6 +125,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l count -
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l connect-timeout -d 'With --forward: give up connecting to ADDR after DUR [default: 10s]' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l half-close-timeout -d 'With --forward: once one direction has ended (a FIN came from one side), end the connection after DUR with nothing from the other [default: 60s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l proxy -d 'With --forward: reach ADDR through a proxy: socks5://[USER:PASS@]HOST[:PORT], socks5h:// (the proxy resolves names) or http:// (CONNECT)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l backlog -d 'Length of the listen backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r

@@ -863,6 +863,8 @@ pub fn report(log: &Log, peer: &crate::transport::Endpoint, end: Option<&crate::
         Some(End::Io(e))
             if e.kind() == std::io::ErrorKind::ConnectionReset
                 && log.level < crate::event::Level::Verbose => {}
+        // An end the operator asked for, like a close: shown under -v.
+        Some(End::HalfClosed(_)) if log.level < crate::event::Level::Verbose => {}
         Some(e) => log.error(&e.message(peer)),
     }
 }

@@ -549,6 +549,13 @@ impl Loop {
                 self.conns.insert(id, c);
             }
             Err(End::StdoutClosed) => return Err(Error::StdoutClosed),
+            Err(e @ End::HalfClosed(_)) => {
+                // An end the operator asked for, like a close: under -v.
+                if self.server.log.level >= crate::event::Level::Verbose {
+                    self.server.log.error(&e.message(&c.peer));
+                }
+                self.close(c, None);
+            }
             Err(End::Io(e)) => self.close(c, Some(e)),
             Err(other) => {
                 let e = io::Error::other(other.message(&c.peer));

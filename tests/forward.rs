@@ -723,3 +723,169 @@ fn forwarders_turn_nagle_off_on_both_sides() {
         "a plain server is left as it was: {got:?}"
     );
 }
+
+/// An upstream that accepts every connection, reads what comes, and
+/// never sends or closes: each connection's bytes go to `got` once its
+/// FIN came, and its socket is held until `stop`.
+fn mute_upstream(
+    l: TcpListener,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (std::thread::JoinHandle<()>, mpsc::Receiver<Vec<u8>>) {
+    use std::sync::atomic::Ordering;
+    let (tx, rx) = mpsc::channel();
+    let h = std::thread::spawn(move || {
+        l.set_nonblocking(true).unwrap();
+        let mut held = Vec::new();
+        while !stop.load(Ordering::SeqCst) {
+            match l.accept() {
+                Ok((s, _)) => {
+                    s.set_nonblocking(false).unwrap();
+                    let keep = s.try_clone().unwrap();
+                    let tx = tx.clone();
+                    std::thread::spawn(move || {
+                        let mut got = Vec::new();
+                        let _ = (&s).read_to_end(&mut got);
+                        let _ = tx.send(got);
+                    });
+                    held.push(keep);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        }
+    });
+    (h, rx)
+}
+
+/// What a server holds: its sockets (its pool of splice pipes may keep
+/// some pipes for the next transfer, so not every descriptor counts) and
+/// (fork-serve) its children.
+fn holdings(pid: i32) -> (usize, usize) {
+    let sockets = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .filter(|l| l.to_string_lossy().starts_with("socket:"))
+                .count()
+        })
+        .unwrap_or(0);
+    (sockets, children(pid).len())
+}
+
+/// Issue 19, item 5: clients that send and close, to an upstream that
+/// never closes, must not hold the server's slots for good. After
+/// --half-close-timeout without traffic from the upstream, each client
+/// sees EOF, the server's descriptors and children fall back, and a new
+/// client is served (the server is not full), in every model.
+#[test]
+fn half_closed_forwarded_connections_end_at_the_half_close_timeout() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const N: usize = 12;
+    for model in MODELS {
+        let (l, a) = upstream();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (up, got) = mute_upstream(l, stop.clone());
+        // Room for N at once and no more: a server that kept the dead
+        // halves could not serve the client after them.
+        let f = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-v",
+            "--max-conns",
+            &N.to_string(),
+            "--half-close-timeout",
+            "1s",
+            "--forward",
+            &a,
+        ]);
+        let before = holdings(f.pid());
+        let t0 = Instant::now();
+        let clients: Vec<_> = (0..N)
+            .map(|_| {
+                let addr = f.addr().to_string();
+                std::thread::spawn(move || {
+                    let mut c = Client::connect(&addr);
+                    c.write_all(b"hi").unwrap();
+                    c.shutdown(Shutdown::Write);
+                    c.read_to_end()
+                })
+            })
+            .collect();
+        for c in clients {
+            assert_eq!(c.join().unwrap(), b"", "{model}: EOF and nothing else");
+        }
+        let took = t0.elapsed();
+        assert!(took < Duration::from_secs(8), "{model}: EOF after {took:?}");
+        for _ in 0..N {
+            let b = got.recv_timeout(T).expect("the upstream got each FIN");
+            assert_eq!(b, b"hi", "{model}");
+        }
+        wait_until("the server's holdings fall back", T, || {
+            let (fds, kids) = holdings(f.pid());
+            fds <= before.0 && kids <= before.1
+        });
+        f.wait_err("half-closed and quiet for 1s (--half-close-timeout)");
+        // Served: its bytes reach the upstream, and it ends the same way.
+        let mut c = Client::connect(f.addr());
+        c.write_all(b"again").unwrap();
+        c.shutdown(Shutdown::Write);
+        assert_eq!(got.recv_timeout(T).expect("served"), b"again", "{model}");
+        assert_eq!(c.read_to_end(), b"", "{model}");
+        stop.store(true, Ordering::SeqCst);
+        up.join().unwrap();
+    }
+}
+
+/// Traffic in the direction still open keeps a half-closed connection
+/// alive past --half-close-timeout (it bounds quiet, not life); once the
+/// traffic stops, the bound applies. Both ways round, every model.
+#[test]
+fn traffic_keeps_a_half_closed_forwarded_connection_open() {
+    for model in MODELS {
+        for upstream_closes in [false, true] {
+            let (l, a) = upstream();
+            let f = Server::start(&[
+                model,
+                "127.0.0.1:0",
+                "-v",
+                "--half-close-timeout",
+                "600ms",
+                "--forward",
+                &a,
+            ]);
+            let mut c = Client::connect(f.addr());
+            let mut up = accept(&l);
+            let t0 = Instant::now();
+            let got = if upstream_closes {
+                // The upstream's FIN first; the client talks on.
+                up.shutdown(Shutdown::Write).unwrap();
+                assert_eq!(c.read_to_end(), b"", "{model}");
+                for _ in 0..6 {
+                    c.write_all(b"tick\n").unwrap();
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                let mut got = Vec::new();
+                up.read_to_end(&mut got).expect("the forwarder's FIN");
+                got
+            } else {
+                c.shutdown(Shutdown::Write);
+                let mut fin = Vec::new();
+                up.read_to_end(&mut fin).expect("the client's FIN");
+                for _ in 0..6 {
+                    up.write_all(b"tick\n").unwrap();
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                c.read_to_end()
+            };
+            assert_eq!(got, b"tick\n".repeat(6), "{model} {upstream_closes}");
+            assert!(
+                t0.elapsed() < Duration::from_secs(8),
+                "{model}: ended after {:?}",
+                t0.elapsed()
+            );
+            f.wait_err("half-closed and quiet for 600ms");
+        }
+    }
+}

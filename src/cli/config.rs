@@ -540,6 +540,9 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Resu
         timeout: args
             .connect_timeout
             .unwrap_or(crate::handler::forward::CONNECT_TIMEOUT),
+        half_close: args
+            .half_close_timeout
+            .unwrap_or(crate::handler::forward::HALF_CLOSE_TIMEOUT),
     })
 }
 

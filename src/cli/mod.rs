@@ -211,6 +211,10 @@ pub struct ServerArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_positive_duration, requires = "forward")]
     pub connect_timeout: Option<Duration>,
 
+    /// With --forward: once one direction has ended (a FIN came from one side), end the connection after DUR with nothing from the other [default: 60s]
+    #[arg(long, value_name = "DUR", value_parser = parse_positive_duration, requires = "forward")]
+    pub half_close_timeout: Option<Duration>,
+
     /// With --forward: reach ADDR through a proxy: socks5://[USER:PASS@]HOST[:PORT], socks5h:// (the proxy resolves names) or http:// (CONNECT)
     #[arg(long, value_name = "URL", requires = "forward")]
     pub proxy: Option<String>,

@@ -218,7 +218,8 @@ fn exec_stream(
     r.map_err(End::Io)?;
     match ended {
         None => Ok(()),
-        Some(blocking::Ended::Idle) => Err(End::IdleTimeout),
+        // (A program's pump has no half-close bound.)
+        Some(blocking::Ended::Idle | blocking::Ended::HalfClosed) => Err(End::IdleTimeout),
         Some(blocking::Ended::Endpoint(e) | blocking::Ended::Program(e)) => Err(End::Io(e)),
     }
 }
@@ -251,6 +252,7 @@ fn forward_stream(
         hex: d.hex,
         label: &label,
         quiet: forward::DGRAM_QUIET,
+        half_close: f.half_close,
     };
     let (moved, via, end) = blocking::bridge(stream, side, opts);
     tally.bytes_in = moved.up;
@@ -259,6 +261,7 @@ fn forward_stream(
     match end {
         None => Ok(()),
         Some(blocking::Ended::Idle) => Err(End::IdleTimeout),
+        Some(blocking::Ended::HalfClosed) => Err(End::HalfClosed(f.half_close)),
         Some(blocking::Ended::Endpoint(e) | blocking::Ended::Program(e)) => Err(End::Io(e)),
     }
 }

@@ -15,6 +15,12 @@ use crate::transport::{self, Dgram, Opts, Stream};
 /// `--connect-timeout` says otherwise.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Once one direction of a forwarded stream has ended, how long the other
+/// may go without traffic before the connection ends, unless
+/// `--half-close-timeout` says otherwise (nginx's `proxy_timeout`, socat's
+/// `-t`): an upstream that never closes must not hold a slot for good.
+pub const HALF_CLOSE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How long a forwarded datagram session lives without traffic, unless
 /// `--idle-timeout` says otherwise.
 pub const SESSION_IDLE: Duration = Duration::from_secs(60);
@@ -32,6 +38,8 @@ pub struct Forward {
     pub shown: &'static str,
     pub opts: Opts,
     pub timeout: Duration,
+    /// After one direction's end, how long the other may stay quiet.
+    pub half_close: Duration,
 }
 
 /// A forwarder's connection to its target.

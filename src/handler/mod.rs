@@ -39,6 +39,9 @@ pub enum Spec {
 pub enum End {
     Io(io::Error),
     IdleTimeout,
+    /// A forwarded connection's open direction was quiet for
+    /// `--half-close-timeout` after the other had ended.
+    HalfClosed(std::time::Duration),
     /// Our stdout was closed (`| head`).
     StdoutClosed,
     /// `--exec`'s program could not start.
@@ -54,6 +57,10 @@ impl End {
         match self {
             End::Io(e) => format!("{peer}: {}", crate::error::describe(e)),
             End::IdleTimeout => format!("{peer}: idle timeout"),
+            End::HalfClosed(d) => format!(
+                "{peer}: half-closed and quiet for {} (--half-close-timeout)",
+                humantime::format_duration(*d)
+            ),
             End::StdoutClosed => "stdout closed".into(),
             End::Exec(m) | End::Forward(m) => format!("{peer}: {m}"),
             End::Panicked => format!("{peer}: the worker serving it failed (a bug in sockcat)"),

@@ -36,6 +36,9 @@ pub enum Ended {
     Program(io::Error),
     /// No traffic from the peer for the idle timeout.
     Idle,
+    /// A forwarded connection stayed quiet for the half-close timeout
+    /// after one of its directions had ended.
+    HalfClosed,
 }
 
 /// Options of a pump.
@@ -235,6 +238,9 @@ pub struct BridgeOpts<'a> {
     /// After the peer's FIN, how long a datagram upstream may stay quiet
     /// before the bridge ends.
     pub quiet: Duration,
+    /// After one direction has ended, how long the other's source may stay
+    /// quiet before the bridge ends.
+    pub half_close: Duration,
 }
 
 /// What a bridge's two threads share.
@@ -244,6 +250,8 @@ struct Shared {
     last: AtomicU64,
     /// The peer's direction has ended (its FIN came).
     up_done: AtomicBool,
+    /// The upstream's direction has ended (its FIN came).
+    down_done: AtomicBool,
     /// A direction failed and the bridge is tearing down: the other
     /// direction must not take its wake-up for a FIN.
     broken: AtomicBool,
@@ -286,17 +294,21 @@ pub fn bridge(peer: &Stream, up: Side<'_>, o: BridgeOpts<'_>) -> (Moved, Via, Op
         began: Instant::now(),
         last: AtomicU64::new(0),
         up_done: AtomicBool::new(false),
+        down_done: AtomicBool::new(false),
         broken: AtomicBool::new(false),
     };
-    let up_wait = match (up.is_dgram(), o.idle) {
-        (true, Some(i)) => Some(i.min(TICK)),
-        (true, None) => Some(TICK),
-        (false, i) => i,
+    // Every read wakes at least once per half-close timeout, to see
+    // whether the other direction ended meanwhile (`waited_enough`).
+    let read_wait = o.idle.map_or(o.half_close, |i| i.min(o.half_close));
+    let up_wait = if up.is_dgram() {
+        read_wait.min(TICK)
+    } else {
+        read_wait
     };
     let timeouts = client
-        .set_read_timeout(o.idle)
+        .set_read_timeout(Some(read_wait))
         .and_then(|_| peer.set_write_timeout(o.idle))
-        .and_then(|_| up.set_read_timeout(up_wait))
+        .and_then(|_| up.set_read_timeout(Some(up_wait)))
         .and_then(|_| match up {
             Side::Stream(s) => s.set_write_timeout(o.idle),
             Side::Dgram(_) => Ok(()),
@@ -321,8 +333,10 @@ pub fn bridge(peer: &Stream, up: Side<'_>, o: BridgeOpts<'_>) -> (Moved, Via, Op
     // first real failure.
     let end = match (up_r.1, down_r.1) {
         (Some(Fail::Idle), _) | (_, Some(Fail::Idle)) => Some(Ended::Idle),
-        (Some(Fail::Read(e) | Fail::Write(e)), _)
-        | (None, Some(Fail::Read(e) | Fail::Write(e))) => Some(Ended::Endpoint(e)),
+        (Some(Fail::Read(e) | Fail::Write(e)), _) | (_, Some(Fail::Read(e) | Fail::Write(e))) => {
+            Some(Ended::Endpoint(e))
+        }
+        (Some(Fail::HalfClosed), _) | (_, Some(Fail::HalfClosed)) => Some(Ended::HalfClosed),
         (None, None) => None,
     };
     (moved, via, end)
@@ -349,10 +363,16 @@ fn carry(
         // A wake-up from the other direction's failure (or idle timeout)
         // is not an end of stream: pass no FIN on, report nothing more.
         _ if broken => return (moved, None),
-        Ok(()) => {
-            if dir == Dir::Up {
-                sh.up_done.store(true, Ordering::SeqCst);
-            }
+        // The source ended, or (half-closed) stayed quiet too long after
+        // the other direction ended: pass a FIN on. Its end counts as
+        // traffic, so the other direction's quiet is measured from here.
+        Ok(()) | Err(Fail::HalfClosed) => {
+            sh.touch();
+            let done = match dir {
+                Dir::Up => &sh.up_done,
+                Dir::Down => &sh.down_done,
+            };
+            done.store(true, Ordering::SeqCst);
             to.shut_write();
         }
         Err(Fail::Idle) => {
@@ -401,10 +421,32 @@ fn waited_enough(
     if o.idle.is_some_and(|i| quiet >= i) {
         return Some(Err(Fail::Idle));
     }
-    let after_fin = dir == Dir::Down && from.is_dgram() && sh.up_done.load(Ordering::SeqCst);
+    let other_done = match dir {
+        Dir::Up => &sh.down_done,
+        Dir::Down => &sh.up_done,
+    }
+    .load(Ordering::SeqCst);
+    let after_fin = dir == Dir::Down && from.is_dgram() && other_done;
     if after_fin && quiet >= o.quiet {
         return Some(Ok(()));
     }
+    if other_done && quiet >= o.half_close {
+        return Some(Err(Fail::HalfClosed));
+    }
+    // Wake again when the nearest bound is due (traffic the other way may
+    // have moved it since this read began), not a whole period later.
+    let mut next = if other_done {
+        o.half_close - quiet
+    } else {
+        o.half_close
+    };
+    if let Some(i) = o.idle {
+        next = next.min(i - quiet);
+    }
+    if from.is_dgram() {
+        next = next.min(TICK);
+    }
+    let _ = from.set_read_timeout(Some(next.max(Duration::from_millis(1))));
     None
 }
 

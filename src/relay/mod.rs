@@ -120,6 +120,9 @@ pub enum Fail {
     Write(io::Error),
     /// No traffic either way for the idle timeout.
     Idle,
+    /// The other direction had ended, and this one's source stayed quiet
+    /// for the half-close timeout.
+    HalfClosed,
 }
 
 /// Whether an error means the other end reset the connection (or went

@@ -52,6 +52,12 @@ pub(super) struct Fwd {
     /// With --proxy: the conversation that opens the tunnel, once the
     /// connect to the proxy is made.
     tunnel: Option<Box<Handshake>>,
+    /// When one direction (not both) had ended: the other's quiet is
+    /// bounded by `--half-close-timeout` from then on.
+    half_at: Option<Instant>,
+    /// The half-close timer waiting in the loop's heap, if any: one at a
+    /// time, however many events the open direction brings.
+    half_timer: Option<Instant>,
 }
 
 enum Up {
@@ -199,6 +205,8 @@ impl Loop {
             last_down: now,
             via: if splice { Via::Splice } else { Via::Copy },
             tunnel: None,
+            half_at: None,
+            half_timer: None,
         }));
         if self.connect_check.is_none() {
             self.connect_check = Some(now + check_every(f.timeout));
@@ -597,6 +605,7 @@ impl Loop {
                 return Err(match fail {
                     Fail::Read(e) | Fail::Write(e) => End::Io(e),
                     Fail::Idle => End::IdleTimeout,
+                    Fail::HalfClosed => End::HalfClosed(self.forward_target().half_close),
                 });
             }
         };
@@ -617,6 +626,19 @@ impl Loop {
                 client.shut_write();
             } else {
                 self.timers.push(std::cmp::Reverse((quiet_until, id)));
+            }
+        } else if f.to_up.done != f.to_down.done {
+            // One direction ended: the other gets --half-close-timeout
+            // without traffic (measured from that end, or its last byte).
+            let half_at = *f.half_at.get_or_insert(now);
+            let bound = self.forward_target().half_close;
+            let until = c.last.max(half_at) + bound;
+            if now >= until {
+                return Err(End::HalfClosed(bound));
+            }
+            if f.half_timer.is_none_or(|t| now >= t) {
+                f.half_timer = Some(until);
+                self.timers.push(std::cmp::Reverse((until, id)));
             }
         }
         Ok(())
