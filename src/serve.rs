@@ -841,6 +841,11 @@ impl Loop {
                 if let Some(ch) = &mut c.child {
                     exec::terminate(ch.child.id() as i32);
                 }
+                // A cut forwarded transfer ends with a reset on both
+                // sides: a FIN would make it look complete.
+                if let Some(f) = &c.fwd {
+                    f.reset(&c.stream);
+                }
                 let e = io::Error::other("closed at shutdown");
                 self.close(c, Some(e));
             }

@@ -178,7 +178,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
             Turn::Serve => {}
             Turn::Cut => {
                 server.warn_cut(active.values().filter(|a| a.stream.is_some()).count());
-                cut(&mut active)
+                cut(&mut active, matches!(server.spec, Spec::Forward(_)))
             }
             // Threads that ignore even the cut are left to process exit.
             Turn::Abandon => break,
@@ -401,10 +401,18 @@ fn worker(pool: &Pool, spec: &Spec, d: Drive, tx: &mpsc::Sender<Msg>, waker: &Ar
 
 /// The grace period is over: cut every connection still open so its
 /// thread's blocking calls return, and stop the programs `--exec` started.
-fn cut(active: &mut HashMap<u64, Active>) {
+fn cut(active: &mut HashMap<u64, Active>, forwarding: bool) {
+    // Forwarded connections end with a reset (a FIN would make a cut
+    // transfer look complete); the relay wakes its own sockets.
+    crate::relay::blocking::cut_all();
     for a in active.values_mut() {
         if let Some(s) = a.stream.take() {
-            let _ = s.shutdown(Shutdown::Both);
+            if forwarding {
+                s.reset_on_close();
+                let _ = s.shutdown(Shutdown::Read);
+            } else {
+                let _ = s.shutdown(Shutdown::Both);
+            }
         }
     }
     exec::signal_all(nix::sys::signal::Signal::SIGTERM);

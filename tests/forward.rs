@@ -147,7 +147,7 @@ fn an_upstream_that_refuses_closes_the_client_and_the_server_goes_on() {
         let target = format!("127.0.0.1:{port}");
         let mut f = Server::start(&[model, "127.0.0.1:0", "--forward", &target]);
         for _ in 0..2 {
-            assert_eq!(exchange(f.addr(), b"anyone there?\n"), b"", "{model}");
+            assert_reset(f.addr(), b"anyone there?\n", model);
         }
         let failures = || f.err().lines().filter(|l| l.contains("failed")).count();
         wait_until("one line per failure", T, || failures() >= 2);
@@ -166,7 +166,7 @@ fn an_upstream_that_refuses_closes_the_client_and_the_server_goes_on() {
 fn an_unresolvable_or_silent_upstream_fails_with_a_reason() {
     for model in MODELS {
         let f = Server::start(&[model, "127.0.0.1:0", "--forward", "nowhere.invalid:80"]);
-        assert_eq!(exchange(f.addr(), b"x\n"), b"", "{model}");
+        assert_reset(f.addr(), b"x\n", model);
         f.wait_err("forward to nowhere.invalid:80 failed: ");
     }
     // A listener whose backlog is full (and never accepts) swallows SYNs:
@@ -192,11 +192,29 @@ fn an_unresolvable_or_silent_upstream_fails_with_a_reason() {
             "300ms",
         ]);
         let t0 = Instant::now();
-        assert_eq!(exchange(f.addr(), b"x\n"), b"", "{model}");
+        assert_reset(f.addr(), b"x\n", model);
         f.wait_err("timed out");
         assert!(t0.elapsed() < Duration::from_secs(10), "{model}");
     }
     drop(fillers);
+}
+
+/// Send `msg`, half-close, and read: the forwarder could not reach its
+/// upstream, and a client owed an answer is reset, not given a FIN that
+/// looks like an empty answer (issue 19, item 7).
+fn assert_reset(addr: &str, msg: &[u8], model: &str) {
+    let c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(T)).unwrap();
+    // The reset may come before the write.
+    let _ = (&c).write_all(msg);
+    let _ = c.shutdown(Shutdown::Write);
+    let mut got = Vec::new();
+    let r = (&c).read_to_end(&mut got);
+    assert!(
+        matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "{model}: the client read {r:?} ({} bytes), not a reset",
+        got.len()
+    );
 }
 
 fn connect_quick(a: &str) -> Option<TcpStream> {
@@ -887,5 +905,62 @@ fn traffic_keeps_a_half_closed_forwarded_connection_open() {
             );
             f.wait_err("half-closed and quiet for 600ms");
         }
+    }
+}
+
+/// Issue 19, item 7: a forwarded download cut by the end of the grace
+/// period must not look complete. A slow client downloads a reply far
+/// larger than the buffers; SIGTERM with --grace 500ms cuts it: the
+/// client's read ends with a reset, never a clean EOF after a short
+/// count, in every model.
+#[test]
+fn a_transfer_cut_by_the_grace_period_is_reset() {
+    const SIZE: usize = 256 << 20;
+    for model in MODELS {
+        let (l, a) = upstream();
+        let mut f = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-q",
+            "--grace",
+            "500ms",
+            "--forward",
+            &a,
+        ]);
+        let up = std::thread::spawn(move || {
+            let mut s = accept(&l);
+            let chunk = vec![b'z'; 1 << 20];
+            for _ in 0..SIZE >> 20 {
+                if s.write_all(&chunk).is_err() {
+                    return;
+                }
+            }
+        });
+        let c = TcpStream::connect(f.addr()).unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut total = 0usize;
+        let mut signalled = false;
+        let r = loop {
+            match (&c).read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => total += n,
+                Err(e) => break Err(e),
+            }
+            if !signalled && total >= 1 << 20 {
+                signalled = true;
+                f.signal(libc::SIGTERM);
+            }
+            // A slow reader: the transfer is far from done at the cut.
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        assert!(signalled, "{model}: only {total} bytes came");
+        assert!(
+            matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            "{model}: the client's read ended with {r:?} after {total} of {SIZE} bytes, not a reset"
+        );
+        assert!(total < SIZE, "{model}");
+        assert!(f.wait().is_some(), "{model}: the server ends");
+        up.join().unwrap();
     }
 }

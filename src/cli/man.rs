@@ -85,8 +85,12 @@ on one side resets the other (a Unix stream has no reset: it is closed).
 .IP \(bu 2
 When the upstream cannot be reached (refused, a name that does not
 resolve, or no answer within \fB\-\-connect\-timeout\fR, 10s unless
-given), the client's connection is closed, one event says why
+given), the client's connection is reset (it was owed an answer, and a
+FIN would look like an empty one), one event says why
 (\fBforward to ADDR failed: ...\fR), and the server goes on serving.
+A transfer cut by the end of \fB\-\-grace\fR, or by a failure on either
+side, is reset too; only a connection whose two directions both ended
+is closed with a FIN.
 A name's addresses are tried Happy Eyeballs style (IPv6 first, the next
 250ms after the last, the first to connect wins), and the timeout bounds
 the whole attempt. \fBserve\fR looks a name up on a helper thread, so a slow resolver never

@@ -233,14 +233,14 @@ fn forward_stream(
     d: Drive,
     tally: &mut Tally,
 ) -> Result<(), End> {
+    // The client is owed an answer from here on: until the bridge ends
+    // cleanly, a close (a failed connect, this process killed at the end
+    // of the grace period) is a reset, never a FIN that looks like an
+    // empty answer.
+    stream.reset_on_close();
     let up = match f.connect() {
         Ok(up) => up,
-        Err(m) => {
-            // End the conversation cleanly: FIN now, and read what the peer
-            // sends so it gets no reset.
-            blocking::linger_close(stream);
-            return Err(End::Forward(m));
-        }
+        Err(m) => return Err(End::Forward(m)),
     };
     let side = match &up {
         Upstream::Stream(s) => Side::Stream(s),

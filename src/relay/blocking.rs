@@ -179,6 +179,67 @@ fn is_timeout(e: &io::Error) -> bool {
 /// its wait (a datagram socket has no FIN, so only time ends it).
 const TICK: Duration = Duration::from_millis(100);
 
+/// How often a blocking bridge's write that waits for a slow reader looks
+/// up: a cut or a failure of the other direction must end it without
+/// shutting the socket's write side, which would send a FIN and make a
+/// cut transfer look complete.
+const WRITE_TICK: Duration = Duration::from_millis(250);
+
+/// The server is cutting every connection (thread-serve, at the end of the
+/// grace period): see [`cut_all`].
+static CUT: AtomicBool = AtomicBool::new(false);
+
+/// The sockets of the bridges running in this process (second handles),
+/// so [`cut_all`] can wake them.
+static LIVE: std::sync::Mutex<Vec<(u64, Stream)>> = std::sync::Mutex::new(Vec::new());
+static NEXT_LIVE: AtomicU64 = AtomicU64::new(0);
+
+/// End every bridge in this process with a reset, never a FIN: a transfer
+/// cut by the grace period must not look complete. Each socket's close is
+/// made a reset and its readers are woken (a shut read side sends nothing
+/// to the peer); writers waiting on a slow reader notice within
+/// [`WRITE_TICK`]. (fork-serve needs none of this: its child is killed,
+/// and the reset armed at the bridge's start does the rest.)
+pub fn cut_all() {
+    CUT.store(true, Ordering::SeqCst);
+    let live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    for (_, s) in live.iter() {
+        s.reset_on_close();
+        let _ = s.shutdown(Shutdown::Read);
+    }
+}
+
+fn cut_error() -> Fail {
+    Fail::Read(io::Error::other("closed at shutdown"))
+}
+
+/// A bridge's sockets in [`LIVE`] while it runs.
+struct Registered(Option<u64>);
+
+impl Registered {
+    fn new(streams: &[&Stream]) -> Registered {
+        let id = NEXT_LIVE.fetch_add(1, Ordering::Relaxed);
+        let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut any = false;
+        for s in streams {
+            if let Ok(dup) = s.try_clone() {
+                live.push((id, dup));
+                any = true;
+            }
+        }
+        Registered(any.then_some(id))
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Some(id) = self.0 {
+            let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+            live.retain(|(i, _)| *i != id);
+        }
+    }
+}
+
 /// Size of a bridge's splice pipe: each call moves up to this much.
 const PIPE: usize = 256 * 1024;
 
@@ -305,16 +366,34 @@ pub fn bridge(peer: &Stream, up: Side<'_>, o: BridgeOpts<'_>) -> (Moved, Via, Op
     } else {
         read_wait
     };
+    let write_wait = o.idle.map_or(WRITE_TICK, |i| i.min(WRITE_TICK));
     let timeouts = client
         .set_read_timeout(Some(read_wait))
-        .and_then(|_| peer.set_write_timeout(o.idle))
+        .and_then(|_| peer.set_write_timeout(Some(write_wait)))
         .and_then(|_| up.set_read_timeout(Some(up_wait)))
         .and_then(|_| match up {
-            Side::Stream(s) => s.set_write_timeout(o.idle),
+            Side::Stream(s) => s.set_write_timeout(Some(write_wait)),
             Side::Dgram(_) => Ok(()),
         });
     if let Err(e) = timeouts {
         return (Moved::default(), via, Some(Ended::Endpoint(e)));
+    }
+    // Until both directions end cleanly, a close (this process killed,
+    // the bridge failing) is a reset: bytes may be owed, and a FIN would
+    // make a cut transfer look complete.
+    client.reset_on_close();
+    up.reset_on_close();
+    let streams: Vec<&Stream> = match up {
+        Side::Stream(s) => vec![peer, s],
+        Side::Dgram(_) => vec![peer],
+    };
+    let live = Registered::new(&streams);
+    if CUT.load(Ordering::SeqCst) {
+        return (
+            Moved::default(),
+            via,
+            Some(Ended::Endpoint(io::Error::other("closed at shutdown"))),
+        );
     }
     let (up_r, down_r) = std::thread::scope(|s| {
         let h = s.spawn(|| carry(client, up, Dir::Up, &sh, &o, splice));
@@ -339,6 +418,14 @@ pub fn bridge(peer: &Stream, up: Side<'_>, o: BridgeOpts<'_>) -> (Moved, Via, Op
         (Some(Fail::HalfClosed), _) | (_, Some(Fail::HalfClosed)) => Some(Ended::HalfClosed),
         (None, None) => None,
     };
+    drop(live);
+    if !matches!(end, Some(Ended::Endpoint(_) | Ended::Program(_))) {
+        // Both directions ended (by FIN, or by a timeout that sent one):
+        // the close is a FIN again, lingering as a close should.
+        for s in streams {
+            s.fin_on_close();
+        }
+    }
     (moved, via, end)
 }
 
@@ -384,22 +471,17 @@ fn carry(
                 }
             }
         }
-        Err(f) => {
+        Err(_) => {
             sh.broken.store(true, Ordering::SeqCst);
-            // One side reset (or failed): the other is reset too. Wake the
-            // other direction: it reads `to`; if `to` failed, it may be
-            // blocked writing to `from`, which only a full shutdown ends.
+            // One side reset (or failed, or the server cut it): the other
+            // is reset too. Wake the other direction without a FIN (a shut
+            // read side sends nothing): it reads `to`, and if it is
+            // blocked writing to `from`, its write looks up within
+            // WRITE_TICK and sees `broken`.
             from.reset_on_close();
             to.reset_on_close();
             to.shut_read();
-            match f {
-                Fail::Write(_) => {
-                    if let Side::Stream(s) = from {
-                        let _ = s.shutdown(Shutdown::Both);
-                    }
-                }
-                _ => from.shut_read(),
-            }
+            from.shut_read();
         }
     }
     (moved, r.err())
@@ -416,6 +498,9 @@ fn waited_enough(
 ) -> Option<Result<(), Fail>> {
     if sh.broken.load(Ordering::SeqCst) {
         return Some(Ok(()));
+    }
+    if CUT.load(Ordering::SeqCst) {
+        return Some(Err(cut_error()));
     }
     let quiet = sh.quiet_for();
     if o.idle.is_some_and(|i| quiet >= i) {
@@ -457,6 +542,9 @@ fn write_waited(sh: &Shared, o: &BridgeOpts<'_>) -> Result<(), Fail> {
         // Unwinds this direction; `carry` sees `broken` and stays quiet.
         return Err(Fail::Idle);
     }
+    if CUT.load(Ordering::SeqCst) {
+        return Err(cut_error());
+    }
     match o.idle {
         Some(i) if sh.quiet_for() >= i => Err(Fail::Idle),
         _ => Ok(()),
@@ -474,6 +562,8 @@ fn carry_copy(
     let mut buf = vec![0u8; BUF.min(to.max_chunk())];
     loop {
         let n = match from.read(&mut buf) {
+            // A cut wakes a reader with a shut read side: not an EOF.
+            Ok(None) if CUT.load(Ordering::SeqCst) => return Err(cut_error()),
             Ok(None) => return Ok(()),
             Ok(Some(n)) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -524,6 +614,7 @@ fn carry_splice(
     let (pr, pw, cap) = (&pipe.r, &pipe.w, pipe.cap);
     loop {
         let n = match crate::sys::splice_nb(src, pw.as_fd(), cap, false) {
+            Ok(0) if CUT.load(Ordering::SeqCst) => return Err(cut_error()),
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

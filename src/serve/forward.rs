@@ -24,8 +24,8 @@ use super::{Conn, Loop};
 use crate::addr::ProxyKind;
 use crate::addr::{self, Addr};
 use crate::event::Via;
+use crate::handler::End;
 use crate::handler::forward::{DGRAM_QUIET, Forward, Upstream};
-use crate::handler::{End, Session};
 use crate::output::hex_to_stderr;
 use crate::relay::nonblocking::{Half, PipePool};
 use crate::relay::{Fail, Side};
@@ -395,8 +395,7 @@ impl Loop {
     }
 
     /// Install the upstream state, watching its socket; on failure, say
-    /// why and end the client's connection cleanly (FIN, and what it still
-    /// sends is read and dropped, so it gets no reset).
+    /// why and reset the client's connection.
     fn set_up(&mut self, c: &mut Conn, id: usize, r: Result<Up, String>) {
         let r = r.and_then(|up| {
             watch(self.poll.registry(), &up, id)
@@ -424,9 +423,14 @@ impl Loop {
         self.server
             .log
             .error(&format!("{}: {}", c.peer, f.failed(why)));
+        // The client was owed an answer: a reset, not a FIN that looks
+        // like an empty one. Nothing is left to do, so it closes now.
+        c.stream.reset_on_close();
         c.fwd = None;
-        c.session = Some(Session::Discard);
+        c.session = None;
+        c.read_done = true;
         c.finish = true;
+        c.shut = true;
     }
 
     /// Make what progress a forwarded connection can make now.

@@ -234,6 +234,18 @@ impl Stream {
         let _ = socket2::SockRef::from(&fd).set_linger(Some(Duration::ZERO));
     }
 
+    /// Undo [`Stream::reset_on_close`]: the close sends a FIN again (a
+    /// relay that armed a reset while bytes were owed, and then ended
+    /// cleanly).
+    pub fn fin_on_close(&self) {
+        let fd = match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Tls(t) => return t.sock().fin_on_close(),
+            Stream::Unix(_) => return,
+        };
+        let _ = socket2::SockRef::from(&fd).set_linger(None);
+    }
+
     /// Try a read without waiting, whatever the socket's blocking mode.
     pub fn read_nowait(&self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
