@@ -42,6 +42,8 @@ const EXIT_STDOUT_CLOSED: i32 = 3;
 pub fn run(cfg: runtime::Config) -> Result<()> {
     let mut server = runtime::setup(cfg)?;
     crate::handler::print::prepare();
+    // Children grow splice pipes from one budget, not one each.
+    crate::relay::blocking::share_pipe_budget();
     let mut acc = Acceptor::new(&mut server)?;
     let (tally_rx, tally_tx) = sys::pipe().context("create pipe")?;
     let tally_rx = std::fs::File::from(tally_rx);

@@ -364,6 +364,41 @@ pub fn splice_pipe(size: Option<usize>) -> io::Result<(OwnedFd, OwnedFd, usize)>
     Ok((r, w, cap))
 }
 
+/// Resize a pipe to `size` (rounded up by the kernel); its new capacity,
+/// or None where the system refuses (past the user's pipe memory, or
+/// smaller than what the pipe holds).
+pub fn resize_pipe(fd: BorrowedFd<'_>, size: usize) -> Option<usize> {
+    use nix::fcntl::{FcntlArg, fcntl};
+    fcntl(fd, FcntlArg::F_SETPIPE_SZ(size as libc::c_int))
+        .ok()
+        .map(|n| n.max(4096) as usize)
+}
+
+/// A counter shared by this process and every child it forks afterwards:
+/// one page of shared anonymous memory, never unmapped.
+pub fn shared_counter() -> io::Result<&'static std::sync::atomic::AtomicUsize> {
+    // SAFETY: a fresh anonymous mapping: no address is given and no file
+    // is mapped, so nothing existing is touched.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the mapping is page-aligned (so aligned for an AtomicUsize),
+    // zero-filled (a valid 0), writable, and never unmapped, so the
+    // reference is valid for the life of the process; across fork it is
+    // the same memory, and atomics on it are atomic across processes.
+    Ok(unsafe { &*(p as *const std::sync::atomic::AtomicUsize) })
+}
+
 /// Grow a pipe to `size` if the system allows it (best effort).
 pub fn grow_pipe(fd: BorrowedFd<'_>, size: usize) {
     use nix::fcntl::{FcntlArg, fcntl};

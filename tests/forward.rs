@@ -668,9 +668,9 @@ fn idle_forwarded_connections_end_at_the_idle_timeout() {
     }
 }
 
-/// TCP_NODELAY of every connected TCP socket that `pid` (or one of its
-/// children, where fork-serve serves) holds, read through pidfd_getfd.
-fn nodelay_of_connections(pid: i32) -> Vec<bool> {
+/// Copies of every descriptor `pid` and its children (where fork-serve
+/// serves) hold, taken through pidfd_getfd (root may), to look at them.
+fn descriptors_of(pid: i32) -> Vec<std::os::fd::OwnedFd> {
     let mut got = Vec::new();
     for p in std::iter::once(pid).chain(children(pid).into_iter().map(|(c, _)| c)) {
         // SAFETY: pidfd_open takes a pid and flags; no memory is passed.
@@ -686,25 +686,32 @@ fn nodelay_of_connections(pid: i32) -> Vec<bool> {
             .collect();
         for fd in fds {
             // SAFETY: pidfd_getfd copies a descriptor of another process
-            // into this one (root may); no memory is passed.
+            // into this one; no memory is passed.
             let mine = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, fd, 0) } as i32;
-            if mine < 0 {
-                continue;
-            }
-            // SAFETY: `mine` was just returned open, and is owned here.
-            let sock =
-                unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(mine) };
-            let s = socket2::SockRef::from(&sock);
-            let tcp = s.r#type().is_ok_and(|t| t == socket2::Type::STREAM)
-                && s.peer_addr().is_ok_and(|a| a.as_socket().is_some());
-            if tcp {
-                got.push(s.tcp_nodelay().unwrap_or(false));
+            if mine >= 0 {
+                // SAFETY: `mine` was just returned open, and is owned here.
+                got.push(unsafe {
+                    <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(mine)
+                });
             }
         }
         // SAFETY: pidfd is ours to close.
         unsafe { libc::close(pidfd) };
     }
     got
+}
+
+/// TCP_NODELAY of every connected TCP socket a server holds.
+fn nodelay_of_connections(pid: i32) -> Vec<bool> {
+    descriptors_of(pid)
+        .iter()
+        .map(socket2::SockRef::from)
+        .filter(|s| {
+            s.r#type().is_ok_and(|t| t == socket2::Type::STREAM)
+                && s.peer_addr().is_ok_and(|a| a.as_socket().is_some())
+        })
+        .map(|s| s.tcp_nodelay().unwrap_or(false))
+        .collect()
 }
 
 /// A forwarder sets TCP_NODELAY on both of its sockets without being
@@ -962,5 +969,81 @@ fn a_transfer_cut_by_the_grace_period_is_reset() {
         assert!(total < SIZE, "{model}");
         assert!(f.wait().is_some(), "{model}: the server ends");
         up.join().unwrap();
+    }
+}
+
+/// Idle forwarded connections hold no grown splice pipe (issue 19, item
+/// 6): a pipe grows only while bytes stream through it and shrinks before
+/// a read that would wait, and fork-serve's children grow from one budget.
+/// So 140 connections left open after a transfer, under a user of their
+/// own, leave that user's next pipe at the kernel's default 64 KiB; before,
+/// each fork-serve child kept two 256 KiB pipes, used up the user's pipe
+/// memory (64 MiB) and cut every new pipe of the user's to 8 KiB. (A
+/// pipe's size cannot be read from outside while a splice waits on it:
+/// F_GETPIPE_SZ waits for the pipe's lock.)
+#[test]
+fn idle_forwarded_connections_hold_no_grown_pipe() {
+    use std::os::unix::fs::PermissionsExt;
+    if !needs_root() || !needs(&["setpriv", "python3"]) {
+        return;
+    }
+    let dir = TempDir::new();
+    let bin = copy_of_binary(&dir);
+    std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let uid = lone_uid();
+    let as_uid = |cmd: &mut Command| {
+        cmd.args([
+            "--clear-groups",
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
+        ]);
+    };
+    // A new pipe of that user's, and its size (F_GETPIPE_SZ is 1032).
+    let fresh_pipe = || {
+        let mut c = Command::new("setpriv");
+        as_uid(&mut c);
+        c.args([
+            "python3",
+            "-c",
+            "import os, fcntl; r, w = os.pipe(); print(fcntl.fcntl(w, 1032))",
+        ]);
+        let o = output_within(&mut c, T);
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse::<usize>()
+            .unwrap_or(0)
+    };
+    assert_eq!(fresh_pipe(), 64 * 1024, "a new pipe before the test");
+    let echo = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
+    let data = random_bytes(1 << 20, 6);
+    for model in MODELS {
+        let mut cmd = Command::new("setpriv");
+        as_uid(&mut cmd);
+        cmd.arg(&bin)
+            .args([model, "127.0.0.1:0", "--forward", echo.addr(), "-q"]);
+        if model == "fork-serve" {
+            cmd.args(["--max-children", "200"]);
+        }
+        let s = Server::start_command(cmd, &[model, "as a uid of its own"], Opts::default());
+        let mut open = Vec::new();
+        for _ in 0..140 {
+            let c = TcpStream::connect(s.addr()).unwrap();
+            c.set_read_timeout(Some(T)).unwrap();
+            let mut w = c.try_clone().unwrap();
+            let out = data.clone();
+            let writer = std::thread::spawn(move || w.write_all(&out).unwrap());
+            let mut back = vec![0u8; data.len()];
+            (&c).read_exact(&mut back).unwrap();
+            writer.join().unwrap();
+            assert!(back == data, "{model}: the echo differs");
+            open.push(c); // left open and idle
+        }
+        wait_until(
+            &format!("{model}: a new pipe of the user's at 64 KiB"),
+            T,
+            || fresh_pipe() == 64 * 1024,
+        );
+        drop(open);
     }
 }

@@ -11,7 +11,7 @@
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -243,39 +243,82 @@ impl Drop for Registered {
 /// Size of a bridge's splice pipe: each call moves up to this much.
 const PIPE: usize = 256 * 1024;
 
-/// Bridge pipes grown to [`PIPE`] at once in this process (16 MiB). A
-/// pipe's whole capacity counts against the user's pipe memory (64 MiB by
-/// default, past which every new pipe of the user's, anyone's shell
-/// included, is cut to two pages); the rest keep the default 64 KiB.
+/// Bridge pipes grown to [`PIPE`] at once (16 MiB), across the whole
+/// server: fork-serve's children share the count (see
+/// [`share_pipe_budget`]). A pipe's whole capacity counts against its
+/// user's pipe memory (64 MiB by default, past which every new pipe of that
+/// user's, anyone's shell included, is cut to two pages).
 const GROWN_MAX: usize = 64;
-static GROWN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static GROWN_HERE: AtomicUsize = AtomicUsize::new(0);
+static GROWN_SHARED: std::sync::OnceLock<&'static AtomicUsize> = std::sync::OnceLock::new();
 
-/// A bridge direction's pipe, and its share of the grown total.
+/// The count of grown bridge pipes: one per process, or one for the
+/// parent and all its children once [`share_pipe_budget`] has run.
+fn grown() -> &'static AtomicUsize {
+    GROWN_SHARED.get().copied().unwrap_or(&GROWN_HERE)
+}
+
+/// Make the grown-pipe count one for this process and every child it
+/// forks from now on (fork-serve calls it before its first fork), so the
+/// cap holds for the server, not per child. A child killed outright keeps
+/// its share until the server exits; a child that ends normally returns it.
+pub fn share_pipe_budget() {
+    if let Ok(shared) = crate::sys::shared_counter() {
+        let _ = GROWN_SHARED.set(shared);
+    }
+}
+
+/// A bridge direction's pipe. It starts at the kernel's default size and
+/// is grown to [`PIPE`] only while bytes stream through it (a read fills
+/// it), within [`GROWN_MAX`]; before a read that would wait it is shrunk
+/// back, so an idle connection never holds a grown pipe.
 struct BridgePipe {
     r: std::os::fd::OwnedFd,
     w: std::os::fd::OwnedFd,
     cap: usize,
+    /// The default capacity, to shrink back to.
+    small: usize,
     grown: bool,
 }
 
 impl BridgePipe {
     fn new() -> io::Result<BridgePipe> {
-        let grow = GROWN.fetch_add(1, Ordering::Relaxed) < GROWN_MAX;
-        if !grow {
-            GROWN.fetch_sub(1, Ordering::Relaxed);
+        let (r, w, cap) = crate::sys::splice_pipe(None)?;
+        Ok(BridgePipe {
+            r,
+            w,
+            cap,
+            small: cap,
+            grown: false,
+        })
+    }
+
+    /// A read filled the pipe: bulk is flowing, so move more per call.
+    fn grow(&mut self) {
+        if self.grown || grown().fetch_add(1, Ordering::Relaxed) >= GROWN_MAX {
+            if !self.grown {
+                grown().fetch_sub(1, Ordering::Relaxed);
+            }
+            return;
         }
-        match crate::sys::splice_pipe(grow.then_some(PIPE)) {
-            Ok((r, w, cap)) => Ok(BridgePipe {
-                r,
-                w,
-                cap,
-                grown: grow,
-            }),
-            Err(e) => {
-                if grow {
-                    GROWN.fetch_sub(1, Ordering::Relaxed);
-                }
-                Err(e)
+        match crate::sys::resize_pipe(self.w.as_fd(), PIPE) {
+            Some(cap) => {
+                self.cap = cap;
+                self.grown = true;
+            }
+            None => {
+                grown().fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The next read may wait: give the memory back (the pipe is empty).
+    fn shrink(&mut self) {
+        if self.grown {
+            if let Some(cap) = crate::sys::resize_pipe(self.w.as_fd(), self.small) {
+                self.cap = cap;
+                self.grown = false;
+                grown().fetch_sub(1, Ordering::Relaxed);
             }
         }
     }
@@ -284,7 +327,7 @@ impl BridgePipe {
 impl Drop for BridgePipe {
     fn drop(&mut self) {
         if self.grown {
-            GROWN.fetch_sub(1, Ordering::Relaxed);
+            grown().fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -610,9 +653,12 @@ fn carry_splice(
     let (Some(src), Some(dst)) = (from.plain_fd(), to.plain_fd()) else {
         return carry_copy(from, to, dir, sh, o, moved);
     };
-    let pipe = BridgePipe::new().map_err(Fail::Read)?;
-    let (pr, pw, cap) = (&pipe.r, &pipe.w, pipe.cap);
+    let mut pipe = BridgePipe::new().map_err(Fail::Read)?;
     loop {
+        if pipe.grown && !crate::sys::readable_now(src) {
+            pipe.shrink();
+        }
+        let (pr, pw, cap) = (&pipe.r, &pipe.w, pipe.cap);
         let n = match crate::sys::splice_nb(src, pw.as_fd(), cap, false) {
             Ok(0) if CUT.load(Ordering::SeqCst) => return Err(cut_error()),
             Ok(0) => return Ok(()),
@@ -636,5 +682,8 @@ fn carry_splice(
         }
         *moved += n as u64;
         sh.touch();
+        if n == cap {
+            pipe.grow();
+        }
     }
 }
