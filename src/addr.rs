@@ -306,8 +306,10 @@ pub fn parse_with(raw: &str, udp: bool, unix: bool) -> Result<Addr> {
                 "-U conflicts with the address '{raw}'"
             )));
         }
+        // A plain argument is a path as it stands: `-U //tmp/s` is not
+        // the `unix://` form, whose `//` is dropped.
         Addr::Unix {
-            name: parse_unix_name(raw)?,
+            name: unix_name(raw)?,
             dgram: false,
         }
     } else {
@@ -363,8 +365,16 @@ pub fn parse(s: &str) -> Result<Addr> {
     Ok(Addr::Inet { proto, host, port })
 }
 
+/// The name after `unix:` or `unixgram:`, which may be written URL-style
+/// (`unix:///run/s`, `unix://@name`).
 fn parse_unix_name(s: &str) -> Result<UnixName> {
-    let s = s.strip_prefix("//").unwrap_or(s);
+    unix_name(s.strip_prefix("//").unwrap_or(s))
+}
+
+/// A Unix socket name: `@NAME` (abstract) or a path. A path's leading
+/// slashes become one (Linux resolves `//run/s` as `/run/s`), so that the
+/// name as printed reads back as itself, not as the `unix://` form.
+fn unix_name(s: &str) -> Result<UnixName> {
     if s.is_empty() {
         return Err(Error::usage("empty Unix socket path"));
     }
@@ -382,6 +392,10 @@ fn parse_unix_name(s: &str) -> Result<UnixName> {
         }
         return Ok(UnixName::Abstract(name.as_bytes().to_vec()));
     }
+    let s = match s.trim_start_matches('/') {
+        rest if rest.len() < s.len() => &s[s.len() - rest.len() - 1..],
+        _ => s,
+    };
     Ok(UnixName::Path(PathBuf::from(s)))
 }
 
@@ -701,6 +715,42 @@ mod tests {
                 dgram: false
             }
         );
+    }
+
+    /// Found by the `address` fuzz target: `unix:////:` was the path
+    /// `//:`, printed as `//:`, which read back as the `unix://` form of
+    /// the path `:`. And `-U //tmp/s` lost its `//` the same way.
+    #[test]
+    fn a_unix_path_with_leading_slashes_prints_back_to_itself() {
+        let path = |s: &str| UnixName::Path(s.into());
+        for (text, want) in [
+            ("unix:////:", "/:"),
+            ("unix:///run/s", "/run/s"),
+            ("unix://rel", "rel"),
+            ("unix://///x", "/x"),
+            ("unix://////", "/"),
+        ] {
+            let a = parse(text).unwrap();
+            assert_eq!(
+                a,
+                Addr::Unix {
+                    name: path(want),
+                    dgram: false
+                },
+                "{text}"
+            );
+            assert_eq!(parse(&format!("unix:{a}")).unwrap(), a, "{text}");
+        }
+        for (raw, want) in [("//tmp/s", "/tmp/s"), ("/tmp/s", "/tmp/s"), ("s", "s")] {
+            assert_eq!(
+                parse_with(raw, false, true).unwrap(),
+                Addr::Unix {
+                    name: path(want),
+                    dgram: false
+                },
+                "-U {raw}"
+            );
+        }
     }
 
     #[test]
