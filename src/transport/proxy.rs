@@ -258,10 +258,15 @@ impl Handshake {
                     }
                     let head = String::from_utf8_lossy(&self.got).into_owned();
                     self.got.clear();
-                    let status = head.lines().next().unwrap_or_default().trim();
+                    // The status line starts the answer: no whitespace
+                    // before it (a line end's CR after it goes).
+                    let status = head.lines().next().unwrap_or_default().trim_end();
                     let mut words = status.splitn(3, ' ');
                     let (version, code) = (words.next().unwrap_or(""), words.next());
-                    let code = code.and_then(|c| c.parse::<u16>().ok());
+                    // Three digits (RFC 9112, 4): not `+200` or `0200`.
+                    let code = code
+                        .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit()))
+                        .and_then(|c| c.parse::<u16>().ok());
                     let Some(code) = code.filter(|_| version.starts_with("HTTP/")) else {
                         return Err(format!("not an HTTP proxy (it answered {status:?})"));
                     };
@@ -563,6 +568,19 @@ mod tests {
             "CONNECT h:1 refused: 407 Proxy Authentication Required \
              (it wants http://USER:PASS@HOST:PORT)"
         );
+        // Found by the `proxy_handshake` fuzz target: a status line
+        // after whitespace was taken for one; and (found on reading that
+        // code) so was a status code of other than three digits.
+        for answer in [
+            &b"\tHTTP/1.1 200 OK\r\n\r\n"[..],
+            b" HTTP/1.1 200 OK\n\n",
+            b"HTTP/1.1 +200 OK\r\n\r\n",
+            b"HTTP/1.1 0200 OK\r\n\r\n",
+        ] {
+            let mut h = Handshake::new(&url("http://p"), Destination::Name("h".into(), 1));
+            let e = converse(&mut h, answer).1.unwrap_err();
+            assert!(e.starts_with("not an HTTP proxy"), "{answer:?}: {e}");
+        }
         let mut h = Handshake::new(&url("http://p"), Destination::Name("h".into(), 1));
         let e = converse(&mut h, &[5, 0]).1;
         assert_eq!(e, Ok(false), "an answer that never ends waits for more");
