@@ -41,3 +41,25 @@ pub fn run(cli: Cli) -> error::Result<()> {
         Cmd::Send(a) => send::run(config::send(&a)?),
     }
 }
+
+/// Entry points for the cargo-fuzz targets in `fuzz/`, and nothing else:
+/// not an API, and free to change. Only what a target cannot reach through
+/// the public API is here (the proxy's `Handshake` is public already).
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::path::Path;
+
+    use crate::error::Result;
+    use crate::transport::tls;
+
+    /// `--cert` and `--key` from their contents, as `load_identity` reads
+    /// them once the files are read.
+    pub fn pem_identity(cert: &[u8], key: &[u8]) -> Result<tls::Identity> {
+        tls::identity_from_pem(cert, Path::new("CERT"), key, Path::new("KEY"))
+    }
+
+    /// `--cacert` from its contents: how many trusted certificates it adds.
+    pub fn pem_roots(pem: &[u8]) -> Result<usize> {
+        Ok(tls::roots_from_pem(pem, Path::new("CA"), "--cacert")?.len())
+    }
+}

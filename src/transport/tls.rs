@@ -70,17 +70,33 @@ fn read_pem(path: &Path, flag: &str) -> Result<Vec<u8>> {
 
 /// Read `--cert FILE --key FILE` (PEM: a chain; a PKCS#8, SEC1 or RSA key).
 pub fn load_identity(cert: &Path, key: &Path) -> Result<Identity> {
-    let chain: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(&read_pem(cert, "--cert")?)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::usage(format!("--cert {}: {e}", cert.display())))?;
+    identity_from_pem(
+        &read_pem(cert, "--cert")?,
+        cert,
+        &read_pem(key, "--key")?,
+        key,
+    )
+}
+
+/// The identity in the contents of `--cert` and `--key` (their files'
+/// names are for messages only): what [`load_identity`] does once the
+/// files are read, and what the `pem` fuzz target feeds.
+pub(crate) fn identity_from_pem(
+    cert_pem: &[u8],
+    cert: &Path,
+    key_pem: &[u8],
+    key: &Path,
+) -> Result<Identity> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::usage(format!("--cert {}: {e}", cert.display())))?;
     if chain.is_empty() {
         return Err(Error::usage(format!(
             "--cert {}: no PEM certificate in it",
             cert.display()
         )));
     }
-    let key = PrivateKeyDer::from_pem_slice(&read_pem(key, "--key")?)
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
         .map_err(|e| Error::usage(format!("--key {}: {e}", key.display())))?;
     Ok(Identity { chain, key })
 }
@@ -359,11 +375,16 @@ fn save(path: &Path, flag: &str, pem: &str, mode: u32) -> Result<()> {
 }
 
 fn roots_from(path: &Path, flag: &str) -> Result<rustls::RootCertStore> {
+    roots_from_pem(&read_pem(path, flag)?, path, flag)
+}
+
+/// The trusted certificates in the contents of `--cacert` or `--client-ca`
+/// (`path` and `flag` are for messages only).
+pub(crate) fn roots_from_pem(pem: &[u8], path: &Path, flag: &str) -> Result<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(&read_pem(path, flag)?)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::usage(format!("{flag} {}: {e}", path.display())))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::usage(format!("{flag} {}: {e}", path.display())))?;
     let (added, _) = roots.add_parsable_certificates(certs);
     if added == 0 {
         return Err(Error::usage(format!(
@@ -1280,6 +1301,32 @@ mod tests {
         let spki = spki_fingerprint(der).unwrap();
         assert!(matches!(parse_pin(&spki).unwrap(), Pin::Spki(_)));
         assert!(parse_pin(&spki.to_ascii_lowercase()).is_ok());
+    }
+
+    #[test]
+    fn pem_contents_load_as_the_files_do() {
+        let (id, pem, key_pem) = generate(&["localhost".into()]).unwrap();
+        let (c, k) = (Path::new("c.pem"), Path::new("k.pem"));
+        let loaded = identity_from_pem(pem.as_bytes(), c, key_pem.as_bytes(), k).unwrap();
+        assert_eq!(loaded.chain, id.chain);
+        assert_eq!(loaded.key.secret_der(), id.key.secret_der());
+        let e = identity_from_pem(key_pem.as_bytes(), c, pem.as_bytes(), k)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("--cert c.pem: no PEM certificate"), "{e}");
+        assert_eq!(
+            roots_from_pem(pem.as_bytes(), c, "--cacert").unwrap().len(),
+            1
+        );
+        let e = roots_from_pem(b"", c, "--cacert")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("--cacert c.pem: no usable PEM certificate"),
+            "{e}"
+        );
     }
 
     #[test]
