@@ -44,6 +44,11 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
     crate::handler::print::prepare();
     // Children grow splice pipes from one budget, not one each.
     crate::relay::blocking::share_pipe_budget();
+    if matches!(server.spec, crate::handler::Spec::Forward(_)) {
+        // Children tell the parent about the upstream sockets they open,
+        // so that a connection from one of them is seen for what it is.
+        crate::transport::ours::hear_children().context("create pipe")?;
+    }
     let mut acc = Acceptor::new(&mut server)?;
     let (tally_rx, tally_tx) = sys::pipe().context("create pipe")?;
     let tally_rx = std::fs::File::from(tally_rx);
@@ -80,6 +85,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
         exited.clear();
         exec::reap_orphans();
         drain_tallies(&tally_rx, &mut totals);
+        crate::transport::ours::hear();
         let turn = acc.turn(
             &server,
             &mut stopping,
@@ -221,6 +227,7 @@ fn reap(
     for (pid, status) in gone {
         exec::ended(pid);
         sessions.ended(pid);
+        crate::transport::ours::child_gone(pid);
         if let Some(info) = children.remove(&pid) {
             if let Some(fd) = &info.pidfd {
                 let _ = acc
@@ -277,6 +284,7 @@ fn child_setup(acc: &Acceptor) {
     sys::set_signal(Signal::SIGINT, false);
     sys::set_signal(Signal::SIGTERM, true);
     sys::set_signal(Signal::SIGHUP, true);
+    crate::transport::ours::in_child();
     for l in &acc.listeners {
         sys::close_in_child(l.as_raw_fd());
     }

@@ -44,8 +44,12 @@ impl Server {
         &self,
         kind: crate::addr::Kind,
         peer: &crate::transport::Endpoint,
+        local: impl FnOnce() -> crate::transport::Endpoint,
         served: &mut u64,
     ) -> bool {
+        if self.looped(peer, local) {
+            return false;
+        }
         if !self
             .access
             .permits(peer.ip(), peer.credentials().map(|c| c.0))
@@ -56,6 +60,39 @@ impl Server {
         *served += 1;
         self.log
             .connection(kind, &peer.to_string(), peer.credentials());
+        true
+    }
+
+    /// A forwarder's connection (or datagram) from one of its own
+    /// upstream sockets: a loop through a name or an interface that leads
+    /// back here. It is closed at once, with one event line however
+    /// often it repeats; left alone, each would open the next.
+    fn looped(
+        &self,
+        peer: &crate::transport::Endpoint,
+        local: impl FnOnce() -> crate::transport::Endpoint,
+    ) -> bool {
+        use crate::transport::Endpoint;
+        if !matches!(self.spec, Spec::Forward(_)) {
+            return false;
+        }
+        let Endpoint::Inet(p) = peer else {
+            return false;
+        };
+        let Endpoint::Inet(l) = local() else {
+            return false;
+        };
+        if !transport::ours::looped(*p, l) {
+            return false;
+        }
+        self.log.repeated(
+            "forwarding loop",
+            true,
+            &format!(
+                "refused {peer}: it comes from this server's own --forward upstream \
+                 (a forwarding loop: the upstream leads back here)"
+            ),
+        );
         true
     }
 
@@ -73,7 +110,7 @@ impl Server {
             self.log.refused(kind, &peer.to_string());
             return false;
         }
-        self.admit(kind, peer, served)
+        self.admit(kind, peer, || local.clone(), served)
     }
 
     /// When to give up on open connections, once the server must stop: a
@@ -138,6 +175,20 @@ pub fn setup(cfg: Config) -> Result<Server> {
         transport::Listen::Bind(addr) => transport::bind(&addr, &opts)?,
         transport::Listen::Inherited(bound) => bound,
     };
+    if let Spec::Forward(f) = &spec {
+        // Checked once bound: a port 0 (or an inherited socket) is only
+        // known now. Through a proxy, the address is the proxy's to reach.
+        if f.opts.proxy.is_none() {
+            if let Some(local) = transport::ours::leads_here(&bound, &f.addr) {
+                return Err(Error::usage(format!(
+                    "--forward {} is this server's own address ({local}): every \
+                     connection would be forwarded to the server itself",
+                    f.shown
+                )));
+            }
+        }
+        transport::ours::enable();
+    }
     match &bound {
         Bound::Stream(ls) => {
             for l in ls {
@@ -554,7 +605,9 @@ impl Acceptor {
                 Request::Datagram { peer, sock, .. } => {
                     server.admit_datagram(server.kind, peer, &sock.local, served)
                 }
-                Request::Stream { peer, .. } => server.admit(server.kind, peer, served),
+                Request::Stream { peer, stream } => {
+                    server.admit(server.kind, peer, || stream.local(), served)
+                }
             };
             if admitted {
                 return Some(req);

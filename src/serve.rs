@@ -402,7 +402,10 @@ impl Loop {
             };
             match l.accept(true) {
                 Ok((stream, peer)) => {
-                    if self.server.admit(l.kind, &peer, &mut self.served) {
+                    if self
+                        .server
+                        .admit(l.kind, &peer, || stream.local(), &mut self.served)
+                    {
                         self.add(stream, peer);
                     }
                 }

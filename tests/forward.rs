@@ -1047,3 +1047,150 @@ fn idle_forwarded_connections_hold_no_grown_pipe() {
         drop(open);
     }
 }
+
+/// A forwarder's upstream that is one of its own listening sockets (the
+/// same address, a loopback or local address on a wildcard bind's port,
+/// the same socket file or abstract name) is refused at start, in every
+/// model, with one line and exit 2 (issue 19, item 4): it would forward
+/// each connection to itself until no descriptor, thread or child is left.
+#[test]
+fn a_forward_to_the_server_itself_is_refused_at_start() {
+    let dir = TempDir::new();
+    for model in MODELS {
+        let p = free_port().to_string();
+        let sock = dir.path(&format!("{model}.sock")).display().to_string();
+        let same_file = format!(
+            "unix:{}/../{}/{model}.sock",
+            dir.path("").display(),
+            dir.path("").file_name().unwrap().to_string_lossy()
+        );
+        let abs = format!("unix:@{}", unique_name());
+        let cases: Vec<Vec<String>> = vec![
+            vec![format!("127.0.0.1:{p}"), format!("127.0.0.1:{p}")],
+            vec![format!("0.0.0.0:{p}"), format!("127.0.0.1:{p}")],
+            vec![format!("[::]:{p}"), format!("[::1]:{p}")],
+            vec![format!("127.0.0.1:{p}"), format!("0.0.0.0:{p}")],
+            vec![
+                "-u".into(),
+                format!("127.0.0.1:{p}"),
+                format!("udp://127.0.0.1:{p}"),
+            ],
+            vec![
+                "-u".into(),
+                format!("0.0.0.0:{p}"),
+                format!("udp://127.0.0.2:{p}"),
+            ],
+            vec![format!("unix:{sock}"), format!("unix:{sock}")],
+            vec![format!("unix:{sock}"), same_file],
+            vec![abs.clone(), abs],
+        ];
+        for case in &cases {
+            let (to, listen) = case.split_last().unwrap();
+            let mut args: Vec<&str> = vec![model];
+            args.extend(listen.iter().map(String::as_str));
+            args.extend(["--forward", to]);
+            let out = run(&args, b"");
+            out.expect_code(2);
+            let lines: Vec<&str> = out.stderr.lines().collect();
+            assert_eq!(lines.len(), 1, "{out}");
+            assert!(
+                lines[0].starts_with("sockcat: error: --forward ")
+                    && lines[0].contains("is this server's own address"),
+                "{out}"
+            );
+        }
+        assert!(
+            !std::path::Path::new(&sock).exists(),
+            "{model}: the socket file is removed"
+        );
+        // Not ours: another family on a wildcard's port, another port.
+        for (listen, to) in [
+            (format!("0.0.0.0:{p}"), format!("[::1]:{p}")),
+            ("127.0.0.1:0".to_string(), format!("127.0.0.1:{p}")),
+        ] {
+            let s = Server::start(&[model, &listen, "-q", "--forward", &to]);
+            assert!(
+                s.err().lines().all(|l| l.starts_with("listening on ")),
+                "{model} {listen} → {to}: {}",
+                s.err()
+            );
+        }
+    }
+}
+
+/// A loop no check at start can see (a name that leads back to the
+/// server: `localhost:P` with the server on 127.0.0.1:P) is caught at run
+/// time in every model: the connection that comes from the server's own
+/// upstream socket is closed at once with one event line (however often
+/// it repeats), the server's descriptors, children and CPU stay small,
+/// and a legitimate client is served right after (issue 19, item 4).
+#[test]
+fn a_forwarding_loop_through_a_name_is_closed_at_run_time() {
+    for model in MODELS {
+        // The port must be known before the server binds it, to name it
+        // in --forward: a free one, and another if it was lost in a race.
+        let mut started = None;
+        for _ in 0..5 {
+            let p = free_port();
+            let listen = format!("127.0.0.1:{p}");
+            let to = format!("localhost:{p}");
+            let mut cmd = sockcat();
+            cmd.args([model, &listen, "--forward", &to]);
+            let args = [model, listen.as_str(), "--forward", to.as_str()];
+            let mut s = Server::start_command(
+                cmd,
+                &args,
+                Opts {
+                    ready_lines: 0,
+                    ..Opts::default()
+                },
+            );
+            wait_until("the readiness line or an exit", T, || {
+                s.err().contains("listening on") || s.child.try_wait().unwrap().is_some()
+            });
+            if s.err().contains("listening on") {
+                started = Some((s, p));
+                break;
+            }
+        }
+        let (mut s, p) = started.expect("a free port in five tries");
+        let fds = fd_count(s.pid());
+        let cpu = cpu_time(s.pid());
+        // Every client of this forwarder goes round the loop (its only
+        // upstream is itself): each is accepted, goes round once and is
+        // closed, promptly, the last one after the loop was seen.
+        for round in 0..3 {
+            let out = run_in(
+                &["send", &format!("127.0.0.1:{p}")],
+                b"hi\n",
+                Duration::from_secs(10),
+            );
+            assert!(
+                out.code == Some(0) || out.code == Some(1),
+                "{model} round {round}: {out}"
+            );
+        }
+        wait_until("the loop's event line", T, || {
+            s.err().contains("a forwarding loop")
+        });
+        wait_until("the looped connections end", T, || {
+            fd_count(s.pid()) <= fds + 2 && children(s.pid()).is_empty()
+        });
+        let loops = s.err().matches("a forwarding loop").count();
+        assert_eq!(
+            loops,
+            1,
+            "{model}: one line, the rest held back: {}",
+            s.err()
+        );
+        let got = s.err().matches("got connection from").count();
+        assert!(
+            got <= 6,
+            "{model}: each client's connection went round once: {}",
+            s.err()
+        );
+        let used = cpu_time(s.pid()) - cpu;
+        assert!(used < Duration::from_secs(2), "{model}: {used:?} of CPU");
+        assert!(s.child.try_wait().unwrap().is_none(), "{model} still runs");
+    }
+}

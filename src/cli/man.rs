@@ -113,6 +113,14 @@ ends once the upstream has been quiet for 0.5s (or at
 \fB\-\-idle\-timeout\fR). A datagram server forwards to datagram addresses
 only; see DATAGRAMS for its sessions.
 .IP \(bu 2
+An upstream that is the server's own address (the same address, a
+loopback or local address on a wildcard bind's port, the same socket file
+or abstract name) is refused at start (exit 2): each connection would be
+forwarded to the server itself. A loop through a name or another
+interface is caught at run time: a connection (or datagram) from one of
+the server's own upstream sockets is refused at once, with one event line
+however often it repeats.
+.IP \(bu 2
 The access list, \fB\-\-max\-conns\fR, \fB\-\-max\-children\fR,
 \fB\-\-max\-threads\fR, \fB\-\-idle\-timeout\fR, \fB\-\-hex\fR (both
 directions, \fB<\fR from the client, \fB>\fR to it), JSON events and

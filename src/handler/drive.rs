@@ -233,6 +233,17 @@ fn forward_stream(
     d: Drive,
     tally: &mut Tally,
 ) -> Result<(), End> {
+    // Looked at again here, as late as can be: the worker whose upstream
+    // this connection may be could have noted its socket only after the
+    // accepting loop looked.
+    if let (Endpoint::Inet(p), Endpoint::Inet(l)) = (peer, stream.local()) {
+        if crate::transport::ours::looped(*p, l) {
+            blocking::linger_close(stream);
+            return Err(End::Forward(f.failed(
+                "the connection comes from this server's own upstream (a forwarding loop)",
+            )));
+        }
+    }
     // The client is owed an answer from here on: until the bridge ends
     // cleanly, a close (a failed connect, this process killed at the end
     // of the grace period) is a reset, never a FIN that looks like an

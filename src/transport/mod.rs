@@ -5,6 +5,7 @@
 //! [`Stream`], one [`Listener`] and one [`Dgram`] type whatever the socket.
 
 pub mod inherit;
+pub mod ours;
 pub mod proxy;
 pub mod tls;
 pub mod unix;
@@ -740,7 +741,9 @@ fn connect_addrs(
     if targets.is_empty() {
         return Err(Error::usage("--source has no address of that family"));
     }
-    let r = if targets.len() == 1 {
+    // A forwarder notes its upstream sockets before their connect can
+    // complete (`ours`), which the blocking connect cannot do.
+    let r = if targets.len() == 1 && !ours::enabled() {
         connect_inet(targets[0], timeout, source).map_err(|e| (targets[0], e))
     } else {
         happy_eyeballs(&targets, timeout, source)
@@ -882,11 +885,14 @@ fn start_connect(sa: SocketAddr, source: Option<SocketAddr>) -> io::Result<Socke
         sock.bind(&src.into())?;
     }
     sock.set_nonblocking(true)?;
+    let noting = ours::connecting();
     match sock.connect(&sa.into()) {
-        Ok(()) => Ok(sock),
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(sock),
-        Err(e) => Err(e),
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
     }
+    noting.note(sock.as_raw_fd(), sa);
+    Ok(sock)
 }
 
 fn connect_inet(
@@ -958,7 +964,9 @@ pub fn udp_to(sa: SocketAddr, source: Option<SocketAddr>) -> io::Result<Dgram> {
             SocketAddr::from(([0u16; 8], 0))
         }
     });
+    let noting = ours::connecting();
     let s = UdpSocket::bind(local).and_then(|s| s.connect(sa).map(|_| s))?;
+    noting.note(s.as_raw_fd(), sa);
     Ok(Dgram {
         local: s
             .local_addr()
@@ -1025,6 +1033,7 @@ pub fn connect_start(to: Target<'_>, opts: &Opts) -> io::Result<Stream> {
         }
     };
     sock.set_nonblocking(true)?;
+    let noting = ours::connecting();
     match sock.connect(&sa) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
@@ -1035,6 +1044,9 @@ pub fn connect_start(to: Target<'_>, opts: &Opts) -> io::Result<Stream> {
             ));
         }
         Err(e) => return Err(e),
+    }
+    if let Target::Inet(sa) = to {
+        noting.note(sock.as_raw_fd(), sa);
     }
     let stream = match to {
         Target::Inet(_) => Stream::Tcp(sock.into()),
