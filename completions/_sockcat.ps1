@@ -87,7 +87,7 @@ Register-ArgumentCompleter -Native -CommandName 'sockcat' -ScriptBlock {
             break
         }
         'sockcat;fork-serve' {
-            [CompletionResult]::new('--max-children', '--max-children', [CompletionResultType]::ParameterName, 'Run at most N children at once; more connections wait in the backlog')
+            [CompletionResult]::new('--max-children', '--max-children', [CompletionResultType]::ParameterName, 'Run at most N children at once; more connections wait in the backlog [default: 256, or the user''s process limit (ulimit -u) if lower]')
             [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Serve N connections (datagrams for UDP), then exit')
             [CompletionResult]::new('--max-conns', '--max-conns', [CompletionResultType]::ParameterName, 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]')

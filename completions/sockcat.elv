@@ -82,7 +82,7 @@ set edit:completion:arg-completer[sockcat] = {|@words|
             cand --version 'Print version'
         }
         &'sockcat;fork-serve'= {
-            cand --max-children 'Run at most N children at once; more connections wait in the backlog'
+            cand --max-children 'Run at most N children at once; more connections wait in the backlog [default: 256, or the user''s process limit (ulimit -u) if lower]'
             cand --count 'Serve N connections (datagrams for UDP), then exit'
             cand --max-conns 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)'
             cand --idle-timeout 'Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]'

@@ -76,7 +76,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l keepalive -d '
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l nodelay -d 'Turn off Nagle\'s algorithm (TCP_NODELAY); --forward always does, on both sides'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s V -l version -d 'Print version'
-complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-children -d 'Run at most N children at once; more connections wait in the backlog' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-children -d 'Run at most N children at once; more connections wait in the backlog [default: 256, or the user\'s process limit (ulimit -u) if lower]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l count -d 'Serve N connections (datagrams for UDP), then exit' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]' -r

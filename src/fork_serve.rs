@@ -77,6 +77,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
     let mut exited: Vec<libc::pid_t> = Vec::new();
     let mut stdout_closed = false;
     let mut sessions = runtime::Sessions::<libc::pid_t>::new();
+    let mut waiting = runtime::Waiting::default();
     loop {
         if poll_reap {
             exited.extend(children.keys());
@@ -165,6 +166,15 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                 Ok(pid) => poll_reap |= track(&acc, &mut children, pid, peer),
                 Err(e) => server.log.error(&format!("{peer}: {e}")),
             }
+        }
+        if !acc.sessions {
+            acc.waiting(
+                &mut waiting,
+                &server,
+                served,
+                children.len(),
+                stopping.is_some(),
+            );
         }
         let mut timeout = stopping.map(|d| {
             let until = if termed { d + runtime::HARD_STOP } else { d };

@@ -25,6 +25,9 @@ pub struct Server {
     pub max_conns: Option<u64>,
     /// The model's own bound on connections at once (children, threads).
     pub pool: u64,
+    /// The flag that sets `pool` (`--max-children`, `--max-threads`;
+    /// empty for `serve`, which has none).
+    pub pool_flag: &'static str,
     pub grace: Duration,
     /// How long a peer that does not read may hold the others back
     /// (`serve` only).
@@ -141,6 +144,9 @@ pub struct Config {
     pub max_conns: Option<u64>,
     /// The model's own bound on connections at once (children, threads).
     pub pool: u64,
+    /// The flag that sets `pool` (`--max-children`, `--max-threads`;
+    /// empty for `serve`, which has none).
+    pub pool_flag: &'static str,
     pub grace: Duration,
     /// How long a peer that does not read may hold the others back
     /// (`serve --stall-timeout`; the blocking models relay nothing between
@@ -160,6 +166,7 @@ pub fn setup(cfg: Config) -> Result<Server> {
         limit,
         max_conns,
         pool,
+        pool_flag,
         grace,
         stall,
         drive,
@@ -231,6 +238,7 @@ pub fn setup(cfg: Config) -> Result<Server> {
         limit,
         max_conns,
         pool,
+        pool_flag,
         grace,
         stall,
         drive,
@@ -905,6 +913,93 @@ pub fn may_accept(server: &Server, served: u64, active: usize, stopping: bool) -
         && server.limit.is_none_or(|l| served < l)
         && (active as u64) < server.pool
         && server.max_conns.is_none_or(|m| (active as u64) < m)
+}
+
+/// Connections waiting for a slot, as bursts: a server at its bound
+/// (`--max-conns`, `--max-children`, `--max-threads`) with a connection in
+/// its backlog says so once, and again only once the backlog has been
+/// emptied with room to spare (and then at most once a second, through
+/// [`Log::repeated`]). A connection that waits silently looks like a
+/// hung server; one line per turn of the loop would flood the log.
+#[derive(Default)]
+pub struct Waiting {
+    said: bool,
+}
+
+impl Waiting {
+    /// Accepting stopped with `active` connections: if that is the bound
+    /// (not a stop, not `--count`) and a connection waits on one of
+    /// `fds`, say so, once per burst.
+    pub fn full(
+        &mut self,
+        server: &Server,
+        served: u64,
+        active: usize,
+        stopping: bool,
+        fds: &[std::os::fd::BorrowedFd<'_>],
+    ) {
+        if self.said || stopping || server.limit.is_some_and(|l| served >= l) {
+            return;
+        }
+        let (bound, flag) = match server.max_conns {
+            Some(m) if m <= server.pool => (m, "--max-conns"),
+            _ => (server.pool, server.pool_flag),
+        };
+        if (active as u64) < bound || !readable(fds) {
+            return;
+        }
+        self.said = true;
+        server.log.repeated(
+            "waiting for a slot",
+            false,
+            &format!(
+                "connections are waiting for a slot: at most {bound} at once ({flag}); \
+                 they wait in the backlog until one ends"
+            ),
+        );
+    }
+
+    /// The backlog is empty and there was room: the burst is over.
+    pub fn drained(&mut self) {
+        self.said = false;
+    }
+}
+
+/// Whether one of `fds` has something to accept or receive, without
+/// waiting.
+fn readable(fds: &[std::os::fd::BorrowedFd<'_>]) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut p: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
+    poll(&mut p, PollTimeout::ZERO).is_ok_and(|n| n > 0)
+}
+
+impl Acceptor {
+    /// After a turn's accepting: say whether connections wait for a slot.
+    pub fn waiting(
+        &self,
+        w: &mut Waiting,
+        server: &Server,
+        served: u64,
+        active: usize,
+        stopping: bool,
+    ) {
+        use std::os::fd::AsFd;
+        if may_accept(server, served, active, stopping) {
+            // Accepting ended because nothing more was waiting.
+            w.drained();
+            return;
+        }
+        let fds: Vec<std::os::fd::BorrowedFd<'_>> = self
+            .listeners
+            .iter()
+            .map(|l| l.as_fd())
+            .chain(self.dgrams.iter().map(|d| d.as_fd()))
+            .collect();
+        w.full(server, served, active, stopping, &fds);
+    }
 }
 
 /// Why the connection (or datagram) a worker served ended, as a log line.

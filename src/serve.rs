@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsFd;
 use std::os::fd::AsRawFd;
 use std::process::Child;
 use std::sync::Arc;
@@ -132,6 +133,8 @@ struct Loop {
     /// Accepting stopped at a limit (--max-conns, --count) with the
     /// backlog perhaps not empty.
     full: bool,
+    /// Whether waiting connections have been mentioned in this burst.
+    waiting: runtime::Waiting,
     lingering: Vec<Child>,
     dgram_jobs: HashMap<usize, DgramJob>,
     /// Connections to drive again at a given time (a datagram upstream's
@@ -208,6 +211,7 @@ impl Loop {
             next_idle_check: idle.map(|d| Instant::now() + d),
             accept_retry: None,
             full: false,
+            waiting: runtime::Waiting::default(),
             lingering: Vec::new(),
             dgram_jobs: HashMap::new(),
             timers: Default::default(),
@@ -391,15 +395,22 @@ impl Loop {
     /// connections stay in the kernel's backlog until a slot frees.
     fn accept_all(&mut self, i: usize) {
         loop {
+            let Some(l) = self.listeners.get(i) else {
+                return;
+            };
             if !self.can_accept() {
                 // Connections may be left in the backlog with no event to
                 // come for them: look again when a slot frees.
                 self.full = true;
+                self.waiting.full(
+                    &self.server,
+                    self.served,
+                    self.conns.len(),
+                    self.stopping.is_some(),
+                    &[l.as_fd()],
+                );
                 break;
             }
-            let Some(l) = self.listeners.get(i) else {
-                return;
-            };
             match l.accept(true) {
                 Ok((stream, peer)) => {
                     if self
@@ -409,7 +420,10 @@ impl Loop {
                         self.add(stream, peer);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.waiting.drained();
+                    return;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if is_transient_accept_error(&e) => {}
                 Err(e) => {

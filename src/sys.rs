@@ -196,6 +196,15 @@ pub fn raise_fd_limit() {
     }
 }
 
+/// The soft limit on this user's processes (RLIMIT_NPROC), if any.
+pub fn process_limit() -> Option<u64> {
+    use nix::sys::resource::{Resource, getrlimit};
+    getrlimit(Resource::RLIMIT_NPROC)
+        .ok()
+        .map(|(soft, _)| soft)
+        .filter(|s| *s != nix::sys::resource::RLIM_INFINITY)
+}
+
 /// Take ownership of descriptor `fd`, which whoever started this process
 /// left open for it (`fd:N`, systemd's `LISTEN_FDS`), and mark it
 /// close-on-exec so that programs started later do not inherit it.

@@ -109,6 +109,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
     let mut buf = vec![0u8; 256 * 1024];
     let mut stdout_closed = false;
     let mut sessions = runtime::Sessions::<u64>::new();
+    let mut waiting = runtime::Waiting::default();
     let max = server.pool;
     let waker = acc.waker.clone();
     let (spec, drive_opts) = (server.spec.clone(), server.drive);
@@ -273,6 +274,15 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                 &mut retry,
                 &server.log,
                 "connection",
+            );
+        }
+        if !acc.sessions {
+            acc.waiting(
+                &mut waiting,
+                &server,
+                served,
+                active.len(),
+                stopping.is_some(),
             );
         }
         if retry.is_some_and(|t| Instant::now() >= t) {

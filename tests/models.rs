@@ -108,3 +108,76 @@ fn print_lines_never_interleave() {
         }
     }
 }
+
+/// At its bound (`--max-conns 1` here; `--max-children` and
+/// `--max-threads` the same way) a server says once that connections wait
+/// for a slot, however many turns its loop takes and however many more
+/// arrive meanwhile, and serves the waiting one once the first ends, in
+/// every model (issue 19, Also).
+#[test]
+fn a_connection_waiting_for_a_slot_is_mentioned_once_and_then_served() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpStream;
+    const LINE: &str = "waiting for a slot";
+    for model in ["serve", "fork-serve", "thread-serve"] {
+        let s = Server::start(&[model, "127.0.0.1:0", "--echo", "--max-conns", "1"]);
+        let talk = |c: &mut TcpStream, what: &str| {
+            c.set_read_timeout(Some(T)).unwrap();
+            c.write_all(what.as_bytes()).unwrap();
+            let mut got = String::new();
+            BufReader::new(&*c).read_line(&mut got).unwrap();
+            assert_eq!(got, what, "{model}");
+        };
+        let mut first = TcpStream::connect(s.addr()).unwrap();
+        talk(&mut first, "one\n");
+        assert!(!s.err().contains(LINE), "{model}: nobody waits yet");
+        let mut second = TcpStream::connect(s.addr()).unwrap();
+        second.write_all(b"two\n").unwrap();
+        wait_until("the waiting line", T, || s.err().contains(LINE));
+        // More arrivals, more turns of the loop: no more lines.
+        let more: Vec<TcpStream> = (0..3)
+            .map(|_| TcpStream::connect(s.addr()).unwrap())
+            .collect();
+        talk(&mut first, "still one\n");
+        drop(first);
+        let mut got = String::new();
+        second.set_read_timeout(Some(T)).unwrap();
+        BufReader::new(&second).read_line(&mut got).unwrap();
+        assert_eq!(got, "two\n", "{model}: served once the first ended");
+        drop(second);
+        drop(more);
+        wait_until("the others served", T, || {
+            s.err().matches("got connection from").count() == 5
+        });
+        assert_eq!(s.err().matches(LINE).count(), 1, "{model}: {}", s.err());
+        let line = s
+            .err()
+            .lines()
+            .find(|l| l.contains(LINE))
+            .unwrap()
+            .to_string();
+        assert!(line.contains("--max-conns"), "{model}: {line}");
+    }
+}
+
+/// fork-serve's default bound fits a client's keep-alive pool of 50 (at
+/// Python's ForkingMixIn's 40, `ab -k -c 50` left ten connections in the
+/// backlog for good; issue 19, Also).
+#[test]
+fn fork_serve_serves_a_pool_of_fifty_at_once_by_default() {
+    use std::io::{Read, Write};
+    let s = Server::start(&["fork-serve", "127.0.0.1:0", "-q", "--echo"]);
+    let mut pool: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| std::net::TcpStream::connect(s.addr()).unwrap())
+        .collect();
+    for (i, c) in pool.iter_mut().enumerate() {
+        c.set_read_timeout(Some(T)).unwrap();
+        let msg = format!("{i:04}");
+        c.write_all(msg.as_bytes()).unwrap();
+        let mut got = [0u8; 4];
+        c.read_exact(&mut got)
+            .unwrap_or_else(|e| panic!("connection {i} of 50 was not served: {e}"));
+        assert_eq!(&got, msg.as_bytes());
+    }
+    assert!(!s.err().contains("waiting for a slot"), "{}", s.err());
+}

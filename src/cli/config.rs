@@ -80,8 +80,17 @@ pub fn serve(a: &ServeArgs) -> Result<runtime::Config> {
     Ok(cfg)
 }
 
+/// `--max-children` unless given: room for a real client's keep-alive
+/// pool (Python's ForkingMixIn stops at 40, and `ab -k -c 50` then left
+/// ten connections in the backlog for good), within the user's process
+/// limit, past which fork would fail anyway.
+pub const MAX_CHILDREN: u64 = 256;
+
 pub fn fork_serve(a: &ForkServeArgs) -> Result<runtime::Config> {
-    server("fork-serve", &a.server, false, a.max_children)
+    let max = a.max_children.unwrap_or_else(|| {
+        crate::sys::process_limit().map_or(MAX_CHILDREN, |l| l.clamp(1, MAX_CHILDREN))
+    });
+    server("fork-serve", &a.server, false, max)
 }
 
 pub fn thread_serve(a: &ThreadServeArgs) -> Result<runtime::Config> {
@@ -203,6 +212,11 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
         limit: if args.once { Some(1) } else { args.count },
         max_conns: args.max_conns,
         pool,
+        pool_flag: match cmd {
+            "fork-serve" => "--max-children",
+            "thread-serve" => "--max-threads",
+            _ => "",
+        },
         grace: args.grace,
         // Only serve relays between connections (stdin, --broker).
         stall: None,

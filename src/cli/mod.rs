@@ -73,14 +73,19 @@ of is not relayed, and the server answers each peer's FIN with its own.)")]
     #[command(
         long_about = "Serve each connection (each datagram for UDP) in a child \
 process, like Python's ForkingMixIn. At --max-children the server stops accepting \
-until a child exits; new connections wait in the backlog."
+until a child exits; new connections wait in the backlog, and an event says so once \
+per burst. A forking server needs such a bound, or a flood of connections forks the \
+machine to a halt: ForkingMixIn's max_children is 40. That is fewer than a client's \
+keep-alive pool holds (ab -k -c 50 left ten connections in the backlog for good), \
+so sockcat's default is 256, or the user's process limit if that is lower."
     )]
     ForkServe(ForkServeArgs),
     /// Serve each connection (or datagram) in a thread
     #[command(
         long_about = "Serve each connection (each datagram for UDP) in its own \
 thread, like Python's ThreadingMixIn. At --max-threads the server stops accepting \
-until a thread ends; new connections wait in the backlog."
+until a thread ends; new connections wait in the backlog, and an event says so once \
+per burst."
     )]
     ThreadServe(ThreadServeArgs),
     /// Connect, send a message or stdin, print the reply
@@ -358,9 +363,9 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct ForkServeArgs {
-    /// Run at most N children at once; more connections wait in the backlog
-    #[arg(long, value_name = "N", default_value_t = 40, value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_children: u64,
+    /// Run at most N children at once; more connections wait in the backlog [default: 256, or the user's process limit (ulimit -u) if lower]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_children: Option<u64>,
 
     #[command(flatten)]
     pub server: ServerArgs,
