@@ -995,26 +995,15 @@ fn a_transfer_cut_by_the_grace_period_is_reset() {
 /// F_GETPIPE_SZ waits for the pipe's lock.)
 #[test]
 fn idle_forwarded_connections_hold_no_grown_pipe() {
-    use std::os::unix::fs::PermissionsExt;
     if !needs_root() || !needs(&["setpriv", "python3"]) {
         return;
     }
     let dir = TempDir::new();
     let bin = copy_of_binary(&dir);
-    std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let uid = lone_uid();
-    let as_uid = |cmd: &mut Command| {
-        cmd.args([
-            "--clear-groups",
-            &format!("--reuid={uid}"),
-            &format!("--regid={uid}"),
-        ]);
-    };
     // A new pipe of that user's, and its size (F_GETPIPE_SZ is 1032).
     let fresh_pipe = || {
-        let mut c = Command::new("setpriv");
-        as_uid(&mut c);
+        let mut c = as_user(uid);
         c.args([
             "python3",
             "-c",
@@ -1030,8 +1019,7 @@ fn idle_forwarded_connections_hold_no_grown_pipe() {
     let echo = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
     let data = random_bytes(1 << 20, 6);
     for model in MODELS {
-        let mut cmd = Command::new("setpriv");
-        as_uid(&mut cmd);
+        let mut cmd = as_user(uid);
         cmd.arg(&bin)
             .args([model, "127.0.0.1:0", "--forward", echo.addr(), "-q"]);
         if model == "fork-serve" {

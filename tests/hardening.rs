@@ -351,11 +351,8 @@ fn thread_serve_waits_when_a_thread_cannot_start() {
         return;
     }
     use std::io::{Read, Write};
-    use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new();
     let bin = copy_of_binary(&dir);
-    std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let uid = lone_uid();
     let mut cmd = Command::new("prlimit");
     // The main thread, ctrlc's and one connection thread; no fourth.

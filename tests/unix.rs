@@ -208,15 +208,11 @@ fn another_users_live_socket_is_not_taken_over() {
     // A directory anyone may write to, so only liveness protects the file.
     std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o777)).unwrap();
     let bin = copy_of_binary(&dir);
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = dir.path("s.sock");
     let addr = format!("unix:{}", path.display());
     let _owner = Server::start(&["serve", &addr, "--mode", "600", "--echo"]);
     let uid = lone_uid();
-    let out = std::process::Command::new("setpriv")
-        .arg(format!("--reuid={uid}"))
-        .arg(format!("--regid={uid}"))
-        .arg("--clear-groups")
+    let out = as_user(uid)
         .arg(&bin)
         .args(["serve", &addr])
         .output()

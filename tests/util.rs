@@ -480,6 +480,7 @@ pub fn line_within(mut r: impl Read + Send + 'static, limit: Duration) -> String
 /// be inherited by a child another test forks meanwhile, and executing the
 /// copy would then fail with "Text file busy" (ETXTBSY).
 pub fn copy_of_binary(dir: &TempDir) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
     let bin = dir.path("sockcat");
     let ok = Command::new("cp")
         .arg(BIN)
@@ -488,7 +489,23 @@ pub fn copy_of_binary(dir: &TempDir) -> PathBuf {
         .expect("run cp")
         .success();
     assert!(ok, "cp {BIN} {}", bin.display());
+    // Another user must reach and run it (a directory made wider stays so).
+    let d = dir.path("");
+    let mode = std::fs::metadata(&d).unwrap().permissions().mode();
+    if mode & 0o005 != 0o005 {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     bin
+}
+
+/// `setpriv` set to run what follows as `uid` (its own group, no others).
+pub fn as_user(uid: u32) -> Command {
+    let mut c = Command::new("setpriv");
+    c.arg("--clear-groups")
+        .arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={uid}"));
+    c
 }
 
 /// Entries in /proc/PID/fd.
