@@ -141,13 +141,18 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                 Err(e) => server.log.error(&format!("{peer}: {e}")),
             }
         }
+        let mut accepted = 0;
         while !acc.sessions
             && runtime::may_accept(&server, served, children.len(), stopping.is_some())
         {
+            if accepted == runtime::ACCEPTS_PER_TURN {
+                break;
+            }
             // Refused peers are closed in `next`: no child is forked for them.
             let Some(req) = acc.next(&server, &mut buf, &mut served) else {
                 break;
             };
+            accepted += 1;
             let (forked, peer) = match req {
                 Request::Stream { stream, peer } => {
                     (fork_stream(&server, &acc, stream, &peer, &tally_tx), peer)
@@ -182,7 +187,8 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(10))
         });
-        if sessions.more {
+        // More may wait in the backlog: look again at once, after reaping.
+        if sessions.more || accepted == runtime::ACCEPTS_PER_TURN {
             timeout = Some(Duration::ZERO);
         }
         if poll_reap && !children.is_empty() {

@@ -817,6 +817,13 @@ impl<W: Copy + PartialEq> Default for Sessions<W> {
 /// anyway.
 pub const HARD_STOP: Duration = Duration::from_secs(2);
 
+/// Connections the blocking models accept in one turn of their loop
+/// before they look at which workers ended. Under churn (clients that
+/// reconnect as fast as they are served) the backlog never empties, and
+/// accepting until it did would leave every ended child or thread counted
+/// as busy until the bound was reached: a server full of finished work.
+pub const ACCEPTS_PER_TURN: usize = 32;
+
 /// What stopping asks of a blocking model's loop on this turn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Turn {

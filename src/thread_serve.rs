@@ -227,13 +227,18 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                 "session",
             );
         }
-        // Accept (or receive) while there is room.
+        // Accept (or receive) while there is room, a turn's worth.
+        let mut accepted = 0;
         while !acc.sessions
             && runtime::may_accept(&server, served, active.len(), stopping.is_some())
         {
+            if accepted == runtime::ACCEPTS_PER_TURN {
+                break;
+            }
             let Some(req) = acc.next(&server, &mut buf, &mut served) else {
                 break;
             };
+            accepted += 1;
             let id = next_id;
             next_id += 1;
             // A second handle on a stream, to cut it if the grace period ends.
@@ -297,7 +302,12 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
             d.saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(50))
         });
-        if (acc.is_closed() && active.is_empty()) || sessions.more {
+        // More may wait in the backlog: look again at once, after the
+        // ended workers are counted out.
+        if (acc.is_closed() && active.is_empty())
+            || sessions.more
+            || accepted == runtime::ACCEPTS_PER_TURN
+        {
             timeout = Some(Duration::ZERO);
         }
         if let Some(t) = retry {
