@@ -95,6 +95,16 @@ impl fmt::Display for Error {
     }
 }
 
+/// Whether an error means only that the peer went away (a reset, or a
+/// write after it closed): routine for a server, so every model logs it
+/// only under -v.
+pub fn peer_went_away(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+    )
+}
+
 /// `std::io::Error`'s Display adds " (os error 111)"; users want the text.
 pub fn describe(err: &io::Error) -> String {
     let s = err.to_string();

@@ -1016,8 +1016,7 @@ pub fn report(log: &Log, peer: &crate::transport::Endpoint, end: Option<&crate::
         // Not an error: the reader went away, and the server stops quietly.
         None | Some(End::StdoutClosed) => {}
         Some(End::Io(e))
-            if e.kind() == std::io::ErrorKind::ConnectionReset
-                && log.level < crate::event::Level::Verbose => {}
+            if crate::error::peer_went_away(e) && log.level < crate::event::Level::Verbose => {}
         // An end the operator asked for, like a close: shown under -v.
         Some(End::HalfClosed(_)) if log.level < crate::event::Level::Verbose => {}
         Some(e) => log.error(&e.message(peer)),

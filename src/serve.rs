@@ -769,8 +769,9 @@ impl Loop {
     fn close(&mut self, mut c: Conn, err: Option<io::Error>) {
         let kind = self.server.kind;
         if let Some(e) = err {
-            // A reset peer is routine for a server; say so only when asked.
-            if e.kind() != io::ErrorKind::ConnectionReset
+            // A peer that went away is routine for a server; say so only
+            // when asked.
+            if !crate::error::peer_went_away(&e)
                 || self.server.log.level >= crate::event::Level::Verbose
             {
                 self.server
