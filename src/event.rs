@@ -235,27 +235,57 @@ impl Log {
     /// room for another session, no descriptor left): shown at most once a
     /// second for each `kind`, and the next one shown says how many were
     /// held back meanwhile, so a flood of one cause cannot flood the log.
+    ///
+    /// When a burst ends (a second with none shown), [`Log::flush_repeated`]
+    /// says how many were held back since the last one shown; the servers'
+    /// loops call it every turn and wake for it ([`repeated_due`]).
     pub fn repeated(&self, kind: &'static str, error: bool, msg: &str) {
-        let held = {
+        {
             let mut bursts = BURSTS.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
-            let (last, held) = bursts.entry(kind).or_insert((None, 0));
-            if last.is_some_and(|t| now.duration_since(t) < BURST) {
-                *held += 1;
+            let b = bursts.entry(kind).or_insert(Burst {
+                shown: None,
+                held: 0,
+                error,
+            });
+            if b.shown.is_some_and(|t| now.duration_since(t) < BURST) {
+                b.held += 1;
                 return;
             }
-            *last = Some(now);
-            std::mem::take(held)
+            b.shown = Some(now);
+        }
+        self.say(error, msg);
+    }
+
+    /// Count the repeated events held back, for each kind whose second has
+    /// passed (or every kind, with `all`, as a server stops): one line
+    /// each, so no held event goes unreported.
+    pub fn flush_repeated(&self, all: bool) {
+        let due: Vec<(&'static str, u64, bool)> = {
+            let mut bursts = BURSTS.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            bursts
+                .iter_mut()
+                .filter(|(_, b)| {
+                    b.held > 0 && (all || b.shown.is_none_or(|t| now.duration_since(t) >= BURST))
+                })
+                .map(|(kind, b)| {
+                    b.shown = Some(now);
+                    (*kind, std::mem::take(&mut b.held), b.error)
+                })
+                .collect()
         };
-        let msg = if held > 0 {
-            format!("{msg} (and {held} more like it not shown)")
-        } else {
-            msg.to_string()
-        };
+        for (kind, held, error) in due {
+            let s = if held == 1 { "" } else { "s" };
+            self.say(error, &format!("{held} more '{kind}' event{s} not shown"));
+        }
+    }
+
+    fn say(&self, error: bool, msg: &str) {
         if error {
-            self.error(&msg);
+            self.error(msg);
         } else {
-            self.warning(&msg);
+            self.warning(msg);
         }
     }
 
@@ -303,12 +333,12 @@ impl Log {
 /// are, it can neither end the line early (and forge another event) nor
 /// drive the terminal.
 pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(hidden) {
         return text.into();
     }
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
-        if c.is_control() {
+        if hidden(c) {
             let mut b = [0u8; 4];
             for byte in c.encode_utf8(&mut b).bytes() {
                 out.push_str(&format!("\\x{byte:02x}"));
@@ -323,11 +353,55 @@ pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
 /// How long one kind of repeated event stays quiet after it is shown.
 const BURST: Duration = Duration::from_secs(1);
 
+/// One kind of repeated event: when one was last shown (or counted), how
+/// many have been held back since, and whether they are errors.
+struct Burst {
+    shown: Option<Instant>,
+    held: u64,
+    error: bool,
+}
+
+/// A loop's wait, shortened so that it wakes when held-back repeated
+/// events are due to be counted.
+pub fn until_repeated_due(timeout: Option<Duration>) -> Option<Duration> {
+    match repeated_due() {
+        None => timeout,
+        Some(at) => {
+            let left = at.saturating_duration_since(Instant::now());
+            Some(timeout.map_or(left, |t| t.min(left)))
+        }
+    }
+}
+
+/// When held-back repeated events are due to be counted, if any are held:
+/// a server's loop wakes then (see [`Log::flush_repeated`]).
+pub fn repeated_due() -> Option<Instant> {
+    let bursts = BURSTS.lock().unwrap_or_else(|e| e.into_inner());
+    bursts
+        .values()
+        .filter(|b| b.held > 0)
+        .filter_map(|b| b.shown.map(|t| t + BURST))
+        .min()
+}
+
 /// For each kind of repeated event: when it was last shown, and how many
 /// have been held back since. Process-wide, since every thread of a
 /// server logs through its own copy of `Log`.
-static BURSTS: std::sync::Mutex<std::collections::BTreeMap<&'static str, (Option<Instant>, u64)>> =
+static BURSTS: std::sync::Mutex<std::collections::BTreeMap<&'static str, Burst>> =
     std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// A character that must not reach a log line as it is: a control
+/// character, a line or paragraph separator (a line break to some
+/// viewers), or a bidirectional override (it reorders what follows).
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}'
+        )
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
 
 fn millis(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
@@ -359,6 +433,11 @@ mod tests {
         assert_eq!(
             one_line("\u{1b}[31mred\r\u{85}é"),
             "\\x1b[31mred\\x0d\\xc2\\x85é"
+        );
+        // A line separator and a right-to-left override, as UTF-8 bytes.
+        assert_eq!(
+            one_line("a\u{2028}b\u{202e}c"),
+            "a\\xe2\\x80\\xa8b\\xe2\\x80\\xaec"
         );
     }
 }

@@ -570,6 +570,7 @@ impl Acceptor {
         events: &mut mio::Events,
         timeout: Option<std::time::Duration>,
     ) -> Result<()> {
+        let timeout = crate::event::until_repeated_due(timeout);
         match self.poll.poll(events, timeout) {
             Err(e) if e.kind() != std::io::ErrorKind::Interrupted => {
                 Err(Error::io("wait for events", e))
@@ -849,6 +850,7 @@ impl Acceptor {
         served: u64,
         active: usize,
     ) -> Turn {
+        server.log.flush_repeated(false);
         if stopping.is_none() {
             *stopping = server.stop_deadline(stdout_closed);
             if stopping.is_some() {
@@ -894,6 +896,7 @@ impl Server {
         began: std::time::Instant,
         stdout_closed: bool,
     ) -> Result<()> {
+        self.log.flush_repeated(true);
         self.log
             .summary(totals.conns, totals.tally, began.elapsed());
         // Nothing started for a connection outlives the server.

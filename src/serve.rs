@@ -242,7 +242,8 @@ impl Loop {
                     break Ok(());
                 }
             }
-            let timeout = self.timeout();
+            self.server.log.flush_repeated(false);
+            let timeout = crate::event::until_repeated_due(self.timeout());
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
