@@ -54,7 +54,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l save-key -d 'W
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l client-ca -d 'Require a client certificate signed by a CA in FILE (mutual TLS)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l alpn -d 'The protocols to offer in ALPN, comma-separated (h2,http/1.1)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l cacert -d 'With --forward tls://...: trust the CA certificates in FILE instead of the system\'s' -r -F
-complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:...) with this fingerprint (repeatable)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:... or sha256//BASE64) with this fingerprint (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
@@ -99,7 +99,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l save-key 
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l client-ca -d 'Require a client certificate signed by a CA in FILE (mutual TLS)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l alpn -d 'The protocols to offer in ALPN, comma-separated (h2,http/1.1)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l cacert -d 'With --forward tls://...: trust the CA certificates in FILE instead of the system\'s' -r -F
-complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:...) with this fingerprint (repeatable)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:... or sha256//BASE64) with this fingerprint (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
@@ -143,7 +143,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l save-ke
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l client-ca -d 'Require a client certificate signed by a CA in FILE (mutual TLS)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l alpn -d 'The protocols to offer in ALPN, comma-separated (h2,http/1.1)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l cacert -d 'With --forward tls://...: trust the CA certificates in FILE instead of the system\'s' -r -F
-complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:...) with this fingerprint (repeatable)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:... or sha256//BASE64) with this fingerprint (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
@@ -177,7 +177,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l warmup -d 'Load
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l concurrency -d 'Load mode: run C exchanges in parallel; a scan (-z with several ports): probe C ports at once [default: 1; a scan: 64]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l scan-timeout -d 'A scan (-z with several ports): give up on the ports not yet probed after DUR' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l cacert -d 'Trust the CA (or self-signed) certificates in FILE instead of the system\'s' -r -F
-complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l pin -d 'Accept exactly the certificate (sha256:..., as a sockcat server prints it) or key (spki-sha256:...) with this fingerprint (repeatable)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l pin -d 'Accept exactly the certificate (sha256:..., as a sockcat server prints it) or key (spki-sha256:... or curl\'s sha256//BASE64) with this fingerprint (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l sni -d 'The name to ask for (SNI) and verify, instead of the address\'s host' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l cert -d 'A client certificate chain to present (PEM), for mutual TLS' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l key -d 'The key of --cert (PEM)' -r -F

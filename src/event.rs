@@ -84,10 +84,14 @@ impl Log {
 
     /// A TLS server's certificate, before its readiness lines: printed
     /// even under `-q`, since a client pins it.
-    pub fn certificate(&self, sha256: &str, spki: &str) {
+    /// `curl` is the key's hash as curl's `--pinnedpubkey` takes it.
+    pub fn certificate(&self, sha256: &str, spki: &str, curl: &str) {
         self.emit(
-            format_args!("tls certificate {sha256} (key {spki})"),
-            || json!({"event": "tls_certificate", "sha256": sha256, "spki_sha256": spki}),
+            format_args!("tls certificate {sha256} (key {spki}) (curl {curl})"),
+            || {
+                json!({"event": "tls_certificate", "sha256": sha256, "spki_sha256": spki,
+                       "curl_pin": curl})
+            },
         );
     }
 

@@ -1462,3 +1462,71 @@ fn certificate_refusals_are_plain_and_fit_whose_certificate_it_is() {
     );
     assert_eq!(s.interrupt(), Some(130));
 }
+
+/// The key pin a zero-config server prints in curl's form is the one
+/// `curl --pinnedpubkey` takes (issue 21, item 5): curl fetches a file
+/// from `python3 -m http.server` through `serve tls:// --forward` in every
+/// model, and a wrong pin is refused; `--pin` takes the same form.
+#[test]
+fn curl_takes_the_printed_pin() {
+    if !needs(&["curl", "python3"]) {
+        return;
+    }
+    let dir = TempDir::new();
+    std::fs::write(dir.path("hello.txt"), "hello through tls\n").unwrap();
+    let mut web = Command::new("python3")
+        .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
+        .current_dir(&dir.0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // "Serving HTTP on 127.0.0.1 port 43567 (http://127.0.0.1:43567/) ..."
+    let line = line_within(web.stdout.take().unwrap(), T);
+    let port = line
+        .split(" port ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next());
+    let up = format!("127.0.0.1:{}", port.unwrap_or_else(|| panic!("{line}")));
+    for model in MODELS {
+        let s = Server::start(&[model, "tls://127.0.0.1:0", "--forward", &up]);
+        let err = s.err();
+        let pin = err
+            .split_whitespace()
+            .find(|w| w.starts_with("sha256//"))
+            .unwrap_or_else(|| panic!("no curl pin in {err}"))
+            .trim_end_matches(')')
+            .to_string();
+        let url = format!("https://{}/hello.txt", s.addr());
+        let curl = |pin: &str| {
+            output_within(
+                Command::new("curl").args(["-sS", "-k", "--pinnedpubkey", pin, &url]),
+                T,
+            )
+        };
+        let o = curl(&pin);
+        assert!(o.status.success(), "{model}: {o:?}");
+        assert_eq!(o.stdout, b"hello through tls\n", "{model}");
+        let wrong = format!("sha256//{}", "A".repeat(43) + "=");
+        assert_eq!(curl(&wrong).status.code(), Some(90), "{model}: a wrong pin");
+        // sockcat's own client takes the same form.
+        let out = run(
+            &["send", "--pin", &pin, &tls_of(&s)],
+            b"GET /hello.txt HTTP/1.0\r\n\r\n",
+        );
+        out.expect_code(0);
+        assert!(
+            out.stdout_str().ends_with("hello through tls\n"),
+            "{model}: {out}"
+        );
+    }
+    let _ = web.kill();
+    let _ = web.wait();
+    // The JSON event carries it for scripts.
+    let s = Server::start(&["serve", "tls://127.0.0.1:0", "--log-format", "json"]);
+    let ev: serde_json::Value = serde_json::from_str(s.err().lines().next().unwrap()).unwrap();
+    assert_eq!(ev["event"], "tls_certificate", "{ev}");
+    let curl = ev["curl_pin"].as_str().unwrap_or_default();
+    assert!(curl.starts_with("sha256//") && curl.len() == 52, "{ev}");
+}

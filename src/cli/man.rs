@@ -202,8 +202,10 @@ zero-copy and programs given the socket itself fall back to copying.
 A server without \fB\-\-cert\fR and \fB\-\-key\fR makes a fresh self-signed
 certificate (ECDSA P-256) for the names and addresses it binds, and prints
 its fingerprint before the readiness lines, under \fB\-q\fR too:
-\fBtls certificate sha256:AB:CD:... (key spki-sha256:...)\fR. That
-fingerprint is all a client needs (\fB\-\-pin\fR). \fB\-\-save\-cert FILE
+\fBtls certificate sha256:AB:CD:... (key spki-sha256:...) (curl sha256//...)\fR.
+That fingerprint is all a client needs (\fB\-\-pin\fR); the last form is
+the key's hash as curl's \fB\-\-pinnedpubkey\fR takes it, and
+\fB\-\-pin\fR takes it too. \fB\-\-save\-cert FILE
 \-\-save\-key FILE\fR keep the pair for the next start's \fB\-\-cert\fR and
 \fB\-\-key\fR; the \fBspki-sha256\fR pin names the key, so it holds when the
 certificate is re-issued for the same key. \fB\-\-cert\fR takes a PEM chain;
@@ -243,8 +245,11 @@ Examples:
 .nf
 .RS
 $ sockcat serve tls://:8443 \-\-reply hello
-tls certificate sha256:3A:...:9F (key spki-sha256:...)
+tls certificate sha256:3A:...:9F (key spki-sha256:...) (curl sha256//Xk...=)
 $ sockcat send tls://localhost:8443 \-\-pin sha256:3A:...:9F
+$ curl \-k \-\-pinnedpubkey 'sha256//Xk...=' https://localhost:8443/
+$ openssl s_client \-connect localhost:8443 </dev/null 2>/dev/null |
+      openssl x509 \-noout \-fingerprint \-sha256
 
 $ sockcat fork\-serve tls://:8443 \-\-cert srv.pem \-\-key srv.key \e
       \-\-client\-ca ca.pem \-\-sh\-exec 'echo "hi $SOCKCAT_TLS_PEER_SUBJECT"'

@@ -298,7 +298,7 @@ pub struct ServerTlsArgs {
     #[arg(long, value_name = "FILE", requires = "forward", value_hint = clap::ValueHint::FilePath)]
     pub cacert: Option<PathBuf>,
 
-    /// With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:...) with this fingerprint (repeatable)
+    /// With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:... or sha256//BASE64) with this fingerprint (repeatable)
     #[arg(long, value_name = "FINGERPRINT", requires = "forward")]
     pub pin: Vec<String>,
 
@@ -322,7 +322,7 @@ pub struct ClientTlsArgs {
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub cacert: Option<PathBuf>,
 
-    /// Accept exactly the certificate (sha256:..., as a sockcat server prints it) or key (spki-sha256:...) with this fingerprint (repeatable)
+    /// Accept exactly the certificate (sha256:..., as a sockcat server prints it) or key (spki-sha256:... or curl's sha256//BASE64) with this fingerprint (repeatable)
     #[arg(long, value_name = "FINGERPRINT")]
     pub pin: Vec<String>,
 

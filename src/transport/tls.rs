@@ -144,6 +144,17 @@ pub fn spki_fingerprint(cert_der: &[u8]) -> Option<String> {
     ))
 }
 
+/// `sha256//BASE64`, the same public-key hash in the form curl's
+/// `--pinnedpubkey` (and `--pin`) takes.
+pub fn curl_pin(cert_der: &[u8]) -> Option<String> {
+    use base64::Engine;
+    let hash = sha256(der::spki(cert_der)?);
+    Some(format!(
+        "sha256//{}",
+        base64::engine::general_purpose::STANDARD.encode(hash)
+    ))
+}
+
 /// The certificate's subject, as `CN=…,O=…`.
 pub fn subject(cert_der: &[u8]) -> Option<String> {
     der::subject(cert_der)
@@ -170,16 +181,29 @@ pub enum Pin {
     Spki([u8; 32]),
 }
 
-/// Parse `sha256:HEX` or `spki-sha256:HEX` (colons optional, any case).
+/// Parse `sha256:HEX` or `spki-sha256:HEX` (colons optional, any case),
+/// or curl's `sha256//BASE64` (the public key's hash).
 pub fn parse_pin(s: &str) -> Result<Pin> {
+    if let Some(b) = s.strip_prefix("sha256//") {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .map_err(|_| Error::usage(format!("--pin {s}: not base64 after sha256//")))?;
+        let out: [u8; 32] = bytes.try_into().map_err(|_| {
+            Error::usage(format!(
+                "--pin {s}: a SHA-256 is 32 bytes (44 base64 characters)"
+            ))
+        })?;
+        return Ok(Pin::Spki(out));
+    }
     let (spki, hex) = if let Some(h) = s.strip_prefix("spki-sha256:") {
         (true, h)
     } else if let Some(h) = s.strip_prefix("sha256:") {
         (false, h)
     } else {
         return Err(Error::usage(format!(
-            "--pin {s}: give sha256:HEX (the certificate's, as a server prints it) \
-             or spki-sha256:HEX (its key's)"
+            "--pin {s}: give sha256:HEX (the certificate's, as a server prints it), \
+             spki-sha256:HEX or sha256//BASE64 (its key's)"
         )));
     };
     let digits: String = hex.chars().filter(|c| *c != ':').collect();
@@ -201,6 +225,8 @@ pub struct ServerTls {
     pub config: Arc<ServerConfig>,
     pub fingerprint: String,
     pub spki: String,
+    /// The key's hash as curl's `--pinnedpubkey` takes it.
+    pub curl_pin: String,
 }
 
 /// What a server's TLS is made of, from the command line.
@@ -261,6 +287,7 @@ pub fn server(spec: &ServerSpec, names: &[String]) -> Result<ServerTls> {
         config: Arc::new(config),
         fingerprint: cert_fingerprint(&leaf),
         spki: spki_fingerprint(&leaf).unwrap_or_default(),
+        curl_pin: curl_pin(&leaf).unwrap_or_default(),
     })
 }
 
@@ -1301,6 +1328,12 @@ mod tests {
         let spki = spki_fingerprint(der).unwrap();
         assert!(matches!(parse_pin(&spki).unwrap(), Pin::Spki(_)));
         assert!(parse_pin(&spki.to_ascii_lowercase()).is_ok());
+        // curl's form names the same key hash.
+        let curl = curl_pin(der).unwrap();
+        assert_eq!(curl.len(), "sha256//".len() + 44);
+        assert_eq!(parse_pin(&curl).unwrap(), parse_pin(&spki).unwrap());
+        assert!(parse_pin("sha256//not base64!").is_err());
+        assert!(parse_pin("sha256//AAAA").is_err());
     }
 
     #[test]
