@@ -978,12 +978,7 @@ impl Waiting {
 /// Whether one of `fds` has something to accept or receive, without
 /// waiting.
 fn readable(fds: &[std::os::fd::BorrowedFd<'_>]) -> bool {
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    let mut p: Vec<PollFd<'_>> = fds
-        .iter()
-        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
-        .collect();
-    poll(&mut p, PollTimeout::ZERO).is_ok_and(|n| n > 0)
+    fds.iter().any(|fd| crate::sys::readable_now(*fd))
 }
 
 impl Acceptor {
@@ -997,17 +992,20 @@ impl Acceptor {
         stopping: bool,
     ) {
         use std::os::fd::AsFd;
-        if may_accept(server, served, active, stopping) {
-            // Accepting ended because nothing more was waiting.
-            w.drained();
-            return;
-        }
         let fds: Vec<std::os::fd::BorrowedFd<'_>> = self
             .listeners
             .iter()
             .map(|l| l.as_fd())
             .chain(self.dgrams.iter().map(|d| d.as_fd()))
             .collect();
+        if may_accept(server, served, active, stopping) {
+            // There was room: the burst is over once nothing waits (a turn
+            // may also stop at ACCEPTS_PER_TURN with more in the backlog).
+            if !readable(&fds) {
+                w.drained();
+            }
+            return;
+        }
         w.full(server, served, active, stopping, &fds);
     }
 }

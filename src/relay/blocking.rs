@@ -295,21 +295,19 @@ impl BridgePipe {
 
     /// A read filled the pipe: bulk is flowing, so move more per call.
     fn grow(&mut self) {
-        if self.grown || grown().fetch_add(1, Ordering::Relaxed) >= GROWN_MAX {
-            if !self.grown {
-                grown().fetch_sub(1, Ordering::Relaxed);
-            }
+        if self.grown {
             return;
         }
-        match crate::sys::resize_pipe(self.w.as_fd(), PIPE) {
-            Some(cap) => {
+        // Take a share of the budget first; give it back if there was none
+        // or the kernel says no.
+        if grown().fetch_add(1, Ordering::Relaxed) < GROWN_MAX {
+            if let Some(cap) = crate::sys::resize_pipe(self.w.as_fd(), PIPE) {
                 self.cap = cap;
                 self.grown = true;
-            }
-            None => {
-                grown().fetch_sub(1, Ordering::Relaxed);
+                return;
             }
         }
+        grown().fetch_sub(1, Ordering::Relaxed);
     }
 
     /// The next read may wait: give the memory back (the pipe is empty).
