@@ -53,7 +53,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l save-cert -d '
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l save-key -d 'Write the generated key to FILE (mode 600), for the next start\'s --key' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l client-ca -d 'Require a client certificate signed by a CA in FILE (mutual TLS)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l alpn -d 'The protocols to offer in ALPN, comma-separated (h2,http/1.1)' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l cacert -d 'With --forward tls://...: trust the CA certificates in FILE instead of the system\'s' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l cacert -d 'With --forward tls://...: trust the CA (or self-signed) certificates in FILE instead of the system\'s' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:... or sha256//BASE64) with this fingerprint (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
@@ -98,7 +98,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l save-cert
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l save-key -d 'Write the generated key to FILE (mode 600), for the next start\'s --key' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l client-ca -d 'Require a client certificate signed by a CA in FILE (mutual TLS)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l alpn -d 'The protocols to offer in ALPN, comma-separated (h2,http/1.1)' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l cacert -d 'With --forward tls://...: trust the CA certificates in FILE instead of the system\'s' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l cacert -d 'With --forward tls://...: trust the CA (or self-signed) certificates in FILE instead of the system\'s' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:... or sha256//BASE64) with this fingerprint (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
@@ -142,7 +142,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l save-ce
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l save-key -d 'Write the generated key to FILE (mode 600), for the next start\'s --key' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l client-ca -d 'Require a client certificate signed by a CA in FILE (mutual TLS)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l alpn -d 'The protocols to offer in ALPN, comma-separated (h2,http/1.1)' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l cacert -d 'With --forward tls://...: trust the CA certificates in FILE instead of the system\'s' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l cacert -d 'With --forward tls://...: trust the CA (or self-signed) certificates in FILE instead of the system\'s' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:... or sha256//BASE64) with this fingerprint (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'

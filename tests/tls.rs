@@ -1530,3 +1530,139 @@ fn curl_takes_the_printed_pin() {
     let curl = ev["curl_pin"].as_str().unwrap_or_default();
     assert!(curl.starts_with("sha256//") && curl.len() == 52, "{ev}");
 }
+
+/// Issue 21, item 6: a self-signed certificate made the usual way
+/// (`openssl req -x509 … -subj /CN=localhost -addext subjectAltName=…`,
+/// which marks it CA:TRUE) is trusted by `--cacert` naming that very
+/// certificate, as curl's `--cacert` and socat's `cafile=` trust it, with
+/// its name still checked: by `send`, and by `--forward` in every model,
+/// whose refusal reads the same in all three. Against sockcat and against
+/// `openssl s_server` with that certificate.
+#[test]
+fn a_self_signed_ca_certificate_in_cacert_is_trusted_with_its_name() {
+    if !needs(&["openssl"]) {
+        return;
+    }
+    let dir = TempDir::new();
+    let p = |n: &str| dir.path(n).to_str().unwrap().to_string();
+    for (name, cn) in [("up", "localhost"), ("other", "other.example")] {
+        sh_in(
+            &dir,
+            &format!(
+                "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+                 -keyout {name}.key -out {name}.crt -days 2 -subj /CN={cn} \
+                 -addext subjectAltName=DNS:{cn} 2>/dev/null && \
+                 openssl x509 -in {name}.crt -noout -text | grep -q 'CA:TRUE'"
+            ),
+        );
+    }
+    let (crt, key, other) = (p("up.crt"), p("up.key"), p("other.crt"));
+
+    // sockcat as the server.
+    let up = Server::start(&[
+        "serve",
+        "tls://127.0.0.1:0",
+        "--cert",
+        &crt,
+        "--key",
+        &key,
+        "--echo",
+        "-q",
+    ]);
+    let by_name = format!("tls://localhost:{}", up.port());
+    let by_ip = format!("tls://127.0.0.1:{}", up.port());
+    let out = run(&["send", "--cacert", &crt, &by_name, "hi"], b"");
+    out.expect_code(0);
+    assert_eq!(out.stdout, b"hi\n");
+    // The name is still checked: the certificate is for localhost only.
+    let out = run(&["send", "--cacert", &crt, &by_ip, "hi"], b"");
+    out.expect_code(1);
+    assert!(out.stderr.contains("it is not for this name"), "{out}");
+    // Another self-signed certificate trusts nothing but itself.
+    let out = run(&["send", "--cacert", &other, &by_name, "hi"], b"");
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("it is a CA certificate used as the server's own")
+            && out.stderr.contains("that --cacert does not hold"),
+        "{out}"
+    );
+    // And a file holding both certificates trusts the server.
+    sh_in(&dir, "cat other.crt up.crt > both.crt");
+    run(&["send", "--cacert", &p("both.crt"), &by_name, "hi"], b"").expect_code(0);
+    let data = random_bytes(64 << 10, 21);
+    for model in MODELS {
+        let mut f = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "--forward",
+            &by_name,
+            "--cacert",
+            &crt,
+        ]);
+        let got = crate::handlers::exchange(f.addr(), &data);
+        assert!(
+            got == data,
+            "{model}: {} of {} bytes",
+            got.len(),
+            data.len()
+        );
+        assert_eq!(f.interrupt(), Some(130));
+        // A wrong name: one line, the same words in every model.
+        let mut f = Server::start(&[model, "127.0.0.1:0", "--forward", &by_ip, "--cacert", &crt]);
+        run(&["send", f.addr(), "x"], b"").expect_code(1);
+        let want = format!(
+            "forward to {by_ip} failed: tls: certificate not trusted: it is not for this name"
+        );
+        f.wait_err(&want);
+        assert!(!f.err().contains("connect to"), "{model}: {}", f.err());
+        assert_eq!(f.interrupt(), Some(130));
+    }
+
+    // openssl s_server with that certificate: `-rev` sends each line
+    // back reversed; it prints `ACCEPT ADDR:PORT` once it listens.
+    let mut srv = Command::new("openssl")
+        .args([
+            "s_server",
+            "-rev",
+            "-naccept",
+            "4",
+            "-accept",
+            "127.0.0.1:0",
+        ])
+        .args(["-cert", &crt, "-key", &key])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut stdout = std::io::BufReader::new(srv.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while std::io::BufRead::read_line(&mut stdout, &mut line).unwrap_or(0) > 0 {
+            if tx.send(std::mem::take(&mut line)).is_err() {
+                return;
+            }
+        }
+    });
+    let port = loop {
+        let line = rx.recv_timeout(T).expect("openssl s_server never listened");
+        if let Some(at) = line.trim().strip_prefix("ACCEPT 127.0.0.1:") {
+            break at.to_string();
+        }
+    };
+    let target = format!("tls://localhost:{port}");
+    let out = run(&["send", "--cacert", &crt, &target, "hello"], b"");
+    out.expect_code(0);
+    assert_eq!(out.stdout, b"olleh\n");
+    for model in MODELS {
+        let mut f = Server::start(&[model, "127.0.0.1:0", "--forward", &target, "--cacert", &crt]);
+        let out = run(&["send", f.addr(), "hello"], b"");
+        out.expect_code(0);
+        assert_eq!(out.stdout, b"olleh\n", "{model}: {out}");
+        assert_eq!(f.interrupt(), Some(130));
+    }
+    let _ = srv.kill();
+    let _ = srv.wait();
+}

@@ -213,9 +213,10 @@ certificate is re-issued for the same key. \fB\-\-cert\fR takes a PEM chain;
 .PP
 A client verifies the server against the system's trusted certificates
 and the host name (\fB\-\-sni NAME\fR names another), or against
-\fB\-\-cacert FILE\fR (a CA, or a self-signed server certificate such as
-the one \fB\-\-save\-cert\fR writes; one marked as a CA, as \fBopenssl req
-\-x509\fR makes them, is refused as a server's own: pin it instead), or
+\fB\-\-cacert FILE\fR (a CA, or the server's own certificate, such as
+the one \fB\-\-save\-cert\fR writes or a self-signed one that \fBopenssl
+req \-x509\fR makes: a server certificate that is itself in FILE is
+trusted as curl's \fB\-\-cacert\fR trusts it, its name still checked), or
 accepts exactly the certificate or key a \fB\-\-pin\fR names.
 \fB\-\-insecure\fR verifies nothing and says so on standard error. A failure
 is one line naming the reason, exit 1. A Unix socket has no host name:

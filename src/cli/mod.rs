@@ -294,7 +294,7 @@ pub struct ServerTlsArgs {
     #[arg(long, value_name = "LIST")]
     pub alpn: Option<String>,
 
-    /// With --forward tls://...: trust the CA certificates in FILE instead of the system's
+    /// With --forward tls://...: trust the CA (or self-signed) certificates in FILE instead of the system's
     #[arg(long, value_name = "FILE", requires = "forward", value_hint = clap::ValueHint::FilePath)]
     pub cacert: Option<PathBuf>,
 

@@ -55,7 +55,7 @@ impl Forward {
         let r = if self.addr.is_datagram() {
             transport::connect_dgram(&self.addr, &self.opts, None).map(Upstream::Dgram)
         } else {
-            transport::connect(&self.addr, &self.opts, Some(self.timeout), None)
+            transport::connect_upstream(&self.addr, &self.opts, Some(self.timeout))
                 .map(Upstream::Stream)
         };
         r.map_err(|e| self.failed(&e.to_string()))

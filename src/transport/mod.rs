@@ -676,6 +676,25 @@ pub fn connect(
     timeout: Option<Duration>,
     source: Option<SocketAddr>,
 ) -> Result<Stream> {
+    connect_as(addr, opts, timeout, source, true)
+}
+
+/// [`connect`] for a forwarder's upstream: a failed TLS handshake says
+/// only why (`tls: …`), as the event loop's forwarder says it, since the
+/// event already names the upstream (`forward to tls://… failed: …`); the
+/// three models then say the same.
+pub fn connect_upstream(addr: &Addr, opts: &Opts, timeout: Option<Duration>) -> Result<Stream> {
+    connect_as(addr, opts, timeout, None, false)
+}
+
+/// `named`: whether a failed TLS handshake names the address.
+fn connect_as(
+    addr: &Addr,
+    opts: &Opts,
+    timeout: Option<Duration>,
+    source: Option<SocketAddr>,
+    named: bool,
+) -> Result<Stream> {
     let started = Instant::now();
     let plain = if let Some(p) = opts.proxy {
         proxy::connect(p, addr, opts, timeout, source)?
@@ -690,15 +709,26 @@ pub fn connect(
         t.saturating_sub(started.elapsed())
             .max(Duration::from_millis(1))
     });
-    secure(plain, addr, t, left)
+    secure(plain, addr, t, left, named)
 }
 
 /// Begin TLS on a connected stream as a client, and finish the handshake
 /// within `timeout`.
-fn secure(plain: Stream, addr: &Addr, t: &tls::ClientTls, timeout: Duration) -> Result<Stream> {
+fn secure(
+    plain: Stream,
+    addr: &Addr,
+    t: &tls::ClientTls,
+    timeout: Duration,
+    named: bool,
+) -> Result<Stream> {
     let s = tls::TlsStream::client(plain, t, addr).map_err(|e| Error::io("tls", e))?;
-    s.handshake(timeout)
-        .map_err(|e| Error::io(format!("connect to {addr}"), e))?;
+    s.handshake(timeout).map_err(|e| {
+        if named {
+            Error::io(format!("connect to {addr}"), e)
+        } else {
+            Error::runtime(crate::error::describe(&e))
+        }
+    })?;
     Ok(Stream::Tls(std::sync::Arc::new(s)))
 }
 

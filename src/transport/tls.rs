@@ -405,6 +405,16 @@ fn roots_from(path: &Path, flag: &str) -> Result<rustls::RootCertStore> {
     roots_from_pem(&read_pem(path, flag)?, path, flag)
 }
 
+/// `--cacert`: the certificates in the file, and them as trust anchors.
+fn cacert_from(path: &Path) -> Result<(rustls::RootCertStore, Vec<CertificateDer<'static>>)> {
+    let pem = read_pem(path, "--cacert")?;
+    let roots = roots_from_pem(&pem, path, "--cacert")?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::usage(format!("--cacert {}: {e}", path.display())))?;
+    Ok((roots, certs))
+}
+
 /// The trusted certificates in the contents of `--cacert` or `--client-ca`
 /// (`path` and `flag` are for messages only).
 pub(crate) fn roots_from_pem(pem: &[u8], path: &Path, flag: &str) -> Result<rustls::RootCertStore> {
@@ -472,7 +482,21 @@ pub fn client(spec: &ClientSpec) -> Result<ClientTls> {
             }))
     } else {
         let roots = match &spec.cacert {
-            Some(p) => roots_from(p, "--cacert")?,
+            Some(p) => {
+                let (roots, certs) = cacert_from(p)?;
+                let chains = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider(),
+                )
+                .build()
+                .map_err(|e| Error::usage(format!("--cacert {}: {e}", p.display())))?;
+                return finish_client(
+                    spec,
+                    builder
+                        .dangerous()
+                        .with_custom_certificate_verifier(Arc::new(CaFile { certs, chains })),
+                );
+            }
             None => {
                 let found = rustls_native_certs::load_native_certs();
                 let mut roots = rustls::RootCertStore::empty();
@@ -488,6 +512,14 @@ pub fn client(spec: &ClientSpec) -> Result<ClientTls> {
         };
         builder.with_root_certificates(roots)
     };
+    finish_client(spec, builder)
+}
+
+/// The rest of a client's TLS, once it knows whom it trusts.
+fn finish_client(
+    spec: &ClientSpec,
+    builder: rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert>,
+) -> Result<ClientTls> {
     let mut config = match &spec.identity {
         Some((c, k)) => {
             let id = load_identity(c, k)?;
@@ -578,6 +610,84 @@ impl ServerCertVerifier for Pinned {
             .supported_schemes()
     }
 }
+
+/// Trust by `--cacert`: a chain to one of its certificates, as usual; or
+/// a server certificate that is itself one of them, as curl's `--cacert`
+/// and socat's `cafile=` take a self-signed certificate made by `openssl
+/// req -x509` (which marks it CA:TRUE, so a chain check refuses it as
+/// "a CA used as an end entity"). Such a certificate is trusted as a pin
+/// would be, and its name is still checked. The handshake's signatures
+/// are checked against it either way.
+#[derive(Debug)]
+struct CaFile {
+    certs: Vec<CertificateDer<'static>>,
+    chains: Arc<rustls::client::WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for CaFile {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        if self.certs.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
+            let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+            rustls::client::verify_server_name(&parsed, server_name)?;
+            return Ok(ServerCertVerified::assertion());
+        }
+        self.chains
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            .map_err(|e| match e {
+                // Not one of ours: the advice is to give it, not to remake it.
+                rustls::Error::InvalidCertificate(rustls::CertificateError::Other(o))
+                    if format!("{o:?}").contains("CaUsedAsEndEntity") =>
+                {
+                    rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
+                        rustls::OtherError(Arc::new(NotInCacert)),
+                    ))
+                }
+                e => e,
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.chains.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.chains.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.chains.supported_verify_schemes()
+    }
+}
+
+/// A CA certificate used as the server's own that `--cacert` does not
+/// hold (named in Debug text, which [`cert_reason`] reads).
+#[derive(Debug)]
+struct NotInCacert;
+
+impl std::fmt::Display for NotInCacert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a CA certificate as the server's own, not in --cacert")
+    }
+}
+
+impl std::error::Error for NotInCacert {}
 
 /// The name a client asks for and verifies: `--sni`, else the address's
 /// host (an IP address is verified as one, and sends no SNI). A Unix
@@ -731,6 +841,13 @@ fn cert_reason(c: &rustls::CertificateError, whose: Whose) -> String {
     use rustls::CertificateError as C;
     if let C::Other(o) = c {
         let name = format!("{o:?}");
+        if name.contains("NotInCacert") {
+            return "it is a CA certificate used as the server's own (as `openssl req -x509` \
+                    makes them) that --cacert does not hold: give that certificate itself \
+                    in --cacert, or pin it (--pin sha256:..., from `openssl \
+                    x509 -noout -fingerprint -sha256`)"
+                .into();
+        }
         if name.contains("CaUsedAsEndEntity") {
             return match whose {
                 Whose::Server => {
