@@ -76,10 +76,11 @@ pub struct Log {
 impl Log {
     /// The readiness line. Printed even under `-q`: scripts wait for it.
     pub fn listening(&self, kind: Kind, local: &str) {
-        self.emit(
-            format_args!("listening on {kind} {local}"),
-            || json!({"event": "listening", "transport": kind.as_str(), "address": local}),
-        );
+        self.emit(format_args!("listening on {kind} {local}"), || {
+            let mut v = json!({"event": "listening", "transport": kind.as_str(), "address": local});
+            place(&mut v, "", Some(kind), local);
+            v
+        });
     }
 
     /// A TLS server's certificate, before its readiness lines: printed
@@ -112,8 +113,11 @@ impl Log {
             text.push_str(&format!(", certificate {subject} {fp}"));
         }
         self.emit(format_args!("{text}"), || {
-            json!({"event": "tls", "peer": peer, "version": s.version, "cipher": s.cipher,
-                   "alpn": s.alpn, "peer_subject": s.peer_subject, "peer_sha256": s.peer_sha256})
+            let mut v = json!({"event": "tls", "peer": peer, "version": s.version,
+                   "cipher": s.cipher, "alpn": s.alpn, "peer_subject": s.peer_subject,
+                   "peer_sha256": s.peer_sha256});
+            place(&mut v, "", None, peer);
+            v
         });
     }
 
@@ -132,6 +136,7 @@ impl Log {
             });
             self.emit(format_args!("got {what} from {peer}{who}"), || {
                 let mut v = json!({"event": event, "transport": kind.as_str(), "peer": peer});
+                place(&mut v, "", Some(kind), peer);
                 if let Some((uid, pid)) = cred {
                     v["uid"] = json!(uid);
                     v["pid"] = json!(pid);
@@ -163,6 +168,7 @@ impl Log {
                     let mut v = json!({"event": "closed", "transport": kind.as_str(), "peer": peer,
                        "bytes_in": t.bytes_in, "bytes_out": t.bytes_out,
                        "duration_ms": millis(took)});
+                    place(&mut v, "", Some(kind), peer);
                     match t.program {
                         Some(Exit::Code(c)) => v["exit_code"] = json!(c),
                         Some(Exit::Signal(n)) => v["signal"] = json!(n),
@@ -170,6 +176,7 @@ impl Log {
                     }
                     if let Some(up) = self.upstream {
                         v["upstream"] = json!(up);
+                        place(&mut v, "upstream_", None, up);
                     }
                     if let Some(via) = t.via {
                         v["path"] = json!(via.as_str());
@@ -190,6 +197,8 @@ impl Log {
                 || {
                     let mut v = json!({"event": "connected", "transport": kind.as_str(),
                        "address": addr, "local": local});
+                    place(&mut v, "", Some(kind), addr);
+                    place(&mut v, "local_", Some(kind), local);
                     if let Some(p) = proxy {
                         v["proxy"] = json!(p);
                     }
@@ -201,10 +210,11 @@ impl Log {
 
     pub fn refused(&self, kind: Kind, peer: &str) {
         if self.level >= Level::Normal {
-            self.emit(
-                format_args!("refused {peer} (access list)"),
-                || json!({"event": "refused", "transport": kind.as_str(), "peer": peer}),
-            );
+            self.emit(format_args!("refused {peer} (access list)"), || {
+                let mut v = json!({"event": "refused", "transport": kind.as_str(), "peer": peer});
+                place(&mut v, "", Some(kind), peer);
+                v
+            });
         }
     }
 
@@ -331,6 +341,54 @@ impl Log {
     }
 }
 
+/// Add where an address is, for scripts, to a JSON event beside the
+/// address as shown (`127.0.0.1:5`, `[::1]:5`, `/run/s.sock`): an
+/// Internet address as `{prefix}host` (no brackets) and `{prefix}port` (a
+/// number), a Unix one as `{prefix}socket_path` (a file path, or `@NAME`
+/// in the abstract namespace; none for an unnamed client, shown as `-`).
+/// Not `path`: a forwarded connection's `closed` event has a `path`
+/// already (`splice` or `copy`). `kind`
+/// says which, when the caller knows; without it, a `unix:`/`unixgram:`
+/// prefix, a leading `/`, `.` or `@`, or no `:PORT` at the end means a
+/// Unix name. `tls://` and `udp://` prefixes (a `--forward` target as
+/// shown) are dropped.
+pub fn place(v: &mut Value, prefix: &str, kind: Option<Kind>, shown: &str) {
+    let Value::Object(m) = v else { return };
+    let s = shown.strip_prefix("tls://").unwrap_or(shown);
+    let s = s.strip_prefix("udp://").unwrap_or(s);
+    let (unix, s) = match s
+        .strip_prefix("unix:")
+        .or_else(|| s.strip_prefix("unixgram:"))
+    {
+        Some(name) => (true, name),
+        None => (
+            kind.map_or(s.starts_with(['/', '.', '@']), |k| {
+                matches!(k, Kind::Unix | Kind::Unixgram)
+            }),
+            s,
+        ),
+    };
+    let inet = (!unix)
+        .then(|| s.rsplit_once(':'))
+        .flatten()
+        .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)));
+    match inet {
+        Some((h, p)) => {
+            let h = h
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(h);
+            m.insert(format!("{prefix}host"), json!(h));
+            m.insert(format!("{prefix}port"), json!(p));
+        }
+        None if s.is_empty() || s == "-" || s == "?" => {}
+        None if unix || kind.is_none() => {
+            m.insert(format!("{prefix}socket_path"), json!(s));
+        }
+        None => {}
+    }
+}
+
 /// A text event is one line. A control character in it came from a peer
 /// or a file (a certificate's subject, an SNI name, a proxy's reason
 /// phrase, a socket's name): shown as `\xNN` per byte, as Unix peer names
@@ -422,7 +480,56 @@ pub fn show_duration(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::one_line;
+    use super::{Kind, one_line, place};
+    use serde_json::json;
+
+    #[test]
+    fn events_say_host_and_port_or_path() {
+        let at = |kind, shown: &str| {
+            let mut v = json!({});
+            place(&mut v, "", kind, shown);
+            v
+        };
+        let tcp = Some(Kind::Tcp);
+        assert_eq!(
+            at(tcp, "127.0.0.1:5"),
+            json!({"host": "127.0.0.1", "port": 5})
+        );
+        assert_eq!(at(tcp, "[::1]:5"), json!({"host": "::1", "port": 5}));
+        assert_eq!(
+            at(tcp, "localhost:80"),
+            json!({"host": "localhost", "port": 80})
+        );
+        assert_eq!(
+            at(Some(Kind::Unix), "/run/a:1"),
+            json!({"socket_path": "/run/a:1"})
+        );
+        assert_eq!(
+            at(Some(Kind::Unixgram), "@name"),
+            json!({"socket_path": "@name"})
+        );
+        assert_eq!(at(Some(Kind::Unix), "-"), json!({}));
+        assert_eq!(
+            at(None, "tls://[::1]:443"),
+            json!({"host": "::1", "port": 443})
+        );
+        assert_eq!(at(None, "udp://db:53"), json!({"host": "db", "port": 53}));
+        assert_eq!(at(None, "unix:/run/s"), json!({"socket_path": "/run/s"}));
+        assert_eq!(
+            at(None, "tls://unix:/run/s"),
+            json!({"socket_path": "/run/s"})
+        );
+        assert_eq!(
+            at(None, "/tmp/x.sock"),
+            json!({"socket_path": "/tmp/x.sock"})
+        );
+        let mut v = json!({});
+        place(&mut v, "upstream_", None, "10.0.0.1:8080");
+        assert_eq!(
+            v,
+            json!({"upstream_host": "10.0.0.1", "upstream_port": 8080})
+        );
+    }
 
     #[test]
     fn control_characters_cannot_end_an_event_line() {

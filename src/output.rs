@@ -69,7 +69,7 @@ pub fn hex_to_stderr(peer: &str, dir: char, offset: u64, data: &[u8]) {
         for b in data {
             let _ = write!(hex, "{b:02x}");
         }
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "event": "hex",
             "time": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
             "peer": peer,
@@ -77,6 +77,7 @@ pub fn hex_to_stderr(peer: &str, dir: char, offset: u64, data: &[u8]) {
             "offset": offset,
             "bytes": hex,
         });
+        crate::event::place(&mut v, "", None, peer);
         format!("{v}\n")
     } else {
         format!("[{peer}]\n{}", hex_dump(dir, offset, data))

@@ -143,10 +143,12 @@ fn probe(p: &Plan) -> Result<()> {
     let s = transport::connect_retry(&p.addr, &p.opts, p.connect_timeout, p.source, p.retry)?;
     let _ = s.shutdown(Shutdown::Both);
     if p.log.level >= crate::event::Level::Normal {
-        p.log.emit(
-            format_args!("{} is open", p.addr),
-            || serde_json::json!({"event": "probe", "address": p.addr.to_string(), "open": true}),
-        );
+        p.log.emit(format_args!("{} is open", p.addr), || {
+            let at = p.addr.to_string();
+            let mut v = serde_json::json!({"event": "probe", "address": at, "open": true});
+            crate::event::place(&mut v, "", Some(p.addr.kind()), &at);
+            v
+        });
     }
     Ok(())
 }

@@ -60,6 +60,104 @@ fn json_events_cover_a_connection_lifecycle() {
     }
 }
 
+/// Issue 21, item 4: every JSON event that carries an address also
+/// carries its `host` and `port` (a number; no brackets for IPv6), or a
+/// Unix socket's `socket_path`, so a script need not parse `[::1]:N`: the
+/// readiness line, a connection, its close (with the `--forward`
+/// upstream's as `upstream_host`/`upstream_port`), in every model, and
+/// `send`'s own events.
+#[test]
+fn json_events_carry_host_and_port() {
+    let up = Server::start(&["serve", "[::1]:0", "--echo", "-q"]);
+    let at = |v: &Value| {
+        (
+            v["host"].as_str().unwrap_or("-").to_string(),
+            v["port"].as_u64(),
+        )
+    };
+    for model in MODELS {
+        let mut s = Server::start(&[
+            model,
+            "[::1]:0",
+            "--log-format",
+            "json",
+            "-v",
+            "--once",
+            "--forward",
+            up.addr(),
+        ]);
+        assert_eq!(exchange(s.addr(), b"hi\n"), b"hi\n");
+        assert_eq!(s.wait(), Some(0), "{model}");
+        let events = json_lines(&s.err());
+        let of = |kind: &str| {
+            events
+                .iter()
+                .find(|e| e["event"] == kind)
+                .unwrap_or_else(|| panic!("{model}: no {kind} event in {events:?}"))
+                .clone()
+        };
+        let listening = of("listening");
+        assert_eq!(
+            at(&listening),
+            ("::1".into(), Some(u64::from(s.port()))),
+            "{model}: {listening}"
+        );
+        for e in [of("connection"), of("closed")] {
+            let (host, port) = at(&e);
+            assert_eq!(host, "::1", "{model}: {e}");
+            assert_eq!(
+                e["peer"],
+                format!("[::1]:{}", port.unwrap()),
+                "{model}: {e}"
+            );
+        }
+        let closed = of("closed");
+        assert_eq!(closed["upstream_host"], "::1", "{model}: {closed}");
+        assert_eq!(closed["upstream_port"], up.port(), "{model}: {closed}");
+    }
+    // send -v: the server's address and our own.
+    let out = run(
+        &["send", "-v", "--log-format", "json", up.addr(), "hi"],
+        b"",
+    );
+    out.expect_code(0);
+    let events = json_lines(&out.stderr);
+    assert_eq!(events[0]["event"], "connected");
+    assert_eq!(
+        at(&events[0]),
+        ("::1".into(), Some(u64::from(up.port()))),
+        "{}",
+        events[0]
+    );
+    assert_eq!(events[0]["local_host"], "::1", "{}", events[0]);
+    assert!(events[0]["local_port"].as_u64().is_some(), "{}", events[0]);
+    assert_eq!(
+        at(&events[1]),
+        ("::1".into(), Some(u64::from(up.port()))),
+        "{}",
+        events[1]
+    );
+    // A Unix socket's name, as `socket_path`.
+    let dir = TempDir::new();
+    let path = dir.path("j.sock");
+    let s = Server::start(&[
+        "serve",
+        &format!("unix:{}", path.display()),
+        "--log-format",
+        "json",
+    ]);
+    let listening = json_lines(&s.err())
+        .into_iter()
+        .find(|e| e["event"] == "listening")
+        .unwrap();
+    assert_eq!(
+        listening["socket_path"],
+        path.to_str().unwrap(),
+        "{listening}"
+    );
+    assert!(listening.get("port").is_none(), "{listening}");
+}
+
 #[test]
 fn json_errors_are_json_too() {
     let out = run(

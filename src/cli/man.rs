@@ -376,7 +376,14 @@ each connection closes and a summary on exit; \fB\-q\fR leaves only the
 readiness lines and errors.
 .PP
 With \fB\-\-log\-format json\fR each event is one JSON object on a line, with
-\fBevent\fR and \fBtime\fR (RFC 3339) fields and these others:
+\fBevent\fR and \fBtime\fR (RFC 3339) fields and these others. An event
+that carries an address (\fBaddress\fR or \fBpeer\fR) also carries it
+split, for scripts: \fBhost\fR (an IPv6 address without brackets) and
+\fBport\fR (a number), or for a Unix socket \fBsocket_path\fR (none for a
+client that bound no name); \fBlocal\fR and \fBupstream\fR likewise as
+\fBlocal_host\fR, \fBlocal_port\fR, \fBupstream_host\fR,
+\fBupstream_port\fR (or \fBlocal_socket_path\fR,
+\fBupstream_socket_path\fR).
 .TP
 .B listening
 \fBtransport\fR (tcp, udp, unix, unixgram), \fBaddress\fR.

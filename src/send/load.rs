@@ -172,6 +172,7 @@ pub fn run(t: &Target, amount: Amount, concurrency: u64, msg: &[u8], log: Log) -
             v["ok_in_window"] = json!(r.ok_in_window);
             v["late"] = json!(r.late);
         }
+        crate::event::place(&mut v, "", Some(t.addr.kind()), &t.addr.to_string());
         format!("{v}\n")
     } else {
         let mut s = match amount {

@@ -252,6 +252,7 @@ fn show(log: &Log, ip: IpAddr, port: u16, udp: bool, st: &State) -> io::Result<(
     let line = if log.json {
         let mut v = serde_json::json!({"event": "port", "transport": if udp { "udp" } else { "tcp" },
             "address": at, "port": port, "state": st.name()});
+        crate::event::place(&mut v, "", None, &at);
         match st {
             State::Filtered(t) | State::OpenOrFiltered(t) => {
                 v["waited_ms"] = serde_json::json!(t.as_millis() as u64)
