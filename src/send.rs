@@ -51,8 +51,9 @@ pub struct Plan {
 pub enum Job {
     /// Send the input, print the reply (the lesson's client).
     Exchange(Input),
-    /// `-z`: only see whether the port accepts connections.
-    Probe,
+    /// `-z`: only see whether the port accepts connections; `open_only`:
+    /// `--open`, print the result only if it does.
+    Probe { open_only: bool },
     /// `-z` with several ports: a scan.
     Scan(scan::Scan),
     /// Load mode: repeat the exchange with `message`.
@@ -80,7 +81,7 @@ pub fn run(cfg: Config) -> Result<()> {
         } => {
             return load::run(&plan_load(&plan), amount, concurrency, &message, plan.log);
         }
-        Job::Probe => return probe(&plan),
+        Job::Probe { open_only } => return probe(&plan, open_only),
         Job::Scan(s) => return scan::run(&s, plan.log),
         Job::Exchange(input) => input,
     };
@@ -136,40 +137,71 @@ fn plan_load(p: &Plan) -> load::Target {
 }
 
 /// `-z`: connect and close. Exit 0 when the port accepts connections.
-fn probe(p: &Plan) -> Result<()> {
+/// The result is one line on stdout, as each port of a scan has (a
+/// failure also says why on stderr, as any failed connection does).
+fn probe(p: &Plan, open_only: bool) -> Result<()> {
     if p.addr.is_datagram() {
-        return probe_datagram(p);
+        return probe_datagram(p, open_only);
     }
-    let s = transport::connect_retry(&p.addr, &p.opts, p.connect_timeout, p.source, p.retry)?;
-    let _ = s.shutdown(Shutdown::Both);
-    if p.log.level >= crate::event::Level::Normal {
-        p.log.emit(format_args!("{} is open", p.addr), || {
-            let at = p.addr.to_string();
-            let mut v = serde_json::json!({"event": "probe", "address": at, "open": true});
-            crate::event::place(&mut v, "", Some(p.addr.kind()), &at);
-            v
-        });
-    }
-    Ok(())
+    let began = Instant::now();
+    let r = transport::connect_retry(&p.addr, &p.opts, p.connect_timeout, p.source, p.retry);
+    let state = match &r {
+        Ok(s) => {
+            let _ = s.shutdown(Shutdown::Both);
+            scan::State::Open
+        }
+        Err(Error::Usage(_)) => return r.map(|_| ()),
+        Err(Error::Timeout(_)) => scan::State::Filtered(to_millis(began.elapsed())),
+        // Our own words for ECONNREFUSED (error::describe), directly or
+        // through a proxy's or a retry's message.
+        Err(e) if e.to_string().ends_with("Connection refused") => scan::State::Closed,
+        Err(e) => scan::State::Error(e.to_string()),
+    };
+    probe_result(p, open_only, &state);
+    r.map(|_| ())
+}
+
+/// A probe's time, to the millisecond (as a scan's is given).
+fn to_millis(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
+}
+
+/// A probe's result line; a closed stdout only loses it (the exit code
+/// still says).
+fn probe_result(p: &Plan, open_only: bool, state: &scan::State) {
+    let _ = scan::show(&p.log, open_only, p.addr.kind(), &p.addr.to_string(), state);
 }
 
 /// UDP cannot confirm an open port: only a closed one answers (with ICMP
 /// port unreachable). Say which of the two we know.
-fn probe_datagram(p: &Plan) -> Result<()> {
+fn probe_datagram(p: &Plan, open_only: bool) -> Result<()> {
     let d = transport::connect_dgram(&p.addr, &p.opts, p.source)?;
-    d.send(&[]).map_err(|e| probe_refused(p, e))?;
+    let refused = |e: io::Error| {
+        let state = if e.kind() == io::ErrorKind::ConnectionRefused {
+            scan::State::Closed
+        } else {
+            scan::State::Error(crate::error::describe(&e))
+        };
+        probe_result(p, open_only, &state);
+        probe_refused(p, e)
+    };
+    d.send(&[]).map_err(refused)?;
     let wait = p.wait.unwrap_or(Duration::from_secs(1));
     d.set_read_timeout(Some(wait))
         .map_err(|e| Error::io("set timeout", e))?;
     let mut buf = [0u8; 1];
     match d.recv(&mut buf) {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            probe_result(p, open_only, &scan::State::Open);
+            Ok(())
+        }
         Err(e)
             if matches!(
                 e.kind(),
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
             ) =>
         {
+            probe_result(p, open_only, &scan::State::OpenOrFiltered(wait));
             Err(Error::Timeout(format!(
                 "{} {}: no answer within {}; UDP cannot tell an open port from a filtered one",
                 p.addr.kind(),
@@ -177,7 +209,7 @@ fn probe_datagram(p: &Plan) -> Result<()> {
                 humantime::format_duration(wait)
             )))
         }
-        Err(e) => Err(probe_refused(p, e)),
+        Err(e) => Err(refused(e)),
     }
 }
 

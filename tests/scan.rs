@@ -46,17 +46,161 @@ fn a_scan_reports_each_port_in_order() {
     let out = run(&["send", "-z", &list], b"");
     out.expect_code(0);
     assert_eq!(out.stdout_str().lines().count(), 2, "{out}");
-    // JSON lines on stdout.
-    // One port: today's probe, unchanged (an event on stderr, no lines).
+    // One port: the same line (issue 21, item 4).
     let out = run(&["send", "-z", "127.0.0.1", &p.to_string()], b"");
     out.expect_code(0);
-    assert!(out.stdout.is_empty(), "{out}");
+    assert_eq!(out.stdout_str(), format!("127.0.0.1:{p} open\n"), "{out}");
+    // JSON lines on stdout, with the host and the port apart.
     let out = run(&["send", "-z", "--log-format", "json", &list], b"");
     out.expect_code(0);
-    for line in out.stdout_str().lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(v["event"], "port");
-        assert_eq!(v["state"], "open");
+    let ports: Vec<u64> = out
+        .stdout_str()
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["event"], "port");
+            assert_eq!(v["state"], "open");
+            assert_eq!(v["host"], "127.0.0.1", "{v}");
+            v["port"].as_u64().unwrap()
+        })
+        .collect();
+    let mut want = vec![u64::from(p), u64::from(t.port())];
+    want.sort_unstable();
+    assert_eq!(ports, want, "{out}");
+}
+
+/// Issue 21, item 4: one port and many print one format, on stdout:
+/// `ADDR STATE` (or a JSON `port` event) for each; `--open` keeps only
+/// the open ports; `-q` prints none; the exit status is as before (0 when
+/// every port is open, 1 when one is not, 124 for a silent UDP port).
+#[test]
+fn one_port_or_many_one_format_on_stdout() {
+    let s = Server::start(&["serve", "127.0.0.1:0", "-q"]);
+    let p = s.port();
+    let closed = closed_port();
+    let open_line = format!("127.0.0.1:{p} open\n");
+    let closed_line = format!("127.0.0.1:{closed} closed\n");
+    let (one_open, one_closed) = (format!("127.0.0.1:{p}"), format!("127.0.0.1:{closed}"));
+    let both = format!("127.0.0.1:{p},{closed}");
+    // (arguments, exit code, stdout); every case once with the port(s) in
+    // HOST:PORT form, which is what the scan and the probe share.
+    let cases: Vec<(Vec<&str>, i32, String)> = vec![
+        (vec!["-z", &one_open], 0, open_line.clone()),
+        (vec!["-z", &one_closed], 1, closed_line.clone()),
+        (vec!["-z", "--open", &one_open], 0, open_line.clone()),
+        (vec!["-z", "--open", &one_closed], 1, String::new()),
+        (vec!["-z", "-q", &one_open], 0, String::new()),
+        (vec!["-z", "-q", &one_closed], 1, String::new()),
+        (
+            vec!["-z", &both],
+            1,
+            if p < closed {
+                format!("{open_line}{closed_line}")
+            } else {
+                format!("{closed_line}{open_line}")
+            },
+        ),
+        (vec!["-z", "--open", &both], 1, open_line.clone()),
+        (vec!["-z", "-q", &both], 1, String::new()),
+    ];
+    for (args, code, want) in cases {
+        let mut all = vec!["send"];
+        all.extend(args.iter().copied());
+        let out = run(&all, b"");
+        out.expect_code(code);
+        assert_eq!(out.stdout_str(), want, "{args:?}: {out}");
+    }
+    // A refused probe of one port also says why on stderr, as before.
+    let out = run(&["send", "-z", &one_closed], b"");
+    assert!(out.stderr.contains("Connection refused"), "{out}");
+
+    // JSON: the probe's event is the scan's, on stdout.
+    let out = run(
+        &[
+            "send",
+            "-z",
+            "--log-format",
+            "json",
+            "localhost",
+            &p.to_string(),
+        ],
+        b"",
+    );
+    out.expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(out.stdout_str().trim()).unwrap();
+    assert_eq!(
+        (&v["event"], &v["transport"], &v["state"]),
+        (&"port".into(), &"tcp".into(), &"open".into()),
+        "{v}"
+    );
+    assert_eq!(
+        (&v["host"], v["port"].as_u64()),
+        (&"localhost".into(), Some(u64::from(p))),
+        "{v}"
+    );
+    let out = run(&["send", "-z", "--log-format", "json", &one_closed], b"");
+    out.expect_code(1);
+    let v: serde_json::Value = serde_json::from_str(out.stdout_str().trim()).unwrap();
+    assert_eq!(
+        (&v["state"], v["port"].as_u64()),
+        (&"closed".into(), Some(u64::from(closed))),
+        "{v}"
+    );
+
+    // A Unix socket: the same line, and `socket_path` in JSON.
+    let dir = TempDir::new();
+    let path = dir.path("s.sock");
+    let unix = format!("unix:{}", path.display());
+    let _u = Server::start(&["serve", &unix, "-q"]);
+    let out = run(&["send", "-z", &unix], b"");
+    out.expect_code(0);
+    assert_eq!(
+        out.stdout_str(),
+        format!("{} open\n", path.display()),
+        "{out}"
+    );
+    let out = run(&["send", "-z", "--log-format", "json", &unix], b"");
+    let v: serde_json::Value = serde_json::from_str(out.stdout_str().trim()).unwrap();
+    assert_eq!(v["socket_path"], path.to_str().unwrap(), "{v}");
+    assert_eq!(v["transport"], "unix", "{v}");
+
+    // UDP, one port: closed, and silent (open|filtered, 124), as lines.
+    let quiet = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let quiet_port = quiet.local_addr().unwrap().port();
+    let out = run(&["send", "-z", &format!("udp://{one_closed}")], b"");
+    out.expect_code(1);
+    assert_eq!(out.stdout_str(), closed_line, "{out}");
+    let out = run(
+        &[
+            "send",
+            "-z",
+            "--wait",
+            "200ms",
+            &format!("udp://127.0.0.1:{quiet_port}"),
+        ],
+        b"",
+    );
+    out.expect_code(124);
+    assert_eq!(
+        out.stdout_str(),
+        format!(
+            "127.0.0.1:{quiet_port} open|filtered (no answer in 200ms; UDP cannot tell which)\n"
+        ),
+        "{out}"
+    );
+
+    // --open means nothing without -z: a usage error, one line.
+    for args in [
+        vec!["send", "--open", &one_open, "x"],
+        vec!["send", "-z", "--open", "--count", "2", &one_open],
+    ] {
+        let out = run(&args, b"");
+        out.expect_code(2);
+        assert_eq!(out.stderr.lines().count(), 1, "{out}");
+        assert!(
+            out.stderr.contains("--open shows only the open ports"),
+            "{out}"
+        );
     }
 }
 

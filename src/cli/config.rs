@@ -626,6 +626,12 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
     if args.probe && !words.is_empty() && amount.is_none() {
         return Err(words_after_probe(words));
     }
+    if args.open && (!args.probe || amount.is_some()) {
+        return Err(Error::usage(
+            "--open shows only the open ports of a probe or a scan: it goes with -z \
+             (send -z --open HOST PORTS)",
+        ));
+    }
     let job = if let Some(amount) = amount {
         Job::Load {
             amount,
@@ -633,7 +639,9 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
             message: message.unwrap_or_default(),
         }
     } else if args.probe {
-        Job::Probe
+        Job::Probe {
+            open_only: args.open,
+        }
     } else if args.scan_timeout.is_some() {
         return Err(Error::usage(
             "--scan-timeout bounds a scan: -z with several ports (send -z HOST 20-30)",
@@ -740,6 +748,7 @@ fn scan_job(args: &SendArgs, host: &str, spec: &str, words: &[String]) -> Result
         deadline: args.scan_timeout,
         started,
         family: family(&args.common),
+        open_only: args.open,
     });
     Ok(send::Config { plan, job })
 }

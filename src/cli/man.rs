@@ -143,7 +143,8 @@ as one address, and the half-close after the input is the default
 .TP
 .B nc \-nvz host 22\fR, \fBnc \-zv host 20\-30
 \fBsockcat send \-nvz host 22\fR; \fBsockcat send \-z host 20\-30,443\fR
-scans, several ports at once, one line per port on standard output.
+scans, several ports at once; one port or many, one line per port on
+standard output (\fB\-\-open\fR: only the open ones).
 .TP
 .B nc \-u host 53\fR, \fBnc \-U /tmp/s
 \fBsockcat send \-u host 53\fR, \fBsockcat send \-U /tmp/s\fR (or
@@ -433,17 +434,18 @@ datagram dropped because no session could start for its peer).
 .B summary
 \fBconnections\fR, \fBbytes_in\fR, \fBbytes_out\fR, \fBduration_ms\fR.
 .TP
-.B probe
-\fBaddress\fR, \fBopen\fR: what \fBsend \-z\fR found (not under \fB\-q\fR).
-.TP
 .B port
-a scan's result for one port, on standard output (it is the scan's data):
-\fBtransport\fR, \fBaddress\fR, \fBport\fR, \fBstate\fR (\fBopen\fR,
+what \fBsend \-z\fR found for one port, of a scan or the one port of a
+probe, on standard output (it is the data; none under \fB\-q\fR, and under
+\fB\-\-open\fR only the open ports):
+\fBtransport\fR, \fBaddress\fR, \fBhost\fR and \fBport\fR (or
+\fBsocket_path\fR), \fBstate\fR (\fBopen\fR,
 \fBclosed\fR, \fBfiltered\fR: no answer to a TCP connect;
 \fBopen|filtered\fR: no answer to an empty UDP datagram, which an open
 port that ignores it and a filtered one both give; \fBerror\fR, with
 \fBmessage\fR), and \fBwaited_ms\fR for the last two. Text:
-\fB127.0.0.1:22 open\fR, one line per port, in port order.
+\fB127.0.0.1:22 open\fR, one line per port, in port order. A probe of
+one port that fails also says why on standard error.
 .TP
 .B load
 the load\-mode summary of \fBsend \-\-count\fR or \fBsend \-\-duration\fR
@@ -591,8 +593,8 @@ fn examples(page: &str) -> String {
                 "$ sockcat send \\-\\-retry 10s :8080 ping",
             ),
             (
-                "Is the port open?",
-                "$ sockcat send \\-z 127.0.0.1:22 && echo open",
+                "Is the port open? (One line on stdout, 127.0.0.1:22 open or closed; \\-q for the exit status alone.)",
+                "$ sockcat send \\-z 127.0.0.1:22",
             ),
             (
                 "Scan ports, 64 at a time, each given 1s, the whole scan 10s; one line per port.",

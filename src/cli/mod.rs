@@ -422,9 +422,13 @@ pub struct SendArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     pub retry: Option<Duration>,
 
-    /// Only check that the port accepts connections, then close; with several ports (20-30,443), scan them
+    /// Only check that the port accepts connections, then close; with several ports (20-30,443), scan them; one line per port on stdout (127.0.0.1:22 open)
     #[arg(short = 'z', long = "probe")]
     pub probe: bool,
+
+    /// With -z: print only the ports that are open (no line for the others; the exit status still tells)
+    #[arg(long)]
+    pub open: bool,
 
     /// Send CRLF line endings instead of LF (-C, as in nc)
     #[arg(long, short_alias = 'C')]

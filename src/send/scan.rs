@@ -2,7 +2,8 @@
 //! most `--concurrency` at once, 64 by default), each bounded by
 //! `--connect-timeout` (1s by default), the whole scan by `--scan-timeout`;
 //! one result line per port goes to stdout, in port order, as soon as the
-//! ports before it are known.
+//! ports before it are known. A probe of one port (`send -z HOST PORT`,
+//! in `send.rs`) prints its result in the same form ([`show`]).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -10,9 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::addr::{self, Family};
+use crate::addr::{self, Family, Kind};
 use crate::error::{Error, Result};
-use crate::event::Log;
+use crate::event::{Level, Log};
 
 /// How long a port may take to answer, unless `--connect-timeout` says.
 pub const PORT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -32,11 +33,13 @@ pub struct Scan {
     /// parsed, so nothing the scan does escapes it.
     pub started: Instant,
     pub family: Family,
+    /// `--open`: show only the open ports.
+    pub open_only: bool,
 }
 
 /// What a probe learned about one port.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum State {
+pub enum State {
     Open,
     Closed,
     /// TCP: no answer in time (a firewall dropping the SYN, say).
@@ -224,8 +227,10 @@ pub fn run(s: &Scan, log: Log) -> Result<()> {
             while let Some(Some(st)) = results.get(shown) {
                 all_open &= *st == State::Open;
                 if !stdout_gone {
-                    stdout_gone =
-                        show(&log, ip, s.ports.get(shown).unwrap_or_default(), s.udp, st).is_err();
+                    let at =
+                        addr::show(&SocketAddr::new(ip, s.ports.get(shown).unwrap_or_default()));
+                    let kind = if s.udp { Kind::Udp } else { Kind::Tcp };
+                    stdout_gone = show(&log, s.open_only, kind, &at, st).is_err();
                 }
                 shown += 1;
             }
@@ -246,13 +251,20 @@ pub fn run(s: &Scan, log: Log) -> Result<()> {
     }
 }
 
-/// One result line on stdout (a JSON line with --log-format json).
-fn show(log: &Log, ip: IpAddr, port: u16, udp: bool, st: &State) -> io::Result<()> {
-    let at = addr::show(&SocketAddr::new(ip, port));
+/// One port's result on stdout, for a scan and a probe of one port alike:
+/// `ADDR STATE`, or with --log-format json a `port` event (`transport`,
+/// `address`, `host` and `port`, or `socket_path` for a Unix socket, `state`,
+/// and `waited_ms` or `message`). Nothing under `-q`, nor under `--open`
+/// (`open_only`) for a port that is not open.
+pub fn show(log: &Log, open_only: bool, kind: Kind, at: &str, st: &State) -> io::Result<()> {
+    if log.level < Level::Normal || (open_only && *st != State::Open) {
+        return Ok(());
+    }
     let line = if log.json {
-        let mut v = serde_json::json!({"event": "port", "transport": if udp { "udp" } else { "tcp" },
-            "address": at, "port": port, "state": st.name()});
-        crate::event::place(&mut v, "", None, &at);
+        let mut v = serde_json::json!({"event": "port", "transport": kind.as_str(),
+            "address": at});
+        crate::event::place(&mut v, "", Some(kind), at);
+        v["state"] = serde_json::json!(st.name());
         match st {
             State::Filtered(t) | State::OpenOrFiltered(t) => {
                 v["waited_ms"] = serde_json::json!(t.as_millis() as u64)
