@@ -113,6 +113,24 @@ fn one_port_or_many_one_format_on_stdout() {
     // A refused probe of one port also says why on stderr, as before.
     let out = run(&["send", "-z", &one_closed], b"");
     assert!(out.stderr.contains("Connection refused"), "{out}");
+    // A silent port: filtered, after the time it was given (124, as before).
+    let (_l, _f, hole) = blackhole();
+    let out = run(
+        &[
+            "send",
+            "-z",
+            "--connect-timeout",
+            "300ms",
+            &format!("127.0.0.1:{hole}"),
+        ],
+        b"",
+    );
+    out.expect_code(124);
+    assert!(
+        out.stdout_str()
+            .starts_with(&format!("127.0.0.1:{hole} filtered (no answer in ")),
+        "{out}"
+    );
 
     // JSON: the probe's event is the scan's, on stdout.
     let out = run(
