@@ -313,13 +313,17 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__send)
-            opts="-n -z -N -v -q -4 -6 -u -U -h -V --file --no-shutdown --wait --connect-timeout --idle-timeout --proxy --retry --probe --open --crlf --source --count --duration --warmup --concurrency --scan-timeout --progress --no-progress --tls --cacert --pin --insecure --sni --cert --key --alpn --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-n -z -N -v -q -4 -6 -u -U -h -V --file --no-shutdown --hold --wait --connect-timeout --idle-timeout --proxy --retry --probe --open --crlf --source --count --duration --warmup --concurrency --scan-timeout --progress --no-progress --tls --cacert --pin --insecure --sni --cert --key --alpn --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hold)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

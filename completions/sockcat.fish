@@ -165,6 +165,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l nodelay
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s V -l version -d 'Print version'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l file -d 'Send the contents of PATH instead of stdin' -r -F
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l hold -d 'After the input ends, keep the write side open (no half-close) and end, exit 0, once the peer has sent nothing for DUR (nc\'s -q SECS, socat\'s -t): for peers and proxies that end the whole connection at a half-close; the peer\'s close still ends it sooner. Datagrams: the same as --wait' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l wait -d 'After the input ends, wait at most DUR for the reply [UDP default: 1s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l connect-timeout -d 'Give up connecting after DUR (-w, as in ncat): the whole attempt, over all of a name\'s addresses, which are tried Happy Eyeballs style (IPv6 first, the next 250ms after the last)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l idle-timeout -d 'Give up after DUR with no traffic in either direction' -r

@@ -28,6 +28,9 @@ pub struct Tally {
     pub program: Option<Exit>,
     /// How a forwarded connection's bytes moved (`--forward`).
     pub via: Option<Via>,
+    /// `send` over TLS: whether the peer closed without close_notify
+    /// (`send` reports `false` for any other ending and transport).
+    pub truncated: Option<bool>,
 }
 
 /// The path a relay's bytes took: `splice(2)` between two plain sockets
@@ -157,9 +160,13 @@ impl Log {
                 (Some(up), Some(via)) => format!(", forwarded to {up} by {}", via.as_str()),
                 _ => String::new(),
             };
+            let cut = match t.truncated {
+                Some(true) => ", truncated (no close_notify)",
+                _ => "",
+            };
             self.emit(
                 format_args!(
-                    "closed {peer}: {} bytes in, {} bytes out, {}{program}{forwarded}",
+                    "closed {peer}: {} bytes in, {} bytes out, {}{program}{forwarded}{cut}",
                     t.bytes_in,
                     t.bytes_out,
                     show_duration(took)
@@ -180,6 +187,9 @@ impl Log {
                     }
                     if let Some(via) = t.via {
                         v["path"] = json!(via.as_str());
+                    }
+                    if let Some(cut) = t.truncated {
+                        v["truncated"] = json!(cut);
                     }
                     v
                 },
@@ -233,6 +243,20 @@ impl Log {
                 format_args!("sockcat: warning: {msg}"),
                 || json!({"event": "warning", "message": msg}),
             );
+        }
+    }
+
+    /// A warning whose JSON event carries more fields (`extra`, an
+    /// object) beside the message, for scripts to test.
+    pub fn warning_with(&self, msg: &str, extra: Value) {
+        if self.level >= Level::Normal {
+            self.emit(format_args!("sockcat: warning: {msg}"), || {
+                let mut v = json!({"event": "warning", "message": msg});
+                if let (Value::Object(m), Value::Object(x)) = (&mut v, extra) {
+                    m.extend(x);
+                }
+                v
+            });
         }
     }
 

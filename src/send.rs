@@ -40,6 +40,8 @@ pub struct Plan {
     pub retry: Option<Duration>,
     pub idle: Option<Duration>,
     pub wait: Option<Duration>,
+    /// `--hold`: no half-close; end once the peer is quiet this long.
+    pub hold: Option<Duration>,
     pub no_shutdown: bool,
     pub crlf: bool,
     pub hex: bool,
@@ -111,14 +113,16 @@ pub fn run(cfg: Config) -> Result<()> {
     if let Some(t) = &tls {
         plan.log.tls(&plan.addr.to_string(), &t.settled(), false);
     }
-    let (sent, received) = exchange(&plan, stream, input)?;
-    if tls.is_some_and(|t| t.truncated()) {
+    let end = exchange(&plan, stream, input)?;
+    let truncated = tls.as_ref().is_some_and(|t| t.truncated());
+    if let Some(w) = cut_warning(&plan, &end, tls.is_some(), truncated, proxy.as_deref()) {
         plan.log
-            .warning(&crate::transport::tls::truncation(&plan.addr.to_string()));
+            .warning_with(&w, serde_json::json!({"truncated": truncated}));
     }
     let tally = crate::event::Tally {
-        bytes_in: received,
-        bytes_out: sent,
+        bytes_in: end.received,
+        bytes_out: end.sent,
+        truncated: Some(truncated),
         ..Default::default()
     };
     plan.log
@@ -223,6 +227,8 @@ struct Shared {
     last: AtomicU64,
     epoch: Instant,
     sent: AtomicU64,
+    /// When the write side was shut, in ms since `epoch`, plus one (0: not).
+    shut: AtomicU64,
     /// The server's address, heading `--hex` dumps.
     label: String,
 }
@@ -238,6 +244,60 @@ impl Shared {
     }
 }
 
+/// How an exchange ended.
+struct End {
+    sent: u64,
+    received: u64,
+    /// The peer closed within [`QUICK_CLOSE`] of our half-close.
+    closed_at_half_close: bool,
+}
+
+/// A peer that closes this soon after our half-close (FIN, or TLS's
+/// close_notify) closed because of it: a proxy or TLS peer that ends the
+/// whole connection there, or a server with nothing to say.
+const QUICK_CLOSE: Duration = Duration::from_secs(1);
+
+/// The one warning a cut-looking end gets, naming `--hold`: an empty
+/// reply through a proxy or over TLS whose close came right after our
+/// half-close (the proxy or peer may end the whole connection there, as
+/// microsocks, tinyproxy and `ncat --ssl` do), or a TLS peer that closed
+/// without close_notify (right after ours: for the same reason).
+fn cut_warning(
+    p: &Plan,
+    end: &End,
+    tls: bool,
+    truncated: bool,
+    proxy: Option<&str>,
+) -> Option<String> {
+    let addr = p.addr.to_string();
+    let quick = end.closed_at_half_close;
+    let fix = "keep the write side open with --hold DUR (end after DUR of quiet)";
+    if quick && end.received == 0 && (tls || proxy.is_some()) {
+        let how = match (proxy, tls) {
+            (Some(proxy), _) => format!("the connection to {addr} through {proxy} ended"),
+            (None, _) if truncated => {
+                format!("{addr} closed the TLS connection (without close_notify)")
+            }
+            (None, _) => format!("{addr} closed the TLS connection"),
+        };
+        let by = if proxy.is_some() {
+            "the proxy ends the tunnel"
+        } else {
+            "it ends the connection"
+        };
+        return Some(format!(
+            "{how} right after send's half-close, with no reply: if {by} there, {fix}"
+        ));
+    }
+    if truncated && quick {
+        return Some(format!(
+            "{addr} closed the TLS connection without close_notify right after ours: what came \
+             may be truncated; if it ends the connection at close_notify, {fix}"
+        ));
+    }
+    truncated.then(|| crate::transport::tls::truncation(&addr))
+}
+
 /// Whether a plain connection's whole first answer is one TLS alert
 /// record (content type 21, version 3.x, length 2): what a TLS server
 /// says to a client that spoke plaintext to it.
@@ -245,13 +305,15 @@ fn is_tls_alert(b: &[u8]) -> bool {
     matches!(b, [0x15, 0x03, 0x01..=0x04, 0x00, 0x02, _, _])
 }
 
-/// The lesson's exchange; returns the bytes sent and received.
-fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<(u64, u64)> {
+/// The lesson's exchange (with `--hold`: without the half-close, ended
+/// by the peer's quiet).
+fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<End> {
     let stream = Arc::new(stream);
     let shared = Arc::new(Shared {
         last: AtomicU64::new(0),
         epoch: Instant::now(),
         sent: AtomicU64::new(0),
+        shut: AtomicU64::new(0),
         label: p.addr.to_string(),
     });
     let interactive = matches!(input, Input::Stdin) && io::stdin().is_terminal();
@@ -259,7 +321,8 @@ fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<(u64, u64)> {
     {
         let stream = stream.clone();
         let shared = shared.clone();
-        let (crlf, hex, no_shutdown, progress) = (p.crlf, p.hex, p.no_shutdown, p.progress);
+        let (crlf, hex, progress) = (p.crlf, p.hex, p.progress);
+        let no_shutdown = p.no_shutdown || p.hold.is_some();
         // Not scoped: a thread blocked reading a terminal must not keep the
         // process alive once the conversation is over.
         std::thread::Builder::new()
@@ -275,6 +338,9 @@ fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<(u64, u64)> {
                     if no_shutdown {
                         Ok(())
                     } else {
+                        // Noted first: the peer's answer to it cannot come before.
+                        let at = shared.epoch.elapsed().as_millis() as u64;
+                        shared.shut.store(at + 1, Ordering::Relaxed);
                         stream
                             .shutdown(Shutdown::Write)
                             .map_err(|e| Error::io("shutdown", e))
@@ -288,9 +354,13 @@ fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<(u64, u64)> {
     let mut buf = vec![0u8; 256 * 1024];
     let mut input_done: Option<Instant> = None;
     let mut received: u64 = 0;
-    // Without --wait or --idle-timeout, reads simply block until the reply
-    // ends; with them, they wake often enough to keep the deadlines.
-    let timed = p.idle.is_some() || p.wait.is_some();
+    // The last bytes from the peer, for --hold's quiet.
+    let mut last_in: Option<Instant> = None;
+    // Without --wait, --idle-timeout or --hold, reads simply block until
+    // the reply ends; with them, they wake often enough to keep the
+    // deadlines.
+    let timed = p.idle.is_some() || p.wait.is_some() || p.hold.is_some();
+    let mut held = false;
     loop {
         if timed && input_done.is_none() {
             match done_rx.try_recv() {
@@ -304,7 +374,20 @@ fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<(u64, u64)> {
         }
         if timed {
             let mut left = Duration::from_millis(100);
-            if let Some(idle) = p.idle {
+            // First: a hold no longer than --idle-timeout and shorter than
+            // --wait (checked) ends in success where they would fail.
+            if let (Some(hold), Some(t)) = (p.hold, input_done) {
+                let quiet = last_in.map_or(t, |l| l.max(t)).elapsed();
+                let rem = hold.saturating_sub(quiet);
+                if rem.is_zero() {
+                    held = true;
+                    break;
+                }
+                left = left.min(rem);
+            }
+            // After the input, a hold's quiet is the end, not an idle
+            // connection (an --idle-timeout is no shorter: checked).
+            if let Some(idle) = p.idle.filter(|_| p.hold.is_none() || input_done.is_none()) {
                 let rem = idle.saturating_sub(shared.idle_for());
                 if rem.is_zero() {
                     return Err(Error::Timeout(format!(
@@ -330,6 +413,7 @@ fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<(u64, u64)> {
             Ok(0) => break,
             Ok(n) => {
                 shared.touch();
+                last_in = Some(Instant::now());
                 if p.hex {
                     hex_to_stderr(&shared.label, '<', received, &buf[..n]);
                 }
@@ -351,6 +435,21 @@ fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<(u64, u64)> {
             Err(e) => return Err(Error::io(format!("receive from {}", p.addr), e)),
         }
     }
+    let closed_at = shared.epoch.elapsed();
+    if held {
+        // The end of a held exchange: close_notify for TLS (best effort:
+        // the process closes the socket anyway).
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+        let _ = stream.shutdown(Shutdown::Write);
+        return Ok(End {
+            sent: shared.sent.load(Ordering::Relaxed),
+            received,
+            closed_at_half_close: false,
+        });
+    }
+    let shut = shared.shut.load(Ordering::Relaxed);
+    let closed_at_half_close =
+        shut > 0 && closed_at.saturating_sub(Duration::from_millis(shut - 1)) <= QUICK_CLOSE;
     // The server sent FIN. Input still flowing from a pipe or file goes on
     // (the server may still be reading it); a person at a terminal is done.
     if input_done.is_none() && !interactive {
@@ -373,7 +472,11 @@ fn exchange(p: &Plan, stream: Stream, input: Input) -> Result<(u64, u64)> {
             }
         }
     }
-    Ok((shared.sent.load(Ordering::Relaxed), received))
+    Ok(End {
+        sent: shared.sent.load(Ordering::Relaxed),
+        received,
+        closed_at_half_close,
+    })
 }
 
 /// Copy the input to the socket: sendfile for files, splice for pipes,

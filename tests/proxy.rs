@@ -96,7 +96,7 @@ pub fn dante(refused_port: u16) -> Proxy {
 }
 
 /// microsocks on a free port, wanting user `u` and password `p w`.
-fn microsocks() -> Proxy {
+pub fn microsocks() -> Proxy {
     Proxy::start(|port, _| {
         let mut cmd = Command::new("microsocks");
         cmd.args([
@@ -115,7 +115,7 @@ fn microsocks() -> Proxy {
 
 /// tinyproxy on a free port, wanting Basic authentication `al:ice`, and
 /// allowing CONNECT to `allowed_port` only.
-fn tinyproxy(allowed_port: u16) -> Proxy {
+pub fn tinyproxy(allowed_port: u16) -> Proxy {
     Proxy::start(|port, dir| {
         let conf = dir.path("tinyproxy.conf");
         std::fs::write(

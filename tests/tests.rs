@@ -14,6 +14,7 @@ mod forward;
 mod generated;
 mod handlers;
 mod hardening;
+mod hold;
 mod lingering;
 mod load;
 mod models;

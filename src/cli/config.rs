@@ -594,13 +594,15 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
     if t.insecure {
         log(&args.common).warning(INSECURE);
     }
+    let (hold, wait) = hold(args, addr.is_datagram())?;
     let plan = Plan {
         opts,
         source,
         connect_timeout: args.connect_timeout,
         retry: args.retry,
         idle: args.idle_timeout,
-        wait: args.wait,
+        wait,
+        hold,
         no_shutdown: args.no_shutdown,
         crlf: args.crlf,
         hex: args.common.hex,
@@ -665,6 +667,52 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
     Ok(send::Config { plan, job })
 }
 
+const HOLD_NOT_PROBE: &str = "--hold keeps a connection open after its input; -z sends nothing";
+
+type Dur = std::time::Duration;
+
+/// `--hold DUR` (what a stream exchange does after its input, and the
+/// one `--wait` it may have): checked against the options it would
+/// contradict. Datagrams already end after a quiet `--wait`, so there
+/// `--hold` is that wait. Returns the stream's hold and the `--wait`.
+fn hold(args: &SendArgs, datagram: bool) -> Result<(Option<Dur>, Option<Dur>)> {
+    let Some(hold) = args.hold else {
+        return Ok((None, args.wait));
+    };
+    let dur = |d: Dur| humantime::format_duration(d).to_string();
+    if args.probe {
+        return Err(Error::usage(HOLD_NOT_PROBE));
+    }
+    if args.count.is_some() || args.duration.is_some() {
+        return Err(Error::usage(
+            "--hold is for one exchange; load mode (--count, --duration) ends each at the server's close",
+        ));
+    }
+    if datagram {
+        if args.wait.is_some() {
+            return Err(Error::usage(
+                "for datagrams --hold and --wait are the same (end after DUR without a reply): give one",
+            ));
+        }
+        return Ok((None, Some(hold)));
+    }
+    if let Some(w) = args.wait.filter(|&w| w <= hold) {
+        return Err(Error::usage(format!(
+            "--wait {} must be longer than --hold {}: it bounds the time after the input, and the hold is part of it",
+            dur(w),
+            dur(hold)
+        )));
+    }
+    if let Some(i) = args.idle_timeout.filter(|&i| i < hold) {
+        return Err(Error::usage(format!(
+            "--idle-timeout {} is shorter than --hold {}: a quiet peer would be an error before the hold ends it",
+            dur(i),
+            dur(hold)
+        )));
+    }
+    Ok((Some(hold), args.wait))
+}
+
 /// Words after `-z`'s address: options in the wrong place, or a message
 /// a probe does not send.
 fn words_after_probe(words: &[String]) -> Error {
@@ -707,6 +755,9 @@ fn scan_job(args: &SendArgs, host: &str, spec: &str, words: &[String]) -> Result
     if !words.is_empty() {
         return Err(words_after_probe(words));
     }
+    if args.hold.is_some() {
+        return Err(Error::usage(HOLD_NOT_PROBE));
+    }
     if args.proxy.is_some() {
         return Err(Error::usage(
             "a scan (-z with several ports) goes direct, not through --proxy: \
@@ -728,6 +779,7 @@ fn scan_job(args: &SendArgs, host: &str, spec: &str, words: &[String]) -> Result
         retry: None,
         idle: None,
         wait: args.wait,
+        hold: None,
         no_shutdown: false,
         crlf: false,
         hex: false,
