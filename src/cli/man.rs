@@ -141,6 +141,12 @@ or thread.
 as one address, and the half-close after the input is the default
 (\fB\-N\fR is accepted).
 .TP
+.B nc \-q 1 host 9000\fR, \fBsocat \-t 1 \- TCP:host:9000
+\fBsockcat send \-\-hold 1s host 9000\fR: no half-close after the input;
+the exchange ends (exit 0) once the server has sent nothing for 1s, or at
+its close. For servers and proxies that end the whole connection at a
+half-close.
+.TP
 .B nc \-nvz host 22\fR, \fBnc \-zv host 20\-30
 \fBsockcat send \-nvz host 22\fR; \fBsockcat send \-z host 20\-30,443\fR
 scans, several ports at once; one port or many, one line per port on
@@ -237,10 +243,20 @@ half-close, read the reply until the server closes) works exactly as over
 TCP. TLS 1.2 prescribes answering close_notify with close_notify, and many
 TLS 1.2 peers (and ncat, whatever the version) end the whole connection
 there: a reply that comes after the client's half-close can be lost; use
-\fBsend \-\-no\-shutdown\fR with them. A peer that closes without
-close_notify gets a warning naming the truncation; the exit code is
-unchanged, since many servers do. \fBopenssl s_client\fR needs
-\fB\-ign_eof\fR to read a reply after its input ends.
+\fBsend \-\-hold DUR\fR with them (no close_notify after the input; the
+exchange ends, exit 0, once the server has sent nothing for DUR, or at its
+close). When the reply was empty and the server closed right after
+(within a second of) send's close_notify, a warning names \fB\-\-hold\fR.
+.PP
+A peer that closes without close_notify gets a warning naming the
+truncation (and \fB\-\-hold\fR, when it closed right after send's
+close_notify); the exit code is unchanged, 0: many servers close this way,
+and curl too reads such an ending as the end (only \fBopenssl s_client\fR
+calls it an error, \fBunexpected eof while reading\fR, exit 1). A script
+that must know tests \fBtruncated\fR in the JSON events (\fB\-\-log\-format
+json\fR): \fBtrue\fR in that warning, and in \fBsend \-v\fR's \fBclosed\fR
+event, which says \fBfalse\fR for any other ending. \fBopenssl s_client\fR
+needs \fB\-ign_eof\fR to read a reply after its input ends.
 .PP
 Examples:
 .PP
@@ -284,11 +300,13 @@ http://127.0.0.1:3128: CONNECT example.org:80 refused: 403 Forbidden\fR.
 Some proxies (microsocks, tinyproxy) end the whole tunnel when the client
 half-closes, instead of passing the FIN on: \fBsend\fR's FIN after its
 input then cuts the reply short or loses it, and sockcat cannot tell
-that from a server that closed (exit 0). Keep the write side open: with
-\fB\-\-no\-shutdown\fR when the server closes after its reply, or
-\fB\-\-no\-shutdown \-\-wait DUR\fR, which reads until DUR passes quietly
-and then exits 124. Dante passes the half-close on, as a direct
-connection does.
+that from a server that closed (exit 0; when the reply was empty and the
+tunnel ended within a second of the FIN, a warning names \fB\-\-hold\fR).
+Keep the write side open with \fB\-\-hold DUR\fR: no FIN after the input,
+and the exchange ends, exit 0, once the server has sent nothing for DUR
+(or at its close): \fBsend \-\-proxy socks5://127.0.0.1:1080 \-\-hold 1s
+\-\-file req.bin host:80\fR. Pick DUR longer than the server's longest
+pause. Dante passes the half-close on, as a direct connection does.
 "#;
 
 const ACTIVATION: &str = r#".SH "INHERITED SOCKETS"
@@ -406,7 +424,9 @@ Text: \fBgot datagram from PEER\fR.
 \fBsignal\fR, and for a forwarded connection \fBupstream\fR (the
 \fB\-\-forward\fR address) and \fBpath\fR (\fBsplice\fR or \fBcopy\fR);
 \fBbytes_in\fR came from the peer, \fBbytes_out\fR went to it (only under
-\fB\-v\fR, like the event itself).
+\fB\-v\fR, like the event itself). \fBsend\fR's also has \fBtruncated\fR:
+\fBtrue\fR when a TLS server closed without close_notify, \fBfalse\fR
+otherwise (see TLS).
 .TP
 .B connected
 \fBtransport\fR, \fBaddress\fR, \fBlocal\fR: \fBsend \-v\fR is connected
@@ -429,7 +449,10 @@ event per block, so the stream stays one JSON object per line.
 .B warning
 \fBmessage\fR: something to know that does not stop the server (a program
 served on an address that is not loopback, with no \fB\-\-allow\fR; a
-datagram dropped because no session could start for its peer).
+datagram dropped because no session could start for its peer). \fBsend\fR's
+warning about how an exchange ended (a TLS server's close without
+close_notify, a reply lost at the half-close) also has \fBtruncated\fR
+(\fBtrue\fR for the first).
 .TP
 .B summary
 \fBconnections\fR, \fBbytes_in\fR, \fBbytes_out\fR, \fBduration_ms\fR.
@@ -611,6 +634,10 @@ fn examples(page: &str) -> String {
             (
                 "Load test for a fixed time: the rate inside a 3s window after 1s of warm-up, with stalls and p99.9.",
                 "$ sockcat send :8080 \\-\\-duration 3s \\-\\-warmup 1s \\-\\-concurrency 64 hello",
+            ),
+            (
+                "Through a proxy that ends the tunnel at a half-close (microsocks, tinyproxy): no FIN after the file; done, exit 0, once the server has been quiet for 1s.",
+                "$ sockcat send \\-\\-proxy socks5://127.0.0.1:1080 \\-\\-hold 1s \\-\\-file req.bin host:80",
             ),
             (
                 "Show every byte as hex on stderr.",
