@@ -115,7 +115,7 @@ pub fn run(cfg: Config) -> Result<()> {
     }
     let end = exchange(&plan, stream, input)?;
     let truncated = tls.as_ref().is_some_and(|t| t.truncated());
-    if let Some(w) = cut_warning(&plan, &end, tls.is_some(), truncated, proxy.as_deref()) {
+    if let Some(w) = cut_warning(&plan, &end, truncated, proxy.as_deref()) {
         plan.log
             .warning_with(&w, serde_json::json!({"truncated": truncated}));
     }
@@ -258,44 +258,37 @@ struct End {
 const QUICK_CLOSE: Duration = Duration::from_secs(1);
 
 /// The one warning a cut-looking end gets, naming `--hold`: an empty
-/// reply through a proxy or over TLS whose close came right after our
-/// half-close (the proxy or peer may end the whole connection there, as
-/// microsocks, tinyproxy and `ncat --ssl` do), or a TLS peer that closed
-/// without close_notify (right after ours: for the same reason).
-fn cut_warning(
-    p: &Plan,
-    end: &End,
-    tls: bool,
-    truncated: bool,
-    proxy: Option<&str>,
-) -> Option<String> {
+/// reply through a proxy whose tunnel ended right after our half-close
+/// (microsocks and tinyproxy end it there), and a TLS peer that closed
+/// without close_notify (right after ours: for the same reason). A TLS
+/// peer that answers our close_notify with its own and closes gets none:
+/// a server that owed nothing (a sink for an upload) does the same.
+fn cut_warning(p: &Plan, end: &End, truncated: bool, proxy: Option<&str>) -> Option<String> {
     let addr = p.addr.to_string();
     let quick = end.closed_at_half_close;
     let fix = "keep the write side open with --hold DUR (end after DUR of quiet)";
-    if quick && end.received == 0 && (tls || proxy.is_some()) {
-        let how = match (proxy, tls) {
-            (Some(proxy), _) => format!("the connection to {addr} through {proxy} ended"),
-            (None, _) if truncated => {
-                format!("{addr} closed the TLS connection (without close_notify)")
-            }
-            (None, _) => format!("{addr} closed the TLS connection"),
-        };
-        let by = if proxy.is_some() {
-            "the proxy ends the tunnel"
-        } else {
-            "it ends the connection"
-        };
-        return Some(format!(
-            "{how} right after send's half-close, with no reply: if {by} there, {fix}"
-        ));
-    }
     if truncated && quick {
+        let what = if end.received == 0 {
+            "with no reply"
+        } else {
+            "and what came may be truncated"
+        };
         return Some(format!(
-            "{addr} closed the TLS connection without close_notify right after ours: what came \
-             may be truncated; if it ends the connection at close_notify, {fix}"
+            "{addr} closed the TLS connection without close_notify right after send's \
+             half-close, {what}: if it ends the connection there, {fix}"
         ));
     }
-    truncated.then(|| crate::transport::tls::truncation(&addr))
+    if truncated {
+        return Some(crate::transport::tls::truncation(&addr));
+    }
+    match proxy {
+        // A server that owed nothing closes the same way: "if one was due".
+        Some(proxy) if quick && end.received == 0 => Some(format!(
+            "the connection to {addr} through {proxy} ended right after send's half-close, \
+             with no reply: if one was due, the proxy may end the tunnel there; {fix}"
+        )),
+        _ => None,
+    }
 }
 
 /// Whether a plain connection's whole first answer is one TLS alert

@@ -245,11 +245,12 @@ TLS 1.2 peers (and ncat, whatever the version) end the whole connection
 there: a reply that comes after the client's half-close can be lost; use
 \fBsend \-\-hold DUR\fR with them (no close_notify after the input; the
 exchange ends, exit 0, once the server has sent nothing for DUR, or at its
-close). When the reply was empty and the server closed right after
-(within a second of) send's close_notify, a warning names \fB\-\-hold\fR.
+close). A server that answers send's close_notify with its own and
+closes gets no warning: one that owed nothing (a sink for an upload)
+closes the same way.
 .PP
 A peer that closes without close_notify gets a warning naming the
-truncation (and \fB\-\-hold\fR, when it closed right after send's
+truncation (and \fB\-\-hold\fR, when it closed within a second of send's
 close_notify); the exit code is unchanged, 0: many servers close this way,
 and curl too reads such an ending as the end (only \fBopenssl s_client\fR
 calls it an error, \fBunexpected eof while reading\fR, exit 1). A script
