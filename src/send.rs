@@ -2,7 +2,9 @@
 //!
 //! TCP and Unix stream: send the message (or stdin, or a file) on one
 //! thread while the reply is printed on this one; after the input ends,
-//! shut the write side (FIN) and print until the server's FIN. Datagram
+//! shut the write side (FIN) and print until the server's FIN (with
+//! `--hold DUR`: no FIN; print until the server's FIN or DUR without a
+//! byte from it, whichever comes first). Datagram
 //! transports send one datagram per message or stdin line and print
 //! replies until `--wait` passes without one.
 
