@@ -141,12 +141,20 @@ pub enum Inherited {
     /// `systemd`, `systemd:NAME`: systemd's socket activation (every
     /// socket in `LISTEN_FDS`, or those named NAME in `LISTEN_FDNAMES`).
     Systemd(Option<String>),
+    /// `stdio`: one connection, already accepted, handed over on stdin
+    /// (inetd's `nowait`, `systemd-socket-activate --inetd`, a `.socket`
+    /// unit with `Accept=yes` and `StandardInput=socket`): served, then
+    /// the server exits.
+    Stdio,
 }
 
-/// `fd:N`, `systemd` or `systemd:NAME`, if `s` is one of those forms
-/// (`None` otherwise). They take precedence over host names: `tcp://fd:3`
-/// reaches a host named `fd`.
+/// `fd:N`, `systemd`, `systemd:NAME` or `stdio`, if `s` is one of those
+/// forms (`None` otherwise). They take precedence over host names:
+/// `tcp://fd:3` reaches a host named `fd`, `tcp://stdio` one named `stdio`.
 pub fn parse_inherited(s: &str) -> Option<Result<Inherited>> {
+    if s == "stdio" {
+        return Some(Ok(Inherited::Stdio));
+    }
     if s == "systemd" {
         return Some(Ok(Inherited::Systemd(None)));
     }
@@ -164,7 +172,8 @@ pub fn parse_inherited(s: &str) -> Option<Result<Inherited>> {
         Ok(n) if n >= 3 => Ok(Inherited::Fd(n)),
         Ok(n) if (0..3).contains(&n) => Err(Error::usage(format!(
             "'{s}': descriptors 0, 1 and 2 are stdin, stdout and stderr; \
-             an inherited socket is fd:3 or above"
+             an inherited listening socket is fd:3 or above (a connection handed \
+             over on stdin, as inetd and Accept=yes do, is stdio)"
         ))),
         _ => Err(Error::usage(format!(
             "invalid descriptor in '{s}' (fd:N; tcp://fd:PORT reaches a host named fd)"
@@ -626,12 +635,21 @@ mod tests {
         assert_eq!(ok("fd:3"), Inherited::Fd(3));
         assert_eq!(ok("systemd"), Inherited::Systemd(None));
         assert_eq!(ok("systemd:web"), Inherited::Systemd(Some("web".into())));
+        assert_eq!(ok("stdio"), Inherited::Stdio);
         for bad in ["fd:0", "fd:2", "fd:x", "fd:", "systemd:", "systemd:a:b"] {
             let e = parse_inherited(bad).unwrap().unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad}");
         }
         // Every other form, and a host named fd written whole, is an address.
-        for other in ["tcp://fd:3", "fd", "systemdx:1", "localhost:3", "unix:fd:3"] {
+        for other in [
+            "tcp://fd:3",
+            "fd",
+            "systemdx:1",
+            "localhost:3",
+            "unix:fd:3",
+            "tcp://stdio",
+            "stdio:1",
+        ] {
             assert!(parse_inherited(other).is_none(), "{other}");
         }
         assert_eq!(

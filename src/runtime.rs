@@ -564,13 +564,24 @@ impl Acceptor {
         self.listeners.is_empty() && self.dgrams.is_empty()
     }
 
+    /// Nothing more will come: `stdio`'s one connection was taken.
+    fn spent(&self) -> bool {
+        !self.listeners.is_empty() && self.listeners.iter().all(|l| l.spent())
+    }
+
     /// Wait for events; `Interrupted` counts as a wake-up with none.
     pub fn wait(
         &mut self,
         events: &mut mio::Events,
         timeout: Option<std::time::Duration>,
     ) -> Result<()> {
-        let timeout = crate::event::until_repeated_due(timeout);
+        // A spent listener has no event to come: turn again at once, and
+        // close it.
+        let timeout = if self.spent() {
+            Some(std::time::Duration::ZERO)
+        } else {
+            crate::event::until_repeated_due(timeout)
+        };
         match self.poll.poll(events, timeout) {
             Err(e) if e.kind() != std::io::ErrorKind::Interrupted => {
                 Err(Error::io("wait for events", e))
@@ -862,6 +873,10 @@ impl Acceptor {
         // Forwarded datagram sessions still receive through the socket
         // after the last one is admitted.
         if server.limit.is_some_and(|l| served >= l) && !(self.sessions && active > 0) {
+            self.close();
+        }
+        if self.spent() {
+            // stdio's one connection was taken (served or refused).
             self.close();
         }
         if self.is_closed() && active == 0 {

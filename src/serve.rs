@@ -423,7 +423,7 @@ impl Loop {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.waiting.drained();
-                    return;
+                    break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if is_transient_accept_error(&e) => {}
@@ -440,8 +440,11 @@ impl Loop {
                 }
             }
         }
-        if self.server.limit.is_some_and(|l| self.served >= l) {
-            // --once / --count reached: stop listening, as nc -l does.
+        if self.server.limit.is_some_and(|l| self.served >= l)
+            || self.listeners.iter().all(|l| l.spent())
+        {
+            // --once / --count reached, or stdio's one connection taken:
+            // stop listening, as nc -l does.
             self.listeners.clear();
         }
     }

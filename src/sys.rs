@@ -422,6 +422,37 @@ pub fn file_kind(fd: BorrowedFd<'_>) -> Option<nix::sys::stat::SFlag> {
         .map(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT)
 }
 
+/// Whether two descriptors are the same file (a socket dup'ed onto both).
+pub fn same_file(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> bool {
+    use nix::sys::stat::fstat;
+    match (fstat(a), fstat(b)) {
+        (Ok(x), Ok(y)) => (x.st_dev, x.st_ino) == (y.st_dev, y.st_ino),
+        _ => false,
+    }
+}
+
+/// Point stdin, stdout and/or stderr at /dev/null (inetd mode: they were
+/// the connection, which sockcat now holds on a descriptor of its own).
+pub fn null_stdio(stdin: bool, stdout: bool, stderr: bool) -> io::Result<()> {
+    if !(stdin || stdout || stderr) {
+        return Ok(());
+    }
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    if stdin {
+        nix::unistd::dup2_stdin(&null)?;
+    }
+    if stdout {
+        nix::unistd::dup2_stdout(&null)?;
+    }
+    if stderr {
+        nix::unistd::dup2_stderr(&null)?;
+    }
+    Ok(())
+}
+
 /// Make this process the reaper of its orphaned descendants: a program's
 /// child that leaves its process group (`setsid`) is reparented here
 /// rather than to init, so shutdown can still find and end it.

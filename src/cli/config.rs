@@ -168,7 +168,15 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
     // process opens a descriptor that a number could then name.
     let listen = match wanted {
         Ok(a) => Listen::Bind(a),
-        Err(which) => Listen::Inherited(transport::inherit::adopt(&which, &opts, args.common.udp)?),
+        Err(which) => {
+            let prints = matches!(spec, Spec::Print) && args.handler.forward.is_none();
+            Listen::Inherited(transport::inherit::adopt(
+                &which,
+                &opts,
+                args.common.udp,
+                prints,
+            )?)
+        }
     };
     let kind = listen.kind();
     stream_kind(kind)?;
@@ -358,9 +366,14 @@ fn strip_tls(raw: &std::ffi::OsStr, flag: bool, udp: bool) -> Result<(std::ffi::
 /// inherited socket).
 fn certificate_names(raw: &std::ffi::OsStr) -> Vec<String> {
     let loopback = || vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
-    let host = match raw.to_str().map(addr::parse) {
-        Some(Ok(Addr::Inet { host, .. })) => host,
-        _ => return loopback(),
+    let host = match raw.to_str() {
+        // An inherited socket (stdio, fd:N, systemd): any address, as a wildcard.
+        Some(s) if addr::parse_inherited(s).is_some() => String::new(),
+        Some(s) => match addr::parse(s) {
+            Ok(Addr::Inet { host, .. }) => host,
+            _ => return loopback(),
+        },
+        None => return loopback(),
     };
     let wildcard = host.is_empty()
         || host

@@ -23,9 +23,11 @@ use crate::error::{Error, Result, describe};
 const FIRST: RawFd = 3;
 
 /// Adopt the sockets `which` names. `udp` is the `-u` flag: it must agree
-/// with what the socket is.
-pub fn adopt(which: &Inherited, opts: &Opts, udp: bool) -> Result<Bound> {
+/// with what the socket is. `prints` says the handler writes the data it
+/// receives to stdout (`--print`), which `stdio` must check.
+pub fn adopt(which: &Inherited, opts: &Opts, udp: bool, prints: bool) -> Result<Bound> {
     let fds = match which {
+        Inherited::Stdio => return stdio(opts, udp, prints),
         Inherited::Fd(n) => vec![(*n, format!("fd:{n}"))],
         Inherited::Systemd(name) => {
             let var = |k: &str| std::env::var(k).ok();
@@ -122,7 +124,8 @@ fn inspect(owned: OwnedFd, label: &str) -> Result<(Kind, Adopted)> {
     if !kind.is_datagram() && !sock.is_listener().map_err(not_socket)? {
         return Err(Error::runtime(format!(
             "{label}: a {kind} socket that is not listening (a connection, from a \
-             .socket unit with Accept=yes? sockcat accepts itself: use Accept=no)"
+             .socket unit with Accept=yes? serve it with the address stdio and \
+             StandardInput=socket, or use Accept=no and sockcat accepts itself)"
         )));
     }
     // The models set the mode they want; start from blocking, as bind does.
@@ -161,6 +164,106 @@ fn inspect(owned: OwnedFd, label: &str) -> Result<(Kind, Adopted)> {
             }
         },
     ))
+}
+
+/// `stdio`: the connection on stdin, which inetd (`nowait`),
+/// `systemd-socket-activate --inetd` or a unit with `Accept=yes` and
+/// `StandardInput=socket` accepted for this process. It is taken off
+/// descriptor 0 (which then reads /dev/null, so `serve` relays nothing
+/// from it), and stdout and stderr are pointed at /dev/null when they are
+/// the same socket, as inetd leaves them: events and printed data must
+/// never be mixed into the connection's bytes. What stdin is not (a pipe,
+/// a terminal, a datagram or listening socket) is refused with a pointer.
+fn stdio(opts: &Opts, udp: bool, prints: bool) -> Result<Bound> {
+    use nix::sys::stat::SFlag;
+    use std::os::fd::AsFd;
+    let label = "stdio";
+    let stdin = std::io::stdin();
+    let what = match crate::sys::file_kind(stdin.as_fd()) {
+        None => Some("closed"),
+        Some(SFlag::S_IFSOCK) => None,
+        Some(SFlag::S_IFIFO) => Some("a pipe"),
+        Some(SFlag::S_IFCHR) => Some("a terminal or device"),
+        Some(SFlag::S_IFDIR) => Some("a directory"),
+        Some(_) => Some("a file"),
+    };
+    if let Some(what) = what {
+        return Err(Error::runtime(format!(
+            "{label}: stdin is {what}, not a connected socket: stdio serves the connection \
+             that inetd or systemd (Accept=yes, StandardInput=socket) hands over on stdin \
+             (to try it: socat - EXEC:'sockcat serve stdio --echo' gives it a socket pair)"
+        )));
+    }
+    let owned = stdin
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Error::runtime(format!("{label}: {}", describe(&e))))?;
+    let sock = Socket::from(owned);
+    let fail = |e: std::io::Error| Error::runtime(format!("{label}: {}", describe(&e)));
+    let ty = sock.r#type().map_err(fail)?;
+    let domain = sock.domain().map_err(fail)?;
+    let inet = domain == Domain::IPV4 || domain == Domain::IPV6;
+    let kind = match (inet, domain == Domain::UNIX, ty) {
+        (true, _, Type::STREAM) => Kind::Tcp,
+        (true, _, Type::DGRAM) => Kind::Udp,
+        (_, true, Type::STREAM) => Kind::Unix,
+        (_, true, Type::DGRAM) => Kind::Unixgram,
+        _ => {
+            return Err(Error::runtime(format!(
+                "{label}: stdin is a socket sockcat cannot serve (only TCP and Unix \
+                 stream connections)"
+            )));
+        }
+    };
+    if kind.is_datagram() {
+        return Err(Error::runtime(format!(
+            "{label}: stdin is a {kind} socket (inetd's dgram wait?): stdio serves one \
+             stream connection; for datagrams let systemd pass the socket (ListenDatagram=, \
+             Accept=no) and serve systemd"
+        )));
+    }
+    if udp {
+        return Err(Error::usage(format!(
+            "-u asks for datagrams, but stdin is a {kind} connection"
+        )));
+    }
+    if sock.is_listener().map_err(fail)? {
+        return Err(Error::runtime(format!(
+            "{label}: stdin is a listening {kind} socket (inetd's wait, or \
+             systemd-socket-activate --inetd without --accept?): stdio serves a connection \
+             handed over (inetd's nowait, --accept, Accept=yes); to serve a listener, let \
+             systemd pass it (Accept=no) and serve systemd"
+        )));
+    }
+    let same = |fd: std::os::fd::BorrowedFd<'_>| crate::sys::same_file(fd, sock.as_fd());
+    let stdout_is_conn = same(std::io::stdout().as_fd());
+    if stdout_is_conn && prints {
+        return Err(Error::usage(format!(
+            "{label}: stdout is the connection too (as inetd hands it over), so what \
+             --print prints would go back to the peer: send stdout elsewhere \
+             (StandardOutput=journal in the unit, or >FILE), or choose another handler"
+        )));
+    }
+    let stderr_is_conn = same(std::io::stderr().as_fd());
+    crate::sys::null_stdio(true, stdout_is_conn, stderr_is_conn).map_err(fail)?;
+    sock.set_nonblocking(false).map_err(fail)?;
+    let (stream, peer, local) = if kind == Kind::Tcp {
+        let s = std::net::TcpStream::from(OwnedFd::from(sock));
+        let peer = s.peer_addr().map_or(Endpoint::Unknown, Endpoint::Inet);
+        let local = s.local_addr().map_or(Endpoint::Unknown, Endpoint::Inet);
+        (super::Stream::Tcp(s), peer, local)
+    } else {
+        let s = std::os::unix::net::UnixStream::from(OwnedFd::from(sock));
+        let peer = super::unix_peer(&s);
+        // A socket pair has no name: the readiness line says stdio.
+        let local = match s.local_addr().map(|a| Endpoint::from_unix(&a)) {
+            Ok(Endpoint::Unix(n)) => Endpoint::Unix(n),
+            _ => Endpoint::Unix(label.into()),
+        };
+        (super::Stream::Unix(s), peer, local)
+    };
+    let l = Listener::handed(stream, peer, local, kind, opts).map_err(fail)?;
+    Ok(Bound::Stream(vec![l]))
 }
 
 /// The descriptors systemd passed, with their names, from the values of

@@ -321,6 +321,34 @@ pub struct Listener {
 enum ListenSock {
     Tcp(TcpListener),
     Unix(UnixListener),
+    /// `stdio`: one connection someone else accepted (inetd), given out
+    /// by the first `accept`; then the listener is spent. An event loop
+    /// watches `ready`, a pipe at its end (always readable), in place of
+    /// a listening socket.
+    Handed {
+        conn: std::sync::Mutex<Option<(Stream, Endpoint)>>,
+        ready: OwnedFd,
+    },
+}
+
+/// A Unix stream peer as events show it: its name, if it bound one, and
+/// the uid and pid the kernel vouches for (SO_PEERCRED).
+fn unix_peer(s: &UnixStream) -> Endpoint {
+    let peer = s
+        .peer_addr()
+        .map(|a| Endpoint::from_unix(&a))
+        .unwrap_or(Endpoint::Unnamed);
+    match crate::sys::peer_credentials(s) {
+        Some((uid, pid)) => Endpoint::Credited {
+            name: match peer {
+                Endpoint::Unix(n) => Some(n),
+                _ => None,
+            },
+            uid,
+            pid,
+        },
+        None => peer,
+    }
 }
 
 impl Listener {
@@ -331,6 +359,12 @@ impl Listener {
         let (sock, sa) = match &self.sock {
             ListenSock::Tcp(l) => socket2::SockRef::from(l).accept()?,
             ListenSock::Unix(l) => socket2::SockRef::from(l).accept()?,
+            ListenSock::Handed { conn, .. } => {
+                let taken = conn.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let (stream, peer) = taken.ok_or(io::ErrorKind::WouldBlock)?;
+                stream.set_nonblocking(nonblocking)?;
+                return self.finish_accept(stream, peer);
+            }
         };
         if nonblocking {
             sock.set_nonblocking(true)?;
@@ -344,26 +378,18 @@ impl Listener {
                     .unwrap_or(Endpoint::Unknown);
                 (Stream::Tcp(TcpStream::from(owned)), peer)
             }
-            ListenSock::Unix(_) => {
+            // (A handed connection returned above.)
+            ListenSock::Unix(_) | ListenSock::Handed { .. } => {
                 let s = UnixStream::from(owned);
-                let peer = s
-                    .peer_addr()
-                    .map(|a| Endpoint::from_unix(&a))
-                    .unwrap_or(Endpoint::Unnamed);
-                let peer = match crate::sys::peer_credentials(&s) {
-                    Some((uid, pid)) => Endpoint::Credited {
-                        name: match peer {
-                            Endpoint::Unix(n) => Some(n),
-                            _ => None,
-                        },
-                        uid,
-                        pid,
-                    },
-                    None => peer,
-                };
+                let peer = unix_peer(&s);
                 (Stream::Unix(s), peer)
             }
         };
+        self.finish_accept(stream, peer)
+    }
+
+    /// What every accepted stream gets: the socket options, and TLS.
+    fn finish_accept(&self, stream: Stream, peer: Endpoint) -> io::Result<(Stream, Endpoint)> {
         stream.apply(&self.opts)?;
         // TLS: the handshake is the worker's (or the loop's), not accept's.
         let stream = match self.opts.tls_server {
@@ -377,7 +403,43 @@ impl Listener {
         match &self.sock {
             ListenSock::Tcp(l) => l.set_nonblocking(on),
             ListenSock::Unix(l) => l.set_nonblocking(on),
+            // The connection gets its mode when it is taken.
+            ListenSock::Handed { .. } => Ok(()),
         }
+    }
+
+    /// `stdio`'s listener once its one connection was taken: nothing more
+    /// will come, and the server ends when that connection does.
+    pub fn spent(&self) -> bool {
+        match &self.sock {
+            ListenSock::Handed { conn, .. } => {
+                conn.lock().unwrap_or_else(|e| e.into_inner()).is_none()
+            }
+            _ => false,
+        }
+    }
+
+    /// A listener for the one connection `stream` (from `peer`), handed
+    /// over already accepted.
+    pub(crate) fn handed(
+        stream: Stream,
+        peer: Endpoint,
+        local: Endpoint,
+        kind: Kind,
+        opts: &Opts,
+    ) -> io::Result<Listener> {
+        // At its end at once: readable for good, so the loop accepts.
+        let (ready, _) = crate::sys::pipe()?;
+        Ok(Listener {
+            sock: ListenSock::Handed {
+                conn: std::sync::Mutex::new(Some((stream, peer))),
+                ready,
+            },
+            local,
+            kind,
+            opts: *opts,
+            file: None,
+        })
     }
 }
 
@@ -386,16 +448,14 @@ impl AsFd for Listener {
         match &self.sock {
             ListenSock::Tcp(l) => l.as_fd(),
             ListenSock::Unix(l) => l.as_fd(),
+            ListenSock::Handed { ready, .. } => ready.as_fd(),
         }
     }
 }
 
 impl AsRawFd for Listener {
     fn as_raw_fd(&self) -> RawFd {
-        match &self.sock {
-            ListenSock::Tcp(l) => l.as_raw_fd(),
-            ListenSock::Unix(l) => l.as_raw_fd(),
-        }
+        self.as_fd().as_raw_fd()
     }
 }
 
