@@ -15,6 +15,7 @@ mod generated;
 mod handlers;
 mod hardening;
 mod hold;
+mod inetd;
 mod lingering;
 mod load;
 mod models;

@@ -23,8 +23,8 @@ use crate::error::{Error, Result, describe};
 const FIRST: RawFd = 3;
 
 /// Adopt the sockets `which` names. `udp` is the `-u` flag: it must agree
-/// with what the socket is. `prints` says the handler writes the data it
-/// receives to stdout (`--print`), which `stdio` must check.
+/// with what the socket is. `prints` says the handler is the default one,
+/// which writes the peer's bytes to stdout: `stdio` must check where.
 pub fn adopt(which: &Inherited, opts: &Opts, udp: bool, prints: bool) -> Result<Bound> {
     let fds = match which {
         Inherited::Stdio => return stdio(opts, udp, prints),
@@ -239,9 +239,10 @@ fn stdio(opts: &Opts, udp: bool, prints: bool) -> Result<Bound> {
     let stdout_is_conn = same(std::io::stdout().as_fd());
     if stdout_is_conn && prints {
         return Err(Error::usage(format!(
-            "{label}: stdout is the connection too (as inetd hands it over), so what \
-             --print prints would go back to the peer: send stdout elsewhere \
-             (StandardOutput=journal in the unit, or >FILE), or choose another handler"
+            "{label}: stdout is the connection too (as inetd hands it over), so the \
+             peer's bytes, which this handler prints, would go back to the peer: send \
+             stdout elsewhere (StandardOutput=journal in the unit, or >FILE), or choose a \
+             handler (--echo, --exec, ...)"
         )));
     }
     let stderr_is_conn = same(std::io::stderr().as_fd());
