@@ -185,6 +185,10 @@ verifies nothing unless \fB\-\-ssl\-verify\fR). See TLS.
 \fBsockcat serve fd:3\fR, \fBsockcat serve systemd\fR (see INHERITED
 SOCKETS on the server pages).
 .TP
+.B inetd\fR, \fBsystemd Accept=yes\fR (as \fBsocat STDIO TCP:host:80\fR there)
+\fBsockcat serve stdio \-\-forward host:80\fR, or any handler: the
+connection handed over on stdin (see INHERITED SOCKETS on the server pages).
+.TP
 .B socat TCP\-LISTEN:8080,fork TCP:localhost:80
 \fBsockcat serve 8080 \-\-forward localhost:80\fR (any model).
 .TP
@@ -322,7 +326,7 @@ host names: \fBtcp://fd:3\fR reaches a host named fd.
 The socket decides the transport: a TCP, UDP, Unix stream or Unix datagram
 socket, which must be bound, and listening for a stream socket (a
 \fB.socket\fR unit with \fBAccept=no\fR, the default; \fBAccept=yes\fR
-passes connections, which sockcat refuses). Every socket a server takes
+passes connections: serve those with \fBstdio\fR, below). Every socket a server takes
 must be of one transport. \fB\-\-backlog\fR and \fB\-\-mode\fR do not
 apply, and a server never removes an inherited socket's file: it is not
 sockcat's. Programs started by \fB\-\-exec\fR do not inherit the sockets
@@ -348,6 +352,48 @@ To try it without systemd:
 \fBsystemd\-socket\-activate \-l 7007 \-\-fdname=echo sockcat serve systemd:echo \-\-echo\fR.
 SIGTERM, systemd's stop, lets open connections finish for \fB\-\-grace\fR
 and exits 0.
+.PP
+.B inetd mode.
+The address \fBstdio\fR serves the one connection already accepted and
+handed over on stdin: by inetd (\fBnowait\fR), by
+\fBsystemd\-socket\-activate \-\-inetd \-\-accept\fR, or by a
+\fB.socket\fR unit with \fBAccept=yes\fR whose service has
+\fBStandardInput=socket\fR. Every model and every handler serve it (with
+\fB\-\-tls\fR too: \fBserve stdio \-\-tls\fR), and the server exits
+when it ends: 0, as after \fB\-\-once\fR. The peer in events and in
+\fBSOCKCAT_PEER_*\fR is the socket's own (a TCP or Unix stream
+connection); the readiness line names its local address. sockcat takes
+the connection off descriptor 0 (which then reads /dev/null), and points
+stdout and stderr at /dev/null when they are the connection too, as inetd
+leaves them: events and printed bytes are never mixed into the
+connection. So in a unit, send \fBStandardError=\fR (and, for the default
+handler, which prints the peer's bytes and is refused when stdout is the
+connection, \fBStandardOutput=\fR) to the journal. Stdin must be a
+connected stream socket: a pipe or terminal, a datagram socket (inetd's
+\fBdgram wait\fR) or a listening one (inetd's \fBwait\fR) is refused
+with a pointer. To try it by hand, socat's \fBEXEC:\fR gives its program
+a socket pair: \fBsocat \- EXEC:'sockcat serve stdio \-\-echo'\fR. The
+example \fBcontrib/systemd/sockcat\-echo\-inetd.socket\fR and
+\fBsockcat\-echo\-inetd@.service\fR run an echo service a process per
+connection:
+.PP
+.nf
+.RS
+# sockcat-echo-inetd.socket
+[Socket]
+ListenStream=7008
+Accept=yes
+
+# sockcat-echo-inetd@.service
+[Service]
+ExecStart=/usr/bin/sockcat serve stdio \-\-echo
+StandardInput=socket
+StandardError=journal
+.RE
+.fi
+.PP
+To try it without systemd:
+\fBsystemd\-socket\-activate \-\-inetd \-\-accept \-l 7008 sockcat serve stdio \-\-echo\fR.
 "#;
 
 const ENVIRONMENT: &str = r#".SH ENVIRONMENT

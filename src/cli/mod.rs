@@ -36,7 +36,8 @@ const SERVER_ADDR_HELP: &str = "The address: HOST:PORT, :PORT, PORT, [V6]:PORT, 
 tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT, unix:PATH, unix:@NAME (abstract), unixgram:PATH, \
 unixgram:@NAME. A bare PORT or :PORT means localhost; 0.0.0.0:PORT or [::]:PORT is every \
 interface. fd:N, systemd and systemd:NAME serve inherited sockets (systemd's socket \
-activation) [default: localhost:10000]";
+activation); stdio serves the one connection handed over on stdin (inetd, Accept=yes) \
+[default: localhost:10000]";
 
 /// What a server binds when no address is given.
 pub const DEFAULT_SERVER_ADDR: &str = "localhost:10000";
