@@ -419,3 +419,25 @@ fn the_accept_yes_refusal_points_to_stdio() {
          with the address stdio and StandardInput=socket",
     );
 }
+
+/// A handed connection the access list refuses is closed, and the server
+/// still ends (0: a refusal is the list working, as in a listening server).
+#[test]
+fn a_refused_handed_connection_ends_the_server() {
+    for model in MODELS {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let mut s = Server::start_with(
+            &[model, "stdio", "--echo", "--allow", "uid:4242"],
+            Opts {
+                stdin: Stdio::from(OwnedFd::from(theirs)),
+                ..Opts::default()
+            },
+        );
+        assert_eq!(s.wait(), Some(0), "{model}: {}", s.err());
+        assert!(s.err().contains("refused - (access list)"), "{}", s.err());
+        ours.set_read_timeout(Some(T)).unwrap();
+        let mut got = Vec::new();
+        (&ours).read_to_end(&mut got).unwrap();
+        assert!(got.is_empty(), "{model}");
+    }
+}
