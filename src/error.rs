@@ -38,6 +38,9 @@ pub enum Error {
     /// A failure already reported where it belongs (load mode's summary
     /// counts its errors on stdout): exit 1, nothing more printed.
     Reported,
+    /// Exit with this code, nothing printed: `send --exec`'s program ended
+    /// with it (killed by signal N: 128+N), or a stop signal asked for it.
+    Exit(u8),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -69,6 +72,7 @@ impl Error {
             Error::Interrupted => code::INTERRUPTED,
             Error::HungUp => code::HUNG_UP,
             Error::StdoutClosed => code::OK,
+            Error::Exit(c) => *c,
         }
     }
 
@@ -76,7 +80,11 @@ impl Error {
     pub fn message(&self) -> Option<&str> {
         match self {
             Error::Usage(m) | Error::Runtime(m) | Error::Timeout(m) => Some(m),
-            Error::Interrupted | Error::HungUp | Error::StdoutClosed | Error::Reported => None,
+            Error::Interrupted
+            | Error::HungUp
+            | Error::StdoutClosed
+            | Error::Reported
+            | Error::Exit(_) => None,
         }
     }
 }
@@ -89,6 +97,7 @@ impl fmt::Display for Error {
                 Error::Interrupted => "interrupted",
                 Error::HungUp => "hung up",
                 Error::Reported => "failed",
+                Error::Exit(_) => "the program failed",
                 _ => "stdout closed",
             }),
         }

@@ -22,6 +22,7 @@ use crate::event::Log;
 use crate::output::{hex_to_stderr, stdout_write};
 use crate::transport::{self, Opts, Stream};
 
+pub mod exec;
 pub mod load;
 pub mod progress;
 pub mod scan;
@@ -60,6 +61,8 @@ pub enum Job {
     Probe { open_only: bool },
     /// `-z` with several ports: a scan.
     Scan(scan::Scan),
+    /// `--exec` / `--sh-exec`: run this program on the connection.
+    Exec(Vec<std::ffi::OsString>),
     /// Load mode: repeat the exchange with `message`.
     Load {
         amount: load::Amount,
@@ -87,6 +90,7 @@ pub fn run(cfg: Config) -> Result<()> {
         }
         Job::Probe { open_only } => return probe(&plan, open_only),
         Job::Scan(s) => return scan::run(&s, plan.log),
+        Job::Exec(argv) => return exec::run(&plan, &argv),
         Job::Exchange(input) => input,
     };
     if plan.addr.is_datagram() {

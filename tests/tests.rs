@@ -25,5 +25,6 @@ mod properties;
 mod proxy;
 mod relay;
 mod scan;
+mod send_exec;
 mod tls;
 mod unix;

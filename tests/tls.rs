@@ -11,7 +11,7 @@ use crate::handlers::MODELS;
 use crate::util::*;
 
 /// The fingerprint a TLS server printed before its readiness line.
-fn fingerprint(s: &Server) -> String {
+pub fn fingerprint(s: &Server) -> String {
     let err = s.err();
     let line = err
         .lines()

@@ -581,6 +581,7 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
         Some((a, rest)) => (a.into(), rest),
         None => (args.addr.clone(), &args.message[..]),
     };
+    let exec = send_exec(args, words)?;
     // Several ports: `HOST PORTS` (above) or `HOST:PORTS`.
     let ports = raw
         .to_str()
@@ -665,6 +666,16 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
         return Err(Error::usage(
             "--concurrency is for load mode (--count N or --duration DUR) and scans (-z HOST PORTS)",
         ));
+    } else if let Some(argv) = exec {
+        if plan.addr.is_datagram() {
+            return Err(Error::usage(format!(
+                "--exec runs a program on a stream connection (TCP, TLS, Unix); \
+                 {} is a {} address",
+                plan.addr,
+                plan.addr.kind()
+            )));
+        }
+        Job::Exec(argv)
     } else {
         Job::Exchange(match (message, &args.file) {
             (Some(m), _) => Input::Message(m),
@@ -724,6 +735,74 @@ fn hold(args: &SendArgs, datagram: bool) -> Result<(Option<Dur>, Option<Dur>)> {
         )));
     }
     Ok((Some(hold), args.wait))
+}
+
+/// `send --exec PROG ARGS…` / `--sh-exec CMDLINE`: the program's argv,
+/// checked, with the options that mean nothing beside it refused (the
+/// program's output is what is sent, and its exit ends the conversation).
+fn send_exec(args: &SendArgs, words: &[String]) -> Result<Option<Vec<std::ffi::OsString>>> {
+    let flag = if args.sh_exec.is_some() {
+        "--sh-exec"
+    } else {
+        "--exec"
+    };
+    let mut argv: Vec<std::ffi::OsString> = match (&args.exec, &args.sh_exec) {
+        (Some(argv), _) => argv.clone(),
+        (None, Some(cmd)) if cmd.to_string_lossy().trim().is_empty() => {
+            return Err(Error::usage("--sh-exec needs a command line"));
+        }
+        (None, Some(cmd)) => vec!["/bin/sh".into(), "-c".into(), cmd.clone()],
+        (None, None) => return Ok(None),
+    };
+    let refuse = |what: &str| Err(Error::usage(format!("{flag} {what}")));
+    if args.probe {
+        return refuse("runs a program on a connection; -z only checks the port: use one");
+    }
+    if args.count.is_some() || args.duration.is_some() {
+        return refuse("runs one program on one connection; it is not load mode");
+    }
+    if !words.is_empty() {
+        return refuse(&format!(
+            "sends what the program writes, not MESSAGE words ('{}')",
+            words.join(" ")
+        ));
+    }
+    if args.file.is_some() {
+        return refuse("sends what the program writes, not --file");
+    }
+    if args.no_newline || args.crlf {
+        return refuse("sends the program's bytes as they are (no -n, no --crlf)");
+    }
+    if args.no_shutdown || args.wait.is_some() {
+        return refuse(
+            "ends the conversation with the program: its end of output is the FIN, \
+             its exit ends send (no --no-shutdown, no --wait)",
+        );
+    }
+    if args.progress {
+        return refuse("has no input to show progress of (no --progress)");
+    }
+    // `send --exec nc 127.0.0.1:9`: the address went to the program.
+    let last = argv.last().and_then(|w| w.to_str());
+    if let (true, Some(last)) = (args.addr == "localhost:10000", last) {
+        if argv.len() >= 2 && unmistakably_an_address(last) {
+            let prog: Vec<String> = argv[..argv.len() - 1]
+                .iter()
+                .map(|w| w.to_string_lossy().into_owned())
+                .collect();
+            return Err(Error::usage(format!(
+                "--exec takes the rest of the line, so '{last}' would go to {} as an argument; \
+                 put the address first: sockcat send {last} --exec {}",
+                prog[0],
+                prog.join(" ")
+            )));
+        }
+    }
+    if let Some(words) = split_one_word(&argv) {
+        argv = words;
+    }
+    check_program(&argv[0])?;
+    Ok(Some(argv))
 }
 
 /// Words after `-z`'s address: options in the wrong place, or a message

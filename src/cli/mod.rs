@@ -475,6 +475,21 @@ pub struct SendArgs {
     #[arg(long)]
     pub no_progress: bool,
 
+    /// Connect, then run PROG with the connection as its stdin and stdout (ncat's -e, socat's EXEC:); takes the rest of the line, so the address goes before it. sockcat exits with the program's status
+    #[arg(
+        long,
+        value_name = "PROG",
+        num_args = 1..,
+        allow_hyphen_values = true,
+        conflicts_with = "sh_exec",
+        value_hint = clap::ValueHint::CommandName
+    )]
+    pub exec: Option<Vec<OsString>>,
+
+    /// Like --exec, through /bin/sh -c CMDLINE
+    #[arg(long, value_name = "CMDLINE", value_hint = clap::ValueHint::CommandString)]
+    pub sh_exec: Option<OsString>,
+
     #[command(flatten)]
     pub tls: ClientTlsArgs,
 

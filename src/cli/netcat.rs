@@ -28,8 +28,12 @@ pub fn pointer(flag: &str, sub: Option<&str>, port: Option<&str>) -> Option<Stri
         "-s" => {
             says("a client's local address is --source ADDR; a server's is part of its address")
         }
-        "-e" => says("run a program per connection with --exec PROG ARGS... (a server option)"),
-        "-c" => says("run a command line per connection with --sh-exec CMDLINE (a server option)"),
+        "-e" => says(
+            "run a program with --exec PROG ARGS... (a server's per connection, send's once connected)",
+        ),
+        "-c" => says(
+            "run a command line with --sh-exec CMDLINE (a server's per connection, send's once connected)",
+        ),
         "-X" => says(
             "a proxy is --proxy URL: -X 5 -x HOST:PORT is --proxy socks5://HOST:PORT, \
              -X connect is --proxy http://HOST:PORT",
