@@ -206,6 +206,8 @@ Register-ArgumentCompleter -Native -CommandName 'sockcat' -ScriptBlock {
             [CompletionResult]::new('--warmup', '--warmup', [CompletionResultType]::ParameterName, 'Load mode with --duration: run exchanges for DUR first and leave them out of the figures')
             [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Load mode: run C exchanges in parallel; a scan (-z with several ports): probe C ports at once [default: 1; a scan: 64]')
             [CompletionResult]::new('--scan-timeout', '--scan-timeout', [CompletionResultType]::ParameterName, 'A scan (-z with several ports): give up on the ports not yet probed after DUR')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'Connect, then run PROG with the connection as its stdin and stdout (ncat''s -e, socat''s EXEC:); takes the rest of the line, so the address goes before it. sockcat exits with the program''s status')
+            [CompletionResult]::new('--sh-exec', '--sh-exec', [CompletionResultType]::ParameterName, 'Like --exec, through /bin/sh -c CMDLINE')
             [CompletionResult]::new('--cacert', '--cacert', [CompletionResultType]::ParameterName, 'Trust the CA (or self-signed) certificates in FILE instead of the system''s')
             [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'Accept exactly the certificate (sha256:..., as a sockcat server prints it) or key (spki-sha256:... or curl''s sha256//BASE64) with this fingerprint (repeatable)')
             [CompletionResult]::new('--sni', '--sni', [CompletionResultType]::ParameterName, 'The name to ask for (SNI) and verify, instead of the address''s host')

@@ -313,7 +313,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__send)
-            opts="-n -z -N -v -q -4 -6 -u -U -h -V --file --no-shutdown --hold --wait --connect-timeout --idle-timeout --proxy --retry --probe --open --crlf --source --count --duration --warmup --concurrency --scan-timeout --progress --no-progress --tls --cacert --pin --insecure --sni --cert --key --alpn --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-n -z -N -v -q -4 -6 -u -U -h -V --file --no-shutdown --hold --wait --connect-timeout --idle-timeout --proxy --retry --probe --open --crlf --source --count --duration --warmup --concurrency --scan-timeout --progress --no-progress --exec --sh-exec --tls --cacert --pin --insecure --sni --cert --key --alpn --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -368,6 +368,14 @@ _sockcat() {
                     return 0
                     ;;
                 --scan-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sh-exec)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

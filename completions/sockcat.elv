@@ -199,6 +199,8 @@ set edit:completion:arg-completer[sockcat] = {|@words|
             cand --warmup 'Load mode with --duration: run exchanges for DUR first and leave them out of the figures'
             cand --concurrency 'Load mode: run C exchanges in parallel; a scan (-z with several ports): probe C ports at once [default: 1; a scan: 64]'
             cand --scan-timeout 'A scan (-z with several ports): give up on the ports not yet probed after DUR'
+            cand --exec 'Connect, then run PROG with the connection as its stdin and stdout (ncat''s -e, socat''s EXEC:); takes the rest of the line, so the address goes before it. sockcat exits with the program''s status'
+            cand --sh-exec 'Like --exec, through /bin/sh -c CMDLINE'
             cand --cacert 'Trust the CA (or self-signed) certificates in FILE instead of the system''s'
             cand --pin 'Accept exactly the certificate (sha256:..., as a sockcat server prints it) or key (spki-sha256:... or curl''s sha256//BASE64) with this fingerprint (repeatable)'
             cand --sni 'The name to ask for (SNI) and verify, instead of the address''s host'

@@ -177,6 +177,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l duration -d 'Lo
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l warmup -d 'Load mode with --duration: run exchanges for DUR first and leave them out of the figures' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l concurrency -d 'Load mode: run C exchanges in parallel; a scan (-z with several ports): probe C ports at once [default: 1; a scan: 64]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l scan-timeout -d 'A scan (-z with several ports): give up on the ports not yet probed after DUR' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l exec -d 'Connect, then run PROG with the connection as its stdin and stdout (ncat\'s -e, socat\'s EXEC:); takes the rest of the line, so the address goes before it. sockcat exits with the program\'s status' -r -f -a "(__fish_complete_command)"
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l cacert -d 'Trust the CA (or self-signed) certificates in FILE instead of the system\'s' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l pin -d 'Accept exactly the certificate (sha256:..., as a sockcat server prints it) or key (spki-sha256:... or curl\'s sha256//BASE64) with this fingerprint (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l sni -d 'The name to ask for (SNI) and verify, instead of the address\'s host' -r

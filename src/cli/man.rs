@@ -44,6 +44,13 @@ Interrupted by Ctrl\-C.
 A server's second SIGTERM, which ends it at once (a second Ctrl\-C or
 SIGHUP ends it at once with 130 or 129).
 .PP
+\fBsend \-\-exec\fR and \fBsend \-\-sh\-exec\fR exit with the program's
+status (killed by signal N: 128+N), unless sockcat's own code says more:
+2 before connecting, 1 when the connection failed (refused, reset), 124
+when \fB\-\-idle\-timeout\fR or \fB\-\-connect\-timeout\fR expired, 130,
+143 or 129 when Ctrl\-C, SIGTERM or SIGHUP stopped it (the program is
+asked to stop with SIGTERM, and killed two seconds later).
+.PP
 A closed standard output (\fBsockcat send ... | head \-1\fR) ends quietly
 with 0. Errors are one line on standard error:
 \fBsockcat: error: connect to 127.0.0.1:9: Connection refused\fR.
@@ -159,6 +166,14 @@ standard output (\fB\-\-open\fR: only the open ones).
 .B ncat \-lk 9000 \-e /bin/cat\fR, \fBnc \-c CMD
 \fBsockcat fork\-serve 9000 \-\-exec /bin/cat\fR, \fB\-\-sh\-exec CMD\fR.
 \fB\-\-exec\fR takes the rest of the line, so the address goes first.
+.TP
+.B ncat host 9000 \-e PROG\fR, \fBsocat TCP:host:9000 EXEC:PROG
+\fBsockcat send host:9000 \-\-exec PROG ARGS...\fR (\fB\-\-sh\-exec
+CMD\fR for \fBncat \-c\fR and \fBSYSTEM:\fR), over TLS and \fB\-\-proxy\fR
+too: the program's output goes to the server, the server's bytes to its
+input. Its end of output is sockcat's FIN; its exit ends the conversation,
+and whatever it started and left running is ended too (SIGTERM, then
+SIGKILL). sockcat exits with the program's status.
 .TP
 .B ncat \-\-broker\fR, \fBncat \-\-chat
 \fBsockcat serve \-\-broker\fR.
@@ -399,7 +414,9 @@ To try it without systemd:
 const ENVIRONMENT: &str = r#".SH ENVIRONMENT
 Programs started by \fB\-\-exec\fR and \fB\-\-sh\-exec\fR get these
 variables; for Unix sockets the address is the socket name and the port is
-empty.
+empty. For \fBsend \-\-exec\fR the peer is the server (through
+\fB\-\-proxy\fR, the address asked for, a name when the proxy resolves
+it), and the TLS variables describe the server's certificate.
 .TP
 .B SOCKCAT_PEER_ADDR
 The peer's address (for a Unix client, the name it bound, escaped; empty
@@ -693,6 +710,10 @@ fn examples(page: &str) -> String {
             (
                 "Connect from a chosen local address, with TCP keepalive and no Nagle delay.",
                 "$ sockcat send \\-\\-source 127.0.0.2 \\-\\-keepalive \\-\\-nodelay :7000 hi",
+            ),
+            (
+                "Run a program on the connection, as ncat's \\fB\\-e\\fR does on the connecting side; sockcat exits with its status.",
+                "$ sockcat send :7000 \\-\\-sh\\-exec 'echo hello; read reply; echo \"got $reply\" >&2'",
             ),
         ],
     };
