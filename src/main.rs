@@ -120,13 +120,19 @@ fn clap_exit(e: clap::Error, sub: Option<&str>, port: Option<&str>) -> ExitCode 
                 msg.push(')');
             }
             // clap's "to pass '-x' as a value, use '-- -x'" is wrong advice
-            // for a flag someone expected to exist; other tips stay.
+            // for a flag someone expected to exist; other tips stay. Only
+            // send's message takes such words: there it says how.
             if let Some(tip) = rendered
                 .lines()
                 .find_map(|l| l.trim().strip_prefix("tip: "))
-                .filter(|t| !t.starts_with("to pass '"))
             {
-                msg.push_str(&format!(" ({tip})"));
+                if !tip.starts_with("to pass '") {
+                    msg.push_str(&format!(" ({tip})"));
+                } else if let (Some("send"), Some(word)) = (sub, invalid.as_deref()) {
+                    msg.push_str(&format!(
+                        " (to send '{word}' as a word of the message, put it after '--')"
+                    ));
+                }
             }
             let _ = writeln!(std::io::stderr(), "sockcat: error: {msg}; {help}");
             ExitCode::from(code::USAGE)

@@ -392,3 +392,73 @@ fn servers_tell_a_service_manager_when_ready_and_stopping() {
         assert_eq!(s.wait(), Some(0), "{model}");
     }
 }
+
+/// Options are options wherever they stand on send's line, after the
+/// message too, and `--` ends them (issue 21, item 2): against a server of
+/// every model, what arrives is the message alone, and the options after
+/// it take effect.
+#[test]
+fn send_options_stand_anywhere_and_double_dash_ends_them() {
+    // (the words after the address, what the server receives, what send's
+    // stderr holds)
+    let cases: &[(&[&str], &str, &str)] = &[
+        (&["hi", "-v"], "hi\n", "connected to "),
+        (&["hi", "there", "-n"], "hi there", ""),
+        (&["-q", "hi"], "hi\n", ""),
+        (&["--", "-v"], "-v\n", ""),
+        (
+            &["hi", "-v", "--", "-n", "--x"],
+            "hi -n --x\n",
+            "connected to ",
+        ),
+        (
+            &["--log-format", "json", "x", "-v"],
+            "x\n",
+            "\"event\":\"connected\"",
+        ),
+    ];
+    for model in MODELS {
+        for (words, want, err) in cases {
+            let mut s = Server::start(&[model, "127.0.0.1:0", "--once"]);
+            let mut args = vec!["send", s.addr()];
+            args.extend_from_slice(words);
+            let out = run(&args, b"");
+            out.expect_code(0);
+            assert_eq!(s.wait(), Some(0), "{model} {words:?}: {}", s.err());
+            assert_eq!(s.out_str(), *want, "{model} {words:?}");
+            if err.is_empty() {
+                assert_eq!(out.stderr, "", "{model} {words:?}: {out}");
+            } else {
+                assert!(out.stderr.contains(err), "{model} {words:?}: {out}");
+            }
+        }
+    }
+}
+
+/// Load mode's message is the words alone too: `--log-format json` after
+/// it is an option, and every exchange sends `hi` (issue 21, item 2).
+#[test]
+fn load_mode_options_after_the_message_are_options() {
+    for model in MODELS {
+        let mut s = Server::start(&[model, "127.0.0.1:0", "--count", "2"]);
+        let out = run(
+            &[
+                "send",
+                "--count",
+                "2",
+                s.addr(),
+                "hi",
+                "--log-format",
+                "json",
+            ],
+            b"",
+        );
+        out.expect_code(0);
+        assert!(
+            out.stdout_str().contains("\"event\":\"load\""),
+            "{model}: {out}"
+        );
+        assert_eq!(s.wait(), Some(0), "{model}: {}", s.err());
+        assert_eq!(s.out_str(), "hi\nhi\n", "{model}");
+    }
+}

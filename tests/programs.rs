@@ -270,6 +270,31 @@ fn exec_splits_one_quoted_word_like_ncat() {
     }
 }
 
+/// A quoted command line with more words after it is not split (`-v`
+/// there goes to the program, as the rest of the line does): the error
+/// says what was tried and both ways to write it, not `no such program`
+/// about a name the user never wrote (issue 21, item 2).
+#[test]
+fn a_quoted_line_with_words_after_it_says_what_it_tried() {
+    for model in MODELS {
+        let out = run(&[model, "127.0.0.1:0", "--exec", "tr a-z A-Z", "-v"], b"");
+        out.expect_code(2);
+        assert_eq!(out.stderr.lines().count(), 1, "{out}");
+        for want in [
+            "no program is named 'tr a-z A-Z'",
+            "split only when it is --exec's only word",
+            "for sockcat's -v, put it before --exec",
+            "(--exec tr a-z A-Z -v)",
+        ] {
+            assert!(out.stderr.contains(want), "{model}: {want}\n{out}");
+        }
+        assert!(!out.stderr.contains("in PATH"), "{out}");
+        // Written the first way, it serves.
+        let s = Server::start(&[model, "127.0.0.1:0", "-v", "--exec", "tr a-z A-Z"]);
+        assert_eq!(exchange(s.addr(), b"hi\n"), b"HI\n", "{model}");
+    }
+}
+
 /// A program gets descriptors 0, 1 and 2 only, never one the server itself
 /// inherited from its parent (here 7 and 251, as a shell or a supervisor
 /// may leave them), in every model (issue 19, item 14).

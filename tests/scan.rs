@@ -1,6 +1,6 @@
 //! `send -z HOST PORTS`: port scans on loopback (issue 13, item 3).
 
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use crate::util::*;
@@ -360,22 +360,36 @@ fn scan_options_are_checked() {
     run(&["send", "--scan-timeout", "1s", "127.0.0.1:1", "x"], b"").expect_code(2);
     run(&["send", "--concurrency", "4", "127.0.0.1:1", "x"], b"").expect_code(2);
     run(&["send", "-z", "127.0.0.1", "30-20"], b"").expect_code(2);
+    // Words after `--` are a message, which a scan does not send.
+    let out = run(&["send", "-z", "127.0.0.1", "20-30", "--", "-v"], b"");
+    out.expect_code(2);
+    assert!(out.stderr.contains("drop the words '-v'"), "{out}");
+}
+
+/// Options after a scan's ports are options (issue 21, item 2; before,
+/// they were refused as a message).
+#[test]
+fn scan_options_may_follow_the_ports() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = l.local_addr().unwrap().port();
+    let closed = closed_port();
+    let ports = format!("{open},{closed}");
     let out = run(
         &[
             "send",
             "-z",
             "127.0.0.1",
-            "20-30",
+            &ports,
             "--connect-timeout",
-            "1s",
+            "5s",
+            "--log-format",
+            "json",
         ],
         b"",
     );
-    out.expect_code(2);
-    assert!(
-        out.stderr.contains("options go before the address"),
-        "{out}"
-    );
+    let got = out.stdout_str();
+    assert!(got.contains("\"state\":\"open\""), "{out}");
+    assert!(got.contains("\"state\":\"closed\""), "{out}");
 }
 
 /// Happy Eyeballs (issue 13, item 4): `localhost` is ::1 and 127.0.0.1; a

@@ -116,7 +116,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
         }
     }
     if let Spec::Exec(argv) = &spec {
-        check_program(&argv[0])?;
+        check_program(&argv[0]).map_err(|e| unsplit_line(argv).unwrap_or(e))?;
     }
     let raw = args
         .addr
@@ -296,6 +296,27 @@ fn split_one_word(argv: &[std::ffi::OsString]) -> Option<Vec<std::ffi::OsString>
         return None;
     }
     Some(s.split_whitespace().map(Into::into).collect())
+}
+
+/// `--exec 'tr a-z A-Z' -v`: a quoted command line is split only when it
+/// is `--exec`'s only word (the words after it could be its arguments or
+/// be meant for sockcat), so no program has the name tried. Say what was
+/// tried, and both ways to write what was meant.
+fn unsplit_line(argv: &[std::ffi::OsString]) -> Option<Error> {
+    let first = argv.first()?.to_str()?;
+    if argv.len() < 2 || !first.trim().contains(char::is_whitespace) {
+        return None;
+    }
+    let rest: Vec<_> = argv[1..].iter().map(|w| w.to_string_lossy()).collect();
+    let rest = rest.join(" ");
+    let words: Vec<&str> = first.split_whitespace().collect();
+    Some(Error::usage(format!(
+        "--exec '{first}' {rest}: no program is named '{first}'; a quoted command line \
+         is split only when it is --exec's only word, and --exec takes the rest of the \
+         line: for sockcat's {rest}, put it before --exec; for the program's, write the \
+         words apart (--exec {} {rest})",
+        words.join(" ")
+    )))
 }
 
 /// Socket options of a connection sockcat opens (a client's, a
@@ -805,8 +826,7 @@ fn send_exec(args: &SendArgs, words: &[String]) -> Result<Option<Vec<std::ffi::O
     Ok(Some(argv))
 }
 
-/// Words after `-z`'s address: options in the wrong place, or a message
-/// a probe does not send.
+/// Words after `-z`'s address: a message a probe does not send.
 fn words_after_probe(words: &[String]) -> Error {
     let w = words.join(" ");
     // `-z HOST 65536`: digits that are no port were meant as one (a probe
@@ -818,15 +838,11 @@ fn words_after_probe(words: &[String]) -> Error {
             words[0]
         ));
     }
-    if words[0].starts_with('-') {
-        Error::usage(format!(
-            "options go before the address (what follows it is the message): '{w}'"
-        ))
-    } else {
-        Error::usage(format!(
-            "-z only checks the port and sends nothing; drop the words '{w}'"
-        ))
-    }
+    // (Options may follow the address: a word here that starts with '-'
+    // came after `--`, so it is a word of a message too.)
+    Error::usage(format!(
+        "-z only checks the port and sends nothing; drop the words '{w}'"
+    ))
 }
 
 /// `send -z HOST PORTS`: a scan, checked.

@@ -96,7 +96,9 @@ plus a newline) or else stdin, shut the write side, and print the reply until th
 server closes its side. netcat's HOST PORT form works too: when ADDR is a host \
 without a port and the next word is a port, they are one address \
 (`sockcat send localhost 9000` connects to localhost:9000). To send digits as the \
-message, write the address whole: `sockcat send localhost:10000 9000`."
+message, write the address whole: `sockcat send localhost:10000 9000`. Options are \
+options wherever they stand, after the message too; `--` ends them, and every word \
+after it is a word of the message (`sockcat send localhost:9000 -- -v` sends `-v`)."
     )]
     Send(SendArgs),
 }
@@ -170,7 +172,7 @@ pub struct HandlerArgs {
     #[arg(long)]
     pub discard: bool,
 
-    /// Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line, so the address goes before it. One quoted word with spaces is split on whitespace, as ncat does (no shell)
+    /// Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line, so the address and sockcat's options go before it. A quoted command line ('cat -n') is split on whitespace, as ncat does (no shell), when it is the only word
     #[arg(
         long,
         value_name = "PROG",
@@ -387,8 +389,8 @@ pub struct SendArgs {
     #[arg(value_name = "ADDR", default_value = "localhost:10000", help = ADDR_HELP)]
     pub addr: OsString,
 
-    /// Words to send, joined by spaces, plus a newline; without them stdin is sent
-    #[arg(value_name = "MESSAGE", trailing_var_arg = true)]
+    /// Words to send, joined by spaces, plus a newline; without them stdin is sent. Options may stand before or after them; every word after -- is a word of the message (-- -v sends -v)
+    #[arg(value_name = "MESSAGE")]
     pub message: Vec<String>,
 
     /// Do not add a newline to the MESSAGE words
@@ -603,6 +605,12 @@ mod tests {
         let Cmd::Send(s) = cli.cmd else { panic!() };
         assert_eq!(s.addr, "localhost:1");
         assert_eq!(s.message, ["hello", "from", "client"]);
+        // Options after the message are options; `--` ends them.
+        let cli =
+            Cli::try_parse_from(["sockcat", "send", ":1", "hi", "-v", "--", "-q", "x"]).unwrap();
+        let Cmd::Send(s) = cli.cmd else { panic!() };
+        assert!(s.common.verbose && !s.common.quiet);
+        assert_eq!(s.message, ["hi", "-q", "x"]);
     }
 
     #[test]
