@@ -19,7 +19,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let port = cli::netcat::port_word(&argv);
-            return clap_exit(e, cli::netcat::subcommand(&argv), port.as_deref());
+            return clap_exit(e, &argv, port.as_deref());
         }
     };
     let format = match &cli.cmd {
@@ -63,8 +63,9 @@ fn main() -> ExitCode {
 /// line, `sockcat: error: …` ending with the subcommand's `--help`, and
 /// exit 2. A netcat flag gets a pointer to the sockcat way instead of
 /// clap's advice.
-fn clap_exit(e: clap::Error, sub: Option<&str>, port: Option<&str>) -> ExitCode {
+fn clap_exit(e: clap::Error, argv: &[std::ffi::OsString], port: Option<&str>) -> ExitCode {
     use clap::error::{ContextKind, ContextValue};
+    let sub = cli::netcat::subcommand(argv);
     let help = match sub {
         Some(s) => format!("see 'sockcat {s} --help'"),
         None => "see 'sockcat --help'".to_string(),
@@ -96,6 +97,22 @@ fn clap_exit(e: clap::Error, sub: Option<&str>, port: Option<&str>) -> ExitCode 
             });
             if let Some(p) = flag.and_then(|f| cli::netcat::pointer(f, sub, port)) {
                 let _ = writeln!(std::io::stderr(), "sockcat: error: {p}; {help}");
+                return ExitCode::from(code::USAGE);
+            }
+            // `sockcat localhost 9000`, `sockcat -zv HOST 20-30`: a netcat
+            // line with no subcommand, which `send` would take.
+            let unknown = matches!(
+                e.kind(),
+                ErrorKind::InvalidSubcommand | ErrorKind::UnknownArgument
+            );
+            if let Some(p) = (sub.is_none() && unknown)
+                .then(|| cli::netcat::no_subcommand(argv))
+                .flatten()
+            {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "sockcat: error: {p}; see 'sockcat send --help'"
+                );
                 return ExitCode::from(code::USAGE);
             }
             let rendered = e.render().to_string();

@@ -225,7 +225,8 @@ fn netcat_flags_get_a_pointer() {
     let cases: &[(&[&str], &str)] = &[
         (&["-l", "9000"], "run 'sockcat serve 9000'"),
         (&["-lk", "9000"], "run 'sockcat serve 9000'"),
-        (&["serve", ":0", "-p", "9000"], "--source :PORT"),
+        (&["serve", ":0", "-p", "9000"], "run 'sockcat serve 9000'"),
+        (&["send", "-p", "9000", ":1"], "--source :PORT"),
         (&["serve", ":0", "-e", "/bin/cat"], "--exec PROG"),
         (&["serve", ":0", "-c", "cat"], "--sh-exec CMDLINE"),
         (&["serve", ":0", "-w", "3"], "--idle-timeout"),
@@ -272,4 +273,123 @@ fn usage_errors_say_what_would_do() {
         2,
         "see 'sockcat send --help'",
     );
+}
+
+/// Habits that had no pointer (issue 21, item 3): a netcat line with no
+/// subcommand, a socket path without `unix:`, nc's `-q SECS`, and `-l`,
+/// `-p`, `-e`, `-k` after the subcommand (after the message too, now
+/// that options stand anywhere). One line, exit 2, the sockcat way.
+#[test]
+fn habits_get_a_pointer() {
+    let mut cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["localhost", "9000"],
+            "no subcommand: to connect, run 'sockcat send localhost 9000'",
+        ),
+        (
+            vec!["-zv", "127.0.0.1", "20-30"],
+            "no subcommand: to probe, run 'sockcat send -zv 127.0.0.1 20-30'",
+        ),
+        (
+            vec!["127.0.0.1:9000", "hi there"],
+            "run 'sockcat send 127.0.0.1:9000 \"hi there\"'",
+        ),
+        (
+            vec!["9000"],
+            "run 'sockcat send 9000'; to listen on it, 'sockcat serve 9000'",
+        ),
+        (vec!["localhost", "9000"], "see 'sockcat send --help'"),
+        (
+            vec!["send", "/tmp/x.sock", "hi"],
+            "'/tmp/x.sock' is a path, not a host: a Unix socket is unix:/tmp/x.sock",
+        ),
+        (
+            vec!["send", "-u", "./x.sock", "hi"],
+            "a Unix socket is unixgram:./x.sock",
+        ),
+        (
+            vec!["send", "-q", "1", "localhost", "9000"],
+            "-q is --quiet, so '1' was taken for the address and 'localhost 9000' for the message; \
+             for nc's -q SECS (wait SECS after the input's end), write --hold 1s in its place \
+             (to send to port 1, write :1)",
+        ),
+        (
+            vec!["send", "-q", "2", "127.0.0.1:9000", "hi"],
+            "write --hold 2s in its place",
+        ),
+        (vec!["send", "-l", "9000"], "run 'sockcat serve 9000'"),
+        (vec!["send", ":1", "hi", "-l"], "sockcat has no -l"),
+        (vec!["send", ":1", "hi", "-k"], "what the servers do"),
+        (vec!["send", ":1", "hi", "-e", "cat"], "--exec PROG"),
+        (vec!["send", ":1", "hi", "-p", "5"], "--source :PORT"),
+    ];
+    for model in ["serve", "fork-serve", "thread-serve"] {
+        cases.push((
+            vec![model, "/tmp/x.sock"],
+            "a Unix socket is unix:/tmp/x.sock",
+        ));
+        cases.push((
+            vec![model, ":0", "--forward", "/tmp/x.sock"],
+            "--forward: '/tmp/x.sock' is a path",
+        ));
+        cases.push((vec![model, "-l", "9000"], "a server listens anyway"));
+        cases.push((
+            vec![model, "-p", "9000"],
+            "a server's port is part of its address",
+        ));
+        cases.push((vec![model, ":0", "-e", "cat"], "--exec PROG"));
+    }
+    for (args, needle) in &cases {
+        check(args, 2, needle);
+    }
+    // The server pointers name the subcommand written.
+    for model in ["serve", "fork-serve", "thread-serve"] {
+        check(
+            &[model, "-lp", "9000"],
+            2,
+            &format!("run 'sockcat {model} 9000'"),
+        );
+    }
+    // A bare word is no address: clap's message stands.
+    check(&["frobnicate"], 2, "unrecognized subcommand 'frobnicate'");
+    // `-q` with the port written whole, or a message that is no address,
+    // is --quiet as ever (here: a closed port, exit 1, no pointer).
+    let closed = closed_port().to_string();
+    let whole = format!("127.0.0.1:{closed}");
+    check(
+        &["send", "-q", &whole, "localhost", "9000"],
+        1,
+        "connection refused",
+    );
+}
+
+/// A port-less name that is also a socket file in the current directory
+/// could be either; it is refused with both spellings, in `send` and in
+/// every server (issue 21, item 3).
+#[test]
+fn a_socket_file_named_like_a_host_gets_both_spellings() {
+    let dir = TempDir::new();
+    let _sock = std::os::unix::net::UnixListener::bind(dir.path("x.sock")).unwrap();
+    for args in [
+        &["send", "x.sock", "hi"][..],
+        &["serve", "x.sock"],
+        &["fork-serve", "x.sock"],
+        &["thread-serve", "x.sock"],
+    ] {
+        let mut cmd = sockcat();
+        cmd.args(args)
+            .current_dir(&dir.0)
+            .stdin(std::process::Stdio::null());
+        let out = output_within(&mut cmd, T);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(
+                "'x.sock' is a socket file here and also a host name without a port: \
+                          write unix:x.sock for the socket, or x.sock:10000 for the host"
+            ),
+            "{args:?}: {err}"
+        );
+    }
 }

@@ -596,6 +596,7 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Resu
 
 /// `send`: what to do, and how.
 pub fn send(args: &SendArgs) -> Result<send::Config> {
+    netcat_quit_after(args)?;
     // netcat's `HOST PORT`: a port-less host followed by a port is one
     // address, not a host and a message.
     let (raw, words) = match netcat_form(&args.addr, &args.message, args.common.unix) {
@@ -826,6 +827,46 @@ fn send_exec(args: &SendArgs, words: &[String]) -> Result<Option<Vec<std::ffi::O
     Ok(Some(argv))
 }
 
+/// nc's `-q SECS` (`send -q 1 localhost 9000`): sockcat's -q is --quiet,
+/// so the seconds became the address (port 1) and the real address the
+/// message. A number-looking address with an address right after it is
+/// that habit, and never what was meant; point to `--hold`, which does
+/// what nc's -q does. (Port 1 with such a message is still `-q :1 …`.)
+fn netcat_quit_after(args: &SendArgs) -> Result<()> {
+    let Some(secs) = args.addr.to_str() else {
+        return Ok(());
+    };
+    let number = !secs.is_empty()
+        && secs.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && secs.parse::<f64>().is_ok();
+    if !args.common.quiet || !number || args.common.unix {
+        return Ok(());
+    }
+    let Some(first) = args.message.first() else {
+        return Ok(());
+    };
+    let address = unmistakably_an_address(first)
+        || netcat_form(first.as_ref(), &args.message[1..], false).is_some();
+    if !address {
+        return Ok(());
+    }
+    let to: Vec<&str> = match netcat_form(first.as_ref(), &args.message[1..], false) {
+        Some(_) => args.message.iter().take(2).map(String::as_str).collect(),
+        None => vec![first.as_str()],
+    };
+    let to = to.join(" ");
+    let port = if secs.parse::<u16>().is_ok() {
+        format!(" (to send to port {secs}, write :{secs})")
+    } else {
+        String::new()
+    };
+    Err(Error::usage(format!(
+        "-q is --quiet, so '{secs}' was taken for the address and '{to}' for the message; \
+         for nc's -q SECS (wait SECS after the input's end), write --hold {secs}s in its \
+         place{port}"
+    )))
+}
+
 /// Words after `-z`'s address: a message a probe does not send.
 fn words_after_probe(words: &[String]) -> Error {
     let w = words.join(" ");
@@ -996,6 +1037,32 @@ fn check_program(prog: &std::ffi::OsStr) -> Result<()> {
     )))
 }
 
+/// `send /tmp/x.sock`: a socket path written as nc -U takes it. A host
+/// name never holds '/', so such a word (with no scheme) is a path; a
+/// port-less name that is a socket file here could be either, so it is
+/// refused with both spellings rather than looked up on port 10000.
+fn socket_path_habit(s: &str, udp: bool, unix: bool) -> Option<Error> {
+    use std::os::unix::fs::FileTypeExt;
+    if unix || s.contains("://") || s.starts_with("unix:") || s.starts_with("unixgram:") {
+        return None;
+    }
+    let scheme = if udp { "unixgram:" } else { "unix:" };
+    if s.contains('/') {
+        return Some(Error::usage(format!(
+            "'{s}' is a path, not a host: a Unix socket is {scheme}{s}"
+        )));
+    }
+    let socket = std::fs::metadata(s).is_ok_and(|m| m.file_type().is_socket());
+    if socket && addr::is_portless_host(s) {
+        return Some(Error::usage(format!(
+            "'{s}' is a socket file here and also a host name without a port: write \
+             {scheme}{s} for the socket, or {s}:{} for the host",
+            addr::DEFAULT_PORT
+        )));
+    }
+    None
+}
+
 /// An address argument. Host names are ASCII, but a Unix socket path is
 /// any bytes Linux allows, so a path that is not UTF-8 is taken as bytes.
 fn address(raw: &std::ffi::OsStr, udp: bool, unix: bool) -> Result<Addr> {
@@ -1007,6 +1074,9 @@ fn address(raw: &std::ffi::OsStr, udp: bool, unix: bool) -> Result<Addr> {
                 "'{s}' names an inherited socket, which only a server takes \
                  (to reach a host by that name, write tcp://{s})"
             )));
+        }
+        if let Some(e) = socket_path_habit(s, udp, unix) {
+            return Err(e);
         }
         return addr::parse_with(s, udp, unix);
     }

@@ -136,7 +136,10 @@ Ctrl\-C's grace period apply as to any handler.
 
 const NETCAT: &str = r#".SH "FOR NETCAT USERS"
 The habits of nc, ncat and socat, and the sockcat way. A flag sockcat
-spells differently gets a one-line pointer (exit 2).
+spells differently gets a one-line pointer (exit 2), and so do a netcat
+line with no subcommand (\fBsockcat host 9000\fR, \fBsockcat \-zv host
+20\-30\fR: it names the \fBsend\fR line), a socket path written without
+\fBunix:\fR, and nc's \fB\-q SECS\fR before the address.
 .TP
 .B nc \-l 9000\fR, \fBncat \-lk 9000
 \fBsockcat serve 9000\fR (servers keep listening; \fB\-k\fR is accepted).

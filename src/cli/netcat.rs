@@ -1,4 +1,5 @@
-//! netcat's habits: what sockcat says to a flag it does not take.
+//! netcat's habits: what sockcat says to a flag it does not take, and to
+//! a netcat line with no subcommand.
 //!
 //! People bring nc's and ncat's flags with them. The exact equivalents with
 //! no clash are hidden aliases in the clap definitions (`-C`, `-w`, and
@@ -17,9 +18,19 @@ pub fn pointer(flag: &str, sub: Option<&str>, port: Option<&str>) -> Option<Stri
     let send = sub == Some("send");
     let says = |what: &str| Some(format!("sockcat has no {flag}: {what}"));
     match flag {
+        "-l" | "--listen" if server => says(&format!(
+            "a server listens anyway: run 'sockcat {} {}'",
+            sub.unwrap_or("serve"),
+            port.unwrap_or("PORT")
+        )),
         "-l" | "--listen" => says(&format!(
             "to listen, run 'sockcat serve {}' (or fork-serve, thread-serve)",
             port.unwrap_or("PORT")
+        )),
+        "-p" | "--source-port" if server => says(&format!(
+            "a server's port is part of its address: run 'sockcat {} {}'",
+            sub.unwrap_or("serve"),
+            port.unwrap_or(":PORT")
         )),
         "-p" | "--source-port" => says(
             "a server's port is part of its address ('sockcat serve :PORT'); \
@@ -90,9 +101,90 @@ pub fn pointer(flag: &str, sub: Option<&str>, port: Option<&str>) -> Option<Stri
     }
 }
 
+/// `sockcat localhost 9000`, `sockcat -zv 127.0.0.1 20-30`: a netcat line
+/// with no subcommand. When the words make a `send` line with an address
+/// in it (a port, a scheme, a Unix form), name that line; a bare word
+/// (`sockcat frobnicate`) is left to clap's "unrecognized subcommand".
+pub fn no_subcommand(args: &[std::ffi::OsString]) -> Option<String> {
+    use clap::Parser;
+    let words: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_str())
+        .collect::<Option<_>>()?;
+    let line: Vec<&str> = ["sockcat", "send"]
+        .into_iter()
+        .chain(words.iter().copied())
+        .collect();
+    let super::Cmd::Send(s) = super::Cli::try_parse_from(&line).ok()?.cmd else {
+        return None;
+    };
+    let addr = s.addr.to_str()?;
+    let port = |w: &str| {
+        !w.is_empty()
+            && (w.bytes().all(|b| b.is_ascii_digit()) && w.parse::<u16>().is_ok()
+                || crate::send::scan::is_port_list(w))
+    };
+    let run = format!("'sockcat send {}'", shell_words(&words));
+    let bare = addr.trim_start_matches(':');
+    if port(bare) && !bare.contains(['-', ',']) && s.message.is_empty() && !s.probe {
+        // `sockcat 9000`: nc connects, `nc -l` listens; say both.
+        return Some(format!(
+            "no subcommand: to connect to port {bare}, run {run}; to listen on it, \
+             'sockcat serve {bare}'"
+        ));
+    }
+    let with_port = addr.rsplit_once(':').is_some_and(|(_, p)| port(p));
+    let scheme = addr.contains("://") || addr.starts_with("unix:") || addr.starts_with("unixgram:");
+    let host_port =
+        crate::addr::is_portless_host(addr) && s.message.first().is_some_and(|w| port(w));
+    if !(with_port || scheme || host_port || s.probe && crate::addr::is_portless_host(addr)) {
+        return None;
+    }
+    let what = if s.probe { "to probe" } else { "to connect" };
+    Some(format!("no subcommand: {what}, run {run}"))
+}
+
+/// Words as a shell would take them back: quoted when they hold anything
+/// but plain characters.
+fn shell_words(words: &[&str]) -> String {
+    let plain = |w: &str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./:@,+=%[]".contains(&b))
+    };
+    words
+        .iter()
+        .map(|w| {
+            if plain(w) {
+                w.to_string()
+            } else {
+                let mut q = String::from("\"");
+                for c in w.chars() {
+                    if matches!(c, '"' | '\\' | '$' | '`') {
+                        q.push('\\');
+                    }
+                    q.push(c);
+                }
+                q.push('"');
+                q
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The first port-like word on a command line (digits alone), for the
 /// `-l` pointer.
 pub fn port_word(args: &[std::ffi::OsString]) -> Option<String> {
+    // nc's `-p PORT` (`-lp 9000`) names it outright.
+    let words: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    if let Some(w) = words.windows(2).find_map(|w| {
+        let flag = w[0].starts_with('-') && !w[0].starts_with("--") && w[0].ends_with('p');
+        (flag && !w[1].is_empty() && w[1].bytes().all(|b| b.is_ascii_digit())).then_some(w[1])
+    }) {
+        return Some(w.to_string());
+    }
     args.iter()
         .skip(1)
         .filter_map(|a| a.to_str())
