@@ -327,11 +327,14 @@ impl Log {
         }
     }
 
-    pub fn summary(&self, conns: u64, t: Tally, took: Duration) {
+    /// `unit` is what the server counts: "connection", or for a datagram
+    /// server "session" (`--forward`) or "datagram". (The JSON field stays
+    /// `connections`, which scripts read.)
+    pub fn summary(&self, conns: u64, unit: &str, t: Tally, took: Duration) {
         if self.level >= Level::Verbose {
             self.emit(
                 format_args!(
-                    "served {conns} connection{}: {} bytes in, {} bytes out, {}",
+                    "served {conns} {unit}{}: {} bytes in, {} bytes out, {}",
                     if conns == 1 { "" } else { "s" },
                     t.bytes_in,
                     t.bytes_out,

@@ -897,9 +897,21 @@ impl Server {
     pub fn warn_cut(&self, open: usize) {
         if open > 0 {
             self.log.warning(&format!(
-                "the grace period is over: ending {open} connection{} still open",
+                "the grace period is over: ending {open} {}{} still open",
+                self.unit(),
                 if open == 1 { "" } else { "s" }
             ));
+        }
+    }
+
+    /// What this server serves, for its counts: a datagram server has no
+    /// connections, but sessions (`--forward`) or datagrams (each one a
+    /// request).
+    pub fn unit(&self) -> &'static str {
+        match (self.kind.is_datagram(), &self.spec) {
+            (false, _) => "connection",
+            (true, Spec::Forward(_)) => "session",
+            (true, _) => "datagram",
         }
     }
 
@@ -913,7 +925,7 @@ impl Server {
     ) -> Result<()> {
         self.log.flush_repeated(true);
         self.log
-            .summary(totals.conns, totals.tally, began.elapsed());
+            .summary(totals.conns, self.unit(), totals.tally, began.elapsed());
         // Nothing started for a connection outlives the server.
         exec::kill_leftovers();
         if self.signals.count() > 0 {

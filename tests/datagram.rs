@@ -423,3 +423,58 @@ fn a_full_session_table_is_one_line_not_a_flood() {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     echo.join().unwrap();
 }
+
+/// A datagram server has no connections: `-v`'s summary counts sessions
+/// for `--forward` and datagrams otherwise (issue 21, item 7), in every
+/// model.
+#[test]
+fn a_datagram_summary_counts_sessions_or_datagrams() {
+    let up = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let up_addr = format!("udp://{}", up.local_addr().unwrap());
+    up.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let echo = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut b = [0u8; 64];
+            let end = std::time::Instant::now() + T * 3;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) && std::time::Instant::now() < end
+            {
+                if let Ok((n, from)) = up.recv_from(&mut b) {
+                    let _ = up.send_to(&b[..n], from);
+                }
+            }
+        })
+    };
+    for model in MODELS {
+        // (the server's handler, what its summary says)
+        let cases: [(&[&str], &str); 2] = [
+            (&["--echo"], "served 2 datagrams: "),
+            (
+                &["--forward", &up_addr, "--idle-timeout", "300ms"],
+                "served 2 sessions: ",
+            ),
+        ];
+        for (handler, want) in cases {
+            let mut args = vec![model, "-v", "-u", "127.0.0.1:0", "--count", "2"];
+            args.extend_from_slice(handler);
+            let mut s = Server::start(&args);
+            let to = s.addr().trim_start_matches("udp://").to_string();
+            for _ in 0..2 {
+                let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+                c.set_read_timeout(Some(T)).unwrap();
+                c.send_to(b"hi", &to).unwrap();
+                let mut b = [0u8; 64];
+                let n = c.recv(&mut b).unwrap();
+                assert_eq!(&b[..n], b"hi", "{model} {handler:?}");
+            }
+            assert_eq!(s.wait(), Some(0), "{model} {handler:?}: {}", s.err());
+            let err = s.err();
+            assert!(err.contains(want), "{model} {handler:?}: {err}");
+            assert!(!err.contains("connection"), "{model} {handler:?}: {err}");
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    echo.join().unwrap();
+}

@@ -523,6 +523,9 @@ close_notify, a reply lost at the half-close) also has \fBtruncated\fR
 .TP
 .B summary
 \fBconnections\fR, \fBbytes_in\fR, \fBbytes_out\fR, \fBduration_ms\fR.
+Text: \fBserved N connections: ...\fR; a datagram server, which has no
+connections, says \fBsessions\fR with \fB\-\-forward\fR and
+\fBdatagrams\fR otherwise (the JSON field is \fBconnections\fR all the same).
 .TP
 .B port
 what \fBsend \-z\fR found for one port, of a scan or the one port of a
