@@ -37,7 +37,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l max-conns -d '
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l connect-timeout -d 'With --forward: give up connecting to ADDR after DUR [default: 10s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l half-close-timeout -d 'With --forward: once one direction has ended (a FIN came from one side), end the connection after DUR with nothing from the other [default: 60s]' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l proxy -d 'With --forward: reach ADDR through a proxy: socks5://[USER:PASS@]HOST[:PORT], socks5h:// (the proxy resolves names) or http:// (CONNECT)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l proxy -d 'With --forward: reach ADDR through a proxy: socks5://[USER:PASS@]HOST[:PORT], socks5h:// (the proxy resolves names) or http:// (CONNECT)' -r -f
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l backlog -d 'Length of the listen backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l allow -d 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)' -r
@@ -82,7 +82,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-conns
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l connect-timeout -d 'With --forward: give up connecting to ADDR after DUR [default: 10s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l half-close-timeout -d 'With --forward: once one direction has ended (a FIN came from one side), end the connection after DUR with nothing from the other [default: 60s]' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l proxy -d 'With --forward: reach ADDR through a proxy: socks5://[USER:PASS@]HOST[:PORT], socks5h:// (the proxy resolves names) or http:// (CONNECT)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l proxy -d 'With --forward: reach ADDR through a proxy: socks5://[USER:PASS@]HOST[:PORT], socks5h:// (the proxy resolves names) or http:// (CONNECT)' -r -f
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l backlog -d 'Length of the listen backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l allow -d 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)' -r
@@ -126,7 +126,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l max-con
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l connect-timeout -d 'With --forward: give up connecting to ADDR after DUR [default: 10s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l half-close-timeout -d 'With --forward: once one direction has ended (a FIN came from one side), end the connection after DUR with nothing from the other [default: 60s]' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l proxy -d 'With --forward: reach ADDR through a proxy: socks5://[USER:PASS@]HOST[:PORT], socks5h:// (the proxy resolves names) or http:// (CONNECT)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l proxy -d 'With --forward: reach ADDR through a proxy: socks5://[USER:PASS@]HOST[:PORT], socks5h:// (the proxy resolves names) or http:// (CONNECT)' -r -f
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l backlog -d 'Length of the listen backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l grace -d 'On Ctrl-C or SIGTERM, let open connections finish for up to DUR' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l allow -d 'Accept only peers in CIDR, or Unix clients of uid:N (repeatable)' -r
@@ -169,7 +169,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l hold -d 'After 
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l wait -d 'After the input ends, wait at most DUR for the reply [UDP default: 1s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l connect-timeout -d 'Give up connecting after DUR (-w, as in ncat): the whole attempt, over all of a name\'s addresses, which are tried Happy Eyeballs style (IPv6 first, the next 250ms after the last)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l idle-timeout -d 'Give up after DUR with no traffic in either direction' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l proxy -d 'Connect through a proxy: socks5://[USER:PASS@]HOST[:PORT] (names resolved here), socks5h:// (names resolved by the proxy) or http:// (CONNECT); --connect-timeout bounds reaching it and its answer [default: 30s]' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l proxy -d 'Connect through a proxy: socks5://[USER:PASS@]HOST[:PORT] (names resolved here), socks5h:// (names resolved by the proxy) or http:// (CONNECT); --connect-timeout bounds reaching it and its answer [default: 30s]' -r -f
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l retry -d 'Keep trying to connect for up to DUR (until the server is up)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l source -d 'Local address and/or port to connect from (HOST:PORT, :PORT, HOST)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l count -d 'Load mode: repeat the whole exchange N times and print a summary' -r

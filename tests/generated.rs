@@ -225,6 +225,20 @@ fn completions_work_in_real_shells() {
             got.contains("json"),
             "{shell}: '--log-format ' offers:\n{got}"
         );
+        // --proxy takes a URL: no file names (issue 21, item 7), where a
+        // file option offers them (the shells run in the crate's root).
+        let got = complete(shell, "sockcat send --file Car");
+        assert!(
+            got.contains("Cargo."),
+            "{shell}: '--file Car' offers:\n{got}"
+        );
+        for line in [
+            "sockcat send --proxy Car",
+            "sockcat serve --forward :1 --proxy Car",
+        ] {
+            let got = complete(shell, line);
+            assert!(!got.contains("Cargo."), "{shell}: '{line}' offers:\n{got}");
+        }
     }
 }
 

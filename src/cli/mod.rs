@@ -224,7 +224,14 @@ pub struct ServerArgs {
     pub half_close_timeout: Option<Duration>,
 
     /// With --forward: reach ADDR through a proxy: socks5://[USER:PASS@]HOST[:PORT], socks5h:// (the proxy resolves names) or http:// (CONNECT)
-    #[arg(long, value_name = "URL", requires = "forward")]
+    // A URL: no file names to complete (clap_complete gives bash file
+    // names for ValueHint::Url, nothing for Other).
+    #[arg(
+        long,
+        value_name = "URL",
+        value_hint = clap::ValueHint::Other,
+        requires = "forward"
+    )]
     pub proxy: Option<String>,
 
     /// Length of the listen backlog
@@ -422,7 +429,8 @@ pub struct SendArgs {
     pub idle_timeout: Option<Duration>,
 
     /// Connect through a proxy: socks5://[USER:PASS@]HOST[:PORT] (names resolved here), socks5h:// (names resolved by the proxy) or http:// (CONNECT); --connect-timeout bounds reaching it and its answer [default: 30s]
-    #[arg(long, value_name = "URL")]
+    // A URL: no file names to complete, as for the server's --proxy.
+    #[arg(long, value_name = "URL", value_hint = clap::ValueHint::Other)]
     pub proxy: Option<String>,
 
     /// Keep trying to connect for up to DUR (until the server is up)
