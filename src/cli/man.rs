@@ -216,9 +216,10 @@ connection handed over on stdin (see INHERITED SOCKETS on the server pages).
 Letters sockcat uses for something else keep sockcat's meaning:
 \fB\-q\fR is \fB\-\-quiet\fR (nc's \fB\-q SECS\fR waits after the
 input's end; sockcat half-closes at once and reads until the server's FIN);
-\fB\-n\fR leaves the newline off the message words (nc's "no DNS":
-sockcat looks up names only), and with \fB\-z\fR, where there is no
-message, it is accepted and ignored; \fBsend \-\-wait DUR\fR bounds the
+\fB\-n\fR leaves the newline off the message words. (nc's \fB\-n\fR, "no
+DNS", needs no flag here: sockcat uses an IP address as it is and looks up
+only a name.) With \fB\-z\fR, where there is no message, \fB\-n\fR is
+accepted and ignored, so \fBnc \-nvz\fR's habit works; \fBsend \-\-wait DUR\fR bounds the
 wait for a reply (ncat's \fB\-\-wait\fR is the connect timeout).
 "#;
 

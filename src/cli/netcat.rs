@@ -75,7 +75,9 @@ pub fn pointer(flag: &str, sub: Option<&str>, port: Option<&str>) -> Option<Stri
         ),
         "-m" => says("at most N connections at once is --max-conns N"),
         "--chat" => says("a chat room is 'sockcat serve --broker'"),
-        "--nodns" => says("sockcat looks up names only; give an IP address to skip the lookup"),
+        "--nodns" => says(
+            "sockcat looks up only a name, never an IP address: give an IP address and there is no lookup",
+        ),
         "--unixsock" => says("use -U (or a unix:PATH address)"),
         "-w" if server => says(
             "a server's timeouts are --idle-timeout DUR and, with --forward, --connect-timeout DUR",
