@@ -345,10 +345,16 @@ fn send_exec_refuses_what_means_nothing_beside_it() {
         ),
         (vec!["--file", file, &addr, "--exec", "cat"], "not --file"),
         (vec!["--crlf", &addr, "--exec", "cat"], "no --crlf"),
-        (vec!["--wait", "1s", &addr, "--exec", "cat"], "no --wait"),
+        (vec!["--wait", "1s", &addr, "--exec", "cat"], "--wait"),
+        (vec!["--hold", "1s", &addr, "--exec", "cat"], "--hold"),
         (
             vec!["--no-shutdown", &addr, "--exec", "cat"],
             "no --no-shutdown",
+        ),
+        // Options stand anywhere, so words before --exec are a message.
+        (
+            vec![&addr, "hi", "--exec", "cat"],
+            "not MESSAGE words ('hi')",
         ),
         (vec!["-u", &addr, "--exec", "cat"], "udp address"),
         (vec![&addr, "--sh-exec", " "], "needs a command line"),

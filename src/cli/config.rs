@@ -795,10 +795,10 @@ fn send_exec(args: &SendArgs, words: &[String]) -> Result<Option<Vec<std::ffi::O
     if args.no_newline || args.crlf {
         return refuse("sends the program's bytes as they are (no -n, no --crlf)");
     }
-    if args.no_shutdown || args.wait.is_some() {
+    if args.no_shutdown || args.wait.is_some() || args.hold.is_some() {
         return refuse(
             "ends the conversation with the program: its end of output is the FIN, \
-             its exit ends send (no --no-shutdown, no --wait)",
+             its exit ends send (no --no-shutdown, --wait or --hold)",
         );
     }
     if args.progress {

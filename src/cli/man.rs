@@ -214,8 +214,9 @@ connection handed over on stdin (see INHERITED SOCKETS on the server pages).
 \fBsockcat serve 2375 \-\-forward unix:/var/run/docker.sock\fR.
 .PP
 Letters sockcat uses for something else keep sockcat's meaning:
-\fB\-q\fR is \fB\-\-quiet\fR (nc's \fB\-q SECS\fR waits after the
-input's end; sockcat half-closes at once and reads until the server's FIN);
+\fB\-q\fR is \fB\-\-quiet\fR (nc's \fB\-q SECS\fR, wait after the
+input's end, is \fB\-\-hold SECSs\fR; without it sockcat half-closes at once
+and reads until the server's FIN);
 \fB\-n\fR leaves the newline off the message words. (nc's \fB\-n\fR, "no
 DNS", needs no flag here: sockcat uses an IP address as it is and looks up
 only a name.) With \fB\-z\fR, where there is no message, \fB\-n\fR is
