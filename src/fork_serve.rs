@@ -132,7 +132,11 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
         {
             let peer = s.peer.clone();
             let sock = s.sock.clone();
-            let others = sessions.fds();
+            // The child closes the server's end of every inbox, its own
+            // among them: holding that, it would never see the inbox close
+            // when the server stops, and would wait out the grace period.
+            let mut others = sessions.fds();
+            others.push(main.raw_fd());
             match fork_session(&server, &acc, &buf, s, &others, &tally_tx) {
                 Ok(pid) => {
                     poll_reap |= track(&acc, &mut children, pid, peer.clone());

@@ -478,3 +478,54 @@ fn a_datagram_summary_counts_sessions_or_datagrams() {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     echo.join().unwrap();
 }
+
+/// Ctrl-C ends open forwarded datagram sessions at once (each waits only
+/// a moment for its upstream's last replies), not at the end of the
+/// grace period, and the summary counts them, in every model. fork-serve's
+/// session children once kept their own inbox open, so they never saw the
+/// stop and were ended by the grace period, uncounted.
+#[test]
+fn ctrl_c_ends_open_datagram_sessions_promptly() {
+    // An upstream that takes datagrams and never answers.
+    let up = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let up_addr = format!("udp://{}", up.local_addr().unwrap());
+    for model in MODELS {
+        let mut s = Server::start(&[
+            model,
+            "-v",
+            "-u",
+            "127.0.0.1:0",
+            "--forward",
+            &up_addr,
+            "--grace",
+            "20s",
+        ]);
+        let to = s.addr().trim_start_matches("udp://").to_string();
+        let clients: Vec<UdpSocket> = (0..2)
+            .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+            .collect();
+        for c in &clients {
+            c.send_to(b"hi", &to).unwrap();
+        }
+        up.set_read_timeout(Some(T)).unwrap();
+        let mut b = [0u8; 64];
+        for _ in 0..2 {
+            up.recv_from(&mut b).unwrap();
+        }
+        let asked = std::time::Instant::now();
+        assert_eq!(s.interrupt(), Some(130), "{model}: {}", s.err());
+        let took = asked.elapsed();
+        // Far below the 20s grace period, loosely bounded for a busy machine.
+        assert!(
+            took < Duration::from_secs(8),
+            "{model}: {took:?}: {}",
+            s.err()
+        );
+        let err = s.err();
+        assert!(
+            err.contains("served 2 sessions: 4 bytes in"),
+            "{model}: {err}"
+        );
+        assert!(!err.contains("grace period is over"), "{model}: {err}");
+    }
+}
