@@ -461,3 +461,20 @@ fn happy_eyeballs_for_the_forward_upstream() {
         assert!(took < Duration::from_secs(4), "{model}: {took:?}");
     }
 }
+
+/// A connect from a port to itself (TCP's simultaneous open, which a
+/// loopback connect to a free port in the ephemeral range can land on) is
+/// not a listener: `send` and a probe call it refused, not an exchange with
+/// itself or an open port. `--source` makes it happen every time.
+#[test]
+fn a_connection_to_itself_is_refused() {
+    let port = closed_port().to_string();
+    let src = format!("127.0.0.1:{port}");
+    let out = run(&["send", "--source", &src, &src, "hi"], b"");
+    out.expect_code(1);
+    assert!(out.stdout.is_empty(), "{out}");
+    assert!(out.stderr.contains("refused"), "{out}");
+    let out = run(&["send", "-z", "--source", &src, &src], b"");
+    out.expect_code(1);
+    assert_eq!(out.stdout_str(), format!("{src} closed\n"), "{out}");
+}

@@ -947,6 +947,11 @@ fn happy_eyeballs(
             let sa = *sa;
             let state = sock.take_error().map(|e| (e, sock.peer_addr().is_ok()));
             match state {
+                Ok((None, true)) if self_connected(sock) => {
+                    last = Some((sa, refused_self()));
+                    attempts.remove(i);
+                    next_start = Instant::now();
+                }
                 Ok((None, true)) => {
                     let (sock, _) = attempts.swap_remove(i);
                     // The other attempts are closed here, at once.
@@ -1017,10 +1022,29 @@ fn connect_inet(
         }
         Err(e) => return Err(e),
     }
+    if self_connected(&sock) {
+        return Err(refused_self());
+    }
     if timeout.is_some() {
         sock.set_write_timeout(None)?;
     }
     Ok(sock.into())
+}
+
+/// Whether a TCP connection is to itself: a connect to a free loopback
+/// port in the ephemeral range can be given that same port as its source,
+/// and TCP's simultaneous open then connects the socket to itself. Nothing
+/// listens there, so it counts as refused (a scan would call the port
+/// open, and a client would read back its own bytes).
+pub fn self_connected(sock: &Socket) -> bool {
+    match (sock.local_addr(), sock.peer_addr()) {
+        (Ok(l), Ok(p)) => l.as_socket().is_some() && l.as_socket() == p.as_socket(),
+        _ => false,
+    }
+}
+
+fn refused_self() -> io::Error {
+    io::Error::from_raw_os_error(libc::ECONNREFUSED)
 }
 
 /// A datagram client socket "connected" to `addr` (so only its replies
