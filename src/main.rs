@@ -34,7 +34,16 @@ fn main() -> ExitCode {
         Cmd::ForkServe(_) => "fork-serve",
         Cmd::ThreadServe(_) => "thread-serve",
     };
-    let result = sockcat::run(cli);
+    // nc's `-q SECS` after the address: clap took it, as --quiet and a
+    // message word; point to --hold before anything is sent.
+    let habit = match &cli.cmd {
+        Cmd::Send(a) => cli::netcat::quit_seconds(&argv, &a.message),
+        _ => None,
+    };
+    let result = match habit {
+        Some(p) => Err(sockcat::error::Error::usage(p)),
+        None => sockcat::run(cli),
+    };
     if let Some(code) = sockcat::runtime::forced_exit() {
         return ExitCode::from(code);
     }

@@ -317,6 +317,14 @@ fn habits_get_a_pointer() {
             vec!["send", "-q", "2", "127.0.0.1:9000", "hi"],
             "write --hold 2s in its place",
         ),
+        // nc's -q SECS after the address: the seconds would be the message.
+        (
+            vec!["send", "localhost", "9000", "-q", "1"],
+            "-q is --quiet, so '1' became a word of the message, sent in place of the input; \
+             for nc's -q SECS (wait SECS after the input's end), write --hold 1s in its place \
+             (to send '1' quietly, put it after --)",
+        ),
+        (vec!["send", "127.0.0.1:9000", "-q", "0.5"], "--hold 0.5s"),
         (vec!["send", "-l", "9000"], "run 'sockcat serve 9000'"),
         (vec!["send", ":1", "hi", "-l"], "sockcat has no -l"),
         (vec!["send", ":1", "hi", "-k"], "what the servers do"),

@@ -823,7 +823,7 @@ fn send_exec(args: &SendArgs, words: &[String]) -> Result<Option<Vec<std::ffi::O
     if let Some(words) = split_one_word(&argv) {
         argv = words;
     }
-    check_program(&argv[0])?;
+    check_program(&argv[0]).map_err(|e| unsplit_line(&argv).unwrap_or(e))?;
     Ok(Some(argv))
 }
 

@@ -147,6 +147,34 @@ pub fn no_subcommand(args: &[std::ffi::OsString]) -> Option<String> {
     Some(format!("no subcommand: {what}, run {run}"))
 }
 
+/// nc's `-q SECS` written after the address (`send localhost 9000 -q 1`):
+/// sockcat's -q is --quiet, and options stand anywhere, so the seconds
+/// became a word of the message and would be sent in place of the input.
+/// (Before the address they become the address: `config::send` says so.)
+pub fn quit_seconds(args: &[std::ffi::OsString], message: &[String]) -> Option<String> {
+    let words: Vec<&str> = args
+        .iter()
+        .map_while(|a| a.to_str())
+        .take_while(|w| *w != "--")
+        .collect();
+    let number = |w: &str| {
+        !w.is_empty()
+            && w.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && w.parse::<f64>().is_ok()
+    };
+    let secs = words
+        .windows(2)
+        .find(|w| w[0] == "-q" && number(w[1]))
+        .map(|w| w[1])?;
+    message.iter().any(|m| m == secs).then(|| {
+        format!(
+            "-q is --quiet, so '{secs}' became a word of the message, sent in place of the \
+             input; for nc's -q SECS (wait SECS after the input's end), write --hold {secs}s \
+             in its place (to send '{secs}' quietly, put it after --)"
+        )
+    })
+}
+
 /// Words as a shell would take them back: quoted when they hold anything
 /// but plain characters.
 fn shell_words(words: &[&str]) -> String {
