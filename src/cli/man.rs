@@ -214,8 +214,8 @@ connection handed over on stdin (see INHERITED SOCKETS on the server pages).
 \fBsockcat serve 2375 \-\-forward unix:/var/run/docker.sock\fR.
 .PP
 Letters sockcat uses for something else keep sockcat's meaning:
-\fB\-q\fR is \fB\-\-quiet\fR (nc's \fB\-q SECS\fR, wait after the
-input's end, is \fB\-\-hold SECSs\fR; without it sockcat half-closes at once
+\fB\-q\fR is \fB\-\-quiet\fR (nc's \fB\-q 1\fR, wait after the
+input's end, is \fB\-\-hold 1s\fR; without it sockcat half-closes at once
 and reads until the server's FIN);
 \fB\-n\fR leaves the newline off the message words. (nc's \fB\-n\fR, "no
 DNS", needs no flag here: sockcat uses an IP address as it is and looks up
@@ -264,9 +264,11 @@ cipher suite and protocol each handshake settled.
 .PP
 close_notify is TLS's FIN. With TLS 1.3 the lesson's exchange (send,
 half-close, read the reply until the server closes) works exactly as over
-TCP. TLS 1.2 prescribes answering close_notify with close_notify, and many
-TLS 1.2 peers (and ncat, whatever the version) end the whole connection
-there: a reply that comes after the client's half-close can be lost; use
+TCP with a server that keeps sending after the client's close_notify, as
+sockcat's servers do. TLS 1.2 prescribes answering close_notify with
+close_notify, and many peers (TLS 1.2 ones, and ncat and \fBopenssl
+s_server\fR whatever the version) end the whole connection there: a reply
+that comes after the client's half-close can be lost; use
 \fBsend \-\-hold DUR\fR with them (no close_notify after the input; the
 exchange ends, exit 0, once the server has sent nothing for DUR, or at its
 close). A server that answers send's close_notify with its own and

@@ -852,8 +852,8 @@ fn cert_reason(c: &rustls::CertificateError, whose: Whose) -> String {
             return match whose {
                 Whose::Server => {
                     "it is a CA certificate used as the server's own (as `openssl req -x509` \
-                     makes them): pin it (--pin sha256:..., from `openssl x509 -noout \
-                     -fingerprint -sha256`), or make it with basicConstraints CA:FALSE"
+                     makes them): give that certificate in --cacert FILE, or pin it \
+                     (--pin sha256:..., from `openssl x509 -noout -fingerprint -sha256`)"
                         .into()
                 }
                 Whose::Client | Whose::Own => {
@@ -882,8 +882,8 @@ fn cert_reason(c: &rustls::CertificateError, whose: Whose) -> String {
         C::BadSignature => "its signature is bad".into(),
         C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
             "it is a CA certificate used as the server's own (as `openssl req -x509` makes \
-             them): pin it (--pin sha256:..., from `openssl x509 -noout -fingerprint \
-             -sha256`), or make it with basicConstraints CA:FALSE"
+             them): give that certificate in --cacert FILE, or pin it (--pin sha256:..., \
+             from `openssl x509 -noout -fingerprint -sha256`)"
                 .into()
         }
         C::Revoked => "it has been revoked".into(),
