@@ -162,13 +162,35 @@ fn probe(p: &Plan, open_only: bool) -> Result<()> {
         }
         Err(Error::Usage(_)) => return r.map(|_| ()),
         Err(Error::Timeout(_)) => scan::State::Filtered(to_millis(began.elapsed())),
-        // Our own words for ECONNREFUSED (error::describe), directly or
-        // through a proxy's or a retry's message.
-        Err(e) if e.to_string().ends_with("Connection refused") => scan::State::Closed,
+        Err(e) if refused_by_target(p, e) => scan::State::Closed,
         Err(e) => scan::State::Error(e.to_string()),
     };
     probe_result(p, open_only, &state);
-    r.map(|_| ())
+    r.map(|_| ()).map_err(|e| said_on_stdout(p, e))
+}
+
+/// Whether a failed connect means the target refused: our own words for
+/// ECONNREFUSED (error::describe), directly or after a retry's; through a
+/// proxy, only its SOCKS answer "connection refused" (reply 5) says that
+/// (the proxy refusing us says nothing about the target, and an HTTP
+/// proxy's error status does not say why).
+fn refused_by_target(p: &Plan, e: &Error) -> bool {
+    let text = e.to_string();
+    match p.opts.proxy {
+        Some(_) => text.ends_with("(SOCKS reply 5)"),
+        None => text.ends_with("Connection refused"),
+    }
+}
+
+/// A probe's error once its result line is out: a closed or silent port
+/// is said there, so only its exit code stays (as in a scan, and `-q`
+/// silences both); anything else still explains itself on stderr.
+fn said_on_stdout(p: &Plan, e: Error) -> Error {
+    match &e {
+        Error::Timeout(_) => Error::Exit(e.exit_code()),
+        _ if refused_by_target(p, &e) => Error::Exit(e.exit_code()),
+        _ => e,
+    }
 }
 
 /// A probe's time, to the millisecond (as a scan's is given).
@@ -193,7 +215,7 @@ fn probe_datagram(p: &Plan, open_only: bool) -> Result<()> {
             scan::State::Error(crate::error::describe(&e))
         };
         probe_result(p, open_only, &state);
-        probe_refused(p, e)
+        said_on_stdout(p, probe_refused(p, e))
     };
     d.send(&[]).map_err(refused)?;
     let wait = p.wait.unwrap_or(Duration::from_secs(1));
@@ -212,12 +234,7 @@ fn probe_datagram(p: &Plan, open_only: bool) -> Result<()> {
             ) =>
         {
             probe_result(p, open_only, &scan::State::OpenOrFiltered(wait));
-            Err(Error::Timeout(format!(
-                "{} {}: no answer within {}; UDP cannot tell an open port from a filtered one",
-                p.addr.kind(),
-                p.addr,
-                humantime::format_duration(wait)
-            )))
+            Err(Error::Exit(crate::error::code::TIMEOUT))
         }
         Err(e) => Err(refused(e)),
     }

@@ -110,8 +110,15 @@ fn one_port_or_many_one_format_on_stdout() {
         out.expect_code(code);
         assert_eq!(out.stdout_str(), want, "{args:?}: {out}");
     }
-    // A refused probe of one port also says why on stderr, as before.
+    // A refused probe of one port is said by its line alone, as in a scan
+    // (-q silences all of it); a proxy that cannot be reached is no answer
+    // about the port: an error line, and why on stderr.
     let out = run(&["send", "-z", &one_closed], b"");
+    assert_eq!(out.stderr, "", "{out}");
+    let gone = format!("socks5://127.0.0.1:{}", closed_port());
+    let out = run(&["send", "-z", "--proxy", &gone, &one_closed], b"");
+    out.expect_code(1);
+    assert!(out.stdout_str().contains(" error (proxy "), "{out}");
     assert!(out.stderr.contains("Connection refused"), "{out}");
     // A silent port: filtered, after the time it was given (124, as before).
     let (_l, _f, hole) = blackhole();

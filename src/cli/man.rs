@@ -542,7 +542,9 @@ probe, on standard output (it is the data; none under \fB\-q\fR, and under
 port that ignores it and a filtered one both give; \fBerror\fR, with
 \fBmessage\fR), and \fBwaited_ms\fR for the last two. Text:
 \fB127.0.0.1:22 open\fR, one line per port, in port order. A probe of
-one port that fails also says why on standard error.
+one port says why on standard error only when the line cannot
+(\fBerror\fR: a proxy that could not be reached, say); closed and
+filtered ports are said by the line and the exit status.
 .TP
 .B load
 the load\-mode summary of \fBsend \-\-count\fR or \fBsend \-\-duration\fR
