@@ -1666,3 +1666,49 @@ fn a_self_signed_ca_certificate_in_cacert_is_trusted_with_its_name() {
     let _ = srv.kill();
     let _ = srv.wait();
 }
+
+/// A server certificate that --cacert holds is trusted without a chain,
+/// but not outside its dates (as curl --cacert refuses an expired one):
+/// self-signed CA:TRUE certificates for localhost, one expired and one not
+/// valid yet, made here with rcgen.
+#[test]
+fn a_certificate_held_in_cacert_is_still_dated() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, date_time_ymd};
+    let dir = TempDir::new();
+    let p = |n: &str| dir.path(n).display().to_string();
+    for (name, from, to, says) in [
+        ("old", (2020, 1, 1), (2020, 2, 1), "it has expired"),
+        ("new", (2090, 1, 1), (2091, 1, 1), "it is not valid yet"),
+        ("now", (2020, 1, 1), (2090, 1, 1), ""),
+    ] {
+        let key = KeyPair::generate().unwrap();
+        let mut c = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        c.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        c.not_before = date_time_ymd(from.0, from.1, from.2);
+        c.not_after = date_time_ymd(to.0, to.1, to.2);
+        let cert = c.self_signed(&key).unwrap();
+        std::fs::write(p(&format!("{name}.crt")), cert.pem()).unwrap();
+        std::fs::write(p(&format!("{name}.key")), key.serialize_pem()).unwrap();
+        let (crt, key) = (p(&format!("{name}.crt")), p(&format!("{name}.key")));
+        let s = Server::start(&[
+            "serve",
+            "tls://127.0.0.1:0",
+            "--cert",
+            &crt,
+            "--key",
+            &key,
+            "--echo",
+            "-q",
+        ]);
+        let to = format!("tls://localhost:{}", s.port());
+        let out = run(&["send", "--cacert", &crt, &to, "hi"], b"");
+        if says.is_empty() {
+            out.expect_code(0);
+            assert_eq!(out.stdout, b"hi\n", "{name}: {out}");
+        } else {
+            out.expect_code(1);
+            assert!(out.stderr.contains(says), "{name}: {out}");
+            assert!(out.stdout.is_empty(), "{name}: {out}");
+        }
+    }
+}

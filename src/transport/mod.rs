@@ -4,6 +4,7 @@
 //! connecting, naming peers) so that servers and handlers work with one
 //! [`Stream`], one [`Listener`] and one [`Dgram`] type whatever the socket.
 
+mod der;
 pub mod inherit;
 pub mod ours;
 pub mod proxy;

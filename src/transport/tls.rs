@@ -636,6 +636,18 @@ impl ServerCertVerifier for CaFile {
         if self.certs.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
             let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
             rustls::client::verify_server_name(&parsed, server_name)?;
+            // No chain is verified for it, so its dates are checked here
+            // (curl --cacert refuses an expired one too).
+            use rustls::CertificateError as C;
+            let (before, after) = super::der::validity(end_entity)
+                .ok_or(rustls::Error::InvalidCertificate(C::BadEncoding))?;
+            let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+            if now < before {
+                return Err(rustls::Error::InvalidCertificate(C::NotValidYet));
+            }
+            if now > after {
+                return Err(rustls::Error::InvalidCertificate(C::Expired));
+            }
             return Ok(ServerCertVerified::assertion());
         }
         self.chains
