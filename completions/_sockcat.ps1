@@ -194,7 +194,7 @@ Register-ArgumentCompleter -Native -CommandName 'sockcat' -ScriptBlock {
         }
         'sockcat;send' {
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Send the contents of PATH instead of stdin')
-            [CompletionResult]::new('--hold', '--hold', [CompletionResultType]::ParameterName, 'After the input ends, keep the write side open (no half-close) and end, exit 0, once the peer has sent nothing for DUR (nc''s -q SECS, socat''s -t): for peers and proxies that end the whole connection at a half-close; the peer''s close still ends it sooner. Datagrams: the same as --wait')
+            [CompletionResult]::new('--hold', '--hold', [CompletionResultType]::ParameterName, 'After the input ends, keep the write side open (no half-close) and end, exit 0, once the peer has sent nothing for DUR (nc''s -q SECS, socat''s -t): for peers and proxies that end the whole connection at a half-close; the peer''s close still ends it sooner. Unlike nc''s fixed delay it waits while the peer keeps talking: --wait bounds the whole time after the input. Datagrams: the same as --wait')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'After the input ends, wait at most DUR for the reply [UDP default: 1s]')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after DUR (-w, as in ncat): the whole attempt, over all of a name''s addresses, which are tried Happy Eyeballs style (IPv6 first, the next 250ms after the last)')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Give up after DUR with no traffic in either direction')

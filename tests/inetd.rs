@@ -322,7 +322,7 @@ fn what_is_not_a_handed_connection_is_refused() {
                 .stdin(Stdio::null()),
             T,
         );
-        one_line(&out, 1, "stdin is a terminal or device", model);
+        one_line(&out, 1, "stdin is /dev/null (or closed)", model);
 
         // A listening socket (inetd's wait), a datagram socket.
         let l = UnixListener::bind(dir.path(&format!("l-{model}.sock"))).unwrap();
@@ -346,6 +346,26 @@ fn what_is_not_a_handed_connection_is_refused() {
             "stdin is a udp socket (inetd's dgram wait?)",
             model,
         );
+
+        // A stream socket never connected (TCP, Unix): nothing to serve.
+        let fresh = [
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap(),
+            socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None).unwrap(),
+        ];
+        for (sock, kind) in fresh.into_iter().zip(["tcp", "unix"]) {
+            let out = output_within(
+                sockcat()
+                    .args([model, "stdio", "--echo"])
+                    .stdin(Stdio::from(OwnedFd::from(sock))),
+                T,
+            );
+            one_line(
+                &out,
+                1,
+                &format!("stdin is a {kind} socket that is not connected"),
+                model,
+            );
+        }
 
         // -u on a stream; the default handler with stdout the connection itself.
         let (_ours, theirs) = UnixStream::pair().unwrap();

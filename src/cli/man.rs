@@ -155,7 +155,9 @@ as one address, and the half-close after the input is the default
 \fBsockcat send \-\-hold 1s host 9000\fR: no half-close after the input;
 the exchange ends (exit 0) once the server has sent nothing for 1s, or at
 its close. For servers and proxies that end the whole connection at a
-half-close.
+half-close. nc's and socat's delay is fixed; \fB\-\-hold\fR counts quiet, so a
+server that keeps talking keeps it open: \fB\-\-wait DUR\fR bounds the whole
+time after the input (exit 124 when it runs out).
 .TP
 .B nc \-nvz host 22\fR, \fBnc \-zv host 20\-30
 \fBsockcat send \-nvz host 22\fR; \fBsockcat send \-z host 20\-30,443\fR

@@ -412,7 +412,7 @@ pub struct SendArgs {
     #[arg(long)]
     pub no_shutdown: bool,
 
-    /// After the input ends, keep the write side open (no half-close) and end, exit 0, once the peer has sent nothing for DUR (nc's -q SECS, socat's -t): for peers and proxies that end the whole connection at a half-close; the peer's close still ends it sooner. Datagrams: the same as --wait
+    /// After the input ends, keep the write side open (no half-close) and end, exit 0, once the peer has sent nothing for DUR (nc's -q SECS, socat's -t): for peers and proxies that end the whole connection at a half-close; the peer's close still ends it sooner. Unlike nc's fixed delay it waits while the peer keeps talking: --wait bounds the whole time after the input. Datagrams: the same as --wait
     #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub hold: Option<Duration>,
 

@@ -183,6 +183,9 @@ fn stdio(opts: &Opts, udp: bool, prints: bool) -> Result<Bound> {
         None => Some("closed"),
         Some(SFlag::S_IFSOCK) => None,
         Some(SFlag::S_IFIFO) => Some("a pipe"),
+        // A closed stdin is reopened on /dev/null before main (Rust's
+        // runtime does that), so the two read the same.
+        Some(SFlag::S_IFCHR) if is_dev_null(stdin.as_fd()) => Some("/dev/null (or closed)"),
         Some(SFlag::S_IFCHR) => Some("a terminal or device"),
         Some(SFlag::S_IFDIR) => Some("a directory"),
         Some(_) => Some("a file"),
@@ -235,6 +238,24 @@ fn stdio(opts: &Opts, udp: bool, prints: bool) -> Result<Bound> {
              systemd pass it (Accept=no) and serve systemd"
         )));
     }
+    // A socket never connected (a fresh one, not a connection handed
+    // over) has no peer; a TCP connection the peer already reset has none
+    // either, but keeps its port, and is served (it ends at once).
+    let never_connected = sock
+        .peer_addr()
+        .is_err_and(|e| e.raw_os_error() == Some(libc::ENOTCONN))
+        && (kind == Kind::Unix
+            || sock
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .is_none_or(|a| a.port() == 0));
+    if never_connected {
+        return Err(Error::runtime(format!(
+            "{label}: stdin is a {kind} socket that is not connected: stdio serves a \
+             connection handed over (inetd's nowait, --accept, Accept=yes)"
+        )));
+    }
     let same = |fd: std::os::fd::BorrowedFd<'_>| crate::sys::same_file(fd, sock.as_fd());
     let stdout_is_conn = same(std::io::stdout().as_fd());
     if stdout_is_conn && prints {
@@ -265,6 +286,11 @@ fn stdio(opts: &Opts, udp: bool, prints: bool) -> Result<Bound> {
     };
     let l = Listener::handed(stream, peer, local, kind, opts).map_err(fail)?;
     Ok(Bound::Stream(vec![l]))
+}
+
+fn is_dev_null(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    use std::os::fd::AsFd;
+    std::fs::File::open("/dev/null").is_ok_and(|n| crate::sys::same_file(fd, n.as_fd()))
 }
 
 /// The descriptors systemd passed, with their names, from the values of
