@@ -15,13 +15,16 @@ use sockcat::event;
 
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let cli = match Cli::try_parse_from(&argv) {
+    let mut cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => {
             let port = cli::netcat::port_word(&argv);
             return clap_exit(e, &argv, port.as_deref());
         }
     };
+    if let Cmd::Send(a) = &mut cli.cmd {
+        a.message_after_dashes = cli::netcat::after_dashes(&argv) >= a.message.len();
+    }
     let format = match &cli.cmd {
         Cmd::Send(a) => a.common.log_format,
         Cmd::Serve(a) => a.server.common.log_format,
@@ -129,6 +132,14 @@ fn clap_exit(e: clap::Error, argv: &[std::ffi::OsString], port: Option<&str>) ->
             let first = lines.next().unwrap_or("invalid arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
             let mut msg = first.to_string();
+            // A word holding a line break would cut clap's line short and
+            // give the error a second line: name the whole word here, and
+            // escape the line as events are.
+            if let (ErrorKind::UnknownArgument, Some(word)) = (e.kind(), invalid.as_deref()) {
+                if word.contains(['\n', '\r']) {
+                    msg = format!("unexpected argument '{word}' found");
+                }
+            }
             // "the following required arguments were not provided:" names
             // them on the lines below; keep the names on the one line.
             if msg.ends_with(':') {
@@ -160,6 +171,7 @@ fn clap_exit(e: clap::Error, argv: &[std::ffi::OsString], port: Option<&str>) ->
                     ));
                 }
             }
+            let msg = event::one_line(&msg);
             let _ = writeln!(std::io::stderr(), "sockcat: error: {msg}; {help}");
             ExitCode::from(code::USAGE)
         }

@@ -401,3 +401,18 @@ fn a_socket_file_named_like_a_host_gets_both_spellings() {
         );
     }
 }
+
+/// An unknown option holding a line break is named whole, escaped, on
+/// one line (clap's own line would stop at the break and leave the rest
+/// on a second line).
+#[test]
+fn an_unknown_option_with_a_line_break_is_one_line() {
+    let out = run(&["send", "127.0.0.1:9", "--bo\ngus"], b"");
+    out.expect_code(2);
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("unexpected argument '--bo\\x0agus' found"),
+        "{out}"
+    );
+}

@@ -437,6 +437,26 @@ fn send_options_stand_anywhere_and_double_dash_ends_them() {
     }
 }
 
+/// A word after `--` is a word of the message even where netcat's
+/// `HOST PORT` would take it for the port: `send -z HOST -- PORT` names no
+/// port to probe (it is refused: a probe sends nothing), and `send HOST
+/// PORT -- PORT` sends the second PORT.
+#[test]
+fn a_port_after_double_dash_is_a_message_word() {
+    let s = Server::start(&["serve", "127.0.0.1:0", "--echo"]);
+    let port = s.port().to_string();
+    run(&["send", "-z", "127.0.0.1", &port], b"").expect_code(0);
+    let out = run(&["send", "-z", "127.0.0.1", "--", &port], b"");
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains(&format!("drop the words '{port}'")),
+        "{out}"
+    );
+    let out = run(&["send", "127.0.0.1", &port, "--", &port], b"");
+    out.expect_code(0);
+    assert_eq!(out.stdout_str(), format!("{port}\n"), "{out}");
+}
+
 /// Load mode's message is the words alone too: `--log-format json` after
 /// it is an option, and every exchange sends `hi` (issue 21, item 2).
 #[test]

@@ -599,7 +599,10 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
     netcat_quit_after(args)?;
     // netcat's `HOST PORT`: a port-less host followed by a port is one
     // address, not a host and a message.
-    let (raw, words) = match netcat_form(&args.addr, &args.message, args.common.unix) {
+    let joined = (!args.message_after_dashes)
+        .then(|| netcat_form(&args.addr, &args.message, args.common.unix))
+        .flatten();
+    let (raw, words) = match joined {
         Some((a, rest)) => (a.into(), rest),
         None => (args.addr.clone(), &args.message[..]),
     };

@@ -400,6 +400,12 @@ pub struct SendArgs {
     #[arg(value_name = "MESSAGE")]
     pub message: Vec<String>,
 
+    /// Whether MESSAGE's first word came after `--`, so it is a word of
+    /// the message even where netcat's `HOST PORT` would take it for the
+    /// port (clap does not say; `main` sets it from the command line).
+    #[arg(skip)]
+    pub message_after_dashes: bool,
+
     /// Do not add a newline to the MESSAGE words
     #[arg(short = 'n')]
     pub no_newline: bool,

@@ -175,6 +175,14 @@ pub fn quit_seconds(args: &[std::ffi::OsString], message: &[String]) -> Option<S
     })
 }
 
+/// How many words follow the first `--` on a command line (0 without
+/// one): the words clap takes as they are, never as options.
+pub fn after_dashes(args: &[std::ffi::OsString]) -> usize {
+    args.iter()
+        .position(|a| a == "--")
+        .map_or(0, |i| args.len() - i - 1)
+}
+
 /// Words as a shell would take them back: quoted when they hold anything
 /// but plain characters.
 fn shell_words(words: &[&str]) -> String {
