@@ -49,37 +49,9 @@ pub enum Family {
     V6,
 }
 
-/// The four transports, as readiness lines, events and errors name them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Tcp,
-    Udp,
-    Unix,
-    Unixgram,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Tcp => "tcp",
-            Kind::Udp => "udp",
-            Kind::Unix => "unix",
-            Kind::Unixgram => "unixgram",
-        }
-    }
-}
-
-impl Kind {
-    pub fn is_datagram(self) -> bool {
-        matches!(self, Kind::Udp | Kind::Unixgram)
-    }
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The four transports (defined with the events, which name them and sit
+/// below every other layer).
+pub use crate::event::Kind;
 
 impl Addr {
     pub fn is_datagram(&self) -> bool {

@@ -8,8 +8,50 @@
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::addr::Kind;
 use serde_json::{Value, json};
+
+/// The four transports, as readiness lines, events and errors name them
+/// (here, below every layer that names one; `addr` re-exports it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Tcp,
+    Udp,
+    Unix,
+    Unixgram,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Tcp => "tcp",
+            Kind::Udp => "udp",
+            Kind::Unix => "unix",
+            Kind::Unixgram => "unixgram",
+        }
+    }
+
+    pub fn is_datagram(self) -> bool {
+        matches!(self, Kind::Udp | Kind::Unixgram)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a TLS handshake settled, for events and programs (made by
+/// `transport::tls`, which re-exports it).
+#[derive(Clone, Debug, Default)]
+pub struct Settled {
+    pub version: String,
+    pub cipher: String,
+    pub alpn: Option<String>,
+    /// The peer's certificate (a server's, or a client's under mTLS).
+    pub peer_sha256: Option<String>,
+    pub peer_subject: Option<String>,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -101,7 +143,7 @@ impl Log {
 
     /// What a TLS handshake settled (`-v`), and the client's verified
     /// certificate under mutual TLS (shown without `-v` too).
-    pub fn tls(&self, peer: &str, s: &crate::transport::tls::Settled, server: bool) {
+    pub fn tls(&self, peer: &str, s: &Settled, server: bool) {
         // A server names a client's certificate without -v: that is who came.
         let client = server && s.peer_sha256.is_some();
         if self.level < Level::Verbose && !(client && self.level >= Level::Normal) {

@@ -728,16 +728,8 @@ pub fn truncation(peer: &str) -> String {
     format!("{peer} closed the TLS connection without close_notify: what came may be truncated")
 }
 
-/// What a handshake settled, for events and programs.
-#[derive(Clone, Debug, Default)]
-pub struct Settled {
-    pub version: String,
-    pub cipher: String,
-    pub alpn: Option<String>,
-    /// The peer's certificate (a server's, or a client's under mTLS).
-    pub peer_sha256: Option<String>,
-    pub peer_subject: Option<String>,
-}
+/// What a handshake settled (defined with the events, which show it).
+pub use crate::event::Settled;
 
 struct State {
     conn: rustls::Connection,
