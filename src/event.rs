@@ -109,13 +109,13 @@ impl Exit {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Log {
     pub level: Level,
     pub json: bool,
     /// Where a forwarding server sends its connections (`--forward`), for
     /// the events about them.
-    pub upstream: Option<&'static str>,
+    pub upstream: Option<std::sync::Arc<str>>,
 }
 
 impl Log {
@@ -198,7 +198,7 @@ impl Log {
                 Some(Exit::Signal(n)) => format!(", program killed by signal {n}"),
                 None => String::new(),
             };
-            let forwarded = match (self.upstream, t.via) {
+            let forwarded = match (self.upstream.as_deref(), t.via) {
                 (Some(up), Some(via)) => format!(", forwarded to {up} by {}", via.as_str()),
                 _ => String::new(),
             };
@@ -223,7 +223,7 @@ impl Log {
                         Some(Exit::Signal(n)) => v["signal"] = json!(n),
                         None => {}
                     }
-                    if let Some(up) = self.upstream {
+                    if let Some(up) = self.upstream.as_deref() {
                         v["upstream"] = json!(up);
                         place(&mut v, "upstream_", None, up);
                     }

@@ -344,7 +344,7 @@ fn fork_stream(
     }
     child_setup(acc);
     let mut tally = Tally::default();
-    let end = drive::stream(&stream, peer, &server.spec, server.drive, &mut tally).err();
+    let end = drive::stream(&stream, peer, &server.spec, &server.drive, &mut tally).err();
     drop(stream);
     runtime::report(&server.log, peer, end.as_ref());
     server
@@ -405,7 +405,7 @@ fn fork_session(
             &s.peer,
             &s.to,
             &s.sock,
-            server.drive,
+            &server.drive,
         ),
         _ => (Tally::default(), None),
     };

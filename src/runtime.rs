@@ -175,7 +175,7 @@ pub fn setup(cfg: Config) -> Result<Server> {
     crate::sys::become_subreaper();
     crate::output::hex_as_json(log.json);
     let signals = install_signals()?;
-    if let Some(t) = opts.tls_server {
+    if let Some(t) = &opts.tls_server {
         log.certificate(&t.fingerprint, &t.spki, &t.curl_pin);
     }
     let bound = match listen {

@@ -105,7 +105,7 @@ pub fn run(cfg: Config) -> Result<()> {
     )?;
     let began = Instant::now();
     let kind = plan.addr.kind();
-    let proxy = plan.opts.proxy.map(|p| p.url.to_string());
+    let proxy = plan.opts.proxy.as_ref().map(|p| p.url.to_string());
     plan.log.connected(
         kind,
         &plan.addr.to_string(),
@@ -139,7 +139,7 @@ pub fn run(cfg: Config) -> Result<()> {
 fn plan_load(p: &Plan) -> load::Target {
     load::Target {
         addr: p.addr.clone(),
-        opts: p.opts,
+        opts: p.opts.clone(),
         connect_timeout: p.connect_timeout,
         wait: p.wait,
         source: p.source,

@@ -112,7 +112,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
     let mut waiting = runtime::Waiting::default();
     let max = server.pool;
     let waker = acc.waker.clone();
-    let (spec, drive_opts) = (server.spec.clone(), server.drive);
+    let (spec, drive_opts) = (server.spec.clone(), server.drive.clone());
 
     // Start a thread when queued jobs outnumber the threads waiting for
     // work and the pool has room. A thread that cannot start (a process or
@@ -129,13 +129,13 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
         }
         let id = next_thread;
         let (pool, tx, waker) = (pool.clone(), tx.clone(), waker.clone());
-        let (spec, d) = (spec.clone(), drive_opts);
+        let (spec, d) = (spec.clone(), drive_opts.clone());
         let h = std::thread::Builder::new()
             .name("conn".into())
             .spawn(move || {
                 // Dropped when the thread ends, by return or by panic.
                 let _exit = Slot::new(tx.clone(), waker.clone(), Msg::Exited(id));
-                worker(&pool, &spec, d, &tx, &waker);
+                worker(&pool, &spec, &d, &tx, &waker);
             })?;
         next_thread += 1;
         threads.insert(id, h);
@@ -354,7 +354,7 @@ fn enqueue(
 }
 
 /// A thread's life: serve jobs until none comes for [`IDLE_EXIT`].
-fn worker(pool: &Pool, spec: &Spec, d: Drive, tx: &mpsc::Sender<Msg>, waker: &Arc<mio::Waker>) {
+fn worker(pool: &Pool, spec: &Spec, d: &Drive, tx: &mpsc::Sender<Msg>, waker: &Arc<mio::Waker>) {
     loop {
         let job = {
             let mut q = pool.queue.lock().unwrap_or_else(|e| e.into_inner());

@@ -5,6 +5,7 @@
 
 use std::fs::File;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use super::ThreadServeArgs;
 use super::{
@@ -188,7 +189,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
             // A datagram session has no FIN to end it: only quiet does.
             idle = idle.or(Some(crate::handler::forward::SESSION_IDLE));
         }
-        log.upstream = Some(f.shown);
+        log.upstream = Some(f.shown.clone());
         if args.tls.insecure {
             log.warning(INSECURE);
         }
@@ -216,7 +217,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
         opts,
         listen,
         spec,
-        log,
+        log: log.clone(),
         limit: if args.once { Some(1) } else { args.count },
         max_conns: args.max_conns,
         pool,
@@ -341,7 +342,7 @@ fn proxy(
     raw: Option<&str>,
     target: &Addr,
     family: Family,
-) -> Result<Option<&'static transport::proxy::Proxy>> {
+) -> Result<Option<Arc<transport::proxy::Proxy>>> {
     let Some(raw) = raw else {
         return Ok(None);
     };
@@ -360,7 +361,7 @@ fn proxy(
         )));
     }
     let p = transport::proxy::Proxy::new(url, family)?;
-    Ok(Some(Box::leak(Box::new(p))))
+    Ok(Some(Arc::new(p)))
 }
 
 /// Said on stderr whenever `--insecure` is in force.
@@ -443,7 +444,7 @@ fn alpn(list: Option<&str>) -> Result<Vec<Vec<u8>>> {
 fn server_tls(
     t: &super::ServerTlsArgs,
     raw: &std::ffi::OsStr,
-) -> Result<&'static crate::transport::tls::ServerTls> {
+) -> Result<Arc<crate::transport::tls::ServerTls>> {
     use crate::transport::tls;
     let spec = tls::ServerSpec {
         identity: t.cert.clone().zip(t.key.clone()),
@@ -452,7 +453,7 @@ fn server_tls(
         alpn: alpn(t.alpn.as_deref())?,
     };
     let made = tls::server(&spec, &certificate_names(raw))?;
-    Ok(Box::leak(Box::new(made)))
+    Ok(Arc::new(made))
 }
 
 /// A server's TLS options without TLS: a mistake worth a word.
@@ -477,7 +478,7 @@ fn client_tls(
     t: &ClientTlsArgs,
     target: &Addr,
     what: &str,
-) -> Result<Option<&'static crate::transport::tls::ClientTls>> {
+) -> Result<Option<Arc<crate::transport::tls::ClientTls>>> {
     use crate::transport::tls;
     let trusts = t.cacert.is_some() || !t.pin.is_empty() || t.insecure || t.sni.is_some();
     if !t.tls {
@@ -531,7 +532,7 @@ fn client_tls(
         alpn: alpn(t.alpn.as_deref())?,
     };
     let made = tls::client(&spec)?;
-    Ok(Some(Box::leak(Box::new(made))))
+    Ok(Some(Arc::new(made)))
 }
 
 /// `--forward ADDR`: the target, checked against the listening address.
@@ -580,7 +581,7 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Resu
     };
     opts.tls_client = client_tls(&verify, &target, "--forward")?;
     let shown = if tls { format!("tls://{shown}") } else { shown };
-    let shown: &'static str = Box::leak(shown.into_boxed_str());
+    let shown: Arc<str> = shown.into();
     Ok(Forward {
         addr: target,
         shown,

@@ -17,7 +17,7 @@ use crate::relay::{Side, blocking};
 use crate::transport::{Dgram, Endpoint, ReplyTo, Stream};
 
 /// Options that shape how one connection is driven.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Drive {
     /// For what a connection's TLS handshake settled.
     pub log: crate::event::Log,
@@ -36,7 +36,7 @@ pub fn stream(
     stream: &Stream,
     peer: &Endpoint,
     spec: &Spec,
-    d: Drive,
+    d: &Drive,
     tally: &mut Tally,
 ) -> Result<(), End> {
     let Some(t) = stream.tls() else {
@@ -61,7 +61,7 @@ fn serve_stream(
     stream: &Stream,
     peer: &Endpoint,
     spec: &Spec,
-    d: Drive,
+    d: &Drive,
     tally: &mut Tally,
 ) -> Result<(), End> {
     match spec {
@@ -118,7 +118,7 @@ fn send(
     out: &mut Vec<u8>,
     shut: &mut bool,
     step: Step,
-    d: Drive,
+    d: &Drive,
     tally: &mut Tally,
 ) -> Result<(), End> {
     if !*shut {
@@ -137,7 +137,7 @@ fn write_out(
     stream: &Stream,
     peer: &Endpoint,
     data: &[u8],
-    d: Drive,
+    d: &Drive,
     tally: &mut Tally,
 ) -> Result<(), End> {
     if data.is_empty() {
@@ -166,7 +166,7 @@ fn exec_stream(
     stream: &Stream,
     peer: &Endpoint,
     argv: &[std::ffi::OsString],
-    d: Drive,
+    d: &Drive,
     tally: &mut Tally,
 ) -> Result<(), End> {
     // The program gets the socket itself unless something must see the
@@ -230,7 +230,7 @@ fn forward_stream(
     stream: &Stream,
     peer: &Endpoint,
     f: &Forward,
-    d: Drive,
+    d: &Drive,
     tally: &mut Tally,
 ) -> Result<(), End> {
     // Looked at again here, as late as can be: the worker whose upstream
@@ -362,7 +362,7 @@ pub fn forward_session(
     peer: &Endpoint,
     to: &ReplyTo,
     sock: &Dgram,
-    d: Drive,
+    d: &Drive,
 ) -> (Tally, Option<End>) {
     let up = match f.connect() {
         Ok(Upstream::Dgram(g)) => g,

@@ -35,7 +35,7 @@ pub const DGRAM_QUIET: Duration = Duration::from_millis(500);
 pub struct Forward {
     pub addr: Addr,
     /// The address as events show it.
-    pub shown: &'static str,
+    pub shown: std::sync::Arc<str>,
     pub opts: Opts,
     pub timeout: Duration,
     /// After one direction's end, how long the other may stay quiet.

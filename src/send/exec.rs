@@ -64,7 +64,7 @@ pub fn run(p: &Plan, argv: &[OsString]) -> Result<()> {
     let stream = transport::connect_retry(&p.addr, &p.opts, p.connect_timeout, p.source, p.retry)?;
     let began = Instant::now();
     let kind = p.addr.kind();
-    let proxy = p.opts.proxy.map(|x| x.url.to_string());
+    let proxy = p.opts.proxy.as_ref().map(|x| x.url.to_string());
     p.log.connected(
         kind,
         &p.addr.to_string(),

@@ -168,7 +168,7 @@ impl Loop {
     /// handshake begun.
     fn secure(&self, stream: Stream) -> Result<Up, String> {
         let f = self.forward_target();
-        let Some(t) = f.opts.tls_client else {
+        let Some(t) = f.opts.tls_client.as_deref() else {
             return Ok(Up::Open(Upstream::Stream(stream)));
         };
         let s = transport::tls::TlsStream::client(stream, t, &f.addr)
@@ -179,7 +179,7 @@ impl Loop {
     /// A connect failure's text, naming the proxy when there is one (the
     /// blocking models' text is the same: `transport::proxy`).
     fn through_proxy(&self, why: String) -> String {
-        match self.forward_target().opts.proxy {
+        match &self.forward_target().opts.proxy {
             Some(p) => format!("proxy {}: {why}", p.url),
             None => why,
         }
@@ -232,7 +232,12 @@ impl Loop {
             Addr::Inet { host, port, .. } => {
                 // socks5h:// and http:// name the target to the proxy; only
                 // socks5:// looks it up here (below), as a direct connect does.
-                if let Some(p) = f.opts.proxy.filter(|p| p.url.kind != ProxyKind::Socks5) {
+                if let Some(p) = f
+                    .opts
+                    .proxy
+                    .as_deref()
+                    .filter(|p| p.url.kind != ProxyKind::Socks5)
+                {
                     let dest = Destination::Name(host.clone(), *port);
                     let r = self.open_proxy(c, &f, p, dest);
                     return self.set_up(c, id, r);
@@ -356,7 +361,7 @@ impl Loop {
         f: &Forward,
         rest: VecDeque<SocketAddr>,
     ) -> Result<Up, String> {
-        match f.opts.proxy {
+        match f.opts.proxy.as_deref() {
             Some(p) => {
                 let first = rest.front().copied().ok_or("no address")?;
                 self.open_proxy(c, f, p, Destination::Addr(first))

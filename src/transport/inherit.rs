@@ -72,7 +72,7 @@ pub fn adopt(which: &Inherited, opts: &Opts, udp: bool, prints: bool) -> Result<
                 sock,
                 local,
                 kind,
-                opts: *opts,
+                opts: opts.clone(),
                 file: None,
             }),
             Adopted::Dgram(sock, local) => dgrams.push(Dgram {

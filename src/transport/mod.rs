@@ -15,6 +15,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, TcpKeepalive, Type};
@@ -23,22 +24,24 @@ use crate::addr::{self, Addr, Family, Kind, Proto};
 use crate::error::{Error, Result, describe};
 use unix::SocketFile;
 
-/// Socket options that servers and clients share.
-#[derive(Clone, Copy, Debug, Default)]
+/// Socket options that servers and clients share. The proxy and TLS
+/// settings are made once at start and shared (`Arc`) by every socket and
+/// thread that uses them.
+#[derive(Clone, Debug, Default)]
 pub struct Opts {
     pub family: Family,
     pub backlog: u32,
     pub keepalive: bool,
     pub nodelay: bool,
     pub mode: Option<u32>,
-    /// `--proxy`: client connections go through it (made once, for the
-    /// process's life, when the command line is checked).
-    pub proxy: Option<&'static proxy::Proxy>,
+    /// `--proxy`: client connections go through it (its name looked up
+    /// once, when the command line is checked).
+    pub proxy: Option<Arc<proxy::Proxy>>,
     /// A server's TLS: every accepted stream speaks it.
-    pub tls_server: Option<&'static tls::ServerTls>,
+    pub tls_server: Option<Arc<tls::ServerTls>>,
     /// A client's TLS: every connection made speaks it (inside the proxy's
     /// tunnel, when there is one).
-    pub tls_client: Option<&'static tls::ClientTls>,
+    pub tls_client: Option<Arc<tls::ClientTls>>,
 }
 
 /// A connected byte stream.
@@ -393,8 +396,8 @@ impl Listener {
     fn finish_accept(&self, stream: Stream, peer: Endpoint) -> io::Result<(Stream, Endpoint)> {
         stream.apply(&self.opts)?;
         // TLS: the handshake is the worker's (or the loop's), not accept's.
-        let stream = match self.opts.tls_server {
-            Some(t) => Stream::Tls(std::sync::Arc::new(tls::TlsStream::server(stream, t)?)),
+        let stream = match self.opts.tls_server.as_deref() {
+            Some(t) => Stream::Tls(Arc::new(tls::TlsStream::server(stream, t)?)),
             None => stream,
         };
         Ok((stream, peer))
@@ -438,7 +441,7 @@ impl Listener {
             },
             local,
             kind,
-            opts: *opts,
+            opts: opts.clone(),
             file: None,
         })
     }
@@ -661,7 +664,7 @@ pub fn bind(addr: &Addr, opts: &Opts) -> Result<Bound> {
                             sock: ListenSock::Tcp(s.into()),
                             local: Endpoint::Inet(local),
                             kind: Kind::Tcp,
-                            opts: *opts,
+                            opts: opts.clone(),
                             file: None,
                         })
                         .collect(),
@@ -694,7 +697,7 @@ pub fn bind(addr: &Addr, opts: &Opts) -> Result<Bound> {
                     sock: ListenSock::Unix(l),
                     local: Endpoint::Unix(name.to_string()),
                     kind: Kind::Unix,
-                    opts: *opts,
+                    opts: opts.clone(),
                     file,
                 }]))
             }
@@ -757,12 +760,12 @@ fn connect_as(
     named: bool,
 ) -> Result<Stream> {
     let started = Instant::now();
-    let plain = if let Some(p) = opts.proxy {
+    let plain = if let Some(p) = opts.proxy.as_deref() {
         proxy::connect(p, addr, opts, timeout, source)?
     } else {
         connect_plain(addr, opts, timeout, source)?
     };
-    let Some(t) = opts.tls_client else {
+    let Some(t) = opts.tls_client.as_deref() else {
         return Ok(plain);
     };
     // The handshake gets what is left of --connect-timeout.
