@@ -24,21 +24,24 @@ pub mod relay;
 pub mod runtime;
 pub mod send;
 mod serve;
+mod start;
 pub mod sys;
 mod thread_serve;
 pub mod transport;
 
 use cli::{Cli, Cmd};
 
-/// Run the subcommand the command line chose.
+/// Run the subcommand the command line chose: check the whole command
+/// line first (`cli::config`), then make what it asks for (`start`:
+/// inherited sockets adopted first), then run.
 pub fn run(cli: Cli) -> error::Result<()> {
     use cli::config;
     sys::close_inherited_on_exec();
     match cli.cmd {
-        Cmd::Serve(a) => serve::run(config::serve(&a)?),
-        Cmd::ForkServe(a) => fork_serve::run(config::fork_serve(&a)?),
-        Cmd::ThreadServe(a) => thread_serve::run(config::thread_serve(&a)?),
-        Cmd::Send(a) => send::run(config::send(&a)?),
+        Cmd::Serve(a) => serve::run(start::server(config::serve(&a)?)?),
+        Cmd::ForkServe(a) => fork_serve::run(start::server(config::fork_serve(&a)?)?),
+        Cmd::ThreadServe(a) => thread_serve::run(start::server(config::thread_serve(&a)?)?),
+        Cmd::Send(a) => send::run(start::send(config::send(&a)?)?),
     }
 }
 

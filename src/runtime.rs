@@ -131,12 +131,19 @@ impl Server {
     }
 }
 
-/// A server's validated configuration, made from the command line by
-/// `cli::config`.
+/// A server's configuration as the models take it: checked by
+/// `cli::config`, its sockets adopted and its TLS and proxy made by
+/// `start::server`.
 pub struct Config {
     pub listen: transport::Listen,
     pub opts: Opts,
     pub spec: Spec,
+    pub settings: Settings,
+}
+
+/// What a server's command line settles that needs nothing made: events,
+/// access, limits, stopping, and how a connection is driven.
+pub struct Settings {
     pub log: Log,
     pub access: Access,
     /// Stop after this many connections (datagrams for UDP).
@@ -161,15 +168,18 @@ pub fn setup(cfg: Config) -> Result<Server> {
         listen,
         opts,
         spec,
-        log,
-        access,
-        limit,
-        max_conns,
-        pool,
-        pool_flag,
-        grace,
-        stall,
-        drive,
+        settings:
+            Settings {
+                log,
+                access,
+                limit,
+                max_conns,
+                pool,
+                pool_flag,
+                grace,
+                stall,
+                drive,
+            },
     } = cfg;
     raise_fd_limit();
     crate::sys::become_subreaper();

@@ -2,10 +2,15 @@
 //! (ripgrep's "low" and "high" arguments): addresses are parsed, handlers
 //! chosen, access lists compiled and conflicting options refused here, and
 //! no later code sees the raw strings.
+//!
+//! Nothing is made, bound or adopted here: what needs making (inherited
+//! sockets adopted, a certificate generated or loaded, trust loaded, a
+//! proxy's name looked up) is planned here and made by `start`, right
+//! after. A server's checks leave no descriptor open, so that `start`
+//! adopts `fd:N` before anything else holds a number.
 
 use std::fs::File;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use super::ThreadServeArgs;
 use super::{
@@ -13,7 +18,7 @@ use super::{
     ServerArgs,
 };
 use crate::access::Access;
-use crate::addr::{self, Addr, Family};
+use crate::addr::{self, Addr, Family, Kind};
 use crate::error::{Error, Result};
 use crate::event::{Level, Log};
 use crate::handler::Spec;
@@ -21,7 +26,63 @@ use crate::handler::drive::Drive;
 use crate::handler::forward::Forward;
 use crate::runtime;
 use crate::send::{self, Input, Job, Plan, load, progress};
-use crate::transport::{self, Listen, Opts};
+use crate::transport::{Opts, tls};
+
+/// A server as its command line asks for it, checked, with nothing made
+/// yet: `start::server` adopts or leaves to bind what `listen` names,
+/// makes the TLS settings and the proxy, and gives the models their
+/// `runtime::Config`.
+pub struct Server {
+    pub listen: Wanted,
+    /// A TLS server's certificate and trust, to make.
+    pub tls: Option<tls::ServerSpec>,
+    pub handler: Handler,
+    /// The socket options, without the TLS settings.
+    pub opts: Opts,
+    pub settings: runtime::Settings,
+}
+
+/// Where a server's sockets are to come from.
+pub enum Wanted {
+    /// An address, bound by `runtime::setup`.
+    Bind(Addr),
+    /// Inherited sockets (`fd:N`, `systemd[:NAME]`, `stdio`), adopted at
+    /// start. `udp` is `-u`; `prints`: the handler writes to stdout.
+    Inherit {
+        which: addr::Inherited,
+        udp: bool,
+        prints: bool,
+    },
+}
+
+/// The handler as checked: `--forward`'s upstream still needs its proxy
+/// and TLS made.
+pub enum Handler {
+    Spec(Spec),
+    Forward(Box<Upstream>),
+}
+
+/// `--forward`: the target, with options that lack the proxy and TLS, and
+/// what to make of them.
+pub struct Upstream {
+    pub forward: Forward,
+    pub client: Client,
+}
+
+/// What a client's connections need made at start: the proxy (its name
+/// looked up) and TLS (trust and identity loaded).
+#[derive(Default)]
+pub struct Client {
+    pub proxy: Option<addr::ProxyUrl>,
+    pub tls: Option<tls::ClientSpec>,
+}
+
+/// `send` as checked: the job and its plan (whose options lack the proxy
+/// and TLS), and what `start::send` makes for its connections.
+pub struct Send {
+    pub config: send::Config,
+    pub client: Client,
+}
 
 /// How events are logged.
 pub fn log(c: &CommonArgs) -> Log {
@@ -75,9 +136,9 @@ pub fn handler(h: &HandlerArgs, broker: bool) -> Spec {
 }
 
 /// `serve`: no pool of workers; `--max-conns` alone bounds it.
-pub fn serve(a: &ServeArgs) -> Result<runtime::Config> {
+pub fn serve(a: &ServeArgs) -> Result<Server> {
     let mut cfg = server("serve", &a.server, a.broker, u64::MAX)?;
-    cfg.stall = Some(a.stall_timeout);
+    cfg.settings.stall = Some(a.stall_timeout);
     Ok(cfg)
 }
 
@@ -87,20 +148,20 @@ pub fn serve(a: &ServeArgs) -> Result<runtime::Config> {
 /// limit, past which fork would fail anyway.
 pub const MAX_CHILDREN: u64 = 256;
 
-pub fn fork_serve(a: &ForkServeArgs) -> Result<runtime::Config> {
+pub fn fork_serve(a: &ForkServeArgs) -> Result<Server> {
     let max = a.max_children.unwrap_or_else(|| {
         crate::sys::process_limit().map_or(MAX_CHILDREN, |l| l.clamp(1, MAX_CHILDREN))
     });
     server("fork-serve", &a.server, false, max)
 }
 
-pub fn thread_serve(a: &ThreadServeArgs) -> Result<runtime::Config> {
+pub fn thread_serve(a: &ThreadServeArgs) -> Result<Server> {
     server("thread-serve", &a.server, false, a.max_threads)
 }
 
 /// What the three servers share. `pool` is the model's own bound on
 /// connections served at once (children, threads).
-fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runtime::Config> {
+fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Server> {
     check_exec_order(cmd, args)?;
     if args
         .handler
@@ -123,7 +184,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
         .addr
         .clone()
         .unwrap_or_else(|| super::DEFAULT_SERVER_ADDR.into());
-    let mut opts = Opts {
+    let opts = Opts {
         family: family(&args.common),
         backlog: args.backlog,
         keepalive: args.common.keepalive,
@@ -142,100 +203,116 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<runti
         .then(|| raw.to_str().and_then(addr::parse_inherited))
         .flatten()
         .transpose()?;
-    // An address to bind is checked before a certificate is made (and
-    // perhaps saved) for it. (Ok: an address to bind; Err: inherited.)
+    // Ok: an address to bind; Err: inherited sockets.
     let wanted: std::result::Result<Addr, addr::Inherited> = match inherited {
         Some(which) => Err(which),
         None => Ok(address(&raw, args.common.udp, args.common.unix)?),
     };
-    let stream_kind = |kind: addr::Kind| {
-        if tls && kind.is_datagram() {
-            Err(Error::usage(format!(
-                "TLS runs over a TCP or Unix stream socket, not {kind}"
-            )))
-        } else {
-            Ok(())
-        }
-    };
-    if let Ok(a) = &wanted {
-        stream_kind(a.kind())?;
-    }
-    if tls {
-        opts.tls_server = Some(server_tls(&args.tls, &raw)?);
+    // The sockets' kind: known now for an address to bind; an inherited
+    // socket tells its own once adopted, and `by_kind` checks it then.
+    let kind = wanted.as_ref().ok().map(Addr::kind);
+    let tls = if tls {
+        Some(server_tls(&args.tls, &raw)?)
     } else {
         no_server_tls(&args.tls)?;
-    }
-    // fd:N and systemd[:NAME]: adopted now, before anything else in the
-    // process opens a descriptor that a number could then name.
-    let listen = match wanted {
-        Ok(a) => Listen::Bind(a),
-        Err(which) => {
-            let prints = matches!(spec, Spec::Print) && args.handler.forward.is_none();
-            Listen::Inherited(transport::inherit::adopt(
-                &which,
-                &opts,
-                args.common.udp,
-                prints,
-            )?)
-        }
+        None
     };
-    let kind = listen.kind();
-    stream_kind(kind)?;
+    let listen = match wanted {
+        Ok(a) => Wanted::Bind(a),
+        Err(which) => Wanted::Inherit {
+            which,
+            udp: args.common.udp,
+            prints: matches!(spec, Spec::Print) && args.handler.forward.is_none(),
+        },
+    };
     let mut log = log(&args.common);
-    let mut idle = args.idle_timeout;
-    if let Some(raw) = &args.handler.forward {
-        let f = forward(raw, args, kind)?;
-        if kind.is_datagram() || f.addr.is_datagram() {
-            // A datagram session has no FIN to end it: only quiet does.
-            idle = idle.or(Some(crate::handler::forward::SESSION_IDLE));
+    let handler = match &args.handler.forward {
+        Some(raw) => {
+            let up = forward(raw, args)?;
+            log.upstream = Some(up.forward.shown.clone());
+            Handler::Forward(up.into())
         }
-        log.upstream = Some(f.shown.clone());
-        if args.tls.insecure {
-            log.warning(INSECURE);
-        }
-        spec = Spec::Forward(f.into());
-    }
-    if args.mode.is_some() && !matches!(listen, Listen::Bind(Addr::Unix { .. })) {
-        return Err(Error::usage(match listen {
-            Listen::Inherited(_) => {
-                "--mode sets the permissions of a socket file sockcat makes; an inherited \
-                 socket's file belongs to whoever made it"
-                    .to_string()
-            }
-            Listen::Bind(_) => {
+        None => Handler::Spec(spec),
+    };
+    if args.mode.is_some() && !matches!(listen, Wanted::Bind(Addr::Unix { .. })) {
+        return Err(Error::usage(match (&listen, kind) {
+            (Wanted::Bind(_), Some(kind)) => {
                 format!("--mode sets a Unix socket file's permissions; {kind} has no file")
             }
+            _ => "--mode sets the permissions of a socket file sockcat makes; an inherited \
+                  socket's file belongs to whoever made it"
+                .to_string(),
         }));
     }
-    if matches!(spec, Spec::Broker) && kind.is_datagram() {
+    let mut plan = Server {
+        listen,
+        tls,
+        handler,
+        opts,
+        settings: runtime::Settings {
+            access: Access::new(&args.allow, &args.deny)?,
+            log: log.clone(),
+            limit: if args.once { Some(1) } else { args.count },
+            max_conns: args.max_conns,
+            pool,
+            pool_flag: match cmd {
+                "fork-serve" => "--max-children",
+                "thread-serve" => "--max-threads",
+                _ => "",
+            },
+            grace: args.grace,
+            // Only serve relays between connections (stdin, --broker).
+            stall: None,
+            drive: Drive {
+                log,
+                idle: args.idle_timeout,
+                hex: args.common.hex,
+                count: args.common.verbose,
+            },
+        },
+    };
+    if let Some(k) = kind {
+        by_kind(&mut plan, k)?;
+    }
+    Ok(plan)
+}
+
+/// What the listening sockets' kind decides: checked in [`server`] for an
+/// address to bind, and by `start` for an inherited socket as soon as it
+/// is adopted (the socket tells its kind), before anything is made.
+pub fn by_kind(plan: &mut Server, kind: Kind) -> Result<()> {
+    tls_kind(plan.tls.is_some(), kind)?;
+    if let Handler::Forward(up) = &plan.handler {
+        let target = &up.forward.addr;
+        if kind.is_datagram() && !target.is_datagram() {
+            return Err(Error::usage(format!(
+                "--forward {target}: a {kind} server forwards datagrams to a datagram address \
+                 (udp://HOST:PORT or unixgram:PATH)"
+            )));
+        }
+        if kind.is_datagram() || target.is_datagram() {
+            // A datagram session has no FIN to end it: only quiet does.
+            let idle = &mut plan.settings.drive.idle;
+            *idle = idle.or(Some(crate::handler::forward::SESSION_IDLE));
+        }
+    }
+    if matches!(plan.handler, Handler::Spec(Spec::Broker)) && kind.is_datagram() {
         return Err(Error::usage(format!(
             "--broker relays between connections; {kind} has none (use tcp or unix)"
         )));
     }
-    Ok(runtime::Config {
-        access: Access::new(&args.allow, &args.deny)?,
-        opts,
-        listen,
-        spec,
-        log: log.clone(),
-        limit: if args.once { Some(1) } else { args.count },
-        max_conns: args.max_conns,
-        pool,
-        pool_flag: match cmd {
-            "fork-serve" => "--max-children",
-            "thread-serve" => "--max-threads",
-            _ => "",
-        },
-        grace: args.grace,
-        // Only serve relays between connections (stdin, --broker).
-        stall: None,
-        drive: Drive {
-            log,
-            idle,
-            hex: args.common.hex,
-            count: args.common.verbose,
-        },
-    })
+    Ok(())
+}
+
+/// TLS on a listening socket of this kind: only a stream has it.
+fn tls_kind(tls: bool, kind: Kind) -> Result<()> {
+    if tls && kind.is_datagram() {
+        Err(Error::usage(format!(
+            "TLS runs over a TCP or Unix stream socket, not {kind}"
+        )))
+    } else {
+        Ok(())
+    }
 }
 
 /// `--exec` takes the rest of the line: with no address before it, an
@@ -335,14 +412,10 @@ fn client_opts(c: &CommonArgs) -> Opts {
     }
 }
 
-/// `--proxy URL` for connections to `target`: parsed, its name looked up
-/// (once: the proxy is the same for every connection), kept for the
-/// process's life. Only TCP goes through a proxy.
-fn proxy(
-    raw: Option<&str>,
-    target: &Addr,
-    family: Family,
-) -> Result<Option<Arc<transport::proxy::Proxy>>> {
+/// `--proxy URL` for connections to `target`, parsed (`start` looks its
+/// name up, once: the proxy is the same for every connection). Only TCP
+/// goes through a proxy.
+fn proxy(raw: Option<&str>, target: &Addr) -> Result<Option<addr::ProxyUrl>> {
     let Some(raw) = raw else {
         return Ok(None);
     };
@@ -360,12 +433,12 @@ fn proxy(
             target.kind()
         )));
     }
-    let p = transport::proxy::Proxy::new(url, family)?;
-    Ok(Some(Arc::new(p)))
+    Ok(Some(url))
 }
 
-/// Said on stderr whenever `--insecure` is in force.
-const INSECURE: &str = "--insecure: the server's certificate is not verified; \
+/// Said on stderr whenever `--insecure` is in force (by `start`, once the
+/// client's TLS is made).
+pub const INSECURE: &str = "--insecure: the server's certificate is not verified; \
                         anyone on the path can read and change the traffic";
 
 /// `tls://REST` is `tcp://REST` with TLS; `--tls` (`flag`) asks for TLS on
@@ -440,20 +513,15 @@ fn alpn(list: Option<&str>) -> Result<Vec<Vec<u8>>> {
     Ok(protos)
 }
 
-/// A server's TLS, made once for the process's life.
-fn server_tls(
-    t: &super::ServerTlsArgs,
-    raw: &std::ffi::OsStr,
-) -> Result<Arc<crate::transport::tls::ServerTls>> {
-    use crate::transport::tls;
-    let spec = tls::ServerSpec {
+/// A server's TLS, as `start` is to make it.
+fn server_tls(t: &super::ServerTlsArgs, raw: &std::ffi::OsStr) -> Result<tls::ServerSpec> {
+    Ok(tls::ServerSpec {
         identity: t.cert.clone().zip(t.key.clone()),
         save: t.save_cert.clone().zip(t.save_key.clone()),
         client_ca: t.client_ca.clone(),
         alpn: alpn(t.alpn.as_deref())?,
-    };
-    let made = tls::server(&spec, &certificate_names(raw))?;
-    Ok(Arc::new(made))
+        names: certificate_names(raw),
+    })
 }
 
 /// A server's TLS options without TLS: a mistake worth a word.
@@ -472,14 +540,10 @@ fn no_server_tls(t: &super::ServerTlsArgs) -> Result<()> {
     }
 }
 
-/// A client's TLS for connections to `target` (None without TLS, where
-/// TLS options are refused). `what` names the option, for a forwarder.
-fn client_tls(
-    t: &ClientTlsArgs,
-    target: &Addr,
-    what: &str,
-) -> Result<Option<Arc<crate::transport::tls::ClientTls>>> {
-    use crate::transport::tls;
+/// A client's TLS for connections to `target`, as `start` is to make it
+/// (None without TLS, where TLS options are refused). `what` names the
+/// option, for a forwarder.
+fn client_tls(t: &ClientTlsArgs, target: &Addr, what: &str) -> Result<Option<tls::ClientSpec>> {
     let trusts = t.cacert.is_some() || !t.pin.is_empty() || t.insecure || t.sni.is_some();
     if !t.tls {
         if trusts || t.cert.is_some() || t.alpn.is_some() {
@@ -523,20 +587,19 @@ fn client_tls(
         .iter()
         .map(|p| tls::parse_pin(p))
         .collect::<Result<Vec<_>>>()?;
-    let spec = tls::ClientSpec {
+    Ok(Some(tls::ClientSpec {
         cacert: t.cacert.clone(),
         pins,
         insecure: t.insecure,
         sni: t.sni.clone(),
         identity: t.cert.clone().zip(t.key.clone()),
         alpn: alpn(t.alpn.as_deref())?,
-    };
-    let made = tls::client(&spec)?;
-    Ok(Some(Arc::new(made)))
+    }))
 }
 
-/// `--forward ADDR`: the target, checked against the listening address.
-fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Result<Forward> {
+/// `--forward ADDR`: the target (checked against the listening sockets'
+/// kind by [`by_kind`]).
+fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
     // The target is written whole (udp://, unixgram:): -u and -U shape the
     // listening address only.
     let (raw, tls) = strip_tls(raw, false, false)?;
@@ -548,12 +611,6 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Resu
         return Err(Error::usage(format!(
             "--forward {target}: a forward connects to its upstream's real port; {}",
             send::scan::NO_PORT_0
-        )));
-    }
-    if listen.is_datagram() && !target.is_datagram() {
-        return Err(Error::usage(format!(
-            "--forward {target}: a {listen} server forwards datagrams to a datagram address \
-             (udp://HOST:PORT or unixgram:PATH)"
         )));
     }
     // One string for the server's life, shown in every event about it.
@@ -569,7 +626,7 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Resu
     let mut opts = client_opts(&args.common);
     // No Nagle on the upstream side either (see `server`).
     opts.nodelay = true;
-    opts.proxy = proxy(args.proxy.as_deref(), &target, opts.family)?;
+    let proxy = proxy(args.proxy.as_deref(), &target)?;
     let t = &args.tls;
     let verify = ClientTlsArgs {
         tls,
@@ -579,12 +636,11 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Resu
         sni: t.sni.clone(),
         ..ClientTlsArgs::default()
     };
-    opts.tls_client = client_tls(&verify, &target, "--forward")?;
+    let tls_spec = client_tls(&verify, &target, "--forward")?;
     let shown = if tls { format!("tls://{shown}") } else { shown };
-    let shown: Arc<str> = shown.into();
-    Ok(Forward {
+    let forward = Forward {
         addr: target,
-        shown,
+        shown: shown.into(),
         opts,
         timeout: args
             .connect_timeout
@@ -592,11 +648,18 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs, listen: addr::Kind) -> Resu
         half_close: args
             .half_close_timeout
             .unwrap_or(crate::handler::forward::HALF_CLOSE_TIMEOUT),
+    };
+    Ok(Upstream {
+        forward,
+        client: Client {
+            proxy,
+            tls: tls_spec,
+        },
     })
 }
 
 /// `send`: what to do, and how.
-pub fn send(args: &SendArgs) -> Result<send::Config> {
+pub fn send(args: &SendArgs) -> Result<Send> {
     netcat_quit_after(args)?;
     // netcat's `HOST PORT`: a port-less host followed by a port is one
     // address, not a host and a message.
@@ -626,14 +689,14 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
         return Err(Error::usage(format!("{addr}: {}", send::scan::NO_PORT_0)));
     }
     let source = args.source.as_deref().map(source).transpose()?;
-    let mut opts = client_opts(&args.common);
-    opts.proxy = proxy(args.proxy.as_deref(), &addr, opts.family)?;
+    let opts = client_opts(&args.common);
+    let proxy = proxy(args.proxy.as_deref(), &addr)?;
     let mut t = args.tls.clone();
     t.tls = tls;
-    opts.tls_client = client_tls(&t, &addr, "")?;
-    if t.insecure {
-        log(&args.common).warning(INSECURE);
-    }
+    let client = Client {
+        proxy,
+        tls: client_tls(&t, &addr, "")?,
+    };
     let (hold, wait) = hold(args, addr.is_datagram())?;
     let plan = Plan {
         opts,
@@ -714,7 +777,10 @@ pub fn send(args: &SendArgs) -> Result<send::Config> {
             (None, None) => Input::Stdin,
         })
     };
-    Ok(send::Config { plan, job })
+    Ok(Send {
+        config: send::Config { plan, job },
+        client,
+    })
 }
 
 const HOLD_NOT_PROBE: &str = "--hold keeps a connection open after its input; -z sends nothing";
@@ -890,8 +956,9 @@ fn words_after_probe(words: &[String]) -> Error {
     ))
 }
 
-/// `send -z HOST PORTS`: a scan, checked.
-fn scan_job(args: &SendArgs, host: &str, spec: &str, words: &[String]) -> Result<send::Config> {
+/// `send -z HOST PORTS`: a scan, checked (nothing to make: it goes
+/// direct, without TLS).
+fn scan_job(args: &SendArgs, host: &str, spec: &str, words: &[String]) -> Result<Send> {
     use send::scan;
     // The scan's deadline starts before any of its work, parsing included.
     let started = std::time::Instant::now();
@@ -955,7 +1022,10 @@ fn scan_job(args: &SendArgs, host: &str, spec: &str, words: &[String]) -> Result
         family: family(&args.common),
         open_only: args.open,
     });
-    Ok(send::Config { plan, job })
+    Ok(Send {
+        config: send::Config { plan, job },
+        client: Client::default(),
+    })
 }
 
 /// An Internet address's port (None for a Unix one).
@@ -1113,7 +1183,7 @@ mod tests {
     use crate::cli::{Cli, Cmd};
     use clap::Parser;
 
-    fn serve_cfg(args: &[&str]) -> Result<runtime::Config> {
+    fn serve_cfg(args: &[&str]) -> Result<Server> {
         let cli = Cli::try_parse_from(args).expect("parses");
         match cli.cmd {
             Cmd::Serve(a) => serve(&a),
@@ -1165,7 +1235,7 @@ mod tests {
         let Cmd::Send(a) = Cli::try_parse_from(&all).expect("parses").cmd else {
             panic!("send")
         };
-        let cfg = send(&a).expect("valid");
+        let cfg = send(&a).expect("valid").config;
         let shown = match &cfg.plan.addr {
             Addr::Inet {
                 proto: addr::Proto::Udp,
@@ -1212,10 +1282,14 @@ mod tests {
     #[test]
     fn one_quoted_word_with_spaces_is_split() {
         let cfg = serve_cfg(&["sockcat", "serve", ":0", "--exec", "cat -n"]).unwrap();
-        let Spec::Exec(argv) = cfg.spec else { panic!() };
+        let Handler::Spec(Spec::Exec(argv)) = cfg.handler else {
+            panic!()
+        };
         assert_eq!(&*argv, [std::ffi::OsString::from("cat"), "-n".into()]);
         let cfg = serve_cfg(&["sockcat", "serve", ":0", "--exec", "cat", "-n"]).unwrap();
-        let Spec::Exec(argv) = cfg.spec else { panic!() };
+        let Handler::Spec(Spec::Exec(argv)) = cfg.handler else {
+            panic!()
+        };
         assert_eq!(argv.len(), 2);
     }
 }

@@ -590,6 +590,16 @@ pub enum Bound {
 }
 
 impl Bound {
+    /// Give every listener the server's options once they are complete:
+    /// inherited sockets are adopted before the TLS settings are made.
+    pub fn set_opts(&mut self, opts: &Opts) {
+        if let Bound::Stream(ls) = self {
+            for l in ls {
+                l.opts = opts.clone();
+            }
+        }
+    }
+
     /// The transport, as events name it (every socket in a `Bound` is
     /// of one kind).
     pub fn kind(&self) -> Kind {
@@ -601,7 +611,7 @@ impl Bound {
 }
 
 /// Where a server's sockets come from: an address to bind, or sockets it
-/// inherited (adopted while the command line was checked).
+/// inherited (adopted at start, before anything else opens a descriptor).
 #[derive(Debug)]
 pub enum Listen {
     Bind(Addr),

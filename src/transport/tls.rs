@@ -236,18 +236,20 @@ pub struct ServerSpec {
     pub save: Option<(PathBuf, PathBuf)>,
     pub client_ca: Option<PathBuf>,
     pub alpn: Vec<Vec<u8>>,
+    /// The names a generated certificate carries.
+    pub names: Vec<String>,
 }
 
-/// Build a server's TLS: its own certificate or a fresh one for `names`
-/// (saved where `--save-cert`/`--save-key` say).
-pub fn server(spec: &ServerSpec, names: &[String]) -> Result<ServerTls> {
+/// Build a server's TLS: its own certificate or a fresh one for the
+/// spec's names (saved where `--save-cert`/`--save-key` say).
+pub fn server(spec: &ServerSpec) -> Result<ServerTls> {
     let identity = match &spec.identity {
         Some((c, k)) => load_identity(c, k)?,
         None => {
             if let Some((c, k)) = &spec.save {
                 save_targets(c, k)?;
             }
-            let (id, cert_pem, key_pem) = generate(names)?;
+            let (id, cert_pem, key_pem) = generate(&spec.names)?;
             if let Some((c, k)) = &spec.save {
                 save(k, "--save-key", &key_pem, 0o600)?;
                 save(c, "--save-cert", &cert_pem, 0o644)?;
