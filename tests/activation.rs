@@ -187,6 +187,35 @@ fn systemd_names_pick_sockets() {
     );
 }
 
+/// At start the inherited socket is adopted before anything is made for
+/// it: a descriptor that is not open fails first, and no certificate is
+/// generated or saved for it.
+#[test]
+fn an_inherited_socket_is_adopted_before_a_certificate_is_made() {
+    let dir = TempDir::new();
+    let (c, k) = (dir.path("c.pem"), dir.path("k.pem"));
+    let (cs, ks) = (c.to_str().unwrap(), k.to_str().unwrap());
+    let out = run(
+        &[
+            "serve",
+            "fd:9",
+            "--tls",
+            "--save-cert",
+            cs,
+            "--save-key",
+            ks,
+        ],
+        b"",
+    );
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("fd:9: descriptor 9 is not open"),
+        "{}",
+        out.stderr
+    );
+    assert!(!c.exists() && !k.exists(), "a certificate was saved");
+}
+
 /// What is not an inherited listening socket is refused with one line and
 /// the documented code, and nothing that is not sockcat's is touched: a
 /// connection passed Accept=yes style, a descriptor that is not a socket

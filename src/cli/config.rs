@@ -1279,6 +1279,20 @@ mod tests {
         assert_eq!(sent(&["db", "hello"]), s("db:10000", Some("hello\n")));
     }
 
+    /// Checking adopts nothing and makes nothing: a descriptor that is not
+    /// open, and a TLS server's certificate, are `start`'s.
+    #[test]
+    fn checking_plans_what_start_makes() {
+        let plan = serve_cfg(&["sockcat", "serve", "fd:99", "--tls"]).unwrap();
+        assert!(matches!(plan.listen, Wanted::Inherit { .. }));
+        assert!(plan.tls.is_some() && plan.opts.tls_server.is_none());
+        let plan = serve_cfg(&["sockcat", "serve", ":0", "--forward", "tls://h:1"]).unwrap();
+        let Handler::Forward(up) = plan.handler else {
+            panic!("a forward")
+        };
+        assert!(up.client.tls.is_some() && up.forward.opts.tls_client.is_none());
+    }
+
     #[test]
     fn one_quoted_word_with_spaces_is_split() {
         let cfg = serve_cfg(&["sockcat", "serve", ":0", "--exec", "cat -n"]).unwrap();
