@@ -485,3 +485,17 @@ fn a_connection_to_itself_is_refused() {
     out.expect_code(1);
     assert_eq!(out.stdout_str(), format!("{src} closed\n"), "{out}");
 }
+
+/// A probe's line is one line whatever the socket path holds: a newline
+/// in it is escaped, as in events.
+#[test]
+fn a_probed_path_with_a_newline_is_one_line() {
+    let dir = TempDir::new();
+    let path = dir.path("a\nb.sock");
+    let addr = format!("unix:{}", path.display());
+    let _s = Server::start(&["serve", &addr, "--echo"]);
+    let out = run(&["send", "-z", &addr], b"");
+    out.expect_code(0);
+    let shown = path.display().to_string().replace('\n', "\\x0a");
+    assert_eq!(out.stdout_str(), format!("{shown} open\n"), "{out}");
+}

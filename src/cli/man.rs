@@ -46,10 +46,15 @@ SIGHUP ends it at once with 130 or 129).
 .PP
 \fBsend \-\-exec\fR and \fBsend \-\-sh\-exec\fR exit with the program's
 status (killed by signal N: 128+N), unless sockcat's own code says more:
-2 before connecting, 1 when the connection failed (refused, reset), 124
+2 before connecting, 1 when connecting failed (refused, unreachable), 124
 when \fB\-\-idle\-timeout\fR or \fB\-\-connect\-timeout\fR expired, 130,
 143 or 129 when Ctrl\-C, SIGTERM or SIGHUP stopped it (the program is
-asked to stop with SIGTERM, and killed two seconds later).
+asked to stop with SIGTERM and killed if it has not ended two seconds
+later; what it left running gets the same two seconds after that, so a
+stop takes at most about five seconds). Once connected, what happens to
+the connection (a reset, the peer's close) is the program's to see: the
+exit status is then its own. Nothing the program started outlives
+\fBsend\fR, unless \fBsend\fR itself is killed with SIGKILL.
 .PP
 A closed standard output (\fBsockcat send ... | head \-1\fR) ends quietly
 with 0. Errors are one line on standard error:

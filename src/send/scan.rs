@@ -274,7 +274,8 @@ pub fn show(log: &Log, open_only: bool, kind: Kind, at: &str, st: &State) -> io:
         }
         format!("{v}\n")
     } else {
-        format!("{at} {}\n", st.text())
+        // One line per port, whatever a socket path holds.
+        crate::event::one_line(&format!("{at} {}", st.text())).into_owned() + "\n"
     };
     crate::output::stdout_write(line.as_bytes())
 }
