@@ -95,6 +95,21 @@ enum Adopted {
     Dgram(DgramSock, Endpoint),
 }
 
+/// Which of sockcat's four kinds a socket is, if any (a SEQPACKET or a
+/// netlink socket is none of them).
+fn kind_of(sock: &Socket) -> std::io::Result<Option<Kind>> {
+    let ty = sock.r#type()?;
+    let domain = sock.domain()?;
+    let inet = domain == Domain::IPV4 || domain == Domain::IPV6;
+    Ok(match (inet, domain == Domain::UNIX, ty) {
+        (true, _, Type::STREAM) => Some(Kind::Tcp),
+        (true, _, Type::DGRAM) => Some(Kind::Udp),
+        (_, true, Type::STREAM) => Some(Kind::Unix),
+        (_, true, Type::DGRAM) => Some(Kind::Unixgram),
+        _ => None,
+    })
+}
+
 /// What an inherited descriptor is, and the socket made of it.
 fn inspect(owned: OwnedFd, label: &str) -> Result<(Kind, Adopted)> {
     let fd = owned.as_raw_fd();
@@ -106,20 +121,11 @@ fn inspect(owned: OwnedFd, label: &str) -> Result<(Kind, Adopted)> {
             Error::runtime(format!("{label}: {}", describe(&e)))
         }
     };
-    let ty = sock.r#type().map_err(not_socket)?;
-    let domain = sock.domain().map_err(not_socket)?;
-    let inet = domain == Domain::IPV4 || domain == Domain::IPV6;
-    let kind = match (inet, domain == Domain::UNIX, ty) {
-        (true, _, Type::STREAM) => Kind::Tcp,
-        (true, _, Type::DGRAM) => Kind::Udp,
-        (_, true, Type::STREAM) => Kind::Unix,
-        (_, true, Type::DGRAM) => Kind::Unixgram,
-        _ => {
-            return Err(Error::runtime(format!(
-                "{label}: a socket sockcat cannot serve (only TCP, UDP, Unix stream \
-                 and Unix datagram sockets)"
-            )));
-        }
+    let Some(kind) = kind_of(&sock).map_err(not_socket)? else {
+        return Err(Error::runtime(format!(
+            "{label}: a socket sockcat cannot serve (only TCP, UDP, Unix stream \
+             and Unix datagram sockets)"
+        )));
     };
     if !kind.is_datagram() && !sock.is_listener().map_err(not_socket)? {
         return Err(Error::runtime(format!(
@@ -203,20 +209,11 @@ fn stdio(opts: &Opts, udp: bool, prints: bool) -> Result<Bound> {
         .map_err(|e| Error::runtime(format!("{label}: {}", describe(&e))))?;
     let sock = Socket::from(owned);
     let fail = |e: std::io::Error| Error::runtime(format!("{label}: {}", describe(&e)));
-    let ty = sock.r#type().map_err(fail)?;
-    let domain = sock.domain().map_err(fail)?;
-    let inet = domain == Domain::IPV4 || domain == Domain::IPV6;
-    let kind = match (inet, domain == Domain::UNIX, ty) {
-        (true, _, Type::STREAM) => Kind::Tcp,
-        (true, _, Type::DGRAM) => Kind::Udp,
-        (_, true, Type::STREAM) => Kind::Unix,
-        (_, true, Type::DGRAM) => Kind::Unixgram,
-        _ => {
-            return Err(Error::runtime(format!(
-                "{label}: stdin is a socket sockcat cannot serve (only TCP and Unix \
-                 stream connections)"
-            )));
-        }
+    let Some(kind) = kind_of(&sock).map_err(fail)? else {
+        return Err(Error::runtime(format!(
+            "{label}: stdin is a socket sockcat cannot serve (only TCP and Unix \
+             stream connections)"
+        )));
     };
     if kind.is_datagram() {
         return Err(Error::runtime(format!(
