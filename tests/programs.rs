@@ -8,22 +8,6 @@ use std::time::Duration;
 use crate::handlers::{Client, MODELS, exchange};
 use crate::util::*;
 
-/// Processes whose command line contains `marker`.
-fn processes_with(marker: &str) -> Vec<i32> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
-            if String::from_utf8_lossy(&cmd).contains(marker) {
-                found.push(pid);
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn programs_start_with_default_signals_and_an_empty_mask() {
     for model in MODELS {

@@ -201,22 +201,6 @@ fn send_exec_with_a_program_that_never_reads() {
     }
 }
 
-/// Processes whose command line contains `marker`.
-fn processes_with(marker: &str) -> Vec<i32> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
-            if String::from_utf8_lossy(&cmd).contains(marker) {
-                found.push(pid);
-            }
-        }
-    }
-    found
-}
-
 /// A program that leaves children behind, one holding its output, one in
 /// a session of its own, both ignoring SIGTERM: when the program exits,
 /// they are ended (SIGTERM, then SIGKILL), and send ends with the

@@ -732,3 +732,19 @@ pub fn cpu_time(pid: i32) -> Duration {
 pub fn sh_quote(s: impl std::fmt::Display) -> String {
     format!("'{}'", s.to_string().replace('\'', r"'\''"))
 }
+
+/// Processes whose command line contains `marker`.
+pub fn processes_with(marker: &str) -> Vec<i32> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            if String::from_utf8_lossy(&cmd).contains(marker) {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
