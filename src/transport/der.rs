@@ -1,37 +1,73 @@
-//! The validity dates of an X.509 certificate, read from its DER.
-//!
-//! rustls's webpki checks dates on every chain it verifies, but a server
-//! certificate that `--cacert` holds byte for byte (a self-signed one made
-//! with `openssl req -x509`, CA:TRUE) is trusted without a chain, so its
-//! dates are checked here, as curl checks them. Only the path to
-//! `validity` is walked (RFC 5280 4.1: the certificate's first SEQUENCE,
-//! then version, serial, signature algorithm, issuer); anything malformed
-//! is `None`, which the caller treats as a bad certificate.
+//! Just enough DER to read what sockcat shows and checks of an X.509
+//! certificate (RFC 5280 4.1): its public key (for the `spki-sha256` and
+//! curl pins), its subject (for events and programs), and its validity
+//! dates. rustls's webpki checks dates on every chain it verifies, but a
+//! server certificate that `--cacert` holds byte for byte (a self-signed
+//! one from `openssl req -x509`, CA:TRUE) is trusted without a chain, so
+//! its dates are checked with [`validity`], as curl checks them. Anything
+//! malformed is `None`.
 
-/// (notBefore, notAfter) as seconds since the Unix epoch.
-pub fn validity(cert: &[u8]) -> Option<(i64, i64)> {
-    let (tag, cert, _) = tlv(cert)?;
+/// tbsCertificate's fields without the optional `[0]` version: serial,
+/// signature, issuer, validity, subject, subjectPublicKeyInfo, …
+fn fields(cert: &[u8]) -> Option<Vec<&[u8]>> {
+    let (tag, certificate, _) = tlv(cert)?;
     if tag != SEQUENCE {
         return None;
     }
-    let (tag, mut tbs, _) = tlv(cert)?;
+    let (tag, mut tbs, _) = tlv(certificate)?;
     if tag != SEQUENCE {
         return None;
     }
-    // version [0] EXPLICIT, optional (absent means v1).
-    let (tag, _, rest) = tlv(tbs)?;
-    if tag == 0xa0 {
-        tbs = rest;
-    }
-    // serialNumber, signature, issuer.
-    for want in [INTEGER, SEQUENCE, SEQUENCE] {
+    let mut out = Vec::new();
+    while !tbs.is_empty() {
         let (tag, _, rest) = tlv(tbs)?;
-        if tag != want {
-            return None;
+        if tag != 0xa0 {
+            out.push(&tbs[..tbs.len() - rest.len()]);
         }
         tbs = rest;
     }
-    let (tag, validity, _) = tlv(tbs)?;
+    Some(out)
+}
+
+/// The subjectPublicKeyInfo, whole (tag and length included).
+pub fn spki(cert: &[u8]) -> Option<&[u8]> {
+    fields(cert)?.get(5).copied()
+}
+
+/// The subject as `CN=…,O=…` (other attributes by their OID in hex).
+pub fn subject(cert: &[u8]) -> Option<String> {
+    let name = fields(cert)?.get(4).copied()?;
+    let (_, mut rdns, _) = tlv(name)?;
+    let mut parts = Vec::new();
+    while !rdns.is_empty() {
+        let (_, set, rest) = tlv(rdns)?;
+        let (_, atv, _) = tlv(set)?;
+        let (_, oid, after) = tlv(atv)?;
+        let (_, value, _) = tlv(after)?;
+        let key = match oid {
+            [0x55, 0x04, 0x03] => "CN".to_string(),
+            [0x55, 0x04, 0x06] => "C".into(),
+            [0x55, 0x04, 0x07] => "L".into(),
+            [0x55, 0x04, 0x08] => "ST".into(),
+            [0x55, 0x04, 0x0a] => "O".into(),
+            [0x55, 0x04, 0x0b] => "OU".into(),
+            other => other.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        };
+        parts.push(format!("{key}={}", String::from_utf8_lossy(value)));
+        rdns = rest;
+    }
+    Some(parts.join(","))
+}
+
+/// (notBefore, notAfter) as seconds since the Unix epoch.
+pub fn validity(cert: &[u8]) -> Option<(i64, i64)> {
+    let f = fields(cert)?;
+    // serial, signature and issuer come first: a truncated list is no
+    // certificate.
+    if f.len() < 6 || tlv(f[0])?.0 != INTEGER || tlv(f[1])?.0 != SEQUENCE {
+        return None;
+    }
+    let (tag, validity, _) = tlv(f[3])?;
     if tag != SEQUENCE {
         return None;
     }

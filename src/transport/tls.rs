@@ -25,7 +25,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme};
 
-use super::Stream;
+use super::{Stream, der};
 use crate::addr::Addr;
 use crate::error::{Error, Result};
 
@@ -641,7 +641,7 @@ impl ServerCertVerifier for CaFile {
             // No chain is verified for it, so its dates are checked here
             // (curl --cacert refuses an expired one too).
             use rustls::CertificateError as C;
-            let (before, after) = super::der::validity(end_entity)
+            let (before, after) = der::validity(end_entity)
                 .ok_or(rustls::Error::InvalidCertificate(C::BadEncoding))?;
             let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
             if now < before {
@@ -1358,79 +1358,6 @@ impl Write for &TlsStream {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.flush_pending()
-    }
-}
-
-/// Just enough DER to find a certificate's public key and subject.
-mod der {
-    /// One TLV: (tag, contents, rest).
-    fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-        let (&tag, b) = b.split_first()?;
-        let (&first, mut b) = b.split_first()?;
-        let len = if first < 0x80 {
-            first as usize
-        } else {
-            let n = (first & 0x7f) as usize;
-            if n == 0 || n > 4 || b.len() < n {
-                return None;
-            }
-            let len = b[..n].iter().fold(0usize, |a, &x| a << 8 | x as usize);
-            b = &b[n..];
-            len
-        };
-        (b.len() >= len).then(|| (tag, &b[..len], &b[len..]))
-    }
-
-    /// The whole TLV at the start of `b` (tag and length included).
-    fn whole(b: &[u8]) -> Option<&[u8]> {
-        let (_, body, rest) = tlv(b)?;
-        let _ = body;
-        Some(&b[..b.len() - rest.len()])
-    }
-
-    /// tbsCertificate's fields: [version], serial, signature, issuer,
-    /// validity, subject, subjectPublicKeyInfo, …
-    fn fields(cert: &[u8]) -> Option<Vec<&[u8]>> {
-        let (_, certificate, _) = tlv(cert)?;
-        let (_, mut tbs, _) = tlv(certificate)?;
-        let mut out = Vec::new();
-        while !tbs.is_empty() {
-            let item = whole(tbs)?;
-            let (tag, _, rest) = tlv(tbs)?;
-            if tag != 0xa0 {
-                out.push(item);
-            }
-            tbs = rest;
-        }
-        Some(out)
-    }
-
-    pub fn spki(cert: &[u8]) -> Option<&[u8]> {
-        fields(cert)?.get(5).copied()
-    }
-
-    pub fn subject(cert: &[u8]) -> Option<String> {
-        let name = fields(cert)?.get(4).copied()?;
-        let (_, mut rdns, _) = tlv(name)?;
-        let mut parts = Vec::new();
-        while !rdns.is_empty() {
-            let (_, set, rest) = tlv(rdns)?;
-            let (_, atv, _) = tlv(set)?;
-            let (_, oid, after) = tlv(atv)?;
-            let (_, value, _) = tlv(after)?;
-            let key = match oid {
-                [0x55, 0x04, 0x03] => "CN".to_string(),
-                [0x55, 0x04, 0x06] => "C".into(),
-                [0x55, 0x04, 0x07] => "L".into(),
-                [0x55, 0x04, 0x08] => "ST".into(),
-                [0x55, 0x04, 0x0a] => "O".into(),
-                [0x55, 0x04, 0x0b] => "OU".into(),
-                other => other.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-            };
-            parts.push(format!("{key}={}", String::from_utf8_lossy(value)));
-            rdns = rest;
-        }
-        Some(parts.join(","))
     }
 }
 
