@@ -1,0 +1,646 @@
+//! The one place where parsed arguments become validated configuration
+//! (ripgrep's "low" and "high" arguments): addresses are parsed, handlers
+//! chosen, access lists compiled and conflicting options refused here, and
+//! no later code sees the raw strings.
+//!
+//! Nothing is made, bound or adopted here: what needs making (inherited
+//! sockets adopted, a certificate generated or loaded, trust loaded, a
+//! proxy's name looked up) is planned here and made by `start`, right
+//! after. A server's checks leave no descriptor open, so that `start`
+//! adopts `fd:N` before anything else holds a number.
+
+use std::fs::File;
+use std::net::SocketAddr;
+
+use super::ThreadServeArgs;
+use super::{
+    ClientTlsArgs, CommonArgs, ForkServeArgs, HandlerArgs, LogFormat, SendArgs, ServeArgs,
+    ServerArgs,
+};
+use crate::access::Access;
+use crate::addr::{self, Addr, Family, Kind};
+use crate::error::{Error, Result};
+use crate::event::{Level, Log};
+use crate::handler::Spec;
+use crate::handler::drive::Drive;
+use crate::handler::forward::Forward;
+use crate::runtime;
+use crate::send::{self, Input, Job, Plan, load, progress};
+use crate::transport::{Opts, tls};
+
+mod program;
+mod send_plan;
+mod tls_plan;
+
+use program::*;
+pub use send_plan::send;
+use send_plan::*;
+pub use tls_plan::INSECURE;
+use tls_plan::*;
+
+/// A server as its command line asks for it, checked, with nothing made
+/// yet: `start::server` adopts or leaves to bind what `listen` names,
+/// makes the TLS settings and the proxy, and gives the models their
+/// `runtime::Config`.
+pub struct Server {
+    pub listen: Wanted,
+    /// A TLS server's certificate and trust, to make.
+    pub tls: Option<tls::ServerSpec>,
+    pub handler: Handler,
+    /// The socket options, without the TLS settings.
+    pub opts: Opts,
+    pub settings: runtime::Settings,
+}
+
+/// Where a server's sockets are to come from.
+pub enum Wanted {
+    /// An address, bound by `runtime::setup`.
+    Bind(Addr),
+    /// Inherited sockets (`fd:N`, `systemd[:NAME]`, `stdio`), adopted at
+    /// start. `udp` is `-u`; `prints`: the handler writes to stdout.
+    Inherit {
+        which: addr::Inherited,
+        udp: bool,
+        prints: bool,
+    },
+}
+
+/// The handler as checked: `--forward`'s upstream still needs its proxy
+/// and TLS made.
+pub enum Handler {
+    Spec(Spec),
+    Forward(Box<Upstream>),
+}
+
+/// `--forward`: the target, with options that lack the proxy and TLS, and
+/// what to make of them.
+pub struct Upstream {
+    pub forward: Forward,
+    pub client: Client,
+}
+
+/// What a client's connections need made at start: the proxy (its name
+/// looked up) and TLS (trust and identity loaded).
+#[derive(Default)]
+pub struct Client {
+    pub proxy: Option<addr::ProxyUrl>,
+    pub tls: Option<tls::ClientSpec>,
+}
+
+/// `send` as checked: the job and its plan (whose options lack the proxy
+/// and TLS), and what `start::send` makes for its connections.
+pub struct Send {
+    pub config: send::Config,
+    pub client: Client,
+}
+
+/// How events are logged.
+pub fn log(c: &CommonArgs) -> Log {
+    let level = if c.quiet {
+        Level::Quiet
+    } else if c.verbose {
+        Level::Verbose
+    } else {
+        Level::Normal
+    };
+    Log {
+        level,
+        json: c.log_format == LogFormat::Json,
+        upstream: None,
+    }
+}
+
+pub fn family(c: &CommonArgs) -> Family {
+    if c.ipv4 {
+        Family::V4
+    } else if c.ipv6 {
+        Family::V6
+    } else {
+        Family::Any
+    }
+}
+
+/// The handler chosen on the command line (`--forward`'s target is
+/// checked apart, in [`server`]).
+pub fn handler(h: &HandlerArgs, broker: bool) -> Spec {
+    if broker {
+        Spec::Broker
+    } else if let Some(text) = &h.reply {
+        // Bytes as given (Linux arguments need not be UTF-8); the newline
+        // is added once here, not per connection.
+        use std::os::unix::ffi::OsStrExt;
+        let mut bytes = text.as_bytes().to_vec();
+        bytes.push(b'\n');
+        Spec::Reply(bytes.into())
+    } else if h.echo {
+        Spec::Echo
+    } else if h.discard {
+        Spec::Discard
+    } else if let Some(argv) = &h.exec {
+        Spec::Exec(argv.iter().cloned().collect())
+    } else if let Some(cmd) = &h.sh_exec {
+        Spec::Exec(vec!["/bin/sh".into(), "-c".into(), cmd.clone()].into())
+    } else {
+        Spec::Print
+    }
+}
+
+/// `serve`: no pool of workers; `--max-conns` alone bounds it.
+pub fn serve(a: &ServeArgs) -> Result<Server> {
+    let mut cfg = server("serve", &a.server, a.broker, u64::MAX)?;
+    cfg.settings.stall = Some(a.stall_timeout);
+    Ok(cfg)
+}
+
+/// `--max-children` unless given: room for a real client's keep-alive
+/// pool (Python's ForkingMixIn stops at 40, and `ab -k -c 50` then left
+/// ten connections in the backlog for good), within the user's process
+/// limit, past which fork would fail anyway.
+pub const MAX_CHILDREN: u64 = 256;
+
+pub fn fork_serve(a: &ForkServeArgs) -> Result<Server> {
+    let max = a.max_children.unwrap_or_else(|| {
+        crate::sys::process_limit().map_or(MAX_CHILDREN, |l| l.clamp(1, MAX_CHILDREN))
+    });
+    server("fork-serve", &a.server, false, max)
+}
+
+pub fn thread_serve(a: &ThreadServeArgs) -> Result<Server> {
+    server("thread-serve", &a.server, false, a.max_threads)
+}
+
+/// What the three servers share. `pool` is the model's own bound on
+/// connections served at once (children, threads).
+fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Server> {
+    check_exec_order(cmd, args)?;
+    if args
+        .handler
+        .sh_exec
+        .as_deref()
+        .is_some_and(|c| c.to_string_lossy().trim().is_empty())
+    {
+        return Err(Error::usage("--sh-exec needs a command line"));
+    }
+    let mut spec = handler(&args.handler, broker);
+    if let Spec::Exec(argv) = &spec {
+        if let Some(words) = split_one_word(argv) {
+            spec = Spec::Exec(words.into());
+        }
+    }
+    if let Spec::Exec(argv) = &spec {
+        check_program(&argv[0]).map_err(|e| unsplit_line(argv).unwrap_or(e))?;
+    }
+    let raw = args
+        .addr
+        .clone()
+        .unwrap_or_else(|| super::DEFAULT_SERVER_ADDR.into());
+    let opts = Opts {
+        family: family(&args.common),
+        backlog: args.backlog,
+        keepalive: args.common.keepalive,
+        // A forwarder in the middle must not add Nagle's delay to small
+        // writes on either side (nginx's stream proxy does the same); the
+        // upstream side is set in `forward`.
+        nodelay: args.common.nodelay || args.handler.forward.is_some(),
+        mode: args.mode,
+        proxy: None,
+        tls_server: None,
+        tls_client: None,
+    };
+    let (raw, tls) = strip_tls(&raw, args.tls.tls, args.common.udp)?;
+    // With -U the argument is a path, whatever it looks like.
+    let inherited = (!args.common.unix)
+        .then(|| raw.to_str().and_then(addr::parse_inherited))
+        .flatten()
+        .transpose()?;
+    // Ok: an address to bind; Err: inherited sockets.
+    let wanted: std::result::Result<Addr, addr::Inherited> = match inherited {
+        Some(which) => Err(which),
+        None => Ok(address(&raw, args.common.udp, args.common.unix)?),
+    };
+    // The sockets' kind: known now for an address to bind; an inherited
+    // socket tells its own once adopted, and `by_kind` checks it then.
+    let kind = wanted.as_ref().ok().map(Addr::kind);
+    let tls = if tls {
+        Some(server_tls(&args.tls, &raw)?)
+    } else {
+        no_server_tls(&args.tls)?;
+        None
+    };
+    let listen = match wanted {
+        Ok(a) => Wanted::Bind(a),
+        Err(which) => Wanted::Inherit {
+            which,
+            udp: args.common.udp,
+            prints: matches!(spec, Spec::Print) && args.handler.forward.is_none(),
+        },
+    };
+    let mut log = log(&args.common);
+    let handler = match &args.handler.forward {
+        Some(raw) => {
+            let up = forward(raw, args)?;
+            log.upstream = Some(up.forward.shown.clone());
+            Handler::Forward(up.into())
+        }
+        None => Handler::Spec(spec),
+    };
+    if args.mode.is_some() && !matches!(listen, Wanted::Bind(Addr::Unix { .. })) {
+        return Err(Error::usage(match (&listen, kind) {
+            (Wanted::Bind(_), Some(kind)) => {
+                format!("--mode sets a Unix socket file's permissions; {kind} has no file")
+            }
+            _ => "--mode sets the permissions of a socket file sockcat makes; an inherited \
+                  socket's file belongs to whoever made it"
+                .to_string(),
+        }));
+    }
+    let mut plan = Server {
+        listen,
+        tls,
+        handler,
+        opts,
+        settings: runtime::Settings {
+            access: Access::new(&args.allow, &args.deny)?,
+            log: log.clone(),
+            limit: if args.once { Some(1) } else { args.count },
+            max_conns: args.max_conns,
+            pool,
+            pool_flag: match cmd {
+                "fork-serve" => "--max-children",
+                "thread-serve" => "--max-threads",
+                _ => "",
+            },
+            grace: args.grace,
+            // Only serve relays between connections (stdin, --broker).
+            stall: None,
+            drive: Drive {
+                log,
+                idle: args.idle_timeout,
+                hex: args.common.hex,
+                count: args.common.verbose,
+            },
+        },
+    };
+    if let Some(k) = kind {
+        by_kind(&mut plan, k)?;
+    }
+    Ok(plan)
+}
+
+/// What the listening sockets' kind decides: checked in [`server`] for an
+/// address to bind, and by `start` for an inherited socket as soon as it
+/// is adopted (the socket tells its kind), before anything is made.
+pub fn by_kind(plan: &mut Server, kind: Kind) -> Result<()> {
+    tls_kind(plan.tls.is_some(), kind)?;
+    if let Handler::Forward(up) = &plan.handler {
+        let target = &up.forward.addr;
+        if kind.is_datagram() && !target.is_datagram() {
+            return Err(Error::usage(format!(
+                "--forward {target}: a {kind} server forwards datagrams to a datagram address \
+                 (udp://HOST:PORT or unixgram:PATH)"
+            )));
+        }
+        if kind.is_datagram() || target.is_datagram() {
+            // A datagram session has no FIN to end it: only quiet does.
+            let idle = &mut plan.settings.drive.idle;
+            *idle = idle.or(Some(crate::handler::forward::SESSION_IDLE));
+        }
+    }
+    if matches!(plan.handler, Handler::Spec(Spec::Broker)) && kind.is_datagram() {
+        return Err(Error::usage(format!(
+            "--broker relays between connections; {kind} has none (use tcp or unix)"
+        )));
+    }
+    Ok(())
+}
+
+/// TLS on a listening socket of this kind: only a stream has it.
+fn tls_kind(tls: bool, kind: Kind) -> Result<()> {
+    if tls && kind.is_datagram() {
+        Err(Error::usage(format!(
+            "TLS runs over a TCP or Unix stream socket, not {kind}"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// Socket options of a connection sockcat opens (a client's, a
+/// forwarder's upstream): no backlog, no socket file.
+fn client_opts(c: &CommonArgs) -> Opts {
+    Opts {
+        family: family(c),
+        backlog: 0,
+        keepalive: c.keepalive,
+        nodelay: c.nodelay,
+        mode: None,
+        proxy: None,
+        tls_server: None,
+        tls_client: None,
+    }
+}
+
+/// `--proxy URL` for connections to `target`, parsed (`start` looks its
+/// name up, once: the proxy is the same for every connection). Only TCP
+/// goes through a proxy.
+fn proxy(raw: Option<&str>, target: &Addr) -> Result<Option<addr::ProxyUrl>> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let url = addr::parse_proxy(raw)?;
+    if !matches!(
+        target,
+        Addr::Inet {
+            proto: addr::Proto::Tcp,
+            ..
+        }
+    ) {
+        return Err(Error::usage(format!(
+            "--proxy carries TCP connections; {} is a {} address",
+            target,
+            target.kind()
+        )));
+    }
+    Ok(Some(url))
+}
+
+/// `--forward ADDR`: the target (checked against the listening sockets'
+/// kind by [`by_kind`]).
+fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
+    // The target is written whole (udp://, unixgram:): -u and -U shape the
+    // listening address only.
+    let (raw, tls) = strip_tls(raw, false, false)?;
+    let target = address(&raw, false, false).map_err(|e| match e {
+        Error::Usage(m) => Error::usage(format!("--forward: {m}")),
+        e => e,
+    })?;
+    if addr_port(&target) == Some(0) {
+        return Err(Error::usage(format!(
+            "--forward {target}: a forward connects to its upstream's real port; {}",
+            send::scan::NO_PORT_0
+        )));
+    }
+    // One string for the server's life, shown in every event about it.
+    let shown = match &target {
+        Addr::Inet {
+            proto: addr::Proto::Udp,
+            ..
+        } => format!("udp://{target}"),
+        Addr::Inet { .. } => target.to_string(),
+        Addr::Unix { dgram: true, .. } => format!("unixgram:{target}"),
+        Addr::Unix { dgram: false, .. } => format!("unix:{target}"),
+    };
+    let mut opts = client_opts(&args.common);
+    // No Nagle on the upstream side either (see `server`).
+    opts.nodelay = true;
+    let proxy = proxy(args.proxy.as_deref(), &target)?;
+    let t = &args.tls;
+    let verify = ClientTlsArgs {
+        tls,
+        cacert: t.cacert.clone(),
+        pin: t.pin.clone(),
+        insecure: t.insecure,
+        sni: t.sni.clone(),
+        ..ClientTlsArgs::default()
+    };
+    let tls_spec = client_tls(&verify, &target, "--forward")?;
+    let shown = if tls { format!("tls://{shown}") } else { shown };
+    let forward = Forward {
+        addr: target,
+        shown: shown.into(),
+        opts,
+        timeout: args
+            .connect_timeout
+            .unwrap_or(crate::handler::forward::CONNECT_TIMEOUT),
+        half_close: args
+            .half_close_timeout
+            .unwrap_or(crate::handler::forward::HALF_CLOSE_TIMEOUT),
+    };
+    Ok(Upstream {
+        forward,
+        client: Client {
+            proxy,
+            tls: tls_spec,
+        },
+    })
+}
+
+/// `--source`: `HOST:PORT`, `:PORT` or `HOST` (an IP address).
+fn source(s: &str) -> Result<SocketAddr> {
+    if let Ok(ip) = s
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        return Ok(SocketAddr::new(ip, 0));
+    }
+    match addr::parse(s)? {
+        Addr::Inet { host, port, .. } => {
+            let host = if s.starts_with(':') {
+                "0.0.0.0".to_string()
+            } else {
+                host
+            };
+            let all = addr::resolve(&host, port, addr::Family::Any)?;
+            Ok(all[0])
+        }
+        Addr::Unix { .. } => Err(Error::usage("--source takes an IP address and/or port")),
+    }
+}
+
+/// `send /tmp/x.sock`: a socket path written as nc -U takes it. A host
+/// name never holds '/', so such a word (with no scheme) is a path; a
+/// port-less name that is a socket file here could be either, so it is
+/// refused with both spellings rather than looked up on port 10000.
+fn socket_path_habit(s: &str, udp: bool, unix: bool) -> Option<Error> {
+    use std::os::unix::fs::FileTypeExt;
+    if unix || s.contains("://") || s.starts_with("unix:") || s.starts_with("unixgram:") {
+        return None;
+    }
+    let scheme = if udp { "unixgram:" } else { "unix:" };
+    if s.contains('/') {
+        return Some(Error::usage(format!(
+            "'{s}' is a path, not a host: a Unix socket is {scheme}{s}"
+        )));
+    }
+    let socket = std::fs::metadata(s).is_ok_and(|m| m.file_type().is_socket());
+    if socket && addr::is_portless_host(s) {
+        return Some(Error::usage(format!(
+            "'{s}' is a socket file here and also a host name without a port: write \
+             {scheme}{s} for the socket, or {s}:{} for the host",
+            addr::DEFAULT_PORT
+        )));
+    }
+    None
+}
+
+/// An address argument. Host names are ASCII, but a Unix socket path is
+/// any bytes Linux allows, so a path that is not UTF-8 is taken as bytes.
+fn address(raw: &std::ffi::OsStr, udp: bool, unix: bool) -> Result<Addr> {
+    use std::os::unix::ffi::OsStrExt;
+    if let Some(s) = raw.to_str() {
+        // Servers take these forms before they get here.
+        if addr::parse_inherited(s).is_some() && !unix {
+            return Err(Error::usage(format!(
+                "'{s}' names an inherited socket, which only a server takes \
+                 (to reach a host by that name, write tcp://{s})"
+            )));
+        }
+        if let Some(e) = socket_path_habit(s, udp, unix) {
+            return Err(e);
+        }
+        return addr::parse_with(s, udp, unix);
+    }
+    let bytes = raw.as_bytes();
+    let (rest, dgram) = if let Some(r) = bytes.strip_prefix(b"unixgram:") {
+        (r, true)
+    } else if let Some(r) = bytes.strip_prefix(b"unix:") {
+        (r, udp)
+    } else if unix {
+        (bytes, udp)
+    } else {
+        return Err(Error::usage(format!(
+            "invalid address '{}': only a Unix socket path may hold bytes that are not UTF-8",
+            raw.to_string_lossy()
+        )));
+    };
+    if rest.is_empty() {
+        return Err(Error::usage("empty Unix socket path"));
+    }
+    let name = match rest.strip_prefix(b"@") {
+        Some(n) => addr::UnixName::Abstract(n.to_vec()),
+        None => addr::UnixName::Path(std::ffi::OsStr::from_bytes(rest).into()),
+    };
+    Ok(Addr::Unix { name, dgram })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Cmd};
+    use clap::Parser;
+
+    fn serve_cfg(args: &[&str]) -> Result<Server> {
+        let cli = Cli::try_parse_from(args).expect("parses");
+        match cli.cmd {
+            Cmd::Serve(a) => serve(&a),
+            Cmd::ForkServe(a) => fork_serve(&a),
+            Cmd::ThreadServe(a) => thread_serve(&a),
+            Cmd::Send(_) => panic!("a server"),
+        }
+    }
+
+    #[test]
+    fn an_address_after_exec_is_refused_with_the_right_order() {
+        for (cmd, last) in [
+            ("serve", "127.0.0.1:0"),
+            ("fork-serve", "localhost:7000"),
+            ("thread-serve", "[::1]:80"),
+            ("serve", "unix:/tmp/x.sock"),
+            ("serve", "udp://127.0.0.1:5353"),
+            ("serve", ":9000"),
+        ] {
+            let Err(e) = serve_cfg(&["sockcat", cmd, "--exec", "cat", last]) else {
+                panic!("{cmd} --exec cat {last} was accepted");
+            };
+            let m = e.to_string();
+            assert!(matches!(e, Error::Usage(_)), "{cmd} {last}: {m}");
+            assert!(
+                m.contains(&format!("sockcat {cmd} {last} --exec cat")),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn program_arguments_are_left_alone() {
+        // Not addresses: a bare word or number, a URL-less word with a
+        // colon that is not a port.
+        for tail in [&["sleep", "30"][..], &["echo", "a:b"], &["date", "+%H:%M"]] {
+            let mut args = vec!["sockcat", "serve", "--exec"];
+            args.extend_from_slice(tail);
+            assert!(serve_cfg(&args).is_ok(), "{tail:?}");
+        }
+        // With the address first, the program may take any argument.
+        assert!(serve_cfg(&["sockcat", "serve", ":0", "--exec", "echo", "127.0.0.1:0"]).is_ok());
+    }
+
+    /// `send HOST PORT`: the address and the message it leaves.
+    fn sent(args: &[&str]) -> (String, Option<String>) {
+        let mut all = vec!["sockcat", "send"];
+        all.extend_from_slice(args);
+        let Cmd::Send(a) = Cli::try_parse_from(&all).expect("parses").cmd else {
+            panic!("send")
+        };
+        let cfg = send(&a).expect("valid").config;
+        let shown = match &cfg.plan.addr {
+            Addr::Inet {
+                proto: addr::Proto::Udp,
+                ..
+            } => format!("udp://{}", cfg.plan.addr),
+            a => a.to_string(),
+        };
+        let msg = match cfg.job {
+            Job::Exchange(Input::Message(m)) => Some(String::from_utf8(m).unwrap()),
+            _ => None,
+        };
+        (shown, msg)
+    }
+
+    #[test]
+    fn the_netcat_address_form() {
+        let s = |a: &str, m: Option<&str>| (a.to_string(), m.map(str::to_string));
+        assert_eq!(sent(&["localhost", "9000"]), s("localhost:9000", None));
+        assert_eq!(
+            sent(&["localhost", "9000", "hi", "there"]),
+            s("localhost:9000", Some("hi there\n"))
+        );
+        assert_eq!(sent(&["[::1]", "80"]), s("[::1]:80", None));
+        assert_eq!(
+            sent(&["-u", "127.0.0.1", "53"]),
+            s("udp://127.0.0.1:53", None)
+        );
+        assert_eq!(
+            sent(&["udp://db", "53", "q"]),
+            s("udp://db:53", Some("q\n"))
+        );
+        // The address written whole settles it: the digits are the message.
+        assert_eq!(
+            sent(&["localhost:10000", "9000"]),
+            s("localhost:10000", Some("9000\n"))
+        );
+        // A bare number is a port, and what follows it a message.
+        assert_eq!(sent(&["9000", "80"]), s("localhost:9000", Some("80\n")));
+        // Not a port: a message.
+        assert_eq!(sent(&["db", "70000"]), s("db:10000", Some("70000\n")));
+        assert_eq!(sent(&["db", "hello"]), s("db:10000", Some("hello\n")));
+    }
+
+    /// Checking adopts nothing and makes nothing: a descriptor that is not
+    /// open, and a TLS server's certificate, are `start`'s.
+    #[test]
+    fn checking_plans_what_start_makes() {
+        let plan = serve_cfg(&["sockcat", "serve", "fd:99", "--tls"]).unwrap();
+        assert!(matches!(plan.listen, Wanted::Inherit { .. }));
+        assert!(plan.tls.is_some() && plan.opts.tls_server.is_none());
+        let plan = serve_cfg(&["sockcat", "serve", ":0", "--forward", "tls://h:1"]).unwrap();
+        let Handler::Forward(up) = plan.handler else {
+            panic!("a forward")
+        };
+        assert!(up.client.tls.is_some() && up.forward.opts.tls_client.is_none());
+    }
+
+    #[test]
+    fn one_quoted_word_with_spaces_is_split() {
+        let cfg = serve_cfg(&["sockcat", "serve", ":0", "--exec", "cat -n"]).unwrap();
+        let Handler::Spec(Spec::Exec(argv)) = cfg.handler else {
+            panic!()
+        };
+        assert_eq!(&*argv, [std::ffi::OsString::from("cat"), "-n".into()]);
+        let cfg = serve_cfg(&["sockcat", "serve", ":0", "--exec", "cat", "-n"]).unwrap();
+        let Handler::Spec(Spec::Exec(argv)) = cfg.handler else {
+            panic!()
+        };
+        assert_eq!(argv.len(), 2);
+    }
+}
