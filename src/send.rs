@@ -22,10 +22,15 @@ use crate::event::Log;
 use crate::output::{hex_to_stderr, stdout_write};
 use crate::transport::{self, Opts, Stream};
 
+mod datagram;
 pub mod exec;
 pub mod load;
+mod probe;
 pub mod progress;
 pub mod scan;
+
+use datagram::*;
+use probe::*;
 
 /// What the client sends.
 pub enum Input {
@@ -144,104 +149,6 @@ fn plan_load(p: &Plan) -> load::Target {
         wait: p.wait,
         source: p.source,
     }
-}
-
-/// `-z`: connect and close. Exit 0 when the port accepts connections.
-/// The result is one line on stdout, as each port of a scan has (a
-/// failure also says why on stderr, as any failed connection does).
-fn probe(p: &Plan, open_only: bool) -> Result<()> {
-    if p.addr.is_datagram() {
-        return probe_datagram(p, open_only);
-    }
-    let began = Instant::now();
-    let r = transport::connect_retry(&p.addr, &p.opts, p.connect_timeout, p.source, p.retry);
-    let state = match &r {
-        Ok(s) => {
-            let _ = s.shutdown(Shutdown::Both);
-            scan::State::Open
-        }
-        Err(Error::Usage(_)) => return r.map(|_| ()),
-        Err(Error::Timeout(_)) => scan::State::Filtered(to_millis(began.elapsed())),
-        Err(e) if refused_by_target(p, e) => scan::State::Closed,
-        Err(e) => scan::State::Error(e.to_string()),
-    };
-    probe_result(p, open_only, &state);
-    r.map(|_| ()).map_err(|e| said_on_stdout(p, e))
-}
-
-/// Whether a failed connect means the target refused: our own words for
-/// ECONNREFUSED (error::describe), directly or after a retry's; through a
-/// proxy, only its SOCKS answer "connection refused" (reply 5) says that
-/// (the proxy refusing us says nothing about the target, and an HTTP
-/// proxy's error status does not say why).
-fn refused_by_target(p: &Plan, e: &Error) -> bool {
-    let text = e.to_string();
-    match p.opts.proxy {
-        Some(_) => text.ends_with("(SOCKS reply 5)"),
-        None => text.ends_with("Connection refused"),
-    }
-}
-
-/// A probe's error once its result line is out: a closed or silent port
-/// is said there, so only its exit code stays (as in a scan, and `-q`
-/// silences both); anything else still explains itself on stderr.
-fn said_on_stdout(p: &Plan, e: Error) -> Error {
-    match &e {
-        Error::Timeout(_) => Error::Exit(e.exit_code()),
-        _ if refused_by_target(p, &e) => Error::Exit(e.exit_code()),
-        _ => e,
-    }
-}
-
-/// A probe's time, to the millisecond (as a scan's is given).
-fn to_millis(d: Duration) -> Duration {
-    Duration::from_millis(d.as_millis() as u64)
-}
-
-/// A probe's result line; a closed stdout only loses it (the exit code
-/// still says).
-fn probe_result(p: &Plan, open_only: bool, state: &scan::State) {
-    let _ = scan::show(&p.log, open_only, p.addr.kind(), &p.addr.to_string(), state);
-}
-
-/// UDP cannot confirm an open port: only a closed one answers (with ICMP
-/// port unreachable). Say which of the two we know.
-fn probe_datagram(p: &Plan, open_only: bool) -> Result<()> {
-    let d = transport::connect_dgram(&p.addr, &p.opts, p.source)?;
-    let refused = |e: io::Error| {
-        let state = if e.kind() == io::ErrorKind::ConnectionRefused {
-            scan::State::Closed
-        } else {
-            scan::State::Error(crate::error::describe(&e))
-        };
-        probe_result(p, open_only, &state);
-        said_on_stdout(p, probe_refused(p, e))
-    };
-    d.send(&[]).map_err(refused)?;
-    let wait = p.wait.unwrap_or(Duration::from_secs(1));
-    d.set_read_timeout(Some(wait))
-        .map_err(|e| Error::io("set timeout", e))?;
-    let mut buf = [0u8; 1];
-    match d.recv(&mut buf) {
-        Ok(_) => {
-            probe_result(p, open_only, &scan::State::Open);
-            Ok(())
-        }
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            probe_result(p, open_only, &scan::State::OpenOrFiltered(wait));
-            Err(Error::Exit(crate::error::code::TIMEOUT))
-        }
-        Err(e) => Err(refused(e)),
-    }
-}
-
-fn probe_refused(p: &Plan, e: io::Error) -> Error {
-    Error::io(format!("{} {}", p.addr.kind(), p.addr), e)
 }
 
 /// Shared between the sending thread and the printing one.
@@ -651,120 +558,5 @@ fn zero_copy(
             }
             Err(e) => return Err(e),
         }
-    }
-}
-
-/// UDP and Unix datagram: one datagram per message or stdin line; print
-/// replies until `--wait` (default 1s) passes without one.
-fn datagrams(p: &Plan, input: Input) -> Result<()> {
-    let d = transport::connect_dgram(&p.addr, &p.opts, p.source)?;
-    let d = Arc::new(d);
-    let wait = p.wait.unwrap_or(Duration::from_secs(1));
-    let last_sent = Arc::new(AtomicU64::new(0));
-    let epoch = Instant::now();
-    let (tx, rx) = mpsc::channel::<Result<()>>();
-    {
-        let d = d.clone();
-        let last_sent = last_sent.clone();
-        let (crlf, hex, label) = (p.crlf, p.hex, p.addr.to_string());
-        std::thread::spawn(move || {
-            let mut send = |dgram: &[u8]| -> Result<()> {
-                let data = if crlf { to_crlf(dgram) } else { dgram.to_vec() };
-                if hex {
-                    hex_to_stderr(&label, '>', 0, &data);
-                }
-                d.send(&data).map_err(|e| Error::io("send datagram", e))?;
-                last_sent.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-                Ok(())
-            };
-            let r = match input {
-                Input::Message(m) => send(&m),
-                Input::File(f, _) => send_lines(io::BufReader::new(f), &mut send),
-                Input::Stdin => send_lines(io::stdin().lock(), &mut send),
-            };
-            let _ = tx.send(r);
-        });
-    }
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut input_done = false;
-    let mut last_reply = Instant::now();
-    loop {
-        if !input_done {
-            match rx.try_recv() {
-                Ok(r) => {
-                    r?;
-                    input_done = true;
-                    last_reply = Instant::now();
-                }
-                Err(mpsc::TryRecvError::Disconnected) => input_done = true,
-                Err(mpsc::TryRecvError::Empty) => {}
-            }
-        }
-        let left = if input_done {
-            let since = last_reply.elapsed().min(
-                epoch
-                    .elapsed()
-                    .saturating_sub(Duration::from_millis(last_sent.load(Ordering::Relaxed))),
-            );
-            let rem = wait.saturating_sub(since);
-            if rem.is_zero() {
-                return Ok(());
-            }
-            rem.min(Duration::from_millis(100))
-        } else {
-            Duration::from_millis(100)
-        };
-        d.set_read_timeout(Some(left))
-            .map_err(|e| Error::io("set timeout", e))?;
-        match d.recv(&mut buf) {
-            Ok(n) => {
-                last_reply = Instant::now();
-                if p.hex {
-                    hex_to_stderr(&p.addr.to_string(), '<', 0, &buf[..n]);
-                }
-                stdout_write(&buf[..n]).map_err(stdout_err)?;
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => {
-                return Err(Error::runtime(format!(
-                    "{} {}: {}",
-                    p.addr.kind(),
-                    p.addr,
-                    describe(&e)
-                )));
-            }
-        }
-    }
-}
-
-/// The longest input line that becomes one datagram. No socket takes a
-/// datagram this large (UDP's limit is 64 KiB), so a longer line is an
-/// error, found before it fills memory (`--file /dev/zero`).
-const MAX_LINE: usize = 1 << 20;
-
-fn send_lines(mut r: impl BufRead, send: &mut impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = (&mut r)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Error::io("read input", e))?;
-        if n == 0 {
-            return Ok(());
-        }
-        if line.len() > MAX_LINE {
-            return Err(Error::runtime(format!(
-                "an input line is longer than {} MiB: too long for one datagram",
-                MAX_LINE >> 20
-            )));
-        }
-        send(&line)?;
     }
 }
