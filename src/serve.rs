@@ -497,8 +497,9 @@ impl Loop {
             let limit = now + crate::transport::tls::HANDSHAKE_TIMEOUT;
             self.timers.push(std::cmp::Reverse((limit, id)));
         }
-        if let Spec::Forward(_) = &self.server.spec {
-            self.start_forward(&mut conn, id);
+        if let Spec::Forward(f) = &self.server.spec {
+            let f = f.clone();
+            self.start_forward(&mut conn, id, &f);
         }
         // One connection has nothing to interleave with: print it by
         // splice(2), when nothing needs to see the bytes.

@@ -42,8 +42,9 @@ const DGRAM_JOBS: u64 = 64;
 
 impl Loop {
     pub(super) fn datagrams(&mut self, i: usize) -> Result<()> {
-        if let Spec::Forward(_) = &self.server.spec {
-            self.forward_datagrams(i);
+        if let Spec::Forward(f) = &self.server.spec {
+            let f = f.clone();
+            self.forward_datagrams(i, &f);
             return Ok(());
         }
         // A server is all datagram sockets or all stream ones, so draining

@@ -31,6 +31,7 @@ use crate::relay::nonblocking::{Half, PipePool};
 use crate::relay::{Fail, Side};
 use crate::runtime::token::{self, PART_UPSTREAM};
 use crate::transport::proxy::{Destination, Handshake, Proxy};
+use crate::transport::tls::TlsStream;
 use crate::transport::{self, Stream, Target};
 
 /// How long a looked-up answer is used for new connections.
@@ -38,6 +39,8 @@ const LOOKUP_TTL: Duration = Duration::from_secs(1);
 
 /// A forwarded connection's upstream side.
 pub(super) struct Fwd {
+    /// Where it goes (the server's one `--forward` target, shared).
+    target: Arc<Forward>,
     up: Up,
     /// From the client to the upstream.
     to_up: Half,
@@ -49,9 +52,6 @@ pub(super) struct Fwd {
     /// the client's, quiet ends the connection).
     last_down: Instant,
     via: Via,
-    /// With --proxy: the conversation that opens the tunnel, once the
-    /// connect to the proxy is made.
-    tunnel: Option<Box<Handshake>>,
     /// When one direction (not both) had ended: the other's quiet is
     /// bounded by `--half-close-timeout` from then on.
     half_at: Option<Instant>,
@@ -60,25 +60,72 @@ pub(super) struct Fwd {
     half_timer: Option<Instant>,
 }
 
+/// The stages of the upstream's connect, each holding what the next one
+/// takes over (the connected stream, the proxy's handshake).
 enum Up {
     /// Waiting for the resolver thread.
     Resolving,
-    /// Happy Eyeballs in the loop: the attempts under way (each stream and
-    /// the address it tries, all watched under the connection's
-    /// `PART_UPSTREAM`), the addresses not tried yet, and when the next
-    /// one starts.
+    /// Happy Eyeballs in the loop.
     Connecting {
-        tries: Vec<(Stream, String)>,
-        rest: VecDeque<SocketAddr>,
-        next_at: Instant,
-        /// Why the last attempt that failed did.
-        last: Option<String>,
+        attempts: Attempts,
+        /// With --proxy: the conversation that opens the tunnel, once the
+        /// connect to the proxy is made.
+        tunnel: Option<Box<Handshake>>,
     },
-    /// Connected to the proxy; the handshake under way (`Fwd::tunnel`).
-    Tunnel(Stream),
+    /// Connected to the proxy; its handshake under way.
+    Tunnel(Stream, Box<Handshake>),
     /// `--forward tls://…`: connected, the TLS handshake under way.
-    Securing(Stream),
+    Securing(Arc<TlsStream>),
     Open(Upstream),
+}
+
+/// A connect's attempts under way (each stream and the address it tries,
+/// all watched under the connection's `PART_UPSTREAM`), the addresses not
+/// tried yet, and when the next one starts.
+struct Attempts {
+    tries: Vec<(Stream, String)>,
+    rest: VecDeque<SocketAddr>,
+    next_at: Instant,
+    /// Why the last attempt that failed did.
+    last: Option<String>,
+}
+
+impl Attempts {
+    fn new(rest: VecDeque<SocketAddr>) -> Attempts {
+        Attempts {
+            tries: Vec::new(),
+            rest,
+            next_at: Instant::now(),
+            last: None,
+        }
+    }
+
+    /// Why the connect failed, once no attempt is left.
+    fn why(&self) -> String {
+        self.last.clone().unwrap_or_else(|| "no address".into())
+    }
+
+    /// Start the next attempts: the next address now, and the one after
+    /// it at once while they fail on the spot; the one after a started
+    /// attempt waits `ATTEMPT_DELAY`.
+    fn start_next(&mut self, f: &Forward) {
+        while let Some(sa) = self.rest.pop_front() {
+            match transport::connect_start(Target::Inet(sa), &f.opts) {
+                Ok(stream) => {
+                    self.tries.push((stream, addr::show(&sa)));
+                    self.next_at = Instant::now() + transport::ATTEMPT_DELAY;
+                    return;
+                }
+                Err(e) => {
+                    self.last = Some(format!(
+                        "connect to {}: {}",
+                        addr::show(&sa),
+                        crate::error::describe(&e)
+                    ))
+                }
+            }
+        }
+    }
 }
 
 impl Fwd {
@@ -111,10 +158,12 @@ impl Fwd {
     pub(super) fn reset(&self, client: &Stream) {
         client.reset_on_close();
         match &self.up {
-            Up::Open(Upstream::Stream(s)) => s.reset_on_close(),
-            Up::Connecting { tries, .. } => tries.iter().for_each(|(s, _)| s.reset_on_close()),
-            Up::Tunnel(s) | Up::Securing(s) => s.reset_on_close(),
-            _ => {}
+            Up::Open(Upstream::Stream(s)) | Up::Tunnel(s, _) => s.reset_on_close(),
+            Up::Connecting { attempts, .. } => {
+                attempts.tries.iter().for_each(|(s, _)| s.reset_on_close())
+            }
+            Up::Securing(t) => t.sock().reset_on_close(),
+            Up::Resolving | Up::Open(Upstream::Dgram(_)) => {}
         }
     }
 }
@@ -143,91 +192,93 @@ impl Lookup {
     }
 }
 
+/// A connected upstream: open, or (`--forward tls://…`) its TLS
+/// handshake begun.
+fn secure(f: &Forward, stream: Stream) -> Result<Up, String> {
+    let Some(t) = f.opts.tls_client.as_deref() else {
+        return Ok(Up::Open(Upstream::Stream(stream)));
+    };
+    let s = TlsStream::client(stream, t, &f.addr).map_err(|e| crate::error::describe(&e))?;
+    Ok(Up::Securing(Arc::new(s)))
+}
+
+/// A connect failure's text, naming the proxy when there is one (the
+/// blocking models' text is the same: `transport::proxy`).
+fn through_proxy(f: &Forward, why: String) -> String {
+    match &f.opts.proxy {
+        Some(p) => format!("proxy {}: {why}", p.url),
+        None => why,
+    }
+}
+
 impl Loop {
     /// A stream that got through a stage of the upstream's connect (the
-    /// connect itself, the proxy's tunnel): on to the next stage, driven
-    /// again at once, since bytes may already wait. `None` when that went
-    /// well; the failure otherwise.
-    fn connected(&mut self, f: &mut Fwd, id: usize, stream: Stream) -> Option<Result<Up, String>> {
-        let next = if f.tunnel.is_some() {
-            Ok(Up::Tunnel(stream))
-        } else {
-            self.secure(stream)
+    /// connect itself, the proxy's tunnel): on to the next stage (the
+    /// proxy's handshake when one waits for it), driven again at once,
+    /// since bytes may already wait.
+    fn connected(
+        &mut self,
+        f: &Forward,
+        id: usize,
+        stream: Stream,
+        tunnel: Option<Box<Handshake>>,
+    ) -> Result<Up, String> {
+        let up = match tunnel {
+            Some(hs) => Up::Tunnel(stream, hs),
+            None => secure(f, stream)?,
         };
-        match next {
-            Ok(up) => {
-                f.up = up;
-                self.again.push(id);
-                None
-            }
-            Err(why) => Some(Err(why)),
-        }
+        self.again.push(id);
+        Ok(up)
     }
 
-    /// A connected upstream: open, or (`--forward tls://…`) its TLS
-    /// handshake begun.
-    fn secure(&self, stream: Stream) -> Result<Up, String> {
-        let f = self.forward_target();
-        let Some(t) = f.opts.tls_client.as_deref() else {
-            return Ok(Up::Open(Upstream::Stream(stream)));
-        };
-        let s = transport::tls::TlsStream::client(stream, t, &f.addr)
-            .map_err(|e| crate::error::describe(&e))?;
-        Ok(Up::Securing(Stream::Tls(Arc::new(s))))
-    }
-
-    /// A connect failure's text, naming the proxy when there is one (the
-    /// blocking models' text is the same: `transport::proxy`).
-    fn through_proxy(&self, why: String) -> String {
-        match &self.forward_target().opts.proxy {
-            Some(p) => format!("proxy {}: {why}", p.url),
-            None => why,
-        }
-    }
-
-    fn forward_target(&self) -> Arc<Forward> {
-        match &self.server.spec {
-            crate::handler::Spec::Forward(f) => f.clone(),
-            _ => unreachable!("forwarding without --forward"),
-        }
-    }
-
-    /// Begin the upstream side of a new connection.
-    pub(super) fn start_forward(&mut self, c: &mut Conn, id: usize) {
-        let f = self.forward_target();
+    /// Begin the upstream side of a new connection, to `target`.
+    pub(super) fn start_forward(&mut self, c: &mut Conn, id: usize, target: &Arc<Forward>) {
         let now = Instant::now();
-        let splice = !self.server.drive.hex && !f.addr.is_datagram();
-        c.fwd = Some(Box::new(Fwd {
-            up: Up::Resolving,
-            to_up: Half::new(splice),
-            to_down: Half::new(splice),
-            deadline: now + f.timeout,
-            last_down: now,
-            via: if splice { Via::Splice } else { Via::Copy },
-            tunnel: None,
-            half_at: None,
-            half_timer: None,
-        }));
         if self.connect_check.is_none() {
-            self.connect_check = Some(now + check_every(f.timeout));
+            self.connect_check = Some(now + check_every(target.timeout));
         }
+        let r = self.first_up(target, id, now);
+        match self.watched(id, r) {
+            Ok(up) => {
+                let splice = !self.server.drive.hex && !target.addr.is_datagram();
+                c.fwd = Some(Box::new(Fwd {
+                    target: target.clone(),
+                    up,
+                    to_up: Half::new(splice),
+                    to_down: Half::new(splice),
+                    deadline: now + target.timeout,
+                    last_down: now,
+                    via: if splice { Via::Splice } else { Via::Copy },
+                    half_at: None,
+                    half_timer: None,
+                }));
+            }
+            Err(why) => self.forward_failed(c, target, &why),
+        }
+    }
+
+    /// The upstream's first stage: a connect begun, or (a name the
+    /// resolver thread is asked for) `Up::Resolving`.
+    fn first_up(&mut self, f: &Forward, id: usize, now: Instant) -> Result<Up, String> {
         let addrs = match &f.addr {
             Addr::Unix { name, dgram } => {
-                let r = if *dgram {
+                return if *dgram {
                     transport::dgram_to(Target::Unix(name))
                         .map(|d| Up::Open(Upstream::Dgram(d)))
                         .map_err(|e| e.to_string())
                 } else {
                     transport::connect_start(Target::Unix(name), &f.opts)
                         .map(|stream| Up::Connecting {
-                            tries: vec![(stream, f.shown.to_string())],
-                            rest: VecDeque::new(),
-                            next_at: now,
-                            last: None,
+                            attempts: Attempts {
+                                tries: vec![(stream, f.shown.to_string())],
+                                rest: VecDeque::new(),
+                                next_at: now,
+                                last: None,
+                            },
+                            tunnel: None,
                         })
                         .map_err(|e| crate::error::describe(&e))
                 };
-                return self.set_up(c, id, r);
             }
             Addr::Inet { host, port, .. } => {
                 // socks5h:// and http:// name the target to the proxy; only
@@ -239,8 +290,7 @@ impl Loop {
                     .filter(|p| p.url.kind != ProxyKind::Socks5)
                 {
                     let dest = Destination::Name(host.clone(), *port);
-                    let r = self.open_proxy(c, &f, p, dest);
-                    return self.set_up(c, id, r);
+                    return self.open_proxy(f, p, dest);
                 }
                 if addr::needs_lookup(host) {
                     match &self.lookup.cached {
@@ -248,19 +298,15 @@ impl Loop {
                         _ => {
                             self.lookup.waiting.push(id);
                             self.ask(host.clone(), *port, f.opts.family);
-                            return;
+                            return Ok(Up::Resolving);
                         }
                     }
                 } else {
-                    match addr::resolve(host, *port, f.opts.family) {
-                        Ok(a) => a,
-                        Err(e) => return self.set_up(c, id, Err(e.to_string())),
-                    }
+                    addr::resolve(host, *port, f.opts.family).map_err(|e| e.to_string())?
                 }
             }
         };
-        let r = self.open_stream(c, &f, addrs.into());
-        self.set_up(c, id, r);
+        self.open_stream(f, addrs.into())
     }
 
     /// Ask the resolver thread, unless it is already at work.
@@ -294,29 +340,33 @@ impl Loop {
         if let Ok(a) = &answer {
             self.lookup.cached = Some((Instant::now(), a.clone()));
         }
-        let f = self.forward_target();
         for id in std::mem::take(&mut self.lookup.waiting) {
-            if self.sessions.contains_key(&id) {
-                self.session_answered(id, &answer);
+            if let Some(s) = self.sessions.get(&id) {
+                let target = s.target.clone();
+                self.session_answered(id, &target, &answer);
                 continue;
             }
             let Some(mut c) = self.conns.remove(&id) else {
                 continue;
             };
-            if !c
+            let Some(f) = c
                 .fwd
-                .as_ref()
-                .is_some_and(|f| matches!(f.up, Up::Resolving))
-            {
+                .as_deref_mut()
+                .filter(|f| matches!(f.up, Up::Resolving))
+            else {
                 // It gave up waiting meanwhile.
                 self.conns.insert(id, c);
                 continue;
-            }
+            };
+            let target = f.target.clone();
             let r = match &answer {
-                Ok(a) => self.open_stream(&mut c, &f, a.clone().into()),
+                Ok(a) => self.open_stream(&target, a.clone().into()),
                 Err(m) => Err(m.clone()),
             };
-            self.set_up(&mut c, id, r);
+            match self.watched(id, r) {
+                Ok(up) => f.up = up,
+                Err(why) => self.forward_failed(&mut c, &target, &why),
+            }
             self.conns.insert(id, c);
             self.again.push(id);
         }
@@ -325,7 +375,7 @@ impl Loop {
     /// Begin connecting to a name's addresses (a datagram socket: the
     /// first that binds). Stream connects go Happy Eyeballs style: in
     /// `transport::interleave`'s order, the first now, the next
-    /// `ATTEMPT_DELAY` later beside it (see `progress_forward`).
+    /// `ATTEMPT_DELAY` later beside it (see `advance`).
     fn open_inet(&self, f: &Forward, rest: VecDeque<SocketAddr>) -> Result<Up, String> {
         if f.addr.is_datagram() {
             let mut last = String::from("no address");
@@ -338,33 +388,24 @@ impl Loop {
             return Err(last);
         }
         let order: Vec<SocketAddr> = rest.into_iter().collect();
-        let mut up = Up::Connecting {
-            tries: Vec::new(),
-            rest: transport::interleave(&order).into(),
-            next_at: Instant::now(),
-            last: None,
-        };
-        start_next(&mut up, f);
-        match &up {
-            Up::Connecting { tries, last, .. } if tries.is_empty() => {
-                Err(last.clone().unwrap_or_else(|| "no address".into()))
-            }
-            _ => Ok(up),
+        let mut attempts = Attempts::new(transport::interleave(&order).into());
+        attempts.start_next(f);
+        if attempts.tries.is_empty() {
+            return Err(attempts.why());
         }
+        Ok(Up::Connecting {
+            attempts,
+            tunnel: None,
+        })
     }
 
     /// [`Loop::open_inet`] for a stream connection, which may go through
     /// the proxy: socks5:// asks it for the name's first address.
-    fn open_stream(
-        &self,
-        c: &mut Conn,
-        f: &Forward,
-        rest: VecDeque<SocketAddr>,
-    ) -> Result<Up, String> {
+    fn open_stream(&self, f: &Forward, rest: VecDeque<SocketAddr>) -> Result<Up, String> {
         match f.opts.proxy.as_deref() {
             Some(p) => {
                 let first = rest.front().copied().ok_or("no address")?;
-                self.open_proxy(c, f, p, Destination::Addr(first))
+                self.open_proxy(f, p, Destination::Addr(first))
             }
             None => self.open_inet(f, rest),
         }
@@ -372,59 +413,35 @@ impl Loop {
 
     /// Begin connecting to the proxy (its addresses Happy Eyeballs style),
     /// with the handshake that asks it for `dest` waiting for the connect.
-    fn open_proxy(
-        &self,
-        c: &mut Conn,
-        f: &Forward,
-        p: &Proxy,
-        dest: Destination,
-    ) -> Result<Up, String> {
-        if let Some(fwd) = c.fwd.as_mut() {
-            fwd.tunnel = Some(Box::new(Handshake::new(&p.url, dest)));
+    fn open_proxy(&self, f: &Forward, p: &Proxy, dest: Destination) -> Result<Up, String> {
+        let mut attempts = Attempts::new(transport::interleave(&p.addrs).into());
+        attempts.start_next(f);
+        if attempts.tries.is_empty() {
+            return Err(format!("proxy {}: {}", p.url, attempts.why()));
         }
-        let mut up = Up::Connecting {
-            tries: Vec::new(),
-            rest: transport::interleave(&p.addrs).into(),
-            next_at: Instant::now(),
-            last: None,
-        };
-        start_next(&mut up, f);
-        match &up {
-            Up::Connecting { tries, last, .. } if tries.is_empty() => Err(format!(
-                "proxy {}: {}",
-                p.url,
-                last.clone().unwrap_or_else(|| "no address".into())
-            )),
-            _ => Ok(up),
-        }
+        Ok(Up::Connecting {
+            attempts,
+            tunnel: Some(Box::new(Handshake::new(&p.url, dest))),
+        })
     }
 
-    /// Install the upstream state, watching its socket; on failure, say
-    /// why and reset the client's connection.
-    fn set_up(&mut self, c: &mut Conn, id: usize, r: Result<Up, String>) {
-        let r = r.and_then(|up| {
-            watch(self.poll.registry(), &up, id)
-                .map(|_| up)
-                .map_err(|e| crate::error::describe(&e))
-        });
-        match r {
-            Ok(up) => {
-                if let Up::Connecting { rest, next_at, .. } = &up {
-                    if !rest.is_empty() {
-                        // Happy Eyeballs: the next attempt's start.
-                        self.timers.push(std::cmp::Reverse((*next_at, id)));
-                    }
-                }
-                if let Some(f) = c.fwd.as_mut() {
-                    f.up = up;
-                }
+    /// A new upstream state, its sockets watched (and the next Happy
+    /// Eyeballs attempt's start in the timers), or why it failed.
+    fn watched(&mut self, id: usize, r: Result<Up, String>) -> Result<Up, String> {
+        let up = r?;
+        watch(self.poll.registry(), &up, id).map_err(|e| crate::error::describe(&e))?;
+        if let Up::Connecting { attempts, .. } = &up {
+            if !attempts.rest.is_empty() {
+                // Happy Eyeballs: the next attempt's start.
+                self.timers.push(std::cmp::Reverse((attempts.next_at, id)));
             }
-            Err(why) => self.forward_failed(c, &why),
         }
+        Ok(up)
     }
 
-    fn forward_failed(&mut self, c: &mut Conn, why: &str) {
-        let f = self.forward_target();
+    /// The upstream could not be reached: say why and reset the client's
+    /// connection.
+    fn forward_failed(&mut self, c: &mut Conn, f: &Forward, why: &str) {
         self.server
             .log
             .error(&format!("{}: {}", c.peer, f.failed(why)));
@@ -441,138 +458,30 @@ impl Loop {
     /// Make what progress a forwarded connection can make now.
     pub(super) fn progress_forward(&mut self, c: &mut Conn, id: usize) -> Result<(), End> {
         let now = Instant::now();
-        let Some(f) = c.fwd.as_mut() else {
+        let Some(f) = c.fwd.as_deref_mut() else {
             return Ok(());
         };
-        // The connect, first.
-        let step = match &mut f.up {
-            Up::Resolving if now < f.deadline => return Ok(()),
-            Up::Resolving => Some(Err(format!(
-                "no answer from the resolver in {}",
-                humantime::format_duration(self.forward_target().timeout)
-            ))),
-            Up::Connecting {
-                tries,
-                rest,
-                next_at,
-                last,
-            } => {
-                let mut won = None;
-                let mut i = 0;
-                while i < tries.len() {
-                    match tries[i].0.connect_done() {
-                        Ok(true) => {
-                            won = Some(tries.swap_remove(i).0);
-                            break;
-                        }
-                        Ok(false) => i += 1,
-                        Err(e) => {
-                            let (_, at) = tries.remove(i);
-                            *last =
-                                Some(format!("connect to {at}: {}", crate::error::describe(&e)));
-                            // A failure starts the next attempt at once.
-                            *next_at = now;
-                        }
-                    }
-                }
-                if let Some(stream) = won {
-                    // The other attempts close here.
-                    match self.connected(f, id, stream) {
-                        None => return Ok(()),
-                        failed => failed,
-                    }
-                } else if now >= f.deadline {
-                    let at = tries
-                        .first()
-                        .map_or("the upstream".to_string(), |t| t.1.clone());
-                    Some(Err(self.through_proxy(format!(
-                        "connect to {at}: timed out after {}",
-                        humantime::format_duration(self.forward_target().timeout)
-                    ))))
-                } else {
-                    if !rest.is_empty() && (now >= *next_at || tries.is_empty()) {
-                        let before = tries.len();
-                        let t = self.forward_target();
-                        start_next(&mut f.up, &t);
-                        if let Up::Connecting {
-                            tries,
-                            rest,
-                            next_at,
-                            ..
-                        } = &f.up
-                        {
-                            for (s, _) in &tries[before..] {
-                                let _ = self.poll.registry().register(
-                                    &mut SourceFd(&s.poll_fd()),
-                                    token::conn(id, PART_UPSTREAM),
-                                    Interest::READABLE | Interest::WRITABLE,
-                                );
-                            }
-                            if !rest.is_empty() {
-                                self.timers.push(std::cmp::Reverse((*next_at, id)));
-                            }
-                        }
-                    }
-                    match &f.up {
-                        Up::Connecting { tries, last, .. } if tries.is_empty() => Some(Err(
-                            self.through_proxy(last.clone().unwrap_or_else(|| "no address".into()))
-                        )),
-                        _ => return Ok(()),
-                    }
-                }
-            }
-            Up::Tunnel(stream) => {
-                let hs = f.tunnel.as_mut().expect("a tunnel has its handshake");
-                match handshake_step(stream, hs, &mut self.buf) {
-                    Ok(true) => {
-                        let Up::Tunnel(stream) = std::mem::replace(&mut f.up, Up::Resolving) else {
-                            unreachable!()
-                        };
-                        f.tunnel = None;
-                        match self.connected(f, id, stream) {
-                            None => return Ok(()),
-                            failed => failed,
-                        }
-                    }
-                    Ok(false) if now < f.deadline => return Ok(()),
-                    Ok(false) => Some(Err(self.through_proxy(format!(
-                        "no answer within {}",
-                        humantime::format_duration(self.forward_target().timeout)
-                    )))),
-                    Err(why) => Some(Err(self.through_proxy(why))),
-                }
-            }
-            Up::Securing(stream) => {
-                let t = stream.tls().expect("a TLS stream");
-                match t.handshake_nowait() {
-                    Ok(true) => {
-                        let Up::Securing(stream) = std::mem::replace(&mut f.up, Up::Resolving)
-                        else {
-                            unreachable!()
-                        };
-                        f.up = Up::Open(Upstream::Stream(stream));
+        let u = match &mut f.up {
+            Up::Open(u) => &*u,
+            // The connect, first. Its stage is taken by value, since a
+            // stage hands its stream on to the next; every way out of
+            // `advance` gives a stage back or fails the connection, which
+            // drops `Fwd`, so the placeholder is never seen.
+            stage => {
+                let stage = std::mem::replace(stage, Up::Resolving);
+                let target = f.target.clone();
+                match self.advance(stage, &target, f.deadline, id, now) {
+                    Ok(up) => f.up = up,
+                    Err(why) => {
+                        self.forward_failed(c, &target, &why);
                         self.again.push(id);
-                        return Ok(());
                     }
-                    Ok(false) if now < f.deadline => return Ok(()),
-                    Ok(false) => Some(Err(format!(
-                        "tls: no handshake within {}",
-                        humantime::format_duration(self.forward_target().timeout)
-                    ))),
-                    Err(e) => Some(Err(crate::error::describe(&e))),
                 }
+                return Ok(());
             }
-            Up::Open(_) => None,
         };
-        if let Some(r) = step {
-            self.set_up(c, id, r);
-            self.again.push(id);
-            return Ok(());
-        }
         // The peer's name only for --hex: this runs on every event.
         let label = self.server.drive.hex.then(|| c.peer.to_string());
-        let f = c.fwd.as_mut().expect("checked");
-        let Up::Open(u) = &f.up else { return Ok(()) };
         if let Upstream::Stream(s) = u {
             if let Some(t) = s.tls() {
                 // What a full socket left over goes before anything new.
@@ -614,7 +523,7 @@ impl Loop {
                 return Err(match fail {
                     Fail::Read(e) | Fail::Write(e) => End::Io(e),
                     Fail::Idle => End::IdleTimeout,
-                    Fail::HalfClosed => End::HalfClosed(self.forward_target().half_close),
+                    Fail::HalfClosed => End::HalfClosed(f.target.half_close),
                 });
             }
         };
@@ -640,7 +549,7 @@ impl Loop {
             // One direction ended: the other gets --half-close-timeout
             // without traffic (measured from that end, or its last byte).
             let half_at = *f.half_at.get_or_insert(now);
-            let bound = self.forward_target().half_close;
+            let bound = f.target.half_close;
             let until = c.last.max(half_at) + bound;
             if now >= until {
                 return Err(End::HalfClosed(bound));
@@ -651,6 +560,97 @@ impl Loop {
             }
         }
         Ok(())
+    }
+
+    /// One step of the upstream's connect: the stage it is at now (the
+    /// same one while it waits), or why it failed.
+    fn advance(
+        &mut self,
+        stage: Up,
+        f: &Forward,
+        deadline: Instant,
+        id: usize,
+        now: Instant,
+    ) -> Result<Up, String> {
+        let waited = || humantime::format_duration(f.timeout);
+        match stage {
+            Up::Resolving if now < deadline => Ok(Up::Resolving),
+            Up::Resolving => Err(format!("no answer from the resolver in {}", waited())),
+            Up::Connecting {
+                mut attempts,
+                tunnel,
+            } => {
+                let a = &mut attempts;
+                let mut won = None;
+                let mut i = 0;
+                while i < a.tries.len() {
+                    match a.tries[i].0.connect_done() {
+                        Ok(true) => {
+                            won = Some(a.tries.swap_remove(i).0);
+                            break;
+                        }
+                        Ok(false) => i += 1,
+                        Err(e) => {
+                            let (_, at) = a.tries.remove(i);
+                            a.last =
+                                Some(format!("connect to {at}: {}", crate::error::describe(&e)));
+                            // A failure starts the next attempt at once.
+                            a.next_at = now;
+                        }
+                    }
+                }
+                if let Some(stream) = won {
+                    // The other attempts close here.
+                    return self.connected(f, id, stream, tunnel);
+                }
+                if now >= deadline {
+                    let at = a
+                        .tries
+                        .first()
+                        .map_or("the upstream".to_string(), |t| t.1.clone());
+                    return Err(through_proxy(
+                        f,
+                        format!("connect to {at}: timed out after {}", waited()),
+                    ));
+                }
+                if !a.rest.is_empty() && (now >= a.next_at || a.tries.is_empty()) {
+                    let before = a.tries.len();
+                    a.start_next(f);
+                    for (s, _) in &a.tries[before..] {
+                        let _ = self.poll.registry().register(
+                            &mut SourceFd(&s.poll_fd()),
+                            token::conn(id, PART_UPSTREAM),
+                            Interest::READABLE | Interest::WRITABLE,
+                        );
+                    }
+                    if !a.rest.is_empty() {
+                        self.timers.push(std::cmp::Reverse((a.next_at, id)));
+                    }
+                }
+                if a.tries.is_empty() {
+                    return Err(through_proxy(f, a.why()));
+                }
+                Ok(Up::Connecting { attempts, tunnel })
+            }
+            Up::Tunnel(mut stream, mut hs) => {
+                match handshake_step(&mut stream, &mut hs, &mut self.buf) {
+                    Ok(true) => self.connected(f, id, stream, None),
+                    Ok(false) if now < deadline => Ok(Up::Tunnel(stream, hs)),
+                    Ok(false) => Err(through_proxy(f, format!("no answer within {}", waited()))),
+                    Err(why) => Err(through_proxy(f, why)),
+                }
+            }
+            Up::Securing(t) => match t.handshake_nowait() {
+                Ok(true) => {
+                    self.again.push(id);
+                    Ok(Up::Open(Upstream::Stream(Stream::Tls(t))))
+                }
+                Ok(false) if now < deadline => Ok(Up::Securing(t)),
+                Ok(false) => Err(format!("tls: no handshake within {}", waited())),
+                Err(e) => Err(crate::error::describe(&e)),
+            },
+            Up::Open(u) => Ok(Up::Open(u)),
+        }
     }
 }
 
@@ -705,52 +705,18 @@ impl Loop {
     /// fail there); returns when to look again, while any connect is under
     /// way.
     pub(super) fn check_connects(&mut self, now: Instant) -> Option<Instant> {
-        let mut pending = false;
+        let mut every = None;
         for (id, c) in &self.conns {
             if let Some(f) = &c.fwd {
-                if matches!(
-                    f.up,
-                    Up::Connecting { .. } | Up::Resolving | Up::Tunnel(_) | Up::Securing(_)
-                ) {
-                    pending = true;
+                if !matches!(f.up, Up::Open(_)) {
+                    every = Some(check_every(f.target.timeout));
                     if now >= f.deadline {
                         self.again.push(*id);
                     }
                 }
             }
         }
-        pending.then(|| now + check_every(self.forward_target().timeout))
-    }
-}
-
-/// Start the next attempts of a connect under way: the next address now,
-/// and the one after it at once while they fail on the spot; the one after
-/// a started attempt waits `ATTEMPT_DELAY`.
-fn start_next(up: &mut Up, f: &Forward) {
-    let Up::Connecting {
-        tries,
-        rest,
-        next_at,
-        last,
-    } = up
-    else {
-        return;
-    };
-    while let Some(sa) = rest.pop_front() {
-        match transport::connect_start(Target::Inet(sa), &f.opts) {
-            Ok(stream) => {
-                tries.push((stream, addr::show(&sa)));
-                *next_at = Instant::now() + transport::ATTEMPT_DELAY;
-                return;
-            }
-            Err(e) => {
-                *last = Some(format!(
-                    "connect to {}: {}",
-                    addr::show(&sa),
-                    crate::error::describe(&e)
-                ))
-            }
-        }
+        every.map(|every| now + every)
     }
 }
 
@@ -759,10 +725,11 @@ fn start_next(up: &mut Up, f: &Forward) {
 fn watch(registry: &Registry, up: &Up, id: usize) -> io::Result<()> {
     let fds: Vec<std::os::fd::RawFd> = match up {
         Up::Resolving => return Ok(()),
-        Up::Connecting { tries, .. } => tries.iter().map(|(s, _)| s.poll_fd()).collect(),
-        Up::Open(Upstream::Stream(stream)) | Up::Tunnel(stream) | Up::Securing(stream) => {
-            vec![stream.poll_fd()]
+        Up::Connecting { attempts, .. } => {
+            attempts.tries.iter().map(|(s, _)| s.poll_fd()).collect()
         }
+        Up::Open(Upstream::Stream(stream)) | Up::Tunnel(stream, _) => vec![stream.poll_fd()],
+        Up::Securing(t) => vec![t.sock().poll_fd()],
         Up::Open(Upstream::Dgram(d)) => vec![d.as_raw_fd()],
     };
     for fd in fds {
@@ -780,6 +747,8 @@ fn watch(registry: &Registry, up: &Up, id: usize) -> io::Result<()> {
 /// either way. Its upstream socket is its own; replies go back from the
 /// listening socket the peer wrote to.
 pub(super) struct DgramSession {
+    /// Where it goes (the server's one `--forward` target, shared).
+    target: Arc<Forward>,
     /// `None` while the target's name is looked up.
     up: Option<crate::transport::Dgram>,
     /// Datagrams that came while the name was looked up (a few).
@@ -844,13 +813,18 @@ impl Loop {
         }
     }
 
-    /// Watch a session's upstream socket, and send it what waited.
-    fn session_open(&mut self, id: usize, up: crate::transport::Dgram) -> io::Result<()> {
+    /// Watch a session's upstream socket.
+    fn watch_session(&self, id: usize, up: &crate::transport::Dgram) -> io::Result<()> {
         self.poll.registry().register(
             &mut SourceFd(&up.as_raw_fd()),
             token::conn(id, PART_UPSTREAM),
             Interest::READABLE,
-        )?;
+        )
+    }
+
+    /// Watch a waiting session's upstream socket, and send it what waited.
+    fn session_open(&mut self, id: usize, up: crate::transport::Dgram) -> io::Result<()> {
+        self.watch_session(id, &up)?;
         if let Some(s) = self.sessions.get_mut(&id) {
             for d in std::mem::take(&mut s.waiting) {
                 let _ = up.send(&d);
@@ -861,10 +835,14 @@ impl Loop {
     }
 
     /// The resolver answered for a session that waited.
-    pub(super) fn session_answered(&mut self, id: usize, answer: &Result<Vec<SocketAddr>, String>) {
-        let f = self.forward_target();
+    pub(super) fn session_answered(
+        &mut self,
+        id: usize,
+        f: &Forward,
+        answer: &Result<Vec<SocketAddr>, String>,
+    ) {
         let r = match answer {
-            Ok(a) => self.dgram_open(&f, a.clone()),
+            Ok(a) => self.dgram_open(f, a.clone()),
             Err(m) => Err(m.clone()),
         };
         let r = r.and_then(|g| {
@@ -885,8 +863,7 @@ impl Loop {
 
     /// Receive on datagram socket `i`: each datagram goes to its peer's
     /// session, which the peer's first datagram starts.
-    pub(super) fn forward_datagrams(&mut self, i: usize) {
-        let f = self.forward_target();
+    pub(super) fn forward_datagrams(&mut self, i: usize, f: &Arc<Forward>) {
         for _ in 0..DGRAMS_PER_TURN {
             let Some(d) = self.dgrams.get(i) else {
                 return;
@@ -904,8 +881,9 @@ impl Loop {
             };
             let now = Instant::now();
             let key = (i, peer.clone());
-            let id = match self.session_ids.get(&key) {
-                Some(&id) => id,
+            let found = self.session_ids.get(&key);
+            let s = match found.and_then(|id| self.sessions.get_mut(id)) {
+                Some(s) => s,
                 None => {
                     let full = self.server.limit.is_some_and(|l| self.served >= l)
                         || self
@@ -929,7 +907,7 @@ impl Loop {
                     }
                     let id = self.next_id;
                     self.next_id += 1;
-                    let up = match self.dgram_target(&f, id) {
+                    let up = match self.dgram_target(f, id) {
                         Ok(up) => up,
                         Err(why) => {
                             // Out of descriptors, say: once a second at most.
@@ -941,36 +919,35 @@ impl Loop {
                             continue;
                         }
                     };
-                    self.session_ids.insert(key, id);
-                    self.sessions.insert(
-                        id,
-                        DgramSession {
-                            up: None,
-                            waiting: Vec::new(),
-                            sock: i,
-                            to,
-                            peer: peer.clone(),
-                            started: now,
-                            last: now,
-                            tally: crate::event::Tally {
-                                via: Some(Via::Copy),
-                                ..Default::default()
-                            },
+                    let watched = up.as_ref().map_or(Ok(()), |g| self.watch_session(id, g));
+                    let session = DgramSession {
+                        target: f.clone(),
+                        up,
+                        waiting: Vec::new(),
+                        sock: i,
+                        to,
+                        peer: peer.clone(),
+                        started: now,
+                        last: now,
+                        tally: crate::event::Tally {
+                            via: Some(Via::Copy),
+                            ..Default::default()
                         },
-                    );
-                    if let Some(g) = up {
-                        if let Err(e) = self.session_open(id, g) {
-                            self.server
-                                .log
-                                .error(&format!("{peer}: {}", crate::error::describe(&e)));
-                            self.close_session(id);
-                            continue;
-                        }
+                    };
+                    self.session_ids.insert(key, id);
+                    if let Err(e) = watched {
+                        // Admitted, so it ends as a session does: its
+                        // closing event, its totals.
+                        self.sessions.insert(id, session);
+                        self.server
+                            .log
+                            .error(&format!("{peer}: {}", crate::error::describe(&e)));
+                        self.close_session(id);
+                        continue;
                     }
-                    id
+                    self.sessions.entry(id).or_insert(session)
                 }
             };
-            let s = self.sessions.get_mut(&id).expect("just found");
             let data = &self.buf[..n];
             if self.server.drive.hex {
                 hex_to_stderr(&peer.to_string(), '<', s.tally.bytes_in, data);
