@@ -655,28 +655,27 @@ impl Loop {
                     return Ok(());
                 }
                 reads += 1;
-                let read = match &mut c.to_stdout {
-                    // One connection, printed: straight to stdout.
-                    Some(sink) => {
-                        let fd = c.stream.plain_fd().expect("checked when the sink was made");
-                        match sink.pump(fd).map_err(stdout_stop)? {
-                            (n, false) if n > 0 => {
-                                c.last = Instant::now();
-                                c.tally.bytes_in += n as u64;
-                                moved = true;
-                                Err(io::ErrorKind::WouldBlock.into())
-                            }
-                            (n, false) => {
-                                debug_assert_eq!(n, 0);
-                                Err(io::ErrorKind::WouldBlock.into())
-                            }
-                            (n, true) => {
-                                c.tally.bytes_in += n as u64;
-                                Ok(0)
-                            }
+                let read = match (&mut c.to_stdout, c.stream.plain_fd()) {
+                    // One connection, printed: straight to stdout. (A sink
+                    // is made only for a plain stream; without one, the
+                    // bytes go the ordinary way, through the session.)
+                    (Some(sink), Some(fd)) => match sink.pump(fd).map_err(stdout_stop)? {
+                        (n, false) if n > 0 => {
+                            c.last = Instant::now();
+                            c.tally.bytes_in += n as u64;
+                            moved = true;
+                            Err(io::ErrorKind::WouldBlock.into())
                         }
-                    }
-                    None => (&c.stream).read(&mut self.buf),
+                        (n, false) => {
+                            debug_assert_eq!(n, 0);
+                            Err(io::ErrorKind::WouldBlock.into())
+                        }
+                        (n, true) => {
+                            c.tally.bytes_in += n as u64;
+                            Ok(0)
+                        }
+                    },
+                    _ => (&c.stream).read(&mut self.buf),
                 };
                 match read {
                     Ok(0) => {
