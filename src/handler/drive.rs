@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use super::forward::{self, Forward, Upstream};
-use super::{End, Session, Spec, Step, exec};
+use super::{End, Served, Session, Spec, Step, exec};
 use crate::event::Tally;
 use crate::output::hex_to_stderr;
 use crate::relay::{Side, blocking};
@@ -64,12 +64,11 @@ fn serve_stream(
     d: &Drive,
     tally: &mut Tally,
 ) -> Result<(), End> {
-    match spec {
-        Spec::Exec(argv) => return exec_stream(stream, peer, argv, d, tally),
-        Spec::Forward(f) => return forward_stream(stream, peer, f, d, tally),
-        _ => {}
-    }
-    let mut session = Session::new(spec).expect("byte-level handler");
+    let mut session = match spec.served() {
+        Served::Session(s) => s,
+        Served::Exec(argv) => return exec_stream(stream, peer, argv, d, tally),
+        Served::Forward(f) => return forward_stream(stream, peer, f, d, tally),
+    };
     if d.idle.is_some() {
         stream.set_read_timeout(d.idle).map_err(End::Io)?;
         stream.set_write_timeout(d.idle).map_err(End::Io)?;

@@ -127,15 +127,34 @@ pub enum Session {
     Discard,
 }
 
+/// What serves one connection: a byte-level [`Session`], or the driver
+/// itself with a second byte stream (a program, an upstream).
+pub enum Served<'a> {
+    Session(Session),
+    Exec(&'a [OsString]),
+    Forward(&'a Arc<forward::Forward>),
+}
+
+impl Spec {
+    /// What serves a new connection with this handler.
+    pub fn served(&self) -> Served<'_> {
+        match self {
+            Spec::Print | Spec::Broker => Served::Session(Session::Print(print::Print::default())),
+            Spec::Reply(text) => Served::Session(Session::Reply(reply::Reply::new(text.clone()))),
+            Spec::Echo => Served::Session(Session::Echo),
+            Spec::Discard => Served::Session(Session::Discard),
+            Spec::Exec(argv) => Served::Exec(argv),
+            Spec::Forward(f) => Served::Forward(f),
+        }
+    }
+}
+
 impl Session {
     /// The session for `spec`, or `None` for handlers a driver runs itself.
     pub fn new(spec: &Spec) -> Option<Session> {
-        match spec {
-            Spec::Print | Spec::Broker => Some(Session::Print(print::Print::default())),
-            Spec::Reply(text) => Some(Session::Reply(reply::Reply::new(text.clone()))),
-            Spec::Echo => Some(Session::Echo),
-            Spec::Discard => Some(Session::Discard),
-            Spec::Exec(_) | Spec::Forward(_) => None,
+        match spec.served() {
+            Served::Session(s) => Some(s),
+            Served::Exec(_) | Served::Forward(_) => None,
         }
     }
 
