@@ -559,11 +559,21 @@ impl Loop {
 
     /// Make all the progress a connection can make now, then close it if done.
     fn drive(&mut self, id: usize) -> Result<()> {
+        self.drive_with(id, Loop::progress)
+    }
+
+    /// [`Loop::drive`] with the step that makes the progress: a panic in
+    /// it ends this connection alone ([`isolated`], [`Loop::panicked`]).
+    fn drive_with(
+        &mut self,
+        id: usize,
+        step: impl FnOnce(&mut Loop, &mut Conn, usize) -> std::result::Result<(), End>,
+    ) -> Result<()> {
         let Some(mut c) = self.conns.remove(&id) else {
             return Ok(()); // a late event for a connection already closed
         };
         let was_full = c.out.len() >= OUT_LIMIT;
-        let r = self.progress(&mut c, id);
+        let r = isolated(|| step(self, &mut c, id));
         let drained = was_full && c.out.len() < OUT_LIMIT;
         match r {
             Ok(()) if c.done() => self.close(c, None),
@@ -571,6 +581,7 @@ impl Loop {
                 self.conns.insert(id, c);
             }
             Err(End::StdoutClosed) => return Err(Error::StdoutClosed),
+            Err(End::Panicked) => self.panicked(c),
             Err(e @ End::HalfClosed(_)) => {
                 // An end the operator asked for, like a close: under -v.
                 if self.server.log.level >= crate::event::Level::Verbose {
@@ -807,6 +818,30 @@ impl Loop {
         }
     }
 
+    /// A connection whose step panicked (a bug in sockcat) ends, alone:
+    /// one line says so, and it is closed as any connection is, with what
+    /// it held. It was out of `conns` while the step ran, so nothing else
+    /// can reach it; `close` gives back its pipes and its slot in the
+    /// budget (and accepts what waited for it), its descriptors close with
+    /// it (epoll forgets a closed descriptor; tokens never repeat, so a
+    /// late event for it, or its id in `again`, the timers or a lookup's
+    /// waiting list, finds nothing). Its program is ended, as at the end of
+    /// the grace period, and both its sides are reset: whatever it was
+    /// sending is cut, and must not look complete.
+    fn panicked(&mut self, c: Conn) {
+        runtime::report(&self.server.log, &c.peer, Some(&End::Panicked));
+        // Its session's output, not yet queued, is nobody else's.
+        self.scratch.clear();
+        if let Some(ch) = &c.child {
+            exec::terminate(ch.child.id() as i32);
+        }
+        match &c.fwd {
+            Some(f) => f.reset(&c.stream),
+            None => c.stream.reset_on_close(),
+        }
+        self.close(c, None);
+    }
+
     fn close_idle(&mut self, now: Instant) {
         let Some(idle) = self.server.drive.idle else {
             return;
@@ -936,6 +971,24 @@ impl Loop {
     }
 }
 
+/// Run one connection's step with a panic in it caught: the connection
+/// ends with `End::Panicked` (the panic hook has printed what and where)
+/// and the loop goes on with the others.
+///
+/// Unwind safety (why `AssertUnwindSafe` holds): the step mutates the
+/// connection, which is out of the loop's map while it runs and is closed
+/// after a panic ([`Loop::panicked`]), and the loop's shared state, none
+/// of which a panic midway leaves inconsistent for the others: the read
+/// buffer holds nothing between steps; the session scratch is cleared
+/// after a panic; `again`, the timers, the paused brokers and the
+/// lookup's waiting list hold ids, and a gone id is skipped; a `Half`
+/// keeps a pipe from the pool in its own field from the moment it takes
+/// it, so closing the connection gives it back; a broker's chunk is put
+/// in `broadcast` whole, after it was read, and goes out as any other.
+fn isolated(step: impl FnOnce() -> std::result::Result<(), End>) -> std::result::Result<(), End> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or(Err(End::Panicked))
+}
+
 /// Append session output to the connection's queue.
 fn queue(c: &mut Conn, scratch: &mut Vec<u8>) {
     if scratch.is_empty() {
@@ -1034,4 +1087,117 @@ fn is_transient_accept_error(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::ECONNABORTED) | Some(libc::EPROTO) | Some(libc::EPERM)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+    use std::os::unix::net::UnixStream;
+
+    /// A quiet loop serving `spec`, with no listeners: the tests add
+    /// connections themselves.
+    fn a_loop(spec: Spec) -> Loop {
+        let log = crate::event::Log {
+            level: crate::event::Level::Quiet,
+            json: false,
+            upstream: None,
+        };
+        let server = Server {
+            bound: Bound::Stream(Vec::new()),
+            spec,
+            log: log.clone(),
+            access: crate::access::Access::default(),
+            limit: None,
+            max_conns: None,
+            pool: u64::MAX,
+            pool_flag: "",
+            grace: Duration::from_secs(1),
+            stall: None,
+            drive: crate::handler::drive::Drive {
+                log,
+                idle: None,
+                hex: false,
+                count: false,
+            },
+            signals: runtime::Signals::default(),
+            kind: crate::addr::Kind::Unix,
+        };
+        let poll = Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), WAKE).unwrap());
+        Loop::new(server, poll, waker).unwrap()
+    }
+
+    /// A connection on the loop, and its client's end.
+    fn connect(lp: &mut Loop) -> (usize, UnixStream) {
+        let (client, server) = UnixStream::pair().unwrap();
+        server.set_nonblocking(true).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let id = lp.next_id;
+        lp.add(Stream::Unix(server), Endpoint::Unnamed);
+        (id, client)
+    }
+
+    #[test]
+    fn isolated_turns_a_panic_into_its_end() {
+        assert!(isolated(|| Ok(())).is_ok());
+        assert!(matches!(
+            isolated(|| Err(End::IdleTimeout)),
+            Err(End::IdleTimeout)
+        ));
+        assert!(matches!(
+            isolated(|| panic!("a bug in a handler")),
+            Err(End::Panicked)
+        ));
+    }
+
+    /// A panic while one connection is handled ends that connection, and
+    /// the loop serves the others on.
+    #[test]
+    fn a_panic_ends_its_connection_alone() {
+        let mut lp = a_loop(Spec::Echo);
+        let (a, mut a_client) = connect(&mut lp);
+        let (b, mut b_client) = connect(&mut lp);
+        lp.drive_with(a, |_, _, _| panic!("a bug in a handler"))
+            .unwrap();
+        assert!(!lp.conns.contains_key(&a), "it is closed");
+        assert_eq!(lp.totals.conns, 1, "and counted as ended");
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            a_client.read(&mut buf).unwrap(),
+            0,
+            "its client sees the end"
+        );
+        b_client.write_all(b"hi").unwrap();
+        lp.drive(b).unwrap();
+        assert!(lp.conns.contains_key(&b));
+        let n = b_client.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"hi", "the other connection is served on");
+    }
+
+    /// A connection that panicked gives back what it held: its program
+    /// is ended (a `sleep 30` would otherwise outlive it), its slot in
+    /// the budget is free.
+    #[test]
+    fn a_panicking_connection_s_program_is_ended() {
+        let argv: Arc<[OsString]> = ["sleep", "30"].map(OsString::from).into();
+        let mut lp = a_loop(Spec::Exec(argv));
+        lp.server.max_conns = Some(1);
+        let (a, _client) = connect(&mut lp);
+        assert!(lp.conns[&a].child.is_some(), "its program runs");
+        assert!(!lp.can_accept(), "the one slot is taken");
+        lp.drive_with(a, |_, _, _| panic!("a bug in a handler"))
+            .unwrap();
+        assert!(lp.conns.is_empty());
+        assert!(lp.can_accept(), "its slot is free");
+        let until = Instant::now() + Duration::from_secs(5);
+        while !lp.lingering.is_empty() && Instant::now() < until {
+            lp.lingering
+                .retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(lp.lingering.is_empty(), "its program was ended");
+    }
 }

@@ -351,6 +351,7 @@ fn register_socket_file(p: PathBuf) {
 
 /// How many times Ctrl-C or SIGTERM arrived.
 #[derive(Clone)]
+#[cfg_attr(test, derive(Default))]
 pub struct Signals(Arc<AtomicUsize>);
 
 impl Signals {
