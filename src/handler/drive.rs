@@ -6,7 +6,6 @@
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::process::Stdio;
 use std::time::Duration;
 
 use super::forward::{self, Forward, Upstream};
@@ -174,11 +173,11 @@ fn exec_stream(
     let spawned = if copying {
         let mut cmd = exec::command(argv, peer, &stream.local());
         exec::tls_env(&mut cmd, stream);
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()
+        exec::spawn_piped(&mut cmd).map(|(c, to_prog, from_prog)| (c, Some((to_prog, from_prog))))
     } else {
-        exec::spawn_on_socket(argv, stream, peer)
+        exec::spawn_on_socket(argv, stream, peer).map(|c| (c, None))
     };
-    let mut child = match spawned {
+    let (mut child, pipes) = match spawned {
         Ok(c) => c,
         Err(e) => {
             // End the conversation cleanly: FIN now, and read what the peer
@@ -190,9 +189,7 @@ fn exec_stream(
     let pid = child.id() as libc::pid_t;
     exec::started(pid);
     let mut ended = None;
-    if copying {
-        let to_prog = child.stdin.take().expect("piped stdin");
-        let from_prog = child.stdout.take().expect("piped stdout");
+    if let Some((to_prog, from_prog)) = pipes {
         let opts = blocking::PumpOpts {
             idle: d.idle,
             hex: d.hex,

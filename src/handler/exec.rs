@@ -9,7 +9,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -107,6 +107,21 @@ pub fn spawn_on_socket(argv: &[OsString], stream: &Stream, peer: &Endpoint) -> i
         .spawn()
 }
 
+/// Start `cmd` with its stdin and stdout piped: the program and both pipes.
+pub fn spawn_piped(cmd: &mut Command) -> io::Result<(Child, ChildStdin, ChildStdout)> {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+    match (child.stdin.take(), child.stdout.take()) {
+        (Some(stdin), Some(stdout)) => Ok((child, stdin, stdout)),
+        // std gives both pipes for piped stdio; without one the program
+        // could not be served, so it ends as a program that did not start.
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(io::Error::other("no pipes to the program"))
+        }
+    }
+}
+
 /// A reply is one datagram: what a program writes beyond this is not read
 /// (the largest UDP payload; the program's output is then cut off).
 pub const MAX_REPLY: usize = 65_507;
@@ -119,14 +134,9 @@ pub fn run_datagram(
     peer: &Endpoint,
     local: &Endpoint,
 ) -> io::Result<(Vec<u8>, Option<crate::event::Exit>)> {
-    let mut child = command(argv, peer, local)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()?;
+    let (mut child, mut stdin, mut stdout) = spawn_piped(&mut command(argv, peer, local))?;
     let pid = child.id() as libc::pid_t;
     started(pid);
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let mut stdout = child.stdout.take().expect("piped stdout");
     let mut reply = Vec::new();
     // Feed stdin from a second thread: a program that answers before it
     // has read everything must not deadlock against us.
