@@ -985,6 +985,9 @@ impl Loop {
 /// keeps a pipe from the pool in its own field from the moment it takes
 /// it, so closing the connection gives it back; a broker's chunk is put
 /// in `broadcast` whole, after it was read, and goes out as any other.
+/// The locks a step may hold when it panics (a TLS session's, the program
+/// registry's, the event log's bursts) are all taken poison-tolerant, so
+/// closing the connection, and every later turn, still takes them.
 fn isolated(step: impl FnOnce() -> std::result::Result<(), End>) -> std::result::Result<(), End> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or(Err(End::Panicked))
 }
