@@ -1180,6 +1180,63 @@ mod tests {
         assert_eq!(&buf[..n], b"hi", "the other connection is served on");
     }
 
+    /// A forwarded connection that panicked is cut on both sides: a
+    /// reset, to the client and to the upstream, so that neither takes
+    /// the cut transfer for a whole one.
+    #[test]
+    fn a_panicking_forwarded_connection_is_reset_both_ways() {
+        use std::net::{TcpListener, TcpStream};
+        let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = upstream.local_addr().unwrap().port();
+        let target = crate::handler::forward::Forward {
+            addr: crate::addr::Addr::Inet {
+                proto: crate::addr::Proto::Tcp,
+                host: "127.0.0.1".into(),
+                port,
+            },
+            shown: format!("127.0.0.1:{port}").into(),
+            opts: crate::transport::Opts::default(),
+            timeout: Duration::from_secs(5),
+            half_close: Duration::from_secs(5),
+        };
+        let mut lp = a_loop(Spec::Forward(Arc::new(target)));
+        let front = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(front.local_addr().unwrap()).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let (served, peer) = front.accept().unwrap();
+        served.set_nonblocking(true).unwrap();
+        let id = lp.next_id;
+        lp.add(Stream::Tcp(served), Endpoint::Inet(peer));
+        let (mut up, _) = upstream.accept().unwrap();
+        up.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        // Driven until the bytes are through: the connect is done, and a
+        // pipe is lent to the direction that moved them.
+        client.write_all(b"hi").unwrap();
+        let mut buf = [0u8; 16];
+        up.set_nonblocking(true).unwrap();
+        let until = Instant::now() + Duration::from_secs(5);
+        let n = loop {
+            lp.drive(id).unwrap();
+            match up.read(&mut buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                Err(e) => panic!("the upstream got nothing: {e}"),
+            }
+        };
+        assert_eq!(&buf[..n], b"hi");
+        up.set_nonblocking(false).unwrap();
+        lp.drive_with(id, |_, _, _| panic!("a bug in a handler"))
+            .unwrap();
+        assert!(lp.conns.is_empty());
+        let reset = |r: io::Result<usize>| matches!(r, Err(e) if e.kind() == io::ErrorKind::ConnectionReset);
+        assert!(reset(client.read(&mut buf)), "the client is reset");
+        assert!(reset(up.read(&mut buf)), "the upstream is reset");
+    }
+
     /// A connection that panicked gives back what it held: its program
     /// is ended (a `sleep 30` would otherwise outlive it), its slot in
     /// the budget is free.
