@@ -1100,7 +1100,7 @@ mod tests {
 
     /// A quiet loop serving `spec`, with no listeners: the tests add
     /// connections themselves.
-    fn a_loop(spec: Spec) -> Loop {
+    pub(super) fn a_loop(spec: Spec) -> Loop {
         let log = crate::event::Log {
             level: crate::event::Level::Quiet,
             json: false,

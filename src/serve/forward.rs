@@ -968,6 +968,26 @@ impl Loop {
 
     /// Replies from a session's upstream go back to its peer.
     pub(super) fn drive_session(&mut self, id: usize) {
+        self.drive_session_with(id, Loop::session_replies);
+    }
+
+    /// [`Loop::drive_session`] with the step that sends the replies: a
+    /// panic in it ends this session alone (see [`super::isolated`]). The
+    /// session stays in the map while the step runs; a panic can leave
+    /// only its own counts half updated, which nothing but its closing
+    /// event reads, and ending it removes it and its route and closes its
+    /// upstream socket (it has no program and no pipes).
+    fn drive_session_with(&mut self, id: usize, step: impl FnOnce(&mut Loop, usize)) {
+        let r = super::isolated(|| {
+            step(self, id);
+            Ok(())
+        });
+        if let Err(end) = r {
+            self.end_session(id, Some(&end));
+        }
+    }
+
+    fn session_replies(&mut self, id: usize) {
         let hex = self.server.drive.hex;
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
@@ -997,9 +1017,15 @@ impl Loop {
 
     /// End a session: its closing event, its totals.
     pub(super) fn close_session(&mut self, id: usize) {
+        self.end_session(id, None);
+    }
+
+    /// End a session, saying first why when it is not a plain end.
+    fn end_session(&mut self, id: usize, end: Option<&End>) {
         let Some(s) = self.sessions.remove(&id) else {
             return;
         };
+        crate::runtime::report(&self.server.log, &s.peer, end);
         self.session_ids.remove(&(s.sock, s.peer.clone()));
         self.server.log.closed(
             self.server.kind,
@@ -1024,5 +1050,87 @@ impl Loop {
         }
         // The last session after --once or --count ends the server.
         self.close_dgrams_at_limit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::Proto;
+    use crate::handler::Spec;
+    use crate::transport::{Bound, Endpoint};
+    use std::net::UdpSocket;
+
+    /// A panic while one datagram session's replies go back ends that
+    /// session alone: the other peer's session goes on.
+    #[test]
+    fn a_panic_ends_its_datagram_session_alone() {
+        let upstream = UdpSocket::bind("127.0.0.1:0").unwrap();
+        upstream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let port = upstream.local_addr().unwrap().port();
+        let target = Arc::new(Forward {
+            addr: Addr::Inet {
+                proto: Proto::Udp,
+                host: "127.0.0.1".into(),
+                port,
+            },
+            shown: format!("udp://127.0.0.1:{port}").into(),
+            opts: Default::default(),
+            timeout: Duration::from_secs(5),
+            half_close: Duration::from_secs(5),
+        });
+        let mut lp = super::super::tests::a_loop(Spec::Forward(target.clone()));
+        let listen = Addr::Inet {
+            proto: Proto::Udp,
+            host: "127.0.0.1".into(),
+            port: 0,
+        };
+        let Bound::Dgram(socks) = transport::bind(&listen, &Default::default()).unwrap() else {
+            panic!("a datagram socket")
+        };
+        socks[0].set_nonblocking(true).unwrap();
+        let Endpoint::Inet(server) = socks[0].local.clone() else {
+            panic!("an inet address")
+        };
+        lp.dgrams = socks;
+        let peers = [(); 2].map(|_| UdpSocket::bind("127.0.0.1:0").unwrap());
+        for (p, data) in peers.iter().zip([b"a", b"b"]) {
+            p.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            p.send_to(data, server).unwrap();
+        }
+        let until = Instant::now() + Duration::from_secs(5);
+        while lp.sessions.len() < 2 && Instant::now() < until {
+            lp.forward_datagrams(0, &target);
+        }
+        let id = |p: &UdpSocket| (0, Endpoint::Inet(p.local_addr().unwrap()));
+        let (a, b) = (
+            lp.session_ids[&id(&peers[0])],
+            lp.session_ids[&id(&peers[1])],
+        );
+        lp.drive_session_with(a, |_, _| panic!("a bug in a handler"));
+        assert!(!lp.sessions.contains_key(&a), "it is ended");
+        assert_eq!(lp.session_ids.len(), 1, "and its route gone");
+        assert_eq!(lp.totals.conns, 1, "and counted");
+        // The other session's upstream answers, and the answer reaches b.
+        let mut buf = [0u8; 16];
+        let from_b = loop {
+            let (n, from) = upstream.recv_from(&mut buf).unwrap();
+            if &buf[..n] == b"b" {
+                break from;
+            }
+        };
+        upstream.send_to(b"to b", from_b).unwrap();
+        let got = loop {
+            lp.drive_session(b);
+            match peers[1].recv(&mut buf) {
+                Ok(n) => break n,
+                Err(_) if Instant::now() < until => {}
+                Err(e) => panic!("b got no answer: {e}"),
+            }
+        };
+        assert_eq!(&buf[..got], b"to b");
     }
 }
