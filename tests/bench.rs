@@ -84,6 +84,11 @@ fn bench_run_smoke() {
         v["bulk"]["gib_per_s"]["sockcat send -> serve --once"]["median"].is_number(),
         "{v}"
     );
+    // Unpinned always runs (pinned too where there are two cores).
+    assert!(
+        v["bulk"]["by_placement"]["sockcat send -> serve --once"]["unpinned"]["median"].is_number(),
+        "{v}"
+    );
     assert!(
         v["memory"]["bytes_per_connection"]["sockcat serve"]["median"].is_number(),
         "{v}"
@@ -102,4 +107,55 @@ fn bench_run_smoke() {
         v["forward"]["bulk_gib_per_s"]["sockcat serve --forward"]["median"].is_number(),
         "{v}"
     );
+}
+
+/// The small-request section with one real client (wrk) against the HTTP
+/// responder (nginx, or Python's http.server without it), direct and
+/// through sockcat's three models; the numbers are not looked at.
+#[test]
+fn bench_run_smallreq_smoke() {
+    if !needs(&["python3", "wrk"]) {
+        return;
+    }
+    let dir = TempDir::new();
+    let json = dir.path("run.json");
+    let mut child = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/run"))
+        .args([
+            "--only",
+            "sockcat",
+            "--bin",
+            BIN,
+            "--sections",
+            "smallreq",
+            "--repeat",
+            "1",
+            "--window",
+            "0.3",
+            "--json",
+        ])
+        .arg(&json)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(dir.path("out")).unwrap())
+        .stderr(std::fs::File::create(dir.path("err")).unwrap())
+        .spawn()
+        .expect("run bench/run (needs python3)");
+    let status = wait_child(&mut child, Duration::from_secs(90));
+    let out = std::fs::read_to_string(dir.path("out")).unwrap();
+    let err = std::fs::read_to_string(dir.path("err")).unwrap();
+    assert!(status.success(), "bench/run failed\n{out}\n{err}");
+    assert!(out.contains("== small requests"), "{out}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = &v["smallreq"]["cells"]["wrk -c 1"]["rows"];
+    for path in [
+        "direct (no relay)",
+        "sockcat serve --forward",
+        "sockcat fork-serve --forward",
+        "sockcat thread-serve --forward",
+    ] {
+        assert!(
+            rows[path]["rate"]["median"].is_number(),
+            "{path} did not run: {v}\n{out}"
+        );
+        assert!(rows[path]["p50_us"]["median"].is_number(), "{path}: {v}");
+    }
 }
