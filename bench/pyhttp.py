@@ -10,12 +10,19 @@ import sys
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The headers and the body are two writes: without TCP_NODELAY the
+    # second waits for the client's delayed ACK (40 ms).
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         body = b"hello\n"
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
+        if self.headers.get("Connection", "").lower() == "keep-alive":
+            # ab -k asks in HTTP/1.0 and keeps the connection only when the
+            # answer says so; otherwise it waits for a close that never comes.
+            self.send_header("Connection", "keep-alive")
         self.end_headers()
         self.wfile.write(body)
 
