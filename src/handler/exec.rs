@@ -9,7 +9,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -107,20 +107,9 @@ pub fn spawn_on_socket(argv: &[OsString], stream: &Stream, peer: &Endpoint) -> i
         .spawn()
 }
 
-/// Start `cmd` with its stdin and stdout piped: the program and both pipes.
-pub fn spawn_piped(cmd: &mut Command) -> io::Result<(Child, ChildStdin, ChildStdout)> {
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
-    match (child.stdin.take(), child.stdout.take()) {
-        (Some(stdin), Some(stdout)) => Ok((child, stdin, stdout)),
-        // std gives both pipes for piped stdio; without one the program
-        // could not be served, so it ends as a program that did not start.
-        _ => {
-            let _ = child.kill();
-            let _ = child.wait();
-            Err(io::Error::other("no pipes to the program"))
-        }
-    }
-}
+/// Start `cmd` with its stdin and stdout piped (the relay's, which moves
+/// bytes through them).
+pub use crate::relay::spawn_piped;
 
 /// A reply is one datagram: what a program writes beyond this is not read
 /// (the largest UDP payload; the program's output is then cut off).

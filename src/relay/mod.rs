@@ -135,3 +135,25 @@ pub fn is_reset(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionAborted
     )
 }
+
+/// Start `cmd` with its stdin and stdout piped: the program and both pipes.
+pub fn spawn_piped(
+    cmd: &mut std::process::Command,
+) -> io::Result<(
+    std::process::Child,
+    std::process::ChildStdin,
+    std::process::ChildStdout,
+)> {
+    use std::process::Stdio;
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+    match (child.stdin.take(), child.stdout.take()) {
+        (Some(stdin), Some(stdout)) => Ok((child, stdin, stdout)),
+        // std gives both pipes for piped stdio; without one the program
+        // could not be served, so it ends as a program that did not start.
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(io::Error::other("no pipes to the program"))
+        }
+    }
+}

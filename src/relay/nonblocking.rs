@@ -5,7 +5,7 @@
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command};
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
@@ -30,9 +30,7 @@ impl Pipes {
         input: Token,
         output: Token,
     ) -> io::Result<Pipes> {
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
-        let stdin = child.stdin.take().expect("piped");
-        let stdout = child.stdout.take().expect("piped");
+        let (mut child, stdin, stdout) = super::spawn_piped(cmd)?;
         let watched = crate::sys::set_nonblocking(stdin.as_fd())
             .and_then(|_| crate::sys::set_nonblocking(stdout.as_fd()))
             .and_then(|_| {

@@ -76,7 +76,7 @@ pub fn run(p: &Plan, argv: &[OsString]) -> Result<()> {
     }
     let copying =
         p.hex || p.idle.is_some() || p.log.level >= Level::Verbose || stream.plain_fd().is_none();
-    let (child, pid) = match spawn(p, argv, &stream, copying) {
+    let (child, pid, pipes) = match spawn(p, argv, &stream, copying) {
         Ok(c) => c,
         Err(e) => {
             blocking::linger_close(&stream);
@@ -84,12 +84,12 @@ pub fn run(p: &Plan, argv: &[OsString]) -> Result<()> {
         }
     };
     let mut tally = Tally::default();
-    let (status, ended) = if copying {
-        relay(p, &stream, child, pid, &mut tally)
-    } else {
-        (wait(child, pid), None)
+    let handed = pipes.is_none();
+    let (status, ended) = match pipes {
+        Some(pipes) => relay(p, &stream, child, pid, pipes, &mut tally),
+        None => (wait(child, pid), None),
     };
-    if !copying {
+    if handed {
         // The program's output is in the socket already: its exit is our
         // FIN. (The pump has shut the write side and lingered itself.)
         blocking::linger_close(&stream);
@@ -136,15 +136,19 @@ pub fn run(p: &Plan, argv: &[OsString]) -> Result<()> {
     }
 }
 
+/// The program's end of the pipes to it, when it is not given the socket.
+type ProgramPipes = (std::process::ChildStdin, std::process::ChildStdout);
+
 /// Start the program: the socket itself as stdin and stdout, or pipes
-/// when `copying`. Started under the program lock, so a stop signal sees
-/// either no program (and exits) or one it can end.
+/// (returned) when `copying` or when the stream has no plain descriptor.
+/// Started under the program lock, so a stop signal sees either no
+/// program (and exits) or one it can end.
 fn spawn(
     p: &Plan,
     argv: &[OsString],
     stream: &Stream,
     copying: bool,
-) -> std::io::Result<(Child, libc::pid_t)> {
+) -> std::io::Result<(Child, libc::pid_t, Option<ProgramPipes>)> {
     let local = stream.local();
     let (peer, named) = server_of(stream, &p.addr, p.opts.proxy.is_some());
     let mut cmd = exec::command(argv, &peer, &local);
@@ -153,19 +157,22 @@ fn spawn(
         cmd.env("SOCKCAT_PEER_PORT", port.to_string());
     }
     exec::tls_env(&mut cmd, stream);
-    if copying {
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
-    } else {
-        let fd = stream.plain_fd().expect("a plain stream");
-        cmd.stdin(Stdio::from(fd.try_clone_to_owned()?))
-            .stdout(Stdio::from(fd.try_clone_to_owned()?));
-    }
     let mut state = program();
-    let child = cmd.spawn()?;
+    let (child, pipes) = match stream.plain_fd().filter(|_| !copying) {
+        Some(fd) => {
+            cmd.stdin(Stdio::from(fd.try_clone_to_owned()?))
+                .stdout(Stdio::from(fd.try_clone_to_owned()?));
+            (cmd.spawn()?, None)
+        }
+        None => {
+            let (child, to_prog, from_prog) = crate::relay::spawn_piped(&mut cmd)?;
+            (child, Some((to_prog, from_prog)))
+        }
+    };
     let pid = child.id() as libc::pid_t;
     *state = Program::Running(pid);
     exec::started(pid);
-    Ok((child, pid))
+    Ok((child, pid, pipes))
 }
 
 /// The peer a program is told about is the server: the socket's peer when
@@ -208,12 +215,11 @@ fn wait(mut child: Child, pid: libc::pid_t) -> std::io::Result<ExitStatus> {
 fn relay(
     p: &Plan,
     stream: &Stream,
-    mut child: Child,
+    child: Child,
     pid: libc::pid_t,
+    (to_prog, from_prog): ProgramPipes,
     tally: &mut Tally,
 ) -> (std::io::Result<ExitStatus>, Option<blocking::Ended>) {
-    let to_prog = child.stdin.take().expect("piped stdin");
-    let from_prog = child.stdout.take().expect("piped stdout");
     let (pumped_tx, pumped_rx) = mpsc::channel::<()>();
     let waiter = std::thread::spawn(move || {
         let r = wait(child, pid);
