@@ -142,7 +142,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                     poll_reap |= track(&acc, &mut children, pid, peer.clone());
                     sessions.started(&sock, peer, pid, main);
                 }
-                Err(e) => server.log.error(&format!("{peer}: {e}")),
+                Err(e) => server.settings.log.error(&format!("{peer}: {e}")),
             }
         }
         let mut accepted = 0;
@@ -173,7 +173,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
             };
             match forked {
                 Ok(pid) => poll_reap |= track(&acc, &mut children, pid, peer),
-                Err(e) => server.log.error(&format!("{peer}: {e}")),
+                Err(e) => server.settings.log.error(&format!("{peer}: {e}")),
             }
         }
         if !acc.sessions {
@@ -258,7 +258,7 @@ fn reap(
             match status {
                 WaitStatus::Exited(_, EXIT_STDOUT_CLOSED) => stdout_closed = true,
                 WaitStatus::Signaled(_, sig, _) if sig != Signal::SIGTERM => {
-                    server.log.error(&format!(
+                    server.settings.log.error(&format!(
                         "{}: child {pid} killed by signal {}",
                         info.peer, sig as i32
                     ));
@@ -344,10 +344,18 @@ fn fork_stream(
     }
     child_setup(acc);
     let mut tally = Tally::default();
-    let end = drive::stream(&stream, peer, &server.spec, &server.drive, &mut tally).err();
+    let end = drive::stream(
+        &stream,
+        peer,
+        &server.spec,
+        &server.settings.drive,
+        &mut tally,
+    )
+    .err();
     drop(stream);
-    runtime::report(&server.log, peer, end.as_ref());
+    runtime::report(&server.settings.log, peer, end.as_ref());
     server
+        .settings
         .log
         .closed(server.kind, &peer.to_string(), tally, started.elapsed());
     finish_child(tally_out, tally, exit_code(end.as_ref()))
@@ -368,9 +376,17 @@ fn fork_datagram(
         return Ok(pid);
     }
     child_setup(acc);
-    let (tally, end) = drive::serve_datagram(&server.spec, data, peer, to, sock, server.drive.hex);
-    runtime::report(&server.log, peer, end.as_ref());
+    let (tally, end) = drive::serve_datagram(
+        &server.spec,
+        data,
+        peer,
+        to,
+        sock,
+        server.settings.drive.hex,
+    );
+    runtime::report(&server.settings.log, peer, end.as_ref());
     server
+        .settings
         .log
         .closed(sock.kind, &peer.to_string(), tally, started.elapsed());
     finish_child(tally_out, tally, exit_code(end.as_ref()))
@@ -405,12 +421,13 @@ fn fork_session(
             &s.peer,
             &s.to,
             &s.sock,
-            &server.drive,
+            &server.settings.drive,
         ),
         _ => (Tally::default(), None),
     };
-    runtime::report(&server.log, &s.peer, end.as_ref());
+    runtime::report(&server.settings.log, &s.peer, end.as_ref());
     server
+        .settings
         .log
         .closed(s.sock.kind, &s.peer.to_string(), tally, started.elapsed());
     finish_child(tally_out, tally, exit_code(end.as_ref()))

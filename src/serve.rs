@@ -188,7 +188,7 @@ impl Loop {
         } else {
             StdinKind::None
         };
-        let idle = server.drive.idle;
+        let idle = server.settings.drive.idle;
         Ok(Loop {
             poll,
             server,
@@ -242,7 +242,7 @@ impl Loop {
                     break Ok(());
                 }
             }
-            self.server.log.flush_repeated(false);
+            self.server.settings.log.flush_repeated(false);
             let timeout = crate::event::until_repeated_due(self.timeout());
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -268,7 +268,7 @@ impl Loop {
     /// Whether the server has nothing left to do.
     fn finished(&self) -> bool {
         let no_more = self.stopping.is_some()
-            || self.server.limit.is_some_and(|l| self.served >= l)
+            || self.server.settings.limit.is_some_and(|l| self.served >= l)
             || (self.listeners.is_empty() && self.dgrams.is_empty());
         no_more
             && self.conns.is_empty()
@@ -430,7 +430,7 @@ impl Loop {
                 Err(e) => {
                     // Out of descriptors or memory: try again shortly rather
                     // than spin; the connection waits in the backlog.
-                    self.server.log.repeated(
+                    self.server.settings.log.repeated(
                         "accept",
                         true,
                         &format!("accept: {}", crate::error::describe(&e)),
@@ -440,7 +440,7 @@ impl Loop {
                 }
             }
         }
-        if self.server.limit.is_some_and(|l| self.served >= l)
+        if self.server.settings.limit.is_some_and(|l| self.served >= l)
             || self.listeners.iter().all(|l| l.spent())
         {
             // --once / --count reached, or stdio's one connection taken:
@@ -483,9 +483,11 @@ impl Loop {
             token::conn(id, PART_SOCKET),
             Interest::READABLE | Interest::WRITABLE,
         ) {
-            self.server
-                .log
-                .error(&format!("{}: {}", conn.peer, crate::error::describe(&e)));
+            self.server.settings.log.error(&format!(
+                "{}: {}",
+                conn.peer,
+                crate::error::describe(&e)
+            ));
             return;
         }
         // A TLS client's program starts after the handshake, which tells
@@ -503,9 +505,9 @@ impl Loop {
         }
         // One connection has nothing to interleave with: print it by
         // splice(2), when nothing needs to see the bytes.
-        if self.server.limit == Some(1)
+        if self.server.settings.limit == Some(1)
             && matches!(self.server.spec, Spec::Print)
-            && !self.server.drive.hex
+            && !self.server.settings.drive.hex
             && conn.stream.plain_fd().is_some()
         {
             conn.to_stdout = ToStdout::new().map(Box::new);
@@ -532,7 +534,7 @@ impl Loop {
             Err(e) => {
                 // Say so, then end the conversation cleanly: FIN now,
                 // and read what the peer sends so it gets no reset.
-                self.server.log.error(&format!(
+                self.server.settings.log.error(&format!(
                     "{}: {}",
                     conn.peer,
                     exec::describe_spawn_error(&argv[0], &e)
@@ -584,8 +586,8 @@ impl Loop {
             Err(End::Panicked) => self.panicked(c),
             Err(e @ End::HalfClosed(_)) => {
                 // An end the operator asked for, like a close: under -v.
-                if self.server.log.level >= crate::event::Level::Verbose {
-                    self.server.log.error(&e.message(&c.peer));
+                if self.server.settings.log.level >= crate::event::Level::Verbose {
+                    self.server.settings.log.error(&e.message(&c.peer));
                 }
                 self.close(c, None);
             }
@@ -636,14 +638,17 @@ impl Loop {
                 return Ok(());
             }
             if t.newly_settled() {
-                self.server.log.tls(&c.peer.to_string(), &t.settled(), true);
+                self.server
+                    .settings
+                    .log
+                    .tls(&c.peer.to_string(), &t.settled(), true);
                 self.start_program(c, id);
             }
         }
         if c.fwd.is_some() {
             return self.progress_forward(c, id);
         }
-        let hex = self.server.drive.hex;
+        let hex = self.server.settings.drive.hex;
         let broker = matches!(self.server.spec, Spec::Broker);
         let mut reads = 0;
         loop {
@@ -752,7 +757,7 @@ impl Loop {
     /// has not drained for `--stall-timeout`. Returns whether any queue is
     /// still full (so the loop checks again).
     fn drop_stalled(&mut self, now: Instant) -> bool {
-        let Some(bound) = self.server.stall else {
+        let Some(bound) = self.server.settings.stall else {
             return false;
         };
         let stalled: Vec<usize> = self
@@ -787,16 +792,18 @@ impl Loop {
             // A peer that went away is routine for a server; say so only
             // when asked.
             if !crate::error::peer_went_away(&e)
-                || self.server.log.level >= crate::event::Level::Verbose
+                || self.server.settings.log.level >= crate::event::Level::Verbose
             {
-                self.server
-                    .log
-                    .error(&format!("{}: {}", c.peer, crate::error::describe(&e)));
+                self.server.settings.log.error(&format!(
+                    "{}: {}",
+                    c.peer,
+                    crate::error::describe(&e)
+                ));
             }
         }
         if c.stream.tls().is_some_and(|t| t.truncated()) {
             let warning = crate::transport::tls::truncation(&c.peer.to_string());
-            self.server.log.warning(&warning);
+            self.server.settings.log.warning(&warning);
         }
         if let Some(mut ch) = c.child.take() {
             ch.close();
@@ -808,6 +815,7 @@ impl Loop {
             c.tally.via = f.via();
         }
         self.server
+            .settings
             .log
             .closed(kind, &c.peer.to_string(), c.tally, c.started.elapsed());
         self.totals.conns += 1;
@@ -829,7 +837,7 @@ impl Loop {
     /// the grace period, and both its sides are reset: whatever it was
     /// sending is cut, and must not look complete.
     fn panicked(&mut self, c: Conn) {
-        runtime::report(&self.server.log, &c.peer, Some(&End::Panicked));
+        runtime::report(&self.server.settings.log, &c.peer, Some(&End::Panicked));
         // Its session's output, not yet queued, is nobody else's.
         self.scratch.clear();
         if let Some(ch) = &c.child {
@@ -843,7 +851,7 @@ impl Loop {
     }
 
     fn close_idle(&mut self, now: Instant) {
-        let Some(idle) = self.server.drive.idle else {
+        let Some(idle) = self.server.settings.drive.idle else {
             return;
         };
         let expired: Vec<usize> = self
@@ -869,7 +877,7 @@ impl Loop {
 
     fn begin_stop(&mut self) {
         runtime::notify("STOPPING=1");
-        self.stopping = Some(Instant::now() + self.server.grace);
+        self.stopping = Some(Instant::now() + self.server.settings.grace);
         // Stop accepting: closing the listeners removes Unix socket files,
         // and new clients get a clear refusal instead of waiting.
         self.listeners.clear();
@@ -1109,19 +1117,21 @@ mod tests {
         let server = Server {
             bound: Bound::Stream(Vec::new()),
             spec,
-            log: log.clone(),
-            access: crate::access::Access::default(),
-            limit: None,
-            max_conns: None,
-            pool: u64::MAX,
-            pool_flag: "",
-            grace: Duration::from_secs(1),
-            stall: None,
-            drive: crate::handler::drive::Drive {
-                log,
-                idle: None,
-                hex: false,
-                count: false,
+            settings: runtime::Settings {
+                log: log.clone(),
+                access: crate::access::Access::default(),
+                limit: None,
+                max_conns: None,
+                pool: u64::MAX,
+                pool_flag: "",
+                grace: Duration::from_secs(1),
+                stall: None,
+                drive: crate::handler::drive::Drive {
+                    log,
+                    idle: None,
+                    hex: false,
+                    count: false,
+                },
             },
             signals: runtime::Signals::default(),
             kind: crate::addr::Kind::Unix,
@@ -1244,7 +1254,7 @@ mod tests {
     fn a_panicking_connection_s_program_is_ended() {
         let argv: Arc<[OsString]> = ["sleep", "30"].map(OsString::from).into();
         let mut lp = a_loop(Spec::Exec(argv));
-        lp.server.max_conns = Some(1);
+        lp.server.settings.max_conns = Some(1);
         let (a, _client) = connect(&mut lp);
         assert!(lp.conns[&a].child.is_some(), "its program runs");
         assert!(!lp.can_accept(), "the one slot is taken");

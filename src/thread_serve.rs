@@ -110,9 +110,9 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
     let mut stdout_closed = false;
     let mut sessions = runtime::Sessions::<u64>::new();
     let mut waiting = runtime::Waiting::default();
-    let max = server.pool;
+    let max = server.settings.pool;
     let waker = acc.waker.clone();
-    let (spec, drive_opts) = (server.spec.clone(), server.drive.clone());
+    let (spec, drive_opts) = (server.spec.clone(), server.settings.drive.clone());
 
     // Start a thread when queued jobs outnumber the threads waiting for
     // work and the pool has room. A thread that cannot start (a process or
@@ -155,10 +155,13 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                         stdout_closed = true;
                     }
                     sessions.ended(id);
-                    runtime::report(&server.log, &a.peer, end.as_ref());
-                    server
-                        .log
-                        .closed(kind, &a.peer.to_string(), tally, a.started.elapsed());
+                    runtime::report(&server.settings.log, &a.peer, end.as_ref());
+                    server.settings.log.closed(
+                        kind,
+                        &a.peer.to_string(),
+                        tally,
+                        a.started.elapsed(),
+                    );
                     totals.conns += 1;
                     totals.add(tally);
                 }
@@ -223,7 +226,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                 job,
                 || grow(&mut threads),
                 &mut retry,
-                &server.log,
+                &server.settings.log,
                 "session",
             );
         }
@@ -277,7 +280,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
                 job,
                 || grow(&mut threads),
                 &mut retry,
-                &server.log,
+                &server.settings.log,
                 "connection",
             );
         }

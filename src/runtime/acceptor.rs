@@ -190,7 +190,7 @@ impl Acceptor {
                 Err(e) => {
                     // Out of descriptors, say: the connection waits in the
                     // backlog until a worker ends and we look again.
-                    server.log.repeated(
+                    server.settings.log.repeated(
                         "accept",
                         true,
                         &format!("accept: {}", crate::error::describe(&e)),
@@ -270,7 +270,7 @@ impl Acceptor {
         served: u64,
         active: usize,
     ) -> Turn {
-        server.log.flush_repeated(false);
+        server.settings.log.flush_repeated(false);
         if stopping.is_none() {
             *stopping = server.stop_deadline(stdout_closed);
             if stopping.is_some() {
@@ -281,7 +281,7 @@ impl Acceptor {
         notify_status(served, active);
         // Forwarded datagram sessions still receive through the socket
         // after the last one is admitted.
-        if server.limit.is_some_and(|l| served >= l) && !(self.sessions && active > 0) {
+        if server.settings.limit.is_some_and(|l| served >= l) && !(self.sessions && active > 0) {
             self.close();
         }
         if self.spent() {
@@ -323,18 +323,18 @@ impl Waiting {
         stopping: bool,
         fds: &[std::os::fd::BorrowedFd<'_>],
     ) {
-        if self.said || stopping || server.limit.is_some_and(|l| served >= l) {
+        if self.said || stopping || server.settings.limit.is_some_and(|l| served >= l) {
             return;
         }
-        let (bound, flag) = match server.max_conns {
-            Some(m) if m <= server.pool => (m, "--max-conns"),
-            _ => (server.pool, server.pool_flag),
+        let (bound, flag) = match server.settings.max_conns {
+            Some(m) if m <= server.settings.pool => (m, "--max-conns"),
+            _ => (server.settings.pool, server.settings.pool_flag),
         };
         if (active as u64) < bound || !readable(fds) {
             return;
         }
         self.said = true;
-        server.log.repeated(
+        server.settings.log.repeated(
             "waiting for a slot",
             false,
             &format!(

@@ -24,21 +24,8 @@ pub use sessions::*;
 pub struct Server {
     pub bound: Bound,
     pub spec: Spec,
-    pub log: Log,
-    pub access: Access,
-    /// Stop after this many connections (datagrams for UDP).
-    pub limit: Option<u64>,
-    pub max_conns: Option<u64>,
-    /// The model's own bound on connections at once (children, threads).
-    pub pool: u64,
-    /// The flag that sets `pool` (`--max-children`, `--max-threads`;
-    /// empty for `serve`, which has none).
-    pub pool_flag: &'static str,
-    pub grace: Duration,
-    /// How long a peer that does not read may hold the others back
-    /// (`serve` only).
-    pub stall: Option<Duration>,
-    pub drive: Drive,
+    /// What the command line settled (events, limits, stopping, driving).
+    pub settings: Settings,
     pub signals: Signals,
     /// The transport's name for events: tcp, udp, unix, unixgram.
     pub kind: crate::addr::Kind,
@@ -60,14 +47,16 @@ impl Server {
             return false;
         }
         if !self
+            .settings
             .access
             .permits(peer.ip(), peer.credentials().map(|c| c.0))
         {
-            self.log.refused(kind, &peer.to_string());
+            self.settings.log.refused(kind, &peer.to_string());
             return false;
         }
         *served += 1;
-        self.log
+        self.settings
+            .log
             .connection(kind, &peer.to_string(), peer.credentials());
         true
     }
@@ -94,7 +83,7 @@ impl Server {
         if !transport::ours::looped(*p, l) {
             return false;
         }
-        self.log.repeated(
+        self.settings.log.repeated(
             "forwarding loop",
             true,
             &format!(
@@ -116,7 +105,7 @@ impl Server {
         served: &mut u64,
     ) -> bool {
         if self.spec.replies() && crate::handler::reflection(peer, local) {
-            self.log.refused(kind, &peer.to_string());
+            self.settings.log.refused(kind, &peer.to_string());
             return false;
         }
         self.admit(kind, peer, || local.clone(), served)
@@ -130,7 +119,7 @@ impl Server {
         if stdout_closed {
             Some(now)
         } else if self.signals.count() > 0 {
-            Some(now + self.grace)
+            Some(now + self.settings.grace)
         } else {
             None
         }
@@ -174,19 +163,9 @@ pub fn setup(cfg: Config) -> Result<Server> {
         listen,
         opts,
         spec,
-        settings:
-            Settings {
-                log,
-                access,
-                limit,
-                max_conns,
-                pool,
-                pool_flag,
-                grace,
-                stall,
-                drive,
-            },
+        settings,
     } = cfg;
+    let log = &settings.log;
     raise_fd_limit();
     crate::sys::become_subreaper();
     crate::output::hex_as_json(log.json);
@@ -230,7 +209,7 @@ pub fn setup(cfg: Config) -> Result<Server> {
             }
         }
     }
-    warn_if_open(&log, &spec, &access, &bound);
+    warn_if_open(log, &spec, &settings.access, &bound);
     let locals: Vec<String> = match &bound {
         Bound::Stream(ls) => ls
             .iter()
@@ -249,15 +228,7 @@ pub fn setup(cfg: Config) -> Result<Server> {
         kind: bound.kind(),
         bound,
         spec,
-        log,
-        access,
-        limit,
-        max_conns,
-        pool,
-        pool_flag,
-        grace,
-        stall,
-        drive,
+        settings,
         signals,
     })
 }
@@ -481,7 +452,7 @@ impl Server {
     /// (a stop that had to cut them still exits as the signal asks).
     pub fn warn_cut(&self, open: usize) {
         if open > 0 {
-            self.log.warning(&format!(
+            self.settings.log.warning(&format!(
                 "the grace period is over: ending {open} {}{} still open",
                 self.unit(),
                 if open == 1 { "" } else { "s" }
@@ -508,8 +479,9 @@ impl Server {
         began: std::time::Instant,
         stdout_closed: bool,
     ) -> Result<()> {
-        self.log.flush_repeated(true);
-        self.log
+        self.settings.log.flush_repeated(true);
+        self.settings
+            .log
             .summary(totals.conns, self.unit(), totals.tally, began.elapsed());
         // Nothing started for a connection outlives the server.
         exec::kill_leftovers();
@@ -532,9 +504,12 @@ impl Server {
 /// `--count`, within the model's pool and within `--max-conns`.
 pub fn may_accept(server: &Server, served: u64, active: usize, stopping: bool) -> bool {
     !stopping
-        && server.limit.is_none_or(|l| served < l)
-        && (active as u64) < server.pool
-        && server.max_conns.is_none_or(|m| (active as u64) < m)
+        && server.settings.limit.is_none_or(|l| served < l)
+        && (active as u64) < server.settings.pool
+        && server
+            .settings
+            .max_conns
+            .is_none_or(|m| (active as u64) < m)
 }
 
 /// Why the connection (or datagram) a worker served ended, as a log line.

@@ -58,8 +58,8 @@ impl<W: Copy + PartialEq> Sessions<W> {
                 match inbox.deliver(&buf[..len]) {
                     Delivered::Sent => continue,
                     Delivered::Dropped => {
-                        if server.log.level >= crate::event::Level::Verbose {
-                            server.log.warning(&format!(
+                        if server.settings.log.level >= crate::event::Level::Verbose {
+                            server.settings.log.warning(&format!(
                                 "{peer}: dropped a datagram: its session lags behind"
                             ));
                         }
@@ -71,7 +71,7 @@ impl<W: Copy + PartialEq> Sessions<W> {
                 }
             }
             if !may_accept(server, *served, active, stopping) {
-                server.log.repeated(
+                server.settings.log.repeated(
                     "no room for a session",
                     false,
                     &format!("{peer}: dropped a datagram: no room for another session"),
@@ -92,7 +92,7 @@ impl<W: Copy + PartialEq> Sessions<W> {
                     };
                     return Some((s, main));
                 }
-                Err(e) => server.log.repeated(
+                Err(e) => server.settings.log.repeated(
                     "start a session",
                     true,
                     &format!("{peer}: start a session: {}", crate::error::describe(&e)),

@@ -49,8 +49,8 @@ impl Loop {
         }
         // A server is all datagram sockets or all stream ones, so draining
         // the socket here starves no connection.
-        let max_jobs = self.server.max_conns.unwrap_or(DGRAM_JOBS);
-        while self.server.limit.is_none_or(|l| self.served < l) {
+        let max_jobs = self.server.settings.max_conns.unwrap_or(DGRAM_JOBS);
+        while self.server.settings.limit.is_none_or(|l| self.served < l) {
             if (self.dgram_jobs.len() as u64) >= max_jobs {
                 return Ok(()); // read on once a program finishes
             }
@@ -63,6 +63,7 @@ impl Loop {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.server
+                        .settings
                         .log
                         .error(&format!("receive: {}", crate::error::describe(&e)));
                     return Ok(());
@@ -76,7 +77,7 @@ impl Loop {
             }
             let started = Instant::now();
             let data = &self.buf[..n];
-            if self.server.drive.hex {
+            if self.server.settings.drive.hex {
                 hex_to_stderr(&peer.to_string(), '<', 0, data);
             }
             if let Spec::Exec(argv) = &self.server.spec {
@@ -94,7 +95,7 @@ impl Loop {
                 Ok((reply, _)) => self.answer(i, &reply, &to, &peer, tally, started),
                 Err(End::StdoutClosed) => return Err(Error::StdoutClosed),
                 Err(e) => {
-                    self.server.log.error(&e.message(&peer));
+                    self.server.settings.log.error(&e.message(&peer));
                     self.answer(i, &[], &to, &peer, tally, started);
                 }
             }
@@ -116,18 +117,20 @@ impl Loop {
         let kind = self.server.kind;
         let silent = reply.is_empty() && !self.server.spec.answers_empty();
         if let (false, Some(d)) = (silent, self.dgrams.get(sock)) {
-            if self.server.drive.hex {
+            if self.server.settings.drive.hex {
                 hex_to_stderr(&peer.to_string(), '>', 0, reply);
             }
             match d.send_to(reply, to) {
                 Ok(m) => tally.bytes_out = m as u64,
                 Err(e) => self
                     .server
+                    .settings
                     .log
                     .error(&format!("{peer}: {}", crate::error::describe(&e))),
             }
         }
         self.server
+            .settings
             .log
             .closed(kind, &peer.to_string(), tally, started.elapsed());
         self.totals.conns += 1;
@@ -155,7 +158,7 @@ impl Loop {
         let mut pipes = match spawned {
             Ok(p) => p,
             Err(e) => {
-                self.server.log.error(&format!(
+                self.server.settings.log.error(&format!(
                     "{peer}: {}",
                     exec::describe_spawn_error(&argv[0], &e)
                 ));
@@ -198,6 +201,7 @@ impl Loop {
         }
         if let Some(e) = failed {
             self.server
+                .settings
                 .log
                 .error(&format!("{}: {}", j.peer, crate::error::describe(&e)));
         }
@@ -223,7 +227,7 @@ impl Loop {
     /// After --once / --count, close the datagram sockets, but only once
     /// every program has answered through them.
     pub(super) fn close_dgrams_at_limit(&mut self) {
-        if self.server.limit.is_some_and(|l| self.served >= l)
+        if self.server.settings.limit.is_some_and(|l| self.served >= l)
             && self.dgram_jobs.is_empty()
             && self.sessions.is_empty()
         {

@@ -240,7 +240,7 @@ impl Loop {
         let r = self.first_up(target, id, now);
         match self.watched(id, r) {
             Ok(up) => {
-                let splice = !self.server.drive.hex && !target.addr.is_datagram();
+                let splice = !self.server.settings.drive.hex && !target.addr.is_datagram();
                 c.fwd = Some(Box::new(Fwd {
                     target: target.clone(),
                     up,
@@ -443,6 +443,7 @@ impl Loop {
     /// connection.
     fn forward_failed(&mut self, c: &mut Conn, f: &Forward, why: &str) {
         self.server
+            .settings
             .log
             .error(&format!("{}: {}", c.peer, f.failed(why)));
         // The client was owed an answer: a reset, not a FIN that looks
@@ -481,7 +482,7 @@ impl Loop {
             }
         };
         // The peer's name only for --hex: this runs on every event.
-        let label = self.server.drive.hex.then(|| c.peer.to_string());
+        let label = self.server.settings.drive.hex.then(|| c.peer.to_string());
         if let Upstream::Stream(s) = u {
             if let Some(t) = s.tls() {
                 // What a full socket left over goes before anything new.
@@ -854,6 +855,7 @@ impl Loop {
             if let Some(s) = self.sessions.get(&id) {
                 let peer = s.peer.clone();
                 self.server
+                    .settings
                     .log
                     .error(&format!("{peer}: {}", f.failed(&why)));
             }
@@ -874,6 +876,7 @@ impl Loop {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.server
+                        .settings
                         .log
                         .error(&format!("receive: {}", crate::error::describe(&e)));
                     return;
@@ -885,13 +888,14 @@ impl Loop {
             let s = match found.and_then(|id| self.sessions.get_mut(id)) {
                 Some(s) => s,
                 None => {
-                    let full = self.server.limit.is_some_and(|l| self.served >= l)
+                    let full = self.server.settings.limit.is_some_and(|l| self.served >= l)
                         || self
                             .server
+                            .settings
                             .max_conns
                             .is_some_and(|m| self.sessions.len() as u64 >= m);
                     if full {
-                        self.server.log.repeated(
+                        self.server.settings.log.repeated(
                             "no room for a session",
                             false,
                             &format!("{peer}: dropped a datagram: no room for another session"),
@@ -911,7 +915,7 @@ impl Loop {
                         Ok(up) => up,
                         Err(why) => {
                             // Out of descriptors, say: once a second at most.
-                            self.server.log.repeated(
+                            self.server.settings.log.repeated(
                                 "start a session",
                                 true,
                                 &format!("{peer}: {}", f.failed(&why)),
@@ -940,6 +944,7 @@ impl Loop {
                         // closing event, its totals.
                         self.sessions.insert(id, session);
                         self.server
+                            .settings
                             .log
                             .error(&format!("{peer}: {}", crate::error::describe(&e)));
                         self.close_session(id);
@@ -949,7 +954,7 @@ impl Loop {
                 }
             };
             let data = &self.buf[..n];
-            if self.server.drive.hex {
+            if self.server.settings.drive.hex {
                 hex_to_stderr(&peer.to_string(), '<', s.tally.bytes_in, data);
             }
             s.tally.bytes_in += n as u64;
@@ -988,7 +993,7 @@ impl Loop {
     }
 
     fn session_replies(&mut self, id: usize) {
-        let hex = self.server.drive.hex;
+        let hex = self.server.settings.drive.hex;
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
@@ -1025,9 +1030,9 @@ impl Loop {
         let Some(s) = self.sessions.remove(&id) else {
             return;
         };
-        crate::runtime::report(&self.server.log, &s.peer, end);
+        crate::runtime::report(&self.server.settings.log, &s.peer, end);
         self.session_ids.remove(&(s.sock, s.peer.clone()));
-        self.server.log.closed(
+        self.server.settings.log.closed(
             self.server.kind,
             &s.peer.to_string(),
             s.tally,

@@ -61,6 +61,7 @@ impl Loop {
                 }
                 _ => {
                     self.server
+                        .settings
                         .log
                         .error(&format!("read stdin: {}", crate::error::describe(&e)));
                     break 0;
