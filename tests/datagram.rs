@@ -371,24 +371,8 @@ fn a_datagram_program_reply_is_capped_at_one_datagram() {
 /// that holds the session is served all along.
 #[test]
 fn a_full_session_table_is_one_line_not_a_flood() {
-    let up = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let up_addr = format!("udp://{}", up.local_addr().unwrap());
-    up.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let echo = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut b = [0u8; 64];
-            let end = std::time::Instant::now() + T * 3;
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) && std::time::Instant::now() < end
-            {
-                if let Ok((n, from)) = up.recv_from(&mut b) {
-                    let _ = up.send_to(&b[..n], from);
-                }
-            }
-        })
-    };
+    let echo = UdpEcho::start();
+    let up_addr = echo.addr.clone();
     for model in MODELS {
         let s = Server::start(&[
             model,
@@ -429,8 +413,7 @@ fn a_full_session_table_is_one_line_not_a_flood() {
         // When the burst ends, one more line counts what was held back.
         s.wait_err("more 'no room for a session' events not shown");
     }
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    echo.join().unwrap();
+    echo.stop();
 }
 
 /// A datagram server has no connections: `-v`'s summary counts sessions
@@ -438,24 +421,8 @@ fn a_full_session_table_is_one_line_not_a_flood() {
 /// model.
 #[test]
 fn a_datagram_summary_counts_sessions_or_datagrams() {
-    let up = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let up_addr = format!("udp://{}", up.local_addr().unwrap());
-    up.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let echo = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut b = [0u8; 64];
-            let end = std::time::Instant::now() + T * 3;
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) && std::time::Instant::now() < end
-            {
-                if let Ok((n, from)) = up.recv_from(&mut b) {
-                    let _ = up.send_to(&b[..n], from);
-                }
-            }
-        })
-    };
+    let echo = UdpEcho::start();
+    let up_addr = echo.addr.clone();
     for model in MODELS {
         // (the server's handler, what its summary says)
         let cases: [(&[&str], &str); 2] = [
@@ -484,8 +451,7 @@ fn a_datagram_summary_counts_sessions_or_datagrams() {
             assert!(!err.contains("connection"), "{model} {handler:?}: {err}");
         }
     }
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    echo.join().unwrap();
+    echo.stop();
 }
 
 /// Ctrl-C ends open forwarded datagram sessions at once (each waits only
@@ -536,5 +502,40 @@ fn ctrl_c_ends_open_datagram_sessions_promptly() {
             "{model}: {err}"
         );
         assert!(!err.contains("grace period is over"), "{model}: {err}");
+    }
+}
+
+/// A UDP upstream that echoes every datagram, on a thread that ends when
+/// stopped (or after 3 T at the latest).
+struct UdpEcho {
+    addr: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl UdpEcho {
+    fn start() -> UdpEcho {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let up = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = format!("udp://{}", up.local_addr().unwrap());
+        up.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut b = [0u8; 64];
+            let end = std::time::Instant::now() + T * 3;
+            while !flag.load(Ordering::SeqCst) && std::time::Instant::now() < end {
+                if let Ok((n, from)) = up.recv_from(&mut b) {
+                    let _ = up.send_to(&b[..n], from);
+                }
+            }
+        });
+        UdpEcho { addr, stop, thread }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().unwrap();
     }
 }
