@@ -14,10 +14,8 @@ fn bench_run_smoke() {
     if !needs(&["python3"]) {
         return;
     }
-    let dir = TempDir::new();
-    let json = dir.path("run.json");
-    let mut child = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/run"))
-        .args([
+    let (out, v) = run_bench(
+        &[
             "--quick",
             "--only",
             "sockcat",
@@ -35,20 +33,9 @@ fn bench_run_smoke() {
             "16",
             "--idle",
             "100",
-            "--json",
-        ])
-        .arg(&json)
-        .stdin(Stdio::null())
-        // Files, not pipes: a pipe read only after the exit would stall the
-        // script once it filled.
-        .stdout(std::fs::File::create(dir.path("out")).unwrap())
-        .stderr(std::fs::File::create(dir.path("err")).unwrap())
-        .spawn()
-        .expect("run bench/run (needs python3)");
-    let status = wait_child(&mut child, Duration::from_secs(60));
-    let out = std::fs::read_to_string(dir.path("out")).unwrap();
-    let err = std::fs::read_to_string(dir.path("err")).unwrap();
-    assert!(status.success(), "bench/run failed\n{out}\n{err}");
+        ],
+        Duration::from_secs(60),
+    );
     for needle in [
         "machine: ",
         "versions: ",
@@ -66,7 +53,6 @@ fn bench_run_smoke() {
     ] {
         assert!(out.contains(needle), "{needle} missing from\n{out}");
     }
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["connections"].as_array().unwrap().len(), 6, "{v}");
     for cell in v["connections"].as_array().unwrap() {
         assert!(
@@ -117,10 +103,8 @@ fn bench_run_smallreq_smoke() {
     if !needs(&["python3", "wrk"]) {
         return;
     }
-    let dir = TempDir::new();
-    let json = dir.path("run.json");
-    let mut child = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/run"))
-        .args([
+    let (out, v) = run_bench(
+        &[
             "--only",
             "sockcat",
             "--bin",
@@ -131,20 +115,10 @@ fn bench_run_smallreq_smoke() {
             "1",
             "--window",
             "0.3",
-            "--json",
-        ])
-        .arg(&json)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(dir.path("out")).unwrap())
-        .stderr(std::fs::File::create(dir.path("err")).unwrap())
-        .spawn()
-        .expect("run bench/run (needs python3)");
-    let status = wait_child(&mut child, Duration::from_secs(90));
-    let out = std::fs::read_to_string(dir.path("out")).unwrap();
-    let err = std::fs::read_to_string(dir.path("err")).unwrap();
-    assert!(status.success(), "bench/run failed\n{out}\n{err}");
+        ],
+        Duration::from_secs(90),
+    );
     assert!(out.contains("== small requests"), "{out}");
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let rows = &v["smallreq"]["cells"]["wrk -c 1"]["rows"];
     for path in [
         "direct (no relay)",
@@ -158,4 +132,27 @@ fn bench_run_smallreq_smoke() {
         );
         assert!(rows[path]["p50_us"]["median"].is_number(), "{path}: {v}");
     }
+}
+
+/// Run `bench/run` with `args` and `--json`, within `limit`: its stdout
+/// and the JSON it wrote. Its output goes to files, not pipes: a pipe
+/// read only after the exit would stall the script once it filled.
+fn run_bench(args: &[&str], limit: Duration) -> (String, Value) {
+    let dir = TempDir::new();
+    let json = dir.path("run.json");
+    let mut child = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/run"))
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(dir.path("out")).unwrap())
+        .stderr(std::fs::File::create(dir.path("err")).unwrap())
+        .spawn()
+        .expect("run bench/run (needs python3)");
+    let status = wait_child(&mut child, limit);
+    let out = std::fs::read_to_string(dir.path("out")).unwrap();
+    let err = std::fs::read_to_string(dir.path("err")).unwrap();
+    assert!(status.success(), "bench/run failed\n{out}\n{err}");
+    let v = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (out, v)
 }
