@@ -24,6 +24,7 @@ fn main() -> ExitCode {
     };
     if let Cmd::Send(a) = &mut cli.cmd {
         a.message_after_dashes = cli::netcat::after_dashes(&argv) >= a.message.len();
+        a.word_after_quiet = cli::netcat::word_after_quiet(&argv);
     }
     let format = match &cli.cmd {
         Cmd::Send(a) => a.common.log_format,
@@ -37,16 +38,7 @@ fn main() -> ExitCode {
         Cmd::ForkServe(_) => "fork-serve",
         Cmd::ThreadServe(_) => "thread-serve",
     };
-    // nc's `-q SECS` after the address: clap took it, as --quiet and a
-    // message word; point to --hold before anything is sent.
-    let habit = match &cli.cmd {
-        Cmd::Send(a) => cli::netcat::quit_seconds(&argv, &a.message),
-        _ => None,
-    };
-    let result = match habit {
-        Some(p) => Err(sockcat::error::Error::usage(p)),
-        None => sockcat::run(cli),
-    };
+    let result = sockcat::run(cli);
     if let Some(code) = sockcat::runtime::forced_exit() {
         return ExitCode::from(code);
     }

@@ -406,6 +406,11 @@ pub struct SendArgs {
     #[arg(skip)]
     pub message_after_dashes: bool,
 
+    /// The word right after a bare `-q` on the command line, for nc's
+    /// `-q SECS` habit (`main` sets it from the command line).
+    #[arg(skip)]
+    pub word_after_quiet: Option<String>,
+
     /// Do not add a newline to the MESSAGE words
     #[arg(short = 'n')]
     pub no_newline: bool,

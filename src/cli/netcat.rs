@@ -147,32 +147,19 @@ pub fn no_subcommand(args: &[std::ffi::OsString]) -> Option<String> {
     Some(format!("no subcommand: {what}, run {run}"))
 }
 
-/// nc's `-q SECS` written after the address (`send localhost 9000 -q 1`):
-/// sockcat's -q is --quiet, and options stand anywhere, so the seconds
-/// became a word of the message and would be sent in place of the input.
-/// (Before the address they become the address: `config::send` says so.)
-pub fn quit_seconds(args: &[std::ffi::OsString], message: &[String]) -> Option<String> {
+/// The word right after a bare `-q` (before any `--`): nc's `-q SECS`
+/// habit, which sockcat's `-q` (`--quiet`) turns into an address or a
+/// message word; `config` says which, and points to `--hold`.
+pub fn word_after_quiet(args: &[std::ffi::OsString]) -> Option<String> {
     let words: Vec<&str> = args
         .iter()
         .map_while(|a| a.to_str())
         .take_while(|w| *w != "--")
         .collect();
-    let number = |w: &str| {
-        !w.is_empty()
-            && w.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-            && w.parse::<f64>().is_ok()
-    };
-    let secs = words
+    words
         .windows(2)
-        .find(|w| w[0] == "-q" && number(w[1]))
-        .map(|w| w[1])?;
-    message.iter().any(|m| m == secs).then(|| {
-        format!(
-            "-q is --quiet, so '{secs}' became a word of the message, sent in place of the \
-             input; for nc's -q SECS (wait SECS after the input's end), write --hold {secs}s \
-             in its place (to send '{secs}' quietly, put it after --)"
-        )
-    })
+        .find(|w| w[0] == "-q")
+        .map(|w| w[1].to_string())
 }
 
 /// How many words follow the first `--` on a command line (0 without

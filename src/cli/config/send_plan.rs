@@ -247,32 +247,42 @@ pub(super) fn send_exec(
     Ok(Some(argv))
 }
 
-/// nc's `-q SECS` (`send -q 1 localhost 9000`): sockcat's -q is --quiet,
-/// so the seconds became the address (port 1) and the real address the
-/// message. A number-looking address with an address right after it is
-/// that habit, and never what was meant; point to `--hold`, which does
-/// what nc's -q does. (Port 1 with such a message is still `-q :1 …`.)
+/// nc's `-q SECS`: sockcat's -q is --quiet, so the seconds became the
+/// address (`send -q 1 localhost 9000`: port 1, with the real address as
+/// the message) or a word of the message (`send localhost 9000 -q 1`,
+/// sent in place of the input). A number right after `-q` in either place
+/// is that habit, never what was meant (before the address, only when an
+/// address follows: `send -q 9000 hi` is a quiet send to port 9000);
+/// point to `--hold`, which does what nc's -q does.
 pub(super) fn netcat_quit_after(args: &SendArgs) -> Result<()> {
-    let Some(secs) = args.addr.to_str() else {
+    let Some(secs) = args.word_after_quiet.as_deref() else {
         return Ok(());
     };
     let number = !secs.is_empty()
         && secs.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && secs.parse::<f64>().is_ok();
-    if !args.common.quiet || !number || args.common.unix {
+    if !number || args.common.unix {
+        return Ok(());
+    }
+    let hold = format!(
+        "for nc's -q SECS (wait SECS after the input's end), write --hold {secs}s in its place"
+    );
+    if args.message.iter().any(|m| m == secs) {
+        return Err(Error::usage(format!(
+            "-q is --quiet, so '{secs}' became a word of the message, sent in place of the \
+             input; {hold} (to send '{secs}' quietly, put it after --)"
+        )));
+    }
+    if args.addr.to_str() != Some(secs) {
         return Ok(());
     }
     let Some(first) = args.message.first() else {
         return Ok(());
     };
-    let address = unmistakably_an_address(first)
-        || netcat_form(first.as_ref(), &args.message[1..], false).is_some();
-    if !address {
-        return Ok(());
-    }
     let to: Vec<&str> = match netcat_form(first.as_ref(), &args.message[1..], false) {
         Some(_) => args.message.iter().take(2).map(String::as_str).collect(),
-        None => vec![first.as_str()],
+        None if unmistakably_an_address(first) => vec![first.as_str()],
+        None => return Ok(()),
     };
     let to = to.join(" ");
     let port = if secs.parse::<u16>().is_ok() {
@@ -282,8 +292,7 @@ pub(super) fn netcat_quit_after(args: &SendArgs) -> Result<()> {
     };
     Err(Error::usage(format!(
         "-q is --quiet, so '{secs}' was taken for the address and '{to}' for the message; \
-         for nc's -q SECS (wait SECS after the input's end), write --hold {secs}s in its \
-         place{port}"
+         {hold}{port}"
     )))
 }
 
