@@ -460,6 +460,8 @@ impl Stream {
             return Err(e);
         }
         match sock.peer_addr() {
+            // A connection to itself is refused here as in every connect.
+            Ok(_) if self_connected(&sock) => Err(refused_self()),
             Ok(_) => Ok(true),
             Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(false),
             Err(e) => Err(e),
@@ -523,6 +525,24 @@ pub fn connect_retry(
 mod happy_eyeballs_tests {
     use super::interleave;
     use std::net::SocketAddr;
+
+    /// A socket bound to a free port and connected to that same port is
+    /// connected to itself (TCP's simultaneous open): the event loop's
+    /// connect check refuses it, as the blocking connects do.
+    #[test]
+    fn a_connection_to_itself_is_refused_by_connect_done() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.bind(&port.into()).unwrap();
+        sock.connect(&port.into()).unwrap();
+        let stream = super::Stream::Tcp(sock.into());
+        let e = stream.connect_done().unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+    }
 
     #[test]
     fn families_interleave_ipv6_first() {
