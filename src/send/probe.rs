@@ -4,26 +4,29 @@
 use super::*;
 
 /// `-z`: connect and close. Exit 0 when the port accepts connections.
-/// The result is one line on stdout, as each port of a scan has (a
-/// failure also says why on stderr, as any failed connection does).
+/// The result is one line on stdout, as each port of a scan has; only
+/// what the line cannot say (an `error` state) also explains itself on
+/// stderr.
 pub(super) fn probe(p: &Plan, open_only: bool) -> Result<()> {
     if p.addr.is_datagram() {
         return probe_datagram(p, open_only);
     }
     let began = Instant::now();
-    let r = transport::connect_retry(&p.addr, &p.opts, p.connect_timeout, p.source, p.retry);
-    let state = match &r {
+    let e = match transport::connect_retry(&p.addr, &p.opts, p.connect_timeout, p.source, p.retry) {
         Ok(s) => {
             let _ = s.shutdown(Shutdown::Both);
-            scan::State::Open
+            probe_result(p, open_only, &scan::State::Open);
+            return Ok(());
         }
-        Err(Error::Usage(_)) => return r.map(|_| ()),
-        Err(Error::Timeout(_)) => scan::State::Filtered(to_millis(began.elapsed())),
-        Err(e) if refused_by_target(p, e) => scan::State::Closed,
-        Err(e) => scan::State::Error(e.to_string()),
+        Err(e) => e,
     };
-    probe_result(p, open_only, &state);
-    r.map(|_| ()).map_err(|e| said_on_stdout(p, e))
+    let state = match &e {
+        Error::Usage(_) => return Err(e),
+        Error::Timeout(_) => scan::State::Filtered(to_millis(began.elapsed())),
+        e if refused_by_target(p, e) => scan::State::Closed,
+        e => scan::State::Error(e.to_string()),
+    };
+    Err(concluded(p, open_only, state, e))
 }
 
 /// Whether a failed connect means the target refused: our own words for
@@ -39,14 +42,15 @@ pub(super) fn refused_by_target(p: &Plan, e: &Error) -> bool {
     }
 }
 
-/// A probe's error once its result line is out: a closed or silent port
-/// is said there, so only its exit code stays (as in a scan, and `-q`
-/// silences both); anything else still explains itself on stderr.
-pub(super) fn said_on_stdout(p: &Plan, e: Error) -> Error {
-    match &e {
-        Error::Timeout(_) => Error::Exit(e.exit_code()),
-        _ if refused_by_target(p, &e) => Error::Exit(e.exit_code()),
-        _ => e,
+/// A failed probe's line, and its error once the line is out: a closed
+/// or silent port is said there, so only the exit code stays (as in a
+/// scan, and `-q` silences both); an `error` still explains itself on
+/// stderr.
+fn concluded(p: &Plan, open_only: bool, state: scan::State, e: Error) -> Error {
+    probe_result(p, open_only, &state);
+    match state {
+        scan::State::Error(_) => e,
+        _ => Error::Exit(e.exit_code()),
     }
 }
 
@@ -71,8 +75,7 @@ pub(super) fn probe_datagram(p: &Plan, open_only: bool) -> Result<()> {
         } else {
             scan::State::Error(crate::error::describe(&e))
         };
-        probe_result(p, open_only, &state);
-        said_on_stdout(p, probe_refused(p, e))
+        concluded(p, open_only, state, probe_refused(p, e))
     };
     d.send(&[]).map_err(refused)?;
     let wait = p.wait.unwrap_or(Duration::from_secs(1));
@@ -90,8 +93,13 @@ pub(super) fn probe_datagram(p: &Plan, open_only: bool) -> Result<()> {
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
             ) =>
         {
-            probe_result(p, open_only, &scan::State::OpenOrFiltered(wait));
-            Err(Error::Exit(crate::error::code::TIMEOUT))
+            let timeout = Error::Exit(crate::error::code::TIMEOUT);
+            Err(concluded(
+                p,
+                open_only,
+                scan::State::OpenOrFiltered(wait),
+                timeout,
+            ))
         }
         Err(e) => Err(refused(e)),
     }
