@@ -282,7 +282,7 @@ pub fn show(log: &Log, open_only: bool, kind: Kind, at: &str, st: &State) -> io:
 
 fn probe_tcp(sa: SocketAddr, t: Duration) -> State {
     match std::net::TcpStream::connect_timeout(&sa, t.max(Duration::from_millis(1))) {
-        Ok(s) if crate::transport::self_connected(&socket2::SockRef::from(&s)) => State::Closed,
+        Ok(s) if crate::transport::self_connected(&socket2::SockRef::from(&s), sa) => State::Closed,
         Ok(_) => State::Open,
         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => State::Closed,
         Err(e)

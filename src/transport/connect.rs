@@ -223,7 +223,7 @@ pub(super) fn happy_eyeballs(
             let sa = *sa;
             let state = sock.take_error().map(|e| (e, sock.peer_addr().is_ok()));
             match state {
-                Ok((None, true)) if self_connected(sock) => {
+                Ok((None, true)) if self_connected(sock, sa) => {
                     last = Some((sa, refused_self()));
                     attempts.remove(i);
                     next_start = Instant::now();
@@ -298,7 +298,7 @@ pub(super) fn connect_inet(
         }
         Err(e) => return Err(e),
     }
-    if self_connected(&sock) {
+    if self_connected(&sock, sa) {
         return Err(refused_self());
     }
     if timeout.is_some() {
@@ -307,16 +307,17 @@ pub(super) fn connect_inet(
     Ok(sock.into())
 }
 
-/// Whether a TCP connection is to itself: a connect to a free loopback
+/// Whether a TCP connection to `peer` is to itself: a connect to a free
 /// port in the ephemeral range can be given that same port as its source,
 /// and TCP's simultaneous open then connects the socket to itself. Nothing
 /// listens there, so it counts as refused (a scan would call the port
-/// open, and a client would read back its own bytes).
-pub fn self_connected(sock: &Socket) -> bool {
-    match (sock.local_addr(), sock.peer_addr()) {
-        (Ok(l), Ok(p)) => l.as_socket().is_some() && l.as_socket() == p.as_socket(),
-        _ => false,
-    }
+/// open, and a client would read back its own bytes). One getsockname:
+/// every connect pays it.
+pub fn self_connected(sock: &Socket, peer: SocketAddr) -> bool {
+    sock.local_addr()
+        .ok()
+        .and_then(|l| l.as_socket())
+        .is_some_and(|l| l == peer)
 }
 
 pub(super) fn refused_self() -> io::Error {
@@ -461,7 +462,9 @@ impl Stream {
         }
         match sock.peer_addr() {
             // A connection to itself is refused here as in every connect.
-            Ok(_) if self_connected(&sock) => Err(refused_self()),
+            Ok(peer) if peer.as_socket().is_some_and(|p| self_connected(&sock, p)) => {
+                Err(refused_self())
+            }
             Ok(_) => Ok(true),
             Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(false),
             Err(e) => Err(e),
