@@ -101,29 +101,14 @@ pub fn run(cfg: Config) -> Result<()> {
     if plan.addr.is_datagram() {
         return datagrams(&plan, input);
     }
-    let stream = transport::connect_retry(
-        &plan.addr,
-        &plan.opts,
-        plan.connect_timeout,
-        plan.source,
-        plan.retry,
-    )?;
+    let stream = open(&plan)?;
     let began = Instant::now();
     let kind = plan.addr.kind();
     let proxy = plan.opts.proxy.as_ref().map(|p| p.url.to_string());
-    plan.log.connected(
-        kind,
-        &plan.addr.to_string(),
-        &stream.local().to_string(),
-        proxy.as_deref(),
-    );
     let tls = match &stream {
         Stream::Tls(t) => Some(t.clone()),
         _ => None,
     };
-    if let Some(t) = &tls {
-        plan.log.tls(&plan.addr.to_string(), &t.settled(), false);
-    }
     let end = exchange(&plan, stream, input)?;
     let truncated = tls.as_ref().is_some_and(|t| t.truncated());
     if let Some(w) = cut_warning(&plan, &end, truncated, proxy.as_deref()) {
@@ -139,6 +124,23 @@ pub fn run(cfg: Config) -> Result<()> {
     plan.log
         .closed(kind, &plan.addr.to_string(), tally, began.elapsed());
     Ok(())
+}
+
+/// Connect as the plan says (retrying, through the proxy, TLS) and say so:
+/// the `connected` event, and what a TLS handshake settled.
+pub(crate) fn open(p: &Plan) -> Result<Stream> {
+    let stream = transport::connect_retry(&p.addr, &p.opts, p.connect_timeout, p.source, p.retry)?;
+    let proxy = p.opts.proxy.as_ref().map(|x| x.url.to_string());
+    p.log.connected(
+        p.addr.kind(),
+        &p.addr.to_string(),
+        &stream.local().to_string(),
+        proxy.as_deref(),
+    );
+    if let Some(t) = stream.tls() {
+        p.log.tls(&p.addr.to_string(), &t.settled(), false);
+    }
+    Ok(stream)
 }
 
 fn plan_load(p: &Plan) -> load::Target {

@@ -61,19 +61,9 @@ pub fn run(p: &Plan, argv: &[OsString]) -> Result<()> {
     // so the end of `send` can still find and end it.
     crate::sys::become_subreaper();
     watch_signals()?;
-    let stream = transport::connect_retry(&p.addr, &p.opts, p.connect_timeout, p.source, p.retry)?;
+    let stream = super::open(p)?;
     let began = Instant::now();
     let kind = p.addr.kind();
-    let proxy = p.opts.proxy.as_ref().map(|x| x.url.to_string());
-    p.log.connected(
-        kind,
-        &p.addr.to_string(),
-        &stream.local().to_string(),
-        proxy.as_deref(),
-    );
-    if let Some(t) = stream.tls() {
-        p.log.tls(&p.addr.to_string(), &t.settled(), false);
-    }
     let copying =
         p.hex || p.idle.is_some() || p.log.level >= Level::Verbose || stream.plain_fd().is_none();
     let (child, pid, pipes) = match spawn(p, argv, &stream, copying) {
