@@ -45,14 +45,16 @@ impl Bar {
                         ProgressStyle::with_template(
                             "{bytes}/{total_bytes} [{bar:30}] {bytes_per_sec}, ETA {eta}",
                         )
-                        .expect("valid template")
+                        // (A fixed template: it parses, and a bar without
+                        // it would still count.)
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
                         .progress_chars("=> "),
                     )
             }
             None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10))
                 .with_style(
                     ProgressStyle::with_template("{bytes} sent, {bytes_per_sec}, {elapsed}")
-                        .expect("valid template"),
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 ),
         };
         if mode == Mode::Always {

@@ -226,7 +226,7 @@ fn hear_into(s: &mut State) {
         // Writes of RECORD bytes are atomic and reads take a multiple of
         // it, so a read never splits a record.
         for r in buf[..n].chunks_exact(RECORD) {
-            let pid = i32::from_ne_bytes(r[4..8].try_into().expect("4 bytes"));
+            let pid = i32::from_ne_bytes([r[4], r[5], r[6], r[7]]);
             match r[0] {
                 BEGIN => *s.children.entry(pid).or_default() += 1,
                 SOCKET | DONE => {
