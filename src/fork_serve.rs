@@ -20,20 +20,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Token};
+use mio::{Interest, Token};
 
 use crate::error::{Context, Result};
 use crate::event::Tally;
 use crate::handler::{End, drive, exec};
-use crate::runtime::{self, Acceptor, Request, Server, Totals, Turn, token};
+use crate::runtime::schedule::{self, Outcome, Work};
+use crate::runtime::{self, Acceptor, Server, Totals, token};
 use crate::sys::{self, Forked};
 use crate::transport::{Dgram, Endpoint, ReplyTo, Stream};
 use nix::sys::signal::Signal;
-
-struct ChildInfo {
-    pidfd: Option<OwnedFd>,
-    peer: Endpoint,
-}
 
 /// A handler child's exit status when our stdout was closed (`| head`):
 /// the parent then stops, as serve and thread-serve do.
@@ -62,212 +58,146 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
             Interest::READABLE,
         )
         .context("watch pipe")?;
-
-    let mut children: HashMap<libc::pid_t, ChildInfo> = HashMap::new();
-    let mut served = 0u64;
-    let mut totals = Totals::default();
-    let mut stopping: Option<Instant> = None;
-    let mut termed = false;
-    let mut events = Events::with_capacity(256);
     let began = Instant::now();
-    let mut buf = vec![0u8; 256 * 1024];
-    // Without pidfds (Linux before 5.3), reap on a short timer instead.
-    let mut poll_reap = false;
+    let mut children = Children {
+        pidfds: HashMap::new(),
+        poll_reap: false,
+        terminated: false,
+        tally_rx,
+        tally_tx,
+    };
+    let mut done = schedule::run(&server, &mut acc, &mut children)?;
+    drain_tallies(&children.tally_rx, &mut done.totals);
+    server.finish(&done.totals, began, done.stdout_closed)
+}
 
-    let mut exited: Vec<libc::pid_t> = Vec::new();
-    let mut stdout_closed = false;
-    let mut sessions = runtime::Sessions::<libc::pid_t>::new();
-    let mut waiting = runtime::Waiting::default();
-    loop {
-        if poll_reap {
-            exited.extend(children.keys());
-        }
-        stdout_closed |= reap(&acc, &mut children, &server, &exited, &mut sessions);
-        exited.clear();
-        exec::reap_orphans();
-        drain_tallies(&tally_rx, &mut totals);
-        crate::transport::ours::hear();
-        let turn = acc.turn(
-            &server,
-            &mut stopping,
-            stdout_closed,
-            served,
-            children.len(),
-        );
-        if stopping.is_some() {
-            sessions.close_all();
-        }
-        match turn {
-            Turn::Done => break,
-            Turn::Serve => {}
-            Turn::Cut => {
-                if !termed {
-                    termed = true;
-                    server.warn_cut(children.len());
-                    exec::signal_all(Signal::SIGTERM);
-                }
+/// fork-serve's workers: a child per request, each watched through a
+/// pidfd (the kernel says when it exits, however it exits: its slot
+/// always comes back), reporting its bytes through one shared pipe.
+struct Children {
+    /// Each child's pidfd (`None`: pidfds are not available, and children
+    /// are reaped on a timer).
+    pidfds: HashMap<libc::pid_t, Option<OwnedFd>>,
+    /// Without pidfds (Linux before 5.3), reap on a short timer instead.
+    poll_reap: bool,
+    /// The children were asked to stop at the end of the grace period.
+    terminated: bool,
+    tally_rx: std::fs::File,
+    tally_tx: std::fs::File,
+}
+
+impl schedule::Workers for Children {
+    type Id = libc::pid_t;
+
+    fn start(
+        &mut self,
+        server: &Server,
+        acc: &Acceptor,
+        work: Work<'_>,
+    ) -> io::Result<libc::pid_t> {
+        let pid = match work {
+            Work::Stream { stream, peer } => {
+                fork_stream(server, acc, stream, &peer, &self.tally_tx)?
             }
-            Turn::Abandon => {
-                exec::signal_all(Signal::SIGKILL);
-                for pid in children.keys() {
-                    sys::wait_child(*pid, true);
-                }
-                break;
-            }
-        }
-        // Forwarded datagram sessions: each peer's datagrams to its child.
-        while let Some((s, main)) = acc
-            .sessions
-            .then(|| {
-                sessions.receive(
-                    &acc,
-                    &server,
-                    &mut buf,
-                    &mut served,
-                    children.len(),
-                    stopping.is_some(),
-                )
-            })
-            .flatten()
-        {
-            let peer = s.peer.clone();
-            let sock = s.sock.clone();
-            // The child closes the server's end of every inbox, its own
-            // among them: holding that, it would never see the inbox close
-            // when the server stops, and would wait out the grace period.
-            let mut others = sessions.fds();
-            others.push(main.raw_fd());
-            match fork_session(&server, &acc, &buf, s, &others, &tally_tx) {
-                Ok(pid) => {
-                    poll_reap |= track(&acc, &mut children, pid, peer.clone());
-                    sessions.started(&sock, peer, pid, main);
-                }
-                Err(e) => server.settings.log.error(&format!("{peer}: {e}")),
-            }
-        }
-        let mut accepted = 0;
-        while !acc.sessions
-            && runtime::may_accept(&server, served, children.len(), stopping.is_some())
-        {
-            if accepted == runtime::ACCEPTS_PER_TURN {
-                break;
-            }
-            // Refused peers are closed in `next`: no child is forked for them.
-            let Some(req) = acc.next(&server, &mut buf, &mut served) else {
-                break;
-            };
-            accepted += 1;
-            let (forked, peer) = match req {
-                Request::Stream { stream, peer } => {
-                    (fork_stream(&server, &acc, stream, &peer, &tally_tx), peer)
-                }
-                Request::Datagram {
-                    len,
-                    to,
-                    peer,
-                    sock,
-                } => {
-                    let r = fork_datagram(&server, &acc, &buf[..len], &peer, &to, &sock, &tally_tx);
-                    (r, peer)
-                }
-            };
-            match forked {
-                Ok(pid) => poll_reap |= track(&acc, &mut children, pid, peer),
-                Err(e) => server.settings.log.error(&format!("{peer}: {e}")),
-            }
-        }
-        if !acc.sessions {
-            acc.waiting(
-                &mut waiting,
-                &server,
-                served,
-                children.len(),
-                stopping.is_some(),
-            );
-        }
-        let mut timeout = stopping.map(|d| {
-            let until = if termed { d + runtime::HARD_STOP } else { d };
-            until
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(10))
-        });
-        // More may wait in the backlog: look again at once, after reaping.
-        if sessions.more || accepted == runtime::ACCEPTS_PER_TURN {
-            timeout = Some(Duration::ZERO);
-        }
-        if poll_reap && !children.is_empty() {
-            timeout = Some(timeout.map_or(Duration::from_millis(20), |t| {
-                t.min(Duration::from_millis(20))
-            }));
-        }
-        acc.wait(&mut events, timeout)?;
-        exited.extend(events.iter().filter_map(|e| token::child_pid(e.token())));
+            Work::Datagram {
+                data,
+                to,
+                peer,
+                sock,
+            } => fork_datagram(server, acc, data, &peer, &to, &sock, &self.tally_tx)?,
+            Work::Session {
+                session,
+                first,
+                others,
+            } => fork_session(server, acc, first, session, others, &self.tally_tx)?,
+        };
+        self.track(acc, pid);
+        Ok(pid)
     }
-    drain_tallies(&tally_rx, &mut totals);
-    server.finish(&totals, began, stdout_closed)
-}
 
-/// Watch a new child through a pidfd. Returns true when pidfds are not
-/// available and the caller must reap on a timer instead.
-fn track(
-    acc: &Acceptor,
-    children: &mut HashMap<libc::pid_t, ChildInfo>,
-    pid: libc::pid_t,
-    peer: Endpoint,
-) -> bool {
-    exec::started(pid);
-    let pidfd = sys::pidfd_open(pid).ok().and_then(|owned| {
-        let tok = Token(token::CHILD_BASE + pid as usize);
-        acc.poll
-            .registry()
-            .register(&mut SourceFd(&owned.as_raw_fd()), tok, Interest::READABLE)
-            .ok()
-            .map(|_| owned)
-    });
-    let fallback = pidfd.is_none();
-    children.insert(pid, ChildInfo { pidfd, peer });
-    fallback
-}
-
-/// Collect the children whose pidfd said they exited. waitpid(WNOHANG) on
-/// each named pid: no other child of this process is touched.
-fn reap(
-    acc: &Acceptor,
-    children: &mut HashMap<libc::pid_t, ChildInfo>,
-    server: &Server,
-    pids: &[libc::pid_t],
-    sessions: &mut runtime::Sessions<libc::pid_t>,
-) -> bool {
-    use nix::sys::wait::WaitStatus;
-    let mut stdout_closed = false;
-    let gone: Vec<_> = pids
-        .iter()
-        .filter_map(|pid| sys::wait_child(*pid, false).map(|s| (*pid, s)))
-        .collect();
-    for (pid, status) in gone {
-        exec::ended(pid);
-        sessions.ended(pid);
-        crate::transport::ours::child_gone(pid);
-        if let Some(info) = children.remove(&pid) {
-            if let Some(fd) = &info.pidfd {
+    /// Collect the children whose pidfd said they exited. waitpid(WNOHANG)
+    /// on each named pid: no other child of this process is touched.
+    fn reap(
+        &mut self,
+        acc: &Acceptor,
+        woken: &[Token],
+        ended: &mut Vec<(libc::pid_t, Outcome)>,
+        totals: &mut Totals,
+    ) {
+        use nix::sys::wait::WaitStatus;
+        let pids: Vec<libc::pid_t> = if self.poll_reap {
+            self.pidfds.keys().copied().collect()
+        } else {
+            woken.iter().filter_map(|t| token::child_pid(*t)).collect()
+        };
+        for pid in pids {
+            let Some(status) = sys::wait_child(pid, false) else {
+                continue;
+            };
+            exec::ended(pid);
+            crate::transport::ours::child_gone(pid);
+            if let Some(Some(fd)) = self.pidfds.remove(&pid) {
                 let _ = acc
                     .poll
                     .registry()
                     .deregister(&mut SourceFd(&fd.as_raw_fd()));
             }
-            match status {
-                WaitStatus::Exited(_, EXIT_STDOUT_CLOSED) => stdout_closed = true,
-                WaitStatus::Signaled(_, sig, _) if sig != Signal::SIGTERM => {
-                    server.settings.log.error(&format!(
-                        "{}: child {pid} killed by signal {}",
-                        info.peer, sig as i32
-                    ));
-                }
-                _ => {}
-            }
+            let outcome = match status {
+                WaitStatus::Signaled(_, signal, _) => Outcome::Killed {
+                    worker: format!("child {pid}"),
+                    signal,
+                },
+                WaitStatus::Exited(_, code) => Outcome::Reported {
+                    stdout_closed: code == EXIT_STDOUT_CLOSED,
+                },
+                _ => Outcome::Reported {
+                    stdout_closed: false,
+                },
+            };
+            ended.push((pid, outcome));
+        }
+        // A child writes its tally before it exits: every reaped child's
+        // is in the pipe by now.
+        drain_tallies(&self.tally_rx, totals);
+        crate::transport::ours::hear();
+    }
+
+    fn cut(&mut self, _server: &Server) {
+        if !self.terminated {
+            self.terminated = true;
+            exec::signal_all(Signal::SIGTERM);
         }
     }
-    stdout_closed
+
+    fn abandon(&mut self) {
+        exec::signal_all(Signal::SIGKILL);
+        for pid in self.pidfds.keys() {
+            sys::wait_child(*pid, true);
+        }
+    }
+
+    fn wake_within(&self, _open: usize) -> Option<Duration> {
+        (self.poll_reap && !self.pidfds.is_empty()).then_some(Duration::from_millis(20))
+    }
+
+    fn close(&mut self, _all_ended: bool) {}
+}
+
+impl Children {
+    /// Watch a new child through a pidfd; without one, reap on a timer.
+    fn track(&mut self, acc: &Acceptor, pid: libc::pid_t) {
+        exec::started(pid);
+        let pidfd = sys::pidfd_open(pid).ok().and_then(|owned| {
+            let tok = Token(token::CHILD_BASE + pid as usize);
+            acc.poll
+                .registry()
+                .register(&mut SourceFd(&owned.as_raw_fd()), tok, Interest::READABLE)
+                .ok()
+                .map(|_| owned)
+        });
+        self.poll_reap |= pidfd.is_none();
+        self.pidfds.insert(pid, pidfd);
+    }
 }
 
 /// Child records: two u64 (bytes in, bytes out), 16 bytes, one atomic write.

@@ -28,7 +28,7 @@ use crate::handler::broker;
 use crate::handler::{End, Session, Spec, Step, exec};
 use crate::output::hex_to_stderr;
 use crate::relay::nonblocking::{PipePool, Pipes, ToStdout};
-use crate::runtime::{self, Server, Totals};
+use crate::runtime::{self, Phase, Server, Totals};
 use crate::transport::{Bound, Dgram, Endpoint, Listener, Stream};
 use datagram::DgramJob;
 use stdin::{StdinKind, classify_stdin};
@@ -127,7 +127,8 @@ struct Loop {
     stdin: StdinKind,
     stdin_ready: bool,
     stdin_eof: bool,
-    stopping: Option<Instant>,
+    /// The stop (grace period, cut), as every model has it.
+    stop: runtime::Stop,
     next_idle_check: Option<Instant>,
     accept_retry: Option<Instant>,
     /// Accepting stopped at a limit (--max-conns, --count) with the
@@ -207,7 +208,7 @@ impl Loop {
             stdin,
             stdin_ready: stdin == StdinKind::File,
             stdin_eof: false,
-            stopping: None,
+            stop: runtime::Stop::default(),
             next_idle_check: idle.map(|d| Instant::now() + d),
             accept_retry: None,
             full: false,
@@ -230,17 +231,17 @@ impl Loop {
         let result = loop {
             // Checked before every wait, not only on the waker's event: a
             // signal may have come before the waker was registered.
-            if self.server.signals.count() > 0 && self.stopping.is_none() {
+            if self.stop.begins(&self.server, false) {
                 self.begin_stop();
             }
             if self.finished() {
                 break Ok(());
             }
-            if let Some(deadline) = self.stopping {
-                if Instant::now() >= deadline {
-                    self.abandon();
-                    break Ok(());
-                }
+            // The loop closes what it cut itself: nothing is left to
+            // wait for after the cut.
+            if let Phase::Cut | Phase::Cutting | Phase::Abandon = self.stop.phase(Instant::now()) {
+                self.abandon();
+                break Ok(());
             }
             self.server.settings.log.flush_repeated(false);
             let timeout = crate::event::until_repeated_due(self.timeout());
@@ -267,7 +268,7 @@ impl Loop {
 
     /// Whether the server has nothing left to do.
     fn finished(&self) -> bool {
-        let no_more = self.stopping.is_some()
+        let no_more = self.stop.stopping()
             || self.server.settings.limit.is_some_and(|l| self.served >= l)
             || (self.listeners.is_empty() && self.dgrams.is_empty());
         no_more
@@ -287,7 +288,7 @@ impl Loop {
         if !self.again.is_empty() || self.stdin_wanted() || self.dgram_more {
             at(now);
         }
-        if let Some(d) = self.stopping {
+        if let Some(d) = self.stop.due() {
             at(d);
         }
         if let Some(d) = self.next_idle_check {
@@ -388,7 +389,7 @@ impl Loop {
             &self.server,
             self.served,
             self.conns.len(),
-            self.stopping.is_some(),
+            self.stop.stopping(),
         )
     }
 
@@ -407,7 +408,7 @@ impl Loop {
                     &self.server,
                     self.served,
                     self.conns.len(),
-                    self.stopping.is_some(),
+                    self.stop.stopping(),
                     &[l.as_fd()],
                 );
                 break;
@@ -875,9 +876,8 @@ impl Loop {
         self.next_idle_check = Some(now + (idle / 4).max(Duration::from_millis(5)));
     }
 
+    /// The stop began (its grace period runs): what is serve's own to do.
     fn begin_stop(&mut self) {
-        runtime::notify("STOPPING=1");
-        self.stopping = Some(Instant::now() + self.server.settings.grace);
         // Stop accepting: closing the listeners removes Unix socket files,
         // and new clients get a clear refusal instead of waiting.
         self.listeners.clear();
@@ -897,10 +897,11 @@ impl Loop {
         }
     }
 
-    /// The grace period ran out: end what is left.
+    /// The grace period ran out: end what is left, each shown as cut
+    /// ([`runtime::CLOSED_AT_SHUTDOWN`]) as every model shows it.
     fn abandon(&mut self) {
         let ids: Vec<usize> = self.conns.keys().copied().collect();
-        self.server.warn_cut(ids.len());
+        self.server.warn_cut(ids.len() + self.dgram_jobs.len());
         for id in ids {
             if let Some(mut c) = self.conns.remove(&id) {
                 if let Some(ch) = &mut c.child {
@@ -911,12 +912,12 @@ impl Loop {
                 if let Some(f) = &c.fwd {
                     f.reset(&c.stream);
                 }
-                let e = io::Error::other("closed at shutdown");
+                let e = io::Error::other(runtime::CLOSED_AT_SHUTDOWN);
                 self.close(c, Some(e));
             }
         }
-        for (_, j) in self.dgram_jobs.drain() {
-            let child = j.child();
+        for (_, j) in std::mem::take(&mut self.dgram_jobs) {
+            let child = j.cut(&self.server, &mut self.totals);
             exec::terminate(child.id() as i32);
             self.lingering.push(child);
         }

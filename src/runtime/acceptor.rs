@@ -1,7 +1,7 @@
 //! The accepting half of the blocking models (fork-serve, thread-serve):
 //! one mio `Poll` over the listening sockets, the token scheme every loop
-//! uses, what one turn accepts or receives, and what stopping asks of a
-//! turn (the grace period, the cut, the hard stop).
+//! uses, and what one turn accepts or receives (the loop around it is
+//! `schedule.rs`).
 
 use super::*;
 
@@ -111,7 +111,7 @@ impl Acceptor {
     }
 
     /// Nothing more will come: `stdio`'s one connection was taken.
-    fn spent(&self) -> bool {
+    pub(super) fn spent(&self) -> bool {
         !self.listeners.is_empty() && self.listeners.iter().all(|l| l.spent())
     }
 
@@ -234,71 +234,12 @@ impl Acceptor {
     }
 }
 
-/// How long past the grace period cut workers get before the server exits
-/// anyway.
-pub const HARD_STOP: Duration = Duration::from_secs(2);
-
 /// Connections the blocking models accept in one turn of their loop
 /// before they look at which workers ended. Under churn (clients that
 /// reconnect as fast as they are served) the backlog never empties, and
 /// accepting until it did would leave every ended child or thread counted
 /// as busy until the bound was reached: a server full of finished work.
 pub const ACCEPTS_PER_TURN: usize = 32;
-
-/// What stopping asks of a blocking model's loop on this turn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Turn {
-    /// Go on serving (and accepting, if the acceptor is open).
-    Serve,
-    /// The grace period is over: cut what is still open.
-    Cut,
-    /// Cut workers had [`HARD_STOP`] more and are still there: exit.
-    Abandon,
-    /// Nothing is left to serve.
-    Done,
-}
-
-impl Acceptor {
-    /// Once per turn of a blocking model's loop: stop accepting at a
-    /// signal, a closed stdout or the `--count` limit, and say what the
-    /// grace period asks for now. `stopping` holds the deadline once set.
-    pub fn turn(
-        &mut self,
-        server: &Server,
-        stopping: &mut Option<std::time::Instant>,
-        stdout_closed: bool,
-        served: u64,
-        active: usize,
-    ) -> Turn {
-        server.settings.log.flush_repeated(false);
-        if stopping.is_none() {
-            *stopping = server.stop_deadline(stdout_closed);
-            if stopping.is_some() {
-                notify("STOPPING=1");
-                self.close();
-            }
-        }
-        notify_status(served, active);
-        // Forwarded datagram sessions still receive through the socket
-        // after the last one is admitted.
-        if server.settings.limit.is_some_and(|l| served >= l) && !(self.sessions && active > 0) {
-            self.close();
-        }
-        if self.spent() {
-            // stdio's one connection was taken (served or refused).
-            self.close();
-        }
-        if self.is_closed() && active == 0 {
-            return Turn::Done;
-        }
-        let now = std::time::Instant::now();
-        match *stopping {
-            Some(d) if now >= d + HARD_STOP => Turn::Abandon,
-            Some(d) if now >= d => Turn::Cut,
-            _ => Turn::Serve,
-        }
-    }
-}
 
 /// Connections waiting for a slot, as bursts: a server at its bound
 /// (`--max-conns`, `--max-children`, `--max-threads`) with a connection in

@@ -15,10 +15,13 @@ use crate::handler::{Spec, exec};
 use crate::transport::{self, Bound, Opts};
 
 mod acceptor;
+pub mod schedule;
 mod sessions;
+mod stop;
 
 pub use acceptor::*;
 pub use sessions::*;
+pub use stop::*;
 
 /// A server's checked configuration and its bound sockets.
 pub struct Server {

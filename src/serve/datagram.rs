@@ -34,6 +34,21 @@ impl DgramJob {
     pub(super) fn child(self) -> Child {
         self.pipes.child
     }
+
+    /// The end of the grace period cut it: shown and counted as every
+    /// model shows a cut request; its program is the caller's to end.
+    pub(super) fn cut(
+        self,
+        server: &crate::runtime::Server,
+        totals: &mut crate::runtime::Totals,
+    ) -> Child {
+        let tally = Tally {
+            bytes_in: self.bytes_in,
+            ..Tally::default()
+        };
+        server.closed_at_shutdown(&self.peer, tally, self.started.elapsed(), totals);
+        self.child()
+    }
 }
 
 /// At most this many datagram programs run at once (unless --max-conns

@@ -27,7 +27,7 @@ impl Loop {
         self.stdin != StdinKind::None
             && self.stdin_ready
             && !self.stdin_eof
-            && self.stopping.is_none()
+            && !self.stop.stopping()
             && self.conns.values().any(|c| !c.shut)
             && self.conns.values().all(|c| c.out.len() < OUT_LIMIT)
     }
@@ -38,7 +38,7 @@ impl Loop {
     pub(super) fn stdin_held_back(&self) -> bool {
         self.stdin != StdinKind::None
             && !self.stdin_eof
-            && self.stopping.is_none()
+            && !self.stop.stopping()
             && self.conns.values().any(|c| c.out.len() >= OUT_LIMIT)
             && self
                 .conns
