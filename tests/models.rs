@@ -213,3 +213,81 @@ fn churn_does_not_fill_the_slots_with_finished_work() {
         );
     }
 }
+
+/// The end of the grace period looks the same in every model (issue 20,
+/// one stop implementation): one warning with the count, each cut
+/// connection (or datagram's program) says `closed at shutdown` once and
+/// is counted in the summary, the peer sees its connection end, and
+/// SIGTERM still exits 0. The rows: a connection that is simply open, a
+/// program that ignores SIGTERM (its worker can only be abandoned at the
+/// hard stop in thread-serve), and a datagram's program that does too.
+#[test]
+fn the_grace_period_ends_alike_in_every_model() {
+    use crate::handlers::MODELS;
+    use std::io::{Read, Write};
+    struct Row {
+        addr: &'static str,
+        handler: &'static [&'static str],
+        warned: &'static str,
+        summary: &'static str,
+    }
+    let rows = [
+        Row {
+            addr: "127.0.0.1:0",
+            handler: &["--echo"],
+            warned: "ending 1 connection still open",
+            summary: "served 1 connection:",
+        },
+        Row {
+            addr: "127.0.0.1:0",
+            handler: &["--sh-exec", "trap '' TERM; echo started; exec sleep 60"],
+            warned: "ending 1 connection still open",
+            summary: "served 1 connection:",
+        },
+        Row {
+            addr: "udp://127.0.0.1:0",
+            handler: &["--sh-exec", "trap '' TERM; echo started >&2; exec sleep 60"],
+            warned: "ending 1 datagram still open",
+            summary: "served 1 datagram:",
+        },
+    ];
+    for row in &rows {
+        for model in MODELS {
+            let mut args = vec![model, row.addr, "-v", "--grace", "200ms"];
+            args.extend_from_slice(row.handler);
+            let mut s = Server::start(&args);
+            let what = format!("{model} {} {:?}", row.addr, row.handler);
+            let mut peer = None;
+            if let Some(to) = s.addr().strip_prefix("udp://") {
+                let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                c.send_to(b"x", to).unwrap();
+                s.wait_err("started");
+            } else {
+                let mut c = std::net::TcpStream::connect(s.addr()).unwrap();
+                c.set_read_timeout(Some(T)).unwrap();
+                c.write_all(b"x").unwrap();
+                let mut b = [0u8; 1];
+                c.read_exact(&mut b).unwrap();
+                peer = Some(c);
+            }
+            s.signal(libc::SIGTERM);
+            assert_eq!(s.wait(), Some(0), "{what}: {}", s.err());
+            let err = s.err();
+            assert!(
+                err.contains(&format!("the grace period is over: {}", row.warned)),
+                "{what}: {err}"
+            );
+            assert_eq!(
+                err.matches(": closed at shutdown").count(),
+                1,
+                "{what}: {err}"
+            );
+            assert!(err.contains(row.summary), "{what}: {err}");
+            if let Some(mut c) = peer {
+                // The peer sees its connection end (what it had is read).
+                let mut rest = Vec::new();
+                let _ = c.read_to_end(&mut rest);
+            }
+        }
+    }
+}
