@@ -81,6 +81,8 @@ struct Conn {
     /// Last time queued output drained into the socket (broker stalls).
     last_out: Instant,
     tally: Tally,
+    /// Its place in the budget, given back when the connection drops.
+    _slot: runtime::HeldSlot,
 }
 
 impl Conn {
@@ -111,6 +113,8 @@ struct Loop {
     listeners: Vec<Listener>,
     dgrams: Vec<Dgram>,
     conns: HashMap<usize, Conn>,
+    /// The connections' slots in the budget (each `Conn` holds one).
+    slots: runtime::Slots,
     next_id: usize,
     buf: Vec<u8>,
     scratch: Vec<u8>,
@@ -196,6 +200,7 @@ impl Loop {
             listeners,
             dgrams,
             conns: HashMap::new(),
+            slots: runtime::Slots::default(),
             next_id: 0,
             buf: vec![0; READ_CHUNK],
             scratch: Vec::new(),
@@ -380,7 +385,7 @@ impl Loop {
             self.accept_more();
         }
         self.reap(false);
-        runtime::notify_status(self.served, self.conns.len() + self.sessions.len());
+        runtime::notify_status(self.served, self.slots.in_use() + self.sessions.len());
         Ok(())
     }
 
@@ -388,7 +393,7 @@ impl Loop {
         runtime::may_accept(
             &self.server,
             self.served,
-            self.conns.len(),
+            self.slots.in_use(),
             self.stop.stopping(),
         )
     }
@@ -407,7 +412,7 @@ impl Loop {
                 self.waiting.full(
                     &self.server,
                     self.served,
-                    self.conns.len(),
+                    self.slots.in_use(),
                     self.stop.stopping(),
                     &[l.as_fd()],
                 );
@@ -477,6 +482,7 @@ impl Loop {
             last: now,
             last_out: now,
             tally: Tally::default(),
+            _slot: self.slots.hold(),
         };
         let fd = conn.stream.poll_fd();
         if let Err(e) = self.poll.registry().register(

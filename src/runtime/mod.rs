@@ -17,10 +17,12 @@ use crate::transport::{self, Bound, Opts};
 mod acceptor;
 pub mod schedule;
 mod sessions;
+mod slots;
 mod stop;
 
 pub use acceptor::*;
 pub use sessions::*;
+pub use slots::*;
 pub use stop::*;
 
 /// A server's checked configuration and its bound sockets.

@@ -94,6 +94,7 @@ pub trait Workers {
 /// budget, held until its model reports it ended (a thread's
 /// [`Slot`] drops, a child's pidfd fires: whichever way it ends).
 struct Open {
+    _slot: HeldSlot,
     peer: Endpoint,
     started: Instant,
     /// It was open at the end of the grace period.
@@ -111,6 +112,7 @@ pub struct Served {
 /// [`Stop`] says.
 pub fn run<W: Workers>(server: &Server, acc: &mut Acceptor, workers: &mut W) -> Result<Served> {
     let mut open: HashMap<W::Id, Open> = HashMap::new();
+    let slots = Slots::default();
     let mut served = 0u64;
     let mut totals = Totals::default();
     let mut stop = Stop::default();
@@ -140,7 +142,7 @@ pub fn run<W: Workers>(server: &Server, acc: &mut Acceptor, workers: &mut W) -> 
         if stop.stopping() {
             sessions.close_all();
         }
-        notify_status(served, open.len());
+        notify_status(served, slots.in_use());
         // Forwarded datagram sessions still receive through the socket
         // after the last one is admitted.
         let at_limit = server.settings.limit.is_some_and(|l| served >= l);
@@ -188,7 +190,7 @@ pub fn run<W: Workers>(server: &Server, acc: &mut Acceptor, workers: &mut W) -> 
                     server,
                     &mut buf,
                     &mut served,
-                    open.len(),
+                    slots.in_use(),
                     stop.stopping(),
                 )
             })
@@ -209,7 +211,7 @@ pub fn run<W: Workers>(server: &Server, acc: &mut Acceptor, workers: &mut W) -> 
             };
             match workers.start(server, acc, work) {
                 Ok(id) => {
-                    open.insert(id, Open::new(peer.clone()));
+                    open.insert(id, Open::new(slots.hold(), peer.clone()));
                     sessions.started(&sock, peer, id, main);
                 }
                 Err(e) => server.settings.log.error(&format!("{peer}: {e}")),
@@ -217,7 +219,7 @@ pub fn run<W: Workers>(server: &Server, acc: &mut Acceptor, workers: &mut W) -> 
         }
         // Accept (or receive) while there is room, a turn's worth.
         let mut accepted = 0;
-        while !acc.sessions && may_accept(server, served, open.len(), stop.stopping()) {
+        while !acc.sessions && may_accept(server, served, slots.in_use(), stop.stopping()) {
             if accepted == ACCEPTS_PER_TURN {
                 break;
             }
@@ -243,13 +245,19 @@ pub fn run<W: Workers>(server: &Server, acc: &mut Acceptor, workers: &mut W) -> 
             };
             match workers.start(server, acc, work) {
                 Ok(id) => {
-                    open.insert(id, Open::new(peer));
+                    open.insert(id, Open::new(slots.hold(), peer));
                 }
                 Err(e) => server.settings.log.error(&format!("{peer}: {e}")),
             }
         }
         if !acc.sessions {
-            acc.waiting(&mut waiting, server, served, open.len(), stop.stopping());
+            acc.waiting(
+                &mut waiting,
+                server,
+                served,
+                slots.in_use(),
+                stop.stopping(),
+            );
         }
         let now = Instant::now();
         let mut timeout = stop.due().map(|d| {
@@ -275,8 +283,9 @@ pub fn run<W: Workers>(server: &Server, acc: &mut Acceptor, workers: &mut W) -> 
 }
 
 impl Open {
-    fn new(peer: Endpoint) -> Open {
+    fn new(slot: HeldSlot, peer: Endpoint) -> Open {
         Open {
+            _slot: slot,
             peer,
             started: Instant::now(),
             cut: false,
