@@ -211,8 +211,8 @@ fn drain_tallies(mut rx: &std::fs::File, totals: &mut Totals) {
                 for r in rec[..n].chunks_exact(16) {
                     totals.conns += 1;
                     totals.add(Tally {
-                        bytes_in: u64::from_ne_bytes(r[..8].try_into().expect("8 bytes")),
-                        bytes_out: u64::from_ne_bytes(r[8..].try_into().expect("8 bytes")),
+                        bytes_in: u64::from_ne_bytes(std::array::from_fn(|i| r[i])),
+                        bytes_out: u64::from_ne_bytes(std::array::from_fn(|i| r[8 + i])),
                         ..Tally::default()
                     });
                 }
