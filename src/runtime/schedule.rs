@@ -328,3 +328,166 @@ fn settle(server: &Server, o: Open, outcome: Outcome, totals: &mut Totals) -> bo
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Workers whose ends the test scripts: each ends at the next turn
+    /// when `end_at_once`, or when cut when `end_when_cut`, or never.
+    #[derive(Default)]
+    struct Scripted {
+        open: Vec<u64>,
+        next: u64,
+        end_at_once: bool,
+        end_when_cut: bool,
+        cuts: usize,
+        abandoned: bool,
+        closed: Option<bool>,
+        /// Set on the first start: a stop signal comes while it serves.
+        signal: Option<Arc<AtomicUsize>>,
+    }
+
+    impl Workers for Scripted {
+        type Id = u64;
+        fn start(&mut self, _: &Server, _: &Acceptor, _: Work<'_>) -> io::Result<u64> {
+            self.next += 1;
+            self.open.push(self.next);
+            if let Some(s) = self.signal.take() {
+                s.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(self.next)
+        }
+        fn reap(
+            &mut self,
+            _: &Acceptor,
+            _: &[mio::Token],
+            ended: &mut Vec<(u64, Outcome)>,
+            _: &mut Totals,
+        ) {
+            if self.end_at_once || (self.end_when_cut && self.cuts > 0) {
+                for id in self.open.drain(..) {
+                    let tally = Tally {
+                        bytes_in: 1,
+                        ..Tally::default()
+                    };
+                    ended.push((id, Outcome::Served { tally, end: None }));
+                }
+            }
+        }
+        fn cut(&mut self, _: &Server) {
+            self.cuts += 1;
+        }
+        fn abandon(&mut self) {
+            self.abandoned = true;
+        }
+        fn wake_within(&self, open: usize) -> Option<Duration> {
+            (open > 0).then_some(Duration::from_millis(5))
+        }
+        fn close(&mut self, all_ended: bool) {
+            self.closed = Some(all_ended);
+        }
+    }
+
+    /// A quiet server on a loopback port, `limit` connections, no grace.
+    fn a_server(limit: Option<u64>) -> (Server, Arc<AtomicUsize>, std::net::SocketAddr) {
+        let log = crate::event::Log {
+            level: crate::event::Level::Quiet,
+            json: false,
+            upstream: None,
+        };
+        let addr = crate::addr::parse("127.0.0.1:0").unwrap();
+        let opts = Opts {
+            backlog: 16,
+            ..Opts::default()
+        };
+        let bound = transport::bind(&addr, &opts).unwrap();
+        let local = match &bound {
+            Bound::Stream(ls) => match &ls[0].local {
+                crate::transport::Endpoint::Inet(a) => *a,
+                other => panic!("{other}"),
+            },
+            Bound::Dgram(_) => panic!("a stream socket"),
+        };
+        let signals = Arc::new(AtomicUsize::new(0));
+        let server = Server {
+            bound,
+            spec: Spec::Echo,
+            settings: Settings {
+                log: log.clone(),
+                access: crate::access::Access::default(),
+                limit,
+                max_conns: None,
+                pool: u64::MAX,
+                pool_flag: "",
+                grace: Duration::ZERO,
+                stall: None,
+                drive: crate::handler::drive::Drive {
+                    log,
+                    idle: None,
+                    hex: false,
+                    count: false,
+                },
+            },
+            signals: Signals(signals.clone()),
+            kind: crate::addr::Kind::Tcp,
+        };
+        (server, signals, local)
+    }
+
+    #[test]
+    fn count_ends_once_its_workers_end() {
+        let (mut server, _, local) = a_server(Some(2));
+        let mut acc = Acceptor::new(&mut server).unwrap();
+        let _clients: Vec<_> = (0..2)
+            .map(|_| std::net::TcpStream::connect(local).unwrap())
+            .collect();
+        let mut w = Scripted {
+            end_at_once: true,
+            ..Scripted::default()
+        };
+        let done = run(&server, &mut acc, &mut w).unwrap();
+        assert_eq!(done.totals.conns, 2);
+        assert_eq!(done.totals.tally.bytes_in, 2);
+        assert_eq!(w.cuts, 0);
+        assert_eq!(w.closed, Some(true));
+        assert!(acc.is_closed());
+    }
+
+    #[test]
+    fn the_grace_period_cuts_once_and_counts_what_it_cut() {
+        let (mut server, signal, local) = a_server(None);
+        let mut acc = Acceptor::new(&mut server).unwrap();
+        let _client = std::net::TcpStream::connect(local).unwrap();
+        let mut w = Scripted {
+            end_when_cut: true,
+            signal: Some(signal),
+            ..Scripted::default()
+        };
+        let done = run(&server, &mut acc, &mut w).unwrap();
+        assert_eq!(w.cuts, 1);
+        assert!(!w.abandoned);
+        assert_eq!(done.totals.conns, 1, "shown as cut, and counted");
+        assert_eq!(done.totals.tally.bytes_in, 1, "with what it reported");
+        assert_eq!(w.closed, Some(true));
+    }
+
+    #[test]
+    fn a_worker_that_outlives_the_cut_is_abandoned_at_the_hard_stop() {
+        let (mut server, signal, local) = a_server(None);
+        let mut acc = Acceptor::new(&mut server).unwrap();
+        let _client = std::net::TcpStream::connect(local).unwrap();
+        let mut w = Scripted {
+            signal: Some(signal),
+            ..Scripted::default()
+        };
+        let began = Instant::now();
+        let done = run(&server, &mut acc, &mut w).unwrap();
+        assert!(began.elapsed() >= HARD_STOP);
+        assert_eq!(w.cuts, 1);
+        assert!(w.abandoned);
+        assert_eq!(done.totals.conns, 1, "shown as cut, and counted");
+        assert_eq!(w.closed, Some(false), "its thread is not waited for");
+    }
+}
