@@ -350,16 +350,17 @@ pub fn serve_datagram(
 }
 
 /// Serve one forwarded datagram session on a worker (thread or child):
-/// connect to the target, then relay until the session has been idle.
+/// connect to the target, then relay until the session has ended.
 pub fn forward_session(
     f: &Forward,
     inbox: std::os::fd::OwnedFd,
     first: &[u8],
     peer: &Endpoint,
     to: &ReplyTo,
-    sock: &Dgram,
+    sock: &std::sync::Arc<Dgram>,
     d: &Drive,
 ) -> (Tally, Option<End>) {
+    use crate::relay::dgram_session::{self, DgramSession, ReplyPath, Timers};
     let up = match f.connect() {
         Ok(Upstream::Dgram(g)) => g,
         Ok(Upstream::Stream(_)) => {
@@ -382,13 +383,17 @@ pub fn forward_session(
     if let Err(e) = up.set_nonblocking(true) {
         return (Tally::default(), Some(End::Io(e)));
     }
-    let label = peer.to_string();
-    let opts = crate::relay::session::SessionOpts {
+    let back = ReplyPath {
+        sock: sock.clone(),
+        to: to.clone(),
+    };
+    let timers = Timers {
         idle: d.idle.unwrap_or(forward::SESSION_IDLE),
-        hex: d.hex,
-        label: &label,
         quiet: forward::DGRAM_QUIET,
     };
-    let t = crate::relay::session::run(inbox, first, &up, sock, to, opts);
-    (t, None)
+    let now = std::time::Instant::now();
+    let mut s = DgramSession::new(peer.clone(), Some(up), back, timers, d.hex, now);
+    s.from_peer(first, now);
+    dgram_session::run(inbox, &mut s);
+    (s.tally(), None)
 }

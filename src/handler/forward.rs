@@ -3,7 +3,7 @@
 //!
 //! What a forwarder does is the relay's job (`relay::blocking::bridge` for
 //! the blocking models, `relay::nonblocking::Half` in the loop, and the
-//! datagram sessions in `relay::session`); this module holds the target
+//! datagram sessions in `relay::dgram_session`); this module holds the target
 //! and the rules every model shares.
 
 use std::time::Duration;

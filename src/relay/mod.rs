@@ -10,12 +10,12 @@
 //!   thread per direction, and the lingering close every model ends with.
 //! * [`nonblocking`]: the pumps for the event loop: a program's pipes, and
 //!   the two halves of a forwarded connection, watched beside the socket.
-//! * [`session`]: a forwarded datagram peer's session, for the blocking
-//!   models (the loop keeps its sessions itself).
+//! * [`dgram_session`]: a forwarded datagram peer's session, in every
+//!   model: driven by the loop, or on a worker fed through an inbox.
 
 pub mod blocking;
+pub mod dgram_session;
 pub mod nonblocking;
-pub mod session;
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
