@@ -19,6 +19,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 mod datagram;
+mod dgram_sessions;
 mod forward;
 mod stdin;
 
@@ -111,7 +112,9 @@ struct Loop {
     poll: Poll,
     server: Server,
     listeners: Vec<Listener>,
-    dgrams: Vec<Dgram>,
+    /// Shared with the forwarded datagram sessions, which answer their
+    /// peers from them.
+    dgrams: Vec<Arc<Dgram>>,
     conns: HashMap<usize, Conn>,
     /// The connections' slots in the budget (each `Conn` holds one).
     slots: runtime::Slots,
@@ -151,10 +154,10 @@ struct Loop {
     lookup: forward::Lookup,
     /// Pipes for splicing forwarded bytes, lent while they are in flight.
     pipes: PipePool,
-    /// `--forward` on a datagram socket: each peer's session, by id and by
-    /// (socket, peer).
-    sessions: HashMap<usize, forward::DgramSession>,
-    session_ids: HashMap<(usize, Endpoint), usize>,
+    /// `--forward` on a datagram socket: each peer's session, by id, and
+    /// the route to it from (socket, peer).
+    sessions: HashMap<usize, dgram_sessions::LoopSession>,
+    routes: runtime::SessionRouter<usize>,
     /// Datagrams were left on a socket at the per-turn bound.
     dgram_more: bool,
     began: Instant,
@@ -165,7 +168,7 @@ impl Loop {
         let bound = std::mem::replace(&mut server.bound, Bound::Stream(Vec::new()));
         let (listeners, dgrams) = match bound {
             Bound::Stream(l) => (l, Vec::new()),
-            Bound::Dgram(d) => (Vec::new(), d),
+            Bound::Dgram(d) => (Vec::new(), d.into_iter().map(Arc::new).collect()),
         };
         for (i, l) in listeners.iter().enumerate() {
             l.set_nonblocking(true).context("set O_NONBLOCK")?;
@@ -225,7 +228,7 @@ impl Loop {
             lookup: forward::Lookup::new(waker),
             pipes: PipePool::default(),
             sessions: HashMap::new(),
-            session_ids: HashMap::new(),
+            routes: runtime::SessionRouter::new(),
             dgram_more: false,
             began: Instant::now(),
         })
@@ -873,9 +876,6 @@ impl Loop {
                 self.close(c, Some(e));
             }
         }
-        if !self.sessions.is_empty() {
-            self.close_idle_sessions(now, idle);
-        }
         // Check again at a fraction of the timeout: closing is at most a
         // quarter late, and a loop with thousands of connections does not
         // scan them on every event.
@@ -887,13 +887,18 @@ impl Loop {
         // Stop accepting: closing the listeners removes Unix socket files,
         // and new clients get a clear refusal instead of waiting.
         self.listeners.clear();
-        self.dgrams.clear();
-        // A datagram session has nothing in flight to wait for, and no
-        // socket left to answer from.
-        let ids: Vec<usize> = self.sessions.keys().copied().collect();
-        for id in ids {
-            self.close_session(id);
+        // A forwarded datagram session holds its listening socket to
+        // answer from: stop watching it here, as its closing would.
+        for d in &self.dgrams {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&d.as_raw_fd()));
         }
+        self.dgrams.clear();
+        // Each datagram session waits a moment for its upstream's last
+        // replies (every model does), within the grace period.
+        self.quiet_sessions();
         if self.stdin != StdinKind::None && !self.stdin_eof {
             self.stdin_eof = true;
             for c in self.conns.values_mut() {
@@ -906,6 +911,7 @@ impl Loop {
     /// The grace period ran out: end what is left, each shown as cut
     /// ([`runtime::CLOSED_AT_SHUTDOWN`]) as every model shows it.
     fn abandon(&mut self) {
+        self.close_sessions();
         let ids: Vec<usize> = self.conns.keys().copied().collect();
         self.server.warn_cut(ids.len() + self.dgram_jobs.len());
         for id in ids {

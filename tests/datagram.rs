@@ -505,6 +505,68 @@ fn ctrl_c_ends_open_datagram_sessions_promptly() {
     }
 }
 
+/// Ctrl-C with a reply on its way: every model stops taking datagrams at
+/// once and gives each forwarded session a moment (0.5 s past its last
+/// traffic, within the grace period) for its upstream's last replies, as
+/// the grace period lets a stream's answer finish. A reply within that
+/// moment reaches the peer; one after it finds the session ended (issue
+/// 20: `serve` once ended its sessions at once and lost the reply).
+#[test]
+fn ctrl_c_delivers_a_datagram_reply_in_flight_in_every_model() {
+    let up = UdpSocket::bind("127.0.0.1:0").unwrap();
+    up.set_read_timeout(Some(T)).unwrap();
+    let up_addr = format!("udp://{}", up.local_addr().unwrap());
+    // (how long after Ctrl-C the upstream answers, whether it arrives)
+    let cases = [
+        (Duration::from_millis(100), true),
+        (Duration::from_millis(1500), false),
+    ];
+    for model in MODELS {
+        for (after, arrives) in cases {
+            let case = format!("{model}, answered {after:?} after Ctrl-C");
+            let mut s = Server::start(&[
+                model,
+                "-v",
+                "-u",
+                "127.0.0.1:0",
+                "--forward",
+                &up_addr,
+                "--grace",
+                "20s",
+            ]);
+            let to = s.addr().trim_start_matches("udp://").to_string();
+            let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+            client.send_to(b"question", &to).unwrap();
+            let mut b = [0u8; 64];
+            let (_, session) = up.recv_from(&mut b).unwrap();
+            let asked = std::time::Instant::now();
+            s.signal(libc::SIGINT);
+            std::thread::sleep(after);
+            up.send_to(b"answer", session).unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            let got = client.recv(&mut b).ok().map(|n| b[..n].to_vec());
+            assert_eq!(got.is_some(), arrives, "{case}: {got:?}: {}", s.err());
+            if let Some(got) = got {
+                assert_eq!(got, b"answer", "{case}");
+            }
+            assert_eq!(s.wait(), Some(130), "{case}: {}", s.err());
+            let took = asked.elapsed();
+            assert!(
+                took < Duration::from_secs(8),
+                "{case}: {took:?}: {}",
+                s.err()
+            );
+            let out = if arrives { 6 } else { 0 };
+            let want = format!("served 1 session: 8 bytes in, {out} bytes out");
+            let err = s.err();
+            assert!(err.contains(&want), "{case}: {err}");
+            assert!(!err.contains("grace period is over"), "{case}: {err}");
+        }
+    }
+}
+
 /// A UDP upstream that echoes every datagram, on a thread that ends when
 /// stopped (or after 3 T at the latest).
 struct UdpEcho {
