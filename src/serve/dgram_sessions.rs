@@ -145,8 +145,7 @@ impl Loop {
             };
             let back = ReplyPath { sock: d, to };
             let hex = self.server.settings.drive.hex;
-            let mut session = DgramSession::new(peer.clone(), up, back, timers, hex, now);
-            session.from_peer(&self.buf[..n], now);
+            let session = DgramSession::new(peer.clone(), up, back, timers, hex, now);
             let s = LoopSession {
                 session,
                 sock: i,
@@ -164,6 +163,9 @@ impl Loop {
                     .error(&format!("{peer}: {}", crate::error::describe(&e)));
                 self.close_session(id);
                 continue;
+            }
+            if let Some(s) = self.sessions.get_mut(&id) {
+                s.session.from_peer(&self.buf[..n], now);
             }
             self.arm(id, now);
         }
