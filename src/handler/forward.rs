@@ -9,7 +9,9 @@
 use std::time::Duration;
 
 use crate::addr::Addr;
-use crate::transport::{self, Dgram, Opts, Stream};
+use std::os::fd::BorrowedFd;
+
+use crate::transport::{self, Connector, Opts, Voice};
 
 /// How long a forwarder waits for its upstream to accept, unless
 /// `--connect-timeout` says otherwise.
@@ -43,22 +45,31 @@ pub struct Forward {
 }
 
 /// A forwarder's connection to its target.
-pub enum Upstream {
-    Stream(Stream),
-    Dgram(Dgram),
-}
+pub use crate::transport::Upstream;
 
 impl Forward {
     /// Connect (blocking, bounded by the timeout): the thread-serve and
     /// fork-serve way, and the datagram session's.
     pub fn connect(&self) -> Result<Upstream, String> {
-        let r = if self.addr.is_datagram() {
-            transport::connect_dgram(&self.addr, &self.opts, None).map(Upstream::Dgram)
-        } else {
-            transport::connect_upstream(&self.addr, &self.opts, Some(self.timeout))
-                .map(Upstream::Stream)
-        };
-        r.map_err(|e| self.failed(&e.to_string()))
+        self.connect_until(None)
+    }
+
+    /// [`Forward::connect`], ended at once ("closed at shutdown") when
+    /// `stop` becomes readable: a hard stop need not wait out an
+    /// upstream's connect or handshake.
+    pub fn connect_until(&self, stop: Option<BorrowedFd<'_>>) -> Result<Upstream, String> {
+        transport::wait(self.connector(), stop).map_err(|e| self.failed(&e.to_string()))
+    }
+
+    /// The upstream's connect, not begun: every model's.
+    pub fn connector(&self) -> Connector {
+        Connector::new(
+            &self.addr,
+            &self.opts,
+            Some(self.timeout),
+            None,
+            Voice::Forwarder,
+        )
     }
 
     /// The event text of a failed upstream connection.

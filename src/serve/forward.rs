@@ -9,10 +9,8 @@
 //! costs one lookup. Literal addresses, `localhost` and Unix names need no
 //! lookup.
 
-use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -21,18 +19,15 @@ use mio::unix::SourceFd;
 use mio::{Interest, Registry, Waker};
 
 use super::{Conn, Loop};
-use crate::addr::ProxyKind;
 use crate::addr::{self, Addr};
 use crate::event::Via;
 use crate::handler::End;
-use crate::handler::forward::{DGRAM_QUIET, Forward, Upstream};
+use crate::handler::forward::{DGRAM_QUIET, Forward};
 use crate::output::hex_to_stderr;
 use crate::relay::nonblocking::{Half, PipePool};
 use crate::relay::{Fail, Side};
 use crate::runtime::token::{self, PART_UPSTREAM};
-use crate::transport::proxy::{Destination, Handshake, Proxy};
-use crate::transport::tls::TlsStream;
-use crate::transport::{self, Stream, Target};
+use crate::transport::{self, Connector, Stream, Target, Upstream};
 
 /// How long a looked-up answer is used for new connections.
 const LOOKUP_TTL: Duration = Duration::from_secs(1);
@@ -60,72 +55,12 @@ pub(super) struct Fwd {
     half_timer: Option<Instant>,
 }
 
-/// The stages of the upstream's connect, each holding what the next one
-/// takes over (the connected stream, the proxy's handshake).
+/// The upstream's connect under way, then the connection it made.
 enum Up {
-    /// Waiting for the resolver thread.
-    Resolving,
-    /// Happy Eyeballs in the loop.
-    Connecting {
-        attempts: Attempts,
-        /// With --proxy: the conversation that opens the tunnel, once the
-        /// connect to the proxy is made.
-        tunnel: Option<Box<Handshake>>,
-    },
-    /// Connected to the proxy; its handshake under way.
-    Tunnel(Stream, Box<Handshake>),
-    /// `--forward tls://…`: connected, the TLS handshake under way.
-    Securing(Arc<TlsStream>),
+    /// The resolver's answer, Happy Eyeballs, the proxy's tunnel, TLS:
+    /// its sockets watched as the connection's `PART_UPSTREAM`.
+    Connecting(Box<Connector>),
     Open(Upstream),
-}
-
-/// A connect's attempts under way (each stream and the address it tries,
-/// all watched under the connection's `PART_UPSTREAM`), the addresses not
-/// tried yet, and when the next one starts.
-struct Attempts {
-    tries: Vec<(Stream, String)>,
-    rest: VecDeque<SocketAddr>,
-    next_at: Instant,
-    /// Why the last attempt that failed did.
-    last: Option<String>,
-}
-
-impl Attempts {
-    fn new(rest: VecDeque<SocketAddr>) -> Attempts {
-        Attempts {
-            tries: Vec::new(),
-            rest,
-            next_at: Instant::now(),
-            last: None,
-        }
-    }
-
-    /// Why the connect failed, once no attempt is left.
-    fn why(&self) -> String {
-        self.last.clone().unwrap_or_else(|| "no address".into())
-    }
-
-    /// Start the next attempts: the next address now, and the one after
-    /// it at once while they fail on the spot; the one after a started
-    /// attempt waits `ATTEMPT_DELAY`.
-    fn start_next(&mut self, f: &Forward) {
-        while let Some(sa) = self.rest.pop_front() {
-            match transport::connect_start(Target::Inet(sa), &f.opts) {
-                Ok(stream) => {
-                    self.tries.push((stream, addr::show(&sa)));
-                    self.next_at = Instant::now() + transport::ATTEMPT_DELAY;
-                    return;
-                }
-                Err(e) => {
-                    self.last = Some(format!(
-                        "connect to {}: {}",
-                        addr::show(&sa),
-                        crate::error::describe(&e)
-                    ))
-                }
-            }
-        }
-    }
 }
 
 impl Fwd {
@@ -158,12 +93,9 @@ impl Fwd {
     pub(super) fn reset(&self, client: &Stream) {
         client.reset_on_close();
         match &self.up {
-            Up::Open(Upstream::Stream(s)) | Up::Tunnel(s, _) => s.reset_on_close(),
-            Up::Connecting { attempts, .. } => {
-                attempts.tries.iter().for_each(|(s, _)| s.reset_on_close())
-            }
-            Up::Securing(t) => t.sock().reset_on_close(),
-            Up::Resolving | Up::Open(Upstream::Dgram(_)) => {}
+            Up::Open(Upstream::Stream(s)) => s.reset_on_close(),
+            Up::Connecting(c) => c.reset_on_close(),
+            Up::Open(Upstream::Dgram(_)) => {}
         }
     }
 }
@@ -192,53 +124,14 @@ impl Lookup {
     }
 }
 
-/// A connected upstream: open, or (`--forward tls://…`) its TLS
-/// handshake begun.
-fn secure(f: &Forward, stream: Stream) -> Result<Up, String> {
-    let Some(t) = f.opts.tls_client.as_deref() else {
-        return Ok(Up::Open(Upstream::Stream(stream)));
-    };
-    let s = TlsStream::client(stream, t, &f.addr).map_err(|e| crate::error::describe(&e))?;
-    Ok(Up::Securing(Arc::new(s)))
-}
-
-/// A connect failure's text, naming the proxy when there is one (the
-/// blocking models' text is the same: `transport::proxy`).
-fn through_proxy(f: &Forward, why: String) -> String {
-    match &f.opts.proxy {
-        Some(p) => format!("proxy {}: {why}", p.url),
-        None => why,
-    }
-}
-
 impl Loop {
-    /// A stream that got through a stage of the upstream's connect (the
-    /// connect itself, the proxy's tunnel): on to the next stage (the
-    /// proxy's handshake when one waits for it), driven again at once,
-    /// since bytes may already wait.
-    fn connected(
-        &mut self,
-        f: &Forward,
-        id: usize,
-        stream: Stream,
-        tunnel: Option<Box<Handshake>>,
-    ) -> Result<Up, String> {
-        let up = match tunnel {
-            Some(hs) => Up::Tunnel(stream, hs),
-            None => secure(f, stream)?,
-        };
-        self.again.push(id);
-        Ok(up)
-    }
-
     /// Begin the upstream side of a new connection, to `target`.
     pub(super) fn start_forward(&mut self, c: &mut Conn, id: usize, target: &Arc<Forward>) {
         let now = Instant::now();
         if self.connect_check.is_none() {
             self.connect_check = Some(now + check_every(target.timeout));
         }
-        let r = self.first_up(target, id, now);
-        match self.watched(id, r) {
+        match self.first_up(target, id, now) {
             Ok(up) => {
                 let splice = !self.server.settings.drive.hex && !target.addr.is_datagram();
                 c.fwd = Some(Box::new(Fwd {
@@ -257,56 +150,60 @@ impl Loop {
         }
     }
 
-    /// The upstream's first stage: a connect begun, or (a name the
-    /// resolver thread is asked for) `Up::Resolving`.
+    /// The upstream's connect begun (a name's addresses asked of the
+    /// resolver thread, unless its last answer is fresh), or why it failed.
     fn first_up(&mut self, f: &Forward, id: usize, now: Instant) -> Result<Up, String> {
-        let addrs = match &f.addr {
-            Addr::Unix { name, dgram } => {
-                return if *dgram {
-                    transport::dgram_to(Target::Unix(name))
-                        .map(|d| Up::Open(Upstream::Dgram(d)))
-                        .map_err(|e| e.to_string())
-                } else {
-                    transport::connect_start(Target::Unix(name), &f.opts)
-                        .map(|stream| Up::Connecting {
-                            attempts: Attempts {
-                                tries: vec![(stream, f.shown.to_string())],
-                                rest: VecDeque::new(),
-                                next_at: now,
-                                last: None,
-                            },
-                            tunnel: None,
-                        })
-                        .map_err(|e| crate::error::describe(&e))
-                };
-            }
-            Addr::Inet { host, port, .. } => {
-                // socks5h:// and http:// name the target to the proxy; only
-                // socks5:// looks it up here (below), as a direct connect does.
-                if let Some(p) = f
-                    .opts
-                    .proxy
-                    .as_deref()
-                    .filter(|p| p.url.kind != ProxyKind::Socks5)
-                {
-                    let dest = Destination::Name(host.clone(), *port);
-                    return self.open_proxy(f, p, dest);
-                }
-                if addr::needs_lookup(host) {
-                    match &self.lookup.cached {
-                        Some((at, a)) if at.elapsed() < LOOKUP_TTL => a.clone(),
-                        _ => {
-                            self.lookup.waiting.push(id);
-                            self.ask(host.clone(), *port, f.opts.family);
-                            return Ok(Up::Resolving);
-                        }
+        let mut c = Box::new(f.connector());
+        if let Some(u) = self.step_connect(&mut c, id, now)? {
+            return Ok(Up::Open(u));
+        }
+        if let Some((host, port, family)) = c.lookup() {
+            match &self.lookup.cached {
+                Some((at, a)) if at.elapsed() < LOOKUP_TTL => {
+                    c.resolved(Ok(a.clone()));
+                    if let Some(u) = self.step_connect(&mut c, id, now)? {
+                        return Ok(Up::Open(u));
                     }
-                } else {
-                    addr::resolve(host, *port, f.opts.family).map_err(|e| e.to_string())?
+                }
+                _ => {
+                    self.lookup.waiting.push(id);
+                    let host = host.to_string();
+                    self.ask(host, port, family);
                 }
             }
-        };
-        self.open_stream(f, addrs.into())
+        }
+        Ok(Up::Connecting(c))
+    }
+
+    /// Step a connect: its new sockets watched (and Happy Eyeballs' next
+    /// start in the timers); `Some` once connected (a datagram upstream,
+    /// opened without a connect, is watched here).
+    fn step_connect(
+        &mut self,
+        c: &mut Connector,
+        id: usize,
+        now: Instant,
+    ) -> Result<Option<Upstream>, String> {
+        let up = c.step(now).map_err(|e| e.to_string())?;
+        let registry = self.poll.registry();
+        let fresh = c.started();
+        for fd in &fresh {
+            register(registry, *fd, id).map_err(|e| crate::error::describe(&e))?;
+        }
+        match &up {
+            Some(u @ Upstream::Dgram(_)) => {
+                register(registry, u.poll_fd(), id).map_err(|e| crate::error::describe(&e))?
+            }
+            Some(Upstream::Stream(_)) => {}
+            None if !fresh.is_empty() => {
+                // Happy Eyeballs: the next attempt's start, before the deadline.
+                if let Some(at) = c.watch().until.filter(|&at| Some(at) < c.deadline()) {
+                    self.timers.push(std::cmp::Reverse((at, id)));
+                }
+            }
+            None => {}
+        }
+        Ok(up)
     }
 
     /// Ask the resolver thread, unless it is already at work.
@@ -349,94 +246,17 @@ impl Loop {
             let Some(mut c) = self.conns.remove(&id) else {
                 continue;
             };
-            let Some(f) = c
-                .fwd
-                .as_deref_mut()
-                .filter(|f| matches!(f.up, Up::Resolving))
-            else {
+            let Some(f) = c.fwd.as_deref_mut() else {
                 // It gave up waiting meanwhile.
                 self.conns.insert(id, c);
                 continue;
             };
-            let target = f.target.clone();
-            let r = match &answer {
-                Ok(a) => self.open_stream(&target, a.clone().into()),
-                Err(m) => Err(m.clone()),
-            };
-            match self.watched(id, r) {
-                Ok(up) => f.up = up,
-                Err(why) => self.forward_failed(&mut c, &target, &why),
+            if let Up::Connecting(connector) = &mut f.up {
+                connector.resolved(answer.clone().map_err(crate::error::Error::runtime));
             }
             self.conns.insert(id, c);
             self.again.push(id);
         }
-    }
-
-    /// Begin connecting to a name's addresses (a datagram socket: the
-    /// first that binds). Stream connects go Happy Eyeballs style: in
-    /// `transport::interleave`'s order, the first now, the next
-    /// `ATTEMPT_DELAY` later beside it (see `advance`).
-    fn open_inet(&self, f: &Forward, rest: VecDeque<SocketAddr>) -> Result<Up, String> {
-        if f.addr.is_datagram() {
-            let mut last = String::from("no address");
-            for sa in rest {
-                match transport::dgram_to(Target::Inet(sa)) {
-                    Ok(d) => return Ok(Up::Open(Upstream::Dgram(d))),
-                    Err(e) => last = e.to_string(),
-                }
-            }
-            return Err(last);
-        }
-        let order: Vec<SocketAddr> = rest.into_iter().collect();
-        let mut attempts = Attempts::new(transport::interleave(&order).into());
-        attempts.start_next(f);
-        if attempts.tries.is_empty() {
-            return Err(attempts.why());
-        }
-        Ok(Up::Connecting {
-            attempts,
-            tunnel: None,
-        })
-    }
-
-    /// [`Loop::open_inet`] for a stream connection, which may go through
-    /// the proxy: socks5:// asks it for the name's first address.
-    fn open_stream(&self, f: &Forward, rest: VecDeque<SocketAddr>) -> Result<Up, String> {
-        match f.opts.proxy.as_deref() {
-            Some(p) => {
-                let first = rest.front().copied().ok_or("no address")?;
-                self.open_proxy(f, p, Destination::Addr(first))
-            }
-            None => self.open_inet(f, rest),
-        }
-    }
-
-    /// Begin connecting to the proxy (its addresses Happy Eyeballs style),
-    /// with the handshake that asks it for `dest` waiting for the connect.
-    fn open_proxy(&self, f: &Forward, p: &Proxy, dest: Destination) -> Result<Up, String> {
-        let mut attempts = Attempts::new(transport::interleave(&p.addrs).into());
-        attempts.start_next(f);
-        if attempts.tries.is_empty() {
-            return Err(format!("proxy {}: {}", p.url, attempts.why()));
-        }
-        Ok(Up::Connecting {
-            attempts,
-            tunnel: Some(Box::new(Handshake::new(&p.url, dest))),
-        })
-    }
-
-    /// A new upstream state, its sockets watched (and the next Happy
-    /// Eyeballs attempt's start in the timers), or why it failed.
-    fn watched(&mut self, id: usize, r: Result<Up, String>) -> Result<Up, String> {
-        let up = r?;
-        watch(self.poll.registry(), &up, id).map_err(|e| crate::error::describe(&e))?;
-        if let Up::Connecting { attempts, .. } = &up {
-            if !attempts.rest.is_empty() {
-                // Happy Eyeballs: the next attempt's start.
-                self.timers.push(std::cmp::Reverse((attempts.next_at, id)));
-            }
-        }
-        Ok(up)
     }
 
     /// The upstream could not be reached: say why and reset the client's
@@ -464,20 +284,18 @@ impl Loop {
         };
         let u = match &mut f.up {
             Up::Open(u) => &*u,
-            // The connect, first. Its stage is taken by value, since a
-            // stage hands its stream on to the next; every way out of
-            // `advance` gives a stage back or fails the connection, which
-            // drops `Fwd`, so the placeholder is never seen.
-            stage => {
-                let stage = std::mem::replace(stage, Up::Resolving);
-                let target = f.target.clone();
-                match self.advance(stage, &target, f.deadline, id, now) {
-                    Ok(up) => f.up = up,
+            // The connect, first: once it is made, the relay starts at
+            // once, since bytes may already wait.
+            Up::Connecting(connector) => {
+                match self.step_connect(connector, id, now) {
+                    Ok(Some(u)) => f.up = Up::Open(u),
+                    Ok(None) => return Ok(()),
                     Err(why) => {
+                        let target = f.target.clone();
                         self.forward_failed(c, &target, &why);
-                        self.again.push(id);
                     }
                 }
+                self.again.push(id);
                 return Ok(());
             }
         };
@@ -562,137 +380,6 @@ impl Loop {
         }
         Ok(())
     }
-
-    /// One step of the upstream's connect: the stage it is at now (the
-    /// same one while it waits), or why it failed.
-    fn advance(
-        &mut self,
-        stage: Up,
-        f: &Forward,
-        deadline: Instant,
-        id: usize,
-        now: Instant,
-    ) -> Result<Up, String> {
-        let waited = || humantime::format_duration(f.timeout);
-        match stage {
-            Up::Resolving if now < deadline => Ok(Up::Resolving),
-            Up::Resolving => Err(format!("no answer from the resolver in {}", waited())),
-            Up::Connecting {
-                mut attempts,
-                tunnel,
-            } => {
-                let a = &mut attempts;
-                let mut won = None;
-                let mut i = 0;
-                while i < a.tries.len() {
-                    match a.tries[i].0.connect_done() {
-                        Ok(true) => {
-                            won = Some(a.tries.swap_remove(i).0);
-                            break;
-                        }
-                        Ok(false) => i += 1,
-                        Err(e) => {
-                            let (_, at) = a.tries.remove(i);
-                            a.last =
-                                Some(format!("connect to {at}: {}", crate::error::describe(&e)));
-                            // A failure starts the next attempt at once.
-                            a.next_at = now;
-                        }
-                    }
-                }
-                if let Some(stream) = won {
-                    // The other attempts close here.
-                    return self.connected(f, id, stream, tunnel);
-                }
-                if now >= deadline {
-                    let at = a
-                        .tries
-                        .first()
-                        .map_or("the upstream".to_string(), |t| t.1.clone());
-                    return Err(through_proxy(
-                        f,
-                        format!("connect to {at}: timed out after {}", waited()),
-                    ));
-                }
-                if !a.rest.is_empty() && (now >= a.next_at || a.tries.is_empty()) {
-                    let before = a.tries.len();
-                    a.start_next(f);
-                    for (s, _) in &a.tries[before..] {
-                        let _ = self.poll.registry().register(
-                            &mut SourceFd(&s.poll_fd()),
-                            token::conn(id, PART_UPSTREAM),
-                            Interest::READABLE | Interest::WRITABLE,
-                        );
-                    }
-                    if !a.rest.is_empty() {
-                        self.timers.push(std::cmp::Reverse((a.next_at, id)));
-                    }
-                }
-                if a.tries.is_empty() {
-                    return Err(through_proxy(f, a.why()));
-                }
-                Ok(Up::Connecting { attempts, tunnel })
-            }
-            Up::Tunnel(mut stream, mut hs) => {
-                match handshake_step(&mut stream, &mut hs, &mut self.buf) {
-                    Ok(true) => self.connected(f, id, stream, None),
-                    Ok(false) if now < deadline => Ok(Up::Tunnel(stream, hs)),
-                    Ok(false) => Err(through_proxy(f, format!("no answer within {}", waited()))),
-                    Err(why) => Err(through_proxy(f, why)),
-                }
-            }
-            Up::Securing(t) => match t.handshake_nowait() {
-                Ok(true) => {
-                    self.again.push(id);
-                    Ok(Up::Open(Upstream::Stream(Stream::Tls(t))))
-                }
-                Ok(false) if now < deadline => Ok(Up::Securing(t)),
-                Ok(false) => Err(format!("tls: no handshake within {}", waited())),
-                Err(e) => Err(crate::error::describe(&e)),
-            },
-            Up::Open(u) => Ok(Up::Open(u)),
-        }
-    }
-}
-
-/// One step of a proxy's handshake on a non-blocking socket: send what
-/// it can, read what the handshake allows. `Ok(true)` once the tunnel is
-/// open.
-fn handshake_step(s: &mut Stream, hs: &mut Handshake, buf: &mut [u8]) -> Result<bool, String> {
-    use std::io::Read;
-    flush(s, hs)?;
-    while hs.want() > 0 {
-        let want = hs.want().min(buf.len());
-        match s.read(&mut buf[..want]) {
-            Ok(0) => return Err("it closed the connection during the handshake".into()),
-            Ok(n) => {
-                if hs.feed(&buf[..n])? {
-                    return Ok(true);
-                }
-                // It may have more to say now (SOCKS's user and password,
-                // then the request).
-                flush(s, hs)?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(crate::error::describe(&e)),
-        }
-    }
-    Ok(hs.is_done())
-}
-
-/// Send what the handshake has to say, as far as the socket takes it.
-fn flush(s: &mut Stream, hs: &mut Handshake) -> Result<(), String> {
-    use std::io::Write;
-    while !hs.output().is_empty() {
-        match s.write(hs.output()) {
-            Ok(n) => hs.wrote(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(crate::error::describe(&e)),
-        }
-    }
-    Ok(())
 }
 
 /// How often connects are checked against their deadline: a timeout is
@@ -709,7 +396,7 @@ impl Loop {
         let mut every = None;
         for (id, c) in &self.conns {
             if let Some(f) = &c.fwd {
-                if !matches!(f.up, Up::Open(_)) {
+                if matches!(f.up, Up::Connecting(_)) {
                     every = Some(check_every(f.target.timeout));
                     if now >= f.deadline {
                         self.again.push(*id);
@@ -723,24 +410,12 @@ impl Loop {
 
 /// Watch an upstream socket (each attempt of a connect under way) as its
 /// connection's `PART_UPSTREAM`.
-fn watch(registry: &Registry, up: &Up, id: usize) -> io::Result<()> {
-    let fds: Vec<std::os::fd::RawFd> = match up {
-        Up::Resolving => return Ok(()),
-        Up::Connecting { attempts, .. } => {
-            attempts.tries.iter().map(|(s, _)| s.poll_fd()).collect()
-        }
-        Up::Open(Upstream::Stream(stream)) | Up::Tunnel(stream, _) => vec![stream.poll_fd()],
-        Up::Securing(t) => vec![t.sock().poll_fd()],
-        Up::Open(Upstream::Dgram(d)) => vec![d.as_raw_fd()],
-    };
-    for fd in fds {
-        registry.register(
-            &mut SourceFd(&fd),
-            token::conn(id, PART_UPSTREAM),
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
-    }
-    Ok(())
+fn register(registry: &Registry, fd: std::os::fd::RawFd, id: usize) -> io::Result<()> {
+    registry.register(
+        &mut SourceFd(&fd),
+        token::conn(id, PART_UPSTREAM),
+        Interest::READABLE | Interest::WRITABLE,
+    )
 }
 
 impl Loop {
@@ -780,9 +455,8 @@ impl Loop {
         f: &Forward,
         addrs: Vec<SocketAddr>,
     ) -> Result<Option<crate::transport::Dgram>, String> {
-        match self.open_inet(f, addrs.into())? {
-            Up::Open(Upstream::Dgram(g)) => Ok(Some(g)),
-            _ => Err("not a datagram address".into()),
-        }
+        transport::open_dgram(&f.addr, &addrs)
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 }

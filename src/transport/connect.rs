@@ -1,134 +1,23 @@
-//! A client's connections: a name's addresses tried Happy Eyeballs style,
-//! then the proxy's tunnel, then TLS (blocking, for `send`, load mode and
-//! the blocking models' forwards), a connect begun without waiting (the
-//! event loop's), and datagram clients.
+//! A client's connections: the blocking connect (the [`Connector`] waited
+//! on, for `send` and load mode), a connect begun without waiting (each
+//! of the Connector's attempts), and datagram clients.
 
 use super::*;
+use connector::{Interest, Upstream};
 
-/// Connect a stream to `addr`, trying each resolved address in turn.
+/// Connect a stream to `addr` (blocking): the [`Connector`] waited on.
 pub fn connect(
     addr: &Addr,
     opts: &Opts,
     timeout: Option<Duration>,
     source: Option<SocketAddr>,
 ) -> Result<Stream> {
-    connect_as(addr, opts, timeout, source, true)
-}
-
-/// [`connect`] for a forwarder's upstream: a failed TLS handshake says
-/// only why (`tls: …`), as the event loop's forwarder says it, since the
-/// event already names the upstream (`forward to tls://… failed: …`); the
-/// three models then say the same.
-pub fn connect_upstream(addr: &Addr, opts: &Opts, timeout: Option<Duration>) -> Result<Stream> {
-    connect_as(addr, opts, timeout, None, false)
-}
-
-/// `named`: whether a failed TLS handshake names the address.
-pub(super) fn connect_as(
-    addr: &Addr,
-    opts: &Opts,
-    timeout: Option<Duration>,
-    source: Option<SocketAddr>,
-    named: bool,
-) -> Result<Stream> {
-    let started = Instant::now();
-    let plain = if let Some(p) = opts.proxy.as_deref() {
-        proxy::connect(p, addr, opts, timeout, source)?
-    } else {
-        connect_plain(addr, opts, timeout, source)?
-    };
-    let Some(t) = opts.tls_client.as_deref() else {
-        return Ok(plain);
-    };
-    // The handshake gets what is left of --connect-timeout.
-    let left = timeout.map_or(tls::HANDSHAKE_TIMEOUT, |t| {
-        t.saturating_sub(started.elapsed())
-            .max(Duration::from_millis(1))
-    });
-    secure(plain, addr, t, left, named)
-}
-
-/// Begin TLS on a connected stream as a client, and finish the handshake
-/// within `timeout`.
-pub(super) fn secure(
-    plain: Stream,
-    addr: &Addr,
-    t: &tls::ClientTls,
-    timeout: Duration,
-    named: bool,
-) -> Result<Stream> {
-    let s = tls::TlsStream::client(plain, t, addr).map_err(|e| Error::io("tls", e))?;
-    s.handshake(timeout).map_err(|e| {
-        if named {
-            Error::io(format!("connect to {addr}"), e)
-        } else {
-            Error::runtime(crate::error::describe(&e))
-        }
-    })?;
-    Ok(Stream::Tls(std::sync::Arc::new(s)))
-}
-
-pub(super) fn connect_plain(
-    addr: &Addr,
-    opts: &Opts,
-    timeout: Option<Duration>,
-    source: Option<SocketAddr>,
-) -> Result<Stream> {
-    match addr {
-        Addr::Inet { host, port, .. } => {
-            let targets = addr::resolve(host, *port, opts.family)?;
-            connect_addrs(&targets, opts, timeout, source).map_err(|e| match e {
-                Error::Usage(_) => {
-                    Error::usage(format!("--source has no address of the family of {addr}"))
-                }
-                e => e,
-            })
-        }
-        Addr::Unix { name, .. } => unix::connect_stream(name)
-            .map(Stream::Unix)
-            .map_err(|e| Error::io(format!("connect to unix:{name}"), e)),
+    let c = Connector::new(addr, opts, timeout, source, Voice::Client);
+    match wait(c, None)? {
+        Upstream::Stream(s) => Ok(s),
+        Upstream::Dgram(_) => Err(Error::usage(format!("{addr} is not a stream address"))),
     }
 }
-
-/// Connect to one of `targets` (a name's addresses), Happy Eyeballs style
-/// when there are several; `timeout` bounds the whole attempt. A usage
-/// error when `source` leaves no address of its family.
-pub(super) fn connect_addrs(
-    targets: &[SocketAddr],
-    opts: &Opts,
-    timeout: Option<Duration>,
-    source: Option<SocketAddr>,
-) -> Result<Stream> {
-    let targets: Vec<SocketAddr> = targets
-        .iter()
-        .copied()
-        .filter(|sa| source.is_none_or(|src| src.is_ipv4() == sa.is_ipv4()))
-        .collect();
-    if targets.is_empty() {
-        return Err(Error::usage("--source has no address of that family"));
-    }
-    // A forwarder notes its upstream sockets before their connect can
-    // complete (`ours`), which the blocking connect cannot do.
-    let r = if targets.len() == 1 && !ours::enabled() {
-        connect_inet(targets[0], timeout, source).map_err(|e| (targets[0], e))
-    } else {
-        happy_eyeballs(&targets, timeout, source)
-    };
-    match r {
-        Ok(s) => {
-            let stream = Stream::Tcp(s);
-            stream
-                .apply(opts)
-                .map_err(|e| Error::io("set socket options", e))?;
-            Ok(stream)
-        }
-        Err((sa, e)) => Err(Error::io(format!("connect to {}", addr::show(&sa)), e)),
-    }
-}
-
-/// How long Happy Eyeballs waits for one attempt before it starts the
-/// next beside it (RFC 8305's recommended Connection Attempt Delay).
-pub const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 
 /// The order in which to try a name's addresses (RFC 8305, section 4):
 /// families interleaved, IPv6 first, each family in resolver order.
@@ -142,169 +31,6 @@ pub fn interleave(targets: &[SocketAddr]) -> Vec<SocketAddr> {
             (x, y) => out.extend(x.into_iter().chain(y)),
         }
     }
-}
-
-/// Happy Eyeballs (RFC 8305): connect to every address, in
-/// [`interleave`]'s order, starting the next attempt [`ATTEMPT_DELAY`]
-/// after the last (or at once when one fails) while the earlier ones go
-/// on; the first to connect wins and the others are closed. `timeout`
-/// bounds the whole attempt, not each address.
-pub(super) fn happy_eyeballs(
-    targets: &[SocketAddr],
-    timeout: Option<Duration>,
-    source: Option<SocketAddr>,
-) -> std::result::Result<TcpStream, (SocketAddr, io::Error)> {
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    let order = interleave(targets);
-    let deadline = timeout.map(|t| Instant::now() + t);
-    let mut attempts: Vec<(Socket, SocketAddr)> = Vec::new();
-    let mut next = 0;
-    let mut next_start = Instant::now();
-    let mut last: Option<(SocketAddr, io::Error)> = None;
-    loop {
-        let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
-            let sa = attempts.first().map_or(order[0], |(_, sa)| *sa);
-            return Err((
-                sa,
-                io::Error::new(io::ErrorKind::TimedOut, "connection timed out"),
-            ));
-        }
-        if next < order.len() && (attempts.is_empty() || now >= next_start) {
-            let sa = order[next];
-            next += 1;
-            next_start = now + ATTEMPT_DELAY;
-            match start_connect(sa, source) {
-                Ok(sock) => attempts.push((sock, sa)),
-                Err(e) => {
-                    last = Some((sa, e));
-                    next_start = now; // on to the next at once
-                }
-            }
-            continue;
-        }
-        if attempts.is_empty() {
-            return Err(
-                last.unwrap_or_else(|| (order[0], io::Error::other("no address to connect to")))
-            );
-        }
-        let mut wait = deadline.map(|d| d.saturating_duration_since(now));
-        if next < order.len() {
-            let until_next = next_start.saturating_duration_since(now);
-            wait = Some(wait.map_or(until_next, |w| w.min(until_next)));
-        }
-        let ms = wait.map_or(PollTimeout::NONE, |w| {
-            PollTimeout::try_from(w.as_millis().clamp(1, 60_000) as i32).unwrap_or(PollTimeout::MAX)
-        });
-        let ready: Vec<bool> = {
-            let mut fds: Vec<PollFd<'_>> = attempts
-                .iter()
-                .map(|(s, _)| PollFd::new(s.as_fd(), PollFlags::POLLOUT))
-                .collect();
-            match poll(&mut fds, ms) {
-                Ok(_) => {}
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err((order[0], e.into())),
-            }
-            fds.iter()
-                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-                .collect()
-        };
-        let mut i = 0;
-        let mut k = 0;
-        while i < attempts.len() {
-            if !ready[k] {
-                i += 1;
-                k += 1;
-                continue;
-            }
-            k += 1;
-            let (sock, sa) = &attempts[i];
-            let sa = *sa;
-            let state = sock.take_error().map(|e| (e, sock.peer_addr().is_ok()));
-            match state {
-                Ok((None, true)) if self_connected(sock, sa) => {
-                    last = Some((sa, refused_self()));
-                    attempts.remove(i);
-                    next_start = Instant::now();
-                }
-                Ok((None, true)) => {
-                    let (sock, _) = attempts.swap_remove(i);
-                    // The other attempts are closed here, at once.
-                    drop(attempts);
-                    return sock
-                        .set_nonblocking(false)
-                        .map(|_| sock.into())
-                        .map_err(|e| (sa, e));
-                }
-                Ok((None, false)) => i += 1,
-                Ok((Some(e), _)) | Err(e) => {
-                    last = Some((sa, e));
-                    attempts.remove(i);
-                    next_start = Instant::now(); // a failure starts the next at once
-                }
-            }
-        }
-    }
-}
-
-/// A non-blocking connect to `sa`, under way.
-pub(super) fn start_connect(sa: SocketAddr, source: Option<SocketAddr>) -> io::Result<Socket> {
-    let sock = Socket::new(Domain::for_address(sa), Type::STREAM, None)?;
-    if let Some(src) = source {
-        sock.set_reuse_address(true)?;
-        sock.bind(&src.into())?;
-    }
-    sock.set_nonblocking(true)?;
-    let noting = ours::connecting();
-    match sock.connect(&sa.into()) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return Err(e),
-    }
-    noting.note(sock.as_raw_fd(), sa);
-    Ok(sock)
-}
-
-pub(super) fn connect_inet(
-    sa: SocketAddr,
-    timeout: Option<Duration>,
-    source: Option<SocketAddr>,
-) -> io::Result<TcpStream> {
-    let sock = Socket::new(Domain::for_address(sa), Type::STREAM, None)?;
-    if let Some(src) = source {
-        sock.set_reuse_address(true)?;
-        sock.bind(&src.into())?;
-    }
-    if let Some(t) = timeout {
-        // A blocking connect honours SO_SNDTIMEO (Linux): one setsockopt
-        // instead of the non-blocking connect-and-poll dance, which matters
-        // when load mode opens thousands of connections.
-        sock.set_write_timeout(Some(t.max(Duration::from_millis(1))))?;
-    }
-    match sock.connect(&sa.into()) {
-        Ok(()) => {}
-        Err(e)
-            if timeout.is_some()
-                && matches!(
-                    e.raw_os_error(),
-                    Some(libc::EINPROGRESS) | Some(libc::EAGAIN)
-                ) =>
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "connection timed out",
-            ));
-        }
-        Err(e) => return Err(e),
-    }
-    if self_connected(&sock, sa) {
-        return Err(refused_self());
-    }
-    if timeout.is_some() {
-        sock.set_write_timeout(None)?;
-    }
-    Ok(sock.into())
 }
 
 /// Whether a TCP connection to `peer` is to itself: a connect to a free
@@ -330,16 +56,7 @@ pub(super) fn refused_self() -> io::Error {
 pub fn connect_dgram(addr: &Addr, opts: &Opts, source: Option<SocketAddr>) -> Result<Dgram> {
     match addr {
         Addr::Inet { host, port, .. } => {
-            let targets = addr::resolve(host, *port, opts.family)?;
-            let mut last = None;
-            for sa in &targets {
-                match udp_to(*sa, source) {
-                    Ok(d) => return Ok(d),
-                    Err(e) => last = Some((*sa, e)),
-                }
-            }
-            let (sa, e) = last.expect("resolve returns at least one address");
-            Err(Error::io(format!("connect to {}", addr::show(&sa)), e))
+            first_dgram(&addr::resolve(host, *port, opts.family)?, source)
         }
         Addr::Unix { name, .. } => unixgram_to(name),
     }
@@ -405,11 +122,26 @@ impl std::fmt::Display for Target<'_> {
 /// [`Stream::connect_done`] says so. A Unix listener whose backlog is full
 /// refuses at once here (EAGAIN) instead of making the caller wait.
 pub fn connect_start(to: Target<'_>, opts: &Opts) -> io::Result<Stream> {
+    connect_start_from(to, None, opts)
+}
+
+/// [`connect_start`] from a local address (`--source`; TCP only).
+pub(super) fn connect_start_from(
+    to: Target<'_>,
+    source: Option<SocketAddr>,
+    opts: &Opts,
+) -> io::Result<Stream> {
+    // Non-blocking from its creation: one system call less per connect.
+    let stream = Type::STREAM.nonblocking();
     let (sock, sa) = match to {
-        Target::Inet(sa) => (
-            Socket::new(Domain::for_address(sa), Type::STREAM, None)?,
-            socket2::SockAddr::from(sa),
-        ),
+        Target::Inet(sa) => {
+            let sock = Socket::new(Domain::for_address(sa), stream, None)?;
+            if let Some(src) = source {
+                sock.set_reuse_address(true)?;
+                sock.bind(&src.into())?;
+            }
+            (sock, socket2::SockAddr::from(sa))
+        }
         Target::Unix(name) => {
             let sa = match name {
                 addr::UnixName::Path(p) => socket2::SockAddr::unix(p)?,
@@ -420,10 +152,9 @@ pub fn connect_start(to: Target<'_>, opts: &Opts) -> io::Result<Stream> {
                     socket2::SockAddr::unix(std::ffi::OsStr::from_bytes(&b))?
                 }
             };
-            (Socket::new(Domain::UNIX, Type::STREAM, None)?, sa)
+            (Socket::new(Domain::UNIX, stream, None)?, sa)
         }
     };
-    sock.set_nonblocking(true)?;
     let noting = ours::connecting();
     match sock.connect(&sa) {
         Ok(()) => {}
@@ -522,6 +253,109 @@ pub fn connect_retry(
         }
         pause = (pause * 2).min(Duration::from_millis(200));
     }
+}
+
+/// Run a connect to its end, blocking: a name is looked up in place, then
+/// [`Connector::step`] is waited on with poll(2). The result is in
+/// blocking mode. `stop`, when given, is a descriptor whose readability
+/// ends the wait at once ("closed at shutdown"): thread-serve's hard stop
+/// must not wait out an upstream's connect or handshake.
+pub fn wait(mut c: Connector, stop: Option<BorrowedFd<'_>>) -> Result<Upstream> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    c.be_patient();
+    loop {
+        let now = Instant::now();
+        if let Some(u) = c.step(now)? {
+            return blocking(u);
+        }
+        if let Some((host, port, family)) = c.lookup() {
+            let answer = addr::resolve(host, port, family);
+            c.resolved(answer);
+            continue;
+        }
+        let (fds, until) = c.waits();
+        let ms = until.map_or(PollTimeout::NONE, |u| {
+            let left = u.saturating_duration_since(now).as_millis();
+            // At least a millisecond: waking early would only spin.
+            PollTimeout::try_from(left.clamp(1, 60_000) as i32).unwrap_or(PollTimeout::MAX)
+        });
+        let mut polled: Vec<PollFd<'_>> = fds
+            .iter()
+            .map(|(fd, how)| {
+                let flags = match how {
+                    Interest::Read => PollFlags::POLLIN,
+                    Interest::Write => PollFlags::POLLOUT,
+                    Interest::Both => PollFlags::POLLIN | PollFlags::POLLOUT,
+                };
+                PollFd::new(*fd, flags)
+            })
+            .collect();
+        if let Some(s) = stop {
+            polled.push(PollFd::new(s, PollFlags::POLLIN));
+        }
+        match poll(&mut polled, ms) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(Error::io("poll", e.into())),
+        }
+        let stopped = stop.is_some()
+            && polled
+                .last()
+                .and_then(|p| p.revents())
+                .is_some_and(|r| !r.is_empty());
+        if stopped {
+            c.reset_on_close();
+            return Err(Error::runtime("closed at shutdown"));
+        }
+    }
+}
+
+/// A connected upstream, in blocking mode for its blocking caller (a TLS
+/// stream's last handshake bytes sent).
+fn blocking(u: Upstream) -> Result<Upstream> {
+    let set = |e| Error::io("set O_NONBLOCK", e);
+    match &u {
+        Upstream::Stream(s) => {
+            s.set_nonblocking(false).map_err(set)?;
+            if let Some(t) = s.tls() {
+                t.flush_pending().map_err(|e| Error::io("tls", e))?;
+            }
+        }
+        Upstream::Dgram(d) => d.set_nonblocking(false).map_err(set)?,
+    }
+    Ok(u)
+}
+
+/// A forwarder's datagram upstream: a UDP socket connected to the first
+/// of `addrs` one opens for, or a Unix datagram client; non-blocking.
+pub fn open_dgram(target: &Addr, addrs: &[SocketAddr]) -> Result<Dgram> {
+    dgram_for(target, addrs, None)
+}
+
+/// [`open_dgram`] from `source`, if given.
+pub(super) fn dgram_for(
+    target: &Addr,
+    addrs: &[SocketAddr],
+    source: Option<SocketAddr>,
+) -> Result<Dgram> {
+    let d = match target {
+        Addr::Unix { name, .. } => unixgram_to(name)?,
+        Addr::Inet { .. } => first_dgram(addrs, source)?,
+    };
+    d.set_nonblocking(true)
+        .map_err(|e| Error::io("set O_NONBLOCK", e))?;
+    Ok(d)
+}
+
+/// A UDP socket connected to the first of `addrs` one opens for.
+pub(super) fn first_dgram(addrs: &[SocketAddr], source: Option<SocketAddr>) -> Result<Dgram> {
+    let mut last = Error::runtime("no address");
+    for sa in addrs {
+        match udp_to(*sa, source) {
+            Ok(d) => return Ok(d),
+            Err(e) => last = Error::io(format!("connect to {}", addr::show(sa)), e),
+        }
+    }
+    Err(last)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! [`Stream`], one [`Listener`] and one [`Dgram`] type whatever the socket.
 
 mod connect;
+mod connector;
 mod der;
 pub mod inherit;
 mod listen;
@@ -14,6 +15,7 @@ pub mod tls;
 pub mod unix;
 
 pub use connect::*;
+pub use connector::{ATTEMPT_DELAY, Connector, Interest, Upstream, Voice, Watch};
 pub use listen::*;
 
 use std::io::{self, Read, Write};

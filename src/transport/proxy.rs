@@ -4,18 +4,17 @@
 //! The conversation with the proxy is [`Handshake`], a state machine with
 //! no I/O of its own: it says what to send and how many bytes it may read
 //! next, and never more than the proxy's answer holds, so no byte of the
-//! tunnel's own traffic is ever read by it (and lost). The blocking
-//! client (`send`, load mode, the blocking models' `--forward`) drives it
-//! with [`connect`]; `serve`'s loop drives it on a non-blocking socket.
-//! Either way, `--connect-timeout` bounds reaching the proxy and the
-//! handshake together.
+//! tunnel's own traffic is ever read by it (and lost). The client
+//! connect (`transport::Connector`, for every model and `send`) drives
+//! it on a non-blocking socket; `--connect-timeout` bounds reaching the
+//! proxy and the handshake together.
 
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{Opts, Stream};
-use crate::addr::{self, Addr, Family, ProxyKind, ProxyUrl};
+use super::Stream;
+use crate::addr::{self, Family, ProxyKind, ProxyUrl};
 use crate::error::{Error, Result};
 
 /// How long a client without `--connect-timeout` gives the proxy to
@@ -37,17 +36,6 @@ impl Proxy {
         let addrs = addr::resolve(&url.host, url.port, family)
             .map_err(|e| Error::runtime(format!("proxy {url}: {e}")))?;
         Ok(Proxy { url, addrs })
-    }
-
-    /// Where the tunnel goes, as the proxy is asked for it: by name
-    /// (socks5h, http) or by the first address the name has here (socks5,
-    /// as curl does).
-    pub fn destination(&self, host: &str, port: u16, family: Family) -> Result<Destination> {
-        if self.url.kind != ProxyKind::Socks5 {
-            return Ok(Destination::Name(host.to_string(), port));
-        }
-        let first = addr::resolve(host, port, family)?[0];
-        Ok(Destination::Addr(first))
     }
 
     /// A failure, as the user reads it.
@@ -373,79 +361,46 @@ fn base64(data: &[u8]) -> String {
     out
 }
 
-/// Connect to `target` through `proxy` (blocking): Happy Eyeballs to the
-/// proxy's addresses, then the handshake, all within `timeout` (or
-/// [`HANDSHAKE_TIMEOUT`]).
-pub fn connect(
-    proxy: &Proxy,
-    target: &Addr,
-    opts: &Opts,
-    timeout: Option<Duration>,
-    source: Option<SocketAddr>,
-) -> Result<Stream> {
-    let Addr::Inet { host, port, .. } = target else {
-        return Err(Error::usage(format!(
-            "--proxy reaches TCP addresses only, not {target}"
-        )));
-    };
-    let window = timeout.unwrap_or(HANDSHAKE_TIMEOUT);
-    let deadline = Instant::now() + window;
-    let dest = proxy.destination(host, *port, opts.family)?;
-    let stream =
-        super::connect_addrs(&proxy.addrs, opts, Some(window), source).map_err(|e| match e {
-            Error::Timeout(m) => Error::Timeout(format!("proxy {}: {m}", proxy.url)),
-            Error::Usage(_) => Error::usage(format!(
-                "--source has no address of the family of the proxy {}",
-                proxy.url
-            )),
-            e => proxy.error(e),
-        })?;
-    let timed_out = || {
-        Error::Timeout(format!(
-            "proxy {}: no answer within {}",
-            proxy.url,
-            humantime::format_duration(window)
-        ))
-    };
-    let io_err = |e: std::io::Error| {
-        if matches!(
-            e.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        ) {
-            timed_out()
-        } else {
-            proxy.error(crate::error::describe(&e))
-        }
-    };
-    let mut hs = Handshake::new(&proxy.url, dest);
-    let mut s = stream;
-    let mut buf = [0u8; 512];
-    while !hs.is_done() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(timed_out());
-        }
-        s.set_write_timeout(Some(left)).map_err(io_err)?;
-        s.set_read_timeout(Some(left)).map_err(io_err)?;
-        if !hs.output().is_empty() {
-            let out = hs.output().to_vec();
-            s.write_all(&out).map_err(io_err)?;
-            hs.wrote(out.len());
-        }
+/// One step of a proxy's handshake on a non-blocking socket: send what
+/// it can, read what the handshake allows. `Ok(true)` once the tunnel is
+/// open.
+pub(super) fn step(
+    s: &mut Stream,
+    hs: &mut Handshake,
+    buf: &mut [u8],
+) -> std::result::Result<bool, String> {
+    flush(s, hs)?;
+    while hs.want() > 0 {
         let want = hs.want().min(buf.len());
-        let n = match s.read(&mut buf[..want]) {
-            Ok(0) => {
-                return Err(proxy.error("it closed the connection during the handshake"));
+        match s.read(&mut buf[..want]) {
+            Ok(0) => return Err("it closed the connection during the handshake".into()),
+            Ok(n) => {
+                if hs.feed(&buf[..n])? {
+                    return Ok(true);
+                }
+                // It may have more to say now (SOCKS's user and password,
+                // then the request).
+                flush(s, hs)?;
             }
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_err(e)),
-        };
-        hs.feed(&buf[..n]).map_err(|m| proxy.error(m))?;
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(crate::error::describe(&e)),
+        }
     }
-    s.set_write_timeout(None).map_err(io_err)?;
-    s.set_read_timeout(None).map_err(io_err)?;
-    Ok(s)
+    Ok(hs.is_done())
+}
+
+/// Send what the handshake has to say, as far as the socket takes it.
+fn flush(s: &mut Stream, hs: &mut Handshake) -> std::result::Result<(), String> {
+    while !hs.output().is_empty() {
+        match s.write(hs.output()) {
+            Ok(n) => hs.wrote(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(crate::error::describe(&e)),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
