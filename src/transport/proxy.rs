@@ -541,6 +541,48 @@ mod tests {
         assert_eq!(e, Ok(false), "an answer that never ends waits for more");
     }
 
+    /// The handshake driven on a non-blocking socket (a socketpair): it
+    /// waits while the proxy says nothing, takes its answer in pieces,
+    /// and leaves the tunnel's first bytes unread.
+    #[test]
+    fn step_drives_a_handshake_over_a_socketpair() {
+        let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let mut s = Stream::Unix(ours);
+        let mut h = Handshake::new(&url("socks5h://p"), Destination::Name("h".into(), 7));
+        let mut buf = [0u8; 512];
+        assert_eq!(step(&mut s, &mut h, &mut buf), Ok(false), "no answer yet");
+        let mut got = [0u8; 3];
+        theirs.read_exact(&mut got).unwrap();
+        assert_eq!(got, [5, 1, 0]);
+        theirs.write_all(&[5]).unwrap();
+        assert_eq!(step(&mut s, &mut h, &mut buf), Ok(false), "half the method");
+        theirs.write_all(&[0]).unwrap();
+        assert_eq!(
+            step(&mut s, &mut h, &mut buf),
+            Ok(false),
+            "the request sent"
+        );
+        let mut req = [0u8; 8];
+        theirs.read_exact(&mut req).unwrap();
+        assert_eq!(req, [5, 1, 0, 3, 1, b'h', 0, 7]);
+        theirs
+            .write_all(&[5, 0, 0, 1, 10, 0, 0, 1, 0, 7, b'o', b'k'])
+            .unwrap();
+        assert_eq!(
+            step(&mut s, &mut h, &mut buf),
+            Ok(true),
+            "the tunnel is open"
+        );
+        let mut rest = [0u8; 2];
+        (&s).read_exact(&mut rest).unwrap();
+        assert_eq!(&rest, b"ok");
+        drop(theirs);
+        let mut h = Handshake::new(&url("socks5h://p"), Destination::Name("h".into(), 7));
+        let e = step(&mut s, &mut h, &mut buf);
+        assert_eq!(e, Err("Broken pipe".into()), "the proxy is gone");
+    }
+
     #[test]
     fn base64_pads() {
         assert_eq!(base64(b""), "");
