@@ -8,8 +8,8 @@
 //! `serve`'s loop registers its sockets and steps it on their events (a
 //! name's addresses come from the loop's resolver thread); every blocking
 //! connect (`send`, load mode, the blocking models' `--forward`) is the
-//! same machine waited on with poll(2) by [`wait`], which resolves a name
-//! in place first.
+//! same machine waited on with poll(2) by `transport::wait`, which
+//! resolves a name in place first.
 
 use std::collections::VecDeque;
 use std::io;
