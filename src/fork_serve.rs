@@ -39,7 +39,7 @@ pub fn run(cfg: runtime::Config) -> Result<()> {
     let mut server = runtime::setup(cfg)?;
     crate::handler::print::prepare();
     // Children grow splice pipes from one budget, not one each.
-    crate::relay::blocking::share_pipe_budget();
+    crate::relay::pipes::share_pipe_budget();
     if matches!(server.spec, crate::handler::Spec::Forward(_)) {
         // Children tell the parent about the upstream sockets they open,
         // so that a connection from one of them is seen for what it is.

@@ -28,7 +28,7 @@ use crate::event::Tally;
 use crate::handler::broker;
 use crate::handler::{End, Session, Spec, Step, exec};
 use crate::output::hex_to_stderr;
-use crate::relay::nonblocking::{PipePool, Pipes, ToStdout};
+use crate::relay::nonblocking::{Pipes, ToStdout};
 use crate::runtime::{self, Phase, Server, Totals};
 use crate::transport::{Bound, Dgram, Endpoint, Listener, Stream};
 use datagram::DgramJob;
@@ -152,8 +152,6 @@ struct Loop {
     connect_check: Option<Instant>,
     /// `--forward`'s name lookups.
     lookup: forward::Lookup,
-    /// Pipes for splicing forwarded bytes, lent while they are in flight.
-    pipes: PipePool,
     /// `--forward` on a datagram socket: each peer's session, by id, and
     /// the route to it from (socket, peer).
     sessions: HashMap<usize, dgram_sessions::LoopSession>,
@@ -226,7 +224,6 @@ impl Loop {
             timers: Default::default(),
             connect_check: None,
             lookup: forward::Lookup::new(waker),
-            pipes: PipePool::default(),
             sessions: HashMap::new(),
             routes: runtime::SessionRouter::new(),
             dgram_more: false,
@@ -820,7 +817,7 @@ impl Loop {
             c.tally.program = self.done_with(ch.child);
         }
         if let Some(mut f) = c.fwd.take() {
-            f.release(&mut self.pipes);
+            f.release();
             (c.tally.bytes_in, c.tally.bytes_out) = f.moved();
             c.tally.via = f.via();
         }

@@ -296,6 +296,11 @@ pub fn write_all(fd: impl AsFd, mut data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// One write(2) of some of `data` to `fd` (a pipe to a program).
+pub fn write_some(fd: impl AsFd, data: &[u8]) -> io::Result<usize> {
+    Ok(nix::unistd::write(fd.as_fd(), data)?)
+}
+
 /// read(2) on a descriptor we do not own as a `File` (stdin).
 pub fn read(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
     Ok(nix::unistd::read(fd.as_fd(), buf)?)
@@ -309,6 +314,54 @@ pub fn readable_now(fd: BorrowedFd<'_>) -> bool {
         && fds[0].revents().is_some_and(|r| {
             r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
         })
+}
+
+/// One descriptor for [`poll_ready`]: what to wait for, and (after) what
+/// came. The caller keeps the descriptor open while it polls.
+#[derive(Clone, Copy, Debug)]
+pub struct PollWant {
+    pub fd: std::os::fd::RawFd,
+    pub read: bool,
+    pub write: bool,
+    /// Set by [`poll_ready`]: readable, writable, closed or failed.
+    pub ready: bool,
+}
+
+/// poll(2) over `fds` until one is ready or `timeout` passes (`None`:
+/// no bound). A signal ends the wait early, as a wake-up with nothing
+/// ready.
+pub fn poll_ready(fds: &mut [PollWant], timeout: Option<std::time::Duration>) -> io::Result<()> {
+    let mut polled: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|w| libc::pollfd {
+            // A descriptor waited for nothing is left out: its hang-up or
+            // error, which poll reports whatever was asked, would
+            // otherwise wake every call.
+            fd: if w.read || w.write { w.fd } else { -1 },
+            events: (if w.read { libc::POLLIN } else { 0 })
+                | (if w.write { libc::POLLOUT } else { 0 }),
+            revents: 0,
+        })
+        .collect();
+    // Rounded up, so a deadline is never woken for a moment early.
+    let ms = timeout.map_or(-1, |t| {
+        t.as_micros().div_ceil(1000).min(libc::c_int::MAX as u128) as libc::c_int
+    });
+    // SAFETY: `polled` is a valid array of `polled.len()` pollfds for the
+    // whole call; poll only writes their `revents`.
+    let n = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, ms) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(())
+        } else {
+            Err(e)
+        };
+    }
+    for (w, p) in fds.iter_mut().zip(&polled) {
+        w.ready = p.revents != 0;
+    }
+    Ok(())
 }
 
 /// Whether `fd` is a terminal whose foreground process group is not ours

@@ -207,7 +207,7 @@ impl schedule::Workers for Threads {
     fn cut(&mut self, _server: &Server) {
         // Forwarded connections end with a reset (a FIN would make a cut
         // transfer look complete); the relay wakes its own sockets.
-        crate::relay::blocking::cut_all();
+        crate::relay::polled::cut_all();
         for (_, s) in self.spares.drain() {
             if self.forwarding {
                 s.reset_on_close();

@@ -12,7 +12,7 @@ use super::forward::{self, Forward, Upstream};
 use super::{End, Served, Session, Spec, Step, exec};
 use crate::event::Tally;
 use crate::output::hex_to_stderr;
-use crate::relay::{Side, blocking};
+use crate::relay::{Side, polled, program};
 use crate::transport::{Dgram, Endpoint, ReplyTo, Stream};
 
 /// Options that shape how one connection is driven.
@@ -182,7 +182,7 @@ fn exec_stream(
         Err(e) => {
             // End the conversation cleanly: FIN now, and read what the peer
             // sends so it gets no reset.
-            blocking::linger_close(stream);
+            polled::linger_close(stream);
             return Err(End::Exec(exec::describe_spawn_error(&argv[0], &e)));
         }
     };
@@ -190,12 +190,12 @@ fn exec_stream(
     exec::started(pid);
     let mut ended = None;
     if let Some((to_prog, from_prog)) = pipes {
-        let opts = blocking::PumpOpts {
+        let opts = program::PumpOpts {
             idle: d.idle,
             hex: d.hex,
         };
         let (moved, end) =
-            blocking::pump(stream, &peer.to_string(), to_prog, from_prog, opts, || {
+            program::pump(stream, &peer.to_string(), to_prog, from_prog, opts, || {
                 exec::terminate(pid)
             });
         tally.bytes_in = moved.up;
@@ -209,15 +209,10 @@ fn exec_stream(
     }
     if !copying {
         // The program's output is already in the socket; its exit is our FIN.
-        blocking::linger_close(stream);
+        polled::linger_close(stream);
     }
     r.map_err(End::Io)?;
-    match ended {
-        None => Ok(()),
-        // (A program's pump has no half-close bound.)
-        Some(blocking::Ended::Idle | blocking::Ended::HalfClosed) => Err(End::IdleTimeout),
-        Some(blocking::Ended::Endpoint(e) | blocking::Ended::Program(e)) => Err(End::Io(e)),
-    }
+    ended.map_or(Ok(()), |e| Err(e.into()))
 }
 
 /// `--forward` on a blocking connection: connect to the target, then
@@ -234,7 +229,7 @@ fn forward_stream(
     // accepting loop looked.
     if let (Endpoint::Inet(p), Endpoint::Inet(l)) = (peer, stream.local()) {
         if crate::transport::ours::looped(*p, l) {
-            blocking::linger_close(stream);
+            polled::linger_close(stream);
             return Err(End::Forward(f.failed(
                 "the connection comes from this server's own upstream (a forwarding loop)",
             )));
@@ -254,23 +249,18 @@ fn forward_stream(
         Upstream::Dgram(g) => Side::Dgram(g),
     };
     let label = peer.to_string();
-    let opts = blocking::BridgeOpts {
+    let opts = polled::BridgeOpts {
         idle: d.idle,
         hex: d.hex,
         label: &label,
         quiet: forward::DGRAM_QUIET,
         half_close: f.half_close,
     };
-    let (moved, via, end) = blocking::bridge(stream, side, opts);
+    let (moved, via, end) = polled::bridge(stream, side, opts);
     tally.bytes_in = moved.up;
     tally.bytes_out = moved.down;
     tally.via = Some(via);
-    match end {
-        None => Ok(()),
-        Some(blocking::Ended::Idle) => Err(End::IdleTimeout),
-        Some(blocking::Ended::HalfClosed) => Err(End::HalfClosed(f.half_close)),
-        Some(blocking::Ended::Endpoint(e) | blocking::Ended::Program(e)) => Err(End::Io(e)),
-    }
+    end.map_or(Ok(()), |e| Err(e.into()))
 }
 
 fn is_timeout(e: &io::Error) -> bool {

@@ -1,9 +1,9 @@
 //! `--forward ADDR`: each connection (each peer's session on a datagram
 //! socket) gets a connection of its own to ADDR, and bytes move both ways.
 //!
-//! What a forwarder does is the relay's job (`relay::blocking::bridge` for
-//! the blocking models, `relay::nonblocking::Half` in the loop, and the
-//! datagram sessions in `relay::dgram_session`); this module holds the target
+//! What a forwarder does is the relay's job (`relay::bridge::Bridge`, which
+//! serve's loop steps and `relay::polled::bridge` drives for the blocking
+//! models, and the datagram sessions in `relay::dgram_session`); this module holds the target
 //! and the rules every model shares.
 
 use std::time::Duration;

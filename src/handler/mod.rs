@@ -52,6 +52,19 @@ pub enum End {
     Panicked,
 }
 
+/// A relay's end (a forwarded connection, a program's pipes) as a
+/// connection's: the one place the relay's ends are mapped.
+impl From<crate::relay::Ended> for End {
+    fn from(e: crate::relay::Ended) -> End {
+        use crate::relay::Ended;
+        match e {
+            Ended::Idle => End::IdleTimeout,
+            Ended::HalfClosed(d) => End::HalfClosed(d),
+            Ended::Endpoint(e) | Ended::Program(e) => End::Io(e),
+        }
+    }
+}
+
 impl End {
     pub fn message(&self, peer: &Endpoint) -> String {
         match self {

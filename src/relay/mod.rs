@@ -1,21 +1,33 @@
-//! A connection's second byte stream and the pumps that move bytes between
-//! it and the peer.
+//! A connection's second byte stream and the engine that moves bytes
+//! between it and the peer, for every model.
 //!
 //! The second stream is a program's pipes (`--exec`) or a forwarded socket
 //! (`--forward`). The relay knows streams, datagram sockets and pipes, not
 //! handlers: the types it returns (how a transfer ended, what it moved)
 //! live here.
 //!
-//! * [`blocking`]: the pumps for the forking and threading models, one
-//!   thread per direction, and the lingering close every model ends with.
-//! * [`nonblocking`]: the pumps for the event loop: a program's pipes, and
-//!   the two halves of a forwarded connection, watched beside the socket.
+//! * [`half`]: one direction ([`half::Half`]), copy or splice, its
+//!   half-close and backpressure, over any [`half::Port`]; [`pipes`] the
+//!   pipes it splices through, lent by one pool per process.
+//! * [`bridge`]: a forwarded connection, two halves and the rules
+//!   (idle, half-close, a datagram upstream's quiet), free of I/O waits:
+//!   it answers what it waits for next.
+//! * [`polled`]: the blocking models' driver (poll(2) on one thread) for
+//!   a bridge, the lingering close every model ends with, and the cut
+//!   thread-serve's hard stop signals; [`program`] a program's pipes
+//!   relayed on the same halves and driver.
+//! * [`nonblocking`]: a program's pipes in the event loop, and `--once`
+//!   to stdout.
 //! * [`dgram_session`]: a forwarded datagram peer's session, in every
 //!   model: driven by the loop, or on a worker fed through an inbox.
 
-pub mod blocking;
+pub mod bridge;
 pub mod dgram_session;
+pub mod half;
 pub mod nonblocking;
+pub mod pipes;
+pub mod polled;
+pub mod program;
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -76,10 +88,10 @@ impl Side<'_> {
         }
     }
 
-    /// Wake whatever waits to read from this side.
-    pub fn shut_read(&self) {
+    /// Undo [`Side::reset_on_close`]: the relay ended cleanly.
+    pub fn fin_on_close(&self) {
         if let Side::Stream(s) = self {
-            let _ = s.shutdown(Shutdown::Read);
+            s.fin_on_close();
         }
     }
 
@@ -103,26 +115,85 @@ impl Side<'_> {
         matches!(self, Side::Dgram(_))
     }
 
-    pub fn set_read_timeout(&self, d: Option<std::time::Duration>) -> io::Result<()> {
+    /// The descriptor to wait on for readiness.
+    pub fn poll_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::{AsFd, AsRawFd};
         match self {
-            Side::Stream(s) => s.set_read_timeout(d),
-            Side::Dgram(g) => g.set_read_timeout(d),
+            Side::Stream(s) => s.poll_fd(),
+            Side::Dgram(d) => d.as_fd().as_raw_fd(),
+        }
+    }
+
+    /// Make reads and writes return `WouldBlock` rather than wait (the
+    /// drivers' readiness says when to try), or wait again.
+    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Side::Stream(s) => s.set_nonblocking(on),
+            Side::Dgram(d) => d.set_nonblocking(on),
         }
     }
 }
 
-/// How one direction of a forwarded connection failed.
+impl half::Port for Side<'_> {
+    fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        Side::read(self, buf)
+    }
+    fn write(&self, data: &[u8]) -> io::Result<usize> {
+        Side::write(self, data)
+    }
+    fn max_chunk(&self) -> usize {
+        Side::max_chunk(self)
+    }
+    fn is_dgram(&self) -> bool {
+        Side::is_dgram(self)
+    }
+    fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
+        Side::plain_fd(self)
+    }
+    fn shut_write(&self) {
+        Side::shut_write(self)
+    }
+    fn reset_on_close(&self) {
+        Side::reset_on_close(self)
+    }
+    fn flush(&self) -> io::Result<()> {
+        match self {
+            Side::Stream(s) => s.tls().map_or(Ok(()), |t| t.flush_pending()),
+            Side::Dgram(_) => Ok(()),
+        }
+    }
+    fn holds_output(&self) -> bool {
+        match self {
+            Side::Stream(s) => s.tls().is_some_and(|t| t.has_pending()),
+            Side::Dgram(_) => false,
+        }
+    }
+}
+
+/// How one direction ([`half::Half`]) failed.
 #[derive(Debug)]
 pub enum Fail {
     /// Reading its source failed (a reset, say).
     Read(io::Error),
     /// Writing to its destination failed.
     Write(io::Error),
-    /// No traffic either way for the idle timeout.
+}
+
+/// How a relay (a forwarded connection, a program's pipes) ended other
+/// than by both directions closing cleanly: the one end type of the
+/// relay, which `handler::End` takes in one place (`End::from`).
+#[derive(Debug)]
+pub enum Ended {
+    /// Reading from or writing to the peer or the upstream failed (a
+    /// reset passed on), or the server cut it.
+    Endpoint(io::Error),
+    /// Reading the program's output failed.
+    Program(io::Error),
+    /// No traffic for the idle timeout.
     Idle,
-    /// The other direction had ended, and this one's source stayed quiet
-    /// for the half-close timeout.
-    HalfClosed,
+    /// A forwarded connection stayed quiet for the half-close timeout
+    /// (this long) after one of its directions had ended.
+    HalfClosed(std::time::Duration),
 }
 
 /// Whether an error means the other end reset the connection (or went

@@ -13,7 +13,7 @@
 //! The program's end of output is our FIN, and the server's FIN is the
 //! program's end of input. The program's exit ends the conversation: what
 //! it started and left running (holding its output, say) gets
-//! [`blocking::LINGER`] to finish, then SIGTERM, then SIGKILL; the close
+//! [`polled::LINGER`] to finish, then SIGTERM, then SIGKILL; the close
 //! lingers as the servers' does. Nothing the program started outlives
 //! `send`. `send` exits with the program's status (killed by signal N:
 //! 128+N), unless the connection failed (1), `--idle-timeout` expired
@@ -32,7 +32,7 @@ use crate::addr::Addr;
 use crate::error::{Error, Result, code};
 use crate::event::{Exit, Level, Tally};
 use crate::handler::exec;
-use crate::relay::blocking;
+use crate::relay::{Ended, polled, program};
 use crate::transport::{self, Endpoint, Stream};
 
 /// How long a program asked to stop (SIGTERM) has before SIGKILL.
@@ -69,7 +69,7 @@ pub fn run(p: &Plan, argv: &[OsString]) -> Result<()> {
     let (child, pid, pipes) = match spawn(p, argv, &stream, copying) {
         Ok(c) => c,
         Err(e) => {
-            blocking::linger_close(&stream);
+            polled::linger_close(&stream);
             return Err(Error::runtime(exec::describe_spawn_error(&argv[0], &e)));
         }
     };
@@ -82,7 +82,7 @@ pub fn run(p: &Plan, argv: &[OsString]) -> Result<()> {
     if handed {
         // The program's output is in the socket already: its exit is our
         // FIN. (The pump has shut the write side and lingered itself.)
-        blocking::linger_close(&stream);
+        polled::linger_close(&stream);
     }
     end_leftovers();
     if stream.tls().is_some_and(|t| t.truncated()) {
@@ -101,17 +101,17 @@ pub fn run(p: &Plan, argv: &[OsString]) -> Result<()> {
     }
     match ended {
         None => {}
-        Some(blocking::Ended::Idle | blocking::Ended::HalfClosed) => {
+        Some(Ended::Idle | Ended::HalfClosed(_)) => {
             let idle = p.idle.unwrap_or_default();
             return Err(Error::Timeout(format!(
                 "idle for {}",
                 humantime::format_duration(idle)
             )));
         }
-        Some(blocking::Ended::Endpoint(e)) => {
+        Some(Ended::Endpoint(e)) => {
             return Err(Error::io(format!("connection to {}", p.addr), e));
         }
-        Some(blocking::Ended::Program(e)) => {
+        Some(Ended::Program(e)) => {
             return Err(Error::io(
                 format!("read from {}", argv[0].to_string_lossy()),
                 e,
@@ -200,7 +200,7 @@ fn wait(mut child: Child, pid: libc::pid_t) -> std::io::Result<ExitStatus> {
 
 /// Relay between the connection and the program's pipes with the servers'
 /// pump, while another thread waits for the program: once it has exited,
-/// what still holds its output open gets [`blocking::LINGER`], then is
+/// what still holds its output open gets [`polled::LINGER`], then is
 /// ended, so the pump sees the output's end.
 fn relay(
     p: &Plan,
@@ -209,20 +209,20 @@ fn relay(
     pid: libc::pid_t,
     (to_prog, from_prog): ProgramPipes,
     tally: &mut Tally,
-) -> (std::io::Result<ExitStatus>, Option<blocking::Ended>) {
+) -> (std::io::Result<ExitStatus>, Option<Ended>) {
     let (pumped_tx, pumped_rx) = mpsc::channel::<()>();
     let waiter = std::thread::spawn(move || {
         let r = wait(child, pid);
-        if let Err(mpsc::RecvTimeoutError::Timeout) = pumped_rx.recv_timeout(blocking::LINGER) {
+        if let Err(mpsc::RecvTimeoutError::Timeout) = pumped_rx.recv_timeout(polled::LINGER) {
             end_leftovers();
         }
         r
     });
-    let opts = blocking::PumpOpts {
+    let opts = program::PumpOpts {
         idle: p.idle,
         hex: p.hex,
     };
-    let (moved, ended) = blocking::pump(
+    let (moved, ended) = program::pump(
         stream,
         &p.addr.to_string(),
         to_prog,

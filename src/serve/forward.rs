@@ -1,7 +1,10 @@
 //! `--forward` in the event loop: each connection gets an upstream
 //! connection, opened without waiting (a non-blocking connect, watched as
-//! the connection's `PART_UPSTREAM`), and two [`Half`]s that move bytes
-//! each way as far as both sockets take them.
+//! the connection's `PART_UPSTREAM`), and once it is open the relay's
+//! [`Bridge`], which moves bytes each way as far as both sockets take
+//! them and applies the forwarding rules (half-close, a datagram
+//! upstream's quiet); the loop steps it on each event and at the deadline
+//! it answers.
 //!
 //! Names that need the system's resolver are looked up on a helper
 //! thread, one lookup at a time, and the answer is kept for a second: a
@@ -23,9 +26,8 @@ use crate::addr::{self, Addr};
 use crate::event::Via;
 use crate::handler::End;
 use crate::handler::forward::{DGRAM_QUIET, Forward};
-use crate::output::hex_to_stderr;
-use crate::relay::nonblocking::{Half, PipePool};
-use crate::relay::{Fail, Side};
+use crate::relay::Side;
+use crate::relay::bridge::{Bridge, Next, Rules};
 use crate::runtime::token::{self, PART_UPSTREAM};
 use crate::transport::{self, Connector, Stream, Target, Upstream};
 
@@ -37,22 +39,14 @@ pub(super) struct Fwd {
     /// Where it goes (the server's one `--forward` target, shared).
     target: Arc<Forward>,
     up: Up,
-    /// From the client to the upstream.
-    to_up: Half,
-    /// From the upstream to the client.
-    to_down: Half,
+    /// Both directions and their rules (from the connect on, so its
+    /// clock starts with the connection, as the client's does).
+    bridge: Bridge,
     /// When the connect gives up.
     deadline: Instant,
-    /// The last datagram from a datagram upstream (it has no FIN: after
-    /// the client's, quiet ends the connection).
-    last_down: Instant,
-    via: Via,
-    /// When one direction (not both) had ended: the other's quiet is
-    /// bounded by `--half-close-timeout` from then on.
-    half_at: Option<Instant>,
-    /// The half-close timer waiting in the loop's heap, if any: one at a
+    /// The bridge's deadline waiting in the loop's heap, if any: one at a
     /// time, however many events the open direction brings.
-    half_timer: Option<Instant>,
+    timer: Option<Instant>,
 }
 
 /// The upstream's connect under way, then the connection it made.
@@ -70,23 +64,22 @@ impl Fwd {
             Up::Open(Upstream::Stream(s)) => s.tls().is_some_and(|t| t.has_pending()),
             _ => false,
         };
-        self.to_up.done && self.to_down.done && !pending
+        self.bridge.halves_done() && !pending
     }
 
     pub(super) fn via(&self) -> Option<Via> {
-        let copied = self.to_up.copied || self.to_down.copied;
-        matches!(self.up, Up::Open(_)).then_some(if copied { Via::Copy } else { self.via })
+        matches!(self.up, Up::Open(_)).then_some(self.bridge.via())
     }
 
     /// Give back the pipes the halves hold.
-    pub(super) fn release(&mut self, pool: &mut PipePool) {
-        self.to_up.release(pool);
-        self.to_down.release(pool);
+    pub(super) fn release(&mut self) {
+        self.bridge.release();
     }
 
     /// What moved: from the client, to the client.
     pub(super) fn moved(&self) -> (u64, u64) {
-        (self.to_up.moved, self.to_down.moved)
+        let m = self.bridge.moved();
+        (m.up, m.down)
     }
 
     /// A reset on one side resets the other.
@@ -133,17 +126,21 @@ impl Loop {
         }
         match self.first_up(target, id, now) {
             Ok(up) => {
-                let splice = !self.server.settings.drive.hex && !target.addr.is_datagram();
+                // Splicing where the bytes pass as they are (the halves
+                // copy where a side has no plain descriptor); the loop's
+                // own idle check covers every connection.
+                let rules = Rules {
+                    idle: None,
+                    half_close: target.half_close,
+                    quiet: DGRAM_QUIET,
+                };
+                let splice = !self.server.settings.drive.hex;
                 c.fwd = Some(Box::new(Fwd {
                     target: target.clone(),
                     up,
-                    to_up: Half::new(splice),
-                    to_down: Half::new(splice),
+                    bridge: Bridge::new(splice, rules, now),
                     deadline: now + target.timeout,
-                    last_down: now,
-                    via: if splice { Via::Splice } else { Via::Copy },
-                    half_at: None,
-                    half_timer: None,
+                    timer: None,
                 }));
             }
             Err(why) => self.forward_failed(c, target, &why),
@@ -299,83 +296,30 @@ impl Loop {
                 return Ok(());
             }
         };
-        // The peer's name only for --hex: this runs on every event.
-        let label = self.server.settings.drive.hex.then(|| c.peer.to_string());
-        if let Upstream::Stream(s) = u {
-            if let Some(t) = s.tls() {
-                // What a full socket left over goes before anything new.
-                match t.flush_pending() {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => {
-                        f.reset(&c.stream);
-                        return Err(End::Io(e));
-                    }
-                }
-            }
-        }
         let up = match u {
             Upstream::Stream(s) => Side::Stream(s),
             Upstream::Dgram(d) => Side::Dgram(d),
         };
         let client = Side::Stream(&c.stream);
-        let dump = |dir: char| {
-            let label = &label;
-            move |off: u64, data: &[u8]| {
-                if let Some(l) = label {
-                    hex_to_stderr(l, dir, off, data);
-                }
-            }
+        // The peer's name only for --hex: this runs on every event.
+        let label = self.server.settings.drive.hex.then(|| c.peer.to_string());
+        let next = f
+            .bridge
+            .step(&client, &up, &mut self.buf, label.as_deref(), now)
+            .map_err(End::from)?;
+        c.last = c.last.max(f.bridge.last_traffic());
+        let Next::Wait(w) = next else {
+            return Ok(());
         };
-        let r = f
-            .to_up
-            .pump(client, up, &mut self.buf, &mut self.pipes, dump('<'))
-            .and_then(|a| {
-                f.to_down
-                    .pump(up, client, &mut self.buf, &mut self.pipes, dump('>'))
-                    .map(|b| (a, b))
-            });
-        let ((n1, more1), (n2, more2)) = match r {
-            Ok(x) => x,
-            Err(fail) => {
-                f.reset(&c.stream);
-                return Err(match fail {
-                    Fail::Read(e) | Fail::Write(e) => End::Io(e),
-                    Fail::Idle => End::IdleTimeout,
-                    Fail::HalfClosed => End::HalfClosed(f.target.half_close),
-                });
-            }
-        };
-        if n1 + n2 > 0 {
-            c.last = now;
-        }
-        if n2 > 0 {
-            f.last_down = now;
-        }
-        if more1 || more2 {
+        // (The loop watches both sockets for either readiness, edge
+        // triggered: only what is due without an event is queued here.)
+        if w.again {
             self.again.push(id);
         }
-        // A datagram upstream has no FIN: after the client's, quiet ends it.
-        if up.is_dgram() && f.to_up.done && !f.to_down.done {
-            let quiet_until = f.last_down.max(c.last) + DGRAM_QUIET;
-            if now >= quiet_until {
-                f.to_down.done = true;
-                client.shut_write();
-            } else {
-                self.timers.push(std::cmp::Reverse((quiet_until, id)));
-            }
-        } else if f.to_up.done != f.to_down.done {
-            // One direction ended: the other gets --half-close-timeout
-            // without traffic (measured from that end, or its last byte).
-            let half_at = *f.half_at.get_or_insert(now);
-            let bound = f.target.half_close;
-            let until = c.last.max(half_at) + bound;
-            if now >= until {
-                return Err(End::HalfClosed(bound));
-            }
-            if f.half_timer.is_none_or(|t| now >= t) {
-                f.half_timer = Some(until);
-                self.timers.push(std::cmp::Reverse((until, id)));
+        if let Some(at) = w.deadline {
+            if f.timer.is_none_or(|t| now >= t || at < t) {
+                f.timer = Some(at);
+                self.timers.push(std::cmp::Reverse((at, id)));
             }
         }
         Ok(())

@@ -1,0 +1,238 @@
+//! A forwarded connection: two [`Half`]s (client → upstream, upstream →
+//! client) and the rules that end it, written once for every model.
+//!
+//! It makes no I/O waits: given a moment at which its ports may be ready,
+//! [`Bridge::step`] moves what it can and answers what each port waits
+//! for next (read or write interest) and its next deadline, or how it
+//! ended. serve's loop calls it on each event; `polled::bridge` waits with
+//! poll(2) for what it answered, on one thread.
+//!
+//! The rules: each direction ends on its own, its source's FIN passed on
+//! to its destination (the lesson's half-close, through a relay); once
+//! one has ended, the other's source may stay quiet for the half-close
+//! timeout at most; a datagram upstream has no FIN, so after the client's
+//! its quiet ([`Rules::quiet`]) is its end; no traffic either way for the
+//! idle timeout ends both with a FIN; a reset or failure on either side
+//! resets both.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use super::half::{Half, Port};
+use super::{Ended, Fail, Moved};
+use crate::event::Via;
+use crate::output::hex_to_stderr;
+
+/// The timeouts of a forwarded connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Rules {
+    /// No traffic either way for this long ends the connection (`None`:
+    /// the driver applies its own, as serve's loop does for every
+    /// connection).
+    pub idle: Option<Duration>,
+    /// After one direction has ended, how long the other's source may
+    /// stay quiet.
+    pub half_close: Duration,
+    /// After the client's FIN, how long a datagram upstream may stay
+    /// quiet.
+    pub quiet: Duration,
+}
+
+/// What a driver waits for on one port.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Interest {
+    pub read: bool,
+    pub write: bool,
+}
+
+/// What the bridge waits for before its next step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wait {
+    pub client: Interest,
+    pub upstream: Interest,
+    /// When to step again even if nothing is ready (a timeout is due).
+    pub deadline: Option<Instant>,
+    /// A direction stopped at its budget: step again at once.
+    pub again: bool,
+}
+
+/// What a step leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    Wait(Wait),
+    /// Both directions ended cleanly and everything went out.
+    Done,
+}
+
+/// A forwarded connection's relay; see the module's comment.
+#[derive(Debug)]
+pub struct Bridge {
+    to_up: Half,
+    to_down: Half,
+    rules: Rules,
+    /// The last byte moved either way (or a direction's end).
+    last: Instant,
+    /// The last byte from the upstream.
+    last_down: Instant,
+    /// When one direction (not both) had ended.
+    half_at: Option<Instant>,
+}
+
+impl Bridge {
+    /// A bridge whose halves splice when `splice` (see
+    /// [`may_splice`](super::half::may_splice)), started at `now`.
+    pub fn new(splice: bool, rules: Rules, now: Instant) -> Bridge {
+        Bridge {
+            to_up: Half::new(splice),
+            to_down: Half::new(splice),
+            rules,
+            last: now,
+            last_down: now,
+            half_at: None,
+        }
+    }
+
+    /// What moved: from the client, to the client.
+    pub fn moved(&self) -> Moved {
+        Moved {
+            up: self.to_up.moved(),
+            down: self.to_down.moved(),
+        }
+    }
+
+    /// How the bytes went: spliced, unless any went through a buffer.
+    pub fn via(&self) -> Via {
+        if self.to_up.copied() || self.to_down.copied() {
+            Via::Copy
+        } else {
+            Via::Splice
+        }
+    }
+
+    /// The last traffic either way.
+    pub fn last_traffic(&self) -> Instant {
+        self.last
+    }
+
+    /// Both directions have ended (the ports may still hold output).
+    pub fn halves_done(&self) -> bool {
+        self.to_up.is_done() && self.to_down.is_done()
+    }
+
+    /// Give back the pipes the halves hold (the connection is closing).
+    pub fn release(&mut self) {
+        self.to_up.release();
+        self.to_down.release();
+    }
+
+    /// End the connection with a reset on both sides (a failure, or the
+    /// server cutting it: a FIN would make a cut transfer look complete).
+    pub fn fail(&mut self, client: &impl Port, up: &impl Port, e: io::Error) -> Ended {
+        client.reset_on_close();
+        up.reset_on_close();
+        self.to_up.stop();
+        self.to_down.stop();
+        Ended::Endpoint(e)
+    }
+
+    /// Move what can move at `now`, then answer what to wait for, or how
+    /// the connection ended. `hex` names the client in hex dumps
+    /// (`--hex`).
+    pub fn step(
+        &mut self,
+        client: &impl Port,
+        up: &impl Port,
+        scratch: &mut Vec<u8>,
+        hex: Option<&str>,
+        now: Instant,
+    ) -> Result<Next, Ended> {
+        let dump = |dir: char| {
+            move |off: u64, data: &[u8]| {
+                if let Some(l) = hex {
+                    hex_to_stderr(l, dir, off, data);
+                }
+            }
+        };
+        let moved = flush(client)
+            .and_then(|_| flush(up))
+            .and_then(|_| self.to_up.pump(client, up, scratch, dump('<')))
+            .and_then(|a| {
+                let b = self.to_down.pump(up, client, scratch, dump('>'))?;
+                Ok((a, b))
+            });
+        let (a, b) = match moved {
+            Ok(x) => x,
+            Err(Fail::Read(e) | Fail::Write(e)) => return Err(self.fail(client, up, e)),
+        };
+        if a.moved + b.moved > 0 {
+            self.last = now;
+        }
+        if b.moved > 0 {
+            self.last_down = now;
+        }
+        let mut deadline = None;
+        if let Some(idle) = self.rules.idle {
+            let at = self.last + idle;
+            if now >= at {
+                // Both ends get a FIN.
+                self.to_up.stop();
+                self.to_down.stop();
+                client.shut_write();
+                up.shut_write();
+                return Err(Ended::Idle);
+            }
+            deadline = Some(at);
+        }
+        if up.is_dgram() && self.to_up.is_done() && !self.to_down.is_done() {
+            // A datagram upstream has no FIN: after the client's, quiet
+            // ends it.
+            let until = self.last_down.max(self.last) + self.rules.quiet;
+            if now >= until {
+                self.to_down.finish(client);
+            } else {
+                deadline = earliest(deadline, until);
+            }
+        } else if self.to_up.is_done() != self.to_down.is_done() {
+            // One direction ended: the other gets the half-close timeout
+            // without traffic (measured from that end, or its last byte).
+            let half_at = *self.half_at.get_or_insert(now);
+            let until = self.last.max(half_at) + self.rules.half_close;
+            if now >= until {
+                self.to_up.finish(up);
+                self.to_down.finish(client);
+                return Err(Ended::HalfClosed(self.rules.half_close));
+            }
+            deadline = earliest(deadline, until);
+        }
+        if self.halves_done() && !client.holds_output() && !up.holds_output() {
+            return Ok(Next::Done);
+        }
+        Ok(Next::Wait(Wait {
+            client: Interest {
+                read: self.to_up.wants_read(),
+                write: self.to_down.wants_write() || client.holds_output(),
+            },
+            upstream: Interest {
+                read: self.to_down.wants_read(),
+                write: self.to_up.wants_write() || up.holds_output(),
+            },
+            deadline,
+            again: a.more || b.more,
+        }))
+    }
+}
+
+/// Send what a port's layer holds (TLS); a full socket is no failure.
+fn flush(p: &impl Port) -> Result<(), Fail> {
+    match p.flush() {
+        Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(Fail::Write(e)),
+        _ => Ok(()),
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Instant) -> Option<Instant> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+#[cfg(test)]
+mod tests;

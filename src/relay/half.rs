@@ -1,0 +1,384 @@
+//! One direction of a relay: bytes from a source [`Port`] to a destination
+//! `Port`, moved only as far as both take them now, whichever model drives
+//! it (serve's loop, or a poll(2) on thread-serve's thread or in
+//! fork-serve's child).
+//!
+//! Its states are tokio's `copy_bidirectional`'s: [`State::Running`]
+//! while the source may send, [`State::ShuttingDown`] once it ended and
+//! what is held still goes out, [`State::Done`] once the end (a FIN) was
+//! passed on. Between two plain stream sockets the bytes go by splice(2)
+//! through a pipe lent by the process's [`PipePool`](super::pipes) while
+//! they are in flight; otherwise (or when the pool has none to lend) what
+//! the destination would not take yet waits in a buffer, which exists only
+//! while it holds something. Either way a destination that takes nothing
+//! stops the reading of its source (the pipe or buffer stays full), so
+//! memory stays bounded; the driver learns it from [`Half::wants_read`]
+//! and [`Half::wants_write`].
+
+use std::io;
+use std::os::fd::BorrowedFd;
+
+use super::Fail;
+use super::pipes::{self, Pipe};
+
+/// One end of a relay, as a [`Half`] reads and writes it: a socket (see
+/// `Side`), a program's pipe, or a scripted fake in unit tests. Reads and
+/// writes never wait: nothing there now is `WouldBlock`.
+pub trait Port {
+    /// Read what is there: `None` is the end of the stream (a datagram
+    /// socket never ends; an empty datagram is `Some(0)`).
+    fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>>;
+    /// Write some of `data` (a datagram port takes a chunk whole or not at
+    /// all).
+    fn write(&self, data: &[u8]) -> io::Result<usize>;
+    /// The most one chunk written here may hold: a datagram's limit.
+    fn max_chunk(&self) -> usize {
+        usize::MAX
+    }
+    /// Whether each chunk is a datagram (no end of stream, no FIN).
+    fn is_dgram(&self) -> bool {
+        false
+    }
+    /// The descriptor to splice from or to, for bytes that pass as they are.
+    fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+    /// The source's end, passed on: a FIN (or a program's stdin closed).
+    fn shut_write(&self);
+    /// The other side was reset, or the relay failed: this side's close
+    /// is a reset too.
+    fn reset_on_close(&self) {}
+    /// Send what a layer of the port holds (TLS's ciphertext): an error
+    /// that is not `WouldBlock` is a write failure.
+    fn flush(&self) -> io::Result<()> {
+        Ok(())
+    }
+    /// Whether a layer of the port still holds bytes for the wire (the
+    /// driver then waits for it to be writable).
+    fn holds_output(&self) -> bool {
+        false
+    }
+}
+
+/// Where a direction is (tokio's `copy_bidirectional` states).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// The source may send more.
+    Running,
+    /// The source ended; what is held goes out, then the end is passed on.
+    ShuttingDown,
+    /// The end was passed on (or the direction was closed by a rule).
+    Done,
+}
+
+/// How much one half moves per call, so one busy connection cannot starve
+/// the others a loop drives.
+pub const HALF_BUDGET: usize = 1024 * 1024;
+
+/// The read buffer a copying half needs (see [`Half::pump`]).
+pub const COPY_BUF: usize = 64 * 1024;
+
+/// One direction; see the module's comment.
+#[derive(Debug)]
+pub struct Half {
+    splice: bool,
+    pipe: Option<Pipe>,
+    in_pipe: usize,
+    /// Some bytes went through a buffer (the pool had no pipe to lend).
+    copied: bool,
+    /// Copy mode: bytes read and not yet written (one datagram at most
+    /// when the destination is a datagram port).
+    pending: Vec<u8>,
+    state: State,
+    /// The destination is gone (a program that stopped reading): what the
+    /// source still sends is read and dropped.
+    discard: bool,
+    /// Bytes delivered to the destination.
+    moved: u64,
+    /// Bytes read from the source (the hex dump's offset).
+    read: u64,
+}
+
+/// What one call moved: bytes delivered, and whether the budget ran out
+/// (more may be there at once, with no readiness to tell).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub moved: usize,
+    pub more: bool,
+}
+
+/// Whether bytes between `from` and `to` may go by splice(2): both are
+/// plain stream descriptors and nothing must see the bytes (`--hex`). The
+/// one rule, for every model.
+pub fn may_splice(from: &impl Port, to: &impl Port, hex: bool) -> bool {
+    !hex && !from.is_dgram()
+        && !to.is_dgram()
+        && from.plain_fd().is_some()
+        && to.plain_fd().is_some()
+}
+
+impl Half {
+    /// A direction that splices when `splice` (see [`may_splice`]) and the
+    /// pool lends a pipe, and copies otherwise.
+    pub fn new(splice: bool) -> Half {
+        Half {
+            splice,
+            pipe: None,
+            in_pipe: 0,
+            copied: false,
+            pending: Vec::new(),
+            state: State::Running,
+            discard: false,
+            moved: 0,
+            read: 0,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Bytes that reached the destination.
+    pub fn moved(&self) -> u64 {
+        self.moved
+    }
+
+    /// Bytes read from the source (dropped ones too).
+    pub fn read(&self) -> u64 {
+        self.read
+    }
+
+    /// Whether any bytes went through a buffer rather than a pipe.
+    pub fn copied(&self) -> bool {
+        self.copied || !self.splice
+    }
+
+    /// Whether bytes wait inside this half.
+    pub fn holding(&self) -> bool {
+        self.in_pipe > 0 || !self.pending.is_empty()
+    }
+
+    /// Whether the driver should wait for the source to be readable: it
+    /// may send, and nothing held blocks the next read (backpressure).
+    pub fn wants_read(&self) -> bool {
+        self.state == State::Running && !self.holding()
+    }
+
+    /// Whether the driver should wait for the destination to be writable:
+    /// it holds bytes the destination would not take.
+    pub fn wants_write(&self) -> bool {
+        self.state != State::Done && self.holding()
+    }
+
+    /// The destination is gone for good: drop what is held, and read and
+    /// drop what the source still sends (until its end).
+    pub fn discard(&mut self) {
+        self.discard = true;
+        self.pending = Vec::new();
+        self.drop_pipe();
+    }
+
+    /// End this direction now, by a rule (a quiet datagram upstream, the
+    /// half-close timeout): what is held is dropped and the end is passed
+    /// on to `to`.
+    pub fn finish(&mut self, to: &impl Port) {
+        if self.state != State::Done {
+            self.discard();
+            self.state = State::Done;
+            to.shut_write();
+        }
+    }
+
+    /// Stop reading the source without passing an end on (the relay is
+    /// over: failed, idle or cut).
+    pub fn stop(&mut self) {
+        self.state = State::Done;
+        self.pending = Vec::new();
+        self.drop_pipe();
+    }
+
+    /// Give back a pipe still lent (the connection is closing).
+    pub fn release(&mut self) {
+        self.drop_pipe();
+    }
+
+    fn drop_pipe(&mut self) {
+        if let Some(p) = self.pipe.take() {
+            let mut pool = pipes::pool();
+            if self.in_pipe == 0 {
+                pool.give(p);
+            } else {
+                // Bytes nobody will read: close it rather than lend it.
+                pool.forget(p);
+            }
+        }
+        self.in_pipe = 0;
+    }
+
+    /// Move what can move now, up to [`HALF_BUDGET`]. `scratch` is the
+    /// driver's read buffer, made [`COPY_BUF`] long when a copy first
+    /// needs it (a splicing relay never pays for one); `hex` sees the bytes read, with their offset
+    /// (copy mode only: `--hex` never splices).
+    pub fn pump(
+        &mut self,
+        from: &impl Port,
+        to: &impl Port,
+        scratch: &mut Vec<u8>,
+        mut hex: impl FnMut(u64, &[u8]),
+    ) -> Result<Progress, Fail> {
+        if self.state == State::Done {
+            return Ok(Progress::default());
+        }
+        if self.splice && !self.discard && self.pipe.is_none() && self.pending.is_empty() {
+            self.pipe = pipes::pool().take();
+        }
+        let r = match (self.pipe.take(), from.plain_fd(), to.plain_fd()) {
+            (Some(p), Some(src), Some(dst)) => {
+                let r = self.pump_splice(&p, src, dst);
+                self.pipe = Some(p);
+                r
+            }
+            (p, _, _) => {
+                self.pipe = p;
+                self.copied |= !self.discard;
+                self.pump_copy(from, to, scratch, &mut hex)
+            }
+        };
+        if self.in_pipe == 0 {
+            // Nothing in flight: the pipe goes back for others.
+            self.drop_pipe();
+        }
+        let (n, more) = r?;
+        self.moved += n as u64;
+        if self.state == State::ShuttingDown && !self.holding() {
+            self.state = State::Done;
+            to.shut_write();
+        }
+        Ok(Progress { moved: n, more })
+    }
+
+    fn pump_splice(
+        &mut self,
+        pipe: &Pipe,
+        src: BorrowedFd<'_>,
+        dst: BorrowedFd<'_>,
+    ) -> Result<(usize, bool), Fail> {
+        use crate::sys::splice_nb;
+        let mut moved = 0;
+        while moved < HALF_BUDGET {
+            if self.in_pipe > 0 {
+                match splice_nb(pipe.reader(), dst, self.in_pipe, true) {
+                    Ok(k) => {
+                        self.in_pipe -= k;
+                        moved += k;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(Fail::Write(e)),
+                }
+                continue;
+            }
+            if self.state != State::Running {
+                break;
+            }
+            match splice_nb(src, pipe.writer(), HALF_BUDGET, true) {
+                Ok(0) => self.state = State::ShuttingDown,
+                Ok(n) => {
+                    self.in_pipe += n;
+                    self.read += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Fail::Read(e)),
+            }
+        }
+        Ok((moved, self.state == State::Running))
+    }
+
+    fn pump_copy(
+        &mut self,
+        from: &impl Port,
+        to: &impl Port,
+        scratch: &mut Vec<u8>,
+        hex: &mut impl FnMut(u64, &[u8]),
+    ) -> Result<(usize, bool), Fail> {
+        if scratch.is_empty() {
+            scratch.resize(COPY_BUF, 0);
+        }
+        let chunk = scratch.len().min(to.max_chunk());
+        let (mut moved, mut dropped) = (0, 0);
+        while moved + dropped < HALF_BUDGET {
+            if !self.pending.is_empty() {
+                match write_some(to, &self.pending) {
+                    Ok(None) => return Ok((moved, false)),
+                    Ok(Some(k)) => {
+                        moved += k;
+                        self.pending.drain(..k);
+                        if self.pending.is_empty() {
+                            // Nothing in flight: hold no buffer.
+                            self.pending = Vec::new();
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(Fail::Write(e)),
+                }
+            }
+            if self.state != State::Running {
+                break;
+            }
+            let n = match from.read(&mut scratch[..chunk]) {
+                Ok(None) => {
+                    self.state = State::ShuttingDown;
+                    break;
+                }
+                Ok(Some(n)) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Fail::Read(e)),
+            };
+            let data = &scratch[..n];
+            hex(self.read, data);
+            self.read += n as u64;
+            if self.discard {
+                // Read to keep the close clean; nobody takes it.
+                dropped += n;
+                continue;
+            }
+            if n == 0 && !to.is_dgram() {
+                continue; // an empty datagram is nothing in a stream
+            }
+            // Straight from the shared buffer; only what the destination
+            // would not take is kept.
+            match write_some(to, data) {
+                Ok(Some(k)) => {
+                    moved += k;
+                    self.pending.extend_from_slice(&data[k..]);
+                }
+                // (An empty datagram that would block is dropped: there is
+                // nothing to keep of it.)
+                Ok(None) => self.pending.extend_from_slice(data),
+                Err(e) => return Err(Fail::Write(e)),
+            }
+        }
+        Ok((moved, self.state == State::Running))
+    }
+}
+
+/// Write what `to` takes now: `None` when it would block.
+fn write_some(to: &impl Port, data: &[u8]) -> io::Result<Option<usize>> {
+    loop {
+        match to.write(data) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,242 @@
+//! A [`Half`] driven by scripted ends: no sockets, each read and write
+//! answers what the script says.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io;
+
+use super::{Half, Port, State};
+use crate::relay::Fail;
+
+/// What a scripted read returns next.
+#[derive(Clone, Debug)]
+pub(crate) enum Cue {
+    Data(Vec<u8>),
+    /// Nothing there now.
+    Block,
+    /// The end of the stream (and every read after).
+    Eof,
+    /// The other end reset the connection.
+    Reset,
+}
+
+/// A scripted end: reads follow its cues (`WouldBlock` once they run
+/// out), writes take up to `room` bytes (then `WouldBlock`), or fail.
+#[derive(Debug, Default)]
+pub(crate) struct Fake {
+    pub(crate) reads: RefCell<VecDeque<Cue>>,
+    /// Bytes writes take before they would block (`None`: any amount).
+    pub(crate) room: Cell<Option<usize>>,
+    /// Writes fail (the reader went away).
+    pub(crate) gone: Cell<bool>,
+    pub(crate) dgram: bool,
+    pub(crate) written: RefCell<Vec<u8>>,
+    pub(crate) shut: Cell<bool>,
+    pub(crate) reset: Cell<bool>,
+    /// Reads tried (answered or not).
+    pub(crate) reads_tried: Cell<usize>,
+}
+
+impl Fake {
+    pub(crate) fn new(cues: &[Cue]) -> Fake {
+        Fake {
+            reads: RefCell::new(cues.iter().cloned().collect()),
+            ..Fake::default()
+        }
+    }
+
+    pub(crate) fn cue(&self, c: Cue) {
+        self.reads.borrow_mut().push_back(c);
+    }
+
+    pub(crate) fn room(&self, n: Option<usize>) {
+        self.room.set(n);
+    }
+
+    pub(crate) fn went_away(&self) {
+        self.gone.set(true);
+    }
+
+    pub(crate) fn got(&self) -> Vec<u8> {
+        self.written.borrow().clone()
+    }
+}
+
+impl Port for Fake {
+    fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        self.reads_tried.set(self.reads_tried.get() + 1);
+        let mut reads = self.reads.borrow_mut();
+        match reads.pop_front() {
+            None | Some(Cue::Block) => Err(io::ErrorKind::WouldBlock.into()),
+            Some(Cue::Eof) => {
+                reads.push_front(Cue::Eof);
+                Ok(None)
+            }
+            Some(Cue::Reset) => Err(io::ErrorKind::ConnectionReset.into()),
+            Some(Cue::Data(d)) => {
+                let n = d.len().min(buf.len());
+                buf[..n].copy_from_slice(&d[..n]);
+                if n < d.len() {
+                    reads.push_front(Cue::Data(d[n..].to_vec()));
+                }
+                Ok(Some(n))
+            }
+        }
+    }
+
+    fn write(&self, data: &[u8]) -> io::Result<usize> {
+        if self.gone.get() {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        let n = self.room.get().map_or(data.len(), |r| r.min(data.len()));
+        if n == 0 && !data.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        if let Some(r) = self.room.get() {
+            self.room.set(Some(r - n));
+        }
+        self.written.borrow_mut().extend_from_slice(&data[..n]);
+        Ok(n)
+    }
+
+    fn is_dgram(&self) -> bool {
+        self.dgram
+    }
+
+    fn shut_write(&self) {
+        self.shut.set(true);
+    }
+
+    fn reset_on_close(&self) {
+        self.reset.set(true);
+    }
+}
+
+fn pump(h: &mut Half, from: &Fake, to: &Fake) -> Result<super::Progress, Fail> {
+    let mut scratch = vec![0u8; 16];
+    h.pump(from, to, &mut scratch, |_, _| {})
+}
+
+#[test]
+fn the_source_s_end_is_passed_on_after_its_bytes() {
+    let from = Fake::new(&[Cue::Data(b"hello".to_vec()), Cue::Eof]);
+    let to = Fake::default();
+    let mut h = Half::new(true);
+    pump(&mut h, &from, &to).unwrap();
+    assert_eq!(to.got(), b"hello");
+    assert!(to.shut.get(), "the FIN passed on");
+    assert_eq!(h.state(), State::Done);
+    assert_eq!((h.moved(), h.read()), (5, 5));
+    assert!(h.copied(), "no plain descriptors: copied");
+}
+
+#[test]
+fn held_bytes_go_out_before_the_end_is_passed_on() {
+    let from = Fake::new(&[Cue::Data(b"hello".to_vec()), Cue::Eof]);
+    let to = Fake::default();
+    to.room(Some(2));
+    let mut h = Half::new(false);
+    pump(&mut h, &from, &to).unwrap();
+    assert!(!to.shut.get(), "no FIN while bytes are held");
+    assert!(h.wants_write() && !h.wants_read());
+    to.room(None);
+    pump(&mut h, &from, &to).unwrap();
+    assert_eq!(to.got(), b"hello");
+    assert!(to.shut.get());
+    assert_eq!(h.state(), State::Done);
+}
+
+#[test]
+fn a_destination_that_takes_nothing_stops_the_reads() {
+    let from = Fake::new(&[]);
+    for _ in 0..100 {
+        from.cue(Cue::Data(vec![7u8; 16]));
+    }
+    let to = Fake::default();
+    to.room(Some(0));
+    let mut h = Half::new(false);
+    let p = pump(&mut h, &from, &to).unwrap();
+    assert_eq!(p.moved, 0);
+    assert_eq!(from.reads_tried.get(), 1, "one chunk read, then held");
+    assert!(h.wants_write() && !h.wants_read());
+    for _ in 0..10 {
+        pump(&mut h, &from, &to).unwrap();
+    }
+    assert_eq!(from.reads_tried.get(), 1, "no read while the chunk waits");
+    assert!(h.pending.len() <= 16, "memory bounded by one chunk");
+    to.room(Some(40));
+    pump(&mut h, &from, &to).unwrap();
+    assert_eq!(to.got().len(), 40);
+    assert!(h.pending.len() <= 16);
+}
+
+#[test]
+fn a_reset_source_fails_the_read() {
+    let from = Fake::new(&[Cue::Data(b"ab".to_vec()), Cue::Reset]);
+    let to = Fake::default();
+    let mut h = Half::new(false);
+    match pump(&mut h, &from, &to) {
+        Err(Fail::Read(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(to.got(), b"ab");
+    assert!(!to.shut.get(), "a reset is no FIN");
+}
+
+#[test]
+fn a_destination_gone_fails_the_write_and_then_input_is_dropped() {
+    let from = Fake::new(&[Cue::Data(b"ab".to_vec())]);
+    let to = Fake::default();
+    to.went_away();
+    let mut h = Half::new(false);
+    assert!(matches!(pump(&mut h, &from, &to), Err(Fail::Write(_))));
+    h.discard();
+    from.cue(Cue::Data(b"more".to_vec()));
+    from.cue(Cue::Eof);
+    pump(&mut h, &from, &to).unwrap();
+    assert_eq!(h.read(), 6, "read, and dropped");
+    assert_eq!(h.state(), State::Done);
+}
+
+/// The lingering close's core: a half that reads and drops until the
+/// peer's FIN, whatever comes meanwhile.
+#[test]
+fn a_discarding_half_reads_until_the_fin() {
+    let peer = Fake::new(&[Cue::Data(b"late".to_vec()), Cue::Block]);
+    let nowhere = Fake::default();
+    let mut h = Half::new(false);
+    h.discard();
+    pump(&mut h, &peer, &nowhere).unwrap();
+    assert!(h.wants_read() && !h.is_done());
+    peer.cue(Cue::Data(b"later".to_vec()));
+    peer.cue(Cue::Eof);
+    pump(&mut h, &peer, &nowhere).unwrap();
+    assert!(h.is_done());
+    assert!(nowhere.got().is_empty());
+    assert_eq!(h.read(), 9);
+}
+
+#[test]
+fn a_datagram_goes_whole_or_waits_whole() {
+    let from = Fake::new(&[Cue::Data(b"one".to_vec()), Cue::Data(Vec::new())]);
+    let to = Fake {
+        dgram: true,
+        ..Fake::default()
+    };
+    let mut h = Half::new(false);
+    pump(&mut h, &from, &to).unwrap();
+    assert_eq!(to.got(), b"one");
+    assert!(!h.holding());
+}
+
+#[test]
+fn finishing_by_rule_drops_what_is_held_and_passes_the_end_on() {
+    let from = Fake::new(&[Cue::Data(b"held".to_vec())]);
+    let to = Fake::default();
+    to.room(Some(0));
+    let mut h = Half::new(false);
+    pump(&mut h, &from, &to).unwrap();
+    assert!(h.holding());
+    h.finish(&to);
+    assert!(h.is_done() && !h.holding() && to.shut.get());
+}

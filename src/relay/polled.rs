@@ -1,0 +1,201 @@
+//! The blocking models' driver (thread-serve's thread, fork-serve's
+//! child): one connection's relay on ONE thread, waiting with poll(2) for
+//! what the engine answered it waits for, until its deadline. A
+//! process-wide cut descriptor, polled beside every relay, ends them all
+//! at thread-serve's hard stop ([`cut_all`]).
+//!
+//! Also the lingering close every model ends a conversation with (Apache's
+//! lingering close): what the peer still sends is read and dropped for a
+//! bounded time before the socket is closed, because closing a socket
+//! with unread input sends a reset, and a reset can destroy the reply
+//! still in flight.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use super::bridge::{Bridge, Interest, Next, Rules};
+use super::half::{self, Half, Port};
+use super::{Ended, Moved, Side, pipes};
+use crate::event::Via;
+use crate::sys::PollWant;
+use crate::transport::Stream;
+
+/// How long a closing connection keeps reading (and dropping) what the peer
+/// still sends, waiting for its FIN.
+pub const LINGER: Duration = Duration::from_secs(2);
+
+/// The cut pipe: made once, its read end polled by every relay; a byte
+/// written (and never read) keeps it readable for all of them.
+static CUT: OnceLock<Option<(OwnedFd, OwnedFd)>> = OnceLock::new();
+
+fn cut_pipe() -> Option<&'static (OwnedFd, OwnedFd)> {
+    CUT.get_or_init(|| crate::sys::pipe().ok()).as_ref()
+}
+
+/// The descriptor a relay polls to learn of a cut (`None`: no pipe could
+/// be made, and relays end by their sockets alone).
+pub(super) fn cut_fd() -> Option<RawFd> {
+    cut_pipe().map(|(r, _)| r.as_raw_fd())
+}
+
+/// End every relay in this process with a reset, never a FIN: a transfer
+/// cut by the grace period must not look complete. (fork-serve needs none
+/// of this: its child is killed, and the reset armed at the bridge's
+/// start does the rest.)
+pub fn cut_all() {
+    if let Some((_, w)) = cut_pipe() {
+        let _ = crate::sys::write_all(w.as_fd(), b"x");
+    }
+}
+
+fn shutdown_error() -> io::Error {
+    io::Error::other("closed at shutdown")
+}
+
+/// Options of a bridge.
+#[derive(Clone, Copy, Debug)]
+pub struct BridgeOpts<'a> {
+    pub idle: Option<Duration>,
+    pub hex: bool,
+    /// The peer, as hex dumps name it.
+    pub label: &'a str,
+    /// After the peer's FIN, how long a datagram upstream may stay quiet
+    /// before the bridge ends.
+    pub quiet: Duration,
+    /// After one direction has ended, how long the other's source may stay
+    /// quiet before the bridge ends.
+    pub half_close: Duration,
+}
+
+/// Forward between `peer` and `up` until both directions have ended (see
+/// [`Bridge`]), on this thread. Returns what moved, how, and how it
+/// ended if not cleanly.
+pub fn bridge(peer: &Stream, up: Side<'_>, o: BridgeOpts<'_>) -> (Moved, Via, Option<Ended>) {
+    let client = Side::Stream(peer);
+    let splice = half::may_splice(&client, &up, o.hex);
+    let via = if splice { Via::Splice } else { Via::Copy };
+    if let Err(e) = client
+        .set_nonblocking(true)
+        .and_then(|_| up.set_nonblocking(true))
+    {
+        return (Moved::default(), via, Some(Ended::Endpoint(e)));
+    }
+    // Until both directions end cleanly, a close (this process killed,
+    // the bridge failing) is a reset: bytes may be owed, and a FIN would
+    // make a cut transfer look complete.
+    client.reset_on_close();
+    up.reset_on_close();
+    let rules = Rules {
+        idle: o.idle,
+        half_close: o.half_close,
+        quiet: o.quiet,
+    };
+    let mut b = Bridge::new(splice, rules, Instant::now());
+    pipes::pool().connection_began();
+    // Made when a copy first needs it: a splicing bridge has none.
+    let mut buf = Vec::new();
+    let hex = o.hex.then_some(o.label);
+    let cut = cut_fd();
+    let end = loop {
+        let w = match b.step(&client, &up, &mut buf, hex, Instant::now()) {
+            Ok(Next::Done) => break None,
+            Ok(Next::Wait(w)) => w,
+            Err(end) => break Some(end),
+        };
+        let timeout = if w.again {
+            Some(Duration::ZERO)
+        } else {
+            w.deadline
+                .map(|d| d.saturating_duration_since(Instant::now()))
+        };
+        let mut fds = [
+            want(client.poll_fd(), w.client),
+            want(up.poll_fd(), w.upstream),
+            want(
+                cut.unwrap_or(-1),
+                Interest {
+                    read: cut.is_some(),
+                    write: false,
+                },
+            ),
+        ];
+        if let Err(e) = crate::sys::poll_ready(&mut fds, timeout) {
+            break Some(b.fail(&client, &up, e));
+        }
+        if fds[2].ready {
+            break Some(b.fail(&client, &up, shutdown_error()));
+        }
+    };
+    b.release();
+    pipes::pool().connection_ended();
+    if !matches!(end, Some(Ended::Endpoint(_) | Ended::Program(_))) {
+        // Both directions ended (by FIN, or by a timeout that sent one):
+        // the close is a FIN again, lingering as a close should.
+        client.fin_on_close();
+        up.fin_on_close();
+    }
+    let _ = client.set_nonblocking(false);
+    (b.moved(), b.via(), end)
+}
+
+pub(super) fn want(fd: RawFd, i: Interest) -> PollWant {
+    PollWant {
+        fd,
+        read: i.read,
+        write: i.write,
+        ready: false,
+    }
+}
+
+/// Shut the write side (FIN) and read what the peer still sends, dropping
+/// it, until its FIN or for at most [`LINGER`]; the caller closes after.
+/// The one lingering close, for every model.
+pub fn linger_close(peer: &Stream) {
+    let side = Side::Stream(peer);
+    side.shut_write();
+    if side.set_nonblocking(true).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER;
+    let mut drop_in = Half::new(false);
+    drop_in.discard();
+    let mut buf = Vec::new();
+    let nowhere = Nowhere;
+    loop {
+        let _ = side.flush();
+        let more = match drop_in.pump(&side, &nowhere, &mut buf, |_, _| {}) {
+            Ok(p) => p.more,
+            Err(_) => break,
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if (drop_in.is_done() && !side.holds_output()) || left.is_zero() {
+            break;
+        }
+        let i = Interest {
+            read: drop_in.wants_read(),
+            write: side.holds_output(),
+        };
+        let timeout = if more { Duration::ZERO } else { left };
+        let mut fds = [want(side.poll_fd(), i)];
+        if crate::sys::poll_ready(&mut fds, Some(timeout)).is_err() {
+            break;
+        }
+    }
+    let _ = side.set_nonblocking(false);
+}
+
+/// A destination that takes nothing: what a discarding half reads goes
+/// nowhere.
+struct Nowhere;
+
+impl Port for Nowhere {
+    fn read(&self, _: &mut [u8]) -> io::Result<Option<usize>> {
+        Ok(None)
+    }
+    fn write(&self, data: &[u8]) -> io::Result<usize> {
+        Ok(data.len())
+    }
+    fn shut_write(&self) {}
+}
