@@ -43,6 +43,12 @@ pub trait Port {
     fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
         None
     }
+    /// An end of stream was read here: whether it is one, or (an error)
+    /// the doing of something else, such as a server cutting its
+    /// connections, which must not pass on as a FIN.
+    fn check_end(&self) -> io::Result<()> {
+        Ok(())
+    }
     /// The source's end, passed on: a FIN (or a program's stdin closed).
     fn shut_write(&self);
     /// The other side was reset, or the relay failed: this side's close
@@ -238,7 +244,7 @@ impl Half {
         }
         let r = match (self.pipe.take(), from.plain_fd(), to.plain_fd()) {
             (Some(p), Some(src), Some(dst)) => {
-                let r = self.pump_splice(&p, src, dst);
+                let r = self.pump_splice(&p, from, src, dst);
                 self.pipe = Some(p);
                 r
             }
@@ -264,6 +270,7 @@ impl Half {
     fn pump_splice(
         &mut self,
         pipe: &Pipe,
+        from: &impl Port,
         src: BorrowedFd<'_>,
         dst: BorrowedFd<'_>,
     ) -> Result<(usize, bool), Fail> {
@@ -286,7 +293,10 @@ impl Half {
                 break;
             }
             match splice_nb(src, pipe.writer(), HALF_BUDGET, true) {
-                Ok(0) => self.state = State::ShuttingDown,
+                Ok(0) => {
+                    from.check_end().map_err(Fail::Read)?;
+                    self.state = State::ShuttingDown;
+                }
                 Ok(n) => {
                     self.in_pipe += n;
                     self.read += n as u64;
@@ -332,6 +342,7 @@ impl Half {
             }
             let n = match from.read(&mut scratch[..chunk]) {
                 Ok(None) => {
+                    from.check_end().map_err(Fail::Read)?;
                     self.state = State::ShuttingDown;
                     break;
                 }

@@ -13,6 +13,7 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::bridge::{Bridge, Interest, Next, Rules};
@@ -25,6 +26,11 @@ use crate::transport::Stream;
 /// How long a closing connection keeps reading (and dropping) what the peer
 /// still sends, waiting for its FIN.
 pub const LINGER: Duration = Duration::from_secs(2);
+
+/// Set by [`cut_all`] before it signals the pipe: an end of stream read
+/// after it is the cut's doing (thread-serve shuts the sockets' read
+/// sides), not a FIN to pass on.
+static CUTTING: AtomicBool = AtomicBool::new(false);
 
 /// The cut pipe: made once, its read end polled by every relay; a byte
 /// written (and never read) keeps it readable for all of them.
@@ -45,6 +51,7 @@ pub(super) fn cut_fd() -> Option<RawFd> {
 /// of this: its child is killed, and the reset armed at the bridge's
 /// start does the rest.)
 pub fn cut_all() {
+    CUTTING.store(true, Ordering::SeqCst);
     if let Some((_, w)) = cut_pipe() {
         let _ = crate::sys::write_all(w.as_fd(), b"x");
     }
@@ -73,20 +80,21 @@ pub struct BridgeOpts<'a> {
 /// [`Bridge`]), on this thread. Returns what moved, how, and how it
 /// ended if not cleanly.
 pub fn bridge(peer: &Stream, up: Side<'_>, o: BridgeOpts<'_>) -> (Moved, Via, Option<Ended>) {
-    let client = Side::Stream(peer);
+    let (client, up) = (Cuttable(Side::Stream(peer)), Cuttable(up));
     let splice = half::may_splice(&client, &up, o.hex);
     let via = if splice { Via::Splice } else { Via::Copy };
     if let Err(e) = client
+        .0
         .set_nonblocking(true)
-        .and_then(|_| up.set_nonblocking(true))
+        .and_then(|_| up.0.set_nonblocking(true))
     {
         return (Moved::default(), via, Some(Ended::Endpoint(e)));
     }
     // Until both directions end cleanly, a close (this process killed,
     // the bridge failing) is a reset: bytes may be owed, and a FIN would
     // make a cut transfer look complete.
-    client.reset_on_close();
-    up.reset_on_close();
+    client.0.reset_on_close();
+    up.0.reset_on_close();
     let rules = Rules {
         idle: o.idle,
         half_close: o.half_close,
@@ -111,8 +119,8 @@ pub fn bridge(peer: &Stream, up: Side<'_>, o: BridgeOpts<'_>) -> (Moved, Via, Op
                 .map(|d| d.saturating_duration_since(Instant::now()))
         };
         let mut fds = [
-            want(client.poll_fd(), w.client),
-            want(up.poll_fd(), w.upstream),
+            want(client.0.poll_fd(), w.client),
+            want(up.0.poll_fd(), w.upstream),
             want(
                 cut.unwrap_or(-1),
                 Interest {
@@ -133,10 +141,10 @@ pub fn bridge(peer: &Stream, up: Side<'_>, o: BridgeOpts<'_>) -> (Moved, Via, Op
     if !matches!(end, Some(Ended::Endpoint(_) | Ended::Program(_))) {
         // Both directions ended (by FIN, or by a timeout that sent one):
         // the close is a FIN again, lingering as a close should.
-        client.fin_on_close();
-        up.fin_on_close();
+        client.0.fin_on_close();
+        up.0.fin_on_close();
     }
-    let _ = client.set_nonblocking(false);
+    let _ = client.0.set_nonblocking(false);
     (b.moved(), b.via(), end)
 }
 
@@ -184,6 +192,46 @@ pub fn linger_close(peer: &Stream) {
         }
     }
     let _ = side.set_nonblocking(false);
+}
+
+/// A bridge's side, whose end of stream after a cut is the cut (an
+/// error: both sides reset), never a FIN passed on.
+struct Cuttable<'a>(Side<'a>);
+
+impl Port for Cuttable<'_> {
+    fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        self.0.read(buf)
+    }
+    fn check_end(&self) -> io::Result<()> {
+        if CUTTING.load(Ordering::SeqCst) {
+            return Err(shutdown_error());
+        }
+        Ok(())
+    }
+    fn write(&self, data: &[u8]) -> io::Result<usize> {
+        self.0.write(data)
+    }
+    fn max_chunk(&self) -> usize {
+        self.0.max_chunk()
+    }
+    fn is_dgram(&self) -> bool {
+        self.0.is_dgram()
+    }
+    fn plain_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.0.plain_fd()
+    }
+    fn shut_write(&self) {
+        self.0.shut_write()
+    }
+    fn reset_on_close(&self) {
+        self.0.reset_on_close()
+    }
+    fn flush(&self) -> io::Result<()> {
+        Port::flush(&self.0)
+    }
+    fn holds_output(&self) -> bool {
+        Port::holds_output(&self.0)
+    }
 }
 
 /// A destination that takes nothing: what a discarding half reads goes

@@ -33,6 +33,8 @@ pub(crate) struct Fake {
     pub(crate) written: RefCell<Vec<u8>>,
     pub(crate) shut: Cell<bool>,
     pub(crate) reset: Cell<bool>,
+    /// An end of stream read now is a cut's doing, not a FIN.
+    pub(crate) cut: Cell<bool>,
     /// Reads tried (answered or not).
     pub(crate) reads_tried: Cell<usize>,
 }
@@ -101,6 +103,13 @@ impl Port for Fake {
 
     fn is_dgram(&self) -> bool {
         self.dgram
+    }
+
+    fn check_end(&self) -> io::Result<()> {
+        if self.cut.get() {
+            return Err(io::Error::other("closed at shutdown"));
+        }
+        Ok(())
     }
 
     fn shut_write(&self) {
@@ -239,4 +248,15 @@ fn finishing_by_rule_drops_what_is_held_and_passes_the_end_on() {
     assert!(h.holding());
     h.finish(&to);
     assert!(h.is_done() && !h.holding() && to.shut.get());
+}
+
+#[test]
+fn an_end_that_is_a_cut_is_no_fin() {
+    let from = Fake::new(&[Cue::Data(b"part".to_vec()), Cue::Eof]);
+    from.cut.set(true);
+    let to = Fake::default();
+    let mut h = Half::new(false);
+    assert!(matches!(pump(&mut h, &from, &to), Err(Fail::Read(_))));
+    assert_eq!(to.got(), b"part");
+    assert!(!to.shut.get(), "a cut transfer must not look complete");
 }
