@@ -323,8 +323,11 @@ pub struct PollWant {
     pub fd: std::os::fd::RawFd,
     pub read: bool,
     pub write: bool,
-    /// Set by [`poll_ready`]: readable, writable, closed or failed.
-    pub ready: bool,
+    /// Set by [`poll_ready`]: a read would not wait (data, an end, an
+    /// error).
+    pub readable: bool,
+    /// Set by [`poll_ready`]: a write would not wait (room, or an error).
+    pub writable: bool,
 }
 
 /// poll(2) over `fds` until one is ready or `timeout` passes (`None`:
@@ -359,7 +362,9 @@ pub fn poll_ready(fds: &mut [PollWant], timeout: Option<std::time::Duration>) ->
         };
     }
     for (w, p) in fds.iter_mut().zip(&polled) {
-        w.ready = p.revents != 0;
+        let either = libc::POLLHUP | libc::POLLERR;
+        w.readable = p.revents & (libc::POLLIN | either) != 0;
+        w.writable = p.revents & (libc::POLLOUT | either) != 0;
     }
     Ok(())
 }

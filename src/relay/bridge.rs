@@ -18,7 +18,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::half::{Half, Port};
+use super::half::{Half, Port, Progress};
 use super::{Ended, Fail, Moved};
 use crate::event::Via;
 use crate::output::hex_to_stderr;
@@ -43,6 +43,28 @@ pub struct Rules {
 pub struct Interest {
     pub read: bool,
     pub write: bool,
+}
+
+/// What a driver saw ready before a step: a direction whose source is not
+/// readable and whose destination is not writable is not tried (a
+/// level-triggered driver knows; serve's loop passes [`Ready::ALL`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ready {
+    pub client: Interest,
+    pub upstream: Interest,
+}
+
+impl Ready {
+    pub const ALL: Ready = Ready {
+        client: Interest {
+            read: true,
+            write: true,
+        },
+        upstream: Interest {
+            read: true,
+            write: true,
+        },
+    };
 }
 
 /// What the bridge waits for before its next step.
@@ -135,15 +157,16 @@ impl Bridge {
         Ended::Endpoint(e)
     }
 
-    /// Move what can move at `now`, then answer what to wait for, or how
-    /// the connection ended. `hex` names the client in hex dumps
-    /// (`--hex`).
+    /// Move what can move at `now` (of the directions `ready` allows),
+    /// then answer what to wait for, or how the connection ended. `hex`
+    /// names the client in hex dumps (`--hex`).
     pub fn step(
         &mut self,
         client: &impl Port,
         up: &impl Port,
         scratch: &mut Vec<u8>,
         hex: Option<&str>,
+        ready: Ready,
         now: Instant,
     ) -> Result<Next, Ended> {
         let dump = |dir: char| {
@@ -153,11 +176,19 @@ impl Bridge {
                 }
             }
         };
+        let up_ready = ready.client.read || ready.upstream.write;
+        let down_ready = ready.upstream.read || ready.client.write;
         let moved = flush(client)
             .and_then(|_| flush(up))
-            .and_then(|_| self.to_up.pump(client, up, scratch, dump('<')))
+            .and_then(|_| match up_ready {
+                true => self.to_up.pump(client, up, scratch, dump('<')),
+                false => Ok(Progress::default()),
+            })
             .and_then(|a| {
-                let b = self.to_down.pump(up, client, scratch, dump('>'))?;
+                let b = match down_ready {
+                    true => self.to_down.pump(up, client, scratch, dump('>'))?,
+                    false => Progress::default(),
+                };
                 Ok((a, b))
             });
         let (a, b) = match moved {

@@ -239,16 +239,22 @@ impl Half {
         if self.state == State::Done {
             return Ok(Progress::default());
         }
-        if self.splice && !self.discard && self.pipe.is_none() && self.pending.is_empty() {
+        // Splice only between plain descriptors (not TLS, not a datagram
+        // socket), and never for bytes that are dropped.
+        let fds = match (from.plain_fd(), to.plain_fd()) {
+            (Some(src), Some(dst)) if self.splice && !self.discard => Some((src, dst)),
+            _ => None,
+        };
+        if fds.is_some() && self.pipe.is_none() && self.pending.is_empty() {
             self.pipe = pipes::pool().take();
         }
-        let r = match (self.pipe.take(), from.plain_fd(), to.plain_fd()) {
-            (Some(p), Some(src), Some(dst)) => {
+        let r = match (self.pipe.take(), fds) {
+            (Some(p), Some((src, dst))) => {
                 let r = self.pump_splice(&p, from, src, dst);
                 self.pipe = Some(p);
                 r
             }
-            (p, _, _) => {
+            (p, _) => {
                 self.pipe = p;
                 self.copied |= !self.discard;
                 self.pump_copy(from, to, scratch, &mut hex)

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::bridge::{Bridge, Interest, Next, Rules};
+use super::bridge::{Bridge, Interest, Next, Ready, Rules};
 use super::half::{self, Half, Port};
 use super::{Ended, Moved, Side, pipes};
 use crate::event::Via;
@@ -106,18 +106,27 @@ pub fn bridge(peer: &Stream, up: Side<'_>, o: BridgeOpts<'_>) -> (Moved, Via, Op
     let mut buf = Vec::new();
     let hex = o.hex.then_some(o.label);
     let cut = cut_fd();
+    // The first step tries both directions; each later one, what poll
+    // saw ready.
+    let mut ready = Ready::ALL;
     let end = loop {
-        let w = match b.step(&client, &up, &mut buf, hex, Instant::now()) {
+        let w = match b.step(&client, &up, &mut buf, hex, ready, Instant::now()) {
             Ok(Next::Done) => break None,
             Ok(Next::Wait(w)) => w,
             Err(end) => break Some(end),
         };
-        let timeout = if w.again {
-            Some(Duration::ZERO)
-        } else {
-            w.deadline
-                .map(|d| d.saturating_duration_since(Instant::now()))
-        };
+        if w.again {
+            // A direction stopped at its budget: on at once, unless the
+            // server is cutting.
+            if CUTTING.load(Ordering::SeqCst) {
+                break Some(b.fail(&client, &up, shutdown_error()));
+            }
+            ready = Ready::ALL;
+            continue;
+        }
+        let timeout = w
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()));
         let mut fds = [
             want(client.0.poll_fd(), w.client),
             want(up.0.poll_fd(), w.upstream),
@@ -132,9 +141,13 @@ pub fn bridge(peer: &Stream, up: Side<'_>, o: BridgeOpts<'_>) -> (Moved, Via, Op
         if let Err(e) = crate::sys::poll_ready(&mut fds, timeout) {
             break Some(b.fail(&client, &up, e));
         }
-        if fds[2].ready {
+        if fds[2].readable {
             break Some(b.fail(&client, &up, shutdown_error()));
         }
+        ready = Ready {
+            client: seen(&fds[0]),
+            upstream: seen(&fds[1]),
+        };
     };
     b.release();
     pipes::pool().connection_ended();
@@ -153,7 +166,15 @@ pub(super) fn want(fd: RawFd, i: Interest) -> PollWant {
         fd,
         read: i.read,
         write: i.write,
-        ready: false,
+        readable: false,
+        writable: false,
+    }
+}
+
+fn seen(w: &PollWant) -> Interest {
+    Interest {
+        read: w.readable,
+        write: w.writable,
     }
 }
 

@@ -27,7 +27,7 @@ use crate::event::Via;
 use crate::handler::End;
 use crate::handler::forward::{DGRAM_QUIET, Forward};
 use crate::relay::Side;
-use crate::relay::bridge::{Bridge, Next, Rules};
+use crate::relay::bridge::{Bridge, Next, Ready, Rules};
 use crate::runtime::token::{self, PART_UPSTREAM};
 use crate::transport::{self, Connector, Stream, Target, Upstream};
 
@@ -305,7 +305,14 @@ impl Loop {
         let label = self.server.settings.drive.hex.then(|| c.peer.to_string());
         let next = f
             .bridge
-            .step(&client, &up, &mut self.buf, label.as_deref(), now)
+            .step(
+                &client,
+                &up,
+                &mut self.buf,
+                label.as_deref(),
+                Ready::ALL,
+                now,
+            )
             .map_err(End::from)?;
         c.last = c.last.max(f.bridge.last_traffic());
         let Next::Wait(w) = next else {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Bridge, Interest, Next, Rules, Wait};
+use super::{Bridge, Interest, Next, Ready, Rules, Wait};
 use crate::relay::Ended;
 use crate::relay::half::tests::{Cue, Fake};
 
@@ -20,7 +20,7 @@ fn rules(idle: Option<Duration>) -> Rules {
 
 fn step(b: &mut Bridge, client: &Fake, up: &Fake, now: Instant) -> Result<Next, Ended> {
     let mut scratch = vec![0u8; 64];
-    b.step(client, up, &mut scratch, None, now)
+    b.step(client, up, &mut scratch, None, Ready::ALL, now)
 }
 
 fn waiting(r: Result<Next, Ended>) -> Wait {
