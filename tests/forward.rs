@@ -1192,3 +1192,49 @@ fn a_forwarding_loop_through_a_name_is_closed_at_run_time() {
         assert!(s.child.try_wait().unwrap().is_none(), "{model} still runs");
     }
 }
+
+/// The end of the grace period ends an upstream connect still under way
+/// in every model: a TLS upstream that accepts and never answers the
+/// handshake (which would take `--connect-timeout`, 10 s) holds no stop.
+/// thread-serve's worker waits on the same cut as its relays (before, it
+/// sat in the handshake until the hard stop gave up on it, 2 s later).
+#[test]
+fn the_grace_period_ends_an_upstream_handshake_under_way() {
+    for model in MODELS {
+        let (l, a) = upstream();
+        let target = format!("tls://{a}");
+        let mut f = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-q",
+            "--grace",
+            "300ms",
+            "--insecure",
+            "--forward",
+            &target,
+        ]);
+        let c = TcpStream::connect(f.addr()).unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        // The worker is in the upstream's handshake once it is accepted.
+        let silent = accept(&l);
+        let began = Instant::now();
+        f.signal(libc::SIGTERM);
+        assert!(f.wait().is_some(), "{model}: the server ends");
+        let took = began.elapsed();
+        assert!(
+            took >= Duration::from_millis(300),
+            "{model}: ended after {took:?}, inside the grace period"
+        );
+        assert!(
+            took < Duration::from_millis(1800),
+            "{model}: the stop took {took:?}: the handshake held it"
+        );
+        let mut buf = [0u8; 16];
+        let r = (&c).read(&mut buf);
+        assert!(
+            !matches!(r, Ok(n) if n > 0),
+            "{model}: the client got {r:?}"
+        );
+        drop(silent);
+    }
+}

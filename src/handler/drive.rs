@@ -240,7 +240,7 @@ fn forward_stream(
     // of the grace period) is a reset, never a FIN that looks like an
     // empty answer.
     stream.reset_on_close();
-    let up = match f.connect() {
+    let up = match f.connect_until(polled::cut_signal()) {
         Ok(up) => up,
         Err(m) => return Err(End::Forward(m)),
     };
@@ -351,7 +351,7 @@ pub fn forward_session(
     d: &Drive,
 ) -> (Tally, Option<End>) {
     use crate::relay::dgram_session::{self, DgramSession, ReplyPath, Timers};
-    let up = match f.connect() {
+    let up = match f.connect_until(polled::cut_signal()) {
         Ok(Upstream::Dgram(g)) => g,
         Ok(Upstream::Stream(_)) => {
             // Refused when the arguments were checked.

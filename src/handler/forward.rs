@@ -49,14 +49,9 @@ pub use crate::transport::Upstream;
 
 impl Forward {
     /// Connect (blocking, bounded by the timeout): the thread-serve and
-    /// fork-serve way, and the datagram session's.
-    pub fn connect(&self) -> Result<Upstream, String> {
-        self.connect_until(None)
-    }
-
-    /// [`Forward::connect`], ended at once ("closed at shutdown") when
-    /// `stop` becomes readable: a hard stop need not wait out an
-    /// upstream's connect or handshake.
+    /// fork-serve way, and the datagram session's. It ends at once
+    /// ("closed at shutdown") when `stop` becomes readable: the hard stop
+    /// need not wait out an upstream's connect or handshake.
     pub fn connect_until(&self, stop: Option<BorrowedFd<'_>>) -> Result<Upstream, String> {
         transport::wait(self.connector(), stop).map_err(|e| self.failed(&e.to_string()))
     }

@@ -11,7 +11,7 @@
 //! still in flight.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -44,6 +44,14 @@ fn cut_pipe() -> Option<&'static (OwnedFd, OwnedFd)> {
 /// be made, and relays end by their sockets alone).
 pub(super) fn cut_fd() -> Option<RawFd> {
     cut_pipe().map(|(r, _)| r.as_raw_fd())
+}
+
+/// The same descriptor, for a wait outside a relay that the cut must end
+/// too: a worker's upstream connect and handshake
+/// (`Forward::connect_until`), which would otherwise run past the grace
+/// period.
+pub fn cut_signal() -> Option<BorrowedFd<'static>> {
+    cut_pipe().map(|(r, _)| r.as_fd())
 }
 
 /// End every relay in this process with a reset, never a FIN: a transfer
