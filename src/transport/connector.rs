@@ -15,7 +15,6 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::proxy::{self, Destination, Handshake};
@@ -116,7 +115,7 @@ enum Stage {
     /// Connected (through the tunnel, if any); the TLS handshake under
     /// way, given until `until`.
     Securing {
-        tls: Arc<TlsStream>,
+        tls: Box<TlsStream>,
         until: Option<Instant>,
     },
     /// The result was handed out (or the connect failed).
@@ -508,7 +507,7 @@ impl Connector {
             .deadline
             .or_else(|| Some(Instant::now() + tls::HANDSHAKE_TIMEOUT));
         Ok(Next::Stage(Stage::Securing {
-            tls: Arc::new(tls),
+            tls: Box::new(tls),
             until,
         }))
     }

@@ -91,7 +91,7 @@ impl Listener {
         stream.apply(&self.opts)?;
         // TLS: the handshake is the worker's (or the loop's), not accept's.
         let stream = match self.opts.tls_server.as_deref() {
-            Some(t) => Stream::Tls(Arc::new(tls::TlsStream::server(stream, t)?)),
+            Some(t) => Stream::Tls(Box::new(tls::TlsStream::server(stream, t)?)),
             None => stream,
         };
         Ok((stream, peer))

@@ -56,8 +56,10 @@ pub struct Opts {
 pub enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
-    /// TLS over one of the others; shared by the threads of one connection.
-    Tls(std::sync::Arc<tls::TlsStream>),
+    /// TLS over one of the others, owned by its connection: a stream is
+    /// `Send` (a model hands it to the thread or child that serves it),
+    /// never shared by two threads.
+    Tls(Box<tls::TlsStream>),
 }
 
 /// One end of a socket (the peer's, or our own), as events show it.
@@ -168,11 +170,15 @@ impl Stream {
         }
     }
 
+    /// A second handle on the socket, to shut or reset it from elsewhere
+    /// (thread-serve's cut at the end of the grace period). A TLS stream's
+    /// is the socket beneath: its session stays with the connection, so
+    /// what the clone shuts is the socket, with no close_notify.
     pub fn try_clone(&self) -> io::Result<Stream> {
         Ok(match self {
             Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
             Stream::Unix(s) => Stream::Unix(s.try_clone()?),
-            Stream::Tls(t) => Stream::Tls(t.clone()),
+            Stream::Tls(t) => t.sock().try_clone()?,
         })
     }
 

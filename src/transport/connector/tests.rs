@@ -5,6 +5,7 @@ use super::*;
 use crate::transport::{connect::wait, proxy::Proxy};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
+use std::sync::Arc;
 
 /// A name that needs the resolver, so the test hands in the addresses.
 fn named(port: u16) -> Addr {

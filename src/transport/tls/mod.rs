@@ -3,12 +3,12 @@
 //! a pinned fingerprint), and [`TlsStream`], which every model reads and
 //! writes like a plain stream.
 //!
-//! A `TlsStream` is shared by the threads that use one connection (the
-//! blocking models read and write it from two): the TLS state sits behind
-//! one lock that is never held across a socket call, and a second lock
-//! keeps records in order on the wire. On a non-blocking socket (the event
-//! loop) a write that the socket will not take yet keeps its ciphertext
-//! (one record's worth at most) until [`TlsStream::flush_pending`].
+//! A `TlsStream` is owned by its connection and used by one thread (every
+//! model drives a connection on one): no lock guards the session. On a
+//! non-blocking socket a write that the socket will not take yet keeps its
+//! ciphertext (one record's worth at most) until
+//! [`TlsStream::flush_pending`]; a driver waits for writability only while
+//! [`TlsStream::has_pending`] says some waits.
 //!
 //! It has no plain descriptor (`Stream::plain_fd` answers `None`), so no
 //! zero-copy path or program can move bytes around the TLS session.
@@ -16,7 +16,7 @@
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};

@@ -1,5 +1,14 @@
 //! [`TlsStream`]: a TLS session over a plain stream, which every model
 //! reads and writes like the stream itself (see the module above).
+//!
+//! A connection owns its session: one thread (serve's loop, a pooled
+//! thread, a child, send) reads and writes it, so the state sits in a
+//! `RefCell` borrowed only within one method and never across a socket
+//! call, and no lock guards it. What a driver waits for follows rustls,
+//! as in its `tlsserver-mio` example: readable while the session reads,
+//! writable only while ciphertext waits ([`TlsStream::has_pending`]).
+
+use std::cell::{Cell, RefCell, RefMut};
 
 use super::*;
 
@@ -16,14 +25,13 @@ struct State {
     inbuf: Vec<u8>,
 }
 
-/// A TLS session over a plain stream (TCP or Unix).
+/// A TLS session over a plain stream (TCP or Unix), owned by its
+/// connection (it is `Send`, not `Sync`).
 pub struct TlsStream {
     sock: Stream,
-    st: Mutex<State>,
-    /// Held while ciphertext goes to the socket, so records stay in order.
-    wlock: Mutex<()>,
+    st: RefCell<State>,
     /// The handshake's outcome has been told (once per connection).
-    told: std::sync::atomic::AtomicBool,
+    told: Cell<bool>,
 }
 
 impl std::fmt::Debug for TlsStream {
@@ -53,30 +61,27 @@ impl TlsStream {
     fn new(sock: Stream, conn: rustls::Connection) -> TlsStream {
         TlsStream {
             sock,
-            st: Mutex::new(State {
+            st: RefCell::new(State {
                 conn,
                 out: Vec::new(),
                 shut_after: false,
                 truncated: false,
                 inbuf: Vec::new(),
             }),
-            wlock: Mutex::new(()),
-            told: std::sync::atomic::AtomicBool::new(false),
+            told: Cell::new(false),
         }
     }
 
     /// True once, the first time it is asked after the handshake is done:
     /// when to tell what it settled.
     pub fn newly_settled(&self) -> bool {
-        use std::sync::atomic::Ordering::Relaxed;
-        // Asked on every event of a connection: the flag first, no lock.
-        !self.told.load(Relaxed)
-            && !self.state().conn.is_handshaking()
-            && !self.told.swap(true, Relaxed)
+        !self.told.get() && !self.state().conn.is_handshaking() && !self.told.replace(true)
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    /// The session's state, for the length of one step: no borrow is held
+    /// across a socket call or a call to another of these methods.
+    fn state(&self) -> RefMut<'_, State> {
+        self.st.borrow_mut()
     }
 
     /// The plain stream beneath.
@@ -185,14 +190,10 @@ impl TlsStream {
             };
             self.take_in(&buf[..n], n == 0)
         };
-        // Answers the peer is owed (handshake messages, an alert). Never
-        // wait for the writing thread here: it may be blocked on a full
-        // socket whose peer waits for us to read. If it holds the lock, its
-        // flush loop takes these bytes along.
+        // Answers the peer is owed (handshake messages, an alert), as far
+        // as the socket takes them now; the rest waits in `out`.
         self.queue_output();
-        if let Ok(_w) = self.wlock.try_lock() {
-            let _ = self.flush_locked();
-        }
+        let _ = self.flush_pending();
         r
     }
 
@@ -232,11 +233,6 @@ impl TlsStream {
     /// Send the pending ciphertext, as far as the socket takes it; shut
     /// the socket's write side after it if a shutdown waits for that.
     pub fn flush_pending(&self) -> io::Result<()> {
-        let _w = self.wlock.lock().unwrap_or_else(|e| e.into_inner());
-        self.flush_locked()
-    }
-
-    fn flush_locked(&self) -> io::Result<()> {
         loop {
             let chunk = {
                 let mut st = self.state();
@@ -305,9 +301,8 @@ impl TlsStream {
     }
 
     fn write_plain(&self, data: &[u8]) -> io::Result<usize> {
-        let _w = self.wlock.lock().unwrap_or_else(|e| e.into_inner());
         // What is pending goes first; a full socket takes nothing new.
-        self.flush_locked()?;
+        self.flush_pending()?;
         let n = {
             let mut st = self.state();
             if st.conn.is_handshaking() && st.conn.wants_read() {
@@ -325,7 +320,7 @@ impl TlsStream {
             }
             n
         };
-        match self.flush_locked() {
+        match self.flush_pending() {
             Ok(()) => Ok(n),
             // The plaintext is taken: its ciphertext waits in `out`.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && n > 0 => Ok(n),
