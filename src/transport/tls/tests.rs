@@ -60,3 +60,117 @@ fn pins_are_checked() {
         assert_eq!(parse_pin(bad).unwrap_err().exit_code(), 2, "{bad}");
     }
 }
+
+/// A server and a client session over a socketpair, both non-blocking,
+/// stepped alternately (the scripted readiness: each is tried in turn,
+/// and would-block is the cue to try the other).
+fn pair() -> (TlsStream, TlsStream) {
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    b.set_nonblocking(true).unwrap();
+    let server_tls = server(&ServerSpec {
+        names: vec!["localhost".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let client_tls = client(&ClientSpec {
+        insecure: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let addr: Addr = "localhost:1".parse().unwrap();
+    let s = TlsStream::server(Stream::Unix(a), &server_tls).unwrap();
+    let c = TlsStream::client(Stream::Unix(b), &client_tls, &addr).unwrap();
+    (s, c)
+}
+
+/// The handshake: each side moves it as far as it can, in turn.
+fn handshake(s: &TlsStream, c: &TlsStream) {
+    let (mut s_done, mut c_done) = (false, false);
+    for _ in 0..10 {
+        c_done = c.handshake_nowait().unwrap();
+        s_done = s.handshake_nowait().unwrap();
+        if s_done && c_done {
+            return;
+        }
+    }
+    panic!("the handshake did not finish (server {s_done}, client {c_done})");
+}
+
+/// Read what `t` has now: the bytes, and whether its peer's end came.
+fn drain(t: &TlsStream) -> (Vec<u8>, bool) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match t.read_nowait(&mut buf) {
+            Ok(0) => return (got, true),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (got, false),
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
+#[test]
+fn a_handshake_an_exchange_and_close_notify_over_a_socketpair() {
+    let (s, c) = pair();
+    handshake(&s, &c);
+    assert!(s.newly_settled() && !s.newly_settled());
+    assert!(c.newly_settled());
+    assert_eq!(c.settled().version, "TLSv1.3");
+    // Nothing waits for the socket: a driver watches for readable only.
+    assert!(!s.has_pending() && !c.has_pending());
+
+    // Client to server, and back.
+    assert_eq!((&c).write(b"hello").unwrap(), 5);
+    assert_eq!(drain(&s), (b"hello".to_vec(), false));
+    assert_eq!((&s).write(b"world").unwrap(), 5);
+    assert_eq!(drain(&c), (b"world".to_vec(), false));
+
+    // Backpressure: the client writes until the socket takes no more; its
+    // last record's ciphertext waits (then a driver watches for writable).
+    let chunk = vec![7u8; 16 * 1024];
+    let mut sent = 0;
+    loop {
+        match (&c).write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("write: {e}"),
+        }
+        assert!(sent < 64 << 20, "the socket never filled");
+    }
+    assert!(c.has_pending());
+    let mut got = 0;
+    while c.has_pending() || got < sent {
+        got += drain(&s).0.len();
+        match c.flush_pending() {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("flush: {e}"),
+        }
+    }
+    assert_eq!(got, sent);
+    assert!(!c.has_pending());
+
+    // The client's close_notify and FIN: the server reads an end that is
+    // not a truncation, and answers with its own.
+    c.shutdown(Shutdown::Write).unwrap();
+    assert!(!c.has_pending());
+    assert_eq!(drain(&s), (Vec::new(), true));
+    assert!(!s.truncated());
+    assert_eq!((&s).write(b"bye").unwrap(), 3);
+    s.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(drain(&c), (b"bye".to_vec(), true));
+    assert!(!c.truncated());
+}
+
+#[test]
+fn a_peer_gone_without_close_notify_is_a_truncation() {
+    let (s, c) = pair();
+    handshake(&s, &c);
+    assert_eq!((&s).write(b"part").unwrap(), 4);
+    // The server's socket closes with no close_notify.
+    s.sock().shutdown(Shutdown::Write).unwrap();
+    assert_eq!(drain(&c), (b"part".to_vec(), true));
+    assert!(c.truncated());
+}
