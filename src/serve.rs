@@ -76,6 +76,10 @@ struct Conn {
     /// Shut the write side once `out` drains.
     finish: bool,
     shut: bool,
+    /// TLS: the socket is watched for writable, because ciphertext waits
+    /// for it (rustls's `tlsserver-mio`: interest follows what the session
+    /// wants). A plain socket is watched for both, once.
+    tls_writable: bool,
     started: Instant,
     /// Last traffic either way, for --idle-timeout.
     last: Instant,
@@ -478,6 +482,7 @@ impl Loop {
             read_done: false,
             finish: false,
             shut: false,
+            tls_writable: false,
             started: now,
             last: now,
             last_out: now,
@@ -485,10 +490,17 @@ impl Loop {
             _slot: self.slots.hold(),
         };
         let fd = conn.stream.poll_fd();
+        // A TLS session reads first (the handshake): writable is watched
+        // once it holds ciphertext ([`Loop::watch_tls_output`]).
+        let interest = if conn.stream.tls().is_some() {
+            Interest::READABLE
+        } else {
+            Interest::READABLE | Interest::WRITABLE
+        };
         if let Err(e) = self.poll.registry().register(
             &mut SourceFd(&fd),
             token::conn(id, PART_SOCKET),
-            Interest::READABLE | Interest::WRITABLE,
+            interest,
         ) {
             self.server.settings.log.error(&format!(
                 "{}: {}",
@@ -587,6 +599,7 @@ impl Loop {
         match r {
             Ok(()) if c.done() => self.close(c, None),
             Ok(()) => {
+                self.watch_tls_output(&mut c, id);
                 self.conns.insert(id, c);
             }
             Err(End::StdoutClosed) => return Err(Error::StdoutClosed),
@@ -613,6 +626,37 @@ impl Loop {
             self.again.append(&mut self.broker_paused);
         }
         Ok(())
+    }
+
+    /// A TLS connection's socket is watched for writable while its session
+    /// holds ciphertext, and not otherwise: every write to it is in a step
+    /// ([`Loop::drive_with`]), which calls this after. (Re-registering a
+    /// socket that is writable already reports it at once.)
+    fn watch_tls_output(&self, c: &mut Conn, id: usize) {
+        let Some(t) = c.stream.tls() else {
+            return;
+        };
+        let pending = t.has_pending();
+        if pending == c.tls_writable {
+            return;
+        }
+        let interest = if pending {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        let fd = c.stream.poll_fd();
+        let token = token::conn(id, PART_SOCKET);
+        // A failure leaves the interest as it was: the step after the next
+        // event tries again.
+        if self
+            .poll
+            .registry()
+            .reregister(&mut SourceFd(&fd), token, interest)
+            .is_ok()
+        {
+            c.tls_writable = pending;
+        }
     }
 
     /// Whether a broker client may read: every other receiver has room.
