@@ -185,7 +185,7 @@ impl Loop {
     /// event reads, and ending it removes it and its route and closes its
     /// upstream socket (it has no program and no pipes).
     fn drive_session_with(&mut self, id: usize, step: impl FnOnce(&mut Loop, usize)) {
-        let r = super::isolated(|| {
+        let r = super::conn::isolated(|| {
             step(self, id);
             Ok(())
         });

@@ -1,0 +1,205 @@
+//! Accepting in serve's loop: new connections while the budget allows,
+//! each registered and given its handler's state (a session, a program,
+//! an upstream connect).
+
+use super::*;
+
+impl Loop {
+    pub(super) fn can_accept(&self) -> bool {
+        runtime::may_accept(
+            &self.server,
+            self.served,
+            self.slots.in_use(),
+            self.stop.stopping(),
+        )
+    }
+
+    /// Accept until the backlog is empty or a limit is reached. Excess
+    /// connections stay in the kernel's backlog until a slot frees.
+    pub(super) fn accept_all(&mut self, i: usize) {
+        loop {
+            let Some(l) = self.listeners.get(i) else {
+                return;
+            };
+            if !self.can_accept() {
+                // Connections may be left in the backlog with no event to
+                // come for them: look again when a slot frees.
+                self.full = true;
+                self.waiting.full(
+                    &self.server,
+                    self.served,
+                    self.slots.in_use(),
+                    self.stop.stopping(),
+                    &[l.as_fd()],
+                );
+                break;
+            }
+            match l.accept(true) {
+                Ok((stream, peer)) => {
+                    if self
+                        .server
+                        .admit(l.kind, &peer, || stream.local(), &mut self.served)
+                    {
+                        self.add(stream, peer);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.waiting.drained();
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_transient_accept_error(&e) => {}
+                Err(e) => {
+                    // Out of descriptors or memory: try again shortly rather
+                    // than spin; the connection waits in the backlog.
+                    self.server.settings.log.repeated(
+                        "accept",
+                        true,
+                        &format!("accept: {}", crate::error::describe(&e)),
+                    );
+                    self.accept_retry = Some(Instant::now() + Duration::from_millis(100));
+                    return;
+                }
+            }
+        }
+        if self.server.settings.limit.is_some_and(|l| self.served >= l)
+            || self.listeners.iter().all(|l| l.spent())
+        {
+            // --once / --count reached, or stdio's one connection taken:
+            // stop listening, as nc -l does.
+            self.listeners.clear();
+        }
+    }
+
+    pub(super) fn accept_more(&mut self) {
+        self.full = false;
+        for i in 0..self.listeners.len() {
+            self.accept_all(i);
+        }
+    }
+
+    pub(super) fn add(&mut self, stream: Stream, peer: Endpoint) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let now = Instant::now();
+        let mut conn = Conn {
+            stream,
+            peer,
+            session: Session::new(&self.server.spec),
+            child: None,
+            fwd: None,
+            to_stdout: None,
+            greeting: None,
+            out: Vec::new(),
+            read_done: false,
+            finish: false,
+            shut: false,
+            tls_writable: false,
+            started: now,
+            last: now,
+            last_out: now,
+            tally: Tally::default(),
+            _slot: self.slots.hold(),
+        };
+        let fd = conn.stream.poll_fd();
+        // A TLS session reads first (the handshake): writable is watched
+        // once it holds ciphertext ([`Loop::watch_tls_output`]).
+        let interest = if conn.stream.tls().is_some() {
+            Interest::READABLE
+        } else {
+            Interest::READABLE | Interest::WRITABLE
+        };
+        if let Err(e) = self.poll.registry().register(
+            &mut SourceFd(&fd),
+            token::conn(id, PART_SOCKET),
+            interest,
+        ) {
+            self.server.settings.log.error(&format!(
+                "{}: {}",
+                conn.peer,
+                crate::error::describe(&e)
+            ));
+            return;
+        }
+        // A TLS client's program starts after the handshake, which tells
+        // who the client is (progress); a client that never finishes it is
+        // dropped at the handshake's time limit.
+        if conn.stream.tls().is_none() {
+            self.start_program(&mut conn, id);
+        } else {
+            let limit = now + crate::transport::tls::HANDSHAKE_TIMEOUT;
+            self.timers.push(std::cmp::Reverse((limit, id)));
+        }
+        if let Spec::Forward(f) = &self.server.spec {
+            let f = f.clone();
+            self.start_forward(&mut conn, id, &f);
+        }
+        // One connection has nothing to interleave with: print it by
+        // splice(2), when nothing needs to see the bytes.
+        if self.server.settings.limit == Some(1)
+            && matches!(self.server.spec, Spec::Print)
+            && !self.server.settings.drive.hex
+            && conn.stream.plain_fd().is_some()
+        {
+            conn.to_stdout = ToStdout::new().map(Box::new);
+        }
+        if let Some(s) = &mut conn.session {
+            let step = s.start(&mut conn.out).unwrap_or(Step::Continue);
+            conn.greeting = s.greeting().map(|g| (g, 0));
+            conn.finish |= step == Step::Finish;
+        }
+        if self.stdin != StdinKind::None && self.stdin_eof {
+            conn.finish = true;
+        }
+        self.conns.insert(id, conn);
+        self.again.push(id);
+    }
+
+    /// `--exec`: start the connection's program.
+    pub(super) fn start_program(&self, conn: &mut Conn, id: usize) {
+        let Spec::Exec(argv) = &self.server.spec else {
+            return;
+        };
+        match self.spawn(argv, conn, id) {
+            Ok(c) => conn.child = Some(Box::new(c)),
+            Err(e) => {
+                // Say so, then end the conversation cleanly: FIN now,
+                // and read what the peer sends so it gets no reset.
+                self.server.settings.log.error(&format!(
+                    "{}: {}",
+                    conn.peer,
+                    exec::describe_spawn_error(&argv[0], &e)
+                ));
+                conn.session = Some(Session::Discard);
+                conn.finish = true;
+            }
+        }
+    }
+
+    pub(super) fn spawn(
+        &self,
+        argv: &[std::ffi::OsString],
+        conn: &Conn,
+        id: usize,
+    ) -> io::Result<Pipes> {
+        let mut cmd = exec::command(argv, &conn.peer, &conn.stream.local());
+        exec::tls_env(&mut cmd, &conn.stream);
+        let pipes = Pipes::spawn(
+            &mut cmd,
+            self.poll.registry(),
+            token::conn(id, PART_CHILD_IN),
+            token::conn(id, PART_CHILD_OUT),
+        )?;
+        // Known to shutdown and to a second Ctrl-C, as in the other models.
+        exec::started(pipes.child.id() as i32);
+        Ok(pipes)
+    }
+}
+
+/// Errors from accept that concern one connection, not the listener.
+pub(super) fn is_transient_accept_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNABORTED) | Some(libc::EPROTO) | Some(libc::EPERM)
+    )
+}

@@ -1,0 +1,381 @@
+//! A connection's turn in serve's loop: make all the progress it can
+//! (TLS, the handler's session, a program's pipes, a forwarded connection's
+//! bridge), with a panic isolated to it, and the broker's fan-out.
+
+use super::*;
+
+impl Loop {
+    /// Make all the progress a connection can make now, then close it if done.
+    pub(super) fn drive(&mut self, id: usize) -> Result<()> {
+        self.drive_with(id, Loop::progress)
+    }
+
+    /// [`Loop::drive`] with the step that makes the progress: a panic in
+    /// it ends this connection alone ([`isolated`], [`Loop::panicked`]).
+    pub(super) fn drive_with(
+        &mut self,
+        id: usize,
+        step: impl FnOnce(&mut Loop, &mut Conn, usize) -> std::result::Result<(), End>,
+    ) -> Result<()> {
+        let Some(mut c) = self.conns.remove(&id) else {
+            return Ok(()); // a late event for a connection already closed
+        };
+        let was_full = c.out.len() >= OUT_LIMIT;
+        let r = isolated(|| step(self, &mut c, id));
+        let drained = was_full && c.out.len() < OUT_LIMIT;
+        match r {
+            Ok(()) if c.done() => self.close(c, None),
+            Ok(()) => {
+                self.watch_tls_output(&mut c, id);
+                self.conns.insert(id, c);
+            }
+            Err(End::StdoutClosed) => return Err(Error::StdoutClosed),
+            Err(End::Panicked) => self.panicked(c),
+            Err(e @ End::HalfClosed(_)) => {
+                // An end the operator asked for, like a close: under -v.
+                if self.server.settings.log.level >= crate::event::Level::Verbose {
+                    self.server.settings.log.error(&e.message(&c.peer));
+                }
+                self.close(c, None);
+            }
+            Err(End::Io(e)) => self.close(c, Some(e)),
+            Err(other) => {
+                let e = io::Error::other(other.message(&c.peer));
+                self.close(c, Some(e));
+            }
+        }
+        if !self.broadcast.is_empty() {
+            self.fan_out(id);
+            self.again.push(id);
+        }
+        if drained {
+            // Senders paused on this receiver may read again.
+            self.again.append(&mut self.broker_paused);
+        }
+        Ok(())
+    }
+
+    /// A TLS connection's socket is watched for writable while its session
+    /// holds ciphertext, and not otherwise: every write to it is in a step
+    /// ([`Loop::drive_with`]), which calls this after. (Re-registering a
+    /// socket that is writable already reports it at once.)
+    pub(super) fn watch_tls_output(&self, c: &mut Conn, id: usize) {
+        let Some(t) = c.stream.tls() else {
+            return;
+        };
+        let pending = t.has_pending();
+        if pending == c.tls_writable {
+            return;
+        }
+        let interest = if pending {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        let fd = c.stream.poll_fd();
+        let token = token::conn(id, PART_SOCKET);
+        // A failure leaves the interest as it was: the step after the next
+        // event tries again.
+        if self
+            .poll
+            .registry()
+            .reregister(&mut SourceFd(&fd), token, interest)
+            .is_ok()
+        {
+            c.tls_writable = pending;
+        }
+    }
+
+    /// Whether a broker client may read: every other receiver has room.
+    pub(super) fn broker_room(&mut self, id: usize) -> bool {
+        let room = self.broadcast.is_empty()
+            && self
+                .conns
+                .values()
+                .all(|c| c.shut || c.out.len() < OUT_LIMIT);
+        if !room && self.broadcast.is_empty() {
+            self.broker_paused.push(id);
+        }
+        room
+    }
+
+    pub(super) fn progress(&mut self, c: &mut Conn, id: usize) -> std::result::Result<(), End> {
+        if let Some(t) = c.stream.tls() {
+            // The handshake first; then ciphertext a full socket left over.
+            if !t.handshake_nowait().map_err(End::Io)? {
+                let limit = crate::transport::tls::HANDSHAKE_TIMEOUT;
+                if c.started.elapsed() >= limit {
+                    return Err(End::Io(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "tls: no handshake within {}",
+                            humantime::format_duration(limit)
+                        ),
+                    )));
+                }
+                return Ok(());
+            }
+            if t.newly_settled() {
+                self.server
+                    .settings
+                    .log
+                    .tls(&c.peer.to_string(), &t.settled(), true);
+                self.start_program(c, id);
+            }
+        }
+        if c.fwd.is_some() {
+            return self.progress_forward(c, id);
+        }
+        let hex = self.server.settings.drive.hex;
+        let broker = matches!(self.server.spec, Spec::Broker);
+        let mut reads = 0;
+        loop {
+            let mut moved = flush(c, hex).map_err(End::Io)?;
+            if let Some(ch) = &mut c.child {
+                moved |= ch
+                    .pump(&mut c.out, OUT_LIMIT, c.read_done)
+                    .map_err(End::Io)?;
+                // The program's exit (its output's end) is our FIN.
+                c.finish |= !ch.output_open();
+                if !c.out.is_empty() {
+                    moved |= flush(c, hex).map_err(End::Io)?;
+                }
+            }
+            // A broker chunk is fanned out before the next read (in `drive`).
+            let may_read = !c.read_done && c.has_room() && (!broker || self.broker_room(id));
+            if may_read {
+                if reads == READS_PER_TURN {
+                    self.again.push(id);
+                    return Ok(());
+                }
+                reads += 1;
+                let read = match (&mut c.to_stdout, c.stream.plain_fd()) {
+                    // One connection, printed: straight to stdout. (A sink
+                    // is made only for a plain stream; without one, the
+                    // bytes go the ordinary way, through the session.)
+                    (Some(sink), Some(fd)) => match sink.pump(fd).map_err(stdout_stop)? {
+                        (n, false) if n > 0 => {
+                            c.last = Instant::now();
+                            c.tally.bytes_in += n as u64;
+                            moved = true;
+                            Err(io::ErrorKind::WouldBlock.into())
+                        }
+                        (n, false) => {
+                            debug_assert_eq!(n, 0);
+                            Err(io::ErrorKind::WouldBlock.into())
+                        }
+                        (n, true) => {
+                            c.tally.bytes_in += n as u64;
+                            Ok(0)
+                        }
+                    },
+                    _ => (&c.stream).read(&mut self.buf),
+                };
+                match read {
+                    Ok(0) => {
+                        c.read_done = true;
+                        moved = true;
+                        if let Some(s) = &mut c.session {
+                            let step = s.end(&mut self.scratch).map_err(stdout_stop)?;
+                            // While stdin is relayed, our side of the
+                            // conversation is stdin: its end is our FIN,
+                            // not the peer's (nc -l < file does the same).
+                            let relaying = self.stdin != StdinKind::None && !self.stdin_eof;
+                            c.finish |= step == Step::Finish && !relaying;
+                        }
+                        queue(c, &mut self.scratch);
+                    }
+                    Ok(n) => {
+                        moved = true;
+                        c.last = Instant::now();
+                        let data = &self.buf[..n];
+                        if hex {
+                            hex_to_stderr(&c.peer.to_string(), '<', c.tally.bytes_in, data);
+                        }
+                        c.tally.bytes_in += n as u64;
+                        if broker {
+                            self.broadcast.extend_from_slice(data);
+                        }
+                        if let Some(ch) = &mut c.child {
+                            ch.queue(data);
+                        } else if let Some(s) = &mut c.session {
+                            let step = s.input(data, &mut self.scratch).map_err(stdout_stop)?;
+                            c.finish |= step == Step::Finish;
+                            queue(c, &mut self.scratch);
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if let Some(s) = &mut c.session {
+                            s.idle().map_err(stdout_stop)?;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => moved = true,
+                    Err(e) => return Err(End::Io(e)),
+                }
+            }
+            if !moved {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Queue what a broker client sent on every other client.
+    pub(super) fn fan_out(&mut self, from: usize) {
+        for (&id, c) in self.conns.iter_mut() {
+            if id != from && !c.shut {
+                c.out.extend_from_slice(&self.broadcast);
+                self.again.push(id);
+            }
+        }
+        self.broadcast.clear();
+    }
+
+    /// Drop peers that stopped reading while they hold the others back
+    /// (broker receivers, or the stdin relay's slowest): a full queue that
+    /// has not drained for `--stall-timeout`. Returns whether any queue is
+    /// still full (so the loop checks again).
+    pub(super) fn drop_stalled(&mut self, now: Instant) -> bool {
+        let Some(bound) = self.server.settings.stall else {
+            return false;
+        };
+        let stalled: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                broker::stalled(
+                    c.out.len(),
+                    OUT_LIMIT,
+                    now.duration_since(c.last_out),
+                    bound,
+                )
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stalled {
+            if let Some(c) = self.conns.remove(&id) {
+                let e = io::Error::other(format!(
+                    "dropped: it read nothing for {} while others waited",
+                    humantime::format_duration(bound)
+                ));
+                self.close(c, Some(e));
+            }
+        }
+        self.again.append(&mut self.broker_paused);
+        self.conns.values().any(|c| c.out.len() >= OUT_LIMIT)
+    }
+}
+
+/// Run one connection's step with a panic in it caught: the connection
+/// ends with `End::Panicked` (the panic hook has printed what and where)
+/// and the loop goes on with the others.
+///
+/// Unwind safety (why `AssertUnwindSafe` holds): the step mutates the
+/// connection, which is out of the loop's map while it runs and is closed
+/// after a panic ([`Loop::panicked`]), and the loop's shared state, none
+/// of which a panic midway leaves inconsistent for the others: the read
+/// buffer holds nothing between steps; the session scratch is cleared
+/// after a panic; `again`, the timers, the paused brokers and the
+/// lookup's waiting list hold ids, and a gone id is skipped; a `Half`
+/// keeps a pipe from the pool in its own field from the moment it takes
+/// it, so closing the connection gives it back; a broker's chunk is put
+/// in `broadcast` whole, after it was read, and goes out as any other.
+/// The locks a step may hold when it panics (a TLS session's, the program
+/// registry's, the event log's bursts) are all taken poison-tolerant, so
+/// closing the connection, and every later turn, still takes them.
+pub(super) fn isolated(
+    step: impl FnOnce() -> std::result::Result<(), End>,
+) -> std::result::Result<(), End> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or(Err(End::Panicked))
+}
+
+/// Append session output to the connection's queue.
+pub(super) fn queue(c: &mut Conn, scratch: &mut Vec<u8>) {
+    if scratch.is_empty() {
+        return;
+    }
+    if c.shut {
+        scratch.clear();
+    } else if c.out.is_empty() {
+        std::mem::swap(&mut c.out, scratch);
+    } else {
+        c.out.append(scratch);
+    }
+}
+
+/// Write queued output until the socket is full; shut the write side once
+/// it drains if the handler is done, never before: the FIN must follow the
+/// last byte.
+pub(super) fn flush(c: &mut Conn, hex: bool) -> io::Result<bool> {
+    let mut moved = false;
+    if let Some((g, done)) = &mut c.greeting {
+        let (n, blocked) = write_now(&c.stream, &c.peer, &g[*done..], hex, &mut c.tally.bytes_out)?;
+        *done += n;
+        if n > 0 {
+            moved = true;
+            c.last = Instant::now();
+            c.last_out = c.last;
+        }
+        if blocked {
+            return Ok(moved);
+        }
+        c.greeting = None;
+    }
+    let (sent, _) = write_now(&c.stream, &c.peer, &c.out, hex, &mut c.tally.bytes_out)?;
+    if sent > 0 {
+        moved = true;
+        c.last = Instant::now();
+        c.last_out = c.last;
+        c.out.drain(..sent);
+    }
+    if c.out.is_empty() {
+        if c.out.capacity() > 0 {
+            // Nothing in flight: hold no buffer.
+            c.out = Vec::new();
+        }
+        if c.finish && !c.shut {
+            c.shut = true;
+            moved = true;
+            c.stream.shutdown(Shutdown::Write)?;
+        }
+    }
+    Ok(moved)
+}
+
+/// Write as much of `data` as the socket takes now (and dump it for
+/// `--hex`): how many bytes went, and whether the socket would block.
+pub(super) fn write_now(
+    stream: &Stream,
+    peer: &Endpoint,
+    data: &[u8],
+    hex: bool,
+    bytes_out: &mut u64,
+) -> io::Result<(usize, bool)> {
+    let mut sent = 0;
+    while sent < data.len() {
+        match (&*stream).write(&data[sent..]) {
+            Ok(n) => {
+                if hex {
+                    hex_to_stderr(&peer.to_string(), '>', *bytes_out, &data[sent..sent + n]);
+                }
+                sent += n;
+                *bytes_out += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((sent, true)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((sent, false))
+}
+
+/// Move bytes between a connection and its exec'd program: the peer's
+/// bytes to the program's stdin (closed after the peer's FIN, once
+/// drained), the program's stdout to the peer (its EOF finishes the
+/// connection).
+pub(super) fn stdout_stop(e: io::Error) -> End {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        End::StdoutClosed
+    } else {
+        End::Io(e)
+    }
+}
