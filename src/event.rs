@@ -60,9 +60,9 @@ pub enum Level {
     Verbose,
 }
 
-/// Totals for one connection (or one datagram), reported when it closes.
+/// ServerTotals for one connection (or one datagram), reported when it closes.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Tally {
+pub struct ConnStats {
     pub bytes_in: u64,
     pub bytes_out: u64,
     /// How the connection's program ended, when it had one and it was
@@ -191,7 +191,7 @@ impl Log {
         }
     }
 
-    pub fn closed(&self, kind: Kind, peer: &str, t: Tally, took: Duration) {
+    pub fn closed(&self, kind: Kind, peer: &str, t: ConnStats, took: Duration) {
         if self.level >= Level::Verbose {
             let program = match t.program {
                 Some(Exit::Code(c)) => format!(", program exited {c}"),
@@ -372,7 +372,7 @@ impl Log {
     /// `unit` is what the server counts: "connection", or for a datagram
     /// server "session" (`--forward`) or "datagram". (The JSON field stays
     /// `connections`, which scripts read.)
-    pub fn summary(&self, conns: u64, unit: &str, t: Tally, took: Duration) {
+    pub fn summary(&self, conns: u64, unit: &str, t: ConnStats, took: Duration) {
         if self.level >= Level::Verbose {
             self.emit(
                 format_args!(

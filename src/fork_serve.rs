@@ -23,10 +23,10 @@ use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
 use crate::error::{Context, Result};
-use crate::event::Tally;
+use crate::event::ConnStats;
 use crate::handler::{End, drive, exec};
-use crate::runtime::schedule::{self, Outcome, Work};
-use crate::runtime::{self, Acceptor, Server, Totals, token};
+use crate::servers::schedule::{self, Outcome, Work};
+use crate::servers::{self, Acceptor, Server, ServerTotals, token};
 use crate::sys::{self, Forked};
 use crate::transport::{Dgram, Endpoint, ReplyTo, Stream};
 use nix::sys::signal::Signal;
@@ -35,8 +35,8 @@ use nix::sys::signal::Signal;
 /// the parent then stops, as serve and thread-serve do.
 const EXIT_STDOUT_CLOSED: i32 = 3;
 
-pub fn run(cfg: runtime::Config) -> Result<()> {
-    let mut server = runtime::setup(cfg)?;
+pub fn run(cfg: servers::Config) -> Result<()> {
+    let mut server = servers::setup(cfg)?;
     crate::handler::print::prepare();
     // Children grow splice pipes from one budget, not one each.
     crate::relay::pipes::share_pipe_budget();
@@ -122,7 +122,7 @@ impl schedule::Workers for Children {
         acc: &Acceptor,
         woken: &[Token],
         ended: &mut Vec<(libc::pid_t, Outcome)>,
-        totals: &mut Totals,
+        totals: &mut ServerTotals,
     ) {
         use nix::sys::wait::WaitStatus;
         let pids: Vec<libc::pid_t> = if self.poll_reap {
@@ -201,7 +201,7 @@ impl Children {
 }
 
 /// Child records: two u64 (bytes in, bytes out), 16 bytes, one atomic write.
-fn drain_tallies(mut rx: &std::fs::File, totals: &mut Totals) {
+fn drain_tallies(mut rx: &std::fs::File, totals: &mut ServerTotals) {
     // Writes of 16 bytes are atomic and reads take a multiple of 16, so a
     // read never splits a record.
     let mut rec = [0u8; 16 * 64];
@@ -210,10 +210,10 @@ fn drain_tallies(mut rx: &std::fs::File, totals: &mut Totals) {
             Ok(n) if n > 0 => {
                 for r in rec[..n].chunks_exact(16) {
                     totals.conns += 1;
-                    totals.add(Tally {
+                    totals.add(ConnStats {
                         bytes_in: u64::from_ne_bytes(std::array::from_fn(|i| r[i])),
                         bytes_out: u64::from_ne_bytes(std::array::from_fn(|i| r[8 + i])),
-                        ..Tally::default()
+                        ..ConnStats::default()
                     });
                 }
             }
@@ -248,7 +248,7 @@ fn exit_code(end: Option<&End>) -> i32 {
     }
 }
 
-fn finish_child(tally: &std::fs::File, t: Tally, code: i32) -> ! {
+fn finish_child(tally: &std::fs::File, t: ConnStats, code: i32) -> ! {
     let mut rec = [0u8; 16];
     rec[..8].copy_from_slice(&t.bytes_in.to_ne_bytes());
     rec[8..].copy_from_slice(&t.bytes_out.to_ne_bytes());
@@ -273,7 +273,7 @@ fn fork_stream(
         return Ok(pid);
     }
     child_setup(acc);
-    let mut tally = Tally::default();
+    let mut tally = ConnStats::default();
     let end = drive::stream(
         &stream,
         peer,
@@ -283,7 +283,7 @@ fn fork_stream(
     )
     .err();
     drop(stream);
-    runtime::report(&server.settings.log, peer, end.as_ref());
+    servers::report(&server.settings.log, peer, end.as_ref());
     server
         .settings
         .log
@@ -314,7 +314,7 @@ fn fork_datagram(
         sock,
         server.settings.drive.hex,
     );
-    runtime::report(&server.settings.log, peer, end.as_ref());
+    servers::report(&server.settings.log, peer, end.as_ref());
     server
         .settings
         .log
@@ -328,7 +328,7 @@ fn fork_session(
     server: &Server,
     acc: &Acceptor,
     buf: &[u8],
-    s: runtime::NewSession,
+    s: servers::SessionStart,
     others: &[std::os::fd::RawFd],
     tally_out: &std::fs::File,
 ) -> io::Result<libc::pid_t> {
@@ -353,9 +353,9 @@ fn fork_session(
             &s.sock,
             &server.settings.drive,
         ),
-        _ => (Tally::default(), None),
+        _ => (ConnStats::default(), None),
     };
-    runtime::report(&server.settings.log, &s.peer, end.as_ref());
+    servers::report(&server.settings.log, &s.peer, end.as_ref());
     server
         .settings
         .log

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         Cmd::ThreadServe(_) => "thread-serve",
     };
     let result = sockcat::run(cli);
-    if let Some(code) = sockcat::runtime::forced_exit() {
+    if let Some(code) = sockcat::servers::forced_exit() {
         return ExitCode::from(code);
     }
     match result {

@@ -59,7 +59,7 @@ pub struct Plan {
 }
 
 /// What the client was asked to do.
-pub enum Job {
+pub enum SendMode {
     /// Send the input, print the reply (the lesson's client).
     Exchange(Input),
     /// `-z`: only see whether the port accepts connections; `open_only`:
@@ -80,24 +80,24 @@ pub enum Job {
 /// The client's validated configuration (made by `cli::config::send`).
 pub struct Config {
     pub plan: Plan,
-    pub job: Job,
+    pub job: SendMode,
 }
 
 pub fn run(cfg: Config) -> Result<()> {
     let Config { plan, job } = cfg;
     crate::output::hex_as_json(plan.log.json);
     let input = match job {
-        Job::Load {
+        SendMode::Load {
             amount,
             concurrency,
             message,
         } => {
             return load::run(&plan_load(&plan), amount, concurrency, &message, plan.log);
         }
-        Job::Probe { open_only } => return probe(&plan, open_only),
-        Job::Scan(s) => return scan::run(&s, plan.log),
-        Job::Exec(argv) => return exec::run(&plan, &argv),
-        Job::Exchange(input) => input,
+        SendMode::Probe { open_only } => return probe(&plan, open_only),
+        SendMode::Scan(s) => return scan::run(&s, plan.log),
+        SendMode::Exec(argv) => return exec::run(&plan, &argv),
+        SendMode::Exchange(input) => input,
     };
     if plan.addr.is_datagram() {
         return datagrams(&plan, input);
@@ -112,7 +112,7 @@ pub fn run(cfg: Config) -> Result<()> {
         plan.log
             .warning_with(&w, serde_json::json!({"truncated": truncated}));
     }
-    let tally = crate::event::Tally {
+    let tally = crate::event::ConnStats {
         bytes_in: end.received,
         bytes_out: end.sent,
         truncated: Some(truncated),

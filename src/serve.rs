@@ -27,17 +27,17 @@ mod forward;
 mod stdin;
 
 use crate::error::{Context, Error, Result};
-use crate::event::Tally;
+use crate::event::ConnStats;
 use crate::handler::broker;
-use crate::handler::{End, Session, Spec, Step, exec};
+use crate::handler::{End, Session, Spec, Talk, exec};
 use crate::output::hex_to_stderr;
 use crate::relay::nonblocking::{Pipes, ToStdout};
-use crate::runtime::{self, Phase, Server, Totals};
+use crate::servers::{self, Phase, Server, ServerTotals};
 use crate::transport::{Bound, Dgram, Endpoint, Listener, Stream};
-use datagram::DgramJob;
+use datagram::DgramProgram;
 use stdin::{StdinKind, classify_stdin};
 
-use crate::runtime::token::{
+use crate::servers::token::{
     self, LISTEN_BASE, PART_CHILD_IN, PART_CHILD_OUT, PART_SOCKET, STDIN, WAKE,
 };
 
@@ -48,12 +48,12 @@ const OUT_LIMIT: usize = 256 * 1024;
 /// Reads per connection per turn, so one fast peer cannot starve the rest.
 const READS_PER_TURN: usize = 16;
 
-pub fn run(cfg: runtime::Config) -> Result<()> {
-    let server = runtime::setup(cfg)?;
+pub fn run(cfg: servers::Config) -> Result<()> {
+    let server = servers::setup(cfg)?;
     let poll = Poll::new().context("create event loop")?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKE).context("create waker")?);
-    runtime::wake_on_signal(waker.clone());
-    Loop::new(server, poll, waker)?.run()
+    servers::wake_on_signal(waker.clone());
+    EventLoop::new(server, poll, waker)?.run()
 }
 
 struct Conn {
@@ -65,7 +65,7 @@ struct Conn {
     /// pays a pointer, which matters for thousands of idle connections.)
     child: Option<Box<Pipes>>,
     /// `--forward`'s upstream side.
-    fwd: Option<Box<forward::Fwd>>,
+    fwd: Option<Box<forward::Forwarded>>,
     /// `--once` printing: the peer's bytes go to stdout by splice(2)
     /// (boxed: a connection that has none pays one pointer).
     to_stdout: Option<Box<ToStdout>>,
@@ -88,9 +88,9 @@ struct Conn {
     last: Instant,
     /// Last time queued output drained into the socket (broker stalls).
     last_out: Instant,
-    tally: Tally,
+    tally: ConnStats,
     /// Its place in the budget, given back when the connection drops.
-    _slot: runtime::HeldSlot,
+    _slot: servers::HeldSlot,
 }
 
 impl Conn {
@@ -115,7 +115,7 @@ impl Conn {
     }
 }
 
-struct Loop {
+struct EventLoop {
     poll: Poll,
     server: Server,
     listeners: Vec<Listener>,
@@ -124,7 +124,7 @@ struct Loop {
     dgrams: Vec<Arc<Dgram>>,
     conns: HashMap<usize, Conn>,
     /// The connections' slots in the budget (each `Conn` holds one).
-    slots: runtime::Slots,
+    slots: servers::Slots,
     next_id: usize,
     buf: Vec<u8>,
     scratch: Vec<u8>,
@@ -137,21 +137,21 @@ struct Loop {
     /// When to look for broker receivers that stopped reading.
     stall_check: Option<Instant>,
     served: u64,
-    totals: Totals,
+    totals: ServerTotals,
     stdin: StdinKind,
     stdin_ready: bool,
     stdin_eof: bool,
     /// The stop (grace period, cut), as every model has it.
-    stop: runtime::Stop,
+    stop: servers::Stop,
     next_idle_check: Option<Instant>,
     accept_retry: Option<Instant>,
     /// Accepting stopped at a limit (--max-conns, --count) with the
     /// backlog perhaps not empty.
     full: bool,
     /// Whether waiting connections have been mentioned in this burst.
-    waiting: runtime::Waiting,
+    waiting: servers::Waiting,
     lingering: Vec<Child>,
-    dgram_jobs: HashMap<usize, DgramJob>,
+    dgram_jobs: HashMap<usize, DgramProgram>,
     /// Connections to drive again at a given time (a datagram upstream's
     /// quiet period), soonest first.
     timers: std::collections::BinaryHeap<std::cmp::Reverse<(Instant, usize)>>,
@@ -162,14 +162,14 @@ struct Loop {
     /// `--forward` on a datagram socket: each peer's session, by id, and
     /// the route to it from (socket, peer).
     sessions: HashMap<usize, dgram_sessions::LoopSession>,
-    routes: runtime::SessionRouter<usize>,
+    routes: servers::SessionRouter<usize>,
     /// Datagrams were left on a socket at the per-turn bound.
     dgram_more: bool,
     began: Instant,
 }
 
-impl Loop {
-    fn new(mut server: Server, poll: Poll, waker: Arc<Waker>) -> Result<Loop> {
+impl EventLoop {
+    fn new(mut server: Server, poll: Poll, waker: Arc<Waker>) -> Result<EventLoop> {
         let bound = std::mem::replace(&mut server.bound, Bound::Stream(Vec::new()));
         let (listeners, dgrams) = match bound {
             Bound::Stream(l) => (l, Vec::new()),
@@ -202,13 +202,13 @@ impl Loop {
             StdinKind::None
         };
         let idle = server.settings.drive.idle;
-        Ok(Loop {
+        Ok(EventLoop {
             poll,
             server,
             listeners,
             dgrams,
             conns: HashMap::new(),
-            slots: runtime::Slots::default(),
+            slots: servers::Slots::default(),
             next_id: 0,
             buf: vec![0; READ_CHUNK],
             scratch: Vec::new(),
@@ -217,22 +217,22 @@ impl Loop {
             broker_paused: Vec::new(),
             stall_check: None,
             served: 0,
-            totals: Totals::default(),
+            totals: ServerTotals::default(),
             stdin,
             stdin_ready: stdin == StdinKind::File,
             stdin_eof: false,
-            stop: runtime::Stop::default(),
+            stop: servers::Stop::default(),
             next_idle_check: idle.map(|d| Instant::now() + d),
             accept_retry: None,
             full: false,
-            waiting: runtime::Waiting::default(),
+            waiting: servers::Waiting::default(),
             lingering: Vec::new(),
             dgram_jobs: HashMap::new(),
             timers: Default::default(),
             connect_check: None,
             lookup: forward::Lookup::new(waker),
             sessions: HashMap::new(),
-            routes: runtime::SessionRouter::new(),
+            routes: servers::SessionRouter::new(),
             dgram_more: false,
             began: Instant::now(),
         })
@@ -392,7 +392,7 @@ impl Loop {
             self.accept_more();
         }
         self.reap(false);
-        runtime::notify_status(self.served, self.slots.in_use() + self.sessions.len());
+        servers::notify_status(self.served, self.slots.in_use() + self.sessions.len());
         Ok(())
     }
 }

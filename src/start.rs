@@ -16,13 +16,13 @@ use crate::cli::config::{self, Client, Handler, Wanted};
 use crate::error::Result;
 use crate::event::Log;
 use crate::handler::Spec;
-use crate::runtime;
 use crate::send;
+use crate::servers;
 use crate::transport::{Listen, Opts, inherit, proxy::Proxy, tls};
 
 /// A server, ready for its model: sockets adopted (or an address left for
-/// `runtime::setup` to bind), TLS and proxy made.
-pub fn server(plan: config::Server) -> Result<runtime::Config> {
+/// `servers::setup` to bind), TLS and proxy made.
+pub fn server(plan: config::Server) -> Result<servers::Config> {
     let mut plan = plan;
     let mut listen = match &plan.listen {
         Wanted::Bind(a) => Listen::Bind(a.clone()),
@@ -56,7 +56,7 @@ pub fn server(plan: config::Server) -> Result<runtime::Config> {
             Spec::Forward(forward.into())
         }
     };
-    Ok(runtime::Config {
+    Ok(servers::Config {
         listen,
         opts,
         spec,

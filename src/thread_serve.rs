@@ -16,12 +16,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
-use crate::event::Tally;
+use crate::event::ConnStats;
 use crate::handler::End;
 use crate::handler::drive::{self, Drive};
 use crate::handler::{Spec, exec};
-use crate::runtime::schedule::{self, Outcome, Work};
-use crate::runtime::{self, Acceptor, Server, Slot, Totals};
+use crate::servers::schedule::{self, Outcome, Work};
+use crate::servers::{self, Acceptor, Server, ServerTotals, Slot};
 use crate::transport::{Dgram, Endpoint, ReplyTo, Stream};
 
 /// How soon to try again to start a thread after one could not start.
@@ -30,7 +30,7 @@ const SPAWN_RETRY: Duration = Duration::from_millis(100);
 const IDLE_EXIT: Duration = Duration::from_secs(1);
 
 /// One connection or datagram for a thread to serve.
-enum Job {
+enum Task {
     Stream {
         id: u64,
         stream: Stream,
@@ -59,7 +59,7 @@ enum Msg {
     /// A connection ended.
     Done {
         id: u64,
-        tally: Tally,
+        tally: ConnStats,
         end: Option<End>,
     },
     /// A thread exited and can be joined.
@@ -69,7 +69,7 @@ enum Msg {
 /// Work waiting for a thread, and how many threads wait for work.
 #[derive(Default)]
 struct Queue {
-    jobs: VecDeque<Job>,
+    jobs: VecDeque<Task>,
     idle: usize,
     closing: bool,
 }
@@ -79,8 +79,8 @@ struct Pool {
     ready: Condvar,
 }
 
-pub fn run(cfg: runtime::Config) -> Result<()> {
-    let mut server = runtime::setup(cfg)?;
+pub fn run(cfg: servers::Config) -> Result<()> {
+    let mut server = servers::setup(cfg)?;
     let mut acc = Acceptor::new(&mut server)?;
     let (tx, rx) = mpsc::channel::<Msg>();
     let began = Instant::now();
@@ -140,7 +140,7 @@ impl schedule::Workers for Threads {
                 if let Ok(spare) = stream.try_clone() {
                     self.spares.insert(id, spare);
                 }
-                (Job::Stream { id, stream, peer }, "connection")
+                (Task::Stream { id, stream, peer }, "connection")
             }
             Work::Datagram {
                 data,
@@ -149,7 +149,7 @@ impl schedule::Workers for Threads {
                 sock,
             } => {
                 let data = data.to_vec();
-                let job = Job::Datagram {
+                let job = Task::Datagram {
                     id,
                     data,
                     to,
@@ -159,7 +159,7 @@ impl schedule::Workers for Threads {
                 (job, "connection")
             }
             Work::Session { session, first, .. } => {
-                let job = Job::Session {
+                let job = Task::Session {
                     id,
                     data: first.to_vec(),
                     to: session.to,
@@ -179,7 +179,7 @@ impl schedule::Workers for Threads {
         _acc: &Acceptor,
         _woken: &[mio::Token],
         ended: &mut Vec<(u64, Outcome)>,
-        _totals: &mut Totals,
+        _totals: &mut ServerTotals,
     ) {
         while let Ok(m) = self.rx.try_recv() {
             match m {
@@ -275,7 +275,7 @@ impl Threads {
 
     /// Queue a job, and start a thread for it unless starting one failed
     /// a moment ago (then the job waits for a free thread or the retry).
-    fn enqueue(&mut self, job: Job, log: &crate::event::Log, what: &str) {
+    fn enqueue(&mut self, job: Task, log: &crate::event::Log, what: &str) {
         self.pool
             .queue
             .lock()
@@ -319,7 +319,7 @@ fn worker(pool: &Pool, spec: &Spec, d: &Drive, tx: &mpsc::Sender<Msg>, waker: &A
             }
         };
         let id = match &job {
-            Job::Stream { id, .. } | Job::Datagram { id, .. } | Job::Session { id, .. } => *id,
+            Task::Stream { id, .. } | Task::Datagram { id, .. } | Task::Session { id, .. } => *id,
         };
         // The slot comes back when this guard drops, even if serving panics.
         let slot = Slot::new(
@@ -327,24 +327,24 @@ fn worker(pool: &Pool, spec: &Spec, d: &Drive, tx: &mpsc::Sender<Msg>, waker: &A
             waker.clone(),
             Msg::Done {
                 id,
-                tally: Tally::default(),
+                tally: ConnStats::default(),
                 end: Some(End::Panicked),
             },
         );
         let (tally, end) = match job {
-            Job::Stream { stream, peer, .. } => {
-                let mut tally = Tally::default();
+            Task::Stream { stream, peer, .. } => {
+                let mut tally = ConnStats::default();
                 let end = drive::stream(&stream, &peer, spec, d, &mut tally).err();
                 (tally, end)
             }
-            Job::Datagram {
+            Task::Datagram {
                 data,
                 to,
                 peer,
                 sock,
                 ..
             } => drive::serve_datagram(spec, &data, &peer, &to, &sock, d.hex),
-            Job::Session {
+            Task::Session {
                 data,
                 to,
                 peer,
@@ -353,7 +353,7 @@ fn worker(pool: &Pool, spec: &Spec, d: &Drive, tx: &mpsc::Sender<Msg>, waker: &A
                 ..
             } => match spec {
                 Spec::Forward(f) => drive::forward_session(f, inbox, &data, &peer, &to, &sock, d),
-                _ => (Tally::default(), None),
+                _ => (ConnStats::default(), None),
             },
         };
         slot.finish(Msg::Done { id, tally, end });

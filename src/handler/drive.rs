@@ -9,10 +9,10 @@ use std::net::Shutdown;
 use std::time::Duration;
 
 use super::forward::{self, Forward, Upstream};
-use super::{End, Served, Session, Spec, Step, exec};
-use crate::event::Tally;
+use super::{End, Served, Session, Spec, Talk, exec};
+use crate::event::ConnStats;
 use crate::output::hex_to_stderr;
-use crate::relay::{Side, polled, program};
+use crate::relay::{RelaySocket, polled, program};
 use crate::transport::{Dgram, Endpoint, ReplyTo, Stream};
 
 /// Options that shape how one connection is driven.
@@ -36,7 +36,7 @@ pub fn stream(
     peer: &Endpoint,
     spec: &Spec,
     d: &Drive,
-    tally: &mut Tally,
+    tally: &mut ConnStats,
 ) -> Result<(), End> {
     let Some(t) = stream.tls() else {
         return serve_stream(stream, peer, spec, d, tally);
@@ -61,7 +61,7 @@ fn serve_stream(
     peer: &Endpoint,
     spec: &Spec,
     d: &Drive,
-    tally: &mut Tally,
+    tally: &mut ConnStats,
 ) -> Result<(), End> {
     let mut session = match spec.served() {
         Served::Session(s) => s,
@@ -115,15 +115,15 @@ fn send(
     peer: &Endpoint,
     out: &mut Vec<u8>,
     shut: &mut bool,
-    step: Step,
+    step: Talk,
     d: &Drive,
-    tally: &mut Tally,
+    tally: &mut ConnStats,
 ) -> Result<(), End> {
     if !*shut {
         write_out(stream, peer, out, d, tally)?;
     }
     out.clear();
-    if step == Step::Finish && !*shut {
+    if step == Talk::Finish && !*shut {
         *shut = true;
         stream.shutdown(Shutdown::Write).map_err(End::Io)?;
     }
@@ -136,7 +136,7 @@ fn write_out(
     peer: &Endpoint,
     data: &[u8],
     d: &Drive,
-    tally: &mut Tally,
+    tally: &mut ConnStats,
 ) -> Result<(), End> {
     if data.is_empty() {
         return Ok(());
@@ -165,7 +165,7 @@ fn exec_stream(
     peer: &Endpoint,
     argv: &[std::ffi::OsString],
     d: &Drive,
-    tally: &mut Tally,
+    tally: &mut ConnStats,
 ) -> Result<(), End> {
     // The program gets the socket itself unless something must see the
     // bytes: --hex, --idle-timeout, -v's byte counts, or TLS.
@@ -222,7 +222,7 @@ fn forward_stream(
     peer: &Endpoint,
     f: &Forward,
     d: &Drive,
-    tally: &mut Tally,
+    tally: &mut ConnStats,
 ) -> Result<(), End> {
     // Looked at again here, as late as can be: the worker whose upstream
     // this connection may be could have noted its socket only after the
@@ -245,8 +245,8 @@ fn forward_stream(
         Err(m) => return Err(End::Forward(m)),
     };
     let side = match &up {
-        Upstream::Stream(s) => Side::Stream(s),
-        Upstream::Dgram(g) => Side::Dgram(g),
+        Upstream::Stream(s) => RelaySocket::Stream(s),
+        Upstream::Dgram(g) => RelaySocket::Dgram(g),
     };
     let label = peer.to_string();
     let opts = polled::BridgeOpts {
@@ -307,11 +307,11 @@ pub fn serve_datagram(
     to: &ReplyTo,
     sock: &Dgram,
     hex: bool,
-) -> (Tally, Option<End>) {
-    let mut tally = Tally {
+) -> (ConnStats, Option<End>) {
+    let mut tally = ConnStats {
         bytes_in: data.len() as u64,
         bytes_out: 0,
-        ..Tally::default()
+        ..ConnStats::default()
     };
     if hex {
         hex_to_stderr(&peer.to_string(), '<', 0, data);
@@ -349,21 +349,21 @@ pub fn forward_session(
     to: &ReplyTo,
     sock: &std::sync::Arc<Dgram>,
     d: &Drive,
-) -> (Tally, Option<End>) {
+) -> (ConnStats, Option<End>) {
     use crate::relay::dgram_session::{self, DgramSession, ReplyPath, Timers};
     let up = match f.connect_until(polled::cut_signal()) {
         Ok(Upstream::Dgram(g)) => g,
         Ok(Upstream::Stream(_)) => {
             // Refused when the arguments were checked.
             return (
-                Tally::default(),
+                ConnStats::default(),
                 Some(End::Forward(f.failed("not a datagram address"))),
             );
         }
         Err(m) => {
-            let t = Tally {
+            let t = ConnStats {
                 bytes_in: first.len() as u64,
-                ..Tally::default()
+                ..ConnStats::default()
             };
             return (t, Some(End::Forward(m)));
         }
@@ -371,7 +371,7 @@ pub fn forward_session(
     // Never wait on the upstream: a datagram it cannot take now is
     // dropped, as a full socket buffer would drop it.
     if let Err(e) = up.set_nonblocking(true) {
-        return (Tally::default(), Some(End::Io(e)));
+        return (ConnStats::default(), Some(End::Io(e)));
     }
     let back = ReplyPath {
         sock: sock.clone(),

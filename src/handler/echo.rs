@@ -2,9 +2,9 @@
 //! whose output buffer is full, so a peer that never reads cannot make the
 //! server's memory grow.
 
-use super::Step;
+use super::Talk;
 
-pub fn input(data: &[u8], out: &mut Vec<u8>) -> Step {
+pub fn input(data: &[u8], out: &mut Vec<u8>) -> Talk {
     out.extend_from_slice(data);
-    Step::Continue
+    Talk::Continue
 }

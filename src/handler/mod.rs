@@ -54,13 +54,13 @@ pub enum End {
 
 /// A relay's end (a forwarded connection, a program's pipes) as a
 /// connection's: the one place the relay's ends are mapped.
-impl From<crate::relay::Ended> for End {
-    fn from(e: crate::relay::Ended) -> End {
-        use crate::relay::Ended;
+impl From<crate::relay::RelayEnd> for End {
+    fn from(e: crate::relay::RelayEnd) -> End {
+        use crate::relay::RelayEnd;
         match e {
-            Ended::Idle => End::IdleTimeout,
-            Ended::HalfClosed(d) => End::HalfClosed(d),
-            Ended::Endpoint(e) | Ended::Program(e) => End::Io(e),
+            RelayEnd::Idle => End::IdleTimeout,
+            RelayEnd::HalfClosed(d) => End::HalfClosed(d),
+            RelayEnd::Endpoint(e) | RelayEnd::Program(e) => End::Io(e),
         }
     }
 }
@@ -124,7 +124,7 @@ mod tests {
 
 /// What the driver should do after a session call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
+pub enum Talk {
     Continue,
     /// Shut the write side (send FIN) once the output has drained.
     Finish,
@@ -172,10 +172,10 @@ impl Session {
     }
 
     /// The connection opened.
-    pub fn start(&mut self, _out: &mut Vec<u8>) -> io::Result<Step> {
+    pub fn start(&mut self, _out: &mut Vec<u8>) -> io::Result<Talk> {
         match self {
             Session::Reply(r) => Ok(r.start()),
-            _ => Ok(Step::Continue),
+            _ => Ok(Talk::Continue),
         }
     }
 
@@ -190,12 +190,12 @@ impl Session {
     }
 
     /// Bytes arrived from the peer.
-    pub fn input(&mut self, data: &[u8], out: &mut Vec<u8>) -> io::Result<Step> {
+    pub fn input(&mut self, data: &[u8], out: &mut Vec<u8>) -> io::Result<Talk> {
         match self {
-            Session::Print(p) => p.input(data).map(|_| Step::Continue),
-            Session::Reply(r) => r.print.input(data).map(|_| Step::Continue),
+            Session::Print(p) => p.input(data).map(|_| Talk::Continue),
+            Session::Reply(r) => r.print.input(data).map(|_| Talk::Continue),
             Session::Echo => Ok(echo::input(data, out)),
-            Session::Discard => Ok(Step::Continue),
+            Session::Discard => Ok(Talk::Continue),
         }
     }
 
@@ -210,9 +210,9 @@ impl Session {
     /// The peer sent FIN. Every handler finishes then: nothing more can be
     /// asked of it (docs/ARCHITECTURE.md: a client reads the reply "until the
     /// server's FIN").
-    pub fn end(&mut self, _out: &mut Vec<u8>) -> io::Result<Step> {
+    pub fn end(&mut self, _out: &mut Vec<u8>) -> io::Result<Talk> {
         self.idle()?;
-        Ok(Step::Finish)
+        Ok(Talk::Finish)
     }
 
     /// Run a whole datagram as one request: the reply is what the session

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::Step;
+use super::Talk;
 use super::print::Print;
 
 #[derive(Debug)]
@@ -27,8 +27,8 @@ impl Reply {
     }
 
     /// The reply goes out as the connection's greeting, then FIN.
-    pub fn start(&mut self) -> Step {
-        Step::Finish
+    pub fn start(&mut self) -> Talk {
+        Talk::Finish
     }
 
     pub fn greeting(&self) -> Arc<[u8]> {

@@ -19,7 +19,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::half::{Half, Port, Progress};
-use super::{Ended, Fail, Moved};
+use super::{ByteCounts, HalfError, RelayEnd};
 use crate::event::Via;
 use crate::output::hex_to_stderr;
 
@@ -115,8 +115,8 @@ impl Bridge {
     }
 
     /// What moved: from the client, to the client.
-    pub fn moved(&self) -> Moved {
-        Moved {
+    pub fn moved(&self) -> ByteCounts {
+        ByteCounts {
             up: self.to_up.moved(),
             down: self.to_down.moved(),
         }
@@ -149,12 +149,12 @@ impl Bridge {
 
     /// End the connection with a reset on both sides (a failure, or the
     /// server cutting it: a FIN would make a cut transfer look complete).
-    pub fn fail(&mut self, client: &impl Port, up: &impl Port, e: io::Error) -> Ended {
+    pub fn fail(&mut self, client: &impl Port, up: &impl Port, e: io::Error) -> RelayEnd {
         client.reset_on_close();
         up.reset_on_close();
         self.to_up.stop();
         self.to_down.stop();
-        Ended::Endpoint(e)
+        RelayEnd::Endpoint(e)
     }
 
     /// Move what can move at `now` (of the directions `ready` allows),
@@ -168,7 +168,7 @@ impl Bridge {
         hex: Option<&str>,
         ready: Ready,
         now: Instant,
-    ) -> Result<Next, Ended> {
+    ) -> Result<Next, RelayEnd> {
         let dump = |dir: char| {
             move |off: u64, data: &[u8]| {
                 if let Some(l) = hex {
@@ -193,7 +193,7 @@ impl Bridge {
             });
         let (a, b) = match moved {
             Ok(x) => x,
-            Err(Fail::Read(e) | Fail::Write(e)) => return Err(self.fail(client, up, e)),
+            Err(HalfError::Read(e) | HalfError::Write(e)) => return Err(self.fail(client, up, e)),
         };
         if a.moved + b.moved > 0 {
             self.last = now;
@@ -210,7 +210,7 @@ impl Bridge {
                 self.to_down.stop();
                 client.shut_write();
                 up.shut_write();
-                return Err(Ended::Idle);
+                return Err(RelayEnd::Idle);
             }
             deadline = Some(at);
         }
@@ -231,7 +231,7 @@ impl Bridge {
             if now >= until {
                 self.to_up.finish(up);
                 self.to_down.finish(client);
-                return Err(Ended::HalfClosed(self.rules.half_close));
+                return Err(RelayEnd::HalfClosed(self.rules.half_close));
             }
             deadline = earliest(deadline, until);
         }
@@ -254,9 +254,9 @@ impl Bridge {
 }
 
 /// Send what a port's layer holds (TLS); a full socket is no failure.
-fn flush(p: &impl Port) -> Result<(), Fail> {
+fn flush(p: &impl Port) -> Result<(), HalfError> {
     match p.flush() {
-        Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(Fail::Write(e)),
+        Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(HalfError::Write(e)),
         _ => Ok(()),
     }
 }

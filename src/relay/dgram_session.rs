@@ -20,7 +20,7 @@
 //! Ending without losing a datagram: at its idle end, a session fed
 //! through an inbox shuts the inbox's read side first (the main loop's
 //! next delivery then fails, and it starts a new session: see
-//! `runtime::SessionRouter`), then forwards what was already queued.
+//! `servers::SessionRouter`), then forwards what was already queued.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
 
-use crate::event::{Tally, Via};
+use crate::event::{ConnStats, Via};
 use crate::output::hex_to_stderr;
 use crate::transport::{Dgram, Endpoint, ReplyTo};
 
@@ -123,7 +123,7 @@ pub struct DgramSession<U = Dgram, R = ReplyPath> {
     last: Instant,
     /// From when only the upstream's last replies are waited for.
     quiet_from: Option<Instant>,
-    tally: Tally,
+    tally: ConnStats,
 }
 
 impl<U: Upstream, R: Replies> DgramSession<U, R> {
@@ -148,9 +148,9 @@ impl<U: Upstream, R: Replies> DgramSession<U, R> {
             started: now,
             last: now,
             quiet_from: None,
-            tally: Tally {
+            tally: ConnStats {
                 via: Some(Via::Copy),
-                ..Tally::default()
+                ..ConnStats::default()
             },
         }
     }
@@ -163,7 +163,7 @@ impl<U: Upstream, R: Replies> DgramSession<U, R> {
         self.up.as_ref()
     }
 
-    pub fn tally(&self) -> Tally {
+    pub fn tally(&self) -> ConnStats {
         self.tally
     }
 

@@ -18,11 +18,11 @@
 use std::io;
 use std::os::fd::BorrowedFd;
 
-use super::Fail;
+use super::HalfError;
 use super::pipes::{self, Pipe};
 
 /// One end of a relay, as a [`Half`] reads and writes it: a socket (see
-/// `Side`), a program's pipe, or a scripted fake in unit tests. Reads and
+/// `RelaySocket`), a program's pipe, or a scripted fake in unit tests. Reads and
 /// writes never wait: nothing there now is `WouldBlock`.
 pub trait Port {
     /// Read what is there: `None` is the end of the stream (a datagram
@@ -235,7 +235,7 @@ impl Half {
         to: &impl Port,
         scratch: &mut Vec<u8>,
         mut hex: impl FnMut(u64, &[u8]),
-    ) -> Result<Progress, Fail> {
+    ) -> Result<Progress, HalfError> {
         if self.state == State::Done {
             return Ok(Progress::default());
         }
@@ -279,7 +279,7 @@ impl Half {
         from: &impl Port,
         src: BorrowedFd<'_>,
         dst: BorrowedFd<'_>,
-    ) -> Result<(usize, bool), Fail> {
+    ) -> Result<(usize, bool), HalfError> {
         use crate::sys::splice_nb;
         let mut moved = 0;
         while moved < HALF_BUDGET {
@@ -291,7 +291,7 @@ impl Half {
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(Fail::Write(e)),
+                    Err(e) => return Err(HalfError::Write(e)),
                 }
                 continue;
             }
@@ -300,7 +300,7 @@ impl Half {
             }
             match splice_nb(src, pipe.writer(), HALF_BUDGET, true) {
                 Ok(0) => {
-                    from.check_end().map_err(Fail::Read)?;
+                    from.check_end().map_err(HalfError::Read)?;
                     self.state = State::ShuttingDown;
                 }
                 Ok(n) => {
@@ -309,7 +309,7 @@ impl Half {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Fail::Read(e)),
+                Err(e) => return Err(HalfError::Read(e)),
             }
         }
         Ok((moved, self.state == State::Running))
@@ -321,7 +321,7 @@ impl Half {
         to: &impl Port,
         scratch: &mut Vec<u8>,
         hex: &mut impl FnMut(u64, &[u8]),
-    ) -> Result<(usize, bool), Fail> {
+    ) -> Result<(usize, bool), HalfError> {
         if scratch.is_empty() {
             scratch.resize(COPY_BUF, 0);
         }
@@ -340,7 +340,7 @@ impl Half {
                         }
                         continue;
                     }
-                    Err(e) => return Err(Fail::Write(e)),
+                    Err(e) => return Err(HalfError::Write(e)),
                 }
             }
             if self.state != State::Running {
@@ -348,14 +348,14 @@ impl Half {
             }
             let n = match from.read(&mut scratch[..chunk]) {
                 Ok(None) => {
-                    from.check_end().map_err(Fail::Read)?;
+                    from.check_end().map_err(HalfError::Read)?;
                     self.state = State::ShuttingDown;
                     break;
                 }
                 Ok(Some(n)) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Fail::Read(e)),
+                Err(e) => return Err(HalfError::Read(e)),
             };
             let data = &scratch[..n];
             hex(self.read, data);
@@ -378,7 +378,7 @@ impl Half {
                 // (An empty datagram that would block is dropped: there is
                 // nothing to keep of it.)
                 Ok(None) => self.pending.extend_from_slice(data),
-                Err(e) => return Err(Fail::Write(e)),
+                Err(e) => return Err(HalfError::Write(e)),
             }
         }
         Ok((moved, self.state == State::Running))

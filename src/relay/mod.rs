@@ -37,7 +37,7 @@ use crate::transport::{Dgram, Stream};
 
 /// What a relay moved, each way.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Moved {
+pub struct ByteCounts {
     /// From the peer to the second stream.
     pub up: u64,
     /// From the second stream to the peer.
@@ -48,18 +48,18 @@ pub struct Moved {
 /// datagram socket (each chunk written is one datagram; each datagram read
 /// is one chunk, and there is no end of stream).
 #[derive(Clone, Copy, Debug)]
-pub enum Side<'a> {
+pub enum RelaySocket<'a> {
     Stream(&'a Stream),
     Dgram(&'a Dgram),
 }
 
-impl Side<'_> {
+impl RelaySocket<'_> {
     /// Read what is there: `None` is the end of the stream. A datagram
     /// socket never ends, and an empty datagram is `Some(0)`.
     pub fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         match self {
-            Side::Stream(s) => (&**s).read(buf).map(|n| (n > 0).then_some(n)),
-            Side::Dgram(d) => d.recv(buf).map(Some),
+            RelaySocket::Stream(s) => (&**s).read(buf).map(|n| (n > 0).then_some(n)),
+            RelaySocket::Dgram(d) => d.recv(buf).map(Some),
         }
     }
 
@@ -67,37 +67,37 @@ impl Side<'_> {
     /// at all).
     pub fn write(&self, data: &[u8]) -> io::Result<usize> {
         match self {
-            Side::Stream(s) => (&**s).write(data),
-            Side::Dgram(d) => d.send(data),
+            RelaySocket::Stream(s) => (&**s).write(data),
+            RelaySocket::Dgram(d) => d.send(data),
         }
     }
 
     /// The most a chunk written here may hold: a datagram's limit.
     pub fn max_chunk(&self) -> usize {
         match self {
-            Side::Stream(_) => usize::MAX,
-            Side::Dgram(d) => d.max_datagram(),
+            RelaySocket::Stream(_) => usize::MAX,
+            RelaySocket::Dgram(d) => d.max_datagram(),
         }
     }
 
     /// The other side has no more: pass its FIN on (a datagram socket has
     /// none to send).
     pub fn shut_write(&self) {
-        if let Side::Stream(s) = self {
+        if let RelaySocket::Stream(s) = self {
             let _ = s.shutdown(Shutdown::Write);
         }
     }
 
-    /// Undo [`Side::reset_on_close`]: the relay ended cleanly.
+    /// Undo [`RelaySocket::reset_on_close`]: the relay ended cleanly.
     pub fn fin_on_close(&self) {
-        if let Side::Stream(s) = self {
+        if let RelaySocket::Stream(s) = self {
             s.fin_on_close();
         }
     }
 
     /// The other side was reset: make this side's close a reset too.
     pub fn reset_on_close(&self) {
-        if let Side::Stream(s) = self {
+        if let RelaySocket::Stream(s) = self {
             s.reset_on_close();
         }
     }
@@ -106,21 +106,21 @@ impl Side<'_> {
     /// they are (never a datagram socket, never TLS).
     pub fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
         match self {
-            Side::Stream(s) => s.plain_fd(),
-            Side::Dgram(_) => None,
+            RelaySocket::Stream(s) => s.plain_fd(),
+            RelaySocket::Dgram(_) => None,
         }
     }
 
     pub fn is_dgram(&self) -> bool {
-        matches!(self, Side::Dgram(_))
+        matches!(self, RelaySocket::Dgram(_))
     }
 
     /// The descriptor to wait on for readiness.
     pub fn poll_fd(&self) -> std::os::fd::RawFd {
         use std::os::fd::{AsFd, AsRawFd};
         match self {
-            Side::Stream(s) => s.poll_fd(),
-            Side::Dgram(d) => d.as_fd().as_raw_fd(),
+            RelaySocket::Stream(s) => s.poll_fd(),
+            RelaySocket::Dgram(d) => d.as_fd().as_raw_fd(),
         }
     }
 
@@ -128,51 +128,51 @@ impl Side<'_> {
     /// drivers' readiness says when to try), or wait again.
     pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
         match self {
-            Side::Stream(s) => s.set_nonblocking(on),
-            Side::Dgram(d) => d.set_nonblocking(on),
+            RelaySocket::Stream(s) => s.set_nonblocking(on),
+            RelaySocket::Dgram(d) => d.set_nonblocking(on),
         }
     }
 }
 
-impl half::Port for Side<'_> {
+impl half::Port for RelaySocket<'_> {
     fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        Side::read(self, buf)
+        RelaySocket::read(self, buf)
     }
     fn write(&self, data: &[u8]) -> io::Result<usize> {
-        Side::write(self, data)
+        RelaySocket::write(self, data)
     }
     fn max_chunk(&self) -> usize {
-        Side::max_chunk(self)
+        RelaySocket::max_chunk(self)
     }
     fn is_dgram(&self) -> bool {
-        Side::is_dgram(self)
+        RelaySocket::is_dgram(self)
     }
     fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
-        Side::plain_fd(self)
+        RelaySocket::plain_fd(self)
     }
     fn shut_write(&self) {
-        Side::shut_write(self)
+        RelaySocket::shut_write(self)
     }
     fn reset_on_close(&self) {
-        Side::reset_on_close(self)
+        RelaySocket::reset_on_close(self)
     }
     fn flush(&self) -> io::Result<()> {
         match self {
-            Side::Stream(s) => s.tls().map_or(Ok(()), |t| t.flush_pending()),
-            Side::Dgram(_) => Ok(()),
+            RelaySocket::Stream(s) => s.tls().map_or(Ok(()), |t| t.flush_pending()),
+            RelaySocket::Dgram(_) => Ok(()),
         }
     }
     fn holds_output(&self) -> bool {
         match self {
-            Side::Stream(s) => s.tls().is_some_and(|t| t.has_pending()),
-            Side::Dgram(_) => false,
+            RelaySocket::Stream(s) => s.tls().is_some_and(|t| t.has_pending()),
+            RelaySocket::Dgram(_) => false,
         }
     }
 }
 
 /// How one direction ([`half::Half`]) failed.
 #[derive(Debug)]
-pub enum Fail {
+pub enum HalfError {
     /// Reading its source failed (a reset, say).
     Read(io::Error),
     /// Writing to its destination failed.
@@ -183,7 +183,7 @@ pub enum Fail {
 /// than by both directions closing cleanly: the one end type of the
 /// relay, which `handler::End` takes in one place (`End::from`).
 #[derive(Debug)]
-pub enum Ended {
+pub enum RelayEnd {
     /// Reading from or writing to the peer or the upstream failed (a
     /// reset passed on), or the server cut it.
     Endpoint(io::Error),

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::bridge::{Bridge, Interest, Next, Ready, Rules};
 use super::half::{self, Half, Port};
-use super::{Ended, Moved, Side, pipes};
+use super::{ByteCounts, RelayEnd, RelaySocket, pipes};
 use crate::event::Via;
 use crate::sys::PollWant;
 use crate::transport::Stream;
@@ -87,8 +87,12 @@ pub struct BridgeOpts<'a> {
 /// Forward between `peer` and `up` until both directions have ended (see
 /// [`Bridge`]), on this thread. Returns what moved, how, and how it
 /// ended if not cleanly.
-pub fn bridge(peer: &Stream, up: Side<'_>, o: BridgeOpts<'_>) -> (Moved, Via, Option<Ended>) {
-    let (client, up) = (Cuttable(Side::Stream(peer)), Cuttable(up));
+pub fn bridge(
+    peer: &Stream,
+    up: RelaySocket<'_>,
+    o: BridgeOpts<'_>,
+) -> (ByteCounts, Via, Option<RelayEnd>) {
+    let (client, up) = (Cuttable(RelaySocket::Stream(peer)), Cuttable(up));
     let splice = half::may_splice(&client, &up, o.hex);
     let via = if splice { Via::Splice } else { Via::Copy };
     if let Err(e) = client
@@ -96,7 +100,7 @@ pub fn bridge(peer: &Stream, up: Side<'_>, o: BridgeOpts<'_>) -> (Moved, Via, Op
         .set_nonblocking(true)
         .and_then(|_| up.0.set_nonblocking(true))
     {
-        return (Moved::default(), via, Some(Ended::Endpoint(e)));
+        return (ByteCounts::default(), via, Some(RelayEnd::Endpoint(e)));
     }
     // Until both directions end cleanly, a close (this process killed,
     // the bridge failing) is a reset: bytes may be owed, and a FIN would
@@ -159,7 +163,7 @@ pub fn bridge(peer: &Stream, up: Side<'_>, o: BridgeOpts<'_>) -> (Moved, Via, Op
     };
     b.release();
     pipes::pool().connection_ended();
-    if !matches!(end, Some(Ended::Endpoint(_) | Ended::Program(_))) {
+    if !matches!(end, Some(RelayEnd::Endpoint(_) | RelayEnd::Program(_))) {
         // Both directions ended (by FIN, or by a timeout that sent one):
         // the close is a FIN again, lingering as a close should.
         client.0.fin_on_close();
@@ -190,7 +194,7 @@ fn seen(w: &PollWant) -> Interest {
 /// it, until its FIN or for at most [`LINGER`]; the caller closes after.
 /// The one lingering close, for every model.
 pub fn linger_close(peer: &Stream) {
-    let side = Side::Stream(peer);
+    let side = RelaySocket::Stream(peer);
     side.shut_write();
     if side.set_nonblocking(true).is_err() {
         return;
@@ -225,7 +229,7 @@ pub fn linger_close(peer: &Stream) {
 
 /// A bridge's side, whose end of stream after a cut is the cut (an
 /// error: both sides reset), never a FIN passed on.
-struct Cuttable<'a>(Side<'a>);
+struct Cuttable<'a>(RelaySocket<'a>);
 
 impl Port for Cuttable<'_> {
     fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::bridge::Interest;
 use super::half::{Half, Port};
 use super::polled::{LINGER, want};
-use super::{Ended, Fail, Moved, Side};
+use super::{ByteCounts, HalfError, RelayEnd, RelaySocket};
 use crate::output::hex_to_stderr;
 use crate::transport::Stream;
 
@@ -76,14 +76,14 @@ pub fn pump(
     from_prog: ChildStdout,
     o: PumpOpts,
     on_idle: impl FnOnce(),
-) -> (Moved, Option<Ended>) {
-    let side = Side::Stream(peer);
+) -> (ByteCounts, Option<RelayEnd>) {
+    let side = RelaySocket::Stream(peer);
     let ready = side
         .set_nonblocking(true)
         .and_then(|_| crate::sys::set_nonblocking(to_prog.as_fd()))
         .and_then(|_| crate::sys::set_nonblocking(from_prog.as_fd()));
     if let Err(e) = ready {
-        return (Moved::default(), Some(Ended::Endpoint(e)));
+        return (ByteCounts::default(), Some(RelayEnd::Endpoint(e)));
     }
     let (input, output) = (Input(RefCell::new(Some(to_prog))), Output(from_prog));
     let mut pump = Pump {
@@ -110,19 +110,19 @@ pub fn pump(
         match pump.inward.pump(&side, &input, &mut buf, hex('<')) {
             // A program that stopped reading gets no more; what the peer
             // still sends is read and dropped, so the close is no reset.
-            Err(Fail::Write(_)) => {
+            Err(HalfError::Write(_)) => {
                 pump.inward.discard();
                 input.shut_write();
             }
-            Err(Fail::Read(e)) => {
-                pump.up_end = Some(Ended::Endpoint(e));
+            Err(HalfError::Read(e)) => {
+                pump.up_end = Some(RelayEnd::Endpoint(e));
                 pump.stop_input(&input);
             }
             Ok(p) => more |= p.more,
         }
         let ended_now = match pump.outward.pump(&output, &side, &mut buf, hex('>')) {
-            Err(Fail::Read(e)) => Some(Ended::Program(e)),
-            Err(Fail::Write(e)) => Some(Ended::Endpoint(e)),
+            Err(HalfError::Read(e)) => Some(RelayEnd::Program(e)),
+            Err(HalfError::Write(e)) => Some(RelayEnd::Endpoint(e)),
             Ok(p) => {
                 more |= p.more;
                 None
@@ -144,7 +144,7 @@ pub fn pump(
         }
         if let Some(idle) = o.idle.filter(|_| pump.inward.wants_read()) {
             if now >= pump.waiting_since + idle {
-                pump.up_end = Some(Ended::Idle);
+                pump.up_end = Some(RelayEnd::Idle);
                 if let Some(f) = on_idle.take() {
                     f();
                 }
@@ -188,18 +188,18 @@ pub fn pump(
             want(output.0.as_raw_fd(), stdout_wants),
         ];
         if let Err(e) = crate::sys::poll_ready(&mut fds, timeout) {
-            pump.down_end.get_or_insert(Ended::Endpoint(e));
+            pump.down_end.get_or_insert(RelayEnd::Endpoint(e));
             break;
         }
     }
     let _ = side.set_nonblocking(false);
-    let moved = Moved {
+    let moved = ByteCounts {
         up: pump.inward.read(),
         down: pump.outward.moved(),
     };
     // An idle timeout says more than the errors it caused.
     let end = match (pump.up_end, pump.down_end) {
-        (Some(Ended::Idle), _) => Some(Ended::Idle),
+        (Some(RelayEnd::Idle), _) => Some(RelayEnd::Idle),
         (_, Some(d)) => Some(d),
         (u, None) => u,
     };
@@ -212,8 +212,8 @@ struct Pump {
     inward: Half,
     /// The program's stdout → the peer.
     outward: Half,
-    up_end: Option<Ended>,
-    down_end: Option<Ended>,
+    up_end: Option<RelayEnd>,
+    down_end: Option<RelayEnd>,
     /// Set when the program's output has ended.
     linger_until: Option<Instant>,
     /// Since when the pump has waited for the peer (for the idle timeout).

@@ -22,7 +22,7 @@ use super::{End, Input, Plan, QUICK_CLOSE, is_tls_alert, progress, stdin_kind, t
 use crate::error::{Error, Result, describe, stdout_err};
 use crate::output::{hex_to_stderr, stdout_write};
 use crate::relay::half::{self, Half, Port};
-use crate::relay::{Fail, Side};
+use crate::relay::{HalfError, RelaySocket};
 use crate::sys::PollWant;
 use crate::transport::Stream;
 
@@ -164,7 +164,7 @@ fn ready(fd: BorrowedFd<'_>) -> io::Result<bool> {
 
 /// The socket as the input's destination: the half-close is the
 /// exchange's to make (or not), with its error told.
-struct ToSocket<'a>(Side<'a>);
+struct ToSocket<'a>(RelaySocket<'a>);
 
 impl Port for ToSocket<'_> {
     fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
@@ -239,8 +239,8 @@ fn run(
 ) -> Result<End> {
     let label = p.addr.to_string();
     let no_shutdown = p.no_shutdown || p.hold.is_some();
-    let from_sock = Side::Stream(stream);
-    let to_sock = ToSocket(Side::Stream(stream));
+    let from_sock = RelaySocket::Stream(stream);
+    let to_sock = ToSocket(RelaySocket::Stream(stream));
     let stdout = Stdout {
         check_alert: stream.tls().is_none(),
         first: Cell::new(true),
@@ -274,16 +274,16 @@ fn run(
             };
             match down.pump(&from_sock, &stdout, &mut scratch, hex) {
                 Ok(step) => more |= step.more,
-                Err(Fail::Read(e)) => {
+                Err(HalfError::Read(e)) => {
                     return Err(Error::io(format!("receive from {}", p.addr), e));
                 }
-                Err(Fail::Write(_)) if stdout.alert.get() => {
+                Err(HalfError::Write(_)) if stdout.alert.get() => {
                     return Err(Error::runtime(format!(
                         "{} answered with a TLS alert: it speaks TLS (connect to tls://{})",
                         p.addr, p.addr
                     )));
                 }
-                Err(Fail::Write(e)) => return Err(stdout_err(e)),
+                Err(HalfError::Write(e)) => return Err(stdout_err(e)),
             }
             if down.read() > read {
                 last_move = Instant::now();
@@ -303,16 +303,16 @@ fn run(
             };
             match up.pump(src, &to_sock, &mut scratch, hex) {
                 Ok(step) => more |= step.more,
-                Err(Fail::Read(e)) if up.read() == 0 && zero_copy_refused(&up, &e) => {
+                Err(HalfError::Read(e)) if up.read() == 0 && zero_copy_refused(&up, &e) => {
                     // The kernel will not splice from this input: copy.
                     up = Half::new(false);
                     more = true;
                 }
-                Err(Fail::Read(e)) => {
+                Err(HalfError::Read(e)) => {
                     let what = format!("read the input: {}", describe(&e));
                     return Err(Error::io("send", io::Error::new(e.kind(), what)));
                 }
-                Err(Fail::Write(e)) => return Err(Error::io("send", e)),
+                Err(HalfError::Write(e)) => return Err(Error::io("send", e)),
             }
             if up.moved() > sent {
                 last_move = Instant::now();

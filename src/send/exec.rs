@@ -30,9 +30,9 @@ use nix::sys::signal::Signal;
 use super::Plan;
 use crate::addr::Addr;
 use crate::error::{Error, Result, code};
-use crate::event::{Exit, Level, Tally};
+use crate::event::{ConnStats, Exit, Level};
 use crate::handler::exec;
-use crate::relay::{Ended, polled, program};
+use crate::relay::{RelayEnd, polled, program};
 use crate::transport::{self, Endpoint, Stream};
 
 /// How long a program asked to stop (SIGTERM) has before SIGKILL.
@@ -73,7 +73,7 @@ pub fn run(p: &Plan, argv: &[OsString]) -> Result<()> {
             return Err(Error::runtime(exec::describe_spawn_error(&argv[0], &e)));
         }
     };
-    let mut tally = Tally::default();
+    let mut tally = ConnStats::default();
     let handed = pipes.is_none();
     let (status, ended) = match pipes {
         Some(pipes) => relay(p, &stream, child, pid, pipes, &mut tally),
@@ -101,17 +101,17 @@ pub fn run(p: &Plan, argv: &[OsString]) -> Result<()> {
     }
     match ended {
         None => {}
-        Some(Ended::Idle | Ended::HalfClosed(_)) => {
+        Some(RelayEnd::Idle | RelayEnd::HalfClosed(_)) => {
             let idle = p.idle.unwrap_or_default();
             return Err(Error::Timeout(format!(
                 "idle for {}",
                 humantime::format_duration(idle)
             )));
         }
-        Some(Ended::Endpoint(e)) => {
+        Some(RelayEnd::Endpoint(e)) => {
             return Err(Error::io(format!("connection to {}", p.addr), e));
         }
-        Some(Ended::Program(e)) => {
+        Some(RelayEnd::Program(e)) => {
             return Err(Error::io(
                 format!("read from {}", argv[0].to_string_lossy()),
                 e,
@@ -208,8 +208,8 @@ fn relay(
     child: Child,
     pid: libc::pid_t,
     (to_prog, from_prog): ProgramPipes,
-    tally: &mut Tally,
-) -> (std::io::Result<ExitStatus>, Option<Ended>) {
+    tally: &mut ConnStats,
+) -> (std::io::Result<ExitStatus>, Option<RelayEnd>) {
     let (pumped_tx, pumped_rx) = mpsc::channel::<()>();
     let waiter = std::thread::spawn(move || {
         let r = wait(child, pid);
@@ -286,11 +286,11 @@ fn end_leftovers() {
 /// end end `send`. A second signal kills everything at once (the
 /// runtime's handler).
 fn watch_signals() -> Result<()> {
-    let signals = crate::runtime::install_signals()?;
+    let signals = crate::servers::install_signals()?;
     let mut poll = mio::Poll::new().map_err(|e| Error::io("start the signal watcher", e))?;
     let waker = mio::Waker::new(poll.registry(), mio::Token(0))
         .map_err(|e| Error::io("start the signal watcher", e))?;
-    crate::runtime::wake_on_signal(Arc::new(waker));
+    crate::servers::wake_on_signal(Arc::new(waker));
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {

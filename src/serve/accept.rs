@@ -4,9 +4,9 @@
 
 use super::*;
 
-impl Loop {
+impl EventLoop {
     pub(super) fn can_accept(&self) -> bool {
-        runtime::may_accept(
+        servers::may_accept(
             &self.server,
             self.served,
             self.slots.in_use(),
@@ -98,12 +98,12 @@ impl Loop {
             started: now,
             last: now,
             last_out: now,
-            tally: Tally::default(),
+            tally: ConnStats::default(),
             _slot: self.slots.hold(),
         };
         let fd = conn.stream.poll_fd();
         // A TLS session reads first (the handshake): writable is watched
-        // once it holds ciphertext ([`Loop::watch_tls_output`]).
+        // once it holds ciphertext ([`EventLoop::watch_tls_output`]).
         let interest = if conn.stream.tls().is_some() {
             Interest::READABLE
         } else {
@@ -144,9 +144,9 @@ impl Loop {
             conn.to_stdout = ToStdout::new().map(Box::new);
         }
         if let Some(s) = &mut conn.session {
-            let step = s.start(&mut conn.out).unwrap_or(Step::Continue);
+            let step = s.start(&mut conn.out).unwrap_or(Talk::Continue);
             conn.greeting = s.greeting().map(|g| (g, 0));
-            conn.finish |= step == Step::Finish;
+            conn.finish |= step == Talk::Finish;
         }
         if self.stdin != StdinKind::None && self.stdin_eof {
             conn.finish = true;

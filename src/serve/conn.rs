@@ -4,18 +4,18 @@
 
 use super::*;
 
-impl Loop {
+impl EventLoop {
     /// Make all the progress a connection can make now, then close it if done.
     pub(super) fn drive(&mut self, id: usize) -> Result<()> {
-        self.drive_with(id, Loop::progress)
+        self.drive_with(id, EventLoop::progress)
     }
 
-    /// [`Loop::drive`] with the step that makes the progress: a panic in
-    /// it ends this connection alone ([`isolated`], [`Loop::panicked`]).
+    /// [`EventLoop::drive`] with the step that makes the progress: a panic in
+    /// it ends this connection alone ([`isolated`], [`EventLoop::panicked`]).
     pub(super) fn drive_with(
         &mut self,
         id: usize,
-        step: impl FnOnce(&mut Loop, &mut Conn, usize) -> std::result::Result<(), End>,
+        step: impl FnOnce(&mut EventLoop, &mut Conn, usize) -> std::result::Result<(), End>,
     ) -> Result<()> {
         let Some(mut c) = self.conns.remove(&id) else {
             return Ok(()); // a late event for a connection already closed
@@ -57,7 +57,7 @@ impl Loop {
 
     /// A TLS connection's socket is watched for writable while its session
     /// holds ciphertext, and not otherwise: every write to it is in a step
-    /// ([`Loop::drive_with`]), which calls this after. (Re-registering a
+    /// ([`EventLoop::drive_with`]), which calls this after. (Re-registering a
     /// socket that is writable already reports it at once.)
     pub(super) fn watch_tls_output(&self, c: &mut Conn, id: usize) {
         let Some(t) = c.stream.tls() else {
@@ -181,7 +181,7 @@ impl Loop {
                             // conversation is stdin: its end is our FIN,
                             // not the peer's (nc -l < file does the same).
                             let relaying = self.stdin != StdinKind::None && !self.stdin_eof;
-                            c.finish |= step == Step::Finish && !relaying;
+                            c.finish |= step == Talk::Finish && !relaying;
                         }
                         queue(c, &mut self.scratch);
                     }
@@ -200,7 +200,7 @@ impl Loop {
                             ch.queue(data);
                         } else if let Some(s) = &mut c.session {
                             let step = s.input(data, &mut self.scratch).map_err(stdout_stop)?;
-                            c.finish |= step == Step::Finish;
+                            c.finish |= step == Talk::Finish;
                             queue(c, &mut self.scratch);
                         }
                     }
@@ -271,7 +271,7 @@ impl Loop {
 ///
 /// Unwind safety (why `AssertUnwindSafe` holds): the step mutates the
 /// connection, which is out of the loop's map while it runs and is closed
-/// after a panic ([`Loop::panicked`]), and the loop's shared state, none
+/// after a panic ([`EventLoop::panicked`]), and the loop's shared state, none
 /// of which a panic midway leaves inconsistent for the others: the read
 /// buffer holds nothing between steps; the session scratch is cleared
 /// after a panic; `again`, the timers, the paused brokers and the

@@ -6,20 +6,20 @@ use std::io;
 use std::process::Child;
 use std::time::Instant;
 
-use super::Loop;
+use super::EventLoop;
 use crate::error::{Error, Result};
-use crate::event::Tally;
+use crate::event::ConnStats;
 use crate::handler::{End, drive};
 use crate::handler::{Spec, exec};
 use crate::output::hex_to_stderr;
 use crate::relay::nonblocking::Pipes;
-use crate::runtime::token::{self, PART_CHILD_IN, PART_CHILD_OUT};
+use crate::servers::token::{self, PART_CHILD_IN, PART_CHILD_OUT};
 use crate::transport::{Endpoint, ReplyTo};
 
 /// A program `--exec` runs for one datagram: the datagram goes to its
 /// stdin, its output comes back as the reply. Its pipes are in the loop
 /// like a connection's, so a slow program stalls no other datagram.
-pub(super) struct DgramJob {
+pub(super) struct DgramProgram {
     pipes: Pipes,
     output: Vec<u8>,
     /// Which datagram socket it came in on, and who to answer.
@@ -30,7 +30,7 @@ pub(super) struct DgramJob {
     bytes_in: u64,
 }
 
-impl DgramJob {
+impl DgramProgram {
     pub(super) fn child(self) -> Child {
         self.pipes.child
     }
@@ -39,12 +39,12 @@ impl DgramJob {
     /// model shows a cut request; its program is the caller's to end.
     pub(super) fn cut(
         self,
-        server: &crate::runtime::Server,
-        totals: &mut crate::runtime::Totals,
+        server: &crate::servers::Server,
+        totals: &mut crate::servers::ServerTotals,
     ) -> Child {
-        let tally = Tally {
+        let tally = ConnStats {
             bytes_in: self.bytes_in,
-            ..Tally::default()
+            ..ConnStats::default()
         };
         server.closed_at_shutdown(&self.peer, tally, self.started.elapsed(), totals);
         self.child()
@@ -55,7 +55,7 @@ impl DgramJob {
 /// says otherwise); further datagrams wait in the socket's buffer.
 const DGRAM_JOBS: u64 = 64;
 
-impl Loop {
+impl EventLoop {
     pub(super) fn datagrams(&mut self, i: usize) -> Result<()> {
         if let Spec::Forward(f) = &self.server.spec {
             let f = f.clone();
@@ -101,10 +101,10 @@ impl Loop {
                 self.start_dgram_job(&argv, i, data, to, peer, started)?;
                 continue;
             }
-            let tally = Tally {
+            let tally = ConnStats {
                 bytes_in: n as u64,
                 bytes_out: 0,
-                ..Tally::default()
+                ..ConnStats::default()
             };
             match drive::datagram(&self.server.spec, data, &peer, &d.local) {
                 Ok((reply, _)) => self.answer(i, &reply, &to, &peer, tally, started),
@@ -126,7 +126,7 @@ impl Loop {
         reply: &[u8],
         to: &ReplyTo,
         peer: &Endpoint,
-        mut tally: Tally,
+        mut tally: ConnStats,
         started: Instant,
     ) {
         let kind = self.server.kind;
@@ -177,10 +177,10 @@ impl Loop {
                     "{peer}: {}",
                     exec::describe_spawn_error(&argv[0], &e)
                 ));
-                let tally = Tally {
+                let tally = ConnStats {
                     bytes_in: data.len() as u64,
                     bytes_out: 0,
-                    ..Tally::default()
+                    ..ConnStats::default()
                 };
                 self.answer(sock, &[], &to, &peer, tally, started);
                 return Ok(());
@@ -190,7 +190,7 @@ impl Loop {
         pipes.queue(&data);
         self.dgram_jobs.insert(
             id,
-            DgramJob {
+            DgramProgram {
                 pipes,
                 output: Vec::new(),
                 sock,
@@ -225,10 +225,10 @@ impl Loop {
             (j.sock, j.to.clone(), j.peer.clone(), j.started, j.bytes_in);
         j.pipes.close();
         let program = self.done_with(j.child());
-        let tally = Tally {
+        let tally = ConnStats {
             bytes_in,
             program,
-            ..Tally::default()
+            ..ConnStats::default()
         };
         self.answer(sock, &reply, &to, &peer, tally, started);
         // A slot is free: read the datagrams that waited.

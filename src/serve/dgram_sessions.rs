@@ -1,6 +1,6 @@
 //! `--forward` on a datagram socket, in the loop: the loop receives on
 //! the listening sockets and routes each datagram to its peer's session
-//! (`runtime::SessionRouter`, the rules every model shares), and drives
+//! (`servers::SessionRouter`, the rules every model shares), and drives
 //! each [`DgramSession`] on its upstream socket's events (the session's
 //! `PART_UPSTREAM`) and its timer (its idle end, or its quiet once the
 //! server stops).
@@ -14,14 +14,14 @@ use std::time::Instant;
 use mio::Interest;
 use mio::unix::SourceFd;
 
-use super::Loop;
+use super::EventLoop;
 use crate::handler::End;
 use crate::handler::forward::{DGRAM_QUIET, Forward, SESSION_IDLE};
 use crate::relay::dgram_session::{
     DGRAMS_PER_TURN, Delivered, DgramSession, Next, ReplyPath, Timers,
 };
-use crate::runtime::Routed;
-use crate::runtime::token::{self, PART_UPSTREAM};
+use crate::servers::Routed;
+use crate::servers::token::{self, PART_UPSTREAM};
 use crate::transport::Dgram;
 
 /// A session the loop drives.
@@ -36,7 +36,7 @@ pub(super) struct LoopSession {
     timer: Option<Instant>,
 }
 
-impl Loop {
+impl EventLoop {
     /// Watch a session's upstream socket.
     fn watch_session(&self, id: usize, up: &Dgram) -> io::Result<()> {
         self.poll.registry().register(
@@ -175,16 +175,16 @@ impl Loop {
     /// Replies from a session's upstream go back to its peer; a session
     /// past its end ends.
     pub(super) fn drive_session(&mut self, id: usize) {
-        self.drive_session_with(id, Loop::session_step);
+        self.drive_session_with(id, EventLoop::session_step);
     }
 
-    /// [`Loop::drive_session`] with the step that sends the replies: a
+    /// [`EventLoop::drive_session`] with the step that sends the replies: a
     /// panic in it ends this session alone (see [`super::isolated`]). The
     /// session stays in the map while the step runs; a panic can leave
     /// only its own counts half updated, which nothing but its closing
     /// event reads, and ending it removes it and its route and closes its
     /// upstream socket (it has no program and no pipes).
-    fn drive_session_with(&mut self, id: usize, step: impl FnOnce(&mut Loop, usize)) {
+    fn drive_session_with(&mut self, id: usize, step: impl FnOnce(&mut EventLoop, usize)) {
         let r = super::conn::isolated(|| {
             step(self, id);
             Ok(())
@@ -257,7 +257,7 @@ impl Loop {
         // Its route, unless a newer session of the same peer holds it.
         self.routes.forget(s.sock, s.session.peer(), &id);
         let s = s.session;
-        crate::runtime::report(&self.server.settings.log, s.peer(), end);
+        crate::servers::report(&self.server.settings.log, s.peer(), end);
         self.server.settings.log.closed(
             self.server.kind,
             &s.peer().to_string(),

@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Loop {
+impl EventLoop {
     pub(super) fn close(&mut self, mut c: Conn, err: Option<io::Error>) {
         let kind = self.server.kind;
         if let Some(e) = err {
@@ -56,7 +56,7 @@ impl Loop {
     /// the grace period, and both its sides are reset: whatever it was
     /// sending is cut, and must not look complete.
     pub(super) fn panicked(&mut self, c: Conn) {
-        runtime::report(&self.server.settings.log, &c.peer, Some(&End::Panicked));
+        servers::report(&self.server.settings.log, &c.peer, Some(&End::Panicked));
         // Its session's output, not yet queued, is nobody else's.
         self.scratch.clear();
         if let Some(ch) = &c.child {
@@ -118,7 +118,7 @@ impl Loop {
     }
 
     /// The grace period ran out: end what is left, each shown as cut
-    /// ([`runtime::CLOSED_AT_SHUTDOWN`]) as every model shows it.
+    /// ([`servers::CLOSED_AT_SHUTDOWN`]) as every model shows it.
     pub(super) fn abandon(&mut self) {
         self.close_sessions();
         let ids: Vec<usize> = self.conns.keys().copied().collect();
@@ -133,7 +133,7 @@ impl Loop {
                 if let Some(f) = &c.fwd {
                     f.reset(&c.stream);
                 }
-                let e = io::Error::other(runtime::CLOSED_AT_SHUTDOWN);
+                let e = io::Error::other(servers::CLOSED_AT_SHUTDOWN);
                 self.close(c, Some(e));
             }
         }

@@ -21,24 +21,24 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Waker};
 
-use super::{Conn, Loop};
+use super::{Conn, EventLoop};
 use crate::addr::{self, Addr};
 use crate::event::Via;
 use crate::handler::End;
 use crate::handler::forward::{DGRAM_QUIET, Forward};
-use crate::relay::Side;
+use crate::relay::RelaySocket;
 use crate::relay::bridge::{Bridge, Next, Ready, Rules};
-use crate::runtime::token::{self, PART_UPSTREAM};
+use crate::servers::token::{self, PART_UPSTREAM};
 use crate::transport::{self, Connector, Stream, Target, Upstream};
 
 /// How long a looked-up answer is used for new connections.
 const LOOKUP_TTL: Duration = Duration::from_secs(1);
 
 /// A forwarded connection's upstream side.
-pub(super) struct Fwd {
+pub(super) struct Forwarded {
     /// Where it goes (the server's one `--forward` target, shared).
     target: Arc<Forward>,
-    up: Up,
+    up: UpstreamStage,
     /// Both directions and their rules (from the connect on, so its
     /// clock starts with the connection, as the client's does).
     bridge: Bridge,
@@ -50,25 +50,25 @@ pub(super) struct Fwd {
 }
 
 /// The upstream's connect under way, then the connection it made.
-enum Up {
+enum UpstreamStage {
     /// The resolver's answer, Happy Eyeballs, the proxy's tunnel, TLS:
     /// its sockets watched as the connection's `PART_UPSTREAM`.
     Connecting(Box<Connector>),
     Open(Upstream),
 }
 
-impl Fwd {
+impl Forwarded {
     /// Both directions have ended (and a TLS upstream has sent all it has).
     pub(super) fn done(&self) -> bool {
         let pending = match &self.up {
-            Up::Open(Upstream::Stream(s)) => s.tls().is_some_and(|t| t.has_pending()),
+            UpstreamStage::Open(Upstream::Stream(s)) => s.tls().is_some_and(|t| t.has_pending()),
             _ => false,
         };
         self.bridge.halves_done() && !pending
     }
 
     pub(super) fn via(&self) -> Option<Via> {
-        matches!(self.up, Up::Open(_)).then_some(self.bridge.via())
+        matches!(self.up, UpstreamStage::Open(_)).then_some(self.bridge.via())
     }
 
     /// Give back the pipes the halves hold.
@@ -86,9 +86,9 @@ impl Fwd {
     pub(super) fn reset(&self, client: &Stream) {
         client.reset_on_close();
         match &self.up {
-            Up::Open(Upstream::Stream(s)) => s.reset_on_close(),
-            Up::Connecting(c) => c.reset_on_close(),
-            Up::Open(Upstream::Dgram(_)) => {}
+            UpstreamStage::Open(Upstream::Stream(s)) => s.reset_on_close(),
+            UpstreamStage::Connecting(c) => c.reset_on_close(),
+            UpstreamStage::Open(Upstream::Dgram(_)) => {}
         }
     }
 }
@@ -117,7 +117,7 @@ impl Lookup {
     }
 }
 
-impl Loop {
+impl EventLoop {
     /// Begin the upstream side of a new connection, to `target`.
     pub(super) fn start_forward(&mut self, c: &mut Conn, id: usize, target: &Arc<Forward>) {
         let now = Instant::now();
@@ -135,7 +135,7 @@ impl Loop {
                     quiet: DGRAM_QUIET,
                 };
                 let splice = !self.server.settings.drive.hex;
-                c.fwd = Some(Box::new(Fwd {
+                c.fwd = Some(Box::new(Forwarded {
                     target: target.clone(),
                     up,
                     bridge: Bridge::new(splice, rules, now),
@@ -149,17 +149,17 @@ impl Loop {
 
     /// The upstream's connect begun (a name's addresses asked of the
     /// resolver thread, unless its last answer is fresh), or why it failed.
-    fn first_up(&mut self, f: &Forward, id: usize, now: Instant) -> Result<Up, String> {
+    fn first_up(&mut self, f: &Forward, id: usize, now: Instant) -> Result<UpstreamStage, String> {
         let mut c = Box::new(f.connector());
         if let Some(u) = self.step_connect(&mut c, id, now)? {
-            return Ok(Up::Open(u));
+            return Ok(UpstreamStage::Open(u));
         }
         if let Some((host, port, family)) = c.lookup() {
             match &self.lookup.cached {
                 Some((at, a)) if at.elapsed() < LOOKUP_TTL => {
                     c.resolved(Ok(a.clone()));
                     if let Some(u) = self.step_connect(&mut c, id, now)? {
-                        return Ok(Up::Open(u));
+                        return Ok(UpstreamStage::Open(u));
                     }
                 }
                 _ => {
@@ -169,10 +169,10 @@ impl Loop {
                 }
             }
         }
-        Ok(Up::Connecting(c))
+        Ok(UpstreamStage::Connecting(c))
     }
 
-    /// Step a connect: its new sockets watched (and Happy Eyeballs' next
+    /// Talk a connect: its new sockets watched (and Happy Eyeballs' next
     /// start in the timers); `Some` once connected (a datagram upstream,
     /// opened without a connect, is watched here).
     fn step_connect(
@@ -248,7 +248,7 @@ impl Loop {
                 self.conns.insert(id, c);
                 continue;
             };
-            if let Up::Connecting(connector) = &mut f.up {
+            if let UpstreamStage::Connecting(connector) = &mut f.up {
                 connector.resolved(answer.clone().map_err(crate::error::Error::runtime));
             }
             self.conns.insert(id, c);
@@ -280,12 +280,12 @@ impl Loop {
             return Ok(());
         };
         let u = match &mut f.up {
-            Up::Open(u) => &*u,
+            UpstreamStage::Open(u) => &*u,
             // The connect, first: once it is made, the relay starts at
             // once, since bytes may already wait.
-            Up::Connecting(connector) => {
+            UpstreamStage::Connecting(connector) => {
                 match self.step_connect(connector, id, now) {
-                    Ok(Some(u)) => f.up = Up::Open(u),
+                    Ok(Some(u)) => f.up = UpstreamStage::Open(u),
                     Ok(None) => return Ok(()),
                     Err(why) => {
                         let target = f.target.clone();
@@ -297,10 +297,10 @@ impl Loop {
             }
         };
         let up = match u {
-            Upstream::Stream(s) => Side::Stream(s),
-            Upstream::Dgram(d) => Side::Dgram(d),
+            Upstream::Stream(s) => RelaySocket::Stream(s),
+            Upstream::Dgram(d) => RelaySocket::Dgram(d),
         };
-        let client = Side::Stream(&c.stream);
+        let client = RelaySocket::Stream(&c.stream);
         // The peer's name only for --hex: this runs on every event.
         let label = self.server.settings.drive.hex.then(|| c.peer.to_string());
         let next = f
@@ -339,7 +339,7 @@ fn check_every(timeout: Duration) -> Duration {
     (timeout / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
 }
 
-impl Loop {
+impl EventLoop {
     /// Drive the connections whose connect is past its deadline (they
     /// fail there); returns when to look again, while any connect is under
     /// way.
@@ -347,7 +347,7 @@ impl Loop {
         let mut every = None;
         for (id, c) in &self.conns {
             if let Some(f) = &c.fwd {
-                if matches!(f.up, Up::Connecting(_)) {
+                if matches!(f.up, UpstreamStage::Connecting(_)) {
                     every = Some(check_every(f.target.timeout));
                     if now >= f.deadline {
                         self.again.push(*id);
@@ -369,7 +369,7 @@ fn register(registry: &Registry, fd: std::os::fd::RawFd, id: usize) -> io::Resul
     )
 }
 
-impl Loop {
+impl EventLoop {
     /// A new session's upstream socket. A name that needs the resolver is
     /// asked of the helper thread (the answer is kept for a second):
     /// `Ok(None)` until it answers.

@@ -9,7 +9,7 @@ use std::os::fd::AsFd;
 use mio::unix::SourceFd;
 use mio::{Interest, Poll};
 
-use super::{Loop, OUT_LIMIT, STDIN};
+use super::{EventLoop, OUT_LIMIT, STDIN};
 use crate::error::Result;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub(super) enum StdinKind {
     File,
 }
 
-impl Loop {
+impl EventLoop {
     pub(super) fn stdin_wanted(&self) -> bool {
         self.stdin != StdinKind::None
             && self.stdin_ready

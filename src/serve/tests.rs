@@ -7,7 +7,7 @@ use std::os::unix::net::UnixStream;
 
 /// A quiet loop serving `spec`, with no listeners: the tests add
 /// connections themselves.
-pub(super) fn a_loop(spec: Spec) -> Loop {
+pub(super) fn a_loop(spec: Spec) -> EventLoop {
     let log = crate::event::Log {
         level: crate::event::Level::Quiet,
         json: false,
@@ -16,7 +16,7 @@ pub(super) fn a_loop(spec: Spec) -> Loop {
     let server = Server {
         bound: Bound::Stream(Vec::new()),
         spec,
-        settings: runtime::Settings {
+        settings: servers::Settings {
             log: log.clone(),
             access: crate::access::Access::default(),
             limit: None,
@@ -32,16 +32,16 @@ pub(super) fn a_loop(spec: Spec) -> Loop {
                 count: false,
             },
         },
-        signals: runtime::Signals::default(),
+        signals: servers::Signals::default(),
         kind: crate::addr::Kind::Unix,
     };
     let poll = Poll::new().unwrap();
     let waker = Arc::new(Waker::new(poll.registry(), WAKE).unwrap());
-    Loop::new(server, poll, waker).unwrap()
+    EventLoop::new(server, poll, waker).unwrap()
 }
 
 /// A connection on the loop, and its client's end.
-fn connect(lp: &mut Loop) -> (usize, UnixStream) {
+fn connect(lp: &mut EventLoop) -> (usize, UnixStream) {
     let (client, server) = UnixStream::pair().unwrap();
     server.set_nonblocking(true).unwrap();
     client

@@ -24,8 +24,8 @@ use crate::event::{Level, Log};
 use crate::handler::Spec;
 use crate::handler::drive::Drive;
 use crate::handler::forward::Forward;
-use crate::runtime;
-use crate::send::{self, Input, Job, Plan, load, progress};
+use crate::send::{self, Input, Plan, SendMode, load, progress};
+use crate::servers;
 use crate::transport::{Opts, tls};
 
 mod program;
@@ -41,7 +41,7 @@ use tls_plan::*;
 /// A server as its command line asks for it, checked, with nothing made
 /// yet: `start::server` adopts or leaves to bind what `listen` names,
 /// makes the TLS settings and the proxy, and gives the models their
-/// `runtime::Config`.
+/// `servers::Config`.
 pub struct Server {
     pub listen: Wanted,
     /// A TLS server's certificate and trust, to make.
@@ -49,12 +49,12 @@ pub struct Server {
     pub handler: Handler,
     /// The socket options, without the TLS settings.
     pub opts: Opts,
-    pub settings: runtime::Settings,
+    pub settings: servers::Settings,
 }
 
 /// Where a server's sockets are to come from.
 pub enum Wanted {
-    /// An address, bound by `runtime::setup`.
+    /// An address, bound by `servers::setup`.
     Bind(Addr),
     /// Inherited sockets (`fd:N`, `systemd[:NAME]`, `stdio`), adopted at
     /// start. `udp` is `-u`; `prints`: the handler writes to stdout.
@@ -259,7 +259,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
         tls,
         handler,
         opts,
-        settings: runtime::Settings {
+        settings: servers::Settings {
             access: Access::new(&args.allow, &args.deny)?,
             log: log.clone(),
             limit: if args.once { Some(1) } else { args.count },

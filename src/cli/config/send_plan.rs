@@ -84,13 +84,13 @@ pub fn send(args: &SendArgs) -> Result<Send> {
         ));
     }
     let job = if let Some(amount) = amount {
-        Job::Load {
+        SendMode::Load {
             amount,
             concurrency: args.concurrency.unwrap_or(1),
             message: message.unwrap_or_default(),
         }
     } else if args.probe {
-        Job::Probe {
+        SendMode::Probe {
             open_only: args.open,
         }
     } else if args.scan_timeout.is_some() {
@@ -110,9 +110,9 @@ pub fn send(args: &SendArgs) -> Result<Send> {
                 plan.addr.kind()
             )));
         }
-        Job::Exec(argv)
+        SendMode::Exec(argv)
     } else {
-        Job::Exchange(match (message, &args.file) {
+        SendMode::Exchange(match (message, &args.file) {
             (Some(m), _) => Input::Message(m),
             (None, Some(path)) => {
                 let f = File::open(path)
@@ -367,7 +367,7 @@ pub(super) fn scan_job(args: &SendArgs, host: &str, spec: &str, words: &[String]
         addr: addr::parse_with(&format!("{host}:1"), udp, false)
             .or_else(|_| addr::parse_with(&format!("[{host}]:1"), udp, false))?,
     };
-    let job = Job::Scan(scan::Scan {
+    let job = SendMode::Scan(scan::Scan {
         host: host.to_string(),
         udp,
         ports,

@@ -65,7 +65,7 @@ fn sent(args: &[&str]) -> (String, Option<String>) {
         a => a.to_string(),
     };
     let msg = match cfg.job {
-        Job::Exchange(Input::Message(m)) => Some(String::from_utf8(m).unwrap()),
+        SendMode::Exchange(Input::Message(m)) => Some(String::from_utf8(m).unwrap()),
         _ => None,
     };
     (shown, msg)

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Bridge, Interest, Next, Ready, Rules, Wait};
-use crate::relay::Ended;
+use crate::relay::RelayEnd;
 use crate::relay::half::tests::{Cue, Fake};
 
 const HALF: Duration = Duration::from_secs(5);
@@ -18,12 +18,12 @@ fn rules(idle: Option<Duration>) -> Rules {
     }
 }
 
-fn step(b: &mut Bridge, client: &Fake, up: &Fake, now: Instant) -> Result<Next, Ended> {
+fn step(b: &mut Bridge, client: &Fake, up: &Fake, now: Instant) -> Result<Next, RelayEnd> {
     let mut scratch = vec![0u8; 64];
     b.step(client, up, &mut scratch, None, Ready::ALL, now)
 }
 
-fn waiting(r: Result<Next, Ended>) -> Wait {
+fn waiting(r: Result<Next, RelayEnd>) -> Wait {
     match r {
         Ok(Next::Wait(w)) => w,
         other => panic!("expected a wait, got {other:?}"),
@@ -95,7 +95,7 @@ fn the_open_direction_quiet_past_the_half_close_bound_ends_it() {
     let w = waiting(step(&mut b, &client, &up, t1));
     assert_eq!(w.deadline, Some(t1 + HALF));
     match step(&mut b, &client, &up, t1 + HALF) {
-        Err(Ended::HalfClosed(d)) => assert_eq!(d, HALF),
+        Err(RelayEnd::HalfClosed(d)) => assert_eq!(d, HALF),
         other => panic!("{other:?}"),
     }
     assert!(client.shut.get(), "the open direction's end passed on");
@@ -108,7 +108,7 @@ fn a_reset_on_one_side_resets_both() {
     let up = Fake::new(&[Cue::Reset]);
     let mut b = Bridge::new(false, rules(None), t0);
     match step(&mut b, &client, &up, t0) {
-        Err(Ended::Endpoint(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+        Err(RelayEnd::Endpoint(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
         other => panic!("{other:?}"),
     }
     assert!(client.reset.get() && up.reset.get());
@@ -127,7 +127,7 @@ fn a_failed_write_resets_both() {
     let mut b = Bridge::new(false, rules(None), t0);
     assert!(matches!(
         step(&mut b, &client, &up, t0),
-        Err(Ended::Endpoint(_))
+        Err(RelayEnd::Endpoint(_))
     ));
     assert!(client.reset.get() && up.reset.get());
 }
@@ -148,7 +148,7 @@ fn no_traffic_for_the_idle_timeout_ends_both_with_a_fin() {
     assert_eq!(w.deadline, Some(t1 + idle), "traffic moves it");
     assert!(matches!(
         step(&mut b, &client, &up, t1 + idle),
-        Err(Ended::Idle)
+        Err(RelayEnd::Idle)
     ));
     assert!(client.shut.get() && up.shut.get());
     assert!(!client.reset.get());

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::io;
 
 use super::{Half, Port, State};
-use crate::relay::Fail;
+use crate::relay::HalfError;
 
 /// What a scripted read returns next.
 #[derive(Clone, Debug)]
@@ -121,7 +121,7 @@ impl Port for Fake {
     }
 }
 
-fn pump(h: &mut Half, from: &Fake, to: &Fake) -> Result<super::Progress, Fail> {
+fn pump(h: &mut Half, from: &Fake, to: &Fake) -> Result<super::Progress, HalfError> {
     let mut scratch = vec![0u8; 16];
     h.pump(from, to, &mut scratch, |_, _| {})
 }
@@ -185,7 +185,7 @@ fn a_reset_source_fails_the_read() {
     let to = Fake::default();
     let mut h = Half::new(false);
     match pump(&mut h, &from, &to) {
-        Err(Fail::Read(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+        Err(HalfError::Read(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
         other => panic!("{other:?}"),
     }
     assert_eq!(to.got(), b"ab");
@@ -198,7 +198,7 @@ fn a_destination_gone_fails_the_write_and_then_input_is_dropped() {
     let to = Fake::default();
     to.went_away();
     let mut h = Half::new(false);
-    assert!(matches!(pump(&mut h, &from, &to), Err(Fail::Write(_))));
+    assert!(matches!(pump(&mut h, &from, &to), Err(HalfError::Write(_))));
     h.discard();
     from.cue(Cue::Data(b"more".to_vec()));
     from.cue(Cue::Eof);
@@ -256,7 +256,7 @@ fn an_end_that_is_a_cut_is_no_fin() {
     from.cut.set(true);
     let to = Fake::default();
     let mut h = Half::new(false);
-    assert!(matches!(pump(&mut h, &from, &to), Err(Fail::Read(_))));
+    assert!(matches!(pump(&mut h, &from, &to), Err(HalfError::Read(_))));
     assert_eq!(to.got(), b"part");
     assert!(!to.shut.get(), "a cut transfer must not look complete");
 }

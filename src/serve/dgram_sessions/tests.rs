@@ -51,7 +51,7 @@ fn a_panic_ends_its_datagram_session_alone() {
     while lp.sessions.len() < 2 && Instant::now() < until {
         lp.forward_datagrams(0, &target);
     }
-    let id = |lp: &Loop, p: &UdpSocket| {
+    let id = |lp: &EventLoop, p: &UdpSocket| {
         let who = Endpoint::Inet(p.local_addr().unwrap());
         let found = lp.sessions.iter().find(|(_, s)| *s.session.peer() == who);
         *found.unwrap().0

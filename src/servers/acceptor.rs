@@ -139,7 +139,7 @@ impl Acceptor {
 
 /// One unit of work for a worker: an accepted connection, or a datagram
 /// received into the caller's buffer (its first `len` bytes).
-pub enum Request {
+pub enum Arrival {
     Stream {
         stream: crate::transport::Stream,
         peer: crate::transport::Endpoint,
@@ -152,10 +152,10 @@ pub enum Request {
     },
 }
 
-impl Request {
+impl Arrival {
     pub fn peer(&self) -> &crate::transport::Endpoint {
         match self {
-            Request::Stream { peer, .. } | Request::Datagram { peer, .. } => peer,
+            Arrival::Stream { peer, .. } | Arrival::Datagram { peer, .. } => peer,
         }
     }
 }
@@ -164,14 +164,14 @@ impl Acceptor {
     /// The next request waiting, if any. Peers the access list refuses are
     /// closed (their datagrams dropped) and logged here, so no worker is
     /// started for them; the others are counted in `served` and logged.
-    pub fn next(&self, server: &Server, buf: &mut [u8], served: &mut u64) -> Option<Request> {
+    pub fn next(&self, server: &Server, buf: &mut [u8], served: &mut u64) -> Option<Arrival> {
         loop {
             let req = self.take(server, buf)?;
             let admitted = match &req {
-                Request::Datagram { peer, sock, .. } => {
+                Arrival::Datagram { peer, sock, .. } => {
                     server.admit_datagram(server.kind, peer, &sock.local, served)
                 }
-                Request::Stream { peer, stream } => {
+                Arrival::Stream { peer, stream } => {
                     server.admit(server.kind, peer, || stream.local(), served)
                 }
             };
@@ -181,10 +181,10 @@ impl Acceptor {
         }
     }
 
-    fn take(&self, server: &Server, buf: &mut [u8]) -> Option<Request> {
+    fn take(&self, server: &Server, buf: &mut [u8]) -> Option<Arrival> {
         for l in &self.listeners {
             match l.accept(false) {
-                Ok((stream, peer)) => return Some(Request::Stream { stream, peer }),
+                Ok((stream, peer)) => return Some(Arrival::Stream { stream, peer }),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -201,7 +201,7 @@ impl Acceptor {
         }
         for d in &self.dgrams {
             if let Ok((len, to, peer)) = d.recv_from(buf) {
-                return Some(Request::Datagram {
+                return Some(Arrival::Datagram {
                     len,
                     to,
                     peer,

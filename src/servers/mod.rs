@@ -438,13 +438,13 @@ impl<M: Send> Drop for Slot<M> {
 
 /// Connections served and their totals, for `-v`'s summary.
 #[derive(Debug, Default)]
-pub struct Totals {
+pub struct ServerTotals {
     pub conns: u64,
-    pub tally: crate::event::Tally,
+    pub tally: crate::event::ConnStats,
 }
 
-impl Totals {
-    pub fn add(&mut self, t: crate::event::Tally) {
+impl ServerTotals {
+    pub fn add(&mut self, t: crate::event::ConnStats) {
         self.tally.bytes_in += t.bytes_in;
         self.tally.bytes_out += t.bytes_out;
     }
@@ -480,7 +480,7 @@ impl Server {
     /// server ended (a signal: interrupted; a closed stdout: quietly).
     pub fn finish(
         &self,
-        totals: &Totals,
+        totals: &ServerTotals,
         began: std::time::Instant,
         stdout_closed: bool,
     ) -> Result<()> {

@@ -143,7 +143,7 @@ impl<R> Default for SessionRouter<R> {
 }
 
 /// A new peer's first datagram, admitted: start its session.
-pub struct NewSession {
+pub struct SessionStart {
     pub len: usize,
     pub to: crate::transport::ReplyTo,
     pub peer: Endpoint,
@@ -187,7 +187,7 @@ impl<W: Copy + PartialEq> Sessions<W> {
         served: &mut u64,
         active: usize,
         stopping: bool,
-    ) -> Option<(NewSession, Inbox)> {
+    ) -> Option<(SessionStart, Inbox)> {
         self.more = false;
         for _ in 0..dgram_session::DGRAMS_PER_TURN {
             let (len, to, peer, sock) = acc.receive(buf)?;
@@ -206,7 +206,7 @@ impl<W: Copy + PartialEq> Sessions<W> {
             }
             match dgram_session::inbox() {
                 Ok((main, worker)) => {
-                    let s = NewSession {
+                    let s = SessionStart {
                         len,
                         to,
                         peer,

@@ -12,7 +12,7 @@ use std::os::fd::RawFd;
 use std::time::Instant;
 
 use super::*;
-use crate::event::Tally;
+use crate::event::ConnStats;
 use crate::handler::End;
 use crate::transport::{Dgram, Endpoint, ReplyTo, Stream};
 
@@ -30,7 +30,7 @@ pub enum Work<'a> {
     /// A forwarded datagram session: its first datagram, and the main
     /// loop's ends of every other inbox (which a forked worker closes).
     Session {
-        session: NewSession,
+        session: SessionStart,
         first: &'a [u8],
         others: &'a [RawFd],
     },
@@ -39,7 +39,7 @@ pub enum Work<'a> {
 /// How a worker ended, as its model learned it.
 pub enum Outcome {
     /// It served its request and says how: the loop logs and counts it.
-    Served { tally: Tally, end: Option<End> },
+    Served { tally: ConnStats, end: Option<End> },
     /// It logged its end itself, and its bytes reach the model's totals
     /// another way (a forked child's tally pipe).
     Reported { stdout_closed: bool },
@@ -70,7 +70,7 @@ pub trait Workers {
         acc: &Acceptor,
         woken: &[mio::Token],
         ended: &mut Vec<(Self::Id, Outcome)>,
-        totals: &mut Totals,
+        totals: &mut ServerTotals,
     );
 
     /// The grace period is over: make every worker's blocking calls
@@ -103,7 +103,7 @@ struct Open {
 
 /// What the loop hands back to its model.
 pub struct Served {
-    pub totals: Totals,
+    pub totals: ServerTotals,
     pub stdout_closed: bool,
 }
 
@@ -114,7 +114,7 @@ pub fn run<W: Workers>(server: &Server, acc: &mut Acceptor, workers: &mut W) -> 
     let mut open: HashMap<W::Id, Open> = HashMap::new();
     let slots = Slots::default();
     let mut served = 0u64;
-    let mut totals = Totals::default();
+    let mut totals = ServerTotals::default();
     let mut stop = Stop::default();
     let mut events = mio::Events::with_capacity(256);
     let mut woken: Vec<mio::Token> = Vec::new();
@@ -171,7 +171,7 @@ pub fn run<W: Workers>(server: &Server, acc: &mut Acceptor, workers: &mut W) -> 
                 for (_, o) in open.drain() {
                     server.closed_at_shutdown(
                         &o.peer,
-                        Tally::default(),
+                        ConnStats::default(),
                         o.started.elapsed(),
                         &mut totals,
                     );
@@ -230,8 +230,8 @@ pub fn run<W: Workers>(server: &Server, acc: &mut Acceptor, workers: &mut W) -> 
             accepted += 1;
             let peer = req.peer().clone();
             let work = match req {
-                Request::Stream { stream, peer } => Work::Stream { stream, peer },
-                Request::Datagram {
+                Arrival::Stream { stream, peer } => Work::Stream { stream, peer },
+                Arrival::Datagram {
                     len,
                     to,
                     peer,
@@ -295,7 +295,7 @@ impl Open {
 
 /// Log and count one ended worker, as its outcome says. Returns whether
 /// it found stdout closed.
-fn settle(server: &Server, o: Open, outcome: Outcome, totals: &mut Totals) -> bool {
+fn settle(server: &Server, o: Open, outcome: Outcome, totals: &mut ServerTotals) -> bool {
     let log = &server.settings.log;
     match outcome {
         Outcome::Served { tally, end } => {
@@ -312,7 +312,7 @@ fn settle(server: &Server, o: Open, outcome: Outcome, totals: &mut Totals) -> bo
         }
         Outcome::Reported { stdout_closed } => stdout_closed,
         Outcome::Killed { .. } if o.cut => {
-            server.closed_at_shutdown(&o.peer, Tally::default(), o.started.elapsed(), totals);
+            server.closed_at_shutdown(&o.peer, ConnStats::default(), o.started.elapsed(), totals);
             false
         }
         Outcome::Killed { worker, signal } => {
@@ -364,13 +364,13 @@ mod tests {
             _: &Acceptor,
             _: &[mio::Token],
             ended: &mut Vec<(u64, Outcome)>,
-            _: &mut Totals,
+            _: &mut ServerTotals,
         ) {
             if self.end_at_once || (self.end_when_cut && self.cuts > 0) {
                 for id in self.open.drain(..) {
-                    let tally = Tally {
+                    let tally = ConnStats {
                         bytes_in: 1,
-                        ..Tally::default()
+                        ..ConnStats::default()
                     };
                     ended.push((id, Outcome::Served { tally, end: None }));
                 }

@@ -102,9 +102,9 @@ impl Server {
     pub fn closed_at_shutdown(
         &self,
         peer: &crate::transport::Endpoint,
-        tally: crate::event::Tally,
+        tally: crate::event::ConnStats,
         took: Duration,
-        totals: &mut Totals,
+        totals: &mut ServerTotals,
     ) {
         let log = &self.settings.log;
         log.error(&format!("{peer}: {CLOSED_AT_SHUTDOWN}"));
