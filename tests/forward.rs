@@ -1238,3 +1238,53 @@ fn the_grace_period_ends_an_upstream_handshake_under_way() {
         drop(silent);
     }
 }
+
+/// A second Ctrl-C ends the server at once; a forwarded transfer it cuts
+/// must not look complete either: the client's read ends with a reset,
+/// never a clean EOF, in every model (serve's loop arms the reset when
+/// the forwarding begins, as the blocking models' relays do; before, its
+/// sockets closed with a FIN when the process exited).
+#[test]
+fn a_transfer_cut_by_a_second_ctrl_c_is_reset() {
+    const SIZE: usize = 256 << 20;
+    for model in MODELS {
+        let (l, a) = upstream();
+        let mut f = Server::start(&[model, "127.0.0.1:0", "-q", "--forward", &a]);
+        let up = std::thread::spawn(move || {
+            let mut s = accept(&l);
+            let chunk = vec![b'z'; 1 << 20];
+            for _ in 0..SIZE >> 20 {
+                if s.write_all(&chunk).is_err() {
+                    return;
+                }
+            }
+        });
+        let c = TcpStream::connect(f.addr()).unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut total = 0usize;
+        let mut signalled = false;
+        let r = loop {
+            match (&c).read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => total += n,
+                Err(e) => break Err(e),
+            }
+            if !signalled && total >= 1 << 20 {
+                signalled = true;
+                f.signal(libc::SIGINT);
+                std::thread::sleep(Duration::from_millis(100));
+                f.signal(libc::SIGINT);
+            }
+            // A slow reader: the transfer is far from done at the cut.
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        assert!(signalled, "{model}: only {total} bytes came");
+        assert!(
+            matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            "{model}: the client's read ended with {r:?} after {total} of {SIZE} bytes, not a reset"
+        );
+        assert_eq!(f.wait(), Some(130), "{model}");
+        up.join().unwrap();
+    }
+}

@@ -7,6 +7,7 @@ use super::*;
 impl EventLoop {
     pub(super) fn close(&mut self, mut c: Conn, err: Option<io::Error>) {
         let kind = self.server.kind;
+        let err_kind = err.as_ref().map(io::Error::kind);
         if let Some(e) = err {
             // A peer that went away is routine for a server; say so only
             // when asked.
@@ -29,6 +30,9 @@ impl EventLoop {
             c.tally.program = self.done_with(ch.child);
         }
         if let Some(mut f) = c.fwd.take() {
+            // (The idle timeout's close is a FIN, as in the other models.)
+            let clean = err_kind.is_none_or(|k| k == io::ErrorKind::TimedOut);
+            f.settle_close(&c.stream, clean);
             f.release();
             (c.tally.bytes_in, c.tally.bytes_out) = f.moved();
             c.tally.via = f.via();
@@ -55,14 +59,14 @@ impl EventLoop {
     /// waiting list, finds nothing). Its program is ended, as at the end of
     /// the grace period, and both its sides are reset: whatever it was
     /// sending is cut, and must not look complete.
-    pub(super) fn panicked(&mut self, c: Conn) {
+    pub(super) fn panicked(&mut self, mut c: Conn) {
         servers::report(&self.server.settings.log, &c.peer, Some(&End::Panicked));
         // Its session's output, not yet queued, is nobody else's.
         self.scratch.clear();
         if let Some(ch) = &c.child {
             exec::terminate(ch.child.id() as i32);
         }
-        match &c.fwd {
+        match &mut c.fwd {
             Some(f) => f.reset(&c.stream),
             None => c.stream.reset_on_close(),
         }
@@ -130,7 +134,7 @@ impl EventLoop {
                 }
                 // A cut forwarded transfer ends with a reset on both
                 // sides: a FIN would make it look complete.
-                if let Some(f) = &c.fwd {
+                if let Some(f) = &mut c.fwd {
                     f.reset(&c.stream);
                 }
                 let e = io::Error::other(servers::CLOSED_AT_SHUTDOWN);

@@ -47,6 +47,9 @@ pub(super) struct Forwarded {
     /// The bridge's deadline waiting in the loop's heap, if any: one at a
     /// time, however many events the open direction brings.
     timer: Option<Instant>,
+    /// Reset on purpose (cut at the end of the grace period, or its step
+    /// panicked): its close stays a reset.
+    cut: bool,
 }
 
 /// The upstream's connect under way, then the connection it made.
@@ -82,8 +85,26 @@ impl Forwarded {
         (m.up, m.down)
     }
 
+    /// How the connection closes. Until both directions have ended, the
+    /// close is a reset on both sides (armed when the forwarding began, as
+    /// the blocking models arm theirs), so that this process ending at
+    /// once (a second Ctrl-C) never sends a FIN that makes a cut transfer
+    /// look complete. A connection that ended cleanly, or by a timeout
+    /// that closes as a FIN (the idle and half-close timeouts), closes
+    /// with a FIN again; one cut or failed stays a reset.
+    pub(super) fn settle_close(&self, client: &Stream, clean: bool) {
+        if !clean || self.cut {
+            return;
+        }
+        client.fin_on_close();
+        if let UpstreamStage::Open(Upstream::Stream(s)) = &self.up {
+            s.fin_on_close();
+        }
+    }
+
     /// A reset on one side resets the other.
-    pub(super) fn reset(&self, client: &Stream) {
+    pub(super) fn reset(&mut self, client: &Stream) {
+        self.cut = true;
         client.reset_on_close();
         match &self.up {
             UpstreamStage::Open(Upstream::Stream(s)) => s.reset_on_close(),
@@ -135,12 +156,16 @@ impl EventLoop {
                     quiet: DGRAM_QUIET,
                 };
                 let splice = !self.server.settings.drive.hex;
+                // The client is owed an answer from here on: see
+                // `Forwarded::settle_close`.
+                c.stream.reset_on_close();
                 c.fwd = Some(Box::new(Forwarded {
                     target: target.clone(),
                     up,
                     bridge: Bridge::new(splice, rules, now),
                     deadline: now + target.timeout,
                     timer: None,
+                    cut: false,
                 }));
             }
             Err(why) => self.forward_failed(c, target, &why),
@@ -285,7 +310,12 @@ impl EventLoop {
             // once, since bytes may already wait.
             UpstreamStage::Connecting(connector) => {
                 match self.step_connect(connector, id, now) {
-                    Ok(Some(u)) => f.up = UpstreamStage::Open(u),
+                    Ok(Some(u)) => {
+                        if let Upstream::Stream(s) = &u {
+                            s.reset_on_close();
+                        }
+                        f.up = UpstreamStage::Open(u);
+                    }
                     Ok(None) => return Ok(()),
                     Err(why) => {
                         let target = f.target.clone();
