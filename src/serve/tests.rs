@@ -8,30 +8,10 @@ use std::os::unix::net::UnixStream;
 /// A quiet loop serving `spec`, with no listeners: the tests add
 /// connections themselves.
 pub(super) fn a_loop(spec: Spec) -> EventLoop {
-    let log = crate::event::Log {
-        level: crate::event::Level::Quiet,
-        json: false,
-        upstream: None,
-    };
     let server = Server {
         bound: Bound::Stream(Vec::new()),
         spec,
-        settings: servers::Settings {
-            log: log.clone(),
-            access: crate::access::Access::default(),
-            limit: None,
-            max_conns: None,
-            pool: u64::MAX,
-            pool_flag: "",
-            grace: Duration::from_secs(1),
-            stall: None,
-            drive: crate::handler::drive::Drive {
-                log,
-                idle: None,
-                hex: false,
-                count: false,
-            },
-        },
+        settings: servers::Settings::quiet(Duration::from_secs(1)),
         signals: servers::Signals::default(),
         kind: crate::addr::Kind::Unix,
     };

@@ -162,6 +162,35 @@ pub struct Settings {
     pub drive: Drive,
 }
 
+#[cfg(test)]
+impl Settings {
+    /// Quiet settings with no limits (a grace period of `grace`), for the
+    /// unit tests of the models and their parts.
+    pub fn quiet(grace: Duration) -> Settings {
+        let log = Log {
+            level: crate::event::Level::Quiet,
+            json: false,
+            upstream: None,
+        };
+        Settings {
+            log: log.clone(),
+            access: Access::default(),
+            limit: None,
+            max_conns: None,
+            pool: u64::MAX,
+            pool_flag: "",
+            grace,
+            stall: None,
+            drive: Drive {
+                log,
+                idle: None,
+                hex: false,
+                count: false,
+            },
+        }
+    }
+}
+
 /// Bind every address and print the readiness lines.
 pub fn setup(cfg: Config) -> Result<Server> {
     let Config {

@@ -392,11 +392,6 @@ mod tests {
 
     /// A quiet server on a loopback port, `limit` connections, no grace.
     fn a_server(limit: Option<u64>) -> (Server, Arc<AtomicUsize>, std::net::SocketAddr) {
-        let log = crate::event::Log {
-            level: crate::event::Level::Quiet,
-            json: false,
-            upstream: None,
-        };
         let addr = crate::addr::parse("127.0.0.1:0").unwrap();
         let opts = Opts {
             backlog: 16,
@@ -415,20 +410,8 @@ mod tests {
             bound,
             spec: Spec::Echo,
             settings: Settings {
-                log: log.clone(),
-                access: crate::access::Access::default(),
                 limit,
-                max_conns: None,
-                pool: u64::MAX,
-                pool_flag: "",
-                grace: Duration::ZERO,
-                stall: None,
-                drive: crate::handler::drive::Drive {
-                    log,
-                    idle: None,
-                    hex: false,
-                    count: false,
-                },
+                ..Settings::quiet(Duration::ZERO)
             },
             signals: Signals(signals.clone()),
             kind: crate::addr::Kind::Tcp,

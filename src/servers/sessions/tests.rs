@@ -6,29 +6,13 @@ use crate::addr::{Addr, Proto};
 use crate::transport::Bound;
 
 fn server(limit: Option<u64>, max_conns: Option<u64>) -> Server {
-    let log = crate::event::Log {
-        level: crate::event::Level::Quiet,
-        json: false,
-        upstream: None,
-    };
     Server {
         bound: Bound::Dgram(Vec::new()),
         spec: crate::handler::Spec::Discard,
         settings: Settings {
-            log: log.clone(),
-            access: crate::access::Access::default(),
             limit,
             max_conns,
-            pool: u64::MAX,
-            pool_flag: "",
-            grace: Duration::from_secs(1),
-            stall: None,
-            drive: crate::handler::drive::Drive {
-                log,
-                idle: None,
-                hex: false,
-                count: false,
-            },
+            ..Settings::quiet(Duration::from_secs(1))
         },
         signals: Signals::default(),
         kind: crate::addr::Kind::Udp,
