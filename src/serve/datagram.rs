@@ -56,6 +56,27 @@ impl DgramProgram {
 const DGRAM_JOBS: u64 = 64;
 
 impl EventLoop {
+    /// The next datagram on socket `i` (its length in the loop's buffer,
+    /// where to answer, the sender): `None` when none waits now, or when
+    /// the socket failed (said once here).
+    pub(super) fn receive(&mut self, i: usize) -> Option<(usize, ReplyTo, Endpoint)> {
+        loop {
+            let d = self.dgrams.get(i)?;
+            match d.recv_from(&mut self.buf) {
+                Ok(r) => return Some(r),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.server
+                        .settings
+                        .log
+                        .error(&format!("receive: {}", crate::error::describe(&e)));
+                    return None;
+                }
+            }
+        }
+    }
+
     pub(super) fn datagrams(&mut self, i: usize) -> Result<()> {
         if let Spec::Forward(f) = &self.server.spec {
             let f = f.clone();
@@ -69,20 +90,11 @@ impl EventLoop {
             if (self.dgram_jobs.len() as u64) >= max_jobs {
                 return Ok(()); // read on once a program finishes
             }
-            let Some(d) = self.dgrams.get(i) else {
+            let Some((n, to, peer)) = self.receive(i) else {
                 return Ok(());
             };
-            let (n, to, peer) = match d.recv_from(&mut self.buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.server
-                        .settings
-                        .log
-                        .error(&format!("receive: {}", crate::error::describe(&e)));
-                    return Ok(());
-                }
+            let Some(d) = self.dgrams.get(i) else {
+                return Ok(());
             };
             if !self
                 .server

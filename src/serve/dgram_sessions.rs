@@ -83,20 +83,11 @@ impl EventLoop {
     /// session, which the peer's first datagram starts.
     pub(super) fn forward_datagrams(&mut self, i: usize, f: &Arc<Forward>) {
         for _ in 0..DGRAMS_PER_TURN {
-            let Some(d) = self.dgrams.get(i) else {
+            let Some((n, to, peer)) = self.receive(i) else {
                 return;
             };
-            let (n, to, peer) = match d.recv_from(&mut self.buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.server
-                        .settings
-                        .log
-                        .error(&format!("receive: {}", crate::error::describe(&e)));
-                    return;
-                }
+            let Some(d) = self.dgrams.get(i) else {
+                return;
             };
             let now = Instant::now();
             let sessions = &mut self.sessions;
