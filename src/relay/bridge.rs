@@ -114,6 +114,13 @@ impl Bridge {
         }
     }
 
+    /// Driven by a level-triggered wait: see [`Half::level_triggered`].
+    pub fn level_triggered(mut self) -> Bridge {
+        self.to_up.level_triggered();
+        self.to_down.level_triggered();
+        self
+    }
+
     /// What moved: from the client, to the client.
     pub fn moved(&self) -> ByteCounts {
         ByteCounts {

@@ -103,7 +103,14 @@ pub struct Half {
     moved: u64,
     /// Bytes read from the source (the hex dump's offset).
     read: u64,
+    /// Driven by a level-triggered wait (poll(2)), which says again
+    /// whether the source is readable: see [`Half::level_triggered`].
+    level: bool,
 }
+
+/// A splice from the source shorter than this is taken, under a
+/// level-triggered driver, for a source drained for now.
+const SHORT_READ: usize = 64 * 1024;
 
 /// What one call moved: bytes delivered, and whether the budget ran out
 /// (more may be there at once, with no readiness to tell).
@@ -137,7 +144,20 @@ impl Half {
             discard: false,
             moved: 0,
             read: 0,
+            level: false,
         }
+    }
+
+    /// Its driver waits level-triggered (poll(2)): after a short splice
+    /// from the source, once those bytes are out, the half returns
+    /// instead of asking the source again for the `EAGAIN` that would
+    /// only confirm it is empty (a wrong guess costs one poll that
+    /// answers at once). An edge-triggered loop (serve's) must not: it
+    /// reads until `EAGAIN`, or it could miss a FIN that came with the
+    /// data. The copy path always reads until `EAGAIN` (TLS may hold
+    /// decrypted bytes that no readiness of the socket shows).
+    pub fn level_triggered(&mut self) {
+        self.level = true;
     }
 
     pub fn state(&self) -> State {
@@ -282,7 +302,11 @@ impl Half {
     ) -> Result<(usize, bool), HalfError> {
         use crate::sys::splice_nb;
         let mut moved = 0;
+        let mut drained = false;
         while moved < HALF_BUDGET {
+            if self.in_pipe == 0 && drained {
+                return Ok((moved, false));
+            }
             if self.in_pipe > 0 {
                 match splice_nb(pipe.reader(), dst, self.in_pipe, true) {
                     Ok(k) => {
@@ -306,6 +330,7 @@ impl Half {
                 Ok(n) => {
                     self.in_pipe += n;
                     self.read += n as u64;
+                    drained = self.level && n < SHORT_READ;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -112,7 +112,7 @@ pub fn bridge(
         half_close: o.half_close,
         quiet: o.quiet,
     };
-    let mut b = Bridge::new(splice, rules, Instant::now());
+    let mut b = Bridge::new(splice, rules, Instant::now()).level_triggered();
     pipes::pool().connection_began();
     // Made when a copy first needs it: a splicing bridge has none.
     let mut buf = Vec::new();
