@@ -69,9 +69,11 @@ struct Conn {
     /// `--once` printing: the peer's bytes go to stdout by splice(2)
     /// (boxed: a connection that has none pays one pointer).
     to_stdout: Option<Box<ToStdout>>,
-    /// The session's shared greeting (`--reply`) and how much of it has
-    /// gone out; it goes before `out`.
-    greeting: Option<(std::sync::Arc<[u8]>, usize)>,
+    /// How much of the session's greeting (`--reply`, shared by every
+    /// connection and held by the session) has gone out, while some has
+    /// not; it goes before `out`. (An offset, not a second handle on the
+    /// text: a connection's size is its idle cost.)
+    greeting_sent: Option<usize>,
     /// Bytes for the peer that the socket would not take yet.
     out: Vec<u8>,
     /// The peer sent FIN (or the read side failed).

@@ -89,7 +89,7 @@ impl EventLoop {
             child: None,
             fwd: None,
             to_stdout: None,
-            greeting: None,
+            greeting_sent: None,
             out: Vec::new(),
             read_done: false,
             finish: false,
@@ -145,7 +145,7 @@ impl EventLoop {
         }
         if let Some(s) = &mut conn.session {
             let step = s.start(&mut conn.out).unwrap_or(Talk::Continue);
-            conn.greeting = s.greeting().map(|g| (g, 0));
+            conn.greeting_sent = s.greeting().map(|_| 0);
             conn.finish |= step == Talk::Finish;
         }
         if self.stdin != StdinKind::None && self.stdin_eof {

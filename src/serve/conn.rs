@@ -307,7 +307,10 @@ pub(super) fn queue(c: &mut Conn, scratch: &mut Vec<u8>) {
 /// last byte.
 pub(super) fn flush(c: &mut Conn, hex: bool) -> io::Result<bool> {
     let mut moved = false;
-    if let Some((g, done)) = &mut c.greeting {
+    if let (Some(done), Some(g)) = (
+        &mut c.greeting_sent,
+        c.session.as_ref().and_then(|s| s.greeting()),
+    ) {
         let (n, blocked) = write_now(&c.stream, &c.peer, &g[*done..], hex, &mut c.tally.bytes_out)?;
         *done += n;
         if n > 0 {
@@ -318,7 +321,7 @@ pub(super) fn flush(c: &mut Conn, hex: bool) -> io::Result<bool> {
         if blocked {
             return Ok(moved);
         }
-        c.greeting = None;
+        c.greeting_sent = None;
     }
     let (sent, _) = write_now(&c.stream, &c.peer, &c.out, hex, &mut c.tally.bytes_out)?;
     if sent > 0 {
