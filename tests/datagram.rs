@@ -454,6 +454,23 @@ fn a_datagram_summary_counts_sessions_or_datagrams() {
     echo.stop();
 }
 
+/// A verbose UDP forwarder to `up_addr` whose grace period (20 s) is far
+/// longer than any stop these tests wait for, and the address to send to.
+fn slow_stopping_forwarder(model: &str, up_addr: &str) -> (Server, String) {
+    let s = Server::start(&[
+        model,
+        "-v",
+        "-u",
+        "127.0.0.1:0",
+        "--forward",
+        up_addr,
+        "--grace",
+        "20s",
+    ]);
+    let to = s.addr().trim_start_matches("udp://").to_string();
+    (s, to)
+}
+
 /// Ctrl-C ends open forwarded datagram sessions at once (each waits only
 /// a moment for its upstream's last replies), not at the end of the
 /// grace period, and the summary counts them, in every model. fork-serve's
@@ -465,17 +482,7 @@ fn ctrl_c_ends_open_datagram_sessions_promptly() {
     let up = UdpSocket::bind("127.0.0.1:0").unwrap();
     let up_addr = format!("udp://{}", up.local_addr().unwrap());
     for model in MODELS {
-        let mut s = Server::start(&[
-            model,
-            "-v",
-            "-u",
-            "127.0.0.1:0",
-            "--forward",
-            &up_addr,
-            "--grace",
-            "20s",
-        ]);
-        let to = s.addr().trim_start_matches("udp://").to_string();
+        let (mut s, to) = slow_stopping_forwarder(model, &up_addr);
         let clients: Vec<UdpSocket> = (0..2)
             .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
             .collect();
@@ -524,17 +531,7 @@ fn ctrl_c_delivers_a_datagram_reply_in_flight_in_every_model() {
     for model in MODELS {
         for (after, arrives) in cases {
             let case = format!("{model}, answered {after:?} after Ctrl-C");
-            let mut s = Server::start(&[
-                model,
-                "-v",
-                "-u",
-                "127.0.0.1:0",
-                "--forward",
-                &up_addr,
-                "--grace",
-                "20s",
-            ]);
-            let to = s.addr().trim_start_matches("udp://").to_string();
+            let (mut s, to) = slow_stopping_forwarder(model, &up_addr);
             let client = UdpSocket::bind("127.0.0.1:0").unwrap();
             client.send_to(b"question", &to).unwrap();
             let mut b = [0u8; 64];

@@ -934,55 +934,67 @@ fn traffic_keeps_a_half_closed_forwarded_connection_open() {
 /// count, in every model.
 #[test]
 fn a_transfer_cut_by_the_grace_period_is_reset() {
-    const SIZE: usize = 256 << 20;
     for model in MODELS {
-        let (l, a) = upstream();
-        let mut f = Server::start(&[
-            model,
-            "127.0.0.1:0",
-            "-q",
-            "--grace",
-            "500ms",
-            "--forward",
-            &a,
-        ]);
-        let up = std::thread::spawn(move || {
-            let mut s = accept(&l);
-            let chunk = vec![b'z'; 1 << 20];
-            for _ in 0..SIZE >> 20 {
-                if s.write_all(&chunk).is_err() {
-                    return;
-                }
-            }
+        let (mut f, r, total) = cut_download(model, &["--grace", "500ms"], |f| {
+            f.signal(libc::SIGTERM);
         });
-        let c = TcpStream::connect(f.addr()).unwrap();
-        c.set_read_timeout(Some(T)).unwrap();
-        let mut buf = vec![0u8; 16 * 1024];
-        let mut total = 0usize;
-        let mut signalled = false;
-        let r = loop {
-            match (&c).read(&mut buf) {
-                Ok(0) => break Ok(()),
-                Ok(n) => total += n,
-                Err(e) => break Err(e),
-            }
-            if !signalled && total >= 1 << 20 {
-                signalled = true;
-                f.signal(libc::SIGTERM);
-            }
-            // A slow reader: the transfer is far from done at the cut.
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        assert!(signalled, "{model}: only {total} bytes came");
         assert!(
             matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
-            "{model}: the client's read ended with {r:?} after {total} of {SIZE} bytes, not a reset"
+            "{model}: the client's read ended with {r:?} after {total} of {CUT_SIZE} bytes, not a reset"
         );
-        assert!(total < SIZE, "{model}");
+        assert!(total < CUT_SIZE, "{model}");
         assert!(f.wait().is_some(), "{model}: the server ends");
-        up.join().unwrap();
     }
 }
+
+/// What a forwarded download cut on purpose looks like to its client: a
+/// slow reader downloads far more than the buffers hold through `model
+/// --forward` (`args` added), and `cut` is done to the server once 1 MiB
+/// has come. Returns the server, how the client's read ended and how
+/// much came.
+fn cut_download(
+    model: &str,
+    args: &[&str],
+    cut: impl Fn(&Server),
+) -> (Server, std::io::Result<()>, usize) {
+    let (l, a) = upstream();
+    let mut all = vec![model, "127.0.0.1:0", "-q", "--forward", &a];
+    all.extend_from_slice(args);
+    let f = Server::start(&all);
+    let up = std::thread::spawn(move || {
+        let mut s = accept(&l);
+        let chunk = vec![b'z'; 1 << 20];
+        for _ in 0..CUT_SIZE >> 20 {
+            if s.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let c = TcpStream::connect(f.addr()).unwrap();
+    c.set_read_timeout(Some(T)).unwrap();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut total = 0usize;
+    let mut signalled = false;
+    let r = loop {
+        match (&c).read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => total += n,
+            Err(e) => break Err(e),
+        }
+        if !signalled && total >= 1 << 20 {
+            signalled = true;
+            cut(&f);
+        }
+        // A slow reader: the transfer is far from done at the cut.
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    assert!(signalled, "{model}: only {total} bytes came");
+    up.join().unwrap();
+    (f, r, total)
+}
+
+/// What [`cut_download`]'s upstream sends: far more than the buffers hold.
+const CUT_SIZE: usize = 256 << 20;
 
 /// Idle forwarded connections hold no grown splice pipe (issue 19, item
 /// 6): a pipe grows only while bytes stream through it and shrinks before
@@ -1246,45 +1258,16 @@ fn the_grace_period_ends_an_upstream_handshake_under_way() {
 /// sockets closed with a FIN when the process exited).
 #[test]
 fn a_transfer_cut_by_a_second_ctrl_c_is_reset() {
-    const SIZE: usize = 256 << 20;
     for model in MODELS {
-        let (l, a) = upstream();
-        let mut f = Server::start(&[model, "127.0.0.1:0", "-q", "--forward", &a]);
-        let up = std::thread::spawn(move || {
-            let mut s = accept(&l);
-            let chunk = vec![b'z'; 1 << 20];
-            for _ in 0..SIZE >> 20 {
-                if s.write_all(&chunk).is_err() {
-                    return;
-                }
-            }
+        let (mut f, r, total) = cut_download(model, &[], |f| {
+            f.signal(libc::SIGINT);
+            std::thread::sleep(Duration::from_millis(100));
+            f.signal(libc::SIGINT);
         });
-        let c = TcpStream::connect(f.addr()).unwrap();
-        c.set_read_timeout(Some(T)).unwrap();
-        let mut buf = vec![0u8; 16 * 1024];
-        let mut total = 0usize;
-        let mut signalled = false;
-        let r = loop {
-            match (&c).read(&mut buf) {
-                Ok(0) => break Ok(()),
-                Ok(n) => total += n,
-                Err(e) => break Err(e),
-            }
-            if !signalled && total >= 1 << 20 {
-                signalled = true;
-                f.signal(libc::SIGINT);
-                std::thread::sleep(Duration::from_millis(100));
-                f.signal(libc::SIGINT);
-            }
-            // A slow reader: the transfer is far from done at the cut.
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        assert!(signalled, "{model}: only {total} bytes came");
         assert!(
             matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
-            "{model}: the client's read ended with {r:?} after {total} of {SIZE} bytes, not a reset"
+            "{model}: the client's read ended with {r:?} after {total} of {CUT_SIZE} bytes, not a reset"
         );
         assert_eq!(f.wait(), Some(130), "{model}");
-        up.join().unwrap();
     }
 }
