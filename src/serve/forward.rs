@@ -42,8 +42,6 @@ pub(super) struct Forwarded {
     /// Both directions and their rules (from the connect on, so its
     /// clock starts with the connection, as the client's does).
     bridge: Bridge,
-    /// When the connect gives up.
-    deadline: Instant,
     /// The bridge's deadline waiting in the loop's heap, if any: one at a
     /// time, however many events the open direction brings.
     timer: Option<Instant>,
@@ -163,7 +161,6 @@ impl EventLoop {
                     target: target.clone(),
                     up,
                     bridge: Bridge::new(splice, rules, now),
-                    deadline: now + target.timeout,
                     timer: None,
                     cut: false,
                 }));
@@ -377,9 +374,9 @@ impl EventLoop {
         let mut every = None;
         for (id, c) in &self.conns {
             if let Some(f) = &c.fwd {
-                if matches!(f.up, UpstreamStage::Connecting(_)) {
+                if let UpstreamStage::Connecting(connector) = &f.up {
                     every = Some(check_every(f.target.timeout));
-                    if now >= f.deadline {
+                    if connector.deadline().is_some_and(|d| now >= d) {
                         self.again.push(*id);
                     }
                 }
