@@ -80,10 +80,8 @@ struct Pool {
 }
 
 pub fn run(cfg: servers::Config) -> Result<()> {
-    // The cut's pipe, which every worker's relay polls, is made now, with
-    // the server's other descriptors, not by the first relay: a server's
-    // descriptors do not grow with what it has served.
-    crate::relay::polled::cut_signal();
+    // The cut's pipe, which every worker's relay polls.
+    crate::relay::polled::make_cut_pipe();
     let mut server = servers::setup(cfg)?;
     let mut acc = Acceptor::new(&mut server)?;
     let (tx, rx) = mpsc::channel::<Msg>();

@@ -40,6 +40,13 @@ fn cut_pipe() -> Option<&'static (OwnedFd, OwnedFd)> {
     CUT.get_or_init(|| crate::sys::pipe().ok()).as_ref()
 }
 
+/// Make the cut's pipe now (thread-serve, at its start, with its other
+/// descriptors), rather than in the first relay: a server's descriptors
+/// do not grow with what it has served.
+pub fn make_cut_pipe() {
+    cut_pipe();
+}
+
 /// The descriptor a relay polls to learn of a cut (`None`: no pipe could
 /// be made, and relays end by their sockets alone).
 pub(super) fn cut_fd() -> Option<RawFd> {
