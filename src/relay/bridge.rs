@@ -14,6 +14,10 @@
 //! its quiet ([`Rules::quiet`]) is its end; no traffic either way for the
 //! idle timeout ends both with a FIN; a reset or failure on either side
 //! resets both.
+//!
+//! A port whose layer waits on time (a rate limit: see
+//! [`Port::held`]) is not watched while held: its moment joins the
+//! deadline the step answers, and at that moment it is tried again.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -183,8 +187,14 @@ impl Bridge {
                 }
             }
         };
-        let up_ready = ready.client.read || ready.upstream.write;
-        let down_ready = ready.upstream.read || ready.client.write;
+        // A port a layer held by time is tried once its moment has come,
+        // whatever the driver saw ready (it was not asked to watch it).
+        let due = |at: Option<Instant>| at.is_some_and(|at| now >= at);
+        let (held_c, held_u) = (client.held(), up.held());
+        let up_ready =
+            ready.client.read || ready.upstream.write || due(held_c.read) || due(held_u.write);
+        let down_ready =
+            ready.upstream.read || ready.client.write || due(held_u.read) || due(held_c.write);
         let moved = flush(client)
             .and_then(|_| flush(up))
             .and_then(|_| match up_ready {
@@ -245,14 +255,29 @@ impl Bridge {
         if self.halves_done() && !client.holds_output() && !up.holds_output() {
             return Ok(Next::Done);
         }
+        // What a layer holds by time is waited for until its moment, not
+        // by the descriptor's readiness.
+        let (held_c, held_u) = (client.held(), up.held());
+        let (up_reads, up_writes) = (self.to_up.wants_read(), self.to_up.wants_write());
+        let (down_reads, down_writes) = (self.to_down.wants_read(), self.to_down.wants_write());
+        for (wanted, at) in [
+            (up_reads, held_c.read),
+            (up_writes, held_u.write),
+            (down_reads, held_u.read),
+            (down_writes, held_c.write),
+        ] {
+            if let (true, Some(at)) = (wanted, at) {
+                deadline = earliest(deadline, at);
+            }
+        }
         Ok(Next::Wait(Wait {
             client: Interest {
-                read: self.to_up.wants_read(),
-                write: self.to_down.wants_write() || client.holds_output(),
+                read: up_reads && held_c.read.is_none(),
+                write: (down_writes && held_c.write.is_none()) || client.holds_output(),
             },
             upstream: Interest {
-                read: self.to_down.wants_read(),
-                write: self.to_up.wants_write() || up.holds_output(),
+                read: down_reads && held_u.read.is_none(),
+                write: (up_writes && held_u.write.is_none()) || up.holds_output(),
             },
             deadline,
             again: a.more || b.more,

@@ -17,6 +17,7 @@
 
 use std::io;
 use std::os::fd::BorrowedFd;
+use std::time::Instant;
 
 use super::HalfError;
 use super::pipes::{self, Pipe};
@@ -63,6 +64,74 @@ pub trait Port {
     /// driver then waits for it to be writable).
     fn holds_output(&self) -> bool {
         false
+    }
+    /// Until when a layer that waits on time (a rate limit, a delay)
+    /// holds this port's reads or writes: till then they answer
+    /// `WouldBlock` whatever the descriptor's readiness says, so a driver
+    /// waits for that moment, not for the descriptor (a level-triggered
+    /// poll would spin on a readable socket the layer will not read).
+    fn held(&self) -> Held {
+        Held::default()
+    }
+}
+
+/// A port lent: a layer may wrap a borrowed one (a test's scripted end).
+impl<T: Port + ?Sized> Port for &T {
+    fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        (**self).read(buf)
+    }
+    fn write(&self, data: &[u8]) -> io::Result<usize> {
+        (**self).write(data)
+    }
+    fn max_chunk(&self) -> usize {
+        (**self).max_chunk()
+    }
+    fn is_dgram(&self) -> bool {
+        (**self).is_dgram()
+    }
+    fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
+        (**self).plain_fd()
+    }
+    fn check_end(&self) -> io::Result<()> {
+        (**self).check_end()
+    }
+    fn shut_write(&self) {
+        (**self).shut_write()
+    }
+    fn reset_on_close(&self) {
+        (**self).reset_on_close()
+    }
+    fn flush(&self) -> io::Result<()> {
+        (**self).flush()
+    }
+    fn holds_output(&self) -> bool {
+        (**self).holds_output()
+    }
+    fn held(&self) -> Held {
+        (**self).held()
+    }
+}
+
+/// Until when a port's reads and writes are held by time (see
+/// [`Port::held`]); `None`: they wait for the descriptor alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Held {
+    pub read: Option<Instant>,
+    pub write: Option<Instant>,
+}
+
+impl Held {
+    /// Two layers' holds, one over the other: an operation goes on once
+    /// both let it, at the later moment.
+    pub fn and(self, other: Held) -> Held {
+        let later = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        Held {
+            read: later(self.read, other.read),
+            write: later(self.write, other.write),
+        }
     }
 }
 
