@@ -47,6 +47,10 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l reply -d 'Send
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line, so the address and sockcat\'s options go before it. A quoted command line (\'cat -n\') is split on whitespace, as ncat does (no shell), when it is the only word' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l forward -d 'Connect to ADDR for each connection (each peer\'s session on a datagram socket) and relay bytes both ways; each side\'s FIN travels on its own' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l rate -d 'With --forward: cap each forwarded stream connection at RATE bytes per second each way --fault-dir names (64k, 1M: k is 1024, M 1048576; /s may follow), with a burst of a tenth of a second\'s worth unless :BURST says (1M:256k)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l fault-dir -d 'With a fault: the way it acts: up (the client\'s bytes to the upstream), down, or both' -r -f -a "up\t'The client\'s bytes to the upstream'
+down\t'The upstream\'s bytes to the client'
+both\t'Both ways'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l cert -d 'The server\'s certificate chain (PEM); without it a fresh self-signed one is made at start and its fingerprint printed' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l key -d 'The key of --cert (PEM: PKCS#8, SEC1 or RSA)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l save-cert -d 'Write the generated certificate to FILE, for the next start\'s --cert (with --save-key)' -r -F
@@ -92,6 +96,10 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l reply -d 
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line, so the address and sockcat\'s options go before it. A quoted command line (\'cat -n\') is split on whitespace, as ncat does (no shell), when it is the only word' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l forward -d 'Connect to ADDR for each connection (each peer\'s session on a datagram socket) and relay bytes both ways; each side\'s FIN travels on its own' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l rate -d 'With --forward: cap each forwarded stream connection at RATE bytes per second each way --fault-dir names (64k, 1M: k is 1024, M 1048576; /s may follow), with a burst of a tenth of a second\'s worth unless :BURST says (1M:256k)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l fault-dir -d 'With a fault: the way it acts: up (the client\'s bytes to the upstream), down, or both' -r -f -a "up\t'The client\'s bytes to the upstream'
+down\t'The upstream\'s bytes to the client'
+both\t'Both ways'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l cert -d 'The server\'s certificate chain (PEM); without it a fresh self-signed one is made at start and its fingerprint printed' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l key -d 'The key of --cert (PEM: PKCS#8, SEC1 or RSA)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l save-cert -d 'Write the generated certificate to FILE, for the next start\'s --cert (with --save-key)' -r -F
@@ -136,6 +144,10 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l reply -
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l exec -d 'Run PROG with the connection as its stdin and stdout (no shell); takes the rest of the line, so the address and sockcat\'s options go before it. A quoted command line (\'cat -n\') is split on whitespace, as ncat does (no shell), when it is the only word' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l forward -d 'Connect to ADDR for each connection (each peer\'s session on a datagram socket) and relay bytes both ways; each side\'s FIN travels on its own' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l rate -d 'With --forward: cap each forwarded stream connection at RATE bytes per second each way --fault-dir names (64k, 1M: k is 1024, M 1048576; /s may follow), with a burst of a tenth of a second\'s worth unless :BURST says (1M:256k)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l fault-dir -d 'With a fault: the way it acts: up (the client\'s bytes to the upstream), down, or both' -r -f -a "up\t'The client\'s bytes to the upstream'
+down\t'The upstream\'s bytes to the client'
+both\t'Both ways'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l cert -d 'The server\'s certificate chain (PEM); without it a fresh self-signed one is made at start and its fingerprint printed' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l key -d 'The key of --cert (PEM: PKCS#8, SEC1 or RSA)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l save-cert -d 'Write the generated certificate to FILE, for the next start\'s --cert (with --save-key)' -r -F

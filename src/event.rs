@@ -239,6 +239,22 @@ impl Log {
         }
     }
 
+    /// A fault (a layer on a forwarded connection, such as `--rate`)
+    /// applied to the connection from `peer` (`-v`): `what` in words,
+    /// `fields` its JSON fields (`fault`, `direction`, its settings).
+    pub fn fault(&self, peer: &str, what: &str, fields: Value) {
+        if self.level >= Level::Verbose {
+            self.emit(format_args!("{peer}: {what}"), || {
+                let mut v = json!({"event": "fault", "peer": peer});
+                if let (Value::Object(m), Value::Object(f)) = (&mut v, fields) {
+                    m.extend(f);
+                }
+                place(&mut v, "", None, peer);
+                v
+            });
+        }
+    }
+
     /// `send -v`: the connection is up, from this local address (to the
     /// proxy, when it goes through one).
     pub fn connected(&self, kind: Kind, addr: &str, local: &str, proxy: Option<&str>) {

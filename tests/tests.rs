@@ -10,6 +10,7 @@ mod bulk;
 mod datagram;
 mod demo;
 mod extras;
+mod faults;
 mod forward;
 mod generated;
 mod handlers;

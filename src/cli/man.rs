@@ -177,6 +177,7 @@ pub fn trailer(page: &str) -> String {
     if page == "sockcat" || page.ends_with("serve") {
         out.push_str(DATAGRAMS);
         out.push_str(FORWARDING);
+        out.push_str(super::faults::MAN);
         out.push_str(ACTIVATION);
         out.push_str(ENVIRONMENT);
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub mod config;
+pub mod faults;
 pub mod man;
 pub mod netcat;
 
@@ -260,6 +261,9 @@ pub struct ServerArgs {
 
     #[command(flatten)]
     pub handler: HandlerArgs,
+
+    #[command(flatten)]
+    pub faults: faults::FaultArgs,
 
     #[command(flatten)]
     pub tls: ServerTlsArgs,

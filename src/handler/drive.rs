@@ -12,6 +12,7 @@ use super::forward::{self, Forward, Upstream};
 use super::{End, Served, Session, Spec, Talk, exec};
 use crate::event::ConnStats;
 use crate::output::hex_to_stderr;
+use crate::relay::layers::ConnLayers;
 use crate::relay::{RelaySocket, polled, program};
 use crate::transport::{Dgram, Endpoint, ReplyTo, Stream};
 
@@ -240,6 +241,7 @@ fn forward_stream(
     // of the grace period) is a reset, never a FIN that looks like an
     // empty answer.
     stream.reset_on_close();
+    let layers = ConnLayers::start(&f.layers, &d.log, peer, std::time::Instant::now());
     let up = match f.connect_until(polled::cut_signal()) {
         Ok(up) => up,
         Err(m) => return Err(End::Forward(m)),
@@ -255,6 +257,7 @@ fn forward_stream(
         label: &label,
         quiet: forward::DGRAM_QUIET,
         half_close: f.half_close,
+        layers: &layers,
     };
     let (moved, via, end) = polled::bridge(stream, side, opts);
     tally.bytes_in = moved.up;

@@ -42,6 +42,8 @@ pub struct Forward {
     pub timeout: Duration,
     /// After one direction's end, how long the other may stay quiet.
     pub half_close: Duration,
+    /// The layers on each stream connection (`--rate`).
+    pub layers: crate::relay::layers::Layers,
 }
 
 /// A forwarder's connection to its target.

@@ -20,14 +20,19 @@
 //!   to stdout.
 //! * [`dgram_session`]: a forwarded datagram peer's session, in every
 //!   model: driven by the loop, or on a worker fed through an inbox.
+//! * [`layers`]: the layers on a forwarded connection and the one place
+//!   its two ports are built, for every model; [`rate`] the first layer
+//!   (`--rate`).
 
 pub mod bridge;
 pub mod dgram_session;
 pub mod half;
+pub mod layers;
 pub mod nonblocking;
 pub mod pipes;
 pub mod polled;
 pub mod program;
+pub mod rate;
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;

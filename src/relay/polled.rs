@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::bridge::{Bridge, Interest, Next, Ready, Rules};
 use super::half::{self, Half, Port};
+use super::layers::ConnLayers;
 use super::{ByteCounts, RelayEnd, RelaySocket, pipes};
 use crate::event::Via;
 use crate::sys::PollWant;
@@ -89,6 +90,8 @@ pub struct BridgeOpts<'a> {
     /// After one direction has ended, how long the other's source may stay
     /// quiet before the bridge ends.
     pub half_close: Duration,
+    /// The connection's layers (`--rate`), over both sockets.
+    pub layers: &'a ConnLayers,
 }
 
 /// Forward between `peer` and `up` until both directions have ended (see
@@ -99,21 +102,27 @@ pub fn bridge(
     up: RelaySocket<'_>,
     o: BridgeOpts<'_>,
 ) -> (ByteCounts, Via, Option<RelayEnd>) {
-    let (client, up) = (Cuttable(RelaySocket::Stream(peer)), Cuttable(up));
+    let (client_socket, up_socket) = (RelaySocket::Stream(peer), up);
+    // The ports the bridge steps: each socket, cut by the cut, under the
+    // connection's layers (built afresh for each step's moment).
+    let ports = |now| {
+        o.layers
+            .ports(Cuttable(client_socket), Cuttable(up_socket), now)
+    };
+    let (client, up) = ports(Instant::now());
     let splice = half::may_splice(&client, &up, o.hex);
     let via = if splice { Via::Splice } else { Via::Copy };
-    if let Err(e) = client
-        .0
+    if let Err(e) = client_socket
         .set_nonblocking(true)
-        .and_then(|_| up.0.set_nonblocking(true))
+        .and_then(|_| up_socket.set_nonblocking(true))
     {
         return (ByteCounts::default(), via, Some(RelayEnd::Endpoint(e)));
     }
     // Until both directions end cleanly, a close (this process killed,
     // the bridge failing) is a reset: bytes may be owed, and a FIN would
     // make a cut transfer look complete.
-    client.0.reset_on_close();
-    up.0.reset_on_close();
+    client_socket.reset_on_close();
+    up_socket.reset_on_close();
     let rules = Rules {
         idle: o.idle,
         half_close: o.half_close,
@@ -129,7 +138,9 @@ pub fn bridge(
     // saw ready.
     let mut ready = Ready::ALL;
     let end = loop {
-        let w = match b.step(&client, &up, &mut buf, hex, ready, Instant::now()) {
+        let now = Instant::now();
+        let (client, up) = ports(now);
+        let w = match b.step(&client, &up, &mut buf, hex, ready, now) {
             Ok(Next::Done) => break None,
             Ok(Next::Wait(w)) => w,
             Err(end) => break Some(end),
@@ -147,8 +158,8 @@ pub fn bridge(
             .deadline
             .map(|d| d.saturating_duration_since(Instant::now()));
         let mut fds = [
-            want(client.0.poll_fd(), w.client),
-            want(up.0.poll_fd(), w.upstream),
+            want(client_socket.poll_fd(), w.client),
+            want(up_socket.poll_fd(), w.upstream),
             want(
                 cut.unwrap_or(-1),
                 Interest {
@@ -173,10 +184,10 @@ pub fn bridge(
     if !matches!(end, Some(RelayEnd::Endpoint(_) | RelayEnd::Program(_))) {
         // Both directions ended (by FIN, or by a timeout that sent one):
         // the close is a FIN again, lingering as a close should.
-        client.0.fin_on_close();
-        up.0.fin_on_close();
+        client_socket.fin_on_close();
+        up_socket.fin_on_close();
     }
-    let _ = client.0.set_nonblocking(false);
+    let _ = client_socket.set_nonblocking(false);
     (b.moved(), b.via(), end)
 }
 
@@ -236,6 +247,7 @@ pub fn linger_close(peer: &Stream) {
 
 /// A bridge's side, whose end of stream after a cut is the cut (an
 /// error: both sides reset), never a FIN passed on.
+#[derive(Clone, Copy)]
 struct Cuttable<'a>(RelaySocket<'a>);
 
 impl Port for Cuttable<'_> {

@@ -28,6 +28,7 @@ use crate::handler::End;
 use crate::handler::forward::{DGRAM_QUIET, Forward};
 use crate::relay::RelaySocket;
 use crate::relay::bridge::{Bridge, Next, Ready, Rules};
+use crate::relay::layers::ConnLayers;
 use crate::servers::token::{self, PART_UPSTREAM};
 use crate::transport::{self, Connector, Stream, Target, Upstream};
 
@@ -42,6 +43,8 @@ pub(super) struct Forwarded {
     /// Both directions and their rules (from the connect on, so its
     /// clock starts with the connection, as the client's does).
     bridge: Bridge,
+    /// Its layers (`--rate`), over both sockets at each step.
+    layers: ConnLayers,
     /// The bridge's deadline waiting in the loop's heap, if any: one at a
     /// time, however many events the open direction brings.
     timer: Option<Instant>,
@@ -143,6 +146,8 @@ impl EventLoop {
         if self.connect_check.is_none() {
             self.connect_check = Some(now + check_every(target.timeout));
         }
+        let log = &self.server.settings.log;
+        let layers = ConnLayers::start(&target.layers, log, &c.peer, now);
         match self.first_up(target, id, now) {
             Ok(up) => {
                 // Splicing where the bytes pass as they are (the halves
@@ -161,6 +166,7 @@ impl EventLoop {
                     target: target.clone(),
                     up,
                     bridge: Bridge::new(splice, rules, now),
+                    layers,
                     timer: None,
                     cut: false,
                 }));
@@ -327,7 +333,7 @@ impl EventLoop {
             Upstream::Stream(s) => RelaySocket::Stream(s),
             Upstream::Dgram(d) => RelaySocket::Dgram(d),
         };
-        let client = RelaySocket::Stream(&c.stream);
+        let (client, up) = f.layers.ports(RelaySocket::Stream(&c.stream), up, now);
         // The peer's name only for --hex: this runs on every event.
         let label = self.server.settings.drive.hex.then(|| c.peer.to_string());
         let next = f

@@ -87,6 +87,7 @@ fn a_panicking_forwarded_connection_is_reset_both_ways() {
         opts: crate::transport::Opts::default(),
         timeout: Duration::from_secs(5),
         half_close: Duration::from_secs(5),
+        layers: Default::default(),
     };
     let mut lp = a_loop(Spec::Forward(Arc::new(target)));
     let front = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -24,6 +24,8 @@ use crate::event::{Level, Log};
 use crate::handler::Spec;
 use crate::handler::drive::Drive;
 use crate::handler::forward::Forward;
+use crate::relay::layers::{Direction, Layers};
+use crate::relay::rate::Rate;
 use crate::send::{self, Input, Plan, SendMode, load, progress};
 use crate::servers;
 use crate::transport::{Opts, tls};
@@ -181,6 +183,12 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
     {
         return Err(Error::usage("--sh-exec needs a command line"));
     }
+    if args.faults.fault.rate.is_some() && args.handler.forward.is_none() {
+        // (clap's `requires` lets it pass beside another handler's flag.)
+        return Err(Error::usage(
+            "--rate acts on forwarded connections: it needs --forward ADDR",
+        ));
+    }
     let mut spec = handler(&args.handler, broker);
     if let Spec::Exec(argv) = &spec {
         if let Some(words) = split_one_word(argv) {
@@ -294,6 +302,11 @@ pub fn by_kind(plan: &mut Server, kind: Kind) -> Result<()> {
     tls_kind(plan.tls.is_some(), kind)?;
     if let Handler::Forward(up) = &plan.handler {
         let target = &up.forward.addr;
+        if kind.is_datagram() && up.forward.layers != Layers::default() {
+            return Err(Error::usage(format!(
+                "--rate acts on stream connections; a {kind} server forwards datagrams"
+            )));
+        }
         if kind.is_datagram() && !target.is_datagram() {
             return Err(Error::usage(format!(
                 "--forward {target}: a {kind} server forwards datagrams to a datagram address \
@@ -406,7 +419,7 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
     let tls_spec = client_tls(&verify, &target, "--forward")?;
     let shown = if tls { format!("tls://{shown}") } else { shown };
     let forward = Forward {
-        addr: target,
+        addr: target.clone(),
         shown: shown.into(),
         opts,
         timeout: args
@@ -415,6 +428,7 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
         half_close: args
             .half_close_timeout
             .unwrap_or(crate::handler::forward::HALF_CLOSE_TIMEOUT),
+        layers: layers(&args.faults, &target)?,
     };
     Ok(Upstream {
         forward,
@@ -423,6 +437,34 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
             tls: tls_spec,
         },
     })
+}
+
+/// The faults (`--rate`, `--fault-dir`) as the forwarded connections'
+/// layers. They act on streams: a datagram upstream is refused here, a
+/// datagram server by [`by_kind`].
+fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
+    use super::faults::FaultDir;
+    let layers = Layers {
+        rate: f.fault.rate.map(|r| match r.burst {
+            Some(burst) => Rate {
+                per_sec: r.per_sec,
+                burst,
+            },
+            None => Rate::new(r.per_sec),
+        }),
+        dir: match f.fault_dir {
+            FaultDir::Up => Direction::Up,
+            FaultDir::Down => Direction::Down,
+            FaultDir::Both => Direction::Both,
+        },
+    };
+    if layers != Layers::default() && target.is_datagram() {
+        return Err(Error::usage(format!(
+            "--rate acts on stream connections; {target} is a {} address",
+            target.kind()
+        )));
+    }
+    Ok(layers)
 }
 
 /// `--source`: `HOST:PORT`, `:PORT` or `HOST` (an IP address).

@@ -505,6 +505,12 @@ Text: \fBgot datagram from PEER\fR.
 \fBtrue\fR when a TLS server closed without close_notify, \fBfalse\fR
 otherwise (see TLS).
 .TP
+.B fault
+\fBpeer\fR, \fBfault\fR (\fBrate\fR), \fBdirection\fR (\fBup\fR,
+\fBdown\fR or \fBboth\fR) and the fault's settings (\fBbytes_per_sec\fR,
+\fBburst\fR): a fault applied to a forwarded connection, as it begins
+(\fB\-v\fR; see FAULTS). Text: \fBPEER: rate 64KiB/s up\fR.
+.TP
 .B connected
 \fBtransport\fR, \fBaddress\fR, \fBlocal\fR: \fBsend \-v\fR is connected
 (text: \fBconnected to ADDR (from LOCAL)\fR); its \fBclosed\fR event follows

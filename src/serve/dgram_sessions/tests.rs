@@ -26,6 +26,7 @@ fn a_panic_ends_its_datagram_session_alone() {
         opts: Default::default(),
         timeout: Duration::from_secs(5),
         half_close: Duration::from_secs(5),
+        layers: Default::default(),
     });
     let mut lp = super::super::tests::a_loop(Spec::Forward(target.clone()));
     let listen = Addr::Inet {

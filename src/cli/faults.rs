@@ -1,0 +1,143 @@
+//! The fault flags of a forwarding server (issue 23: a forwarder that
+//! makes the network misbehave on purpose), their parsers, and the man
+//! pages' FAULTS section. Each fault is a layer on a forwarded connection
+//! (`relay::layers`); `cli::config` turns these flags into its `Layers`.
+
+use clap::{Args, ValueEnum};
+
+/// Faults on every forwarded connection, and the way they act.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FaultArgs {
+    #[command(flatten)]
+    pub fault: Faults,
+
+    /// With a fault: the way it acts: up (the client's bytes to the upstream), down, or both
+    #[arg(long, value_enum, value_name = "WAY", default_value_t = FaultDir::Both, requires = "fault")]
+    pub fault_dir: FaultDir,
+}
+
+/// The faults (the group `--fault-dir` needs one of). Each needs
+/// `--forward`.
+#[derive(Debug, Args, Clone, Default)]
+#[group(id = "fault", multiple = true)]
+pub struct Faults {
+    /// With --forward: cap each forwarded stream connection at RATE bytes per second each way --fault-dir names (64k, 1M: k is 1024, M 1048576; /s may follow), with a burst of a tenth of a second's worth unless :BURST says (1M:256k)
+    #[arg(long, value_name = "RATE[:BURST]", value_parser = parse_rate, requires = "forward")]
+    pub rate: Option<RateArg>,
+}
+
+/// `--fault-dir`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum FaultDir {
+    /// The client's bytes to the upstream
+    Up,
+    /// The upstream's bytes to the client
+    Down,
+    /// Both ways
+    #[default]
+    Both,
+}
+
+/// `--rate RATE[:BURST]`, in bytes (the burst `None`: the default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateArg {
+    pub per_sec: u64,
+    pub burst: Option<u64>,
+}
+
+/// `RATE[/s][:BURST]`: each a size (see [`parse_size`]), more than 0.
+fn parse_rate(s: &str) -> Result<RateArg, String> {
+    let (rate, burst) = match s.split_once(':') {
+        Some((r, b)) => (r, Some(b)),
+        None => (s, None),
+    };
+    let rate = rate.strip_suffix("/s").unwrap_or(rate);
+    let positive = |what: &str, v: &str| match parse_size(v) {
+        Some(0) => Err(format!("invalid {what} '{v}': must be more than 0")),
+        Some(n) => Ok(n),
+        None => Err(format!(
+            "invalid {what} '{v}': expected bytes such as 512, 64k or 1M"
+        )),
+    };
+    Ok(RateArg {
+        per_sec: positive("rate", rate)?,
+        burst: burst.map(|b| positive("burst", b)).transpose()?,
+    })
+}
+
+/// A size in bytes (`None`: not one): digits with an optional k, M or G (1024, 1024 squared and cubed;
+/// either case, `B` or `iB` may follow), as curl's `--limit-rate` takes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let t = s.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (digits, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], Some(c.to_ascii_lowercase())),
+        _ => (t, None),
+    };
+    let shift = match unit {
+        None => 0,
+        Some('k') => 10,
+        Some('m') => 20,
+        Some('g') => 30,
+        Some(_) => return None,
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
+}
+
+/// The man pages' FAULTS section (the servers' pages).
+pub(super) const MAN: &str = r#".SH FAULTS
+A forwarding server can make the network misbehave on purpose, to test how
+a client (or a server) copes with a slow link. Each fault is an option on
+\fB\-\-forward\fR, applies to every forwarded stream connection (TCP, Unix,
+TLS on either side) in every model, and acts the way
+\fB\-\-fault\-dir\fR names: \fBup\fR (the client's bytes to the upstream),
+\fBdown\fR (the upstream's to the client) or \fBboth\fR (the default).
+\fB\-v\fR says, for each connection, which fault applies
+(\fBPEER: rate 64KiB/s both ways\fR; JSON: \fBevent\fR \fBfault\fR,
+\fBfault\fR, \fBdirection\fR and its settings).
+.TP
+\fB\-\-rate\fR \fIRATE\fR[\fB:\fR\fIBURST\fR]
+Cap the bytes per second each way: \fB64k\fR, \fB1M\fR (k is 1024, M
+1048576; \fB/s\fR may follow). After a quiet spell up to \fIBURST\fR
+bytes go at once (a tenth of a second's worth unless given). What the cap
+holds back stays in the socket, so the sender is slowed by TCP's own
+window: memory stays bounded, never by the data's size. A connection with
+a fault is copied through a buffer (\fBby copy\fR), not spliced.
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("64k"), Some(65536));
+        assert_eq!(parse_size("64K"), Some(65536));
+        assert_eq!(parse_size("64KiB"), Some(65536));
+        assert_eq!(parse_size("1M"), Some(1 << 20));
+        assert_eq!(parse_size("2g"), Some(2 << 30));
+        assert_eq!(parse_size("1MB"), Some(1 << 20));
+        for bad in ["", "k", "1.5M", "-1", "1x", "1 k", "99999999999999999999"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_rate_may_say_per_second_and_its_burst() {
+        let r = |per_sec, burst| Ok(RateArg { per_sec, burst });
+        assert_eq!(parse_rate("64k"), r(65536, None));
+        assert_eq!(parse_rate("64k/s"), r(65536, None));
+        assert_eq!(parse_rate("1M:256k"), r(1 << 20, Some(256 << 10)));
+        assert_eq!(parse_rate("1M/s:1"), r(1 << 20, Some(1)));
+        assert!(parse_rate("0").unwrap_err().contains("more than 0"));
+        assert!(parse_rate("1k:0").unwrap_err().contains("burst"));
+        assert!(parse_rate("fast").unwrap_err().contains("64k"));
+    }
+}

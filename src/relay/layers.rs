@@ -1,0 +1,109 @@
+//! The layers on a forwarded connection (issue 23's faults: a rate limit
+//! now): what the flags ask of every connection ([`Layers`]), one
+//! connection's state ([`ConnLayers`]), and the one place its two
+//! [`Port`]s are built ([`ConnLayers::ports`]), for every model: serve's
+//! loop and `polled::bridge` step a [`Bridge`](super::bridge::Bridge)
+//! over what it returns.
+//!
+//! A layer is a `Port` that wraps the one beneath (in one file beside
+//! this one, as `rate.rs` is) and changes what its reads or writes do. A
+//! layer that waits on time answers `WouldBlock` until its moment and
+//! says when ([`Port::held`]); a layer that sees or holds the bytes
+//! answers `plain_fd() == None`, so the halves copy. With no layer the
+//! ports are the sockets as they are, and splice stays on.
+//!
+//! A new layer: its file, a field in [`Layers`] (set from its flag by
+//! `cli::config`) and in [`ConnLayers`], and its wrapping in
+//! [`ConnLayers::ports`] (the [`Layered`] type names the stack).
+
+use std::fmt::Display;
+use std::time::Instant;
+
+use super::half::Port;
+use super::rate::{self, Bucket, Rated};
+use crate::event::Log;
+
+/// Which way a layer acts (`--fault-dir`): `Up` is the client's bytes to
+/// the upstream, `Down` the upstream's to the client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+    #[default]
+    Both,
+}
+
+impl Direction {
+    pub fn up(self) -> bool {
+        self != Direction::Down
+    }
+
+    pub fn down(self) -> bool {
+        self != Direction::Up
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+            Direction::Both => "both",
+        }
+    }
+}
+
+/// What the flags ask of every forwarded connection: no field set, no
+/// layer (and nothing in the way of splice).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Layers {
+    /// `--rate`: a byte rate each way `dir` names.
+    pub rate: Option<rate::Rate>,
+    /// `--fault-dir`: which way the layers act.
+    pub dir: Direction,
+}
+
+/// One connection's layers: what they keep between steps.
+#[derive(Debug, Default)]
+pub struct ConnLayers {
+    /// `--rate`'s token buckets: the client's bytes to the upstream, the
+    /// upstream's to the client.
+    rate_up: Option<Bucket>,
+    rate_down: Option<Bucket>,
+}
+
+/// The ports a forwarded connection's bridge steps: each socket under
+/// its layers (a layer absent passes everything through).
+pub type Layered<'a, P> = Rated<'a, P>;
+
+impl ConnLayers {
+    /// The layers `l` asks for, begun at `now`, and said to the log for
+    /// the connection from `peer` (`-v`: one line per layer).
+    pub fn start(l: &Layers, log: &Log, peer: impl Display, now: Instant) -> ConnLayers {
+        let bucket = |on: bool| l.rate.filter(|_| on).map(|r| Bucket::new(r, now));
+        let layers = ConnLayers {
+            rate_up: bucket(l.dir.up()),
+            rate_down: bucket(l.dir.down()),
+        };
+        if let Some(r) = l.rate {
+            let (text, fields) = r.describe(l.dir);
+            log.fault(&peer.to_string(), &text, fields);
+        }
+        layers
+    }
+
+    /// The client's and the upstream's ports for a step at `now`, each
+    /// over its socket (`client`, `up`: a driver's own port on it).
+    pub fn ports<'a, P: Port>(
+        &'a self,
+        client: P,
+        up: P,
+        now: Instant,
+    ) -> (Layered<'a, P>, Layered<'a, P>) {
+        // The rate holds the reads of the side whose bytes it limits:
+        // what is not read stays in the socket, whose window slows the
+        // sender, and nothing waits in memory.
+        (
+            Rated::new(client, self.rate_up.as_ref(), now),
+            Rated::new(up, self.rate_down.as_ref(), now),
+        )
+    }
+}
