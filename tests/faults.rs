@@ -234,3 +234,18 @@ fn rate_is_refused_where_it_cannot_act() {
         assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {out}");
     }
 }
+
+/// No cost when unused: a forward with no fault splices, in every model,
+/// and says no fault.
+#[test]
+fn a_forward_without_a_fault_still_splices() {
+    let up = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
+    let msg = random_bytes(1 << 20, 26);
+    for model in MODELS {
+        let f = Server::start(&[model, "127.0.0.1:0", "-v", "--forward", up.addr()]);
+        let got = crate::handlers::exchange(f.addr(), &msg);
+        assert!(got == msg, "{model}: {} of {} bytes", got.len(), msg.len());
+        f.wait_err("by splice");
+        assert!(!f.err().contains("rate"), "{model}: {}", f.err());
+    }
+}

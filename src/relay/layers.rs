@@ -13,7 +13,7 @@
 //! ports are the sockets as they are, and splice stays on.
 //!
 //! A new layer: its file, a field in [`Layers`] (set from its flag by
-//! `cli::config`) and in [`ConnLayers`], and its wrapping in
+//! `cli::config`) and in `State` (what [`ConnLayers`] holds), and its wrapping in
 //! [`ConnLayers::ports`] (the [`Layered`] type names the stack).
 
 use std::fmt::Display;
@@ -61,9 +61,21 @@ pub struct Layers {
     pub dir: Direction,
 }
 
-/// One connection's layers: what they keep between steps.
+impl Layers {
+    /// No layer is asked for (a new layer's field joins this test).
+    pub fn is_empty(&self) -> bool {
+        self.rate.is_none()
+    }
+}
+
+/// One connection's layers: what they keep between steps (`None`: no
+/// layer, and a connection pays one pointer for the seam).
 #[derive(Debug, Default)]
-pub struct ConnLayers {
+pub struct ConnLayers(Option<Box<State>>);
+
+/// The layers' state, for a connection that has any.
+#[derive(Debug)]
+struct State {
     /// `--rate`'s token buckets: the client's bytes to the upstream, the
     /// upstream's to the client.
     rate_up: Option<Bucket>,
@@ -78,8 +90,11 @@ impl ConnLayers {
     /// The layers `l` asks for, begun at `now`, and said to the log for
     /// the connection from `peer` (`-v`: one line per layer).
     pub fn start(l: &Layers, log: &Log, peer: impl Display, now: Instant) -> ConnLayers {
+        if l.is_empty() {
+            return ConnLayers(None);
+        }
         let bucket = |on: bool| l.rate.filter(|_| on).map(|r| Bucket::new(r, now));
-        let layers = ConnLayers {
+        let state = State {
             rate_up: bucket(l.dir.up()),
             rate_down: bucket(l.dir.down()),
         };
@@ -87,7 +102,7 @@ impl ConnLayers {
             let (text, fields) = r.describe(l.dir);
             log.fault(&peer.to_string(), &text, fields);
         }
-        layers
+        ConnLayers(Some(Box::new(state)))
     }
 
     /// The client's and the upstream's ports for a step at `now`, each
@@ -101,9 +116,10 @@ impl ConnLayers {
         // The rate holds the reads of the side whose bytes it limits:
         // what is not read stays in the socket, whose window slows the
         // sender, and nothing waits in memory.
+        let state = self.0.as_deref();
         (
-            Rated::new(client, self.rate_up.as_ref(), now),
-            Rated::new(up, self.rate_down.as_ref(), now),
+            Rated::new(client, state.and_then(|s| s.rate_up.as_ref()), now),
+            Rated::new(up, state.and_then(|s| s.rate_down.as_ref()), now),
         )
     }
 }

@@ -302,7 +302,7 @@ pub fn by_kind(plan: &mut Server, kind: Kind) -> Result<()> {
     tls_kind(plan.tls.is_some(), kind)?;
     if let Handler::Forward(up) = &plan.handler {
         let target = &up.forward.addr;
-        if kind.is_datagram() && up.forward.layers != Layers::default() {
+        if kind.is_datagram() && !up.forward.layers.is_empty() {
             return Err(Error::usage(format!(
                 "--rate acts on stream connections; a {kind} server forwards datagrams"
             )));
@@ -458,7 +458,7 @@ fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
             FaultDir::Both => Direction::Both,
         },
     };
-    if layers != Layers::default() && target.is_datagram() {
+    if !layers.is_empty() && target.is_datagram() {
         return Err(Error::usage(format!(
             "--rate acts on stream connections; {target} is a {} address",
             target.kind()
