@@ -24,6 +24,7 @@ mod datagram;
 mod dgram_sessions;
 mod ending;
 mod forward;
+mod program;
 mod stdin;
 
 use crate::error::{Context, Error, Result};
@@ -31,15 +32,14 @@ use crate::event::ConnStats;
 use crate::handler::broker;
 use crate::handler::{End, Session, Spec, Talk, exec};
 use crate::output::hex_to_stderr;
-use crate::relay::nonblocking::{Pipes, ToStdout};
+use crate::relay::nonblocking::ToStdout;
 use crate::servers::{self, Phase, Server, ServerTotals};
 use crate::transport::{Bound, Dgram, Endpoint, Listener, Stream};
 use datagram::DgramProgram;
+use program::LoopProgram;
 use stdin::{StdinKind, classify_stdin};
 
-use crate::servers::token::{
-    self, LISTEN_BASE, PART_CHILD_IN, PART_CHILD_OUT, PART_SOCKET, STDIN, WAKE,
-};
+use crate::servers::token::{self, LISTEN_BASE, PART_SOCKET, STDIN, WAKE};
 
 /// The loop's one read buffer, shared by every connection.
 const READ_CHUNK: usize = 256 * 1024;
@@ -60,10 +60,11 @@ struct Conn {
     stream: Stream,
     peer: Endpoint,
     session: Option<Session>,
-    /// The program `--exec` started for this connection, its pipes in the loop.
-    /// (Boxed, like the other rarities below: a connection without one
-    /// pays a pointer, which matters for thousands of idle connections.)
-    child: Option<Box<Pipes>>,
+    /// The program `--exec` started for this connection, its pipes and
+    /// their relay in the loop. (Boxed, like the other rarities below: a
+    /// connection without one pays a pointer, which matters for
+    /// thousands of idle connections.)
+    child: Option<Box<LoopProgram>>,
     /// `--forward`'s upstream side.
     fwd: Option<Box<forward::Forwarded>>,
     /// `--once` printing: the peer's bytes go to stdout by splice(2)
@@ -98,10 +99,7 @@ struct Conn {
 impl Conn {
     /// Whether the loop may read more from the peer now.
     fn has_room(&self) -> bool {
-        match &self.child {
-            Some(c) => c.queued() < OUT_LIMIT,
-            None => self.out.len() < OUT_LIMIT,
-        }
+        self.out.len() < OUT_LIMIT
     }
 
     fn done(&self) -> bool {
@@ -113,7 +111,10 @@ impl Conn {
         if let Some(f) = &self.fwd {
             return f.done();
         }
-        self.read_done && self.shut && self.child.as_ref().is_none_or(|c| !c.output_open())
+        if let Some(p) = &self.child {
+            return p.done();
+        }
+        self.read_done && self.shut
     }
 }
 
@@ -372,6 +373,8 @@ impl EventLoop {
         for id in std::mem::take(&mut self.again) {
             if self.sessions.contains_key(&id) {
                 self.drive_session(id);
+            } else if self.dgram_jobs.contains_key(&id) {
+                self.drive_dgram_job(id)?;
             } else {
                 self.drive(id)?;
             }

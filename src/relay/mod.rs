@@ -14,10 +14,11 @@
 //!   it answers what it waits for next.
 //! * [`polled`]: the blocking models' driver (poll(2) on one thread) for
 //!   a bridge, the lingering close every model ends with, and the cut
-//!   thread-serve's hard stop signals; [`program`] a program's pipes
-//!   relayed on the same halves and driver.
-//! * [`nonblocking`]: a program's pipes in the event loop, and `--once`
-//!   to stdout.
+//!   thread-serve's hard stop signals.
+//! * [`program`]: a program's pipes, two halves and the program's rules
+//!   free of I/O waits (stepped by serve's loop), and their poll(2)
+//!   driver for the blocking models and `send --exec`.
+//! * [`nonblocking`]: `--once` to stdout in the event loop.
 //! * [`dgram_session`]: a forwarded datagram peer's session, in every
 //!   model: driven by the loop, or on a worker fed through an inbox.
 //! * [`layers`]: the layers on a forwarded connection and the one place

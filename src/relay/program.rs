@@ -1,12 +1,22 @@
-//! A program's pipes relayed to the peer in the blocking models (and
-//! `send --exec`), on one thread: two [`Half`]s driven by poll(2).
+//! A program's pipes relayed to its peer, written once for every model:
+//! [`ProgramRelay`], two [`Half`]s (the peer → the program's stdin, its
+//! stdout → the peer) and the program's rules, free of waits. Given a
+//! moment at which its ports may be ready, [`ProgramRelay::step`] moves
+//! what it can and answers what each descriptor waits for next and its
+//! deadline, as [`Bridge::step`](super::bridge::Bridge::step) does.
+//! [`pump`] drives it with poll(2) on one thread (the blocking models,
+//! `send --exec`); serve's loop steps it on its events (`serve/program.rs`).
 //!
-//! Two directions, each ending on its own, as tokio's `copy_bidirectional`
-//! does: the peer's FIN closes the program's stdin (a program that stopped
-//! reading gets no more: what the peer still sends is read and dropped);
-//! the program's end of output is our FIN. Then the close lingers: what the
-//! peer sends is still taken for at most [`LINGER`] before the caller
-//! closes.
+//! The rules: two directions, each ending on its own, as tokio's
+//! `copy_bidirectional` does. The peer's FIN closes the program's stdin; a
+//! program that stopped reading gets no more (what the peer still sends
+//! is read and dropped, so the close is no reset); the program's end of
+//! output is our FIN. The peer quiet for the idle timeout while the relay
+//! waits for it ends its input, and the driver stops the program (whose
+//! output's end then ends the relay). A failure on the peer's socket, or
+//! reading the program's output, ends the relay at once: its bytes have
+//! nowhere to go. After the program's output has ended, the peer's
+//! direction runs on until its FIN, or for the linger bound.
 
 use std::cell::RefCell;
 use std::io;
@@ -28,16 +38,227 @@ pub struct PumpOpts {
     pub hex: bool,
 }
 
-/// The program's stdin: closing it is the program's end of input.
-struct Input(RefCell<Option<ChildStdin>>);
+/// The timeouts of a program's relay.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rules {
+    /// The peer's quiet, while the relay waits for it, that ends its input
+    /// and stops the program (`None`: none here; serve's loop applies its
+    /// own to every connection).
+    pub idle: Option<Duration>,
+    /// Once the program's output has ended, how long the peer's direction
+    /// may run on (`None`: until the peer's FIN).
+    pub linger: Option<Duration>,
+}
 
-impl Input {
-    fn fd(&self) -> RawFd {
+/// What the relay waits for before its next step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Wait {
+    pub peer: Interest,
+    /// The program's stdin (write interest only).
+    pub stdin: Interest,
+    /// The program's stdout (read interest only).
+    pub stdout: Interest,
+    /// When to step again even if nothing is ready (a timeout is due).
+    pub deadline: Option<Instant>,
+    /// A direction stopped at its budget: step again at once.
+    pub again: bool,
+    /// The idle timeout ran out in this step: the driver stops the
+    /// program (the end of its output then ends the relay).
+    pub stop_program: bool,
+}
+
+/// What a step leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    Wait(Wait),
+    /// Both directions ended cleanly and everything went out.
+    Done,
+    /// The linger bound ran out before the peer's FIN: the driver closes
+    /// the peer's socket both ways.
+    LingerOver,
+}
+
+/// A program's relay; see the module's comment.
+#[derive(Debug)]
+pub struct ProgramRelay {
+    /// The peer → the program's stdin.
+    inward: Half,
+    /// The program's stdout → the peer.
+    outward: Half,
+    rules: Rules,
+    /// The idle timeout ended the peer's input (it names the end).
+    idled: bool,
+    /// Set when the program's output has ended (with a linger bound).
+    linger_until: Option<Instant>,
+    /// Since when the relay has waited for the peer (the idle timeout).
+    waiting_since: Instant,
+    /// The last byte read from the peer or written to it.
+    last: Instant,
+}
+
+impl ProgramRelay {
+    /// A relay that copies both ways (a pipe is no socket to splice
+    /// between), started at `now`.
+    pub fn new(rules: Rules, now: Instant) -> ProgramRelay {
+        ProgramRelay {
+            inward: Half::new(false),
+            outward: Half::new(false),
+            rules,
+            idled: false,
+            linger_until: None,
+            waiting_since: now,
+            last: now,
+        }
+    }
+
+    /// Driven by a level-triggered wait: see [`Half::level_triggered`].
+    pub fn level_triggered(mut self) -> ProgramRelay {
+        self.inward.level_triggered();
+        self.outward.level_triggered();
+        self
+    }
+
+    /// What moved: read from the peer, written to the peer.
+    pub fn moved(&self) -> ByteCounts {
+        ByteCounts {
+            up: self.inward.read(),
+            down: self.outward.moved(),
+        }
+    }
+
+    /// The last traffic with the peer, either way.
+    pub fn last_traffic(&self) -> Instant {
+        self.last
+    }
+
+    /// The program's output has ended (and was passed on as our FIN).
+    pub fn output_ended(&self) -> bool {
+        self.outward.is_done()
+    }
+
+    /// Move what can move at `now`, then answer what to wait for, or how
+    /// the relay ended. `hex` names the peer in hex dumps (`--hex`).
+    pub fn step(
+        &mut self,
+        peer: &impl Port,
+        stdin: &impl Port,
+        stdout: &impl Port,
+        scratch: &mut Vec<u8>,
+        hex: Option<&str>,
+        now: Instant,
+    ) -> Result<Next, RelayEnd> {
+        let dump = |dir: char| {
+            move |off: u64, data: &[u8]| {
+                if let Some(l) = hex {
+                    hex_to_stderr(l, dir, off, data);
+                }
+            }
+        };
+        let before = self.moved();
+        let _ = peer.flush();
+        let mut more = false;
+        match self.inward.pump(peer, stdin, scratch, dump('<')) {
+            // A program that stopped reading gets no more; what the peer
+            // still sends is read and dropped, so the close is no reset.
+            Err(HalfError::Write(_)) => {
+                self.inward.discard();
+                stdin.shut_write();
+            }
+            Err(HalfError::Read(e)) => return Err(self.fail(stdin, RelayEnd::Endpoint(e))),
+            Ok(p) => more |= p.more,
+        }
+        match self.outward.pump(stdout, peer, scratch, dump('>')) {
+            Err(HalfError::Read(e)) => return Err(self.fail(stdin, RelayEnd::Program(e))),
+            Err(HalfError::Write(e)) => return Err(self.fail(stdin, RelayEnd::Endpoint(e))),
+            Ok(p) => more |= p.more,
+        }
+        if self.moved() != before {
+            self.last = now;
+        }
+        if let (true, None, Some(linger)) =
+            (self.outward.is_done(), self.linger_until, self.rules.linger)
+        {
+            // The program is done talking (its end was our FIN): the
+            // peer's direction runs on until its FIN or the linger bound.
+            self.linger_until = Some(now + linger);
+        }
+        if !self.inward.wants_read() {
+            // The peer's quiet counts only while we wait for it.
+            self.waiting_since = now;
+        }
+        let mut stop_program = false;
+        if let Some(idle) = self.rules.idle.filter(|_| self.inward.wants_read()) {
+            if now >= self.waiting_since + idle {
+                self.idled = true;
+                stop_program = true;
+                self.inward.stop();
+                stdin.shut_write();
+            }
+        }
+        if self.inward.is_done() && self.outward.is_done() && !peer.holds_output() {
+            return match self.idled {
+                true => Err(RelayEnd::Idle),
+                false => Ok(Next::Done),
+            };
+        }
+        if self.linger_until.is_some_and(|t| now >= t) {
+            self.inward.stop();
+            stdin.shut_write();
+            return match self.idled {
+                true => Err(RelayEnd::Idle),
+                false => Ok(Next::LingerOver),
+            };
+        }
+        let mut deadline = self.linger_until;
+        if let Some(idle) = self.rules.idle.filter(|_| self.inward.wants_read()) {
+            let at = self.waiting_since + idle;
+            deadline = Some(deadline.map_or(at, |d| d.min(at)));
+        }
+        Ok(Next::Wait(Wait {
+            peer: Interest {
+                read: self.inward.wants_read(),
+                write: self.outward.wants_write() || peer.holds_output(),
+            },
+            stdin: Interest {
+                read: false,
+                write: self.inward.wants_write(),
+            },
+            stdout: Interest {
+                read: self.outward.wants_read(),
+                write: false,
+            },
+            deadline,
+            again: more,
+            stop_program,
+        }))
+    }
+
+    /// End both directions at once (the program's stdin closes, its
+    /// EOF); an idle timeout that came first names the end.
+    fn fail(&mut self, stdin: &impl Port, end: RelayEnd) -> RelayEnd {
+        self.inward.stop();
+        self.outward.stop();
+        stdin.shut_write();
+        if self.idled { RelayEnd::Idle } else { end }
+    }
+}
+
+/// The program's stdin: closing it is the program's end of input.
+#[derive(Debug)]
+pub struct ProgramStdin(RefCell<Option<ChildStdin>>);
+
+impl ProgramStdin {
+    pub fn new(s: ChildStdin) -> ProgramStdin {
+        ProgramStdin(RefCell::new(Some(s)))
+    }
+
+    /// Its descriptor, or -1 once it is closed (poll(2) skips it).
+    pub fn fd(&self) -> RawFd {
         self.0.borrow().as_ref().map_or(-1, |s| s.as_raw_fd())
     }
 }
 
-impl Port for Input {
+impl Port for ProgramStdin {
     fn read(&self, _: &mut [u8]) -> io::Result<Option<usize>> {
         Ok(None)
     }
@@ -53,9 +274,10 @@ impl Port for Input {
 }
 
 /// The program's stdout.
-struct Output(ChildStdout);
+#[derive(Debug)]
+pub struct ProgramStdout(pub ChildStdout);
 
-impl Port for Output {
+impl Port for ProgramStdout {
     fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         crate::sys::read(&self.0, buf).map(|n| (n > 0).then_some(n))
     }
@@ -85,145 +307,48 @@ pub fn pump(
     if let Err(e) = ready {
         return (ByteCounts::default(), Some(RelayEnd::Endpoint(e)));
     }
-    let (input, output) = (Input(RefCell::new(Some(to_prog))), Output(from_prog));
-    let mut pump = Pump {
-        inward: Half::new(false),
-        outward: Half::new(false),
-        up_end: None,
-        down_end: None,
-        linger_until: None,
-        waiting_since: Instant::now(),
+    let (stdin, stdout) = (ProgramStdin::new(to_prog), ProgramStdout(from_prog));
+    let rules = Rules {
+        idle: o.idle,
+        linger: Some(LINGER),
     };
+    let mut relay = ProgramRelay::new(rules, Instant::now()).level_triggered();
     let mut on_idle = Some(on_idle);
     let mut buf = Vec::new();
-    let hex = |dir: char| {
-        move |off: u64, data: &[u8]| {
-            if o.hex {
-                hex_to_stderr(label, dir, off, data);
-            }
-        }
-    };
-    loop {
+    let hex = o.hex.then_some(label);
+    let end = loop {
         let now = Instant::now();
-        let _ = side.flush();
-        let mut more = false;
-        match pump.inward.pump(&side, &input, &mut buf, hex('<')) {
-            // A program that stopped reading gets no more; what the peer
-            // still sends is read and dropped, so the close is no reset.
-            Err(HalfError::Write(_)) => {
-                pump.inward.discard();
-                input.shut_write();
+        let w = match relay.step(&side, &stdin, &stdout, &mut buf, hex, now) {
+            Ok(Next::Done) => break None,
+            Ok(Next::LingerOver) => {
+                let _ = peer.shutdown(std::net::Shutdown::Both);
+                break None;
             }
-            Err(HalfError::Read(e)) => {
-                pump.up_end = Some(RelayEnd::Endpoint(e));
-                pump.stop_input(&input);
-            }
-            Ok(p) => more |= p.more,
-        }
-        let ended_now = match pump.outward.pump(&output, &side, &mut buf, hex('>')) {
-            Err(HalfError::Read(e)) => Some(RelayEnd::Program(e)),
-            Err(HalfError::Write(e)) => Some(RelayEnd::Endpoint(e)),
-            Ok(p) => {
-                more |= p.more;
-                None
-            }
+            Ok(Next::Wait(w)) => w,
+            Err(end) => break Some(end),
         };
-        if let Some(e) = ended_now {
-            pump.down_end = Some(e);
-            pump.outward.stop();
-            side.shut_write();
-        }
-        if pump.outward.is_done() && pump.linger_until.is_none() {
-            // The program is done talking (its end was our FIN): the
-            // peer's direction runs on until its FIN or the linger bound.
-            pump.linger_until = Some(now + LINGER);
-        }
-        if !pump.inward.wants_read() {
-            // The peer's quiet counts only while we wait for it.
-            pump.waiting_since = now;
-        }
-        if let Some(idle) = o.idle.filter(|_| pump.inward.wants_read()) {
-            if now >= pump.waiting_since + idle {
-                pump.up_end = Some(RelayEnd::Idle);
-                if let Some(f) = on_idle.take() {
-                    f();
-                }
-                pump.stop_input(&input);
+        if w.stop_program {
+            if let Some(f) = on_idle.take() {
+                f();
             }
         }
-        let flushed = !side.holds_output();
-        if pump.inward.is_done() && pump.outward.is_done() && flushed {
-            break;
-        }
-        if pump.linger_until.is_some_and(|t| now >= t) {
-            let _ = peer.shutdown(std::net::Shutdown::Both);
-            pump.stop_input(&input);
-            break;
-        }
-        let mut deadline = pump.linger_until;
-        if let Some(idle) = o.idle.filter(|_| pump.inward.wants_read()) {
-            let at = pump.waiting_since + idle;
-            deadline = Some(deadline.map_or(at, |d| d.min(at)));
-        }
-        let timeout = if more {
+        let timeout = if w.again {
             Some(Duration::ZERO)
         } else {
-            deadline.map(|d| d.saturating_duration_since(now))
-        };
-        let peer_wants = Interest {
-            read: pump.inward.wants_read(),
-            write: pump.outward.wants_write() || side.holds_output(),
-        };
-        let stdin_wants = Interest {
-            read: false,
-            write: pump.inward.wants_write(),
-        };
-        let stdout_wants = Interest {
-            read: pump.outward.wants_read(),
-            write: false,
+            w.deadline.map(|d| d.saturating_duration_since(now))
         };
         let mut fds = [
-            want(side.poll_fd(), peer_wants),
-            want(input.fd(), stdin_wants),
-            want(output.0.as_raw_fd(), stdout_wants),
+            want(side.poll_fd(), w.peer),
+            want(stdin.fd(), w.stdin),
+            want(stdout.0.as_raw_fd(), w.stdout),
         ];
         if let Err(e) = crate::sys::poll_ready(&mut fds, timeout) {
-            pump.down_end.get_or_insert(RelayEnd::Endpoint(e));
-            break;
+            break Some(RelayEnd::Endpoint(e));
         }
-    }
+    };
     let _ = side.set_nonblocking(false);
-    let moved = ByteCounts {
-        up: pump.inward.read(),
-        down: pump.outward.moved(),
-    };
-    // An idle timeout says more than the errors it caused.
-    let end = match (pump.up_end, pump.down_end) {
-        (Some(RelayEnd::Idle), _) => Some(RelayEnd::Idle),
-        (_, Some(d)) => Some(d),
-        (u, None) => u,
-    };
-    (moved, end)
+    (relay.moved(), end)
 }
 
-/// The pump's two directions and how each ended.
-struct Pump {
-    /// The peer → the program's stdin.
-    inward: Half,
-    /// The program's stdout → the peer.
-    outward: Half,
-    up_end: Option<RelayEnd>,
-    down_end: Option<RelayEnd>,
-    /// Set when the program's output has ended.
-    linger_until: Option<Instant>,
-    /// Since when the pump has waited for the peer (for the idle timeout).
-    waiting_since: Instant,
-}
-
-impl Pump {
-    /// Read no more from the peer; the program's stdin closes (its EOF).
-    fn stop_input(&mut self, input: &Input) {
-        self.inward.stop();
-        input.shut_write();
-    }
-}
+#[cfg(test)]
+mod tests;

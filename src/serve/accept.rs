@@ -181,18 +181,13 @@ impl EventLoop {
         argv: &[std::ffi::OsString],
         conn: &Conn,
         id: usize,
-    ) -> io::Result<Pipes> {
+    ) -> io::Result<LoopProgram> {
         let mut cmd = exec::command(argv, &conn.peer, &conn.stream.local());
         exec::tls_env(&mut cmd, &conn.stream);
-        let pipes = Pipes::spawn(
-            &mut cmd,
-            self.poll.registry(),
-            token::conn(id, PART_CHILD_IN),
-            token::conn(id, PART_CHILD_OUT),
-        )?;
+        let program = LoopProgram::spawn(&mut cmd, self.poll.registry(), id)?;
         // Known to shutdown and to a second Ctrl-C, as in the other models.
-        exec::started(pipes.child.id() as i32);
-        Ok(pipes)
+        exec::started(program.child.id() as i32);
+        Ok(program)
     }
 }
 

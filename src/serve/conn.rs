@@ -126,21 +126,14 @@ impl EventLoop {
         if c.fwd.is_some() {
             return self.progress_forward(c, id);
         }
+        if c.child.is_some() {
+            return self.progress_program(c, id);
+        }
         let hex = self.server.settings.drive.hex;
         let broker = matches!(self.server.spec, Spec::Broker);
         let mut reads = 0;
         loop {
             let mut moved = flush(c, hex).map_err(End::Io)?;
-            if let Some(ch) = &mut c.child {
-                moved |= ch
-                    .pump(&mut c.out, OUT_LIMIT, c.read_done)
-                    .map_err(End::Io)?;
-                // The program's exit (its output's end) is our FIN.
-                c.finish |= !ch.output_open();
-                if !c.out.is_empty() {
-                    moved |= flush(c, hex).map_err(End::Io)?;
-                }
-            }
             // A broker chunk is fanned out before the next read (in `drive`).
             let may_read = !c.read_done && c.has_room() && (!broker || self.broker_room(id));
             if may_read {
@@ -196,9 +189,7 @@ impl EventLoop {
                         if broker {
                             self.broadcast.extend_from_slice(data);
                         }
-                        if let Some(ch) = &mut c.child {
-                            ch.queue(data);
-                        } else if let Some(s) = &mut c.session {
+                        if let Some(s) = &mut c.session {
                             let step = s.input(data, &mut self.scratch).map_err(stdout_stop)?;
                             c.finish |= step == Talk::Finish;
                             queue(c, &mut self.scratch);
@@ -217,6 +208,25 @@ impl EventLoop {
                 return Ok(());
             }
         }
+    }
+
+    /// A connection with a program: step its relay (the program's pipes
+    /// and the peer's socket, TLS included).
+    fn progress_program(&mut self, c: &mut Conn, id: usize) -> std::result::Result<(), End> {
+        let Some(p) = c.child.as_deref_mut() else {
+            return Ok(());
+        };
+        let peer = crate::relay::RelaySocket::Stream(&c.stream);
+        // The peer's name only for --hex: this runs on every event.
+        let label = self.server.settings.drive.hex.then(|| c.peer.to_string());
+        let asked = p
+            .step(&peer, &mut self.buf, label.as_deref(), Instant::now())
+            .map_err(End::from)?;
+        c.last = c.last.max(p.last_traffic());
+        if asked.again {
+            self.again.push(id);
+        }
+        Ok(())
     }
 
     /// Queue what a broker client sent on every other client.
@@ -371,10 +381,8 @@ pub(super) fn write_now(
     Ok((sent, false))
 }
 
-/// Move bytes between a connection and its exec'd program: the peer's
-/// bytes to the program's stdin (closed after the peer's FIN, once
-/// drained), the program's stdout to the peer (its EOF finishes the
-/// connection).
+/// A failure writing to stdout: its reader gone ends the server (as a
+/// print's does), anything else this connection.
 pub(super) fn stdout_stop(e: io::Error) -> End {
     if e.kind() == io::ErrorKind::BrokenPipe {
         End::StdoutClosed

@@ -7,21 +7,22 @@ use std::process::Child;
 use std::time::Instant;
 
 use super::EventLoop;
+use super::program::{DatagramPeer, LoopProgram};
 use crate::error::{Error, Result};
 use crate::event::ConnStats;
 use crate::handler::{End, drive};
 use crate::handler::{Spec, exec};
 use crate::output::hex_to_stderr;
-use crate::relay::nonblocking::Pipes;
-use crate::servers::token::{self, PART_CHILD_IN, PART_CHILD_OUT};
+use crate::relay::RelayEnd;
 use crate::transport::{Endpoint, ReplyTo};
 
 /// A program `--exec` runs for one datagram: the datagram goes to its
 /// stdin, its output comes back as the reply. Its pipes are in the loop
 /// like a connection's, so a slow program stalls no other datagram.
 pub(super) struct DgramProgram {
-    pipes: Pipes,
-    output: Vec<u8>,
+    program: LoopProgram,
+    /// The datagram, and the program's reply as it comes.
+    exchange: DatagramPeer,
     /// Which datagram socket it came in on, and who to answer.
     sock: usize,
     to: ReplyTo,
@@ -32,7 +33,7 @@ pub(super) struct DgramProgram {
 
 impl DgramProgram {
     pub(super) fn child(self) -> Child {
-        self.pipes.child
+        self.program.close()
     }
 
     /// The end of the grace period cut it: shown and counted as every
@@ -176,13 +177,12 @@ impl EventLoop {
         let id = self.next_id;
         self.next_id += 1;
         let local = self.dgrams[sock].local.clone();
-        let spawned = Pipes::spawn(
+        let spawned = LoopProgram::spawn(
             &mut exec::command(argv, &peer, &local),
             self.poll.registry(),
-            token::conn(id, PART_CHILD_IN),
-            token::conn(id, PART_CHILD_OUT),
+            id,
         );
-        let mut pipes = match spawned {
+        let program = match spawned {
             Ok(p) => p,
             Err(e) => {
                 self.server.settings.log.error(&format!(
@@ -198,15 +198,15 @@ impl EventLoop {
                 return Ok(());
             }
         };
-        exec::started(pipes.child.id() as i32);
-        pipes.queue(&data);
+        exec::started(program.child.id() as i32);
+        let bytes_in = data.len() as u64;
         self.dgram_jobs.insert(
             id,
             DgramProgram {
-                pipes,
-                output: Vec::new(),
+                program,
+                exchange: DatagramPeer::new(data, exec::MAX_REPLY),
                 sock,
-                bytes_in: data.len() as u64,
+                bytes_in,
                 to,
                 peer,
                 started,
@@ -221,21 +221,35 @@ impl EventLoop {
         let Some(mut j) = self.dgram_jobs.remove(&id) else {
             return Ok(());
         };
-        let failed = j.pipes.pump(&mut j.output, exec::MAX_REPLY, true).err();
-        if j.pipes.output_open() && j.output.len() < exec::MAX_REPLY && failed.is_none() {
-            self.dgram_jobs.insert(id, j);
-            return Ok(());
-        }
+        // (What it answers is dumped and counted when it is sent.)
+        let stepped = j
+            .program
+            .step(&j.exchange, &mut self.buf, None, Instant::now());
+        let failed = match stepped {
+            Ok(asked) => {
+                let answered = j.program.output_ended() || j.exchange.full();
+                if !answered {
+                    if asked.again {
+                        self.again.push(id);
+                    }
+                    self.dgram_jobs.insert(id, j);
+                    return Ok(());
+                }
+                None
+            }
+            Err(RelayEnd::Endpoint(e) | RelayEnd::Program(e)) => Some(e),
+            // (No timeout is set on a datagram's program.)
+            Err(RelayEnd::Idle | RelayEnd::HalfClosed(_)) => None,
+        };
         if let Some(e) = failed {
             self.server
                 .settings
                 .log
                 .error(&format!("{}: {}", j.peer, crate::error::describe(&e)));
         }
-        let reply = std::mem::take(&mut j.output);
+        let reply = j.exchange.take_reply();
         let (sock, to, peer, started, bytes_in) =
             (j.sock, j.to.clone(), j.peer.clone(), j.started, j.bytes_in);
-        j.pipes.close();
         let program = self.done_with(j.child());
         let tally = ConnStats {
             bytes_in,

@@ -25,9 +25,9 @@ impl EventLoop {
             let warning = crate::transport::tls::truncation(&c.peer.to_string());
             self.server.settings.log.warning(&warning);
         }
-        if let Some(mut ch) = c.child.take() {
-            ch.close();
-            c.tally.program = self.done_with(ch.child);
+        if let Some(ch) = c.child.take() {
+            (c.tally.bytes_in, c.tally.bytes_out) = ch.moved();
+            c.tally.program = self.done_with(ch.close());
         }
         if let Some(mut f) = c.fwd.take() {
             // (The idle timeout's close is a FIN, as in the other models.)

@@ -1,0 +1,184 @@
+//! A program's pipes in serve's loop (`--exec`, for a connection or for
+//! one datagram): the program, its stdin and stdout watched by the loop
+//! (edge triggered), and the relay every model runs
+//! ([`ProgramRelay`]), stepped on their events and the peer's.
+
+use std::cell::RefCell;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd};
+use std::process::{Child, Command};
+use std::time::Instant;
+
+use mio::unix::SourceFd;
+use mio::{Interest, Registry};
+
+use crate::relay::RelayEnd;
+use crate::relay::half::Port;
+use crate::relay::program::{self, Next, ProgramRelay, ProgramStdin, ProgramStdout};
+use crate::servers::token::{self, PART_CHILD_IN, PART_CHILD_OUT};
+
+/// A running program, its pipes and its relay.
+#[derive(Debug)]
+pub(super) struct LoopProgram {
+    pub(super) child: Child,
+    stdin: ProgramStdin,
+    stdout: ProgramStdout,
+    relay: ProgramRelay,
+    /// The relay ended cleanly: both directions, everything sent.
+    done: bool,
+}
+
+/// What a step asks of the loop.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Asked {
+    /// A direction stopped at its budget: step again without an event.
+    pub(super) again: bool,
+}
+
+impl LoopProgram {
+    /// Start `cmd` with piped stdin and stdout, both non-blocking and
+    /// watched by `registry` for connection (or datagram job) `id`.
+    pub(super) fn spawn(
+        cmd: &mut Command,
+        registry: &Registry,
+        id: usize,
+    ) -> io::Result<LoopProgram> {
+        let (mut child, stdin, stdout) = crate::relay::spawn_piped(cmd)?;
+        let watched = crate::sys::set_nonblocking(stdin.as_fd())
+            .and_then(|_| crate::sys::set_nonblocking(stdout.as_fd()))
+            .and_then(|_| {
+                registry.register(
+                    &mut SourceFd(&stdin.as_raw_fd()),
+                    token::conn(id, PART_CHILD_IN),
+                    Interest::WRITABLE,
+                )
+            })
+            .and_then(|_| {
+                registry.register(
+                    &mut SourceFd(&stdout.as_raw_fd()),
+                    token::conn(id, PART_CHILD_OUT),
+                    Interest::READABLE,
+                )
+            });
+        if let Err(e) = watched {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+        // The loop has its own idle timeout for every connection, and a
+        // connection waits for its peer's FIN as long as that allows.
+        let rules = program::Rules::default();
+        Ok(LoopProgram {
+            child,
+            stdin: ProgramStdin::new(stdin),
+            stdout: ProgramStdout(stdout),
+            relay: ProgramRelay::new(rules, Instant::now()),
+            done: false,
+        })
+    }
+
+    /// Move what can move between `peer` and the program now (see
+    /// [`ProgramRelay::step`]); `hex` names the peer in hex dumps.
+    pub(super) fn step(
+        &mut self,
+        peer: &impl Port,
+        scratch: &mut Vec<u8>,
+        hex: Option<&str>,
+        now: Instant,
+    ) -> Result<Asked, RelayEnd> {
+        if self.done {
+            return Ok(Asked::default());
+        }
+        match self
+            .relay
+            .step(peer, &self.stdin, &self.stdout, scratch, hex, now)?
+        {
+            // (No linger bound is set here: it is the same end.)
+            Next::Done | Next::LingerOver => {
+                self.done = true;
+                Ok(Asked::default())
+            }
+            Next::Wait(w) => Ok(Asked { again: w.again }),
+        }
+    }
+
+    /// Both directions ended and everything went out.
+    pub(super) fn done(&self) -> bool {
+        self.done
+    }
+
+    /// The program's output has ended.
+    pub(super) fn output_ended(&self) -> bool {
+        self.relay.output_ended()
+    }
+
+    /// What moved: from the peer, to the peer.
+    pub(super) fn moved(&self) -> (u64, u64) {
+        let m = self.relay.moved();
+        (m.up, m.down)
+    }
+
+    /// Close both pipes (the program sees EOF, and SIGPIPE if it
+    /// writes): the program, to be waited for.
+    pub(super) fn close(self) -> Child {
+        self.child
+    }
+
+    pub(super) fn last_traffic(&self) -> Instant {
+        self.relay.last_traffic()
+    }
+}
+
+/// One datagram as a program's peer: the request to read once, then its
+/// end; the program's reply kept up to `limit` (a datagram's worth).
+#[derive(Debug)]
+pub(super) struct DatagramPeer {
+    request: RefCell<Vec<u8>>,
+    reply: RefCell<Vec<u8>>,
+    limit: usize,
+}
+
+impl DatagramPeer {
+    pub(super) fn new(request: Vec<u8>, limit: usize) -> DatagramPeer {
+        DatagramPeer {
+            request: RefCell::new(request),
+            reply: RefCell::new(Vec::new()),
+            limit,
+        }
+    }
+
+    /// The reply holds a whole datagram's worth.
+    pub(super) fn full(&self) -> bool {
+        self.reply.borrow().len() >= self.limit
+    }
+
+    pub(super) fn take_reply(&self) -> Vec<u8> {
+        std::mem::take(&mut self.reply.borrow_mut())
+    }
+}
+
+impl Port for DatagramPeer {
+    fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        let mut request = self.request.borrow_mut();
+        if request.is_empty() {
+            return Ok(None);
+        }
+        let n = request.len().min(buf.len());
+        buf[..n].copy_from_slice(&request[..n]);
+        request.drain(..n);
+        if request.is_empty() {
+            *request = Vec::new();
+        }
+        Ok(Some(n))
+    }
+    fn write(&self, data: &[u8]) -> io::Result<usize> {
+        let mut reply = self.reply.borrow_mut();
+        let n = data.len().min(self.limit.saturating_sub(reply.len()));
+        if n == 0 && !data.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        reply.extend_from_slice(&data[..n]);
+        Ok(n)
+    }
+    fn shut_write(&self) {}
+}
