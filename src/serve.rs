@@ -32,7 +32,7 @@ use crate::event::ConnStats;
 use crate::handler::broker;
 use crate::handler::{End, Session, Spec, Talk, exec};
 use crate::output::hex_to_stderr;
-use crate::relay::nonblocking::ToStdout;
+use crate::relay::stdout::ToStdout;
 use crate::servers::{self, Phase, Server, ServerTotals};
 use crate::transport::{Bound, Dgram, Endpoint, Listener, Stream};
 use datagram::DgramProgram;

@@ -44,6 +44,13 @@ pub trait Port {
     fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
         None
     }
+    /// Its plain descriptor is a pipe whose writes wait while it is full
+    /// (stdout, as a print's writes do): a splice fills it straight from
+    /// the source, with no pipe of the pool between, and an `EAGAIN` can
+    /// then only be the (non-blocking) source's.
+    fn is_waiting_pipe(&self) -> bool {
+        false
+    }
     /// An end of stream was read here: whether it is one, or (an error)
     /// the doing of something else, such as a server cutting its
     /// connections, which must not pass on as a FIN.
@@ -334,10 +341,14 @@ impl Half {
             (Some(src), Some(dst)) if self.splice && !self.discard => Some((src, dst)),
             _ => None,
         };
-        if fds.is_some() && self.pipe.is_none() && self.pending.is_empty() {
+        let direct = fds.is_some() && to.is_waiting_pipe();
+        if fds.is_some() && !direct && self.pipe.is_none() && self.pending.is_empty() {
             self.pipe = pipes::pool().take();
         }
         let r = match (self.pipe.take(), fds) {
+            (None, Some((src, dst))) if direct && self.pending.is_empty() => {
+                self.pump_direct(from, src, dst)
+            }
             (Some(p), Some((src, dst))) => {
                 let r = self.pump_splice(&p, from, src, dst);
                 self.pipe = Some(p);
@@ -403,6 +414,39 @@ impl Half {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(HalfError::Read(e)),
+            }
+        }
+        Ok((moved, self.state == State::Running))
+    }
+
+    /// Splice from the source straight into a destination that is a
+    /// waiting pipe (see [`Port::is_waiting_pipe`]): nothing is ever held
+    /// here. An error is the destination's when it is a broken pipe (its
+    /// reader went away), the source's otherwise.
+    fn pump_direct(
+        &mut self,
+        from: &impl Port,
+        src: BorrowedFd<'_>,
+        dst: BorrowedFd<'_>,
+    ) -> Result<(usize, bool), HalfError> {
+        let mut moved = 0;
+        while moved < HALF_BUDGET && self.state == State::Running {
+            match crate::sys::splice_nb(src, dst, HALF_BUDGET, false) {
+                Ok(0) => {
+                    from.check_end().map_err(HalfError::Read)?;
+                    self.state = State::ShuttingDown;
+                }
+                Ok(n) => {
+                    moved += n;
+                    self.read += n as u64;
+                    if self.level && n < SHORT_READ {
+                        return Ok((moved, false));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(HalfError::Write(e)),
                 Err(e) => return Err(HalfError::Read(e)),
             }
         }

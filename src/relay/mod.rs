@@ -18,7 +18,8 @@
 //! * [`program`]: a program's pipes, two halves and the program's rules
 //!   free of I/O waits (stepped by serve's loop), and their poll(2)
 //!   driver for the blocking models and `send --exec`.
-//! * [`nonblocking`]: `--once` to stdout in the event loop.
+//! * [`stdout`]: `serve --once`'s print, a half from the socket to
+//!   stdout (spliced).
 //! * [`dgram_session`]: a forwarded datagram peer's session, in every
 //!   model: driven by the loop, or on a worker fed through an inbox.
 //! * [`layers`]: the layers on a forwarded connection and the one place
@@ -29,11 +30,11 @@ pub mod bridge;
 pub mod dgram_session;
 pub mod half;
 pub mod layers;
-pub mod nonblocking;
 pub mod pipes;
 pub mod polled;
 pub mod program;
 pub mod rate;
+pub mod stdout;
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;

@@ -142,26 +142,29 @@ impl EventLoop {
                     return Ok(());
                 }
                 reads += 1;
-                let read = match (&mut c.to_stdout, c.stream.plain_fd()) {
+                let read = match (&mut c.to_stdout, c.stream.plain_fd().is_some()) {
                     // One connection, printed: straight to stdout. (A sink
                     // is made only for a plain stream; without one, the
                     // bytes go the ordinary way, through the session.)
-                    (Some(sink), Some(fd)) => match sink.pump(fd).map_err(stdout_stop)? {
-                        (n, false) if n > 0 => {
-                            c.last = Instant::now();
-                            c.tally.bytes_in += n as u64;
-                            moved = true;
-                            Err(io::ErrorKind::WouldBlock.into())
+                    (Some(sink), true) => {
+                        let from = crate::relay::RelaySocket::Stream(&c.stream);
+                        match sink.pump(&from, &mut self.buf) {
+                            Err(crate::relay::HalfError::Write(e)) => return Err(stdout_stop(e)),
+                            Err(crate::relay::HalfError::Read(e)) => Err(e),
+                            Ok((n, false)) => {
+                                if n > 0 {
+                                    c.last = Instant::now();
+                                    c.tally.bytes_in += n as u64;
+                                    moved = true;
+                                }
+                                Err(io::ErrorKind::WouldBlock.into())
+                            }
+                            Ok((n, true)) => {
+                                c.tally.bytes_in += n as u64;
+                                Ok(0)
+                            }
                         }
-                        (n, false) => {
-                            debug_assert_eq!(n, 0);
-                            Err(io::ErrorKind::WouldBlock.into())
-                        }
-                        (n, true) => {
-                            c.tally.bytes_in += n as u64;
-                            Ok(0)
-                        }
-                    },
+                    }
                     _ => (&c.stream).read(&mut self.buf),
                 };
                 match read {

@@ -25,6 +25,9 @@ impl EventLoop {
             let warning = crate::transport::tls::truncation(&c.peer.to_string());
             self.server.settings.log.warning(&warning);
         }
+        if let Some(s) = &mut c.to_stdout {
+            s.release();
+        }
         if let Some(ch) = c.child.take() {
             (c.tally.bytes_in, c.tally.bytes_out) = ch.moved();
             c.tally.program = self.done_with(ch.close());

@@ -260,3 +260,84 @@ fn an_end_that_is_a_cut_is_no_fin() {
     assert_eq!(to.got(), b"part");
     assert!(!to.shut.get(), "a cut transfer must not look complete");
 }
+
+/// A plain descriptor as a port (a socket as source, a pipe as a
+/// waiting destination): the splice paths need real descriptors.
+struct Plain<'a> {
+    fd: std::os::fd::BorrowedFd<'a>,
+    waiting_pipe: bool,
+}
+
+impl Port for Plain<'_> {
+    fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        crate::sys::read(self.fd, buf).map(|n| (n > 0).then_some(n))
+    }
+    fn write(&self, data: &[u8]) -> io::Result<usize> {
+        crate::sys::write_some(self.fd, data)
+    }
+    fn plain_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        Some(self.fd)
+    }
+    fn is_waiting_pipe(&self) -> bool {
+        self.waiting_pipe
+    }
+    fn shut_write(&self) {}
+}
+
+#[test]
+fn into_a_waiting_pipe_the_bytes_go_straight_and_the_end_follows() {
+    use std::io::{Read, Write};
+    use std::os::fd::AsFd;
+    let (mut client, served) = std::os::unix::net::UnixStream::pair().unwrap();
+    served.set_nonblocking(true).unwrap();
+    let (r, w) = crate::sys::pipe().unwrap();
+    let from = Plain {
+        fd: served.as_fd(),
+        waiting_pipe: false,
+    };
+    let to = Plain {
+        fd: w.as_fd(),
+        waiting_pipe: true,
+    };
+    let mut h = Half::new(true);
+    let mut scratch = Vec::new();
+    client.write_all(b"hello").unwrap();
+    let p = h.pump(&from, &to, &mut scratch, |_, _| {}).unwrap();
+    assert_eq!(p.moved, 5);
+    assert!(!h.holding(), "nothing waits inside the half");
+    assert!(scratch.is_empty(), "no copy: no buffer");
+    assert_eq!(h.state(), State::Running);
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    h.pump(&from, &to, &mut scratch, |_, _| {}).unwrap();
+    assert_eq!(h.state(), State::Done, "the end after the bytes");
+    assert_eq!((h.moved(), h.read()), (5, 5));
+    drop(w);
+    let mut got = Vec::new();
+    std::fs::File::from(r).read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"hello");
+}
+
+#[test]
+fn a_waiting_pipe_whose_reader_went_away_fails_the_write() {
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    let (mut client, served) = std::os::unix::net::UnixStream::pair().unwrap();
+    served.set_nonblocking(true).unwrap();
+    let (r, w) = crate::sys::pipe().unwrap();
+    drop(r);
+    let from = Plain {
+        fd: served.as_fd(),
+        waiting_pipe: false,
+    };
+    let to = Plain {
+        fd: w.as_fd(),
+        waiting_pipe: true,
+    };
+    client.write_all(b"hello").unwrap();
+    let mut h = Half::new(true);
+    let r = h.pump(&from, &to, &mut Vec::new(), |_, _| {});
+    assert!(
+        matches!(&r, Err(HalfError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe),
+        "{r:?}"
+    );
+}
