@@ -1,15 +1,16 @@
 //! The blocking driver: one connection, one thread or child process.
 //!
-//! `thread-serve` and `fork-serve` run a connection here with plain
-//! blocking reads and writes; writing each output fully before the next
-//! read is what bounds memory when a peer stops reading.
+//! `thread-serve` and `fork-serve` run a connection here: a byte-level
+//! session's [`Conversation`] driven by poll(2) (its output limit bounds
+//! memory when a peer stops reading), a program's relay or a forwarded
+//! connection's bridge.
 
-use std::io::{self, Read, Write};
-use std::net::Shutdown;
-use std::time::Duration;
+use std::io;
+use std::time::{Duration, Instant};
 
+use super::conversation::{Conversation, Next};
 use super::forward::{self, Forward, Upstream};
-use super::{End, Served, Session, Spec, Talk, exec};
+use super::{End, Served, Session, Spec, exec};
 use crate::event::ConnStats;
 use crate::output::hex_to_stderr;
 use crate::relay::layers::ConnLayers;
@@ -64,96 +65,47 @@ fn serve_stream(
     d: &Drive,
     tally: &mut ConnStats,
 ) -> Result<(), End> {
-    let mut session = match spec.served() {
+    let session = match spec.served() {
         Served::Session(s) => s,
         Served::Exec(argv) => return exec_stream(stream, peer, argv, d, tally),
         Served::Forward(f) => return forward_stream(stream, peer, f, d, tally),
     };
-    if d.idle.is_some() {
-        stream.set_read_timeout(d.idle).map_err(End::Io)?;
-        stream.set_write_timeout(d.idle).map_err(End::Io)?;
-    }
-    let mut out = Vec::new();
+    converse(stream, peer, session, d, tally)
+}
+
+/// A byte-level session's connection, on this thread: its
+/// [`Conversation`] driven by poll(2) on the socket, until its end or the
+/// idle timeout (no byte either way for that long).
+fn converse(
+    stream: &Stream,
+    peer: &Endpoint,
+    session: Session,
+    d: &Drive,
+    tally: &mut ConnStats,
+) -> Result<(), End> {
+    let side = RelaySocket::Stream(stream);
+    side.set_nonblocking(true).map_err(End::Io)?;
+    let label = d.hex.then(|| peer.to_string());
     let mut buf = vec![0u8; BUF];
-    let mut shut = false;
-    let step = session.start(&mut out).map_err(stdout_end)?;
-    if let Some(g) = session.greeting() {
-        // Straight from the shared buffer: no copy per connection.
-        write_out(stream, peer, &g, d, tally)?;
-    }
-    send(stream, peer, &mut out, &mut shut, step, d, tally)?;
-    loop {
-        let n = match stream.read_nowait(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                // The peer paused: show its partial line, then wait.
-                session.idle().map_err(stdout_end)?;
-                match (&*stream).read(&mut buf) {
-                    Ok(n) => n,
-                    Err(e) if is_timeout(&e) => return Err(End::IdleTimeout),
-                    Err(e) => return Err(End::Io(e)),
-                }
+    let r = Conversation::new(session, BUF, Instant::now()).and_then(|mut c| {
+        let r = loop {
+            let now = Instant::now();
+            let (want, deadline) = match c.step(&side, &mut buf, label.as_deref(), d.idle, now) {
+                Ok(Next::Done) => break Ok(()),
+                Ok(Next::Wait { peer, deadline }) => (peer, deadline),
+                Err(e) => break Err(e),
+            };
+            let timeout = deadline.map(|t| t.saturating_duration_since(now));
+            let mut fds = [polled::want(side.poll_fd(), want)];
+            if let Err(e) = crate::sys::poll_ready(&mut fds, timeout) {
+                break Err(End::Io(e));
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(End::Io(e)),
         };
-        if n == 0 {
-            let step = session.end(&mut out).map_err(stdout_end)?;
-            return send(stream, peer, &mut out, &mut shut, step, d, tally);
-        }
-        tally.bytes_in += n as u64;
-        if d.hex {
-            hex_to_stderr(&peer.to_string(), '<', tally.bytes_in - n as u64, &buf[..n]);
-        }
-        let step = session.input(&buf[..n], &mut out).map_err(stdout_end)?;
-        send(stream, peer, &mut out, &mut shut, step, d, tally)?;
-    }
-}
-
-/// Write `out` whole, then shut the write side if the handler is done.
-fn send(
-    stream: &Stream,
-    peer: &Endpoint,
-    out: &mut Vec<u8>,
-    shut: &mut bool,
-    step: Talk,
-    d: &Drive,
-    tally: &mut ConnStats,
-) -> Result<(), End> {
-    if !*shut {
-        write_out(stream, peer, out, d, tally)?;
-    }
-    out.clear();
-    if step == Talk::Finish && !*shut {
-        *shut = true;
-        stream.shutdown(Shutdown::Write).map_err(End::Io)?;
-    }
-    Ok(())
-}
-
-/// Write `data` whole to the peer (and to the hex dump).
-fn write_out(
-    stream: &Stream,
-    peer: &Endpoint,
-    data: &[u8],
-    d: &Drive,
-    tally: &mut ConnStats,
-) -> Result<(), End> {
-    if data.is_empty() {
-        return Ok(());
-    }
-    if d.hex {
-        hex_to_stderr(&peer.to_string(), '>', tally.bytes_out, data);
-    }
-    (&*stream).write_all(data).map_err(|e| {
-        if is_timeout(&e) {
-            End::IdleTimeout
-        } else {
-            End::Io(e)
-        }
-    })?;
-    tally.bytes_out += data.len() as u64;
-    Ok(())
+        (tally.bytes_in, tally.bytes_out) = c.moved();
+        r
+    });
+    let _ = side.set_nonblocking(false);
+    r
 }
 
 /// `--exec` on a blocking connection. The program gets the socket itself
@@ -264,13 +216,6 @@ fn forward_stream(
     tally.bytes_out = moved.down;
     tally.via = Some(via);
     end.map_or(Ok(()), |e| Err(e.into()))
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 fn stdout_end(e: io::Error) -> End {

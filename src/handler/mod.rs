@@ -9,6 +9,7 @@
 //! modules.
 
 pub mod broker;
+pub mod conversation;
 pub mod drive;
 pub mod echo;
 pub mod exec;

@@ -191,7 +191,9 @@ pub fn bridge(
     (b.moved(), b.via(), end)
 }
 
-pub(super) fn want(fd: RawFd, i: Interest) -> PollWant {
+/// What to wait for on one descriptor, as poll(2) takes it (every
+/// poll(2) driver of an engine machine).
+pub fn want(fd: RawFd, i: Interest) -> PollWant {
     PollWant {
         fd,
         read: i.read,
