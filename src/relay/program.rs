@@ -157,13 +157,19 @@ impl ProgramRelay {
         let before = self.moved();
         let _ = peer.flush();
         let mut more = false;
-        match self.inward.pump(peer, stdin, scratch, dump('<')) {
+        let mut inward = self.inward.pump(peer, stdin, scratch, dump('<'));
+        if let Err(HalfError::Write(_)) = inward {
             // A program that stopped reading gets no more; what the peer
             // still sends is read and dropped, so the close is no reset.
-            Err(HalfError::Write(_)) => {
-                self.inward.discard();
-                stdin.shut_write();
-            }
+            // Read now, not at the peer's next event: under an edge-
+            // triggered driver what waits already would bring none.
+            self.inward.discard();
+            stdin.shut_write();
+            inward = self.inward.pump(peer, stdin, scratch, dump('<'));
+        }
+        match inward {
+            // (A discarding half writes nothing.)
+            Err(HalfError::Write(_)) => {}
             Err(HalfError::Read(e)) => return Err(self.fail(stdin, RelayEnd::Endpoint(e))),
             Ok(p) => more |= p.more,
         }

@@ -170,3 +170,25 @@ fn a_reset_peer_ends_the_relay_at_once() {
     assert!(matches!(end, Err(RelayEnd::Endpoint(_))), "{end:?}");
     assert!(stdin.shut.get(), "the program's EOF");
 }
+
+/// Under an edge-triggered driver (serve's) the peer's bytes that wait
+/// when the program stops reading bring no new event: they are read (and
+/// dropped) in the same step, up to the peer's FIN.
+#[test]
+fn what_waits_when_the_program_stops_reading_is_read_at_once() {
+    let now = Instant::now();
+    let peer = Fake::new(&[Cue::Data(b"first".to_vec())]);
+    let (stdin, stdout) = (Fake::default(), Fake::default());
+    stdin.room(Some(2));
+    let mut r = ProgramRelay::new(Rules::default(), now);
+    let w = waits(step(&mut r, &peer, &stdin, &stdout, now));
+    assert!(w.stdin.write, "held for the program");
+    // The program exits without reading; the peer sent the rest, and its
+    // FIN, while the relay waited for the program's stdin.
+    stdin.went_away();
+    peer.cue(Cue::Data(b"second".to_vec()));
+    peer.cue(Cue::Eof);
+    stdout.cue(Cue::Eof);
+    assert_eq!(step(&mut r, &peer, &stdin, &stdout, now), Next::Done);
+    assert_eq!(r.moved().up, 11);
+}
