@@ -7,8 +7,7 @@
 //! destination's buffer is full so memory stays bounded.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
-use std::net::Shutdown;
+use std::io;
 use std::os::fd::AsFd;
 use std::os::fd::AsRawFd;
 use std::process::Child;
@@ -30,8 +29,10 @@ mod stdin;
 use crate::error::{Context, Error, Result};
 use crate::event::ConnStats;
 use crate::handler::broker;
-use crate::handler::{End, Session, Spec, Talk, exec};
-use crate::output::hex_to_stderr;
+// (OUT_LIMIT: past this much queued output, the source that feeds it is
+// not read.)
+use crate::handler::conversation::{Conversation, OUT_LIMIT};
+use crate::handler::{End, Session, Spec, exec};
 use crate::relay::stdout::ToStdout;
 use crate::servers::{self, Phase, Server, ServerTotals};
 use crate::transport::{Bound, Dgram, Endpoint, Listener, Stream};
@@ -43,8 +44,6 @@ use crate::servers::token::{self, LISTEN_BASE, PART_SOCKET, STDIN, WAKE};
 
 /// The loop's one read buffer, shared by every connection.
 const READ_CHUNK: usize = 256 * 1024;
-/// Past this much queued output, stop reading from the source that feeds it.
-const OUT_LIMIT: usize = 256 * 1024;
 /// Reads per connection per turn, so one fast peer cannot starve the rest.
 const READS_PER_TURN: usize = 16;
 
@@ -59,7 +58,9 @@ pub fn run(cfg: servers::Config) -> Result<()> {
 struct Conn {
     stream: Stream,
     peer: Endpoint,
-    session: Option<Session>,
+    /// A byte-level session's conversation: its session, greeting, queued
+    /// output and FIN (none for a program or a forwarded connection).
+    talk: Option<Conversation>,
     /// The program `--exec` started for this connection, its pipes and
     /// their relay in the loop. (Boxed, like the other rarities below: a
     /// connection without one pays a pointer, which matters for
@@ -70,18 +71,6 @@ struct Conn {
     /// `--once` printing: the peer's bytes go to stdout by splice(2)
     /// (boxed: a connection that has none pays one pointer).
     to_stdout: Option<Box<ToStdout>>,
-    /// How much of the session's greeting (`--reply`, shared by every
-    /// connection and held by the session) has gone out, while some has
-    /// not; it goes before `out`. (An offset, not a second handle on the
-    /// text: a connection's size is its idle cost.)
-    greeting_sent: Option<usize>,
-    /// Bytes for the peer that the socket would not take yet.
-    out: Vec<u8>,
-    /// The peer sent FIN (or the read side failed).
-    read_done: bool,
-    /// Shut the write side once `out` drains.
-    finish: bool,
-    shut: bool,
     /// TLS: the socket is watched for writable, because ciphertext waits
     /// for it (rustls's `tlsserver-mio`: interest follows what the session
     /// wants). A plain socket is watched for both, once.
@@ -98,8 +87,14 @@ struct Conn {
 
 impl Conn {
     /// Whether the loop may read more from the peer now.
-    fn has_room(&self) -> bool {
-        self.out.len() < OUT_LIMIT
+    /// Output queued for the peer and not yet taken.
+    fn queued(&self) -> usize {
+        self.talk.as_ref().map_or(0, Conversation::queued)
+    }
+
+    /// Whether our FIN went (or there is no conversation to send more).
+    fn shut(&self) -> bool {
+        self.talk.as_ref().is_none_or(Conversation::shut)
     }
 
     fn done(&self) -> bool {
@@ -114,7 +109,7 @@ impl Conn {
         if let Some(p) = &self.child {
             return p.done();
         }
-        self.read_done && self.shut
+        self.talk.as_ref().is_some_and(Conversation::done)
     }
 }
 
@@ -130,7 +125,6 @@ struct EventLoop {
     slots: servers::Slots,
     next_id: usize,
     buf: Vec<u8>,
-    scratch: Vec<u8>,
     /// Connections to drive again without waiting for an event.
     again: Vec<usize>,
     /// Bytes a broker client sent, to queue on the others.
@@ -214,7 +208,6 @@ impl EventLoop {
             slots: servers::Slots::default(),
             next_id: 0,
             buf: vec![0; READ_CHUNK],
-            scratch: Vec::new(),
             again: Vec::new(),
             broadcast: Vec::new(),
             broker_paused: Vec::new(),

@@ -8,12 +8,16 @@
 //!
 //! [`Conversation::step`] moves what it can and answers what the peer's
 //! socket waits for and the idle deadline: the blocking models drive it
-//! with poll(2) (`handler::drive`).
+//! with poll(2) (`handler::drive`). serve's loop calls its parts
+//! ([`Conversation::flush`], [`Conversation::hear`]) on its events, with
+//! what it adds around them (the broker's fan-out, stdin relayed, a
+//! budget of reads per turn).
 
 use std::io;
 use std::time::{Duration, Instant};
 
 use super::{End, Session, Talk};
+use crate::event::ConnStats;
 use crate::output::hex_to_stderr;
 use crate::relay::bridge::Interest;
 use crate::relay::half::Port;
@@ -42,56 +46,102 @@ pub enum Heard {
     Nothing,
 }
 
-/// One connection's conversation; see the module's comment.
+/// Past this much queued output, the peer's input waits (and, in serve,
+/// a broker client's or stdin's, whose bytes it would get).
+pub const OUT_LIMIT: usize = 256 * 1024;
+
+/// One connection's conversation; see the module's comment. (serve holds
+/// one per idle connection: the byte counts and clocks stay with the
+/// driver, so it costs no more than the fields it replaced.)
 #[derive(Debug)]
 pub struct Conversation {
     session: Session,
-    /// How much of the greeting has gone out, while some has not.
-    greeting_sent: Option<usize>,
-    /// The session's output the peer has not taken yet.
+    /// How much of the greeting (shared by every connection, held by the
+    /// session) has gone out: all of it once this is its length. (An
+    /// offset, not a second handle on the text: a connection's size is
+    /// serve's cost per idle connection.)
+    greeting_sent: usize,
+    /// The session's output the peer has not taken yet (a buffer that
+    /// exists only while it holds something).
     out: Vec<u8>,
-    /// Past this much queued output, the peer's input waits.
-    limit: usize,
     read_done: bool,
     /// Shut the write side once the output drains.
     finish: bool,
     shut: bool,
-    bytes_in: u64,
-    bytes_out: u64,
-    /// The last byte read or written (the idle timeout).
-    last: Instant,
+}
+
+/// The idle timeout's clock, kept by the driver.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    /// No byte either way for this long ends the conversation.
+    pub idle: Option<Duration>,
+    /// The last byte read or written.
+    pub last: Instant,
 }
 
 impl Conversation {
-    /// A conversation opened at `now`: the session's start is run, and its
-    /// greeting queued first.
-    pub fn new(mut session: Session, limit: usize, now: Instant) -> Result<Conversation, End> {
+    /// A conversation opened: the session's start is run, and its
+    /// greeting goes first.
+    pub fn new(mut session: Session) -> Conversation {
         let mut out = Vec::new();
-        let step = session.start(&mut out).map_err(stdout_end)?;
-        let greeting_sent = session.greeting().map(|_| 0);
-        Ok(Conversation {
+        // (Only a reply's start says anything, and it cannot fail.)
+        let step = session.start(&mut out).unwrap_or(Talk::Continue);
+        Conversation {
             session,
-            greeting_sent,
+            greeting_sent: 0,
             out,
-            limit,
             read_done: false,
             finish: step == Talk::Finish,
             shut: false,
-            bytes_in: 0,
-            bytes_out: 0,
-            last: now,
-        })
+        }
     }
 
-    /// Bytes read from the peer, and written to it.
-    pub fn moved(&self) -> (u64, u64) {
-        (self.bytes_in, self.bytes_out)
+    /// A conversation with nothing left (a connection that closes at
+    /// once, reset: serve's forwarded connection whose upstream failed).
+    pub fn over() -> Conversation {
+        Conversation {
+            session: Session::Discard,
+            greeting_sent: 0,
+            out: Vec::new(),
+            read_done: true,
+            finish: true,
+            shut: true,
+        }
     }
 
     /// Whether the peer's input may be read now: it may send, and the
     /// output has room.
     pub fn may_read(&self) -> bool {
-        !self.read_done && self.out.len() < self.limit
+        !self.read_done && self.out.len() < OUT_LIMIT
+    }
+
+    /// Output queued and not yet taken.
+    pub fn queued(&self) -> usize {
+        self.out.len()
+    }
+
+    /// The write side is shut (our FIN went).
+    pub fn shut(&self) -> bool {
+        self.shut
+    }
+
+    /// Our FIN is decided: it goes once the output drains.
+    pub fn finishing(&self) -> bool {
+        self.finish
+    }
+
+    /// Shut the write side once the output drains (serve: stdin relayed
+    /// ended, or the stop began).
+    pub fn finish(&mut self) {
+        self.finish = true;
+    }
+
+    /// Queue bytes for the peer from elsewhere (a broker client's, stdin
+    /// relayed); after our FIN they go nowhere.
+    pub fn queue(&mut self, data: &[u8]) {
+        if !self.shut {
+            self.out.extend_from_slice(data);
+        }
     }
 
     /// Whether the conversation is over: the peer's FIN came, everything
@@ -104,18 +154,24 @@ impl Conversation {
     /// takes it now; shut the write side once it drains if the session
     /// finished, never before: the FIN follows the last byte. Returns
     /// whether anything happened.
-    pub fn flush(&mut self, peer: &impl Port, hex: Option<&str>) -> io::Result<bool> {
+    /// (`tally.bytes_out` counts what went, and is the hex dump's offset.)
+    pub fn flush(
+        &mut self,
+        peer: &impl Port,
+        hex: Option<&str>,
+        tally: &mut ConnStats,
+    ) -> io::Result<bool> {
         let mut moved = false;
-        if let (Some(done), Some(g)) = (self.greeting_sent, self.session.greeting()) {
-            let (n, blocked) = write_now(peer, &g[done..], hex, &mut self.bytes_out)?;
+        let greeting = self.session.greeting_text().unwrap_or_default();
+        if let Some(left) = greeting.get(self.greeting_sent..).filter(|g| !g.is_empty()) {
+            let (n, blocked) = write_now(peer, left, hex, &mut tally.bytes_out)?;
             moved |= n > 0;
-            self.greeting_sent = Some(done + n);
+            self.greeting_sent += n;
             if blocked {
                 return Ok(moved);
             }
-            self.greeting_sent = None;
         }
-        let (sent, _) = write_now(peer, &self.out, hex, &mut self.bytes_out)?;
+        let (sent, _) = write_now(peer, &self.out, hex, &mut tally.bytes_out)?;
         if sent > 0 {
             moved = true;
             self.out.drain(..sent);
@@ -134,27 +190,29 @@ impl Conversation {
         Ok(moved)
     }
 
-    /// Read once from the peer into `buf` and give it to the session.
+    /// Read once from the peer into `buf` and give it to the session
+    /// (`tally.bytes_in` counts it). `fin_elsewhere`: our side of the
+    /// conversation is not the session's (serve relaying its stdin), so
+    /// the peer's FIN does not decide ours.
     pub fn hear(
         &mut self,
         peer: &impl Port,
         buf: &mut [u8],
         hex: Option<&str>,
+        tally: &mut ConnStats,
+        fin_elsewhere: bool,
     ) -> Result<Heard, End> {
         match peer.read(buf) {
             Ok(None) => {
-                self.read_done = true;
-                let step = self.session.end(&mut self.out).map_err(stdout_end)?;
-                self.finish |= step == Talk::Finish;
-                self.drop_if_shut();
+                self.peer_ended(fin_elsewhere)?;
                 Ok(Heard::Ended)
             }
             Ok(Some(n)) => {
                 let data = &buf[..n];
                 if let Some(l) = hex {
-                    hex_to_stderr(l, '<', self.bytes_in, data);
+                    hex_to_stderr(l, '<', tally.bytes_in, data);
                 }
-                self.bytes_in += n as u64;
+                tally.bytes_in += n as u64;
                 let step = self
                     .session
                     .input(data, &mut self.out)
@@ -165,12 +223,28 @@ impl Conversation {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 // The peer paused: show its partial line.
-                self.session.idle().map_err(stdout_end)?;
+                self.idle()?;
                 Ok(Heard::Nothing)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Heard::Data(0)),
             Err(e) => Err(End::Io(e)),
         }
+    }
+
+    /// The peer's FIN (read here, or by serve's splice to stdout): the
+    /// session ends (see [`Conversation::hear`] for `fin_elsewhere`).
+    pub fn peer_ended(&mut self, fin_elsewhere: bool) -> Result<(), End> {
+        self.read_done = true;
+        let step = self.session.end(&mut self.out).map_err(stdout_end)?;
+        self.finish |= step == Talk::Finish && !fin_elsewhere;
+        self.drop_if_shut();
+        Ok(())
+    }
+
+    /// The peer has nothing more for now (serve's splice to stdout saw
+    /// it): the session shows its partial line.
+    pub fn idle(&mut self) -> Result<(), End> {
+        self.session.idle().map_err(stdout_end)
     }
 
     /// After the write side is shut, the session's output goes nowhere.
@@ -181,14 +255,15 @@ impl Conversation {
     }
 
     /// Move what can move at `now`, then answer what to wait for, or how
-    /// the conversation ended: `idle` bounds how long the peer's socket
-    /// may take nothing and give nothing (`End::IdleTimeout`).
+    /// the conversation ended: `clock.idle` bounds how long the peer's
+    /// socket may take nothing and give nothing (`End::IdleTimeout`).
     pub fn step(
         &mut self,
         peer: &impl Port,
         buf: &mut [u8],
         hex: Option<&str>,
-        idle: Option<Duration>,
+        tally: &mut ConnStats,
+        clock: &mut Clock,
         now: Instant,
     ) -> Result<Next, End> {
         if let Err(e) = peer.flush() {
@@ -197,23 +272,24 @@ impl Conversation {
             }
         }
         loop {
-            let mut moved = self.flush(peer, hex).map_err(End::Io)?;
+            let mut moved = self.flush(peer, hex, tally).map_err(End::Io)?;
             if self.may_read() {
-                moved |= self.hear(peer, buf, hex)? != Heard::Nothing;
+                moved |= self.hear(peer, buf, hex, tally, false)? != Heard::Nothing;
             }
             if !moved {
                 break;
             }
-            self.last = now;
+            clock.last = now;
         }
         if self.done() && !peer.holds_output() {
             return Ok(Next::Done);
         }
-        let deadline = idle.map(|i| self.last + i);
+        let deadline = clock.idle.map(|i| clock.last + i);
         if deadline.is_some_and(|d| now >= d) {
             return Err(End::IdleTimeout);
         }
-        let holds = self.greeting_sent.is_some() || !self.out.is_empty();
+        let greeting = self.session.greeting_text().unwrap_or_default();
+        let holds = self.greeting_sent < greeting.len() || !self.out.is_empty();
         Ok(Next::Wait {
             peer: Interest {
                 read: self.may_read(),

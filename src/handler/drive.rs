@@ -8,7 +8,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::conversation::{Conversation, Next};
+use super::conversation::{Clock, Conversation, Next};
 use super::forward::{self, Forward, Upstream};
 use super::{End, Served, Session, Spec, exec};
 use crate::event::ConnStats;
@@ -87,23 +87,25 @@ fn converse(
     side.set_nonblocking(true).map_err(End::Io)?;
     let label = d.hex.then(|| peer.to_string());
     let mut buf = vec![0u8; BUF];
-    let r = Conversation::new(session, BUF, Instant::now()).and_then(|mut c| {
-        let r = loop {
-            let now = Instant::now();
-            let (want, deadline) = match c.step(&side, &mut buf, label.as_deref(), d.idle, now) {
+    let mut c = Conversation::new(session);
+    let mut clock = Clock {
+        idle: d.idle,
+        last: Instant::now(),
+    };
+    let r = loop {
+        let now = Instant::now();
+        let (want, deadline) =
+            match c.step(&side, &mut buf, label.as_deref(), tally, &mut clock, now) {
                 Ok(Next::Done) => break Ok(()),
                 Ok(Next::Wait { peer, deadline }) => (peer, deadline),
                 Err(e) => break Err(e),
             };
-            let timeout = deadline.map(|t| t.saturating_duration_since(now));
-            let mut fds = [polled::want(side.poll_fd(), want)];
-            if let Err(e) = crate::sys::poll_ready(&mut fds, timeout) {
-                break Err(End::Io(e));
-            }
-        };
-        (tally.bytes_in, tally.bytes_out) = c.moved();
-        r
-    });
+        let timeout = deadline.map(|t| t.saturating_duration_since(now));
+        let mut fds = [polled::want(side.poll_fd(), want)];
+        if let Err(e) = crate::sys::poll_ready(&mut fds, timeout) {
+            break Err(End::Io(e));
+        }
+    };
     let _ = side.set_nonblocking(false);
     r
 }

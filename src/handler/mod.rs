@@ -190,6 +190,15 @@ impl Session {
         }
     }
 
+    /// The greeting's bytes, borrowed (no handle taken: a driver asks on
+    /// every write).
+    pub fn greeting_text(&self) -> Option<&[u8]> {
+        match self {
+            Session::Reply(r) => Some(r.text()),
+            _ => None,
+        }
+    }
+
     /// Bytes arrived from the peer.
     pub fn input(&mut self, data: &[u8], out: &mut Vec<u8>) -> io::Result<Talk> {
         match self {

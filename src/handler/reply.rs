@@ -34,4 +34,9 @@ impl Reply {
     pub fn greeting(&self) -> Arc<[u8]> {
         self.text.clone()
     }
+
+    /// TEXT and its newline, borrowed.
+    pub fn text(&self) -> &[u8] {
+        &self.text
+    }
 }

@@ -85,15 +85,10 @@ impl EventLoop {
         let mut conn = Conn {
             stream,
             peer,
-            session: Session::new(&self.server.spec),
+            talk: Session::new(&self.server.spec).map(Conversation::new),
             child: None,
             fwd: None,
             to_stdout: None,
-            greeting_sent: None,
-            out: Vec::new(),
-            read_done: false,
-            finish: false,
-            shut: false,
             tls_writable: false,
             started: now,
             last: now,
@@ -143,13 +138,11 @@ impl EventLoop {
         {
             conn.to_stdout = ToStdout::new().map(Box::new);
         }
-        if let Some(s) = &mut conn.session {
-            let step = s.start(&mut conn.out).unwrap_or(Talk::Continue);
-            conn.greeting_sent = s.greeting().map(|_| 0);
-            conn.finish |= step == Talk::Finish;
-        }
-        if self.stdin != StdinKind::None && self.stdin_eof {
-            conn.finish = true;
+        if let (true, Some(t)) = (
+            self.stdin != StdinKind::None && self.stdin_eof,
+            &mut conn.talk,
+        ) {
+            t.finish();
         }
         self.conns.insert(id, conn);
         self.again.push(id);
@@ -170,8 +163,9 @@ impl EventLoop {
                     conn.peer,
                     exec::describe_spawn_error(&argv[0], &e)
                 ));
-                conn.session = Some(Session::Discard);
-                conn.finish = true;
+                let mut talk = Conversation::new(Session::Discard);
+                talk.finish();
+                conn.talk = Some(talk);
             }
         }
     }

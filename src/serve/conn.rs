@@ -3,6 +3,7 @@
 //! bridge), with a panic isolated to it, and the broker's fan-out.
 
 use super::*;
+use crate::handler::conversation::Heard;
 
 impl EventLoop {
     /// Make all the progress a connection can make now, then close it if done.
@@ -20,9 +21,9 @@ impl EventLoop {
         let Some(mut c) = self.conns.remove(&id) else {
             return Ok(()); // a late event for a connection already closed
         };
-        let was_full = c.out.len() >= OUT_LIMIT;
+        let was_full = c.queued() >= OUT_LIMIT;
         let r = isolated(|| step(self, &mut c, id));
-        let drained = was_full && c.out.len() < OUT_LIMIT;
+        let drained = was_full && c.queued() < OUT_LIMIT;
         match r {
             Ok(()) if c.done() => self.close(c, None),
             Ok(()) => {
@@ -92,7 +93,7 @@ impl EventLoop {
             && self
                 .conns
                 .values()
-                .all(|c| c.shut || c.out.len() < OUT_LIMIT);
+                .all(|c| c.shut() || c.queued() < OUT_LIMIT);
         if !room && self.broadcast.is_empty() {
             self.broker_paused.push(id);
         }
@@ -129,82 +130,78 @@ impl EventLoop {
         if c.child.is_some() {
             return self.progress_program(c, id);
         }
-        let hex = self.server.settings.drive.hex;
         let broker = matches!(self.server.spec, Spec::Broker);
+        // The peer's name only for --hex: this runs on every event.
+        let label = self.server.settings.drive.hex.then(|| c.peer.to_string());
+        let port = crate::relay::RelaySocket::Stream(&c.stream);
+        // While stdin is relayed, our side of the conversation is stdin:
+        // its end is our FIN, not the peer's (nc -l < file does the same).
+        let fin_elsewhere = self.stdin != StdinKind::None && !self.stdin_eof;
         let mut reads = 0;
         loop {
-            let mut moved = flush(c, hex).map_err(End::Io)?;
+            let Some(t) = c.talk.as_mut() else {
+                return Ok(());
+            };
+            let sent = c.tally.bytes_out;
+            let mut moved = t
+                .flush(&port, label.as_deref(), &mut c.tally)
+                .map_err(End::Io)?;
+            if c.tally.bytes_out > sent {
+                c.last = Instant::now();
+                c.last_out = c.last;
+            }
             // A broker chunk is fanned out before the next read (in `drive`).
-            let may_read = !c.read_done && c.has_room() && (!broker || self.broker_room(id));
-            if may_read {
-                if reads == READS_PER_TURN {
-                    self.again.push(id);
-                    return Ok(());
+            if !t.may_read() || (broker && !self.broker_room(id)) {
+                match moved {
+                    true => continue,
+                    false => return Ok(()),
                 }
-                reads += 1;
-                let read = match (&mut c.to_stdout, c.stream.plain_fd().is_some()) {
-                    // One connection, printed: straight to stdout. (A sink
-                    // is made only for a plain stream; without one, the
-                    // bytes go the ordinary way, through the session.)
-                    (Some(sink), true) => {
-                        let from = crate::relay::RelaySocket::Stream(&c.stream);
-                        match sink.pump(&from, &mut self.buf) {
-                            Err(crate::relay::HalfError::Write(e)) => return Err(stdout_stop(e)),
-                            Err(crate::relay::HalfError::Read(e)) => Err(e),
-                            Ok((n, false)) => {
-                                if n > 0 {
-                                    c.last = Instant::now();
-                                    c.tally.bytes_in += n as u64;
-                                    moved = true;
-                                }
-                                Err(io::ErrorKind::WouldBlock.into())
-                            }
-                            Ok((n, true)) => {
-                                c.tally.bytes_in += n as u64;
-                                Ok(0)
-                            }
-                        }
-                    }
-                    _ => (&c.stream).read(&mut self.buf),
-                };
-                match read {
-                    Ok(0) => {
-                        c.read_done = true;
-                        moved = true;
-                        if let Some(s) = &mut c.session {
-                            let step = s.end(&mut self.scratch).map_err(stdout_stop)?;
-                            // While stdin is relayed, our side of the
-                            // conversation is stdin: its end is our FIN,
-                            // not the peer's (nc -l < file does the same).
-                            let relaying = self.stdin != StdinKind::None && !self.stdin_eof;
-                            c.finish |= step == Talk::Finish && !relaying;
-                        }
-                        queue(c, &mut self.scratch);
-                    }
-                    Ok(n) => {
-                        moved = true;
-                        c.last = Instant::now();
-                        let data = &self.buf[..n];
-                        if hex {
-                            hex_to_stderr(&c.peer.to_string(), '<', c.tally.bytes_in, data);
-                        }
+            }
+            if reads == READS_PER_TURN {
+                self.again.push(id);
+                return Ok(());
+            }
+            reads += 1;
+            if let (Some(sink), true) = (&mut c.to_stdout, c.stream.plain_fd().is_some()) {
+                // One connection, printed: straight to stdout. (A sink is
+                // made only for a plain stream; without one, the bytes go
+                // the ordinary way, through the session.)
+                match sink.pump(&port, &mut self.buf) {
+                    Err(crate::relay::HalfError::Write(e)) => return Err(stdout_stop(e)),
+                    Err(crate::relay::HalfError::Read(e)) => return Err(End::Io(e)),
+                    Ok((n, true)) => {
                         c.tally.bytes_in += n as u64;
+                        t.peer_ended(fin_elsewhere)?;
+                        moved = true;
+                    }
+                    Ok((n, false)) => {
+                        if n > 0 {
+                            c.tally.bytes_in += n as u64;
+                            c.last = Instant::now();
+                            moved = true;
+                        }
+                        t.idle()?;
+                    }
+                }
+            } else {
+                match t.hear(
+                    &port,
+                    &mut self.buf,
+                    label.as_deref(),
+                    &mut c.tally,
+                    fin_elsewhere,
+                )? {
+                    Heard::Data(n) => {
+                        moved = true;
+                        if n > 0 {
+                            c.last = Instant::now();
+                        }
                         if broker {
-                            self.broadcast.extend_from_slice(data);
-                        }
-                        if let Some(s) = &mut c.session {
-                            let step = s.input(data, &mut self.scratch).map_err(stdout_stop)?;
-                            c.finish |= step == Talk::Finish;
-                            queue(c, &mut self.scratch);
+                            self.broadcast.extend_from_slice(&self.buf[..n]);
                         }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        if let Some(s) = &mut c.session {
-                            s.idle().map_err(stdout_stop)?;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => moved = true,
-                    Err(e) => return Err(End::Io(e)),
+                    Heard::Ended => moved = true,
+                    Heard::Nothing => {}
                 }
             }
             if !moved {
@@ -235,8 +232,8 @@ impl EventLoop {
     /// Queue what a broker client sent on every other client.
     pub(super) fn fan_out(&mut self, from: usize) {
         for (&id, c) in self.conns.iter_mut() {
-            if id != from && !c.shut {
-                c.out.extend_from_slice(&self.broadcast);
+            if let (true, Some(t)) = (id != from, c.talk.as_mut().filter(|t| !t.shut())) {
+                t.queue(&self.broadcast);
                 self.again.push(id);
             }
         }
@@ -255,12 +252,7 @@ impl EventLoop {
             .conns
             .iter()
             .filter(|(_, c)| {
-                broker::stalled(
-                    c.out.len(),
-                    OUT_LIMIT,
-                    now.duration_since(c.last_out),
-                    bound,
-                )
+                broker::stalled(c.queued(), OUT_LIMIT, now.duration_since(c.last_out), bound)
             })
             .map(|(id, _)| *id)
             .collect();
@@ -274,7 +266,7 @@ impl EventLoop {
             }
         }
         self.again.append(&mut self.broker_paused);
-        self.conns.values().any(|c| c.out.len() >= OUT_LIMIT)
+        self.conns.values().any(|c| c.queued() >= OUT_LIMIT)
     }
 }
 
@@ -286,9 +278,10 @@ impl EventLoop {
 /// connection, which is out of the loop's map while it runs and is closed
 /// after a panic ([`EventLoop::panicked`]), and the loop's shared state, none
 /// of which a panic midway leaves inconsistent for the others: the read
-/// buffer holds nothing between steps; the session scratch is cleared
-/// after a panic; `again`, the timers, the paused brokers and the
-/// lookup's waiting list hold ids, and a gone id is skipped; a `Half`
+/// buffer holds nothing between steps; a session's output goes straight
+/// into its own connection's queue, closed with it; `again`, the timers,
+/// the paused brokers and the lookup's waiting list hold ids, and a gone
+/// id is skipped; a `Half`
 /// keeps a pipe from the pool in its own field from the moment it takes
 /// it, so closing the connection gives it back; a broker's chunk is put
 /// in `broadcast` whole, after it was read, and goes out as any other.
@@ -299,89 +292,6 @@ pub(super) fn isolated(
     step: impl FnOnce() -> std::result::Result<(), End>,
 ) -> std::result::Result<(), End> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or(Err(End::Panicked))
-}
-
-/// Append session output to the connection's queue.
-pub(super) fn queue(c: &mut Conn, scratch: &mut Vec<u8>) {
-    if scratch.is_empty() {
-        return;
-    }
-    if c.shut {
-        scratch.clear();
-    } else if c.out.is_empty() {
-        std::mem::swap(&mut c.out, scratch);
-    } else {
-        c.out.append(scratch);
-    }
-}
-
-/// Write queued output until the socket is full; shut the write side once
-/// it drains if the handler is done, never before: the FIN must follow the
-/// last byte.
-pub(super) fn flush(c: &mut Conn, hex: bool) -> io::Result<bool> {
-    let mut moved = false;
-    if let (Some(done), Some(g)) = (
-        &mut c.greeting_sent,
-        c.session.as_ref().and_then(|s| s.greeting()),
-    ) {
-        let (n, blocked) = write_now(&c.stream, &c.peer, &g[*done..], hex, &mut c.tally.bytes_out)?;
-        *done += n;
-        if n > 0 {
-            moved = true;
-            c.last = Instant::now();
-            c.last_out = c.last;
-        }
-        if blocked {
-            return Ok(moved);
-        }
-        c.greeting_sent = None;
-    }
-    let (sent, _) = write_now(&c.stream, &c.peer, &c.out, hex, &mut c.tally.bytes_out)?;
-    if sent > 0 {
-        moved = true;
-        c.last = Instant::now();
-        c.last_out = c.last;
-        c.out.drain(..sent);
-    }
-    if c.out.is_empty() {
-        if c.out.capacity() > 0 {
-            // Nothing in flight: hold no buffer.
-            c.out = Vec::new();
-        }
-        if c.finish && !c.shut {
-            c.shut = true;
-            moved = true;
-            c.stream.shutdown(Shutdown::Write)?;
-        }
-    }
-    Ok(moved)
-}
-
-/// Write as much of `data` as the socket takes now (and dump it for
-/// `--hex`): how many bytes went, and whether the socket would block.
-pub(super) fn write_now(
-    stream: &Stream,
-    peer: &Endpoint,
-    data: &[u8],
-    hex: bool,
-    bytes_out: &mut u64,
-) -> io::Result<(usize, bool)> {
-    let mut sent = 0;
-    while sent < data.len() {
-        match (&*stream).write(&data[sent..]) {
-            Ok(n) => {
-                if hex {
-                    hex_to_stderr(&peer.to_string(), '>', *bytes_out, &data[sent..sent + n]);
-                }
-                sent += n;
-                *bytes_out += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((sent, true)),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok((sent, false))
 }
 
 /// A failure writing to stdout: its reader gone ends the server (as a

@@ -64,8 +64,6 @@ impl EventLoop {
     /// sending is cut, and must not look complete.
     pub(super) fn panicked(&mut self, mut c: Conn) {
         servers::report(&self.server.settings.log, &c.peer, Some(&End::Panicked));
-        // Its session's output, not yet queued, is nobody else's.
-        self.scratch.clear();
         if let Some(ch) = &c.child {
             exec::terminate(ch.child.id() as i32);
         }
@@ -117,8 +115,8 @@ impl EventLoop {
         self.quiet_sessions();
         if self.stdin != StdinKind::None && !self.stdin_eof {
             self.stdin_eof = true;
-            for c in self.conns.values_mut() {
-                c.finish = true;
+            for t in self.conns.values_mut().filter_map(|c| c.talk.as_mut()) {
+                t.finish();
             }
             self.again.extend(self.conns.keys().copied());
         }

@@ -295,10 +295,7 @@ impl EventLoop {
         // like an empty one. Nothing is left to do, so it closes now.
         c.stream.reset_on_close();
         c.fwd = None;
-        c.session = None;
-        c.read_done = true;
-        c.finish = true;
-        c.shut = true;
+        c.talk = Some(crate::handler::conversation::Conversation::over());
     }
 
     /// Make what progress a forwarded connection can make now.

@@ -28,8 +28,8 @@ impl EventLoop {
             && self.stdin_ready
             && !self.stdin_eof
             && !self.stop.stopping()
-            && self.conns.values().any(|c| !c.shut)
-            && self.conns.values().all(|c| c.out.len() < OUT_LIMIT)
+            && self.conns.values().any(|c| !c.shut())
+            && self.conns.values().all(|c| c.queued() < OUT_LIMIT)
     }
 
     /// Whether a peer that does not read holds back the stdin relay for
@@ -39,11 +39,11 @@ impl EventLoop {
         self.stdin != StdinKind::None
             && !self.stdin_eof
             && !self.stop.stopping()
-            && self.conns.values().any(|c| c.out.len() >= OUT_LIMIT)
+            && self.conns.values().any(|c| c.queued() >= OUT_LIMIT)
             && self
                 .conns
                 .values()
-                .any(|c| !c.shut && c.out.len() < OUT_LIMIT)
+                .any(|c| !c.shut() && c.queued() < OUT_LIMIT)
     }
 
     /// Read one chunk of stdin and queue it for every connected peer.
@@ -72,15 +72,15 @@ impl EventLoop {
         if n == 0 {
             self.stdin_eof = true;
             for id in &ids {
-                if let Some(c) = self.conns.get_mut(id) {
-                    c.finish = true;
+                if let Some(t) = self.conns.get_mut(id).and_then(|c| c.talk.as_mut()) {
+                    t.finish();
                 }
             }
         } else {
             for id in &ids {
-                if let Some(c) = self.conns.get_mut(id) {
-                    if !c.shut && !c.finish {
-                        c.out.extend_from_slice(&self.buf[..n]);
+                if let Some(t) = self.conns.get_mut(id).and_then(|c| c.talk.as_mut()) {
+                    if !t.finishing() {
+                        t.queue(&self.buf[..n]);
                     }
                 }
             }

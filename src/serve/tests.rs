@@ -3,6 +3,7 @@
 use super::conn::isolated;
 use super::*;
 use std::ffi::OsString;
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 
 /// A quiet loop serving `spec`, with no listeners: the tests add
