@@ -8,7 +8,7 @@
 //!
 //! [`Conversation::step`] moves what it can and answers what the peer's
 //! socket waits for and the idle deadline: the blocking models drive it
-//! with poll(2) (`handler::drive`). serve's loop calls its parts
+//! with poll(2) ([`poll`], from `handler::drive`). serve's loop calls its parts
 //! ([`Conversation::flush`], [`Conversation::hear`]) on its events, with
 //! what it adds around them (the broker's fan-out, stdin relayed, a
 //! budget of reads per turn).
@@ -21,6 +21,12 @@ use crate::event::ConnStats;
 use crate::output::hex_to_stderr;
 use crate::relay::bridge::Interest;
 use crate::relay::half::Port;
+use crate::relay::{RelaySocket, polled};
+use crate::transport::Stream;
+
+/// Bytes read per call by [`poll`]; one buffer per connection while it
+/// runs.
+const BUF: usize = 64 * 1024;
 
 /// What a step leaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -298,6 +304,42 @@ impl Conversation {
             deadline,
         })
     }
+}
+
+/// A byte-level session's connection on this thread (the blocking
+/// models): its [`Conversation`] driven by poll(2) on the socket, until its
+/// end or the idle timeout (no byte either way for that long). `hex` names
+/// the peer in hex dumps; `tally` counts the bytes.
+pub fn poll(
+    stream: &Stream,
+    session: Session,
+    hex: Option<&str>,
+    idle: Option<Duration>,
+    tally: &mut ConnStats,
+) -> Result<(), End> {
+    let side = RelaySocket::Stream(stream);
+    side.set_nonblocking(true).map_err(End::Io)?;
+    let mut buf = vec![0u8; BUF];
+    let mut c = Conversation::new(session);
+    let mut clock = Clock {
+        idle,
+        last: Instant::now(),
+    };
+    let r = loop {
+        let now = Instant::now();
+        let (want, deadline) = match c.step(&side, &mut buf, hex, tally, &mut clock, now) {
+            Ok(Next::Done) => break Ok(()),
+            Ok(Next::Wait { peer, deadline }) => (peer, deadline),
+            Err(e) => break Err(e),
+        };
+        let timeout = deadline.map(|t| t.saturating_duration_since(now));
+        let mut fds = [polled::want(side.poll_fd(), want)];
+        if let Err(e) = crate::sys::poll_ready(&mut fds, timeout) {
+            break Err(End::Io(e));
+        }
+    };
+    let _ = side.set_nonblocking(false);
+    r
 }
 
 /// Write as much of `data` as the peer takes now (and dump it for

@@ -6,9 +6,9 @@
 //! connection's bridge.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::conversation::{Clock, Conversation, Next};
+use super::conversation;
 use super::forward::{self, Forward, Upstream};
 use super::{End, Served, Session, Spec, exec};
 use crate::event::ConnStats;
@@ -28,9 +28,6 @@ pub struct Drive {
     /// itself (`-v` reports them).
     pub count: bool,
 }
-
-/// Bytes read per call; one buffer per connection while it runs.
-const BUF: usize = 64 * 1024;
 
 /// Serve one blocking stream connection with `spec` to its end.
 pub fn stream(
@@ -70,44 +67,8 @@ fn serve_stream(
         Served::Exec(argv) => return exec_stream(stream, peer, argv, d, tally),
         Served::Forward(f) => return forward_stream(stream, peer, f, d, tally),
     };
-    converse(stream, peer, session, d, tally)
-}
-
-/// A byte-level session's connection, on this thread: its
-/// [`Conversation`] driven by poll(2) on the socket, until its end or the
-/// idle timeout (no byte either way for that long).
-fn converse(
-    stream: &Stream,
-    peer: &Endpoint,
-    session: Session,
-    d: &Drive,
-    tally: &mut ConnStats,
-) -> Result<(), End> {
-    let side = RelaySocket::Stream(stream);
-    side.set_nonblocking(true).map_err(End::Io)?;
     let label = d.hex.then(|| peer.to_string());
-    let mut buf = vec![0u8; BUF];
-    let mut c = Conversation::new(session);
-    let mut clock = Clock {
-        idle: d.idle,
-        last: Instant::now(),
-    };
-    let r = loop {
-        let now = Instant::now();
-        let (want, deadline) =
-            match c.step(&side, &mut buf, label.as_deref(), tally, &mut clock, now) {
-                Ok(Next::Done) => break Ok(()),
-                Ok(Next::Wait { peer, deadline }) => (peer, deadline),
-                Err(e) => break Err(e),
-            };
-        let timeout = deadline.map(|t| t.saturating_duration_since(now));
-        let mut fds = [polled::want(side.poll_fd(), want)];
-        if let Err(e) = crate::sys::poll_ready(&mut fds, timeout) {
-            break Err(End::Io(e));
-        }
-    };
-    let _ = side.set_nonblocking(false);
-    r
+    conversation::poll(stream, session, label.as_deref(), d.idle, tally)
 }
 
 /// `--exec` on a blocking connection. The program gets the socket itself
