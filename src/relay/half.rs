@@ -99,6 +99,9 @@ impl<T: Port + ?Sized> Port for &T {
     fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
         (**self).plain_fd()
     }
+    fn is_waiting_pipe(&self) -> bool {
+        (**self).is_waiting_pipe()
+    }
     fn check_end(&self) -> io::Result<()> {
         (**self).check_end()
     }
