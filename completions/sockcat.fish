@@ -51,6 +51,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l rate -d 'With 
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l fault-dir -d 'With a fault: the way it acts: up (the client\'s bytes to the upstream), down, or both' -r -f -a "up\t'The client\'s bytes to the upstream'
 down\t'The upstream\'s bytes to the client'
 both\t'Both ways'"
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l fault-fraction -d 'With a fault: the fraction of connections it applies to, from 0 to 1 (chosen per connection; the others are forwarded as they are)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l seed -d 'With a fault: where its random choices begin (which connections --fault-fraction picks): the same N, the same choices in every run' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l cert -d 'The server\'s certificate chain (PEM); without it a fresh self-signed one is made at start and its fingerprint printed' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l key -d 'The key of --cert (PEM: PKCS#8, SEC1 or RSA)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l save-cert -d 'Write the generated certificate to FILE, for the next start\'s --cert (with --save-key)' -r -F
@@ -100,6 +102,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l rate -d '
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l fault-dir -d 'With a fault: the way it acts: up (the client\'s bytes to the upstream), down, or both' -r -f -a "up\t'The client\'s bytes to the upstream'
 down\t'The upstream\'s bytes to the client'
 both\t'Both ways'"
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l fault-fraction -d 'With a fault: the fraction of connections it applies to, from 0 to 1 (chosen per connection; the others are forwarded as they are)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l seed -d 'With a fault: where its random choices begin (which connections --fault-fraction picks): the same N, the same choices in every run' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l cert -d 'The server\'s certificate chain (PEM); without it a fresh self-signed one is made at start and its fingerprint printed' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l key -d 'The key of --cert (PEM: PKCS#8, SEC1 or RSA)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l save-cert -d 'Write the generated certificate to FILE, for the next start\'s --cert (with --save-key)' -r -F
@@ -148,6 +152,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l rate -d
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l fault-dir -d 'With a fault: the way it acts: up (the client\'s bytes to the upstream), down, or both' -r -f -a "up\t'The client\'s bytes to the upstream'
 down\t'The upstream\'s bytes to the client'
 both\t'Both ways'"
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l fault-fraction -d 'With a fault: the fraction of connections it applies to, from 0 to 1 (chosen per connection; the others are forwarded as they are)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l seed -d 'With a fault: where its random choices begin (which connections --fault-fraction picks): the same N, the same choices in every run' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l cert -d 'The server\'s certificate chain (PEM); without it a fresh self-signed one is made at start and its fingerprint printed' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l key -d 'The key of --cert (PEM: PKCS#8, SEC1 or RSA)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l save-cert -d 'Write the generated certificate to FILE, for the next start\'s --cert (with --save-key)' -r -F

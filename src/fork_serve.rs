@@ -270,6 +270,10 @@ fn fork_stream(
         sys::own_process_group(pid);
         // The parent closes its copy at once: the child owns the connection.
         drop(stream);
+        if let crate::handler::Spec::Forward(f) = &server.spec {
+            // The child numbered its connection on its copy of the count.
+            f.layers.forked();
+        }
         return Ok(pid);
     }
     child_setup(acc);

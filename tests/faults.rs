@@ -180,8 +180,8 @@ fn rate_caps_tls_and_unix_sides_in_every_model() {
     }
 }
 
-/// `--rate` and `--fault-dir` need `--forward` (and `--fault-dir` a
-/// fault), and a rate acts on streams only: each a one-line usage error.
+/// `--rate` and `--fault-dir` need `--forward` (and `--fault-dir`,
+/// `--fault-fraction` and `--seed` a fault, the fraction one from 0 to 1), and a rate acts on streams only: each a one-line usage error.
 #[test]
 fn rate_is_refused_where_it_cannot_act() {
     for args in [
@@ -220,6 +220,32 @@ fn rate_is_refused_where_it_cannot_act() {
             "1k",
         ],
         &[
+            "serve",
+            "127.0.0.1:0",
+            "--forward",
+            "127.0.0.1:9",
+            "--fault-fraction",
+            "0.5",
+        ],
+        &[
+            "serve",
+            "127.0.0.1:0",
+            "--forward",
+            "127.0.0.1:9",
+            "--seed",
+            "1",
+        ],
+        &[
+            "serve",
+            "127.0.0.1:0",
+            "--forward",
+            "127.0.0.1:9",
+            "--rate",
+            "1k",
+            "--fault-fraction",
+            "1.5",
+        ],
+        &[
             "thread-serve",
             "-u",
             "127.0.0.1:0",
@@ -247,5 +273,66 @@ fn a_forward_without_a_fault_still_splices() {
         assert!(got == msg, "{model}: {} of {} bytes", got.len(), msg.len());
         f.wait_err("by splice");
         assert!(!f.err().contains("rate"), "{model}: {}", f.err());
+    }
+}
+
+/// `--fault-fraction` with `--seed`: which connections (by their order)
+/// get the fault is the same in two runs and in every model, their count
+/// within a binomial bound; the others splice, and only the chosen say a
+/// fault.
+#[test]
+fn a_seeded_fraction_chooses_the_same_connections_in_every_run_and_model() {
+    const N: usize = 40;
+    let echo = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
+    let mut seen: Vec<(String, Vec<usize>)> = Vec::new();
+    for model in MODELS {
+        for run in 0..2 {
+            let what = format!("{model} run {run}");
+            let f = Server::start(&[
+                model,
+                "127.0.0.1:0",
+                "-v",
+                "--forward",
+                echo.addr(),
+                "--rate",
+                "16M",
+                "--fault-fraction",
+                "0.5",
+                "--seed",
+                "2323",
+            ]);
+            let mut chosen = Vec::new();
+            for i in 0..N {
+                let mut c = TcpStream::connect(f.addr()).unwrap();
+                c.set_read_timeout(Some(T)).unwrap();
+                let peer = c.local_addr().unwrap().to_string();
+                c.write_all(b"hi").unwrap();
+                c.shutdown(Shutdown::Write).unwrap();
+                let mut got = Vec::new();
+                c.read_to_end(&mut got).unwrap();
+                assert_eq!(got, b"hi", "{what}: connection {i}");
+                f.wait_err(&format!("closed {peer}:"));
+                let err = f.err();
+                let closed = err
+                    .lines()
+                    .find(|l| l.starts_with(&format!("closed {peer}:")))
+                    .unwrap();
+                if err.contains(&format!("{peer}: rate")) {
+                    assert!(closed.ends_with("by copy"), "{what}: {closed}");
+                    chosen.push(i);
+                } else {
+                    assert!(closed.ends_with("by splice"), "{what}: {closed}");
+                }
+            }
+            seen.push((what, chosen));
+        }
+    }
+    let (first, chosen) = &seen[0];
+    eprintln!("{first}: {} of {N} chosen: {chosen:?}", chosen.len());
+    // Half of 40: 20, with a standard deviation of about 3.2; four of
+    // them either side.
+    assert!((8..=32).contains(&chosen.len()), "{first}: {chosen:?}");
+    for (what, other) in &seen[1..] {
+        assert_eq!(other, chosen, "{what} against {first}");
     }
 }

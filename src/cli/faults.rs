@@ -14,6 +14,14 @@ pub struct FaultArgs {
     /// With a fault: the way it acts: up (the client's bytes to the upstream), down, or both
     #[arg(long, value_enum, value_name = "WAY", default_value_t = FaultDir::Both, requires = "fault")]
     pub fault_dir: FaultDir,
+
+    /// With a fault: the fraction of connections it applies to, from 0 to 1 (chosen per connection; the others are forwarded as they are)
+    #[arg(long, value_name = "F", value_parser = parse_fraction, requires = "fault")]
+    pub fault_fraction: Option<f64>,
+
+    /// With a fault: where its random choices begin (which connections --fault-fraction picks): the same N, the same choices in every run
+    #[arg(long, value_name = "N", requires = "fault")]
+    pub seed: Option<u64>,
 }
 
 /// The faults (the group `--fault-dir` needs one of). Each needs
@@ -65,6 +73,16 @@ fn parse_rate(s: &str) -> Result<RateArg, String> {
     })
 }
 
+/// `--fault-fraction`: a number from 0 to 1.
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!(
+            "invalid fraction '{s}': expected a number from 0 to 1, such as 0.25"
+        )),
+    }
+}
+
 /// A size in bytes (`None`: not one): digits with an optional k, M or G (1024, 1024 squared and cubed;
 /// either case, `B` or `iB` may follow), as curl's `--limit-rate` takes.
 pub fn parse_size(s: &str) -> Option<u64> {
@@ -100,7 +118,7 @@ TLS on either side) in every model, and acts the way
 \fBdown\fR (the upstream's to the client) or \fBboth\fR (the default).
 \fB\-v\fR says, for each connection, which fault applies
 (\fBPEER: rate 64KiB/s both ways\fR; JSON: \fBevent\fR \fBfault\fR,
-\fBfault\fR, \fBdirection\fR and its settings).
+\fBconnection\fR, \fBfault\fR, \fBdirection\fR and its settings).
 .TP
 \fB\-\-rate\fR \fIRATE\fR[\fB:\fR\fIBURST\fR]
 Cap the bytes per second each way: \fB64k\fR, \fB1M\fR (k is 1024, M
@@ -109,6 +127,17 @@ bytes go at once (a tenth of a second's worth unless given). What the cap
 holds back stays in the socket, so the sender is slowed by TCP's own
 window: memory stays bounded, never by the data's size. A connection with
 a fault is copied through a buffer (\fBby copy\fR), not spliced.
+.TP
+\fB\-\-fault\-fraction\fR \fIF\fR
+Apply the faults to a fraction \fIF\fR (0 to 1) of the connections, chosen
+per connection; the others are forwarded as they are (spliced, no event).
+The JSON \fBfault\fR event's \fBconnection\fR is the connection's number
+(0 the first the server began).
+.TP
+\fB\-\-seed\fR \fIN\fR
+Make every random choice repeat: with the same \fIN\fR, the same
+connections (by number) get the faults in every run and every model. Without
+it, the choices differ from run to run.
 "#;
 
 #[cfg(test)]
@@ -139,5 +168,15 @@ mod tests {
         assert!(parse_rate("0").unwrap_err().contains("more than 0"));
         assert!(parse_rate("1k:0").unwrap_err().contains("burst"));
         assert!(parse_rate("fast").unwrap_err().contains("64k"));
+    }
+
+    #[test]
+    fn a_fraction_is_from_0_to_1() {
+        assert_eq!(parse_fraction("0"), Ok(0.0));
+        assert_eq!(parse_fraction("0.25"), Ok(0.25));
+        assert_eq!(parse_fraction("1"), Ok(1.0));
+        for bad in ["-0.1", "1.5", "half", "NaN", ""] {
+            assert!(parse_fraction(bad).is_err(), "{bad}");
+        }
     }
 }

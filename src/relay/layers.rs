@@ -17,8 +17,13 @@
 //! [`ConnLayers::ports`] (the [`Layered`] type names the stack).
 
 use std::fmt::Display;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use serde_json::Value;
+
+use super::chance::Chance;
 use super::half::Port;
 use super::rate::{self, Bucket, Rated};
 use crate::event::Log;
@@ -53,12 +58,32 @@ impl Direction {
 
 /// What the flags ask of every forwarded connection: no field set, no
 /// layer (and nothing in the way of splice).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Layers {
     /// `--rate`: a byte rate each way `dir` names.
     pub rate: Option<rate::Rate>,
     /// `--fault-dir`: which way the layers act.
     pub dir: Direction,
+    /// `--fault-fraction`: the chance a connection has its faults (1:
+    /// every one).
+    pub fraction: f64,
+    /// `--seed`: where every connection's draws begin.
+    pub seed: u64,
+    /// The connections begun so far (shared by a server's threads; a
+    /// forked child counts on its copy, its parent by [`Layers::forked`]).
+    pub begun: Arc<AtomicU64>,
+}
+
+impl Default for Layers {
+    fn default() -> Layers {
+        Layers {
+            rate: None,
+            dir: Direction::Both,
+            fraction: 1.0,
+            seed: 0,
+            begun: Arc::default(),
+        }
+    }
 }
 
 impl Layers {
@@ -66,6 +91,21 @@ impl Layers {
     pub fn is_empty(&self) -> bool {
         self.rate.is_none()
     }
+
+    /// fork-serve's parent: a child began a connection on its copy of
+    /// the count, so the next child's number is one more.
+    pub fn forked(&self) {
+        self.begun.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A fault event's fields with the connection's number (0 the first
+/// this server began: what `--seed` makes repeat).
+fn with_conn(mut fields: Value, conn: u64) -> Value {
+    if let Value::Object(m) = &mut fields {
+        m.insert("connection".into(), conn.into());
+    }
+    fields
 }
 
 /// One connection's layers: what they keep between steps (`None`: no
@@ -89,18 +129,27 @@ pub type Layered<'a, P> = Rated<'a, P>;
 impl ConnLayers {
     /// The layers `l` asks for, begun at `now`, and said to the log for
     /// the connection from `peer` (`-v`: one line per layer).
+    /// With `--fault-fraction`, a connection not chosen gets no layer (and
+    /// splices).
     pub fn start(l: &Layers, log: &Log, peer: impl Display, now: Instant) -> ConnLayers {
         if l.is_empty() {
             return ConnLayers(None);
         }
+        let conn = l.begun.fetch_add(1, Ordering::Relaxed);
+        let mut chance = Chance::for_conn(l.seed, conn);
+        if !chance.happens(l.fraction) {
+            return ConnLayers(None);
+        }
+        let said = |(text, fields): (String, Value)| {
+            log.fault(&peer.to_string(), &text, with_conn(fields, conn));
+        };
         let bucket = |on: bool| l.rate.filter(|_| on).map(|r| Bucket::new(r, now));
         let state = State {
             rate_up: bucket(l.dir.up()),
             rate_down: bucket(l.dir.down()),
         };
         if let Some(r) = l.rate {
-            let (text, fields) = r.describe(l.dir);
-            log.fault(&peer.to_string(), &text, fields);
+            said(r.describe(l.dir));
         }
         ConnLayers(Some(Box::new(state)))
     }

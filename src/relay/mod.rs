@@ -27,6 +27,7 @@
 //!   (`--rate`).
 
 pub mod bridge;
+pub mod chance;
 pub mod dgram_session;
 pub mod half;
 pub mod layers;

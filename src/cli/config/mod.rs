@@ -439,7 +439,7 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
     })
 }
 
-/// The faults (`--rate`, `--fault-dir`) as the forwarded connections'
+/// The faults (`--rate`; `--fault-dir`, `--fault-fraction`, `--seed`) as the forwarded connections'
 /// layers. They act on streams: a datagram upstream is refused here, a
 /// datagram server by [`by_kind`].
 fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
@@ -457,6 +457,9 @@ fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
             FaultDir::Down => Direction::Down,
             FaultDir::Both => Direction::Both,
         },
+        fraction: f.fault_fraction.unwrap_or(1.0),
+        seed: f.seed.unwrap_or_else(crate::relay::chance::fresh_seed),
+        ..Layers::default()
     };
     if !layers.is_empty() && target.is_datagram() {
         return Err(Error::usage(format!(

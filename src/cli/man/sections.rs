@@ -506,7 +506,7 @@ Text: \fBgot datagram from PEER\fR.
 otherwise (see TLS).
 .TP
 .B fault
-\fBpeer\fR, \fBfault\fR (\fBrate\fR), \fBdirection\fR (\fBup\fR,
+\fBpeer\fR, \fBconnection\fR (its number, 0 the first), \fBfault\fR (\fBrate\fR), \fBdirection\fR (\fBup\fR,
 \fBdown\fR or \fBboth\fR) and the fault's settings (\fBbytes_per_sec\fR,
 \fBburst\fR): a fault applied to a forwarded connection, as it begins
 (\fB\-v\fR; see FAULTS). Text: \fBPEER: rate 64KiB/s up\fR.
