@@ -48,6 +48,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l exec -d 'Run P
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l forward -d 'Connect to ADDR for each connection (each peer\'s session on a datagram socket) and relay bytes both ways; each side\'s FIN travels on its own' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l rate -d 'With --forward: cap each forwarded stream connection at RATE bytes per second each way --fault-dir names (64k, 1M: k is 1024, M 1048576; /s may follow), with a burst of a tenth of a second\'s worth unless :BURST says (1M:256k)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l cut-after -d 'With --forward: end each way --fault-dir names with a FIN after BYTES (64k, 1M): the peer receives exactly BYTES, then the end of the stream' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l reset-after -d 'With --forward: reset the connection (both peers see a reset, no FIN) after BYTES each way --fault-dir names, or after DUR from its start (500ms, 2s; 10m is 10 MiB, say 10min)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l fault-dir -d 'With a fault: the way it acts: up (the client\'s bytes to the upstream), down, or both' -r -f -a "up\t'The client\'s bytes to the upstream'
 down\t'The upstream\'s bytes to the client'
 both\t'Both ways'"
@@ -99,6 +101,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l exec -d '
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l forward -d 'Connect to ADDR for each connection (each peer\'s session on a datagram socket) and relay bytes both ways; each side\'s FIN travels on its own' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l rate -d 'With --forward: cap each forwarded stream connection at RATE bytes per second each way --fault-dir names (64k, 1M: k is 1024, M 1048576; /s may follow), with a burst of a tenth of a second\'s worth unless :BURST says (1M:256k)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l cut-after -d 'With --forward: end each way --fault-dir names with a FIN after BYTES (64k, 1M): the peer receives exactly BYTES, then the end of the stream' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l reset-after -d 'With --forward: reset the connection (both peers see a reset, no FIN) after BYTES each way --fault-dir names, or after DUR from its start (500ms, 2s; 10m is 10 MiB, say 10min)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l fault-dir -d 'With a fault: the way it acts: up (the client\'s bytes to the upstream), down, or both' -r -f -a "up\t'The client\'s bytes to the upstream'
 down\t'The upstream\'s bytes to the client'
 both\t'Both ways'"
@@ -149,6 +153,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l exec -d
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l sh-exec -d 'Like --exec, through /bin/sh -c CMDLINE' -r -f -a "(__fish_complete_command)"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l forward -d 'Connect to ADDR for each connection (each peer\'s session on a datagram socket) and relay bytes both ways; each side\'s FIN travels on its own' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l rate -d 'With --forward: cap each forwarded stream connection at RATE bytes per second each way --fault-dir names (64k, 1M: k is 1024, M 1048576; /s may follow), with a burst of a tenth of a second\'s worth unless :BURST says (1M:256k)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l cut-after -d 'With --forward: end each way --fault-dir names with a FIN after BYTES (64k, 1M): the peer receives exactly BYTES, then the end of the stream' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l reset-after -d 'With --forward: reset the connection (both peers see a reset, no FIN) after BYTES each way --fault-dir names, or after DUR from its start (500ms, 2s; 10m is 10 MiB, say 10min)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l fault-dir -d 'With a fault: the way it acts: up (the client\'s bytes to the upstream), down, or both' -r -f -a "up\t'The client\'s bytes to the upstream'
 down\t'The upstream\'s bytes to the client'
 both\t'Both ways'"

@@ -180,7 +180,8 @@ fn rate_caps_tls_and_unix_sides_in_every_model() {
     }
 }
 
-/// `--rate` and `--fault-dir` need `--forward` (and `--fault-dir`,
+/// `--rate`, `--cut-after`, `--reset-after` (not both of the last two)
+/// and `--fault-dir` need `--forward` (and `--fault-dir`,
 /// `--fault-fraction` and `--seed` a fault, the fraction one from 0 to 1), and a rate acts on streams only: each a one-line usage error.
 #[test]
 fn rate_is_refused_where_it_cannot_act() {
@@ -244,6 +245,34 @@ fn rate_is_refused_where_it_cannot_act() {
             "1k",
             "--fault-fraction",
             "1.5",
+        ],
+        &["serve", "127.0.0.1:0", "--echo", "--cut-after", "1k"],
+        &[
+            "serve",
+            "127.0.0.1:0",
+            "--forward",
+            "127.0.0.1:9",
+            "--cut-after",
+            "1k",
+            "--reset-after",
+            "2k",
+        ],
+        &[
+            "serve",
+            "127.0.0.1:0",
+            "--forward",
+            "127.0.0.1:9",
+            "--reset-after",
+            "soon",
+        ],
+        &[
+            "fork-serve",
+            "-u",
+            "127.0.0.1:0",
+            "--forward",
+            "udp://127.0.0.1:9",
+            "--reset-after",
+            "1s",
         ],
         &[
             "thread-serve",
@@ -334,5 +363,198 @@ fn a_seeded_fraction_chooses_the_same_connections_in_every_run_and_model() {
     assert!((8..=32).contains(&chosen.len()), "{first}: {chosen:?}");
     for (what, other) in &seen[1..] {
         assert_eq!(other, chosen, "{what} against {first}");
+    }
+}
+
+/// How a peer's reading ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    Eof,
+    Reset,
+    Other(String),
+}
+
+/// Read to the end, keeping what came before an error.
+fn read_all(s: &mut TcpStream) -> (Vec<u8>, Ending) {
+    let mut got = Vec::new();
+    let end = match s.read_to_end(&mut got) {
+        Ok(_) => Ending::Eof,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Ending::Reset,
+        Err(e) => Ending::Other(e.to_string()),
+    };
+    (got, end)
+}
+
+/// What each peer of one forwarded connection received, and how its
+/// reading ended (`took`: from the connect to the client's end).
+struct Through {
+    up_got: Vec<u8>,
+    up_end: Ending,
+    down_got: Vec<u8>,
+    down_end: Ending,
+    /// Whether each peer's writes met a reset (a reset's error goes to
+    /// the first call that asks: a write may take it from the read).
+    up_write_reset: bool,
+    down_write_reset: bool,
+    took: Duration,
+}
+
+impl Through {
+    /// The upstream saw a reset: its read or its write.
+    fn up_reset(&self) -> bool {
+        self.up_end == Ending::Reset || self.up_write_reset
+    }
+
+    fn down_reset(&self) -> bool {
+        self.down_end == Ending::Reset || self.down_write_reset
+    }
+}
+
+fn is_reset(r: std::io::Result<()>) -> bool {
+    r.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset)
+}
+
+/// One connection through `f` to an upstream at `target` (its listener):
+/// the client sends `up`, the upstream `down`, each reading meanwhile;
+/// each half-closes after sending unless `hold` (then only the fault
+/// ends the connection).
+fn through(f: &Server, l: TcpListener, up: &[u8], down: &[u8], hold: bool) -> Through {
+    let down = down.to_vec();
+    let upstream = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(T)).unwrap();
+        let mut r = s.try_clone().unwrap();
+        let reader = std::thread::spawn(move || read_all(&mut r));
+        let wrote = s.write_all(&down);
+        if !hold {
+            let _ = s.shutdown(Shutdown::Write);
+        }
+        let (got, end) = reader.join().unwrap();
+        (got, end, is_reset(wrote))
+    });
+    let t0 = Instant::now();
+    let mut c = TcpStream::connect(f.addr()).unwrap();
+    c.set_read_timeout(Some(T)).unwrap();
+    let mut w = c.try_clone().unwrap();
+    let up = up.to_vec();
+    let writer = std::thread::spawn(move || {
+        let wrote = w.write_all(&up);
+        if !hold {
+            let _ = w.shutdown(Shutdown::Write);
+        }
+        is_reset(wrote)
+    });
+    let (down_got, down_end) = read_all(&mut c);
+    let took = t0.elapsed();
+    let down_write_reset = writer.join().unwrap();
+    let (up_got, up_end, up_write_reset) = upstream.join().unwrap();
+    Through {
+        up_got,
+        up_end,
+        down_got,
+        down_end,
+        up_write_reset,
+        down_write_reset,
+        took,
+    }
+}
+
+/// `--cut-after` and `--reset-after BYTES`, each way, in every model: the
+/// peer the cut direction reaches receives exactly the bytes asked, then
+/// the end of the stream (cut) or a reset (reset, and the other peer sees
+/// one too); the other direction is untouched by a cut.
+#[test]
+fn cut_and_reset_after_bytes_are_byte_exact_each_way_in_every_model() {
+    const N: usize = 50_000;
+    let up_bytes = random_bytes(2 * N, 31);
+    let down_bytes = random_bytes(2 * N, 32);
+    for model in MODELS {
+        for (flag, fault) in [("--cut-after", "cut"), ("--reset-after", "reset")] {
+            for dir in ["up", "down"] {
+                let what = format!("{model} {flag} {N} --fault-dir {dir}");
+                let l = TcpListener::bind("127.0.0.1:0").unwrap();
+                let target = l.local_addr().unwrap().to_string();
+                let count = N.to_string();
+                let f = Server::start(&[
+                    model,
+                    "127.0.0.1:0",
+                    "-v",
+                    "--forward",
+                    &target,
+                    flag,
+                    &count,
+                    "--fault-dir",
+                    dir,
+                ]);
+                // A reset's peers hold their ends open: the other way's
+                // FIN, passed before the reset, would be its end.
+                let t = through(&f, l, &up_bytes, &down_bytes, fault == "reset");
+                let (cut_got, cut_end, cut_sent, other_end) = match dir {
+                    "up" => (&t.up_got, &t.up_end, &up_bytes, &t.down_end),
+                    _ => (&t.down_got, &t.down_end, &down_bytes, &t.up_end),
+                };
+                assert!(
+                    cut_got[..] == cut_sent[..N],
+                    "{what}: {} bytes arrived",
+                    cut_got.len()
+                );
+                match fault {
+                    "cut" => {
+                        assert_eq!(*cut_end, Ending::Eof, "{what}");
+                        // The other way goes on whole.
+                        let (other_got, other_sent) = match dir {
+                            "up" => (&t.down_got, &down_bytes),
+                            _ => (&t.up_got, &up_bytes),
+                        };
+                        assert!(other_got == other_sent, "{what}: the other way");
+                        assert_eq!(*other_end, Ending::Eof, "{what}: the other way");
+                    }
+                    _ => {
+                        // (A reader may see EOF after a reset its
+                        // peer's write took the error of.)
+                        assert!(t.up_reset(), "{what}: the upstream saw no reset");
+                        assert!(t.down_reset(), "{what}: the client saw no reset");
+                    }
+                }
+                f.wait_err(&format!("{fault} {dir} at byte {N}"));
+            }
+        }
+    }
+}
+
+/// `--reset-after DUR`, in every model: a connection where nothing else
+/// ends is reset at its moment (not before; within a loose bound after),
+/// both peers see the reset, and the bytes before it pass.
+#[test]
+fn reset_after_a_time_resets_both_peers_at_its_moment_in_every_model() {
+    const AFTER: Duration = Duration::from_millis(400);
+    for model in MODELS {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = l.local_addr().unwrap().to_string();
+        let f = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-v",
+            "--forward",
+            &target,
+            "--reset-after",
+            "400ms",
+            "--log-format",
+            "json",
+        ]);
+        let t = through(&f, l, b"hello", b"welcome", true);
+        eprintln!("{model}: reset after {:?}", t.took);
+        assert!(t.took >= AFTER, "{model}: reset after {:?}", t.took);
+        assert!(
+            t.took < AFTER + Duration::from_secs(3),
+            "{model}: {:?}",
+            t.took
+        );
+        assert_eq!(t.down_got, b"welcome", "{model}");
+        assert_eq!(t.up_got, b"hello", "{model}");
+        assert!(t.down_reset(), "{model}: the client saw no reset");
+        assert!(t.up_reset(), "{model}: the upstream saw no reset");
+        f.wait_err(r#""after_ms":400"#);
+        f.wait_err(r#""fault":"reset""#);
     }
 }

@@ -32,6 +32,53 @@ pub struct Faults {
     /// With --forward: cap each forwarded stream connection at RATE bytes per second each way --fault-dir names (64k, 1M: k is 1024, M 1048576; /s may follow), with a burst of a tenth of a second's worth unless :BURST says (1M:256k)
     #[arg(long, value_name = "RATE[:BURST]", value_parser = parse_rate, requires = "forward")]
     pub rate: Option<RateArg>,
+
+    /// With --forward: end each way --fault-dir names with a FIN after BYTES (64k, 1M): the peer receives exactly BYTES, then the end of the stream
+    #[arg(long, value_name = "BYTES", value_parser = parse_count, requires = "forward")]
+    pub cut_after: Option<u64>,
+
+    /// With --forward: reset the connection (both peers see a reset, no FIN) after BYTES each way --fault-dir names, or after DUR from its start (500ms, 2s; 10m is 10 MiB, say 10min)
+    #[arg(long, value_name = "BYTES|DUR", value_parser = parse_reset, requires = "forward", conflicts_with = "cut_after")]
+    pub reset_after: Option<ResetArg>,
+}
+
+impl Faults {
+    /// The first fault's flag given, for a message (`None`: no fault).
+    pub fn flag(&self) -> Option<&'static str> {
+        [
+            (self.rate.is_some(), "--rate"),
+            (self.cut_after.is_some(), "--cut-after"),
+            (self.reset_after.is_some(), "--reset-after"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+}
+
+/// `--reset-after`: a byte count or a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResetArg {
+    Bytes(u64),
+    Time(std::time::Duration),
+}
+
+/// `--cut-after`'s byte count (see [`parse_size`]; 0 cuts at once).
+fn parse_count(s: &str) -> Result<u64, String> {
+    parse_size(s)
+        .ok_or_else(|| format!("invalid byte count '{s}': expected bytes such as 512, 64k or 1M"))
+}
+
+/// `--reset-after`: a size first (so `10m` is 10 MiB), else a duration
+/// longer than 0 (`500ms`, `2s`, `10min`).
+fn parse_reset(s: &str) -> Result<ResetArg, String> {
+    if let Some(n) = parse_size(s) {
+        return Ok(ResetArg::Bytes(n));
+    }
+    super::parse_positive_duration(s)
+        .map(ResetArg::Time)
+        .map_err(|_| {
+            format!("invalid '{s}': expected bytes (512, 64k, 1M) or a duration (500ms, 2s)")
+        })
 }
 
 /// `--fault-dir`.
@@ -128,6 +175,22 @@ holds back stays in the socket, so the sender is slowed by TCP's own
 window: memory stays bounded, never by the data's size. A connection with
 a fault is copied through a buffer (\fBby copy\fR), not spliced.
 .TP
+\fB\-\-cut\-after\fR \fIBYTES\fR
+End each way with a FIN after \fIBYTES\fR (\fB64k\fR, \fB1M\fR): the
+peer receives exactly that many bytes, then the end of the stream, and what
+the sender sends past them is not read. \fB\-v\fR says it as it happens:
+\fBPEER: cut up at byte 1000\fR (JSON: \fBfault\fR \fBcut\fR,
+\fBat_byte\fR).
+.TP
+\fB\-\-reset\-after\fR \fIBYTES\fR|\fIDUR\fR
+Reset the connection after \fIBYTES\fR each way (the peer receives exactly
+that many, then a reset: both peers see the connection reset, never a FIN),
+or \fIDUR\fR after it began (\fB500ms\fR, \fB2s\fR; a number with no
+time unit is bytes, and \fB10m\fR is 10 MiB: say \fB10min\fR). \fB\-v\fR:
+\fBPEER: reset down at byte 1000\fR or \fBPEER: reset after 2s\fR (JSON:
+\fBfault\fR \fBreset\fR, \fBat_byte\fR or \fBafter_ms\fR). Not with
+\fB\-\-cut\-after\fR.
+.TP
 \fB\-\-fault\-fraction\fR \fIF\fR
 Apply the faults to a fraction \fIF\fR (0 to 1) of the connections, chosen
 per connection; the others are forwarded as they are (spliced, no event).
@@ -168,6 +231,31 @@ mod tests {
         assert!(parse_rate("0").unwrap_err().contains("more than 0"));
         assert!(parse_rate("1k:0").unwrap_err().contains("burst"));
         assert!(parse_rate("fast").unwrap_err().contains("64k"));
+    }
+
+    #[test]
+    fn a_reset_is_after_bytes_or_a_time() {
+        use std::time::Duration;
+        assert_eq!(parse_reset("1000"), Ok(ResetArg::Bytes(1000)));
+        assert_eq!(parse_reset("64k"), Ok(ResetArg::Bytes(65536)));
+        assert_eq!(parse_reset("10m"), Ok(ResetArg::Bytes(10 << 20)));
+        assert_eq!(
+            parse_reset("500ms"),
+            Ok(ResetArg::Time(Duration::from_millis(500)))
+        );
+        assert_eq!(
+            parse_reset("2s"),
+            Ok(ResetArg::Time(Duration::from_secs(2)))
+        );
+        assert_eq!(
+            parse_reset("10min"),
+            Ok(ResetArg::Time(Duration::from_secs(600)))
+        );
+        for bad in ["", "0s", "soon", "-1"] {
+            assert!(parse_reset(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_count("0"), Ok(0));
+        assert!(parse_count("1s").is_err());
     }
 
     #[test]

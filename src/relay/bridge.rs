@@ -191,10 +191,17 @@ impl Bridge {
         // whatever the driver saw ready (it was not asked to watch it).
         let due = |at: Option<Instant>| at.is_some_and(|at| now >= at);
         let (held_c, held_u) = (client.held(), up.held());
-        let up_ready =
-            ready.client.read || ready.upstream.write || due(held_c.read) || due(held_u.write);
-        let down_ready =
-            ready.upstream.read || ready.client.write || due(held_u.read) || due(held_c.write);
+        let woken = due(held_c.wake) || due(held_u.wake);
+        let up_ready = ready.client.read
+            || ready.upstream.write
+            || due(held_c.read)
+            || due(held_u.write)
+            || woken;
+        let down_ready = ready.upstream.read
+            || ready.client.write
+            || due(held_u.read)
+            || due(held_c.write)
+            || woken;
         let moved = flush(client)
             .and_then(|_| flush(up))
             .and_then(|_| match up_ready {
@@ -269,6 +276,9 @@ impl Bridge {
             if let (true, Some(at)) = (wanted, at) {
                 deadline = earliest(deadline, at);
             }
+        }
+        for at in [held_c.wake, held_u.wake].into_iter().flatten() {
+            deadline = earliest(deadline, at);
         }
         Ok(Next::Wait(Wait {
             client: Interest {

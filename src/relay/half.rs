@@ -128,6 +128,9 @@ impl<T: Port + ?Sized> Port for &T {
 pub struct Held {
     pub read: Option<Instant>,
     pub write: Option<Instant>,
+    /// A moment the port must be tried at though it holds nothing (a
+    /// reset after a time): both directions are stepped then.
+    pub wake: Option<Instant>,
 }
 
 impl Held {
@@ -138,9 +141,14 @@ impl Held {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
+        let sooner = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         Held {
             read: later(self.read, other.read),
             write: later(self.write, other.write),
+            wake: sooner(self.wake, other.wake),
         }
     }
 }

@@ -24,6 +24,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::chance::Chance;
+use super::cut::{Budget, Cutting, Deadline, Ending};
 use super::half::Port;
 use super::rate::{self, Bucket, Rated};
 use crate::event::Log;
@@ -62,6 +63,8 @@ impl Direction {
 pub struct Layers {
     /// `--rate`: a byte rate each way `dir` names.
     pub rate: Option<rate::Rate>,
+    /// `--cut-after`, `--reset-after`: the connection ended on purpose.
+    pub ending: Option<Ending>,
     /// `--fault-dir`: which way the layers act.
     pub dir: Direction,
     /// `--fault-fraction`: the chance a connection has its faults (1:
@@ -78,6 +81,7 @@ impl Default for Layers {
     fn default() -> Layers {
         Layers {
             rate: None,
+            ending: None,
             dir: Direction::Both,
             fraction: 1.0,
             seed: 0,
@@ -89,7 +93,17 @@ impl Default for Layers {
 impl Layers {
     /// No layer is asked for (a new layer's field joins this test).
     pub fn is_empty(&self) -> bool {
-        self.rate.is_none()
+        self.rate.is_none() && self.ending.is_none()
+    }
+
+    /// The first fault's flag, for a message.
+    pub fn flag(&self) -> &'static str {
+        match (self.rate, self.ending) {
+            (Some(_), _) => "--rate",
+            (None, Some(Ending::Bytes(super::cut::How::Fin, _))) => "--cut-after",
+            (None, Some(_)) => "--reset-after",
+            (None, None) => "a fault",
+        }
     }
 
     /// fork-serve's parent: a child began a connection on its copy of
@@ -120,11 +134,34 @@ struct State {
     /// upstream's to the client.
     rate_up: Option<Bucket>,
     rate_down: Option<Bucket>,
+    /// `--cut-after`, `--reset-after BYTES`: each way's budget; `--reset-after DUR`: its moment.
+    cut_up: Option<Budget>,
+    cut_down: Option<Budget>,
+    reset_at: Option<Deadline>,
+    /// Who a fault event is about, for a layer that says it as it acts.
+    tell: Teller,
+}
+
+/// A connection's fault events: its peer and number.
+#[derive(Debug)]
+pub struct Teller {
+    log: Log,
+    peer: String,
+    conn: u64,
+}
+
+impl Teller {
+    /// A fault applied: `what` in words (`-v`), `fields` in JSON (the
+    /// connection's number joins them).
+    pub fn say(&self, what: &str, fields: Value) {
+        self.log
+            .fault(&self.peer, what, with_conn(fields, self.conn));
+    }
 }
 
 /// The ports a forwarded connection's bridge steps: each socket under
 /// its layers (a layer absent passes everything through).
-pub type Layered<'a, P> = Rated<'a, P>;
+pub type Layered<'a, P> = Cutting<'a, Rated<'a, P>>;
 
 impl ConnLayers {
     /// The layers `l` asks for, begun at `now`, and said to the log for
@@ -140,16 +177,29 @@ impl ConnLayers {
         if !chance.happens(l.fraction) {
             return ConnLayers(None);
         }
-        let said = |(text, fields): (String, Value)| {
-            log.fault(&peer.to_string(), &text, with_conn(fields, conn));
-        };
         let bucket = |on: bool| l.rate.filter(|_| on).map(|r| Bucket::new(r, now));
+        let budget = |on: bool, way| match l.ending {
+            Some(Ending::Bytes(how, n)) if on => Some(Budget::new(how, n, way)),
+            _ => None,
+        };
         let state = State {
             rate_up: bucket(l.dir.up()),
             rate_down: bucket(l.dir.down()),
+            cut_up: budget(l.dir.up(), "up"),
+            cut_down: budget(l.dir.down(), "down"),
+            reset_at: match l.ending {
+                Some(Ending::Time(after)) => Some(Deadline::new(after, now)),
+                _ => None,
+            },
+            tell: Teller {
+                log: log.clone(),
+                peer: peer.to_string(),
+                conn,
+            },
         };
         if let Some(r) = l.rate {
-            said(r.describe(l.dir));
+            let (text, fields) = r.describe(l.dir);
+            state.tell.say(&text, fields);
         }
         ConnLayers(Some(Box::new(state)))
     }
@@ -165,10 +215,26 @@ impl ConnLayers {
         // The rate holds the reads of the side whose bytes it limits:
         // what is not read stays in the socket, whose window slows the
         // sender, and nothing waits in memory.
+        // A cut ends a side's reads after its bytes; a reset at a moment
+        // fails both sides from then on.
         let state = self.0.as_deref();
+        let reset_at = state.and_then(|s| s.reset_at.as_ref());
+        let tell = state.map(|s| &s.tell);
         (
-            Rated::new(client, state.and_then(|s| s.rate_up.as_ref()), now),
-            Rated::new(up, state.and_then(|s| s.rate_down.as_ref()), now),
+            Cutting::new(
+                Rated::new(client, state.and_then(|s| s.rate_up.as_ref()), now),
+                state.and_then(|s| s.cut_up.as_ref()),
+                reset_at,
+                tell,
+                now,
+            ),
+            Cutting::new(
+                Rated::new(up, state.and_then(|s| s.rate_down.as_ref()), now),
+                state.and_then(|s| s.cut_down.as_ref()),
+                reset_at,
+                tell,
+                now,
+            ),
         )
     }
 }

@@ -28,6 +28,7 @@
 
 pub mod bridge;
 pub mod chance;
+pub mod cut;
 pub mod dgram_session;
 pub mod half;
 pub mod layers;

@@ -201,7 +201,7 @@ impl<P: Port> Port for Rated<'_, P> {
     fn held(&self) -> Held {
         let mine = Held {
             read: self.reads.and_then(Bucket::held_until),
-            write: None,
+            ..Held::default()
         };
         mine.and(self.inner.held())
     }

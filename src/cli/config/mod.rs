@@ -183,11 +183,11 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
     {
         return Err(Error::usage("--sh-exec needs a command line"));
     }
-    if args.faults.fault.rate.is_some() && args.handler.forward.is_none() {
+    if let (Some(flag), None) = (args.faults.fault.flag(), &args.handler.forward) {
         // (clap's `requires` lets it pass beside another handler's flag.)
-        return Err(Error::usage(
-            "--rate acts on forwarded connections: it needs --forward ADDR",
-        ));
+        return Err(Error::usage(format!(
+            "{flag} acts on forwarded connections: it needs --forward ADDR"
+        )));
     }
     let mut spec = handler(&args.handler, broker);
     if let Spec::Exec(argv) = &spec {
@@ -304,7 +304,8 @@ pub fn by_kind(plan: &mut Server, kind: Kind) -> Result<()> {
         let target = &up.forward.addr;
         if kind.is_datagram() && !up.forward.layers.is_empty() {
             return Err(Error::usage(format!(
-                "--rate acts on stream connections; a {kind} server forwards datagrams"
+                "{} acts on stream connections; a {kind} server forwards datagrams",
+                up.forward.layers.flag()
             )));
         }
         if kind.is_datagram() && !target.is_datagram() {
@@ -439,11 +440,12 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
     })
 }
 
-/// The faults (`--rate`; `--fault-dir`, `--fault-fraction`, `--seed`) as the forwarded connections'
+/// The faults (`--rate`, `--cut-after`, `--reset-after`; `--fault-dir`, `--fault-fraction`, `--seed`) as the forwarded connections'
 /// layers. They act on streams: a datagram upstream is refused here, a
 /// datagram server by [`by_kind`].
 fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
-    use super::faults::FaultDir;
+    use super::faults::{FaultDir, ResetArg};
+    use crate::relay::cut::{Ending, How};
     let layers = Layers {
         rate: f.fault.rate.map(|r| match r.burst {
             Some(burst) => Rate {
@@ -452,6 +454,12 @@ fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
             },
             None => Rate::new(r.per_sec),
         }),
+        ending: match (f.fault.cut_after, f.fault.reset_after) {
+            (Some(n), _) => Some(Ending::Bytes(How::Fin, n)),
+            (None, Some(ResetArg::Bytes(n))) => Some(Ending::Bytes(How::Reset, n)),
+            (None, Some(ResetArg::Time(d))) => Some(Ending::Time(d)),
+            (None, None) => None,
+        },
         dir: match f.fault_dir {
             FaultDir::Up => Direction::Up,
             FaultDir::Down => Direction::Down,
@@ -463,7 +471,8 @@ fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
     };
     if !layers.is_empty() && target.is_datagram() {
         return Err(Error::usage(format!(
-            "--rate acts on stream connections; {target} is a {} address",
+            "{} acts on stream connections; {target} is a {} address",
+            layers.flag(),
             target.kind()
         )));
     }

@@ -118,7 +118,7 @@ fn a_rated_port_reads_no_more_than_its_bucket_and_copies() {
         p.held(),
         Held {
             read: Some(t0 + 10 * MS),
-            write: None
+            ..Held::default()
         }
     );
     assert!(p.plain_fd().is_none(), "a rated side is copied");
