@@ -180,7 +180,7 @@ fn rate_caps_tls_and_unix_sides_in_every_model() {
     }
 }
 
-/// `--rate`, `--cut-after`, `--reset-after` (not both of the last two)
+/// `--rate`, `--delay`, `--cut-after`, `--reset-after` (not both of the last two)
 /// and `--fault-dir` need `--forward` (and `--fault-dir`,
 /// `--fault-fraction` and `--seed` a fault, the fraction one from 0 to 1), and a rate acts on streams only: each a one-line usage error.
 #[test]
@@ -247,6 +247,15 @@ fn rate_is_refused_where_it_cannot_act() {
             "1.5",
         ],
         &["serve", "127.0.0.1:0", "--echo", "--cut-after", "1k"],
+        &["serve", "127.0.0.1:0", "--echo", "--delay", "1s"],
+        &[
+            "serve",
+            "127.0.0.1:0",
+            "--forward",
+            "127.0.0.1:9",
+            "--delay",
+            "0",
+        ],
         &[
             "serve",
             "127.0.0.1:0",
@@ -556,5 +565,131 @@ fn reset_after_a_time_resets_both_peers_at_its_moment_in_every_model() {
         assert!(t.up_reset(), "{model}: the upstream saw no reset");
         f.wait_err(r#""after_ms":400"#);
         f.wait_err(r#""fault":"reset""#);
+    }
+}
+
+/// The one-way times of one exchange through `f` to an upstream at `l`:
+/// from the client's first write to the upstream's first byte, and from
+/// the upstream's first write to the client's first byte; and what each
+/// received.
+fn one_way_times(f: &Server, l: TcpListener, up: &[u8], down: &[u8]) -> [(Duration, Vec<u8>); 2] {
+    let down = down.to_vec();
+    let upstream = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(T)).unwrap();
+        let mut first = [0u8; 1];
+        s.read_exact(&mut first).unwrap();
+        let arrived = Instant::now();
+        let mut got = first.to_vec();
+        s.read_to_end(&mut got).unwrap();
+        let sent = Instant::now();
+        s.write_all(&down).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let _ = s.read(&mut [0u8; 1]);
+        (arrived, got, sent)
+    });
+    let mut c = TcpStream::connect(f.addr()).unwrap();
+    c.set_read_timeout(Some(T)).unwrap();
+    let sent = Instant::now();
+    c.write_all(up).unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut first = [0u8; 1];
+    c.read_exact(&mut first).unwrap();
+    let arrived = Instant::now();
+    let mut got = first.to_vec();
+    c.read_to_end(&mut got).unwrap();
+    let (up_arrived, up_got, down_sent) = upstream.join().unwrap();
+    [(up_arrived - sent, up_got), (arrived - down_sent, got)]
+}
+
+/// `--delay` each way, in every model: the delayed way's first byte
+/// comes no sooner than the delay (tight) and not much later (loose),
+/// the other way's sooner; every byte arrives, in order, more than the
+/// layer's queue holds.
+#[test]
+fn delay_holds_each_way_on_its_own_in_every_model() {
+    const DELAY: Duration = Duration::from_millis(300);
+    let up_bytes = random_bytes(600_000, 41);
+    let down_bytes = random_bytes(600_000, 42);
+    for model in MODELS {
+        for dir in ["up", "down"] {
+            let what = format!("{model} --delay 300ms --fault-dir {dir}");
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let target = l.local_addr().unwrap().to_string();
+            let f = Server::start(&[
+                model,
+                "127.0.0.1:0",
+                "-v",
+                "--forward",
+                &target,
+                "--delay",
+                "300ms",
+                "--fault-dir",
+                dir,
+            ]);
+            let [(up_took, up_got), (down_took, down_got)] =
+                one_way_times(&f, l, &up_bytes, &down_bytes);
+            eprintln!("{what}: up {up_took:?}, down {down_took:?}");
+            assert!(up_got == up_bytes, "{what}: upload {} bytes", up_got.len());
+            assert!(
+                down_got == down_bytes,
+                "{what}: download {} bytes",
+                down_got.len()
+            );
+            let (slow, fast) = match dir {
+                "up" => (up_took, down_took),
+                _ => (down_took, up_took),
+            };
+            assert!(slow >= DELAY, "{what}: the delayed way took {slow:?}");
+            assert!(slow < DELAY + Duration::from_secs(2), "{what}: {slow:?}");
+            assert!(fast < slow, "{what}: the other way took {fast:?}");
+            f.wait_err(&format!("delay 300ms {dir}"));
+            f.wait_err("by copy");
+        }
+    }
+}
+
+/// A real client through a delayed forward: curl's time to first byte
+/// from an HTTP server (sockcat's own --reply) is at least the delay.
+#[test]
+fn curl_through_a_delayed_forward_waits_the_delay_for_its_first_byte() {
+    if !needs(&["curl"]) {
+        return;
+    }
+    let http = Server::start(&[
+        "serve",
+        "127.0.0.1:0",
+        "-q",
+        "--reply",
+        "HTTP/1.0 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    ]);
+    for model in MODELS {
+        let f = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "--forward",
+            http.addr(),
+            "--delay",
+            "250ms~50ms",
+            "--seed",
+            "7",
+            "--fault-dir",
+            "down",
+            "-q",
+        ]);
+        let out = std::process::Command::new("curl")
+            .args(["-s", "--max-time", "20", "-w", "\n%{time_starttransfer}"])
+            .arg(format!("http://{}/", f.addr()))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{model}: curl: {text}");
+        let (body, ttfb) = text.rsplit_once('\n').unwrap();
+        let ttfb: f64 = ttfb.trim().parse().unwrap();
+        eprintln!("{model}: curl's time to first byte {ttfb:.3} s");
+        assert_eq!(body, "hello", "{model}");
+        // 250 ms less the most the jitter takes off.
+        assert!(ttfb >= 0.2, "{model}: first byte after {ttfb} s");
+        assert!(ttfb < 3.0, "{model}: first byte after {ttfb} s");
     }
 }

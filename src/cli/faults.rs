@@ -40,6 +40,10 @@ pub struct Faults {
     /// With --forward: reset the connection (both peers see a reset, no FIN) after BYTES each way --fault-dir names, or after DUR from its start (500ms, 2s; 10m is 10 MiB, say 10min)
     #[arg(long, value_name = "BYTES|DUR", value_parser = parse_reset, requires = "forward", conflicts_with = "cut_after")]
     pub reset_after: Option<ResetArg>,
+
+    /// With --forward: hold every chunk each way --fault-dir names for DUR (200ms), or for DUR plus or minus up to JITTER drawn per chunk (200ms~50ms, --seed repeats the draws); the bytes keep their order
+    #[arg(long, value_name = "DUR[~JITTER]", value_parser = parse_delay, requires = "forward")]
+    pub delay: Option<DelayArg>,
 }
 
 impl Faults {
@@ -49,6 +53,7 @@ impl Faults {
             (self.rate.is_some(), "--rate"),
             (self.cut_after.is_some(), "--cut-after"),
             (self.reset_after.is_some(), "--reset-after"),
+            (self.delay.is_some(), "--delay"),
         ]
         .into_iter()
         .find_map(|(given, flag)| given.then_some(flag))
@@ -60,6 +65,30 @@ impl Faults {
 pub enum ResetArg {
     Bytes(u64),
     Time(std::time::Duration),
+}
+
+/// `--delay DUR[~JITTER]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DelayArg {
+    pub latency: std::time::Duration,
+    pub jitter: std::time::Duration,
+}
+
+/// `DUR[~JITTER]`: durations, not both zero.
+fn parse_delay(s: &str) -> Result<DelayArg, String> {
+    let (latency, jitter) = match s.split_once('~') {
+        Some((l, j)) => (l, Some(j)),
+        None => (s, None),
+    };
+    let latency = super::parse_duration(latency)?;
+    let jitter = jitter
+        .map(super::parse_duration)
+        .transpose()?
+        .unwrap_or_default();
+    if latency.is_zero() && jitter.is_zero() {
+        return Err(format!("invalid delay '{s}': must be longer than 0s"));
+    }
+    Ok(DelayArg { latency, jitter })
 }
 
 /// `--cut-after`'s byte count (see [`parse_size`]; 0 cuts at once).
@@ -191,6 +220,17 @@ time unit is bytes, and \fB10m\fR is 10 MiB: say \fB10min\fR). \fB\-v\fR:
 \fBfault\fR \fBreset\fR, \fBat_byte\fR or \fBafter_ms\fR). Not with
 \fB\-\-cut\-after\fR.
 .TP
+\fB\-\-delay\fR \fIDUR\fR[\fB~\fR\fIJITTER\fR]
+Hold every chunk each way for \fIDUR\fR (\fB200ms\fR), or for \fIDUR\fR
+plus or minus up to \fIJITTER\fR, drawn per chunk (\fB200ms~50ms\fR;
+\fB\-\-seed\fR repeats the draws). The bytes keep their order (a chunk
+never goes before the one ahead of it), and the end of the stream follows
+the last. Each way holds at most 256 KiB: when that is full the sender's
+bytes wait in its socket, so memory stays bounded and the throughput of a
+delayed way is at most 256 KiB per \fIDUR\fR. \fB\-v\fR: \fBPEER: delay
+200ms ~50ms both ways\fR (JSON: \fBfault\fR \fBdelay\fR,
+\fBlatency_ms\fR, \fBjitter_ms\fR).
+.TP
 \fB\-\-fault\-fraction\fR \fIF\fR
 Apply the faults to a fraction \fIF\fR (0 to 1) of the connections, chosen
 per connection; the others are forwarded as they are (spliced, no event).
@@ -256,6 +296,20 @@ mod tests {
         }
         assert_eq!(parse_count("0"), Ok(0));
         assert!(parse_count("1s").is_err());
+    }
+
+    #[test]
+    fn a_delay_may_have_a_jitter() {
+        use std::time::Duration;
+        let ms = Duration::from_millis;
+        let d = |latency, jitter| Ok(DelayArg { latency, jitter });
+        assert_eq!(parse_delay("200ms"), d(ms(200), ms(0)));
+        assert_eq!(parse_delay("200ms~50ms"), d(ms(200), ms(50)));
+        assert_eq!(parse_delay("0~10ms"), d(ms(0), ms(10)));
+        assert_eq!(parse_delay("1"), d(ms(1000), ms(0)));
+        for bad in ["0", "0~0", "soon", "200ms~", "~"] {
+            assert!(parse_delay(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -132,7 +132,7 @@ impl<'a, P> Cutting<'a, P> {
             if let Some(t) = self.tell {
                 let ms = d.after.as_millis() as u64;
                 t.say(
-                    &format!("reset after {}", crate::event::show_duration(d.after)),
+                    &format!("reset after {}", humantime::format_duration(d.after)),
                     json!({"fault": "reset", "direction": "both", "after_ms": ms}),
                 );
             }

@@ -25,6 +25,7 @@ use serde_json::Value;
 
 use super::chance::Chance;
 use super::cut::{Budget, Cutting, Deadline, Ending};
+use super::delay::{Delay, Delayed, Line};
 use super::half::Port;
 use super::rate::{self, Bucket, Rated};
 use crate::event::Log;
@@ -65,6 +66,8 @@ pub struct Layers {
     pub rate: Option<rate::Rate>,
     /// `--cut-after`, `--reset-after`: the connection ended on purpose.
     pub ending: Option<Ending>,
+    /// `--delay`: each chunk held for a latency (± a jitter).
+    pub delay: Option<Delay>,
     /// `--fault-dir`: which way the layers act.
     pub dir: Direction,
     /// `--fault-fraction`: the chance a connection has its faults (1:
@@ -82,6 +85,7 @@ impl Default for Layers {
         Layers {
             rate: None,
             ending: None,
+            delay: None,
             dir: Direction::Both,
             fraction: 1.0,
             seed: 0,
@@ -93,16 +97,17 @@ impl Default for Layers {
 impl Layers {
     /// No layer is asked for (a new layer's field joins this test).
     pub fn is_empty(&self) -> bool {
-        self.rate.is_none() && self.ending.is_none()
+        self.rate.is_none() && self.ending.is_none() && self.delay.is_none()
     }
 
     /// The first fault's flag, for a message.
     pub fn flag(&self) -> &'static str {
-        match (self.rate, self.ending) {
-            (Some(_), _) => "--rate",
-            (None, Some(Ending::Bytes(super::cut::How::Fin, _))) => "--cut-after",
-            (None, Some(_)) => "--reset-after",
-            (None, None) => "a fault",
+        match (self.rate, self.ending, self.delay) {
+            (Some(_), _, _) => "--rate",
+            (None, Some(Ending::Bytes(super::cut::How::Fin, _)), _) => "--cut-after",
+            (None, Some(_), _) => "--reset-after",
+            (None, None, Some(_)) => "--delay",
+            (None, None, None) => "a fault",
         }
     }
 
@@ -138,6 +143,9 @@ struct State {
     cut_up: Option<Budget>,
     cut_down: Option<Budget>,
     reset_at: Option<Deadline>,
+    /// `--delay`'s queues of timed chunks, each way.
+    delay_up: Option<Line>,
+    delay_down: Option<Line>,
     /// Who a fault event is about, for a layer that says it as it acts.
     tell: Teller,
 }
@@ -161,7 +169,7 @@ impl Teller {
 
 /// The ports a forwarded connection's bridge steps: each socket under
 /// its layers (a layer absent passes everything through).
-pub type Layered<'a, P> = Cutting<'a, Rated<'a, P>>;
+pub type Layered<'a, P> = Cutting<'a, Delayed<'a, Rated<'a, P>>>;
 
 impl ConnLayers {
     /// The layers `l` asks for, begun at `now`, and said to the log for
@@ -187,6 +195,14 @@ impl ConnLayers {
             rate_down: bucket(l.dir.down()),
             cut_up: budget(l.dir.up(), "up"),
             cut_down: budget(l.dir.down(), "down"),
+            delay_up: l
+                .delay
+                .filter(|_| l.dir.up())
+                .map(|d| Line::new(d, Chance::new(chance.next_u64()))),
+            delay_down: l
+                .delay
+                .filter(|_| l.dir.down())
+                .map(|d| Line::new(d, Chance::new(chance.next_u64()))),
             reset_at: match l.ending {
                 Some(Ending::Time(after)) => Some(Deadline::new(after, now)),
                 _ => None,
@@ -199,6 +215,10 @@ impl ConnLayers {
         };
         if let Some(r) = l.rate {
             let (text, fields) = r.describe(l.dir);
+            state.tell.say(&text, fields);
+        }
+        if let Some(d) = l.delay {
+            let (text, fields) = d.describe(l.dir);
             state.tell.say(&text, fields);
         }
         ConnLayers(Some(Box::new(state)))
@@ -222,14 +242,22 @@ impl ConnLayers {
         let tell = state.map(|s| &s.tell);
         (
             Cutting::new(
-                Rated::new(client, state.and_then(|s| s.rate_up.as_ref()), now),
+                Delayed::new(
+                    Rated::new(client, state.and_then(|s| s.rate_up.as_ref()), now),
+                    state.and_then(|s| s.delay_up.as_ref()),
+                    now,
+                ),
                 state.and_then(|s| s.cut_up.as_ref()),
                 reset_at,
                 tell,
                 now,
             ),
             Cutting::new(
-                Rated::new(up, state.and_then(|s| s.rate_down.as_ref()), now),
+                Delayed::new(
+                    Rated::new(up, state.and_then(|s| s.rate_down.as_ref()), now),
+                    state.and_then(|s| s.delay_down.as_ref()),
+                    now,
+                ),
                 state.and_then(|s| s.cut_down.as_ref()),
                 reset_at,
                 tell,

@@ -440,12 +440,13 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
     })
 }
 
-/// The faults (`--rate`, `--cut-after`, `--reset-after`; `--fault-dir`, `--fault-fraction`, `--seed`) as the forwarded connections'
+/// The faults (`--rate`, `--cut-after`, `--reset-after`, `--delay`; `--fault-dir`, `--fault-fraction`, `--seed`) as the forwarded connections'
 /// layers. They act on streams: a datagram upstream is refused here, a
 /// datagram server by [`by_kind`].
 fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
     use super::faults::{FaultDir, ResetArg};
     use crate::relay::cut::{Ending, How};
+    use crate::relay::delay::Delay;
     let layers = Layers {
         rate: f.fault.rate.map(|r| match r.burst {
             Some(burst) => Rate {
@@ -460,6 +461,10 @@ fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
             (None, Some(ResetArg::Time(d))) => Some(Ending::Time(d)),
             (None, None) => None,
         },
+        delay: f.fault.delay.map(|d| Delay {
+            latency: d.latency,
+            jitter: d.jitter,
+        }),
         dir: match f.fault_dir {
             FaultDir::Up => Direction::Up,
             FaultDir::Down => Direction::Down,
