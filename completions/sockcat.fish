@@ -51,6 +51,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l rate -d 'With 
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l cut-after -d 'With --forward: end each way --fault-dir names with a FIN after BYTES (64k, 1M): the peer receives exactly BYTES, then the end of the stream' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l reset-after -d 'With --forward: reset the connection (both peers see a reset, no FIN) after BYTES each way --fault-dir names, or after DUR from its start (500ms, 2s; 10m is 10 MiB, say 10min)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l delay -d 'With --forward: hold every chunk each way --fault-dir names for DUR (200ms), or for DUR plus or minus up to JITTER drawn per chunk (200ms~50ms, --seed repeats the draws); the bytes keep their order' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l slow-close -d 'With --forward: hold the end of each way --fault-dir names (the FIN) for DUR before passing it on' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l fault-dir -d 'With a fault: the way it acts: up (the client\'s bytes to the upstream), down, or both' -r -f -a "up\t'The client\'s bytes to the upstream'
 down\t'The upstream\'s bytes to the client'
 both\t'Both ways'"
@@ -105,6 +106,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l rate -d '
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l cut-after -d 'With --forward: end each way --fault-dir names with a FIN after BYTES (64k, 1M): the peer receives exactly BYTES, then the end of the stream' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l reset-after -d 'With --forward: reset the connection (both peers see a reset, no FIN) after BYTES each way --fault-dir names, or after DUR from its start (500ms, 2s; 10m is 10 MiB, say 10min)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l delay -d 'With --forward: hold every chunk each way --fault-dir names for DUR (200ms), or for DUR plus or minus up to JITTER drawn per chunk (200ms~50ms, --seed repeats the draws); the bytes keep their order' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l slow-close -d 'With --forward: hold the end of each way --fault-dir names (the FIN) for DUR before passing it on' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l fault-dir -d 'With a fault: the way it acts: up (the client\'s bytes to the upstream), down, or both' -r -f -a "up\t'The client\'s bytes to the upstream'
 down\t'The upstream\'s bytes to the client'
 both\t'Both ways'"
@@ -158,6 +160,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l rate -d
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l cut-after -d 'With --forward: end each way --fault-dir names with a FIN after BYTES (64k, 1M): the peer receives exactly BYTES, then the end of the stream' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l reset-after -d 'With --forward: reset the connection (both peers see a reset, no FIN) after BYTES each way --fault-dir names, or after DUR from its start (500ms, 2s; 10m is 10 MiB, say 10min)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l delay -d 'With --forward: hold every chunk each way --fault-dir names for DUR (200ms), or for DUR plus or minus up to JITTER drawn per chunk (200ms~50ms, --seed repeats the draws); the bytes keep their order' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l slow-close -d 'With --forward: hold the end of each way --fault-dir names (the FIN) for DUR before passing it on' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l fault-dir -d 'With a fault: the way it acts: up (the client\'s bytes to the upstream), down, or both' -r -f -a "up\t'The client\'s bytes to the upstream'
 down\t'The upstream\'s bytes to the client'
 both\t'Both ways'"

@@ -180,7 +180,8 @@ fn rate_caps_tls_and_unix_sides_in_every_model() {
     }
 }
 
-/// `--rate`, `--delay`, `--cut-after`, `--reset-after` (not both of the last two)
+/// `--rate`, `--delay`, `--slow-close`, `--cut-after`, `--reset-after`
+/// (not both of the last two)
 /// and `--fault-dir` need `--forward` (and `--fault-dir`,
 /// `--fault-fraction` and `--seed` a fault, the fraction one from 0 to 1), and a rate acts on streams only: each a one-line usage error.
 #[test]
@@ -248,6 +249,15 @@ fn rate_is_refused_where_it_cannot_act() {
         ],
         &["serve", "127.0.0.1:0", "--echo", "--cut-after", "1k"],
         &["serve", "127.0.0.1:0", "--echo", "--delay", "1s"],
+        &["serve", "127.0.0.1:0", "--echo", "--slow-close", "1s"],
+        &[
+            "serve",
+            "127.0.0.1:0",
+            "--forward",
+            "127.0.0.1:9",
+            "--slow-close",
+            "0s",
+        ],
         &[
             "serve",
             "127.0.0.1:0",
@@ -691,5 +701,68 @@ fn curl_through_a_delayed_forward_waits_the_delay_for_its_first_byte() {
         // 250 ms less the most the jitter takes off.
         assert!(ttfb >= 0.2, "{model}: first byte after {ttfb} s");
         assert!(ttfb < 3.0, "{model}: first byte after {ttfb} s");
+    }
+}
+
+/// `--slow-close` each way, in every model: the held way's end (the FIN)
+/// reaches its peer no sooner than the hold after it was sent, its bytes
+/// at once; the other way's end is not held.
+#[test]
+fn slow_close_holds_the_end_of_each_way_on_its_own_in_every_model() {
+    const HOLD: Duration = Duration::from_millis(400);
+    for model in MODELS {
+        for dir in ["up", "down"] {
+            let what = format!("{model} --slow-close 400ms --fault-dir {dir}");
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let target = l.local_addr().unwrap().to_string();
+            let f = Server::start(&[
+                model,
+                "127.0.0.1:0",
+                "-v",
+                "--forward",
+                &target,
+                "--slow-close",
+                "400ms",
+                "--fault-dir",
+                dir,
+            ]);
+            let upstream = std::thread::spawn(move || {
+                let (mut s, _) = l.accept().unwrap();
+                s.set_read_timeout(Some(T)).unwrap();
+                let mut got = Vec::new();
+                s.read_to_end(&mut got).unwrap();
+                let eof = Instant::now();
+                s.write_all(b"pong").unwrap();
+                s.shutdown(Shutdown::Write).unwrap();
+                let fin = Instant::now();
+                let _ = s.read(&mut [0u8; 1]);
+                (got, eof, fin)
+            });
+            let mut c = TcpStream::connect(f.addr()).unwrap();
+            c.set_read_timeout(Some(T)).unwrap();
+            c.write_all(b"ping").unwrap();
+            c.shutdown(Shutdown::Write).unwrap();
+            let fin = Instant::now();
+            let mut first = [0u8; 1];
+            c.read_exact(&mut first).unwrap();
+            let first_at = Instant::now();
+            let mut got = first.to_vec();
+            c.read_to_end(&mut got).unwrap();
+            let eof = Instant::now();
+            let (up_got, up_eof, up_fin) = upstream.join().unwrap();
+            assert_eq!(up_got, b"ping", "{what}");
+            assert_eq!(got, b"pong", "{what}");
+            let (up_took, down_took) = (up_eof - fin, eof - up_fin);
+            eprintln!("{what}: FIN up {up_took:?}, down {down_took:?}");
+            let (slow, fast) = match dir {
+                "up" => (up_took, down_took),
+                _ => (down_took, up_took),
+            };
+            assert!(slow >= HOLD, "{what}: the held FIN after {slow:?}");
+            assert!(slow < HOLD + Duration::from_secs(2), "{what}: {slow:?}");
+            assert!(fast < HOLD, "{what}: the other FIN after {fast:?}");
+            assert!(first_at - up_fin < HOLD, "{what}: the bytes were held");
+            f.wait_err(&format!("slow close 400ms {dir}"));
+        }
     }
 }

@@ -44,6 +44,10 @@ pub struct Faults {
     /// With --forward: hold every chunk each way --fault-dir names for DUR (200ms), or for DUR plus or minus up to JITTER drawn per chunk (200ms~50ms, --seed repeats the draws); the bytes keep their order
     #[arg(long, value_name = "DUR[~JITTER]", value_parser = parse_delay, requires = "forward")]
     pub delay: Option<DelayArg>,
+
+    /// With --forward: hold the end of each way --fault-dir names (the FIN) for DUR before passing it on
+    #[arg(long, value_name = "DUR", value_parser = super::parse_positive_duration, requires = "forward")]
+    pub slow_close: Option<std::time::Duration>,
 }
 
 impl Faults {
@@ -54,6 +58,7 @@ impl Faults {
             (self.cut_after.is_some(), "--cut-after"),
             (self.reset_after.is_some(), "--reset-after"),
             (self.delay.is_some(), "--delay"),
+            (self.slow_close.is_some(), "--slow-close"),
         ]
         .into_iter()
         .find_map(|(given, flag)| given.then_some(flag))
@@ -230,6 +235,11 @@ bytes wait in its socket, so memory stays bounded and the throughput of a
 delayed way is at most 256 KiB per \fIDUR\fR. \fB\-v\fR: \fBPEER: delay
 200ms ~50ms both ways\fR (JSON: \fBfault\fR \fBdelay\fR,
 \fBlatency_ms\fR, \fBjitter_ms\fR).
+.TP
+\fB\-\-slow\-close\fR \fIDUR\fR
+Hold the end of each way (its FIN) for \fIDUR\fR after it was read, then
+pass it on; the bytes before it pass at once. \fB\-v\fR: \fBPEER: slow
+close 2s up\fR (JSON: \fBfault\fR \fBslow_close\fR, \fBhold_ms\fR).
 .TP
 \fB\-\-fault\-fraction\fR \fIF\fR
 Apply the faults to a fraction \fIF\fR (0 to 1) of the connections, chosen

@@ -28,6 +28,7 @@ use super::cut::{Budget, Cutting, Deadline, Ending};
 use super::delay::{Delay, Delayed, Line};
 use super::half::Port;
 use super::rate::{self, Bucket, Rated};
+use super::slow_close::{self, Closing, SlowClosed};
 use crate::event::Log;
 
 /// Which way a layer acts (`--fault-dir`): `Up` is the client's bytes to
@@ -68,6 +69,8 @@ pub struct Layers {
     pub ending: Option<Ending>,
     /// `--delay`: each chunk held for a latency (± a jitter).
     pub delay: Option<Delay>,
+    /// `--slow-close`: each way's end held this long.
+    pub slow_close: Option<std::time::Duration>,
     /// `--fault-dir`: which way the layers act.
     pub dir: Direction,
     /// `--fault-fraction`: the chance a connection has its faults (1:
@@ -86,6 +89,7 @@ impl Default for Layers {
             rate: None,
             ending: None,
             delay: None,
+            slow_close: None,
             dir: Direction::Both,
             fraction: 1.0,
             seed: 0,
@@ -97,7 +101,10 @@ impl Default for Layers {
 impl Layers {
     /// No layer is asked for (a new layer's field joins this test).
     pub fn is_empty(&self) -> bool {
-        self.rate.is_none() && self.ending.is_none() && self.delay.is_none()
+        self.rate.is_none()
+            && self.ending.is_none()
+            && self.delay.is_none()
+            && self.slow_close.is_none()
     }
 
     /// The first fault's flag, for a message.
@@ -107,6 +114,7 @@ impl Layers {
             (None, Some(Ending::Bytes(super::cut::How::Fin, _)), _) => "--cut-after",
             (None, Some(_), _) => "--reset-after",
             (None, None, Some(_)) => "--delay",
+            (None, None, None) if self.slow_close.is_some() => "--slow-close",
             (None, None, None) => "a fault",
         }
     }
@@ -146,6 +154,9 @@ struct State {
     /// `--delay`'s queues of timed chunks, each way.
     delay_up: Option<Line>,
     delay_down: Option<Line>,
+    /// `--slow-close`'s held ends, each way.
+    close_up: Option<Closing>,
+    close_down: Option<Closing>,
     /// Who a fault event is about, for a layer that says it as it acts.
     tell: Teller,
 }
@@ -169,7 +180,7 @@ impl Teller {
 
 /// The ports a forwarded connection's bridge steps: each socket under
 /// its layers (a layer absent passes everything through).
-pub type Layered<'a, P> = Cutting<'a, Delayed<'a, Rated<'a, P>>>;
+pub type Layered<'a, P> = Cutting<'a, Delayed<'a, SlowClosed<'a, Rated<'a, P>>>>;
 
 impl ConnLayers {
     /// The layers `l` asks for, begun at `now`, and said to the log for
@@ -190,6 +201,7 @@ impl ConnLayers {
             Some(Ending::Bytes(how, n)) if on => Some(Budget::new(how, n, way)),
             _ => None,
         };
+        let closing = |on: bool| l.slow_close.filter(|_| on).map(Closing::new);
         let state = State {
             rate_up: bucket(l.dir.up()),
             rate_down: bucket(l.dir.down()),
@@ -203,6 +215,8 @@ impl ConnLayers {
                 .delay
                 .filter(|_| l.dir.down())
                 .map(|d| Line::new(d, Chance::new(chance.next_u64()))),
+            close_up: closing(l.dir.up()),
+            close_down: closing(l.dir.down()),
             reset_at: match l.ending {
                 Some(Ending::Time(after)) => Some(Deadline::new(after, now)),
                 _ => None,
@@ -219,6 +233,10 @@ impl ConnLayers {
         }
         if let Some(d) = l.delay {
             let (text, fields) = d.describe(l.dir);
+            state.tell.say(&text, fields);
+        }
+        if let Some(hold) = l.slow_close {
+            let (text, fields) = slow_close::describe(hold, l.dir);
             state.tell.say(&text, fields);
         }
         ConnLayers(Some(Box::new(state)))
@@ -243,7 +261,11 @@ impl ConnLayers {
         (
             Cutting::new(
                 Delayed::new(
-                    Rated::new(client, state.and_then(|s| s.rate_up.as_ref()), now),
+                    SlowClosed::new(
+                        Rated::new(client, state.and_then(|s| s.rate_up.as_ref()), now),
+                        state.and_then(|s| s.close_up.as_ref()),
+                        now,
+                    ),
                     state.and_then(|s| s.delay_up.as_ref()),
                     now,
                 ),
@@ -254,7 +276,11 @@ impl ConnLayers {
             ),
             Cutting::new(
                 Delayed::new(
-                    Rated::new(up, state.and_then(|s| s.rate_down.as_ref()), now),
+                    SlowClosed::new(
+                        Rated::new(up, state.and_then(|s| s.rate_down.as_ref()), now),
+                        state.and_then(|s| s.close_down.as_ref()),
+                        now,
+                    ),
                     state.and_then(|s| s.delay_down.as_ref()),
                     now,
                 ),

@@ -37,6 +37,7 @@ pub mod pipes;
 pub mod polled;
 pub mod program;
 pub mod rate;
+pub mod slow_close;
 pub mod stdout;
 
 use std::io::{self, Read, Write};

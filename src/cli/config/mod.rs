@@ -440,7 +440,8 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
     })
 }
 
-/// The faults (`--rate`, `--cut-after`, `--reset-after`, `--delay`; `--fault-dir`, `--fault-fraction`, `--seed`) as the forwarded connections'
+/// The faults (`--rate`, `--cut-after`, `--reset-after`, `--delay`,
+/// `--slow-close`; `--fault-dir`, `--fault-fraction`, `--seed`) as the forwarded connections'
 /// layers. They act on streams: a datagram upstream is refused here, a
 /// datagram server by [`by_kind`].
 fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
@@ -465,6 +466,7 @@ fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
             latency: d.latency,
             jitter: d.jitter,
         }),
+        slow_close: f.fault.slow_close,
         dir: match f.fault_dir {
             FaultDir::Up => Direction::Up,
             FaultDir::Down => Direction::Down,
