@@ -52,6 +52,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l cut-after -d '
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l reset-after -d 'With --forward: reset the connection (both peers see a reset, no FIN) after BYTES each way --fault-dir names, or after DUR from its start (500ms, 2s; 10m is 10 MiB, say 10min)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l delay -d 'With --forward: hold every chunk each way --fault-dir names for DUR (200ms), or for DUR plus or minus up to JITTER drawn per chunk (200ms~50ms, --seed repeats the draws); the bytes keep their order' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l slow-close -d 'With --forward: hold the end of each way --fault-dir names (the FIN) for DUR before passing it on' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l refuse -d 'With --forward: reset a fraction F (0 to 1) of new connections at once, chosen per connection (--seed repeats the choice); those get no other fault' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l fault-dir -d 'With a fault: the way it acts: up (the client\'s bytes to the upstream), down, or both' -r -f -a "up\t'The client\'s bytes to the upstream'
 down\t'The upstream\'s bytes to the client'
 both\t'Both ways'"
@@ -107,6 +108,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l cut-after
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l reset-after -d 'With --forward: reset the connection (both peers see a reset, no FIN) after BYTES each way --fault-dir names, or after DUR from its start (500ms, 2s; 10m is 10 MiB, say 10min)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l delay -d 'With --forward: hold every chunk each way --fault-dir names for DUR (200ms), or for DUR plus or minus up to JITTER drawn per chunk (200ms~50ms, --seed repeats the draws); the bytes keep their order' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l slow-close -d 'With --forward: hold the end of each way --fault-dir names (the FIN) for DUR before passing it on' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l refuse -d 'With --forward: reset a fraction F (0 to 1) of new connections at once, chosen per connection (--seed repeats the choice); those get no other fault' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l fault-dir -d 'With a fault: the way it acts: up (the client\'s bytes to the upstream), down, or both' -r -f -a "up\t'The client\'s bytes to the upstream'
 down\t'The upstream\'s bytes to the client'
 both\t'Both ways'"
@@ -161,6 +163,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l cut-aft
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l reset-after -d 'With --forward: reset the connection (both peers see a reset, no FIN) after BYTES each way --fault-dir names, or after DUR from its start (500ms, 2s; 10m is 10 MiB, say 10min)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l delay -d 'With --forward: hold every chunk each way --fault-dir names for DUR (200ms), or for DUR plus or minus up to JITTER drawn per chunk (200ms~50ms, --seed repeats the draws); the bytes keep their order' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l slow-close -d 'With --forward: hold the end of each way --fault-dir names (the FIN) for DUR before passing it on' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l refuse -d 'With --forward: reset a fraction F (0 to 1) of new connections at once, chosen per connection (--seed repeats the choice); those get no other fault' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l fault-dir -d 'With a fault: the way it acts: up (the client\'s bytes to the upstream), down, or both' -r -f -a "up\t'The client\'s bytes to the upstream'
 down\t'The upstream\'s bytes to the client'
 both\t'Both ways'"

@@ -180,8 +180,8 @@ fn rate_caps_tls_and_unix_sides_in_every_model() {
     }
 }
 
-/// `--rate`, `--delay`, `--slow-close`, `--cut-after`, `--reset-after`
-/// (not both of the last two)
+/// `--rate`, `--delay`, `--slow-close`, `--refuse`, `--cut-after`,
+/// `--reset-after` (not both of the last two)
 /// and `--fault-dir` need `--forward` (and `--fault-dir`,
 /// `--fault-fraction` and `--seed` a fault, the fraction one from 0 to 1), and a rate acts on streams only: each a one-line usage error.
 #[test]
@@ -250,6 +250,14 @@ fn rate_is_refused_where_it_cannot_act() {
         &["serve", "127.0.0.1:0", "--echo", "--cut-after", "1k"],
         &["serve", "127.0.0.1:0", "--echo", "--delay", "1s"],
         &["serve", "127.0.0.1:0", "--echo", "--slow-close", "1s"],
+        &[
+            "serve",
+            "127.0.0.1:0",
+            "--forward",
+            "127.0.0.1:9",
+            "--refuse",
+            "2",
+        ],
         &[
             "serve",
             "127.0.0.1:0",
@@ -764,5 +772,55 @@ fn slow_close_holds_the_end_of_each_way_on_its_own_in_every_model() {
             assert!(first_at - up_fin < HOLD, "{what}: the bytes were held");
             f.wait_err(&format!("slow close 400ms {dir}"));
         }
+    }
+}
+
+/// `--refuse 0.5 --seed 11`, in every model: of 20 connections, the same
+/// ones (by their order) are reset before any byte, the others echo; the
+/// count within a binomial bound.
+#[test]
+fn refuse_resets_the_same_seeded_fraction_in_every_model() {
+    const N: usize = 20;
+    let echo = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
+    let mut seen: Vec<(&str, Vec<usize>)> = Vec::new();
+    for model in MODELS {
+        let f = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-v",
+            "--forward",
+            echo.addr(),
+            "--refuse",
+            "0.5",
+            "--seed",
+            "11",
+        ]);
+        let mut refused = Vec::new();
+        for i in 0..N {
+            let mut c = TcpStream::connect(f.addr()).unwrap();
+            c.set_read_timeout(Some(T)).unwrap();
+            let peer = c.local_addr().unwrap().to_string();
+            let wrote = c.write_all(b"hi").and_then(|_| c.shutdown(Shutdown::Write));
+            let (got, end) = read_all(&mut c);
+            if got == b"hi" {
+                assert_eq!(end, Ending::Eof, "{model} connection {i}");
+                continue;
+            }
+            assert!(got.is_empty(), "{model} connection {i}: {got:?}");
+            assert!(
+                end == Ending::Reset || is_reset(wrote),
+                "{model} connection {i}: {end:?}"
+            );
+            f.wait_err(&format!("{peer}: refused (reset at once)"));
+            refused.push(i);
+        }
+        seen.push((model, refused));
+    }
+    let (first, refused) = &seen[0];
+    eprintln!("{first}: {} of {N} refused: {refused:?}", refused.len());
+    // Half of 20: 10, with a standard deviation of about 2.2.
+    assert!((2..=18).contains(&refused.len()), "{first}: {refused:?}");
+    for (model, other) in &seen[1..] {
+        assert_eq!(other, refused, "{model} against {first}");
     }
 }

@@ -48,6 +48,10 @@ pub struct Faults {
     /// With --forward: hold the end of each way --fault-dir names (the FIN) for DUR before passing it on
     #[arg(long, value_name = "DUR", value_parser = super::parse_positive_duration, requires = "forward")]
     pub slow_close: Option<std::time::Duration>,
+
+    /// With --forward: reset a fraction F (0 to 1) of new connections at once, chosen per connection (--seed repeats the choice); those get no other fault
+    #[arg(long, value_name = "F", value_parser = parse_fraction, requires = "forward")]
+    pub refuse: Option<f64>,
 }
 
 impl Faults {
@@ -59,6 +63,7 @@ impl Faults {
             (self.reset_after.is_some(), "--reset-after"),
             (self.delay.is_some(), "--delay"),
             (self.slow_close.is_some(), "--slow-close"),
+            (self.refuse.is_some(), "--refuse"),
         ]
         .into_iter()
         .find_map(|(given, flag)| given.then_some(flag))
@@ -240,6 +245,14 @@ delayed way is at most 256 KiB per \fIDUR\fR. \fB\-v\fR: \fBPEER: delay
 Hold the end of each way (its FIN) for \fIDUR\fR after it was read, then
 pass it on; the bytes before it pass at once. \fB\-v\fR: \fBPEER: slow
 close 2s up\fR (JSON: \fBfault\fR \fBslow_close\fR, \fBhold_ms\fR).
+.TP
+\fB\-\-refuse\fR \fIF\fR
+Reset a fraction \fIF\fR (0 to 1) of new connections at once, chosen per
+connection (\fB\-\-seed\fR repeats the choice, drawn apart from
+\fB\-\-fault\-fraction\fR's): the client sees a reset before any byte
+(the upstream is connected first, and reset too). A refused connection gets
+no other fault. \fB\-v\fR: \fBPEER: refused (reset at once)\fR (JSON:
+\fBfault\fR \fBrefuse\fR).
 .TP
 \fB\-\-fault\-fraction\fR \fIF\fR
 Apply the faults to a fraction \fIF\fR (0 to 1) of the connections, chosen

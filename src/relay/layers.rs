@@ -71,6 +71,9 @@ pub struct Layers {
     pub delay: Option<Delay>,
     /// `--slow-close`: each way's end held this long.
     pub slow_close: Option<std::time::Duration>,
+    /// `--refuse`: the chance a new connection is reset at once (drawn
+    /// apart from `fraction`).
+    pub refuse: Option<f64>,
     /// `--fault-dir`: which way the layers act.
     pub dir: Direction,
     /// `--fault-fraction`: the chance a connection has its faults (1:
@@ -90,6 +93,7 @@ impl Default for Layers {
             ending: None,
             delay: None,
             slow_close: None,
+            refuse: None,
             dir: Direction::Both,
             fraction: 1.0,
             seed: 0,
@@ -105,6 +109,7 @@ impl Layers {
             && self.ending.is_none()
             && self.delay.is_none()
             && self.slow_close.is_none()
+            && self.refuse.is_none()
     }
 
     /// The first fault's flag, for a message.
@@ -115,6 +120,7 @@ impl Layers {
             (None, Some(_), _) => "--reset-after",
             (None, None, Some(_)) => "--delay",
             (None, None, None) if self.slow_close.is_some() => "--slow-close",
+            (None, None, None) if self.refuse.is_some() => "--refuse",
             (None, None, None) => "a fault",
         }
     }
@@ -193,9 +199,20 @@ impl ConnLayers {
         }
         let conn = l.begun.fetch_add(1, Ordering::Relaxed);
         let mut chance = Chance::for_conn(l.seed, conn);
-        if !chance.happens(l.fraction) {
+        let refused = l.refuse.is_some_and(|p| chance.happens(p));
+        // A refused connection has no other fault: the reset is at once.
+        let chosen = !refused && chance.happens(l.fraction);
+        if !refused && !chosen {
             return ConnLayers(None);
         }
+        let none;
+        let l = match refused {
+            true => {
+                none = Layers::default();
+                &none
+            }
+            false => l,
+        };
         let bucket = |on: bool| l.rate.filter(|_| on).map(|r| Bucket::new(r, now));
         let budget = |on: bool, way| match l.ending {
             Some(Ending::Bytes(how, n)) if on => Some(Budget::new(how, n, way)),
@@ -218,6 +235,7 @@ impl ConnLayers {
             close_up: closing(l.dir.up()),
             close_down: closing(l.dir.down()),
             reset_at: match l.ending {
+                _ if refused => Some(Deadline::refusal(now)),
                 Some(Ending::Time(after)) => Some(Deadline::new(after, now)),
                 _ => None,
             },

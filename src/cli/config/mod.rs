@@ -441,7 +441,7 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
 }
 
 /// The faults (`--rate`, `--cut-after`, `--reset-after`, `--delay`,
-/// `--slow-close`; `--fault-dir`, `--fault-fraction`, `--seed`) as the forwarded connections'
+/// `--slow-close`, `--refuse`; `--fault-dir`, `--fault-fraction`, `--seed`) as the forwarded connections'
 /// layers. They act on streams: a datagram upstream is refused here, a
 /// datagram server by [`by_kind`].
 fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
@@ -467,6 +467,7 @@ fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
             jitter: d.jitter,
         }),
         slow_close: f.fault.slow_close,
+        refuse: f.fault.refuse,
         dir: match f.fault_dir {
             FaultDir::Up => Direction::Up,
             FaultDir::Down => Direction::Down,
