@@ -277,8 +277,12 @@ impl Bridge {
                 deadline = earliest(deadline, at);
             }
         }
+        // A wake still to come is waited for; one past has woken this
+        // step (a layer that still shows it waits on its descriptors).
         for at in [held_c.wake, held_u.wake].into_iter().flatten() {
-            deadline = earliest(deadline, at);
+            if at > now {
+                deadline = earliest(deadline, at);
+            }
         }
         Ok(Next::Wait(Wait {
             client: Interest {

@@ -235,10 +235,11 @@ impl<P: Port> Port for Delayed<'_, P> {
                 read: next,
                 ..Held::default()
             },
-            // (A front already due waits for the half, which reads it
-            // once its destination takes more: no moment to wake at.)
+            // (A front already due wakes every step; the bridge waits for
+            // no moment past, so a half whose destination is full waits
+            // for that, not in a spin.)
             false => Held {
-                wake: next.filter(|at| *at > self.now),
+                wake: next,
                 ..Held::default()
             },
         };

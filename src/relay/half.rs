@@ -129,7 +129,8 @@ pub struct Held {
     pub read: Option<Instant>,
     pub write: Option<Instant>,
     /// A moment the port must be tried at though it holds nothing (a
-    /// reset after a time): both directions are stepped then.
+    /// reset after a time, a delayed chunk's): a step at or after it
+    /// tries both directions; the bridge waits for it while it is to come.
     pub wake: Option<Instant>,
 }
 

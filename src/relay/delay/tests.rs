@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::{Delay, Delayed, Line, QUEUE_BYTES};
+use crate::relay::bridge::{Bridge, Next, Ready, Rules};
 use crate::relay::chance::Chance;
 use crate::relay::half::Port;
 use crate::relay::half::tests::{Cue, Fake};
@@ -91,4 +92,42 @@ fn a_full_line_stops_reading_its_socket() {
     let p = Delayed::new(&side, Some(&line), t0 + 100 * MS);
     assert_eq!(p.read(&mut buf).unwrap(), Some(16 * 1024));
     assert!(line.queued() <= QUEUE_BYTES);
+}
+
+/// In a level-triggered bridge: a delayed chunk goes at its moment with
+/// nothing seen ready (the moment wakes the bridge), not before.
+#[test]
+fn a_delayed_chunk_goes_at_its_moment_in_a_bridge() {
+    let t0 = Instant::now();
+    let line = Line::new(delay(100 * MS, Duration::ZERO), Chance::new(1));
+    let client = Fake::new(&[Cue::Data(vec![1; 10])]);
+    let up = Fake::new(&[]);
+    let rules = Rules {
+        idle: None,
+        half_close: Duration::from_secs(60),
+        quiet: Duration::from_secs(1),
+    };
+    let mut b = Bridge::new(false, rules, t0).level_triggered();
+    let mut scratch = vec![0u8; 64];
+    let mut step = |ready, now| {
+        let (c, u) = (
+            Delayed::new(&client, Some(&line), now),
+            Delayed::new(&up, None, now),
+        );
+        match b.step(&c, &u, &mut scratch, None, ready, now) {
+            Ok(Next::Wait(w)) => w,
+            other => panic!("{other:?}"),
+        }
+    };
+    let w = step(Ready::ALL, t0);
+    assert!(up.got().is_empty(), "held");
+    assert_eq!(w.deadline, Some(t0 + 100 * MS), "its moment waited for");
+    assert!(w.client.read, "the socket still watched");
+    let none = Ready {
+        client: Default::default(),
+        upstream: Default::default(),
+    };
+    let w = step(none, t0 + 100 * MS);
+    assert_eq!(up.got(), vec![1; 10], "gone at its moment");
+    assert_eq!(w.deadline, None, "nothing more to wait for");
 }
