@@ -67,7 +67,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__fork__subcmd__serve)
-            opts="-k -v -q -4 -6 -u -U -h -V --max-children --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slow-close --refuse --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-k -v -q -4 -6 -u -U -h -V --max-children --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slow-close --blackhole --refuse --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -157,6 +157,10 @@ _sockcat() {
                     return 0
                     ;;
                 --slow-close)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --blackhole)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -490,7 +494,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__serve)
-            opts="-k -v -q -4 -6 -u -U -h -V --broker --stall-timeout --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slow-close --refuse --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-k -v -q -4 -6 -u -U -h -V --broker --stall-timeout --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slow-close --blackhole --refuse --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -580,6 +584,10 @@ _sockcat() {
                     return 0
                     ;;
                 --slow-close)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --blackhole)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -691,7 +699,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__thread__subcmd__serve)
-            opts="-k -v -q -4 -6 -u -U -h -V --max-threads --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slow-close --refuse --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-k -v -q -4 -6 -u -U -h -V --max-threads --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slow-close --blackhole --refuse --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -781,6 +789,10 @@ _sockcat() {
                     return 0
                     ;;
                 --slow-close)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --blackhole)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

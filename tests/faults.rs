@@ -180,7 +180,7 @@ fn rate_caps_tls_and_unix_sides_in_every_model() {
     }
 }
 
-/// `--rate`, `--delay`, `--slow-close`, `--refuse`, `--cut-after`,
+/// `--rate`, `--delay`, `--slow-close`, `--blackhole`, `--refuse`, `--cut-after`,
 /// `--reset-after` (not both of the last two)
 /// and `--fault-dir` need `--forward` (and `--fault-dir`,
 /// `--fault-fraction` and `--seed` a fault, the fraction one from 0 to 1), and a rate acts on streams only: each a one-line usage error.
@@ -250,6 +250,7 @@ fn rate_is_refused_where_it_cannot_act() {
         &["serve", "127.0.0.1:0", "--echo", "--cut-after", "1k"],
         &["serve", "127.0.0.1:0", "--echo", "--delay", "1s"],
         &["serve", "127.0.0.1:0", "--echo", "--slow-close", "1s"],
+        &["serve", "127.0.0.1:0", "--echo", "--blackhole"],
         &[
             "serve",
             "127.0.0.1:0",
@@ -822,5 +823,63 @@ fn refuse_resets_the_same_seeded_fraction_in_every_model() {
     assert!((2..=18).contains(&refused.len()), "{first}: {refused:?}");
     for (model, other) in &seen[1..] {
         assert_eq!(other, refused, "{model} against {first}");
+    }
+}
+
+/// `--blackhole` each way, in every model: the holed way's peer receives
+/// nothing but the end, the other way passes whole; with a time, both
+/// peers (holding their ends open) get the end no sooner than it, and
+/// nothing before.
+#[test]
+fn blackhole_drops_each_way_on_its_own_and_closes_after_its_time() {
+    let up_bytes = random_bytes(300_000, 51);
+    let down_bytes = random_bytes(300_000, 52);
+    for model in MODELS {
+        for dir in ["up", "down"] {
+            let what = format!("{model} --blackhole --fault-dir {dir}");
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let target = l.local_addr().unwrap().to_string();
+            let f = Server::start(&[
+                model,
+                "127.0.0.1:0",
+                "-v",
+                "--forward",
+                &target,
+                "--fault-dir",
+                dir,
+                "--blackhole",
+            ]);
+            let t = through(&f, l, &up_bytes, &down_bytes, false);
+            let (holed, whole, sent) = match dir {
+                "up" => (&t.up_got, &t.down_got, &down_bytes),
+                _ => (&t.down_got, &t.up_got, &up_bytes),
+            };
+            assert!(holed.is_empty(), "{what}: {} bytes passed", holed.len());
+            assert!(whole == sent, "{what}: the other way {} bytes", whole.len());
+            assert_eq!((&t.up_end, &t.down_end), (&Ending::Eof, &Ending::Eof));
+            f.wait_err(&format!("blackhole {dir}"));
+        }
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = l.local_addr().unwrap().to_string();
+        let f = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-v",
+            "--forward",
+            &target,
+            "--blackhole",
+            "300ms",
+        ]);
+        let t = through(&f, l, b"ping", b"pong", true);
+        eprintln!("{model} --blackhole 300ms: closed after {:?}", t.took);
+        assert!(t.up_got.is_empty() && t.down_got.is_empty(), "{model}");
+        assert_eq!((&t.up_end, &t.down_end), (&Ending::Eof, &Ending::Eof));
+        assert!(
+            t.took >= Duration::from_millis(300),
+            "{model}: {:?}",
+            t.took
+        );
+        assert!(t.took < Duration::from_secs(3), "{model}: {:?}", t.took);
+        f.wait_err("blackhole both ways for 300ms, then close");
     }
 }

@@ -49,6 +49,10 @@ pub struct Faults {
     #[arg(long, value_name = "DUR", value_parser = super::parse_positive_duration, requires = "forward")]
     pub slow_close: Option<std::time::Duration>,
 
+    /// With --forward: drop every byte each way --fault-dir names (the sender's writes go through, the peer gets nothing; an end still passes), for good, or for DUR from the connection's start, then close both sides (toxiproxy's timeout)
+    #[arg(long, value_name = "DUR", num_args = 0..=1, default_missing_value = "0s", value_parser = super::parse_duration, requires = "forward")]
+    pub blackhole: Option<std::time::Duration>,
+
     /// With --forward: reset a fraction F (0 to 1) of new connections at once, chosen per connection (--seed repeats the choice); those get no other fault
     #[arg(long, value_name = "F", value_parser = parse_fraction, requires = "forward")]
     pub refuse: Option<f64>,
@@ -63,6 +67,7 @@ impl Faults {
             (self.reset_after.is_some(), "--reset-after"),
             (self.delay.is_some(), "--delay"),
             (self.slow_close.is_some(), "--slow-close"),
+            (self.blackhole.is_some(), "--blackhole"),
             (self.refuse.is_some(), "--refuse"),
         ]
         .into_iter()
@@ -245,6 +250,15 @@ delayed way is at most 256 KiB per \fIDUR\fR. \fB\-v\fR: \fBPEER: delay
 Hold the end of each way (its FIN) for \fIDUR\fR after it was read, then
 pass it on; the bytes before it pass at once. \fB\-v\fR: \fBPEER: slow
 close 2s up\fR (JSON: \fBfault\fR \fBslow_close\fR, \fBhold_ms\fR).
+.TP
+\fB\-\-blackhole\fR [\fIDUR\fR]
+Drop every byte each way: the sender's writes go through (its window never
+fills), the peer receives nothing; an end of stream still passes. For good,
+or with \fIDUR\fR (\fB0s\fR: for good) until that long after the
+connection began, then both sides are closed with a FIN (toxiproxy's
+timeout). \fB\-v\fR: \fBPEER: blackhole up\fR, \fBPEER: blackhole both
+ways for 2s, then close\fR (JSON: \fBfault\fR \fBblackhole\fR,
+\fBfor_ms\fR, null for good).
 .TP
 \fB\-\-refuse\fR \fIF\fR
 Reset a fraction \fIF\fR (0 to 1) of new connections at once, chosen per

@@ -23,6 +23,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use super::blackhole::{self, Closes, Holed};
 use super::chance::Chance;
 use super::cut::{Budget, Cutting, Deadline, Ending};
 use super::delay::{Delay, Delayed, Line};
@@ -71,6 +72,9 @@ pub struct Layers {
     pub delay: Option<Delay>,
     /// `--slow-close`: each way's end held this long.
     pub slow_close: Option<std::time::Duration>,
+    /// `--blackhole [DUR]`: each way's bytes dropped (`Some(None)`: for
+    /// good; `Some(Some(d))`: until `d`, then both sides closed).
+    pub blackhole: Option<Option<std::time::Duration>>,
     /// `--refuse`: the chance a new connection is reset at once (drawn
     /// apart from `fraction`).
     pub refuse: Option<f64>,
@@ -93,6 +97,7 @@ impl Default for Layers {
             ending: None,
             delay: None,
             slow_close: None,
+            blackhole: None,
             refuse: None,
             dir: Direction::Both,
             fraction: 1.0,
@@ -109,6 +114,7 @@ impl Layers {
             && self.ending.is_none()
             && self.delay.is_none()
             && self.slow_close.is_none()
+            && self.blackhole.is_none()
             && self.refuse.is_none()
     }
 
@@ -120,6 +126,7 @@ impl Layers {
             (None, Some(_), _) => "--reset-after",
             (None, None, Some(_)) => "--delay",
             (None, None, None) if self.slow_close.is_some() => "--slow-close",
+            (None, None, None) if self.blackhole.is_some() => "--blackhole",
             (None, None, None) if self.refuse.is_some() => "--refuse",
             (None, None, None) => "a fault",
         }
@@ -163,6 +170,10 @@ struct State {
     /// `--slow-close`'s held ends, each way.
     close_up: Option<Closing>,
     close_down: Option<Closing>,
+    /// `--blackhole`: which ways drop their bytes, and when both close.
+    hole_up: bool,
+    hole_down: bool,
+    hole_closes: Option<Closes>,
     /// Who a fault event is about, for a layer that says it as it acts.
     tell: Teller,
 }
@@ -186,7 +197,7 @@ impl Teller {
 
 /// The ports a forwarded connection's bridge steps: each socket under
 /// its layers (a layer absent passes everything through).
-pub type Layered<'a, P> = Cutting<'a, Delayed<'a, SlowClosed<'a, Rated<'a, P>>>>;
+pub type Layered<'a, P> = Cutting<'a, Delayed<'a, SlowClosed<'a, Holed<'a, Rated<'a, P>>>>>;
 
 impl ConnLayers {
     /// The layers `l` asks for, begun at `now`, and said to the log for
@@ -234,6 +245,9 @@ impl ConnLayers {
                 .map(|d| Line::new(d, Chance::new(chance.next_u64()))),
             close_up: closing(l.dir.up()),
             close_down: closing(l.dir.down()),
+            hole_up: l.blackhole.is_some() && l.dir.up(),
+            hole_down: l.blackhole.is_some() && l.dir.down(),
+            hole_closes: l.blackhole.flatten().map(|d| Closes::new(d, now)),
             reset_at: match l.ending {
                 _ if refused => Some(Deadline::refusal(now)),
                 Some(Ending::Time(after)) => Some(Deadline::new(after, now)),
@@ -255,6 +269,10 @@ impl ConnLayers {
         }
         if let Some(hold) = l.slow_close {
             let (text, fields) = slow_close::describe(hold, l.dir);
+            state.tell.say(&text, fields);
+        }
+        if let Some(for_) = l.blackhole {
+            let (text, fields) = blackhole::describe(for_, l.dir);
             state.tell.say(&text, fields);
         }
         ConnLayers(Some(Box::new(state)))
@@ -280,7 +298,12 @@ impl ConnLayers {
             Cutting::new(
                 Delayed::new(
                     SlowClosed::new(
-                        Rated::new(client, state.and_then(|s| s.rate_up.as_ref()), now),
+                        Holed::new(
+                            Rated::new(client, state.and_then(|s| s.rate_up.as_ref()), now),
+                            state.is_some_and(|s| s.hole_up),
+                            state.and_then(|s| s.hole_closes.as_ref()),
+                            now,
+                        ),
                         state.and_then(|s| s.close_up.as_ref()),
                         now,
                     ),
@@ -295,7 +318,12 @@ impl ConnLayers {
             Cutting::new(
                 Delayed::new(
                     SlowClosed::new(
-                        Rated::new(up, state.and_then(|s| s.rate_down.as_ref()), now),
+                        Holed::new(
+                            Rated::new(up, state.and_then(|s| s.rate_down.as_ref()), now),
+                            state.is_some_and(|s| s.hole_down),
+                            state.and_then(|s| s.hole_closes.as_ref()),
+                            now,
+                        ),
                         state.and_then(|s| s.close_down.as_ref()),
                         now,
                     ),

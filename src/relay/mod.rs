@@ -26,6 +26,7 @@
 //!   its two ports are built, for every model; [`rate`] the first layer
 //!   (`--rate`).
 
+pub mod blackhole;
 pub mod bridge;
 pub mod chance;
 pub mod cut;

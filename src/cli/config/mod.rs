@@ -441,7 +441,7 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
 }
 
 /// The faults (`--rate`, `--cut-after`, `--reset-after`, `--delay`,
-/// `--slow-close`, `--refuse`; `--fault-dir`, `--fault-fraction`, `--seed`) as the forwarded connections'
+/// `--slow-close`, `--blackhole`, `--refuse`; `--fault-dir`, `--fault-fraction`, `--seed`) as the forwarded connections'
 /// layers. They act on streams: a datagram upstream is refused here, a
 /// datagram server by [`by_kind`].
 fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
@@ -467,6 +467,8 @@ fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
             jitter: d.jitter,
         }),
         slow_close: f.fault.slow_close,
+        // (`--blackhole` alone, or `0s`: for good.)
+        blackhole: f.fault.blackhole.map(|d| Some(d).filter(|d| !d.is_zero())),
         refuse: f.fault.refuse,
         dir: match f.fault_dir {
             FaultDir::Up => Direction::Up,

@@ -506,11 +506,11 @@ Text: \fBgot datagram from PEER\fR.
 otherwise (see TLS).
 .TP
 .B fault
-\fBpeer\fR, \fBconnection\fR (its number, 0 the first), \fBfault\fR (\fBrate\fR, \fBdelay\fR, \fBslow_close\fR, \fBcut\fR, \fBreset\fR, \fBrefuse\fR), \fBdirection\fR (\fBup\fR,
+\fBpeer\fR, \fBconnection\fR (its number, 0 the first), \fBfault\fR (\fBrate\fR, \fBdelay\fR, \fBslow_close\fR, \fBblackhole\fR, \fBcut\fR, \fBreset\fR, \fBrefuse\fR), \fBdirection\fR (\fBup\fR,
 \fBdown\fR or \fBboth\fR) and the fault's settings (\fBbytes_per_sec\fR,
-\fBburst\fR; \fBlatency_ms\fR, \fBjitter_ms\fR; \fBhold_ms\fR; \fBat_byte\fR, the byte a cut or reset acted at; \fBafter_ms\fR): a
+\fBburst\fR; \fBlatency_ms\fR, \fBjitter_ms\fR; \fBhold_ms\fR; \fBfor_ms\fR; \fBat_byte\fR, the byte a cut or reset acted at; \fBafter_ms\fR): a
 fault applied to a forwarded connection, as it begins (a rate, a delay, a slow
-close) or as it acts (a cut, a reset, a refusal; \fB\-v\fR; see FAULTS). Text: \fBPEER: rate 64KiB/s up\fR,
+close, a black hole) or as it acts (a cut, a reset, a refusal; \fB\-v\fR; see FAULTS). Text: \fBPEER: rate 64KiB/s up\fR,
 \fBPEER: cut up at byte 1000\fR.
 .TP
 .B connected
