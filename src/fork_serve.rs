@@ -24,7 +24,7 @@ use mio::{Interest, Token};
 
 use crate::error::{Context, Result};
 use crate::event::ConnStats;
-use crate::handler::{End, drive, exec};
+use crate::handler::{self, End, exec};
 use crate::servers::schedule::{self, Outcome, Work};
 use crate::servers::{self, Acceptor, Server, ServerTotals, token};
 use crate::sys::{self, Forked};
@@ -278,7 +278,7 @@ fn fork_stream(
     }
     child_setup(acc);
     let mut tally = ConnStats::default();
-    let end = drive::stream(
+    let end = handler::serve_stream(
         &stream,
         peer,
         &server.spec,
@@ -310,7 +310,7 @@ fn fork_datagram(
         return Ok(pid);
     }
     child_setup(acc);
-    let (tally, end) = drive::serve_datagram(
+    let (tally, end) = handler::datagram::serve(
         &server.spec,
         data,
         peer,
@@ -348,7 +348,7 @@ fn fork_session(
         sys::close_in_child(*fd);
     }
     let (tally, end) = match &server.spec {
-        crate::handler::Spec::Forward(f) => drive::forward_session(
+        crate::handler::Spec::Forward(f) => handler::forward::serve_session(
             f,
             s.inbox,
             &buf[..s.len],

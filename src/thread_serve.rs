@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::error::Result;
 use crate::event::ConnStats;
 use crate::handler::End;
-use crate::handler::drive::{self, Drive};
+use crate::handler::{self, Drive};
 use crate::handler::{Spec, exec};
 use crate::servers::schedule::{self, Outcome, Work};
 use crate::servers::{self, Acceptor, Server, ServerTotals, Slot};
@@ -336,7 +336,7 @@ fn worker(pool: &Pool, spec: &Spec, d: &Drive, tx: &mpsc::Sender<Msg>, waker: &A
         let (tally, end) = match job {
             Task::Stream { stream, peer, .. } => {
                 let mut tally = ConnStats::default();
-                let end = drive::stream(&stream, &peer, spec, d, &mut tally).err();
+                let end = handler::serve_stream(&stream, &peer, spec, d, &mut tally).err();
                 (tally, end)
             }
             Task::Datagram {
@@ -345,7 +345,7 @@ fn worker(pool: &Pool, spec: &Spec, d: &Drive, tx: &mpsc::Sender<Msg>, waker: &A
                 peer,
                 sock,
                 ..
-            } => drive::serve_datagram(spec, &data, &peer, &to, &sock, d.hex),
+            } => handler::datagram::serve(spec, &data, &peer, &to, &sock, d.hex),
             Task::Session {
                 data,
                 to,
@@ -354,7 +354,9 @@ fn worker(pool: &Pool, spec: &Spec, d: &Drive, tx: &mpsc::Sender<Msg>, waker: &A
                 inbox,
                 ..
             } => match spec {
-                Spec::Forward(f) => drive::forward_session(f, inbox, &data, &peer, &to, &sock, d),
+                Spec::Forward(f) => {
+                    handler::forward::serve_session(f, inbox, &data, &peer, &to, &sock, d)
+                }
                 _ => (ConnStats::default(), None),
             },
         };

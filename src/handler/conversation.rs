@@ -8,7 +8,7 @@
 //!
 //! [`Conversation::step`] moves what it can and answers what the peer's
 //! socket waits for and the idle deadline: the blocking models drive it
-//! with poll(2) ([`poll`], from `handler::drive`). serve's loop calls its parts
+//! with poll(2) ([`poll`], from `handler::serve_stream`). serve's loop calls its parts
 //! ([`Conversation::flush`], [`Conversation::hear`]) on its events, with
 //! what it adds around them (the broker's fan-out, stdin relayed, a
 //! budget of reads per turn).
@@ -222,7 +222,7 @@ impl Conversation {
                 let step = self
                     .session
                     .input(data, &mut self.out)
-                    .map_err(stdout_end)?;
+                    .map_err(End::from_stdout)?;
                 self.finish |= step == Talk::Finish;
                 self.drop_if_shut();
                 Ok(Heard::Data(n))
@@ -241,7 +241,7 @@ impl Conversation {
     /// session ends (see [`Conversation::hear`] for `fin_elsewhere`).
     pub fn peer_ended(&mut self, fin_elsewhere: bool) -> Result<(), End> {
         self.read_done = true;
-        let step = self.session.end(&mut self.out).map_err(stdout_end)?;
+        let step = self.session.end(&mut self.out).map_err(End::from_stdout)?;
         self.finish |= step == Talk::Finish && !fin_elsewhere;
         self.drop_if_shut();
         Ok(())
@@ -250,7 +250,7 @@ impl Conversation {
     /// The peer has nothing more for now (serve's splice to stdout saw
     /// it): the session shows its partial line.
     pub fn idle(&mut self) -> Result<(), End> {
-        self.session.idle().map_err(stdout_end)
+        self.session.idle().map_err(End::from_stdout)
     }
 
     /// After the write side is shut, the session's output goes nowhere.
@@ -366,16 +366,6 @@ fn write_now(
         }
     }
     Ok((sent, false))
-}
-
-/// A failure writing to stdout: its reader gone ends the server, anything
-/// else this connection.
-fn stdout_end(e: io::Error) -> End {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        End::StdoutClosed
-    } else {
-        End::Io(e)
-    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::sys::signal::Signal;
 
+use super::{Drive, End};
+use crate::event::ConnStats;
+use crate::relay::{polled, program};
 use crate::transport::{Endpoint, Stream};
 
 /// The environment variables a program sees, in order.
@@ -259,4 +262,64 @@ pub fn kill_all_now() {
         crate::sys::kill(pid, Signal::SIGKILL);
     }
     kill_leftovers();
+}
+
+/// `--exec` on a blocking connection. The program gets the socket itself
+/// as stdin and stdout (inetd style, no copying), unless `--hex` or
+/// `--idle-timeout` need to see the bytes: then they flow through pipes and
+/// the relay's blocking pump. Either way the connection ends with a
+/// lingering close once the program has exited.
+pub fn serve_stream(
+    stream: &Stream,
+    peer: &Endpoint,
+    argv: &[std::ffi::OsString],
+    d: &Drive,
+    tally: &mut ConnStats,
+) -> Result<(), End> {
+    // The program gets the socket itself unless something must see the
+    // bytes: --hex, --idle-timeout, -v's byte counts, or TLS.
+    let copying = d.hex || d.idle.is_some() || d.count || stream.plain_fd().is_none();
+    let spawned = if copying {
+        let mut cmd = command(argv, peer, &stream.local());
+        tls_env(&mut cmd, stream);
+        spawn_piped(&mut cmd).map(|(c, to_prog, from_prog)| (c, Some((to_prog, from_prog))))
+    } else {
+        spawn_on_socket(argv, stream, peer).map(|c| (c, None))
+    };
+    let (mut child, pipes) = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            // End the conversation cleanly: FIN now, and read what the peer
+            // sends so it gets no reset.
+            polled::linger_close(stream);
+            return Err(End::Exec(describe_spawn_error(&argv[0], &e)));
+        }
+    };
+    let pid = child.id() as libc::pid_t;
+    started(pid);
+    let mut relay_end = None;
+    if let Some((to_prog, from_prog)) = pipes {
+        let opts = program::PumpOpts {
+            idle: d.idle,
+            hex: d.hex,
+        };
+        let (moved, end) =
+            program::pump(stream, &peer.to_string(), to_prog, from_prog, opts, || {
+                terminate(pid)
+            });
+        tally.bytes_in = moved.up;
+        tally.bytes_out = moved.down;
+        relay_end = end;
+    }
+    let r = child.wait();
+    ended(pid);
+    if let Ok(status) = &r {
+        tally.program = crate::event::Exit::from_status(*status);
+    }
+    if !copying {
+        // The program's output is already in the socket; its exit is our FIN.
+        polled::linger_close(stream);
+    }
+    r.map_err(End::Io)?;
+    relay_end.map_or(Ok(()), |e| Err(e.into()))
 }

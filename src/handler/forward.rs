@@ -6,12 +6,15 @@
 //! models, and the datagram sessions in `relay::dgram_session`); this module holds the target
 //! and the rules every model shares.
 
+use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
+use super::{Drive, End};
 use crate::addr::Addr;
-use std::os::fd::BorrowedFd;
-
-use crate::transport::{self, Connector, Opts, Voice};
+use crate::event::ConnStats;
+use crate::relay::layers::ConnLayers;
+use crate::relay::{RelaySocket, polled};
+use crate::transport::{self, Connector, Dgram, Endpoint, Opts, ReplyTo, Stream, Voice};
 
 /// How long a forwarder waits for its upstream to accept, unless
 /// `--connect-timeout` says otherwise.
@@ -73,4 +76,103 @@ impl Forward {
     pub fn failed(&self, why: &str) -> String {
         format!("forward to {} failed: {why}", self.shown)
     }
+}
+
+/// `--forward` on a blocking model's connection (a thread's or a child's): connect to the target, then
+/// bridge the two until both directions have ended.
+pub fn serve_stream(
+    stream: &Stream,
+    peer: &Endpoint,
+    f: &Forward,
+    d: &Drive,
+    tally: &mut ConnStats,
+) -> Result<(), End> {
+    // Looked at again here, as late as can be: the worker whose upstream
+    // this connection may be could have noted its socket only after the
+    // accepting loop looked.
+    if let (Endpoint::Inet(p), Endpoint::Inet(l)) = (peer, stream.local()) {
+        if crate::transport::ours::looped(*p, l) {
+            polled::linger_close(stream);
+            return Err(End::Forward(f.failed(
+                "the connection comes from this server's own upstream (a forwarding loop)",
+            )));
+        }
+    }
+    // The client is owed an answer from here on: until the bridge ends
+    // cleanly, a close (a failed connect, this process killed at the end
+    // of the grace period) is a reset, never a FIN that looks like an
+    // empty answer.
+    stream.reset_on_close();
+    let layers = ConnLayers::start(&f.layers, &d.log, peer, std::time::Instant::now());
+    let up = match f.connect_until(polled::cut_signal()) {
+        Ok(up) => up,
+        Err(m) => return Err(End::Forward(m)),
+    };
+    let side = match &up {
+        Upstream::Stream(s) => RelaySocket::Stream(s),
+        Upstream::Dgram(g) => RelaySocket::Dgram(g),
+    };
+    let label = peer.to_string();
+    let opts = polled::BridgeOpts {
+        idle: d.idle,
+        hex: d.hex,
+        label: &label,
+        quiet: DGRAM_QUIET,
+        half_close: f.half_close,
+        layers: &layers,
+    };
+    let (moved, via, end) = polled::bridge(stream, side, opts);
+    tally.bytes_in = moved.up;
+    tally.bytes_out = moved.down;
+    tally.via = Some(via);
+    end.map_or(Ok(()), |e| Err(e.into()))
+}
+
+/// Serve one forwarded datagram session on a worker (thread or child):
+/// connect to the target, then relay until the session has ended.
+pub fn serve_session(
+    f: &Forward,
+    inbox: std::os::fd::OwnedFd,
+    first: &[u8],
+    peer: &Endpoint,
+    to: &ReplyTo,
+    sock: &std::sync::Arc<Dgram>,
+    d: &Drive,
+) -> (ConnStats, Option<End>) {
+    use crate::relay::dgram_session::{self, DgramSession, ReplyPath, Timers};
+    let up = match f.connect_until(polled::cut_signal()) {
+        Ok(Upstream::Dgram(g)) => g,
+        Ok(Upstream::Stream(_)) => {
+            // Refused when the arguments were checked.
+            return (
+                ConnStats::default(),
+                Some(End::Forward(f.failed("not a datagram address"))),
+            );
+        }
+        Err(m) => {
+            let t = ConnStats {
+                bytes_in: first.len() as u64,
+                ..ConnStats::default()
+            };
+            return (t, Some(End::Forward(m)));
+        }
+    };
+    // Never wait on the upstream: a datagram it cannot take now is
+    // dropped, as a full socket buffer would drop it.
+    if let Err(e) = up.set_nonblocking(true) {
+        return (ConnStats::default(), Some(End::Io(e)));
+    }
+    let back = ReplyPath {
+        sock: sock.clone(),
+        to: to.clone(),
+    };
+    let timers = Timers {
+        idle: d.idle.unwrap_or(SESSION_IDLE),
+        quiet: DGRAM_QUIET,
+    };
+    let now = std::time::Instant::now();
+    let mut s = DgramSession::new(peer.clone(), Some(up), back, timers, d.hex, now);
+    s.from_peer(first, now);
+    dgram_session::run(inbox, &mut s);
+    (s.tally(), None)
 }

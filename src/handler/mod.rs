@@ -3,14 +3,14 @@
 //! A [`Session`] is a small state machine fed with the peer's bytes; it puts
 //! what the peer should receive in an output buffer and says when the write
 //! side may be shut. The event loop (`serve`) and the blocking drivers
-//! (`thread-serve`, `fork-serve`, in [`drive`]) feed the same sessions, so a
+//! (`thread-serve`, `fork-serve`: [`serve_stream`]) feed the same sessions, so a
 //! peer cannot tell the models apart. `--exec` and `--broker` need the
 //! driver's help (child processes, other connections) and live in their own
 //! modules.
 
 pub mod broker;
 pub mod conversation;
-pub mod drive;
+pub mod datagram;
 pub mod echo;
 pub mod exec;
 pub mod forward;
@@ -20,8 +20,11 @@ pub mod reply;
 use std::ffi::OsString;
 use std::io;
 
-use crate::transport::Endpoint;
 use std::sync::Arc;
+use std::time::Duration;
+
+use crate::event::ConnStats;
+use crate::transport::{Endpoint, Stream};
 
 /// The handler chosen on the command line.
 #[derive(Clone, Debug)]
@@ -80,6 +83,72 @@ impl End {
             End::Panicked => format!("{peer}: the worker serving it failed (a bug in sockcat)"),
         }
     }
+}
+
+impl End {
+    /// A failure writing to stdout: its reader gone ends the server (as
+    /// a print's does), anything else this connection.
+    pub fn from_stdout(e: io::Error) -> End {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            End::StdoutClosed
+        } else {
+            End::Io(e)
+        }
+    }
+}
+
+/// Options that shape how one connection is driven.
+#[derive(Clone, Debug)]
+pub struct Drive {
+    /// For what a connection's TLS handshake settled.
+    pub log: crate::event::Log,
+    pub idle: Option<Duration>,
+    pub hex: bool,
+    /// Count the bytes even where a program could be given the socket
+    /// itself (`-v` reports them).
+    pub count: bool,
+}
+
+/// Serve one blocking stream connection with `spec` to its end.
+pub fn serve_stream(
+    stream: &Stream,
+    peer: &Endpoint,
+    spec: &Spec,
+    d: &Drive,
+    tally: &mut ConnStats,
+) -> Result<(), End> {
+    let Some(t) = stream.tls() else {
+        return run_stream(stream, peer, spec, d, tally);
+    };
+    // A client silent for --idle-timeout is dropped during the handshake too.
+    let limit = crate::transport::tls::HANDSHAKE_TIMEOUT;
+    t.handshake(d.idle.map_or(limit, |i| i.min(limit)))
+        .map_err(End::Io)?;
+    if t.newly_settled() {
+        d.log.tls(&peer.to_string(), &t.settled(), true);
+    }
+    let r = run_stream(stream, peer, spec, d, tally);
+    if t.truncated() {
+        d.log
+            .warning(&crate::transport::tls::truncation(&peer.to_string()));
+    }
+    r
+}
+
+fn run_stream(
+    stream: &Stream,
+    peer: &Endpoint,
+    spec: &Spec,
+    d: &Drive,
+    tally: &mut ConnStats,
+) -> Result<(), End> {
+    let session = match spec.served() {
+        Served::Session(s) => s,
+        Served::Exec(argv) => return exec::serve_stream(stream, peer, argv, d, tally),
+        Served::Forward(f) => return forward::serve_stream(stream, peer, f, d, tally),
+    };
+    let label = d.hex.then(|| peer.to_string());
+    conversation::poll(stream, session, label.as_deref(), d.idle, tally)
 }
 
 impl Spec {

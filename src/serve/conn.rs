@@ -167,7 +167,7 @@ impl EventLoop {
                 // made only for a plain stream; without one, the bytes go
                 // the ordinary way, through the session.)
                 match sink.pump(&port, &mut self.buf) {
-                    Err(crate::relay::HalfError::Write(e)) => return Err(stdout_stop(e)),
+                    Err(crate::relay::HalfError::Write(e)) => return Err(End::from_stdout(e)),
                     Err(crate::relay::HalfError::Read(e)) => return Err(End::Io(e)),
                     Ok((n, true)) => {
                         c.tally.bytes_in += n as u64;
@@ -292,14 +292,4 @@ pub(super) fn isolated(
     step: impl FnOnce() -> std::result::Result<(), End>,
 ) -> std::result::Result<(), End> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or(Err(End::Panicked))
-}
-
-/// A failure writing to stdout: its reader gone ends the server (as a
-/// print's does), anything else this connection.
-pub(super) fn stdout_stop(e: io::Error) -> End {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        End::StdoutClosed
-    } else {
-        End::Io(e)
-    }
 }

@@ -10,7 +10,7 @@ use super::EventLoop;
 use super::program::{DatagramPeer, LoopProgram};
 use crate::error::{Error, Result};
 use crate::event::ConnStats;
-use crate::handler::{End, drive};
+use crate::handler::{self, End};
 use crate::handler::{Spec, exec};
 use crate::output::hex_to_stderr;
 use crate::relay::RelayEnd;
@@ -119,7 +119,7 @@ impl EventLoop {
                 bytes_out: 0,
                 ..ConnStats::default()
             };
-            match drive::datagram(&self.server.spec, data, &peer, &d.local) {
+            match handler::datagram::answer(&self.server.spec, data, &peer, &d.local) {
                 Ok((reply, _)) => self.answer(i, &reply, &to, &peer, tally, started),
                 Err(End::StdoutClosed) => return Err(Error::StdoutClosed),
                 Err(e) => {

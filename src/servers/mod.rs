@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::access::Access;
 use crate::error::{Error, Result};
 use crate::event::Log;
-use crate::handler::drive::Drive;
+use crate::handler::Drive;
 use crate::handler::{Spec, exec};
 use crate::transport::{self, Bound, Opts};
 
