@@ -127,6 +127,9 @@ struct EventLoop {
     buf: Vec<u8>,
     /// Connections to drive again without waiting for an event.
     again: Vec<usize>,
+    /// Forwarded connections that had events this turn: each steps once,
+    /// after them all, with what they saw (serve/forward.rs).
+    seen_forwarded: Vec<usize>,
     /// Bytes a broker client sent, to queue on the others.
     broadcast: Vec<u8>,
     /// Broker senders waiting for a full receiver to drain.
@@ -209,6 +212,7 @@ impl EventLoop {
             next_id: 0,
             buf: vec![0; READ_CHUNK],
             again: Vec::new(),
+            seen_forwarded: Vec::new(),
             broadcast: Vec::new(),
             broker_paused: Vec::new(),
             stall_check: None,
@@ -334,7 +338,7 @@ impl EventLoop {
                             self.drive_session(id);
                         } else if self.dgram_jobs.contains_key(&id) {
                             self.drive_dgram_job(id)?;
-                        } else {
+                        } else if !self.forward_event(id, ev) {
                             self.drive(id)?;
                         }
                     } else if let Some(i) = t.0.checked_sub(LISTEN_BASE) {
@@ -347,6 +351,7 @@ impl EventLoop {
                 }
             }
         }
+        self.step_forwarded()?;
         let now = Instant::now();
         while let Some(std::cmp::Reverse((at, id))) = self.timers.peek().copied() {
             if at > now {

@@ -4,8 +4,9 @@
 //! It makes no I/O waits: given a moment at which its ports may be ready,
 //! [`Bridge::step`] moves what it can and answers what each port waits
 //! for next (read or write interest) and its next deadline, or how it
-//! ended. serve's loop calls it on each event; `polled::bridge` waits with
-//! poll(2) for what it answered, on one thread.
+//! ended. serve's loop calls it once per turn with what its events saw;
+//! `polled::bridge` waits with poll(2) for what it answered, on one
+//! thread.
 //!
 //! The rules: each direction ends on its own, its source's FIN passed on
 //! to its destination (the lesson's half-close, through a relay); once
@@ -49,9 +50,13 @@ pub struct Interest {
     pub write: bool,
 }
 
-/// What a driver saw ready before a step: a direction whose source is not
-/// readable and whose destination is not writable is not tried (a
-/// level-triggered driver knows; serve's loop passes [`Ready::ALL`]).
+/// What a driver saw ready before a step. A direction is tried when its
+/// source was seen readable, or its destination writable while it holds
+/// bytes for it: a writable destination is news only to a half that
+/// waits for it (an edge-triggered loop sees sockets writable with every
+/// event), and a half that holds nothing stopped at its source's
+/// `WouldBlock` (or at its budget, after which the driver passes
+/// [`Ready::ALL`]), so only its source's readiness can give it more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ready {
     pub client: Interest,
@@ -59,6 +64,18 @@ pub struct Ready {
 }
 
 impl Ready {
+    /// Nothing seen: a step for a deadline moves nothing.
+    pub const NONE: Ready = Ready {
+        client: Interest {
+            read: false,
+            write: false,
+        },
+        upstream: Interest {
+            read: false,
+            write: false,
+        },
+    };
+
     pub const ALL: Ready = Ready {
         client: Interest {
             read: true,
@@ -193,12 +210,12 @@ impl Bridge {
         let (held_c, held_u) = (client.held(), up.held());
         let woken = due(held_c.wake) || due(held_u.wake);
         let up_ready = ready.client.read
-            || ready.upstream.write
+            || (ready.upstream.write && self.to_up.holding())
             || due(held_c.read)
             || due(held_u.write)
             || woken;
         let down_ready = ready.upstream.read
-            || ready.client.write
+            || (ready.client.write && self.to_down.holding())
             || due(held_u.read)
             || due(held_c.write)
             || woken;

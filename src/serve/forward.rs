@@ -3,8 +3,9 @@
 //! the connection's `PART_UPSTREAM`), and once it is open the relay's
 //! [`Bridge`], which moves bytes each way as far as both sockets take
 //! them and applies the forwarding rules (half-close, a datagram
-//! upstream's quiet); the loop steps it on each event and at the deadline
-//! it answers.
+//! upstream's quiet); the loop steps it once per turn that brought events
+//! for its sockets, with what they saw (only the directions they concern
+//! are tried), and at the deadline it answers.
 //!
 //! Names that need the system's resolver are looked up on a helper
 //! thread, one lookup at a time, and the answer is kept for a second: a
@@ -51,6 +52,10 @@ pub(super) struct Forwarded {
     /// Reset on purpose (cut at the end of the grace period, or its step
     /// panicked): its close stays a reset.
     cut: bool,
+    /// What the loop's events saw of its sockets since its last step
+    /// (everything, when a step must try both ways: the first, or after
+    /// one stopped at its budget): see [`Ready`].
+    ready: Ready,
 }
 
 /// The upstream's connect under way, then the connection it made.
@@ -169,6 +174,7 @@ impl EventLoop {
                     layers,
                     timer: None,
                     cut: false,
+                    ready: Ready::ALL,
                 }));
             }
             Err(why) => self.forward_failed(c, target, &why),
@@ -315,6 +321,8 @@ impl EventLoop {
                             s.reset_on_close();
                         }
                         f.up = UpstreamStage::Open(u);
+                        // Bytes may wait on either side, with no event to come.
+                        f.ready = Ready::ALL;
                     }
                     Ok(None) => return Ok(()),
                     Err(why) => {
@@ -340,7 +348,7 @@ impl EventLoop {
                 &up,
                 &mut self.buf,
                 label.as_deref(),
-                Ready::ALL,
+                std::mem::replace(&mut f.ready, Ready::NONE),
                 now,
             )
             .map_err(End::from)?;
@@ -351,6 +359,8 @@ impl EventLoop {
         // (The loop watches both sockets for either readiness, edge
         // triggered: only what is due without an event is queued here.)
         if w.again {
+            // A direction stopped at its budget: no event will say more is there.
+            f.ready = Ready::ALL;
             self.again.push(id);
         }
         if let Some(at) = w.deadline {
@@ -359,6 +369,44 @@ impl EventLoop {
                 self.timers.push(std::cmp::Reverse((at, id)));
             }
         }
+        Ok(())
+    }
+}
+
+impl EventLoop {
+    /// Note what an event saw of a forwarded connection's socket, for the
+    /// step it gets once this turn's events are all in
+    /// ([`EventLoop::step_forwarded`]): one step for both sockets' events,
+    /// trying only the directions they concern. `false`: the connection
+    /// is not a forwarded one.
+    pub(super) fn forward_event(&mut self, id: usize, ev: &mio::event::Event) -> bool {
+        let Some(f) = self.conns.get_mut(&id).and_then(|c| c.fwd.as_deref_mut()) else {
+            return false;
+        };
+        // A hang-up or an error is news to a reader and a writer alike:
+        // the next read or write says what it is.
+        let failed = ev.is_error();
+        let seen = match token::conn_part(ev.token()) {
+            Some(PART_UPSTREAM) => &mut f.ready.upstream,
+            _ => &mut f.ready.client,
+        };
+        seen.read |= ev.is_readable() || ev.is_read_closed() || failed;
+        seen.write |= ev.is_writable() || ev.is_write_closed() || failed;
+        self.seen_forwarded.push(id);
+        true
+    }
+
+    /// Step each forwarded connection that had events this turn, once.
+    pub(super) fn step_forwarded(&mut self) -> crate::error::Result<()> {
+        let mut ids = std::mem::take(&mut self.seen_forwarded);
+        ids.sort_unstable();
+        ids.dedup();
+        for &id in &ids {
+            self.drive(id)?;
+        }
+        // The list's room, kept for the next turn.
+        ids.clear();
+        self.seen_forwarded = ids;
         Ok(())
     }
 }

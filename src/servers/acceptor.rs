@@ -55,6 +55,11 @@ pub mod token {
         t.0.checked_sub(CONN_BASE).map(|n| n / PARTS)
     }
 
+    /// Which part of its connection a connection's token names.
+    pub fn conn_part(t: Token) -> Option<usize> {
+        t.0.checked_sub(CONN_BASE).map(|n| n % PARTS)
+    }
+
     /// The child a pidfd's token names.
     pub fn child_pid(t: Token) -> Option<libc::pid_t> {
         (CHILD_BASE..CONN_BASE)

@@ -202,3 +202,60 @@ fn a_client_that_reads_nothing_stops_the_upstream_s_reads() {
     assert!(w.upstream.read && !w.client.write);
     assert_eq!(client.got().len(), 50 * 64);
 }
+
+/// What an edge-triggered loop saw.
+fn seen(client: Interest, upstream: Interest) -> Ready {
+    Ready { client, upstream }
+}
+
+/// Readable (and writable, as an edge-triggered event shows a socket
+/// with room).
+const READABLE: Interest = Interest {
+    read: true,
+    write: true,
+};
+const WRITABLE: Interest = Interest {
+    read: false,
+    write: true,
+};
+
+/// A writable destination is news only to a half that holds bytes for
+/// it: an edge-triggered loop sees sockets writable with every event, and
+/// trying the other direction then costs a read that finds nothing.
+#[test]
+fn a_writable_destination_tries_only_a_half_that_holds_bytes_for_it() {
+    let t0 = Instant::now();
+    let client = Fake::new(&[Cue::Data(b"req".to_vec())]);
+    let up = Fake::new(&[]);
+    let mut b = Bridge::new(false, rules(None), t0);
+    let mut scratch = Vec::new();
+    b.step(
+        &client,
+        &up,
+        &mut scratch,
+        None,
+        seen(READABLE, WRITABLE),
+        t0,
+    )
+    .unwrap();
+    assert_eq!(up.got(), b"req");
+    assert_eq!(up.reads_tried.get(), 0, "the upstream's direction untried");
+
+    // A full client holds the answer back; its writability lets it go.
+    client.room(Some(0));
+    up.cue(Cue::Data(b"answer".to_vec()));
+    let none = Interest::default();
+    b.step(&client, &up, &mut scratch, None, seen(none, READABLE), t0)
+        .unwrap();
+    assert!(client.got().is_empty());
+    client.room(None);
+    let tried = client.reads_tried.get();
+    b.step(&client, &up, &mut scratch, None, seen(WRITABLE, none), t0)
+        .unwrap();
+    assert_eq!(client.got(), b"answer");
+    assert_eq!(
+        client.reads_tried.get(),
+        tried,
+        "the client's direction untried"
+    );
+}
