@@ -76,8 +76,10 @@ pub struct ConnStats {
 }
 
 /// The path a relay's bytes took: `splice(2)` between two plain sockets
-/// (the kernel moves pages, no copy through sockcat), or a buffer in
-/// sockcat (`--hex`, datagrams, anything else).
+/// (the kernel moves pages, no copy through sockcat; a forwarded
+/// connection copies its small chunks, reads under 16 KiB until one fills
+/// that, as a read and a write cost less than two splices), or a buffer in
+/// sockcat for every byte (`--hex`, datagrams, anything else).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Via {
     Splice,

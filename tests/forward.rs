@@ -64,6 +64,54 @@ fn sixty_four_mib_each_way_in_every_model() {
     }
 }
 
+/// A FIN right behind the last bytes is passed on, either way, in every
+/// model: serve's loop stops reading at a short read only when its event
+/// showed no end, so data and a FIN that came together (one event) are
+/// never split. Each of 60 connections per model makes small round trips,
+/// then sends its last bytes and its FIN at once, and the upstream
+/// answers with its last bytes and its FIN at once.
+#[test]
+fn a_fin_right_behind_the_last_bytes_is_passed_on_either_way() {
+    const CONNS: usize = 60;
+    let (l, a) = upstream();
+    let up = std::thread::spawn(move || {
+        for _ in 0..MODELS.len() * CONNS {
+            let mut s = accept(&l);
+            let mut buf = [0u8; 256];
+            loop {
+                match s.read(&mut buf).unwrap() {
+                    0 => break,
+                    n => s.write_all(&buf[..n]).unwrap(),
+                }
+            }
+            s.write_all(b"bye").unwrap();
+            s.shutdown(Shutdown::Write).unwrap();
+        }
+    });
+    for model in MODELS {
+        let f = Server::start(&[model, "127.0.0.1:0", "-q", "--forward", &a]);
+        for i in 0..CONNS {
+            let mut c = TcpStream::connect(f.addr()).unwrap();
+            c.set_read_timeout(Some(T)).unwrap();
+            c.set_nodelay(true).unwrap();
+            for round in 0..3 {
+                let ping = format!("ping {i}.{round}");
+                c.write_all(ping.as_bytes()).unwrap();
+                let mut back = vec![0u8; ping.len()];
+                c.read_exact(&mut back).unwrap();
+                assert_eq!(back, ping.as_bytes(), "{model}");
+            }
+            c.write_all(b"last").unwrap();
+            c.shutdown(Shutdown::Write).unwrap();
+            let mut rest = Vec::new();
+            c.read_to_end(&mut rest)
+                .unwrap_or_else(|e| panic!("{model}, connection {i}: {e}"));
+            assert_eq!(rest, b"lastbye", "{model}, connection {i}");
+        }
+    }
+    up.join().unwrap();
+}
+
 /// A one-connection upstream on a test listener of our own.
 fn upstream() -> (TcpListener, String) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -209,10 +209,7 @@ mod bridge_tests {
             matches!(r, Ok(Next::Wait(w)) if w.deadline == Some(t0 + Duration::from_millis(300)))
         );
         assert!(up.got().is_empty(), "the client's bytes dropped");
-        let none = Ready {
-            client: Default::default(),
-            upstream: Default::default(),
-        };
+        let none = Ready::NONE;
         let r = step(none, t0 + Duration::from_millis(300));
         assert!(matches!(r, Ok(Next::Done)), "{r:?}");
         assert!(up.shut.get() && client.shut.get(), "a FIN each way");

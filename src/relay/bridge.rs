@@ -61,6 +61,12 @@ pub struct Interest {
 pub struct Ready {
     pub client: Interest,
     pub upstream: Interest,
+    /// An end (a hang-up, an error) may be among what was seen on the
+    /// client's socket, and on the upstream's: true unless an
+    /// edge-triggered driver's events showed none (see
+    /// [`Half::pump_seen`]).
+    pub client_end: bool,
+    pub upstream_end: bool,
 }
 
 impl Ready {
@@ -74,6 +80,8 @@ impl Ready {
             read: false,
             write: false,
         },
+        client_end: false,
+        upstream_end: false,
     };
 
     pub const ALL: Ready = Ready {
@@ -85,6 +93,8 @@ impl Ready {
             read: true,
             write: true,
         },
+        client_end: true,
+        upstream_end: true,
     };
 }
 
@@ -122,12 +132,19 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    /// A bridge whose halves splice when `splice` (see
-    /// [`may_splice`](super::half::may_splice)), started at `now`.
+    /// A bridge whose halves splice bulk when `splice` (see
+    /// [`may_splice`](super::half::may_splice) and
+    /// [`Half::splice_bulk_only`]: small requests and answers are
+    /// copied), started at `now`.
     pub fn new(splice: bool, rules: Rules, now: Instant) -> Bridge {
+        let half = || {
+            let mut h = Half::new(splice);
+            h.splice_bulk_only();
+            h
+        };
         Bridge {
-            to_up: Half::new(splice),
-            to_down: Half::new(splice),
+            to_up: half(),
+            to_down: half(),
             rules,
             last: now,
             last_down: now,
@@ -150,7 +167,9 @@ impl Bridge {
         }
     }
 
-    /// How the bytes went: spliced, unless any went through a buffer.
+    /// How the bytes went: the splice path (bulk spliced, small chunks
+    /// copied: [`Half::splice_bulk_only`]), unless any bytes had to go
+    /// through a buffer (`--hex`, TLS, a datagram, no pipe to lend).
     pub fn via(&self) -> Via {
         if self.to_up.copied() || self.to_down.copied() {
             Via::Copy
@@ -222,12 +241,24 @@ impl Bridge {
         let moved = flush(client)
             .and_then(|_| flush(up))
             .and_then(|_| match up_ready {
-                true => self.to_up.pump(client, up, scratch, dump('<')),
+                true => self.to_up.pump_seen(
+                    client,
+                    up,
+                    scratch,
+                    dump('<'),
+                    ready.client.read && !ready.client_end,
+                ),
                 false => Ok(Progress::default()),
             })
             .and_then(|a| {
                 let b = match down_ready {
-                    true => self.to_down.pump(up, client, scratch, dump('>'))?,
+                    true => self.to_down.pump_seen(
+                        up,
+                        client,
+                        scratch,
+                        dump('>'),
+                        ready.upstream.read && !ready.upstream_end,
+                    )?,
                     false => Progress::default(),
                 };
                 Ok((a, b))

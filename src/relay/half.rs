@@ -8,9 +8,11 @@
 //! what is held still goes out, [`State::Done`] once the end (a FIN) was
 //! passed on. Between two plain stream sockets the bytes go by splice(2)
 //! through a pipe lent by the process's [`PipePool`](super::pipes) while
-//! they are in flight; otherwise (or when the pool has none to lend) what
-//! the destination would not take yet waits in a buffer, which exists only
-//! while it holds something. Either way a destination that takes nothing
+//! they are in flight (a forwarded connection's halves splice bulk and
+//! copy small chunks: [`Half::splice_bulk_only`]); otherwise (or when the
+//! pool has none to lend) what the destination would not take yet waits
+//! in a buffer, which exists only while it holds something. Either way a
+//! destination that takes nothing
 //! stops the reading of its source (the pipe or buffer stays full), so
 //! memory stays bounded; the driver learns it from [`Half::wants_read`]
 //! and [`Half::wants_write`].
@@ -72,6 +74,13 @@ pub trait Port {
     fn holds_output(&self) -> bool {
         false
     }
+    /// Whether a read that returns less than it was given room for took
+    /// all the port held at that moment (a stream socket's read(2)); not
+    /// where a layer may keep more back (TLS's decrypted records, a rate
+    /// limit's allowance) or a read is one datagram.
+    fn short_read_takes_all(&self) -> bool {
+        false
+    }
     /// Until when a layer that waits on time (a rate limit, a delay)
     /// holds this port's reads or writes: till then they answer
     /// `WouldBlock` whatever the descriptor's readiness says, so a driver
@@ -119,6 +128,9 @@ impl<T: Port + ?Sized> Port for &T {
     }
     fn held(&self) -> Held {
         (**self).held()
+    }
+    fn short_read_takes_all(&self) -> bool {
+        (**self).short_read_takes_all()
     }
 }
 
@@ -194,11 +206,22 @@ pub struct Half {
     /// Driven by a level-triggered wait (poll(2)), which says again
     /// whether the source is readable: see [`Half::level_triggered`].
     level: bool,
+    /// Splice only bulk: copy until a read fills [`SPLICE_FROM`] (see
+    /// [`Half::splice_bulk_only`]).
+    bulk_only: bool,
+    /// A read filled [`SPLICE_FROM`]: bulk streams, and this half splices
+    /// from now on.
+    bulk: bool,
 }
 
 /// A splice from the source shorter than this is taken, under a
 /// level-triggered driver, for a source drained for now.
 const SHORT_READ: usize = 64 * 1024;
+
+/// A half that splices only bulk copies while its reads come shorter than
+/// this, and splices from the first read that fills it (HAProxy's
+/// `splice-auto` rule, at its default buffer size).
+const SPLICE_FROM: usize = 16 * 1024;
 
 /// What one call moved: bytes delivered, and whether the budget ran out
 /// (more may be there at once, with no readiness to tell).
@@ -233,6 +256,8 @@ impl Half {
             moved: 0,
             read: 0,
             level: false,
+            bulk_only: false,
+            bulk: false,
         }
     }
 
@@ -246,6 +271,19 @@ impl Half {
     /// decrypted bytes that no readiness of the socket shows).
     pub fn level_triggered(&mut self) {
         self.level = true;
+    }
+
+    /// A splicing half copies small chunks and splices bulk: it copies
+    /// until a read fills [`SPLICE_FROM`], then splices for good. A small
+    /// chunk costs less as a read and a write than as two splices through
+    /// a pipe, needs no pipe, and a short read says the source is empty
+    /// for now, which spares an edge-triggered driver the read that
+    /// confirms it ([`Half::pump_seen`]); bulk keeps splice's speed. The
+    /// bytes copied this way are not [`Half::copied`]: the half is on the
+    /// splice path, and only what it could not splice (no pipe to lend)
+    /// counts as copied.
+    pub fn splice_bulk_only(&mut self) {
+        self.bulk_only = true;
     }
 
     pub fn state(&self) -> State {
@@ -266,7 +304,9 @@ impl Half {
         self.read
     }
 
-    /// Whether any bytes went through a buffer rather than a pipe.
+    /// Whether any bytes went through a buffer rather than a pipe (for a
+    /// half that splices only bulk, other than its small chunks: see
+    /// [`Half::splice_bulk_only`]).
     pub fn copied(&self) -> bool {
         self.copied || !self.splice
     }
@@ -335,14 +375,39 @@ impl Half {
 
     /// Move what can move now, up to [`HALF_BUDGET`]. `scratch` is the
     /// driver's read buffer, made [`COPY_BUF`] long when a copy first
-    /// needs it (a splicing relay never pays for one); `hex` sees the bytes read, with their offset
-    /// (copy mode only: `--hex` never splices).
+    /// needs it (a splicing relay never pays for one; one that splices
+    /// only bulk, [`SPLICE_FROM`] for its small chunks); `hex` sees the
+    /// bytes read, with their offset (copy mode only: `--hex` never
+    /// splices).
     pub fn pump(
         &mut self,
         from: &impl Port,
         to: &impl Port,
         scratch: &mut Vec<u8>,
+        hex: impl FnMut(u64, &[u8]),
+    ) -> Result<Progress, HalfError> {
+        self.pump_seen(from, to, scratch, hex, false)
+    }
+
+    /// [`Half::pump`], told by its driver whether the source was seen
+    /// readable with no end among what was seen (`seen_without_end`: an
+    /// edge-triggered driver's events showed no hang-up or error on it).
+    /// Then a short copy read from a port whose short read takes all it
+    /// holds ([`Port::short_read_takes_all`]) found it empty, and whatever
+    /// comes after it is an event of its own: the half stops there,
+    /// without the read that would answer `WouldBlock`. Without it, an
+    /// edge-triggered half reads until `WouldBlock`: data and a FIN that
+    /// came together are one event, and a short read takes the data and
+    /// leaves the FIN, of which no event would tell again. (A
+    /// level-triggered half, [`Half::level_triggered`], may always stop
+    /// there: its wait says again what is left.)
+    pub fn pump_seen(
+        &mut self,
+        from: &impl Port,
+        to: &impl Port,
+        scratch: &mut Vec<u8>,
         mut hex: impl FnMut(u64, &[u8]),
+        seen_without_end: bool,
     ) -> Result<Progress, HalfError> {
         if self.state == State::Done {
             return Ok(Progress::default());
@@ -354,29 +419,61 @@ impl Half {
             _ => None,
         };
         let direct = fds.is_some() && to.is_waiting_pipe();
-        if fds.is_some() && !direct && self.pipe.is_none() && self.pending.is_empty() {
-            self.pipe = pipes::pool().take();
-        }
-        let r = match (self.pipe.take(), fds) {
-            (None, Some((src, dst))) if direct && self.pending.is_empty() => {
-                self.pump_direct(from, src, dst)
+        let short_read_ends = (self.level || seen_without_end) && from.short_read_takes_all();
+        let mut total = 0;
+        let r = loop {
+            // Bulk (or every chunk, unless only bulk is spliced) goes by
+            // splice once no copied bytes wait.
+            let splice_now =
+                fds.is_some() && (self.bulk || !self.bulk_only) && self.pending.is_empty();
+            if splice_now && !direct && self.pipe.is_none() {
+                self.pipe = pipes::pool().take();
             }
-            (Some(p), Some((src, dst))) => {
-                let r = self.pump_splice(&p, from, src, dst);
-                self.pipe = Some(p);
-                r
-            }
-            (p, _) => {
-                self.pipe = p;
-                self.copied |= !self.discard;
-                self.pump_copy(from, to, scratch, &mut hex)
-            }
+            let r = match (self.pipe.take(), fds) {
+                (None, Some((src, dst))) if direct && splice_now => {
+                    self.pump_direct(from, src, dst)
+                }
+                (Some(p), Some((src, dst))) if splice_now => {
+                    let r = self.pump_splice(&p, from, src, dst);
+                    self.pipe = Some(p);
+                    r
+                }
+                (p, _) => {
+                    self.pipe = p;
+                    let copy = match fds {
+                        // Small chunks, copied by the rule while bulk has not
+                        // come: `SPLICE_FROM` at a time.
+                        Some(_) if self.bulk_only && !self.bulk => Copying::Small,
+                        // Bulk came while copied bytes waited: they go out
+                        // first, then the splicing.
+                        Some(_) if self.bulk_only && !splice_now => Copying::ThenSplice,
+                        // No pipe to lend, or no plain descriptor.
+                        _ => {
+                            self.copied |= !self.discard;
+                            Copying::All
+                        }
+                    };
+                    match self.pump_copy(from, to, scratch, &mut hex, copy, short_read_ends) {
+                        Ok(Copied::Splice(n)) => {
+                            // Bulk streams: on by splice, in this same call
+                            // (the source may hold more, with no event to
+                            // come).
+                            total += n;
+                            continue;
+                        }
+                        Ok(Copied::Stopped(n, more)) => Ok((n, more)),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            break r;
         };
         if self.in_pipe == 0 {
             // Nothing in flight: the pipe goes back for others.
             self.drop_pipe();
         }
         let (n, more) = r?;
+        let n = n + total;
         self.moved += n as u64;
         if self.state == State::ShuttingDown && !self.holding() {
             self.state = State::Done;
@@ -471,16 +568,27 @@ impl Half {
         to: &impl Port,
         scratch: &mut Vec<u8>,
         hex: &mut impl FnMut(u64, &[u8]),
-    ) -> Result<(usize, bool), HalfError> {
-        if scratch.is_empty() {
-            scratch.resize(COPY_BUF, 0);
+        copy: Copying,
+        short_read_ends: bool,
+    ) -> Result<Copied, HalfError> {
+        let room = match copy {
+            Copying::Small | Copying::ThenSplice => SPLICE_FROM,
+            Copying::All => COPY_BUF,
+        };
+        // Made when a copy first needs it; one made for small chunks
+        // grows when every chunk must be copied.
+        if scratch.is_empty() || (copy == Copying::All && scratch.len() == SPLICE_FROM) {
+            scratch.resize(room, 0);
         }
-        let chunk = scratch.len().min(to.max_chunk());
+        let chunk = scratch.len().min(to.max_chunk()).min(match copy {
+            Copying::Small => SPLICE_FROM,
+            _ => usize::MAX,
+        });
         let (mut moved, mut dropped) = (0, 0);
         while moved + dropped < HALF_BUDGET {
             if !self.pending.is_empty() {
                 match write_some(to, &self.pending) {
-                    Ok(None) => return Ok((moved, false)),
+                    Ok(None) => return Ok(Copied::Stopped(moved, false)),
                     Ok(Some(k)) => {
                         moved += k;
                         self.pending.drain(..k);
@@ -496,6 +604,9 @@ impl Half {
             if self.state != State::Running {
                 break;
             }
+            if self.bulk && copy != Copying::All {
+                return Ok(Copied::Splice(moved));
+            }
             let n = match from.read(&mut scratch[..chunk]) {
                 Ok(None) => {
                     from.check_end().map_err(HalfError::Read)?;
@@ -503,16 +614,25 @@ impl Half {
                     break;
                 }
                 Ok(Some(n)) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(Copied::Stopped(moved, false));
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(HalfError::Read(e)),
             };
+            // A short read took all there was: once it is out, stop (see
+            // `pump_seen`).
+            let emptied = short_read_ends && n < chunk;
+            self.bulk |= copy == Copying::Small && n == chunk;
             let data = &scratch[..n];
             hex(self.read, data);
             self.read += n as u64;
             if self.discard {
                 // Read to keep the close clean; nobody takes it.
                 dropped += n;
+                if emptied {
+                    return Ok(Copied::Stopped(moved, false));
+                }
                 continue;
             }
             if n == 0 && !to.is_dgram() {
@@ -530,9 +650,31 @@ impl Half {
                 Ok(None) => self.pending.extend_from_slice(data),
                 Err(e) => return Err(HalfError::Write(e)),
             }
+            if emptied && self.pending.is_empty() {
+                return Ok(Copied::Stopped(moved, false));
+            }
         }
-        Ok((moved, self.state == State::Running))
+        Ok(Copied::Stopped(moved, self.state == State::Running))
     }
+}
+
+/// How a copy goes on (see [`Half::splice_bulk_only`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Copying {
+    /// Every chunk, as long as the source sends.
+    All,
+    /// Chunks of at most [`SPLICE_FROM`], until one fills it.
+    Small,
+    /// What is held, then on by splice.
+    ThenSplice,
+}
+
+/// Where a copy stopped.
+enum Copied {
+    /// Bytes delivered, and whether the budget ran out.
+    Stopped(usize, bool),
+    /// Bytes delivered, and bulk comes: on by splice.
+    Splice(usize),
 }
 
 /// Write what `to` takes now: `None` when it would block.

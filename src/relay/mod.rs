@@ -180,6 +180,11 @@ impl half::Port for RelaySocket<'_> {
             RelaySocket::Dgram(_) => false,
         }
     }
+    fn short_read_takes_all(&self) -> bool {
+        // A plain stream socket's read(2) returns less than asked only
+        // when its queue is empty (TLS may hold decrypted bytes back).
+        self.plain_fd().is_some()
+    }
 }
 
 /// How one direction ([`half::Half`]) failed.

@@ -177,6 +177,7 @@ pub fn bridge(
         ready = Ready {
             client: seen(&fds[0]),
             upstream: seen(&fds[1]),
+            ..Ready::ALL
         };
     };
     b.release();
@@ -285,6 +286,9 @@ impl Port for Cuttable<'_> {
     }
     fn holds_output(&self) -> bool {
         Port::holds_output(&self.0)
+    }
+    fn short_read_takes_all(&self) -> bool {
+        self.0.short_read_takes_all()
     }
 }
 

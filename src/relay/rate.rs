@@ -198,6 +198,10 @@ impl<P: Port> Port for Rated<'_, P> {
     fn holds_output(&self) -> bool {
         self.inner.holds_output()
     }
+    fn short_read_takes_all(&self) -> bool {
+        // A bucket's allowance cuts a read short of what the socket holds.
+        self.reads.is_none() && self.inner.short_read_takes_all()
+    }
     fn held(&self) -> Held {
         let mine = Held {
             read: self.reads.and_then(Bucket::held_until),

@@ -384,14 +384,18 @@ impl EventLoop {
             return false;
         };
         // A hang-up or an error is news to a reader and a writer alike:
-        // the next read or write says what it is.
+        // the next read or write says what it is. The halves are told of
+        // it too: after a hang-up, a short read may leave the FIN unread,
+        // and no later event would tell of it.
         let failed = ev.is_error();
-        let seen = match token::conn_part(ev.token()) {
-            Some(PART_UPSTREAM) => &mut f.ready.upstream,
-            _ => &mut f.ready.client,
+        let ended = ev.is_read_closed() || failed;
+        let (seen, seen_end) = match token::conn_part(ev.token()) {
+            Some(PART_UPSTREAM) => (&mut f.ready.upstream, &mut f.ready.upstream_end),
+            _ => (&mut f.ready.client, &mut f.ready.client_end),
         };
-        seen.read |= ev.is_readable() || ev.is_read_closed() || failed;
+        seen.read |= ev.is_readable() || ended;
         seen.write |= ev.is_writable() || ev.is_write_closed() || failed;
+        *seen_end |= ended;
         self.seen_forwarded.push(id);
         true
     }

@@ -108,11 +108,13 @@ the whole attempt. \fBserve\fR looks a name up on a helper thread, so a slow res
 holds up its loop (a datagram session keeps up to 64 datagrams meanwhile),
 and uses the answer for a second.
 .IP \(bu 2
-Between two plain stream sockets the bytes move with \fBsplice\fR(2)
-through a pipe, never through sockcat's memory; \fB\-\-hex\fR and
+Between two plain stream sockets bulk moves with \fBsplice\fR(2)
+through a pipe, never through sockcat's memory; small requests and
+answers (reads under 16 KiB, until a read fills that) are copied, as a
+read and a write cost less than two splices. \fB\-\-hex\fR and
 datagram sockets need the bytes, so they are copied through a buffer. The
 closing event (\fB\-v\fR) names the path: \fB... forwarded to ADDR by
-splice\fR or \fBby copy\fR. A side that stops reading stops the reading
+splice\fR (small chunks copied) or \fBby copy\fR (every byte). A side that stops reading stops the reading
 of the other, so memory stays bounded.
 .IP \(bu 2
 From a stream to a datagram address (\fBserve :9000 \-\-forward

@@ -203,9 +203,15 @@ fn a_client_that_reads_nothing_stops_the_upstream_s_reads() {
     assert_eq!(client.got().len(), 50 * 64);
 }
 
-/// What an edge-triggered loop saw.
+/// What an edge-triggered loop saw: `client`/`upstream` readiness, with
+/// no end among it.
 fn seen(client: Interest, upstream: Interest) -> Ready {
-    Ready { client, upstream }
+    Ready {
+        client,
+        upstream,
+        client_end: false,
+        upstream_end: false,
+    }
 }
 
 /// Readable (and writable, as an edge-triggered event shows a socket
@@ -258,4 +264,33 @@ fn a_writable_destination_tries_only_a_half_that_holds_bytes_for_it() {
         tried,
         "the client's direction untried"
     );
+}
+
+/// Seen readable with no end, a socket's short read is its last this
+/// step; seen with an end (a hang-up), the half reads to the FIN behind
+/// the data and passes it on.
+#[test]
+fn an_end_seen_with_the_data_is_read_and_passed_on() {
+    let t0 = Instant::now();
+    let socket = |cues: &[Cue]| Fake {
+        takes_all: true,
+        ..Fake::new(cues)
+    };
+    let none = Interest::default();
+    let client = socket(&[Cue::Data(b"last".to_vec()), Cue::Eof]);
+    let up = socket(&[]);
+    let mut b = Bridge::new(false, rules(None), t0);
+    let mut scratch = Vec::new();
+    b.step(&client, &up, &mut scratch, None, seen(READABLE, none), t0)
+        .unwrap();
+    assert_eq!(up.got(), b"last");
+    assert_eq!(client.reads_tried.get(), 1);
+    assert!(!up.shut.get(), "no end was seen: none read yet");
+    let hangup = Ready {
+        client_end: true,
+        ..seen(READABLE, none)
+    };
+    b.step(&client, &up, &mut scratch, None, hangup, t0)
+        .unwrap();
+    assert!(up.shut.get(), "the FIN passed on");
 }

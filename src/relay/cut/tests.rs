@@ -92,10 +92,7 @@ fn a_reset_at_a_moment_wakes_the_bridge_and_resets_both_sides() {
         other => panic!("{other:?}"),
     }
     assert_eq!(up.got().len(), 10);
-    let none = Ready {
-        client: Default::default(),
-        upstream: Default::default(),
-    };
+    let none = Ready::NONE;
     let r = step(none, t0 + Duration::from_millis(500));
     assert!(matches!(r, Err(RelayEnd::Endpoint(_))), "{r:?}");
     assert!(up.reset.get() && client.reset.get(), "both reset");

@@ -123,10 +123,7 @@ fn a_delayed_chunk_goes_at_its_moment_in_a_bridge() {
     assert!(up.got().is_empty(), "held");
     assert_eq!(w.deadline, Some(t0 + 100 * MS), "its moment waited for");
     assert!(w.client.read, "the socket still watched");
-    let none = Ready {
-        client: Default::default(),
-        upstream: Default::default(),
-    };
+    let none = Ready::NONE;
     let w = step(none, t0 + 100 * MS);
     assert_eq!(up.got(), vec![1; 10], "gone at its moment");
     assert_eq!(w.deadline, None, "nothing more to wait for");

@@ -37,6 +37,8 @@ pub(crate) struct Fake {
     pub(crate) cut: Cell<bool>,
     /// Reads tried (answered or not).
     pub(crate) reads_tried: Cell<usize>,
+    /// A short read takes all it holds (a plain stream socket's does).
+    pub(crate) takes_all: bool,
 }
 
 impl Fake {
@@ -118,6 +120,10 @@ impl Port for Fake {
 
     fn reset_on_close(&self) {
         self.reset.set(true);
+    }
+
+    fn short_read_takes_all(&self) -> bool {
+        self.takes_all
     }
 }
 
@@ -340,4 +346,132 @@ fn a_waiting_pipe_whose_reader_went_away_fails_the_write() {
         matches!(&r, Err(HalfError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe),
         "{r:?}"
     );
+}
+
+/// A source like a plain socket: a short read takes all it holds.
+fn socket_like(cues: &[Cue]) -> Fake {
+    Fake {
+        takes_all: true,
+        ..Fake::new(cues)
+    }
+}
+
+fn pump_seen(h: &mut Half, from: &Fake, to: &Fake, seen_without_end: bool) {
+    let mut scratch = Vec::new();
+    h.pump_seen(from, to, &mut scratch, |_, _| {}, seen_without_end)
+        .unwrap();
+}
+
+/// Seen readable with no end (an edge-triggered event without a
+/// hang-up), a short read from a socket took all it held: the half stops
+/// there, without the read that would only answer `WouldBlock`.
+#[test]
+fn a_short_read_seen_without_an_end_is_the_last_read() {
+    let from = socket_like(&[Cue::Data(b"GET /".to_vec())]);
+    let to = Fake::default();
+    let mut h = Half::new(false);
+    pump_seen(&mut h, &from, &to, true);
+    assert_eq!(to.got(), b"GET /");
+    assert_eq!(from.reads_tried.get(), 1, "no read to confirm it is empty");
+    assert!(h.wants_read(), "it waits for the next event");
+}
+
+/// Without that word from the driver (a step for a deadline, after the
+/// budget, or an event that showed a hang-up), the half reads on to
+/// `WouldBlock` or the end: data and a FIN that came together are one
+/// event, and a FIN left behind a short read is told by no other.
+#[test]
+fn without_it_the_half_reads_on_and_finds_the_fin_behind_the_data() {
+    let from = socket_like(&[Cue::Data(b"last".to_vec()), Cue::Eof]);
+    let to = Fake::default();
+    let mut h = Half::new(false);
+    pump_seen(&mut h, &from, &to, false);
+    assert_eq!(to.got(), b"last");
+    assert!(to.shut.get() && h.is_done(), "the FIN passed on");
+
+    let from = socket_like(&[Cue::Data(b"req".to_vec())]);
+    let mut h = Half::new(false);
+    pump_seen(&mut h, &from, &Fake::default(), false);
+    assert_eq!(from.reads_tried.get(), 2, "read to WouldBlock");
+}
+
+/// A level-triggered driver's half stops at a short read whatever it was
+/// told (its wait says again what is left); a port that may hold more
+/// than a short read shows (TLS) is read to `WouldBlock` whatever it was
+/// told; a full read is never the last.
+#[test]
+fn only_a_short_read_from_a_port_that_takes_all_is_the_last() {
+    let from = socket_like(&[Cue::Data(b"a".to_vec())]);
+    let mut h = Half::new(false);
+    h.level_triggered();
+    pump_seen(&mut h, &from, &Fake::default(), false);
+    assert_eq!(from.reads_tried.get(), 1, "level-triggered: stops there");
+
+    let from = Fake::new(&[Cue::Data(b"a".to_vec())]);
+    let mut h = Half::new(false);
+    pump_seen(&mut h, &from, &Fake::default(), true);
+    assert_eq!(from.reads_tried.get(), 2, "a port that may hold more");
+
+    let from = socket_like(&[
+        Cue::Data(vec![1; super::COPY_BUF]),
+        Cue::Data(b"b".to_vec()),
+    ]);
+    let to = Fake::default();
+    let mut h = Half::new(false);
+    pump_seen(&mut h, &from, &to, true);
+    assert_eq!(to.got().len(), super::COPY_BUF + 1, "a full read reads on");
+    assert_eq!(from.reads_tried.get(), 2);
+}
+
+/// Two plain stream sockets: a small chunk is copied (a read and a
+/// write, no pipe), and the first read that fills `SPLICE_FROM` turns
+/// the half to splice for good, the rest of that burst included. The
+/// half stays on the splice path either way: nothing counts as copied.
+#[test]
+fn a_half_that_splices_bulk_only_copies_small_chunks_then_splices() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    use crate::relay::RelaySocket;
+    use crate::transport::Stream;
+
+    let (mut client, src) = UnixStream::pair().unwrap();
+    let (dst, mut peer) = UnixStream::pair().unwrap();
+    src.set_nonblocking(true).unwrap();
+    dst.set_nonblocking(true).unwrap();
+    let (src, dst) = (Stream::Unix(src), Stream::Unix(dst));
+    let (from, to) = (RelaySocket::Stream(&src), RelaySocket::Stream(&dst));
+    let mut h = Half::new(super::may_splice(&from, &to, false));
+    h.splice_bulk_only();
+    let mut scratch = Vec::new();
+    let moved = |h: &mut Half, scratch: &mut Vec<u8>| {
+        h.pump_seen(&from, &to, scratch, |_, _| {}, true)
+            .unwrap()
+            .moved
+    };
+    client.write_all(b"small request").unwrap();
+    assert_eq!(moved(&mut h, &mut scratch), 13);
+    assert!(!h.bulk, "a short read: still copying");
+    assert_eq!(
+        scratch.len(),
+        super::SPLICE_FROM,
+        "room for small chunks only"
+    );
+    let mut got = [0u8; 13];
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"small request");
+
+    let bulk = vec![9u8; 3 * super::SPLICE_FROM];
+    client.write_all(&bulk).unwrap();
+    assert_eq!(
+        moved(&mut h, &mut scratch),
+        bulk.len(),
+        "all of it, in one call"
+    );
+    assert!(h.bulk, "a full read: splicing from now on");
+    let mut back = vec![0u8; bulk.len()];
+    peer.read_exact(&mut back).unwrap();
+    assert!(back == bulk);
+    assert!(!h.copied(), "on the splice path throughout");
+    assert!(!h.holding(), "and the pipe given back");
 }

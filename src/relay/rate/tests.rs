@@ -172,10 +172,7 @@ fn a_held_side_is_not_watched_and_is_tried_at_its_moment() {
     assert!(!w.client.read, "the held client is not watched");
     assert!(w.upstream.read, "the other way is");
     assert_eq!(w.deadline, Some(t0 + 10 * MS), "its moment answered");
-    let none = Ready {
-        client: Default::default(),
-        upstream: Default::default(),
-    };
+    let none = Ready::NONE;
     let w = step(&mut b, &mut scratch, none, t0 + 10 * MS);
     assert_eq!(
         up.got().len(),
