@@ -48,10 +48,18 @@ pub fn make_cut_pipe() {
     cut_pipe();
 }
 
-/// The descriptor a relay polls to learn of a cut (`None`: no pipe could
-/// be made, and relays end by their sockets alone).
+/// The cut pipe if this process made it ([`make_cut_pipe`]): a
+/// fork-serve child has none (it is killed instead), so its relay makes
+/// no pipe and polls one descriptor fewer on every wait.
+fn made_cut_pipe() -> Option<&'static (OwnedFd, OwnedFd)> {
+    CUT.get().and_then(Option::as_ref)
+}
+
+/// The descriptor a relay polls to learn of a cut (`None`: no cut in
+/// this process, or no pipe could be made, and relays end by their
+/// sockets alone).
 pub(super) fn cut_fd() -> Option<RawFd> {
-    cut_pipe().map(|(r, _)| r.as_raw_fd())
+    made_cut_pipe().map(|(r, _)| r.as_raw_fd())
 }
 
 /// The same descriptor, for a wait outside a relay that the cut must end
@@ -59,7 +67,7 @@ pub(super) fn cut_fd() -> Option<RawFd> {
 /// (`Forward::connect_until`), which would otherwise run past the grace
 /// period.
 pub fn cut_signal() -> Option<BorrowedFd<'static>> {
-    cut_pipe().map(|(r, _)| r.as_fd())
+    made_cut_pipe().map(|(r, _)| r.as_fd())
 }
 
 /// End every relay in this process with a reset, never a FIN: a transfer
