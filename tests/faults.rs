@@ -776,21 +776,60 @@ fn slow_close_holds_the_end_of_each_way_on_its_own_in_every_model() {
     }
 }
 
+/// An upstream that counts the connections it accepts: each echoes its
+/// bytes to their end, or (`http`) answers one HTTP request with "hello".
+fn counting_upstream(http: bool) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            count.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                s.set_read_timeout(Some(T)).unwrap();
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = s.read(&mut buf) {
+                    got.extend_from_slice(&buf[..n]);
+                    if http && got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+                let answer = match http {
+                    true => {
+                        b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+                            .to_vec()
+                    }
+                    false => got,
+                };
+                let _ = s.write_all(&answer);
+                let _ = s.shutdown(Shutdown::Write);
+                let _ = s.read(&mut buf);
+            });
+        }
+    });
+    (addr, accepted)
+}
+
 /// `--refuse 0.5 --seed 11`, in every model: of 20 connections, the same
 /// ones (by their order) are reset before any byte, the others echo; the
-/// count within a binomial bound.
+/// count within a binomial bound; the upstream never sees a refused one
+/// (it accepts exactly the others).
 #[test]
 fn refuse_resets_the_same_seeded_fraction_in_every_model() {
     const N: usize = 20;
-    let echo = Server::start(&["serve", "127.0.0.1:0", "--echo", "-q"]);
     let mut seen: Vec<(&str, Vec<usize>)> = Vec::new();
     for model in MODELS {
+        let (echo, accepted) = counting_upstream(false);
         let f = Server::start(&[
             model,
             "127.0.0.1:0",
             "-v",
             "--forward",
-            echo.addr(),
+            &echo,
             "--refuse",
             "0.5",
             "--seed",
@@ -815,6 +854,8 @@ fn refuse_resets_the_same_seeded_fraction_in_every_model() {
             f.wait_err(&format!("{peer}: refused (reset at once)"));
             refused.push(i);
         }
+        let upstream_saw = accepted.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(upstream_saw, N - refused.len(), "{model}: {refused:?}");
         seen.push((model, refused));
     }
     let (first, refused) = &seen[0];
@@ -823,6 +864,52 @@ fn refuse_resets_the_same_seeded_fraction_in_every_model() {
     assert!((2..=18).contains(&refused.len()), "{first}: {refused:?}");
     for (model, other) in &seen[1..] {
         assert_eq!(other, refused, "{model} against {first}");
+    }
+}
+
+/// A real client that retries gets through a refusing forward, in every
+/// model: curl with --retry-all-errors through `--refuse 0.5 --seed 11`
+/// (whose first connection is refused) gets the answer, and the upstream
+/// saw one connection, the one that got through.
+#[test]
+fn curl_retrying_through_a_refusing_forward_gets_through() {
+    if !needs(&["curl"]) {
+        return;
+    }
+    for model in MODELS {
+        let (http, accepted) = counting_upstream(true);
+        let f = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-v",
+            "--forward",
+            &http,
+            "--refuse",
+            "0.5",
+            "--seed",
+            "11",
+        ]);
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "--max-time",
+                "20",
+                "--retry",
+                "10",
+                "--retry-all-errors",
+            ])
+            .args(["--retry-delay", "1"])
+            .arg(format!("http://{}/", f.addr()))
+            .output()
+            .unwrap();
+        let body = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{model}: curl: {body}");
+        assert_eq!(body, "hello", "{model}");
+        // (curl 7.88 has no %{num_retries}: the refusal said, and the
+        // upstream's one connection, show it tried more than once.)
+        f.wait_err("refused (reset at once)");
+        let upstream_saw = accepted.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(upstream_saw, 1, "{model}");
     }
 }
 

@@ -264,7 +264,8 @@ ways for 2s, then close\fR (JSON: \fBfault\fR \fBblackhole\fR,
 Reset a fraction \fIF\fR (0 to 1) of new connections at once, chosen per
 connection (\fB\-\-seed\fR repeats the choice, drawn apart from
 \fB\-\-fault\-fraction\fR's): the client sees a reset before any byte
-(the upstream is connected first, and reset too). A refused connection gets
+and the upstream is never connected for it (a client that retries gets
+through). A refused connection gets
 no other fault. \fB\-v\fR: \fBPEER: refused (reset at once)\fR (JSON:
 \fBfault\fR \fBrefuse\fR).
 .TP

@@ -103,7 +103,9 @@ pub fn serve_stream(
     // of the grace period) is a reset, never a FIN that looks like an
     // empty answer.
     stream.reset_on_close();
-    let layers = ConnLayers::start(&f.layers, &d.log, peer, std::time::Instant::now());
+    let Ok(layers) = ConnLayers::start(&f.layers, &d.log, peer, std::time::Instant::now()) else {
+        return Ok(()); // `--refuse`: reset (as set above), no connect
+    };
     let up = match f.connect_until(polled::cut_signal()) {
         Ok(up) => up,
         Err(m) => return Err(End::Forward(m)),

@@ -76,8 +76,6 @@ impl Budget {
 pub struct Deadline {
     at: Instant,
     after: Duration,
-    /// `--refuse`'s (said as a refusal, not a reset after a time).
-    refusal: bool,
     fired: Cell<bool>,
 }
 
@@ -86,16 +84,7 @@ impl Deadline {
         Deadline {
             at: start + after,
             after,
-            refusal: false,
             fired: Cell::new(false),
-        }
-    }
-
-    /// `--refuse`: a reset at once, at the connection's first step.
-    pub fn refusal(start: Instant) -> Deadline {
-        Deadline {
-            refusal: true,
-            ..Deadline::new(Duration::ZERO, start)
         }
     }
 }
@@ -142,22 +131,13 @@ impl<'a, P> Cutting<'a, P> {
         if !d.fired.replace(true) {
             if let Some(t) = self.tell {
                 let ms = d.after.as_millis() as u64;
-                match d.refusal {
-                    true => t.say(
-                        "refused (reset at once)",
-                        json!({"fault": "refuse", "direction": "both"}),
-                    ),
-                    false => t.say(
-                        &format!("reset after {}", humantime::format_duration(d.after)),
-                        json!({"fault": "reset", "direction": "both", "after_ms": ms}),
-                    ),
-                }
+                t.say(
+                    &format!("reset after {}", humantime::format_duration(d.after)),
+                    json!({"fault": "reset", "direction": "both", "after_ms": ms}),
+                );
             }
         }
-        Err(reset_error(match d.refusal {
-            true => "--refuse",
-            false => "--reset-after",
-        }))
+        Err(reset_error("--reset-after"))
     }
 }
 

@@ -148,6 +148,11 @@ fn with_conn(mut fields: Value, conn: u64) -> Value {
     fields
 }
 
+/// `--refuse` chose a new connection: its client is reset before the
+/// upstream is connected.
+#[derive(Debug)]
+pub struct Refused;
+
 /// One connection's layers: what they keep between steps (`None`: no
 /// layer, and a connection pays one pointer for the seam).
 #[derive(Debug, Default)]
@@ -203,27 +208,36 @@ impl ConnLayers {
     /// The layers `l` asks for, begun at `now`, and said to the log for
     /// the connection from `peer` (`-v`: one line per layer).
     /// With `--fault-fraction`, a connection not chosen gets no layer (and
-    /// splices).
-    pub fn start(l: &Layers, log: &Log, peer: impl Display, now: Instant) -> ConnLayers {
+    /// splices). `Err(Refused)`: `--refuse` chose this one (said to the
+    /// log): the driver resets the client before the upstream's connect
+    /// begins, so the upstream never sees it.
+    pub fn start(
+        l: &Layers,
+        log: &Log,
+        peer: impl Display,
+        now: Instant,
+    ) -> Result<ConnLayers, Refused> {
         if l.is_empty() {
-            return ConnLayers(None);
+            return Ok(ConnLayers(None));
         }
         let conn = l.begun.fetch_add(1, Ordering::Relaxed);
         let mut chance = Chance::for_conn(l.seed, conn);
-        let refused = l.refuse.is_some_and(|p| chance.happens(p));
-        // A refused connection has no other fault: the reset is at once.
-        let chosen = !refused && chance.happens(l.fraction);
-        if !refused && !chosen {
-            return ConnLayers(None);
+        if l.refuse.is_some_and(|p| chance.happens(p)) {
+            // A refused connection has no other fault: the reset is at once.
+            let tell = Teller {
+                log: log.clone(),
+                peer: peer.to_string(),
+                conn,
+            };
+            tell.say(
+                "refused (reset at once)",
+                serde_json::json!({"fault": "refuse", "direction": "both"}),
+            );
+            return Err(Refused);
         }
-        let none;
-        let l = match refused {
-            true => {
-                none = Layers::default();
-                &none
-            }
-            false => l,
-        };
+        if !chance.happens(l.fraction) {
+            return Ok(ConnLayers(None));
+        }
         let bucket = |on: bool| l.rate.filter(|_| on).map(|r| Bucket::new(r, now));
         let budget = |on: bool, way| match l.ending {
             Some(Ending::Bytes(how, n)) if on => Some(Budget::new(how, n, way)),
@@ -249,7 +263,6 @@ impl ConnLayers {
             hole_down: l.blackhole.is_some() && l.dir.down(),
             hole_closes: l.blackhole.flatten().map(|d| Closes::new(d, now)),
             reset_at: match l.ending {
-                _ if refused => Some(Deadline::refusal(now)),
                 Some(Ending::Time(after)) => Some(Deadline::new(after, now)),
                 _ => None,
             },
@@ -275,7 +288,7 @@ impl ConnLayers {
             let (text, fields) = blackhole::describe(for_, l.dir);
             state.tell.say(&text, fields);
         }
-        ConnLayers(Some(Box::new(state)))
+        Ok(ConnLayers(Some(Box::new(state))))
     }
 
     /// The client's and the upstream's ports for a step at `now`, each

@@ -152,7 +152,12 @@ impl EventLoop {
             self.connect_check = Some(now + check_every(target.timeout));
         }
         let log = &self.server.settings.log;
-        let layers = ConnLayers::start(&target.layers, log, &c.peer, now);
+        let Ok(layers) = ConnLayers::start(&target.layers, log, &c.peer, now) else {
+            // `--refuse`: a reset, before any connect to the upstream.
+            c.stream.reset_on_close();
+            c.talk = Some(crate::handler::conversation::Conversation::over());
+            return;
+        };
         match self.first_up(target, id, now) {
             Ok(up) => {
                 // Splicing where the bytes pass as they are (the halves
