@@ -913,6 +913,39 @@ fn curl_retrying_through_a_refusing_forward_gets_through() {
     }
 }
 
+/// `--blackhole`'s time needs `=`: `--blackhole 2s` is the flag alone
+/// and a stray argument, the usual one-line usage error naming it.
+#[test]
+fn a_blackhole_time_needs_an_equals_sign() {
+    let out = run(
+        &[
+            "serve",
+            "127.0.0.1:0",
+            "--forward",
+            "127.0.0.1:9",
+            "--blackhole",
+            "2s",
+        ],
+        b"",
+    );
+    out.expect_code(2);
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+    assert!(out.stderr.contains("unexpected argument '2s'"), "{out}");
+    let out = run(
+        &[
+            "serve",
+            "127.0.0.1:0",
+            "--forward",
+            "127.0.0.1:9",
+            "--blackhole=soon",
+        ],
+        b"",
+    );
+    out.expect_code(2);
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+    assert!(out.stderr.contains("soon"), "{out}");
+}
+
 /// `--blackhole` each way, in every model: the holed way's peer receives
 /// nothing but the end, the other way passes whole; with a time, both
 /// peers (holding their ends open) get the end no sooner than it, and
@@ -926,15 +959,17 @@ fn blackhole_drops_each_way_on_its_own_and_closes_after_its_time() {
             let what = format!("{model} --blackhole --fault-dir {dir}");
             let l = TcpListener::bind("127.0.0.1:0").unwrap();
             let target = l.local_addr().unwrap().to_string();
+            // Before the address: `--blackhole` alone takes no value
+            // (a time needs `=`), so the address stays the address.
             let f = Server::start(&[
                 model,
+                "--blackhole",
                 "127.0.0.1:0",
                 "-v",
                 "--forward",
                 &target,
                 "--fault-dir",
                 dir,
-                "--blackhole",
             ]);
             let t = through(&f, l, &up_bytes, &down_bytes, false);
             let (holed, whole, sent) = match dir {
@@ -954,8 +989,7 @@ fn blackhole_drops_each_way_on_its_own_and_closes_after_its_time() {
             "-v",
             "--forward",
             &target,
-            "--blackhole",
-            "300ms",
+            "--blackhole=300ms",
         ]);
         let t = through(&f, l, b"ping", b"pong", true);
         eprintln!("{model} --blackhole 300ms: closed after {:?}", t.took);

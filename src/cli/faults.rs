@@ -49,8 +49,8 @@ pub struct Faults {
     #[arg(long, value_name = "DUR", value_parser = super::parse_positive_duration, requires = "forward")]
     pub slow_close: Option<std::time::Duration>,
 
-    /// With --forward: drop every byte each way --fault-dir names (the sender's writes go through, the peer gets nothing; an end still passes), for good, or for DUR from the connection's start, then close both sides (toxiproxy's timeout)
-    #[arg(long, value_name = "DUR", num_args = 0..=1, default_missing_value = "0s", value_parser = super::parse_duration, requires = "forward")]
+    /// With --forward: drop every byte each way --fault-dir names (the sender's writes go through, the peer gets nothing; an end still passes), for good, or for DUR (--blackhole=2s: the = is needed) from the connection's start, then close both sides (toxiproxy's timeout)
+    #[arg(long, value_name = "DUR", num_args = 0..=1, require_equals = true, default_missing_value = "0s", value_parser = super::parse_duration, requires = "forward")]
     pub blackhole: Option<std::time::Duration>,
 
     /// With --forward: reset a fraction F (0 to 1) of new connections at once, chosen per connection (--seed repeats the choice); those get no other fault
@@ -251,10 +251,11 @@ Hold the end of each way (its FIN) for \fIDUR\fR after it was read, then
 pass it on; the bytes before it pass at once. \fB\-v\fR: \fBPEER: slow
 close 2s up\fR (JSON: \fBfault\fR \fBslow_close\fR, \fBhold_ms\fR).
 .TP
-\fB\-\-blackhole\fR [\fIDUR\fR]
+\fB\-\-blackhole\fR[\fB=\fR\fIDUR\fR]
 Drop every byte each way: the sender's writes go through (its window never
 fills), the peer receives nothing; an end of stream still passes. For good,
-or with \fIDUR\fR (\fB0s\fR: for good) until that long after the
+or with \fIDUR\fR (\fB\-\-blackhole=2s\fR: the time needs the \fB=\fR, so
+\fB\-\-blackhole\fR alone may stand before the address; \fB0s\fR: for good) until that long after the
 connection began, then both sides are closed with a FIN (toxiproxy's
 timeout). \fB\-v\fR: \fBPEER: blackhole up\fR, \fBPEER: blackhole both
 ways for 2s, then close\fR (JSON: \fBfault\fR \fBblackhole\fR,
