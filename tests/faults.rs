@@ -251,6 +251,15 @@ fn rate_is_refused_where_it_cannot_act() {
         &["serve", "127.0.0.1:0", "--echo", "--delay", "1s"],
         &["serve", "127.0.0.1:0", "--echo", "--slow-close", "1s"],
         &["serve", "127.0.0.1:0", "--echo", "--blackhole"],
+        &["serve", "127.0.0.1:0", "--echo", "--slice", "100"],
+        &[
+            "serve",
+            "127.0.0.1:0",
+            "--forward",
+            "127.0.0.1:9",
+            "--slice",
+            "0/1ms",
+        ],
         &[
             "serve",
             "127.0.0.1:0",
@@ -1002,5 +1011,81 @@ fn blackhole_drops_each_way_on_its_own_and_closes_after_its_time() {
         );
         assert!(t.took < Duration::from_secs(3), "{model}: {:?}", t.took);
         f.wait_err("blackhole both ways for 300ms, then close");
+    }
+}
+
+/// Reads `s` to its end, each read's size kept, and the time from the
+/// first byte to the last.
+fn read_counted(s: &mut TcpStream) -> (Vec<u8>, usize, Duration) {
+    let mut got = Vec::new();
+    let mut reads = 0;
+    let mut first = None;
+    let mut buf = [0u8; 65536];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                first.get_or_insert_with(Instant::now);
+                reads += 1;
+                got.extend_from_slice(&buf[..n]);
+            }
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    let took = first.map_or(Duration::ZERO, |t| t.elapsed());
+    (got, reads, took)
+}
+
+/// `--slice 100/1ms`, in every model: a 10 KiB upload and a 10 KiB answer
+/// each arrive whole and in order, in many reads (at least 20; 103
+/// pieces 1 ms apart), no sooner than the gaps allow.
+#[test]
+fn slice_writes_small_pieces_a_gap_apart_in_every_model() {
+    const N: usize = 10 * 1024;
+    let up_bytes = random_bytes(N, 61);
+    let down_bytes = random_bytes(N, 62);
+    for model in MODELS {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = l.local_addr().unwrap().to_string();
+        let answer = down_bytes.clone();
+        let upstream = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            s.set_read_timeout(Some(T)).unwrap();
+            let seen = read_counted(&mut s);
+            s.write_all(&answer).unwrap();
+            s.shutdown(Shutdown::Write).unwrap();
+            seen
+        });
+        let f = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-v",
+            "--forward",
+            &target,
+            "--slice",
+            "100/1ms",
+        ]);
+        let mut c = TcpStream::connect(f.addr()).unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        c.write_all(&up_bytes).unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        let (got, reads, took) = read_counted(&mut c);
+        let (up_got, up_reads, up_took) = upstream.join().unwrap();
+        eprintln!(
+            "{model} --slice 100/1ms: down {reads} reads in {took:?}, up {up_reads} reads in {up_took:?}"
+        );
+        assert!(got == down_bytes, "{model}: down {} bytes", got.len());
+        assert!(up_got == up_bytes, "{model}: up {} bytes", up_got.len());
+        assert!(
+            reads >= 20 && up_reads >= 20,
+            "{model}: {reads}, {up_reads}"
+        );
+        // 103 pieces: 102 gaps of 1 ms between the first and the last.
+        let gaps = Duration::from_millis(100);
+        assert!(
+            took >= gaps && up_took >= gaps,
+            "{model}: {took:?}, {up_took:?}"
+        );
+        f.wait_err("slice 100B every 1ms both ways");
     }
 }

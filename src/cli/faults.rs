@@ -45,6 +45,10 @@ pub struct Faults {
     #[arg(long, value_name = "DUR[~JITTER]", value_parser = parse_delay, requires = "forward")]
     pub delay: Option<DelayArg>,
 
+    /// With --forward: write each way --fault-dir names to its destination in pieces of at most BYTES (100, 1k), DUR apart if given (100/1ms); every byte arrives, in order
+    #[arg(long, value_name = "BYTES[/DUR]", value_parser = parse_slice, requires = "forward")]
+    pub slice: Option<SliceArg>,
+
     /// With --forward: hold the end of each way --fault-dir names (the FIN) for DUR before passing it on
     #[arg(long, value_name = "DUR", value_parser = super::parse_positive_duration, requires = "forward")]
     pub slow_close: Option<std::time::Duration>,
@@ -66,6 +70,7 @@ impl Faults {
             (self.cut_after.is_some(), "--cut-after"),
             (self.reset_after.is_some(), "--reset-after"),
             (self.delay.is_some(), "--delay"),
+            (self.slice.is_some(), "--slice"),
             (self.slow_close.is_some(), "--slow-close"),
             (self.blackhole.is_some(), "--blackhole"),
             (self.refuse.is_some(), "--refuse"),
@@ -104,6 +109,36 @@ fn parse_delay(s: &str) -> Result<DelayArg, String> {
         return Err(format!("invalid delay '{s}': must be longer than 0s"));
     }
     Ok(DelayArg { latency, jitter })
+}
+
+/// `--slice BYTES[/DUR]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SliceArg {
+    pub bytes: usize,
+    pub gap: std::time::Duration,
+}
+
+/// `BYTES[/DUR]`: a size more than 0 (see [`parse_size`]) and a duration
+/// (none: the pieces follow at once).
+fn parse_slice(s: &str) -> Result<SliceArg, String> {
+    let (bytes, gap) = match s.split_once('/') {
+        Some((b, g)) => (b, Some(g)),
+        None => (s, None),
+    };
+    let bytes = match parse_size(bytes).map(usize::try_from) {
+        Some(Ok(0)) => return Err(format!("invalid slice '{bytes}': must be more than 0")),
+        Some(Ok(n)) => n,
+        _ => {
+            return Err(format!(
+                "invalid slice '{s}': expected BYTES[/DUR] such as 100 or 1k/10ms"
+            ));
+        }
+    };
+    let gap = gap
+        .map(super::parse_duration)
+        .transpose()?
+        .unwrap_or_default();
+    Ok(SliceArg { bytes, gap })
 }
 
 /// `--cut-after`'s byte count (see [`parse_size`]; 0 cuts at once).
@@ -246,6 +281,15 @@ delayed way is at most 256 KiB per \fIDUR\fR. \fB\-v\fR: \fBPEER: delay
 200ms ~50ms both ways\fR (JSON: \fBfault\fR \fBdelay\fR,
 \fBlatency_ms\fR, \fBjitter_ms\fR).
 .TP
+\fB\-\-slice\fR \fIBYTES\fR[\fB/\fR\fIDUR\fR]
+Write each way to its destination in pieces of at most \fIBYTES\fR
+(\fB100\fR, \fB1k\fR), \fIDUR\fR apart if given (\fB100/1ms\fR): the
+peer reads many small pieces, every byte in order (toxiproxy's slicer,
+without its size variation). The rest of a chunk waits in the one buffer
+each way has, and the sender's bytes in its socket. \fB\-v\fR: \fBPEER:
+slice 100B every 1ms both ways\fR (JSON: \fBfault\fR \fBslice\fR,
+\fBbytes\fR, \fBgap_us\fR).
+.TP
 \fB\-\-slow\-close\fR \fIDUR\fR
 Hold the end of each way (its FIN) for \fIDUR\fR after it was read, then
 pass it on; the bytes before it pass at once. \fB\-v\fR: \fBPEER: slow
@@ -348,6 +392,18 @@ mod tests {
         assert_eq!(parse_delay("1"), d(ms(1000), ms(0)));
         for bad in ["0", "0~0", "soon", "200ms~", "~"] {
             assert!(parse_delay(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_slice_is_bytes_and_maybe_a_gap() {
+        use std::time::Duration;
+        let s = |bytes, gap| Ok(SliceArg { bytes, gap });
+        assert_eq!(parse_slice("100"), s(100, Duration::ZERO));
+        assert_eq!(parse_slice("1k/10ms"), s(1024, Duration::from_millis(10)));
+        assert_eq!(parse_slice("1/0"), s(1, Duration::ZERO));
+        for bad in ["0", "0/1ms", "", "/1ms", "100/", "100/soon", "x"] {
+            assert!(parse_slice(bad).is_err(), "{bad}");
         }
     }
 

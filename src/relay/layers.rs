@@ -29,6 +29,7 @@ use super::cut::{Budget, Cutting, Deadline, Ending};
 use super::delay::{Delay, Delayed, Line};
 use super::half::Port;
 use super::rate::{self, Bucket, Rated};
+use super::slice::{Slice, Sliced, Slicing};
 use super::slow_close::{self, Closing, SlowClosed};
 use crate::event::Log;
 
@@ -70,6 +71,8 @@ pub struct Layers {
     pub ending: Option<Ending>,
     /// `--delay`: each chunk held for a latency (± a jitter).
     pub delay: Option<Delay>,
+    /// `--slice`: each way's writes cut into pieces a gap apart.
+    pub slice: Option<Slice>,
     /// `--slow-close`: each way's end held this long.
     pub slow_close: Option<std::time::Duration>,
     /// `--blackhole [DUR]`: each way's bytes dropped (`Some(None)`: for
@@ -96,6 +99,7 @@ impl Default for Layers {
             rate: None,
             ending: None,
             delay: None,
+            slice: None,
             slow_close: None,
             blackhole: None,
             refuse: None,
@@ -113,6 +117,7 @@ impl Layers {
         self.rate.is_none()
             && self.ending.is_none()
             && self.delay.is_none()
+            && self.slice.is_none()
             && self.slow_close.is_none()
             && self.blackhole.is_none()
             && self.refuse.is_none()
@@ -125,6 +130,7 @@ impl Layers {
             (None, Some(Ending::Bytes(super::cut::How::Fin, _)), _) => "--cut-after",
             (None, Some(_), _) => "--reset-after",
             (None, None, Some(_)) => "--delay",
+            (None, None, None) if self.slice.is_some() => "--slice",
             (None, None, None) if self.slow_close.is_some() => "--slow-close",
             (None, None, None) if self.blackhole.is_some() => "--blackhole",
             (None, None, None) if self.refuse.is_some() => "--refuse",
@@ -172,6 +178,10 @@ struct State {
     /// `--delay`'s queues of timed chunks, each way.
     delay_up: Option<Line>,
     delay_down: Option<Line>,
+    /// `--slice`'s cut writes, each way (`up`: the writes to the
+    /// upstream).
+    slice_up: Option<Slicing>,
+    slice_down: Option<Slicing>,
     /// `--slow-close`'s held ends, each way.
     close_up: Option<Closing>,
     close_down: Option<Closing>,
@@ -202,7 +212,8 @@ impl Teller {
 
 /// The ports a forwarded connection's bridge steps: each socket under
 /// its layers (a layer absent passes everything through).
-pub type Layered<'a, P> = Cutting<'a, Delayed<'a, SlowClosed<'a, Holed<'a, Rated<'a, P>>>>>;
+pub type Layered<'a, P> =
+    Cutting<'a, Delayed<'a, SlowClosed<'a, Holed<'a, Rated<'a, Sliced<'a, P>>>>>>;
 
 impl ConnLayers {
     /// The layers `l` asks for, begun at `now`, and said to the log for
@@ -257,6 +268,8 @@ impl ConnLayers {
                 .delay
                 .filter(|_| l.dir.down())
                 .map(|d| Line::new(d, Chance::new(chance.next_u64()))),
+            slice_up: l.slice.filter(|_| l.dir.up()).map(Slicing::new),
+            slice_down: l.slice.filter(|_| l.dir.down()).map(Slicing::new),
             close_up: closing(l.dir.up()),
             close_down: closing(l.dir.down()),
             hole_up: l.blackhole.is_some() && l.dir.up(),
@@ -278,6 +291,10 @@ impl ConnLayers {
         }
         if let Some(d) = l.delay {
             let (text, fields) = d.describe(l.dir);
+            state.tell.say(&text, fields);
+        }
+        if let Some(s) = l.slice {
+            let (text, fields) = s.describe(l.dir);
             state.tell.say(&text, fields);
         }
         if let Some(hold) = l.slow_close {
@@ -302,6 +319,8 @@ impl ConnLayers {
         // The rate holds the reads of the side whose bytes it limits:
         // what is not read stays in the socket, whose window slows the
         // sender, and nothing waits in memory.
+        // A slice cuts the writes to a side: the client's port slices
+        // the bytes going down, the upstream's those going up.
         // A cut ends a side's reads after its bytes; a reset at a moment
         // fails both sides from then on.
         let state = self.0.as_deref();
@@ -312,7 +331,11 @@ impl ConnLayers {
                 Delayed::new(
                     SlowClosed::new(
                         Holed::new(
-                            Rated::new(client, state.and_then(|s| s.rate_up.as_ref()), now),
+                            Rated::new(
+                                Sliced::new(client, state.and_then(|s| s.slice_down.as_ref()), now),
+                                state.and_then(|s| s.rate_up.as_ref()),
+                                now,
+                            ),
                             state.is_some_and(|s| s.hole_up),
                             state.and_then(|s| s.hole_closes.as_ref()),
                             now,
@@ -332,7 +355,11 @@ impl ConnLayers {
                 Delayed::new(
                     SlowClosed::new(
                         Holed::new(
-                            Rated::new(up, state.and_then(|s| s.rate_down.as_ref()), now),
+                            Rated::new(
+                                Sliced::new(up, state.and_then(|s| s.slice_up.as_ref()), now),
+                                state.and_then(|s| s.rate_down.as_ref()),
+                                now,
+                            ),
                             state.is_some_and(|s| s.hole_down),
                             state.and_then(|s| s.hole_closes.as_ref()),
                             now,

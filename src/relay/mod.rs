@@ -38,6 +38,7 @@ pub mod pipes;
 pub mod polled;
 pub mod program;
 pub mod rate;
+pub mod slice;
 pub mod slow_close;
 pub mod stdout;
 

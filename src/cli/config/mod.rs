@@ -441,7 +441,7 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
 }
 
 /// The faults (`--rate`, `--cut-after`, `--reset-after`, `--delay`,
-/// `--slow-close`, `--blackhole`, `--refuse`; `--fault-dir`, `--fault-fraction`, `--seed`) as the forwarded connections'
+/// `--slice`, `--slow-close`, `--blackhole`, `--refuse`; `--fault-dir`, `--fault-fraction`, `--seed`) as the forwarded connections'
 /// layers. They act on streams: a datagram upstream is refused here, a
 /// datagram server by [`by_kind`].
 fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
@@ -465,6 +465,10 @@ fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
         delay: f.fault.delay.map(|d| Delay {
             latency: d.latency,
             jitter: d.jitter,
+        }),
+        slice: f.fault.slice.map(|s| crate::relay::slice::Slice {
+            bytes: s.bytes,
+            gap: s.gap,
         }),
         slow_close: f.fault.slow_close,
         // (`--blackhole` alone, or `0s`: for good.)
