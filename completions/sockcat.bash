@@ -67,7 +67,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__fork__subcmd__serve)
-            opts="-k -v -q -4 -6 -u -U -h -V --max-children --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-k -v -q -4 -6 -u -U -h -V --max-children --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --loss --duplicate --reorder --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -169,6 +169,18 @@ _sockcat() {
                     return 0
                     ;;
                 --refuse)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --loss)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duplicate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reorder)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -498,7 +510,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__serve)
-            opts="-k -v -q -4 -6 -u -U -h -V --broker --stall-timeout --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-k -v -q -4 -6 -u -U -h -V --broker --stall-timeout --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --loss --duplicate --reorder --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -600,6 +612,18 @@ _sockcat() {
                     return 0
                     ;;
                 --refuse)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --loss)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duplicate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reorder)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -707,7 +731,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__thread__subcmd__serve)
-            opts="-k -v -q -4 -6 -u -U -h -V --max-threads --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-k -v -q -4 -6 -u -U -h -V --max-threads --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --loss --duplicate --reorder --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -809,6 +833,18 @@ _sockcat() {
                     return 0
                     ;;
                 --refuse)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --loss)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duplicate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reorder)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -341,6 +341,10 @@ fn fork_session(
         sys::own_process_group(pid);
         // The child owns the worker's end of the inbox.
         drop(s.inbox);
+        if let crate::handler::Spec::Forward(f) = &server.spec {
+            // The child numbered its session on its copy of the count.
+            f.layers.forked();
+        }
         return Ok(pid);
     }
     child_setup(acc);

@@ -9,6 +9,7 @@ mod bench;
 mod bulk;
 mod datagram;
 mod demo;
+mod dgram_faults;
 mod extras;
 mod faults;
 mod forward;

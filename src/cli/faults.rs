@@ -41,7 +41,7 @@ pub struct Faults {
     #[arg(long, value_name = "BYTES|DUR", value_parser = parse_reset, requires = "forward", conflicts_with = "cut_after")]
     pub reset_after: Option<ResetArg>,
 
-    /// With --forward: hold every chunk each way --fault-dir names for DUR (200ms), or for DUR plus or minus up to JITTER drawn per chunk (200ms~50ms, --seed repeats the draws); the bytes keep their order
+    /// With --forward: hold every chunk (on a datagram forward, every datagram) each way --fault-dir names for DUR (200ms), or for DUR plus or minus up to JITTER drawn per chunk (200ms~50ms, --seed repeats the draws); the bytes keep their order
     #[arg(long, value_name = "DUR[~JITTER]", value_parser = parse_delay, requires = "forward")]
     pub delay: Option<DelayArg>,
 
@@ -60,6 +60,18 @@ pub struct Faults {
     /// With --forward: reset a fraction F (0 to 1) of new connections at once, chosen per connection (--seed repeats the choice); those get no other fault
     #[arg(long, value_name = "F", value_parser = parse_fraction, requires = "forward")]
     pub refuse: Option<f64>,
+
+    /// With a datagram --forward (udp, unixgram): drop each datagram each way --fault-dir names with probability P (0 to 1), drawn per datagram (--seed repeats which)
+    #[arg(long, value_name = "P", value_parser = parse_fraction, requires = "forward")]
+    pub loss: Option<f64>,
+
+    /// With a datagram --forward: send each datagram twice with probability P (0 to 1)
+    #[arg(long, value_name = "P", value_parser = parse_fraction, requires = "forward")]
+    pub duplicate: Option<f64>,
+
+    /// With a datagram --forward: hold a datagram back with probability P (0 to 1) until the next one has gone (or 50ms have passed)
+    #[arg(long, value_name = "P", value_parser = parse_fraction, requires = "forward")]
+    pub reorder: Option<f64>,
 }
 
 impl Faults {
@@ -74,6 +86,9 @@ impl Faults {
             (self.slow_close.is_some(), "--slow-close"),
             (self.blackhole.is_some(), "--blackhole"),
             (self.refuse.is_some(), "--refuse"),
+            (self.loss.is_some(), "--loss"),
+            (self.duplicate.is_some(), "--duplicate"),
+            (self.reorder.is_some(), "--reorder"),
         ]
         .into_iter()
         .find_map(|(given, flag)| given.then_some(flag))
@@ -239,7 +254,7 @@ pub(super) const MAN: &str = r#".SH FAULTS
 A forwarding server can make the network misbehave on purpose, to test how
 a client (or a server) copes with a slow link. Each fault is an option on
 \fB\-\-forward\fR, applies to every forwarded stream connection (TCP, Unix,
-TLS on either side) in every model, and acts the way
+TLS on either side; a datagram forward's are below) in every model, and acts the way
 \fB\-\-fault\-dir\fR names: \fBup\fR (the client's bytes to the upstream),
 \fBdown\fR (the upstream's to the client) or \fBboth\fR (the default).
 \fB\-v\fR says, for each connection, which fault applies
@@ -313,6 +328,20 @@ and the upstream is never connected for it (a client that retries gets
 through). A refused connection gets
 no other fault. \fB\-v\fR: \fBPEER: refused (reset at once)\fR (JSON:
 \fBfault\fR \fBrefuse\fR).
+.TP
+\fB\-\-loss\fR \fIP\fR, \fB\-\-duplicate\fR \fIP\fR, \fB\-\-reorder\fR \fIP\fR
+On a datagram forward (a \fBudp\fR or \fBunixgram\fR server forwarding to
+a datagram address) alone: drop each datagram each way with probability
+\fIP\fR (0 to 1), send it twice, or hold it back until the next one has
+gone (50ms at most), each drawn per datagram from the session's seeded
+draws (\fB\-\-seed\fR repeats which datagrams, in every model).
+\fB\-\-delay\fR holds each datagram there too (with a jitter, datagrams
+may pass one another, as netem's do). The stream faults are refused on a
+datagram forward, and these on a stream one. \fB\-v\fR: \fBPEER:
+datagrams: loss 10% up\fR as a session begins, \fBPEER: datagrams up: 1000
+seen, 98 lost, 0 duplicated, 0 reordered\fR as it ends (JSON: \fBfault\fR
+\fBdatagrams\fR; \fBdatagrams_done\fR with \fBseen\fR, \fBlost\fR,
+\fBduplicated\fR, \fBreordered\fR, \fBdropped\fR).
 .TP
 \fB\-\-fault\-fraction\fR \fIF\fR
 Apply the faults to a fraction \fIF\fR (0 to 1) of the connections, chosen

@@ -174,6 +174,9 @@ pub fn serve_session(
     };
     let now = std::time::Instant::now();
     let mut s = DgramSession::new(peer.clone(), Some(up), back, timers, d.hex, now);
+    s.faults(crate::relay::dgram_faults::DgramFaults::start(
+        &f.layers, &d.log, peer,
+    ));
     s.from_peer(first, now);
     dgram_session::run(inbox, &mut s);
     (s.tally(), None)

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
 
+use super::dgram_faults::DgramFaults;
 use crate::event::{ConnStats, Via};
 use crate::output::hex_to_stderr;
 use crate::transport::{Dgram, Endpoint, ReplyTo};
@@ -124,6 +125,9 @@ pub struct DgramSession<U = Dgram, R = ReplyPath> {
     /// From when only the upstream's last replies are waited for.
     quiet_from: Option<Instant>,
     tally: ConnStats,
+    /// `--loss`, `--duplicate`, `--reorder`, `--delay` (`None`: each
+    /// datagram goes as it is).
+    faults: Option<Box<DgramFaults>>,
 }
 
 impl<U: Upstream, R: Replies> DgramSession<U, R> {
@@ -148,6 +152,7 @@ impl<U: Upstream, R: Replies> DgramSession<U, R> {
             started: now,
             last: now,
             quiet_from: None,
+            faults: None,
             tally: ConnStats {
                 via: Some(Via::Copy),
                 ..ConnStats::default()
@@ -171,12 +176,36 @@ impl<U: Upstream, R: Replies> DgramSession<U, R> {
         self.started
     }
 
+    /// The session's faults (see `relay::dgram_faults`), from its start.
+    pub fn faults(&mut self, faults: Option<Box<DgramFaults>>) {
+        self.faults = faults;
+    }
+
     /// The upstream socket opened: what waited for it goes first.
     pub fn opened(&mut self, up: U) {
         for d in std::mem::take(&mut self.waiting) {
             let _ = up.send(&d);
         }
         self.up = Some(up);
+        self.release(Instant::now());
+    }
+
+    /// Send what the faults hold that is due at `now` (each way's
+    /// destination; the upstream's once it is open).
+    fn release(&mut self, now: Instant) {
+        let Some(f) = self.faults.as_deref_mut() else {
+            return;
+        };
+        if let (Some(w), Some(up)) = (f.up.as_mut(), &self.up) {
+            for d in w.due(now) {
+                let _ = up.send(&d);
+            }
+        }
+        if let Some(w) = f.down.as_mut() {
+            for d in w.due(now) {
+                let _ = self.back.reply(&d);
+            }
+        }
     }
 
     /// A datagram from the peer goes upstream (one the upstream cannot
@@ -187,6 +216,10 @@ impl<U: Upstream, R: Replies> DgramSession<U, R> {
         }
         self.tally.bytes_in += data.len() as u64;
         self.last = now;
+        if let Some(w) = self.faults.as_deref_mut().and_then(|f| f.up.as_mut()) {
+            w.take(data, now);
+            return self.release(now);
+        }
         match &self.up {
             Some(up) => {
                 let _ = up.send(data);
@@ -207,17 +240,27 @@ impl<U: Upstream, R: Replies> DgramSession<U, R> {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // Drained (or an ICMP error, which UDP forgets).
-                Err(_) => return false,
+                Err(_) => {
+                    self.release(now);
+                    return false;
+                }
             };
             self.last = now;
             let data = &buf[..n];
             if let Some(l) = &self.label {
                 hex_to_stderr(l, '>', self.tally.bytes_out, data);
             }
+            if let Some(w) = self.faults.as_deref_mut().and_then(|f| f.down.as_mut()) {
+                // (Counted as received: what the faults send is theirs.)
+                w.take(data, now);
+                self.tally.bytes_out += n as u64;
+                continue;
+            }
             if self.back.reply(data).is_ok() {
                 self.tally.bytes_out += n as u64;
             }
         }
+        self.release(now);
         true
     }
 
@@ -233,8 +276,11 @@ impl<U: Upstream, R: Replies> DgramSession<U, R> {
         self.quiet_from.is_some()
     }
 
-    /// When it ends unless traffic comes first, or that it has ended.
-    pub fn next(&self, now: Instant) -> Next {
+    /// When it ends unless traffic comes first, or that it has ended
+    /// (what its faults held that is due goes first; a datagram they
+    /// still hold wakes it at its moment).
+    pub fn next(&mut self, now: Instant) -> Next {
+        self.release(now);
         let until = match self.quiet_from {
             Some(from) => self.last.max(from) + self.timers.quiet,
             None => self.last + self.timers.idle,
@@ -242,7 +288,8 @@ impl<U: Upstream, R: Replies> DgramSession<U, R> {
         if now >= until {
             Next::Ended
         } else {
-            Next::Until(until)
+            let due = self.faults.as_deref().and_then(DgramFaults::due);
+            Next::Until(due.map_or(until, |d| d.min(until)))
         }
     }
 }

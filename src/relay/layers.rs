@@ -81,6 +81,11 @@ pub struct Layers {
     /// `--refuse`: the chance a new connection is reset at once (drawn
     /// apart from `fraction`).
     pub refuse: Option<f64>,
+    /// `--loss`, `--duplicate`, `--reorder`: each datagram's chances (a
+    /// datagram session's faults, `relay::dgram_faults`).
+    pub loss: Option<f64>,
+    pub duplicate: Option<f64>,
+    pub reorder: Option<f64>,
     /// `--fault-dir`: which way the layers act.
     pub dir: Direction,
     /// `--fault-fraction`: the chance a connection has its faults (1:
@@ -103,6 +108,9 @@ impl Default for Layers {
             slow_close: None,
             blackhole: None,
             refuse: None,
+            loss: None,
+            duplicate: None,
+            reorder: None,
             dir: Direction::Both,
             fraction: 1.0,
             seed: 0,
@@ -121,6 +129,30 @@ impl Layers {
             && self.slow_close.is_none()
             && self.blackhole.is_none()
             && self.refuse.is_none()
+            && self.dgram_flag().is_none()
+    }
+
+    /// The first fault given that acts on streams alone, for a message.
+    pub fn stream_flag(&self) -> Option<&'static str> {
+        let rest = Layers {
+            delay: None,
+            loss: None,
+            duplicate: None,
+            reorder: None,
+            ..self.clone()
+        };
+        (!rest.is_empty()).then(|| rest.flag())
+    }
+
+    /// The first fault given that acts on datagrams alone, for a message.
+    pub fn dgram_flag(&self) -> Option<&'static str> {
+        [
+            (self.loss, "--loss"),
+            (self.duplicate, "--duplicate"),
+            (self.reorder, "--reorder"),
+        ]
+        .into_iter()
+        .find_map(|(p, flag)| p.map(|_| flag))
     }
 
     /// The first fault's flag, for a message.
@@ -134,6 +166,9 @@ impl Layers {
             (None, None, None) if self.slow_close.is_some() => "--slow-close",
             (None, None, None) if self.blackhole.is_some() => "--blackhole",
             (None, None, None) if self.refuse.is_some() => "--refuse",
+            (None, None, None) if self.dgram_flag().is_some() => {
+                self.dgram_flag().unwrap_or("a fault")
+            }
             (None, None, None) => "a fault",
         }
     }
@@ -202,6 +237,15 @@ pub struct Teller {
 }
 
 impl Teller {
+    /// Events about connection number `conn` (0 the first), from `peer`.
+    pub fn new(log: &Log, peer: impl Display, conn: u64) -> Teller {
+        Teller {
+            log: log.clone(),
+            peer: peer.to_string(),
+            conn,
+        }
+    }
+
     /// A fault applied: `what` in words (`-v`), `fields` in JSON (the
     /// connection's number joins them).
     pub fn say(&self, what: &str, fields: Value) {

@@ -31,6 +31,7 @@ pub mod bridge;
 pub mod chance;
 pub mod cut;
 pub mod delay;
+pub mod dgram_faults;
 pub mod dgram_session;
 pub mod half;
 pub mod layers;

@@ -17,6 +17,7 @@ use mio::unix::SourceFd;
 use super::EventLoop;
 use crate::handler::End;
 use crate::handler::forward::{DGRAM_QUIET, Forward, SESSION_IDLE};
+use crate::relay::dgram_faults::DgramFaults;
 use crate::relay::dgram_session::{
     DGRAMS_PER_TURN, Delivered, DgramSession, Next, ReplyPath, Timers,
 };
@@ -91,6 +92,7 @@ impl EventLoop {
             };
             let now = Instant::now();
             let sessions = &mut self.sessions;
+            let mut to_session = None;
             let routed = self.routes.route(
                 i,
                 &peer,
@@ -99,12 +101,17 @@ impl EventLoop {
                 |id, data| match sessions.get_mut(id) {
                     Some(s) => {
                         s.session.from_peer(data, now);
+                        to_session = Some(*id);
                         Delivered::Sent
                     }
                     None => Delivered::Gone,
                 },
             );
             if routed == Routed::Delivered {
+                // A datagram its faults hold may be due before its end.
+                if let Some(id) = to_session {
+                    self.arm(id, now);
+                }
                 continue;
             }
             let d = d.clone();
@@ -136,7 +143,9 @@ impl EventLoop {
             };
             let back = ReplyPath { sock: d, to };
             let hex = self.server.settings.drive.hex;
-            let session = DgramSession::new(peer.clone(), up, back, timers, hex, now);
+            let mut session = DgramSession::new(peer.clone(), up, back, timers, hex, now);
+            let log = &self.server.settings.log;
+            session.faults(DgramFaults::start(&f.layers, log, &peer));
             let s = LoopSession {
                 session,
                 sock: i,

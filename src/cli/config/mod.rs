@@ -302,10 +302,14 @@ pub fn by_kind(plan: &mut Server, kind: Kind) -> Result<()> {
     tls_kind(plan.tls.is_some(), kind)?;
     if let Handler::Forward(up) = &plan.handler {
         let target = &up.forward.addr;
-        if kind.is_datagram() && !up.forward.layers.is_empty() {
+        if let (Some(flag), true) = (up.forward.layers.stream_flag(), kind.is_datagram()) {
             return Err(Error::usage(format!(
-                "{} acts on stream connections; a {kind} server forwards datagrams",
-                up.forward.layers.flag()
+                "{flag} acts on stream connections; a {kind} server forwards datagrams"
+            )));
+        }
+        if let (Some(flag), false) = (up.forward.layers.dgram_flag(), kind.is_datagram()) {
+            return Err(Error::usage(format!(
+                "{flag} acts on datagrams; a {kind} server forwards streams"
             )));
         }
         if kind.is_datagram() && !target.is_datagram() {
@@ -442,8 +446,9 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
 
 /// The faults (`--rate`, `--cut-after`, `--reset-after`, `--delay`,
 /// `--slice`, `--slow-close`, `--blackhole`, `--refuse`; `--fault-dir`, `--fault-fraction`, `--seed`) as the forwarded connections'
-/// layers. They act on streams: a datagram upstream is refused here, a
-/// datagram server by [`by_kind`].
+/// layers. Most act on streams (a datagram upstream is refused here, a
+/// datagram server by [`by_kind`]); `--loss`, `--duplicate`, `--reorder`
+/// on datagram sessions alone, and `--delay` on both.
 fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
     use super::faults::{FaultDir, ResetArg};
     use crate::relay::cut::{Ending, How};
@@ -474,6 +479,9 @@ fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
         // (`--blackhole` alone, or `0s`: for good.)
         blackhole: f.fault.blackhole.map(|d| Some(d).filter(|d| !d.is_zero())),
         refuse: f.fault.refuse,
+        loss: f.fault.loss,
+        duplicate: f.fault.duplicate,
+        reorder: f.fault.reorder,
         dir: match f.fault_dir {
             FaultDir::Up => Direction::Up,
             FaultDir::Down => Direction::Down,
@@ -483,10 +491,15 @@ fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
         seed: f.seed.unwrap_or_else(crate::relay::chance::fresh_seed),
         ..Layers::default()
     };
-    if !layers.is_empty() && target.is_datagram() {
+    if let (Some(flag), true) = (layers.stream_flag(), target.is_datagram()) {
         return Err(Error::usage(format!(
-            "{} acts on stream connections; {target} is a {} address",
-            layers.flag(),
+            "{flag} acts on stream connections; {target} is a {} address",
+            target.kind()
+        )));
+    }
+    if let (Some(flag), false) = (layers.dgram_flag(), target.is_datagram()) {
+        return Err(Error::usage(format!(
+            "{flag} acts on datagrams; {target} is a {} address",
             target.kind()
         )));
     }

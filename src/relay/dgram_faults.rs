@@ -1,0 +1,323 @@
+//! The faults of a forwarded datagram session (issue 23: what netem does,
+//! without root, per forwarded peer): `--loss P`, `--duplicate P`,
+//! `--reorder P` and `--delay DUR[~JITTER]` per datagram, each way
+//! `--fault-dir` names, every choice drawn from the session's seeded
+//! draws ([`Chance`]), so `--seed` repeats which datagrams.
+//!
+//! A [`DgramSession`](super::dgram_session::DgramSession) hands each
+//! datagram of a faulted way to its [`Way`], which decides its fate and
+//! queues what is to go, each copy with its moment; the session sends
+//! what is due at once and the rest when its drivers wake it
+//! ([`DgramFaults::due`] joins its deadline). Every datagram takes the
+//! same four draws (loss, duplicate, reorder, jitter) whatever the
+//! settings, so one fate never shifts another's.
+
+use std::fmt::Display;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::chance::Chance;
+use super::delay::Delay;
+use super::layers::{Direction, Layers, Teller};
+use crate::event::Log;
+
+/// The most datagrams a way keeps waiting (delayed or held back); more
+/// are dropped, as a full socket buffer drops them.
+const QUEUE: usize = 4096;
+
+/// How long a datagram held back by `--reorder` waits for the next one
+/// to go before it; then it goes alone.
+const REORDER_HOLD: Duration = Duration::from_millis(50);
+
+/// What the flags ask of every datagram (see [`Layers`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct Fates {
+    loss: f64,
+    duplicate: f64,
+    reorder: f64,
+    delay: Option<Delay>,
+}
+
+/// What a way did, said when the session ends.
+#[derive(Clone, Copy, Debug, Default)]
+struct Counts {
+    seen: u64,
+    lost: u64,
+    duplicated: u64,
+    reordered: u64,
+    dropped: u64,
+}
+
+/// One way's faults: its draws, its queue of datagrams to go (each with
+/// its moment, in the order they go), and the one held back.
+#[derive(Debug)]
+pub struct Way {
+    name: &'static str,
+    fates: Fates,
+    chance: Chance,
+    queue: Vec<(Instant, Vec<u8>)>,
+    held: Option<(Instant, Vec<u8>)>,
+    counts: Counts,
+}
+
+impl Way {
+    fn new(name: &'static str, fates: Fates, chance: Chance) -> Way {
+        Way {
+            name,
+            fates,
+            chance,
+            queue: Vec::new(),
+            held: None,
+            counts: Counts::default(),
+        }
+    }
+
+    /// A datagram to this way's destination at `now`: lost, or queued
+    /// (once or twice, maybe held back behind the next).
+    pub fn take(&mut self, data: &[u8], now: Instant) {
+        let f = self.fates;
+        let lost = self.chance.happens(f.loss);
+        let twice = self.chance.happens(f.duplicate);
+        let hold = self.chance.happens(f.reorder);
+        let jitter = self.chance.unit();
+        self.counts.seen += 1;
+        if lost {
+            self.counts.lost += 1;
+            return;
+        }
+        let at = now + f.delay.map_or(Duration::ZERO, |d| wait(d, jitter));
+        if hold && self.held.is_none() {
+            self.counts.reordered += 1;
+            self.held = Some((at.max(now + REORDER_HOLD), data.to_vec()));
+            if twice {
+                self.counts.duplicated += 1;
+                self.queue_at(at, data);
+            }
+            return;
+        }
+        self.queue_at(at, data);
+        if twice {
+            self.counts.duplicated += 1;
+            self.queue_at(at, data);
+        }
+        // The one held back goes right after this one.
+        if let Some((_, d)) = self.held.take() {
+            self.queue_at(at, &d);
+        }
+    }
+
+    /// Queued in its moment's order (after those due at the same time).
+    fn queue_at(&mut self, at: Instant, data: &[u8]) {
+        if self.queue.len() >= QUEUE {
+            self.counts.dropped += 1;
+            return;
+        }
+        let i = self.queue.partition_point(|(t, _)| *t <= at);
+        self.queue.insert(i, (at, data.to_vec()));
+    }
+
+    /// What is due at `now`, in order (the one held back too, once it
+    /// has waited long enough for a next one).
+    pub fn due(&mut self, now: Instant) -> Vec<Vec<u8>> {
+        if self.held.as_ref().is_some_and(|(at, _)| *at <= now) {
+            if let Some((at, d)) = self.held.take() {
+                self.queue_at(at, &d);
+            }
+        }
+        let n = self.queue.partition_point(|(t, _)| *t <= now);
+        self.queue.drain(..n).map(|(_, d)| d).collect()
+    }
+
+    /// When the next one is due.
+    fn next_at(&self) -> Option<Instant> {
+        let q = self.queue.first().map(|(t, _)| *t);
+        let h = self.held.as_ref().map(|(t, _)| *t);
+        match (q, h) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// `latency ± jitter` for a draw `u` in [0, 1).
+fn wait(d: Delay, u: f64) -> Duration {
+    let off = (u * 2.0 - 1.0) * d.jitter.as_nanos() as f64;
+    Duration::from_nanos((d.latency.as_nanos() as f64 + off).max(0.0) as u64)
+}
+
+/// A session's faults: each way's (`None`: it passes as it is) and who
+/// its events are about.
+#[derive(Debug)]
+pub struct DgramFaults {
+    pub up: Option<Way>,
+    pub down: Option<Way>,
+    tell: Teller,
+}
+
+impl DgramFaults {
+    /// The faults `l` asks for, for the session of `peer` begun now
+    /// (`None`: none, or `--fault-fraction` did not choose it). `-v`:
+    /// one line that says them.
+    pub fn start(l: &Layers, log: &Log, peer: impl Display) -> Option<Box<DgramFaults>> {
+        if l.is_empty() {
+            return None;
+        }
+        let conn = l.begun.fetch_add(1, Ordering::Relaxed);
+        let mut chance = Chance::for_conn(l.seed, conn);
+        if !chance.happens(l.fraction) {
+            return None;
+        }
+        let fates = Fates {
+            loss: l.loss.unwrap_or(0.0),
+            duplicate: l.duplicate.unwrap_or(0.0),
+            reorder: l.reorder.unwrap_or(0.0),
+            delay: l.delay,
+        };
+        // Each way its own draws: one way's traffic never shifts the other's.
+        let (up_draws, down_draws) = (chance.next_u64(), chance.next_u64());
+        let faults = DgramFaults {
+            up: l
+                .dir
+                .up()
+                .then(|| Way::new("up", fates, Chance::new(up_draws))),
+            down: l
+                .dir
+                .down()
+                .then(|| Way::new("down", fates, Chance::new(down_draws))),
+            tell: Teller::new(log, peer, conn),
+        };
+        let mut said = Vec::new();
+        let pct = |p: f64| format!("{}%", (p * 1000.0).round() / 10.0);
+        for (p, name) in [
+            (l.loss, "loss"),
+            (l.duplicate, "duplicate"),
+            (l.reorder, "reorder"),
+        ] {
+            if let Some(p) = p {
+                said.push(format!("{name} {}", pct(p)));
+            }
+        }
+        if let Some(d) = l.delay {
+            let jitter = match d.jitter.is_zero() {
+                true => String::new(),
+                false => format!(" ~{}", humantime::format_duration(d.jitter)),
+            };
+            said.push(format!(
+                "delay {}{jitter}",
+                humantime::format_duration(d.latency)
+            ));
+        }
+        let way = match l.dir {
+            Direction::Both => "both ways",
+            d => d.as_str(),
+        };
+        faults.tell.say(
+            &format!("datagrams: {} {way}", said.join(", ")),
+            json!({"fault": "datagrams", "direction": l.dir.as_str(),
+                   "loss": l.loss, "duplicate": l.duplicate, "reorder": l.reorder,
+                   "latency_ms": l.delay.map(|d| d.latency.as_millis() as u64),
+                   "jitter_ms": l.delay.map(|d| d.jitter.as_millis() as u64)}),
+        );
+        Some(Box::new(faults))
+    }
+
+    /// When a datagram waiting in either way is due.
+    pub fn due(&self) -> Option<Instant> {
+        let a = self.up.as_ref().and_then(Way::next_at);
+        let b = self.down.as_ref().and_then(Way::next_at);
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+impl Drop for DgramFaults {
+    /// The session has ended: what each way did (`-v`: one line a way).
+    fn drop(&mut self) {
+        for w in [&self.up, &self.down].into_iter().flatten() {
+            let c = w.counts;
+            self.tell.say(
+                &format!(
+                    "datagrams {}: {} seen, {} lost, {} duplicated, {} reordered",
+                    w.name, c.seen, c.lost, c.duplicated, c.reordered
+                ),
+                json!({"fault": "datagrams_done", "direction": w.name, "seen": c.seen,
+                       "lost": c.lost, "duplicated": c.duplicated,
+                       "reordered": c.reordered, "dropped": c.dropped}),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn way(loss: f64, duplicate: f64, reorder: f64, seed: u64) -> Way {
+        let fates = Fates {
+            loss,
+            duplicate,
+            reorder,
+            delay: None,
+        };
+        Way::new("up", fates, Chance::new(seed))
+    }
+
+    #[test]
+    fn the_same_draws_lose_and_duplicate_the_same_datagrams() {
+        let t0 = Instant::now();
+        let run = |seed| {
+            let mut w = way(0.2, 0.2, 0.0, seed);
+            let mut out = Vec::new();
+            for i in 0u32..1000 {
+                w.take(&i.to_be_bytes(), t0);
+                out.extend(w.due(t0));
+            }
+            (out, w.counts.lost, w.counts.duplicated)
+        };
+        let (a, lost, dup) = run(5);
+        assert_eq!(run(5).0, a);
+        assert_ne!(run(6).0, a);
+        assert_eq!(a.len() as u64, 1000 - lost + dup);
+        // 200 each, sigma about 12.6.
+        assert!((150..=250).contains(&lost), "{lost}");
+        assert!((150..=250).contains(&dup), "{dup}");
+    }
+
+    #[test]
+    fn a_reordered_datagram_goes_after_the_next_or_alone_after_a_while() {
+        let t0 = Instant::now();
+        let mut w = way(0.0, 0.0, 1.0, 1);
+        w.take(b"a", t0);
+        assert!(w.due(t0).is_empty(), "held back");
+        assert_eq!(w.next_at(), Some(t0 + REORDER_HOLD));
+        // (The next is held back too only when none is held.)
+        w.take(b"b", t0 + MS);
+        assert_eq!(w.due(t0 + MS), vec![b"b".to_vec(), b"a".to_vec()]);
+        w.take(b"c", t0 + 2 * MS);
+        assert!(w.due(t0 + 2 * MS).is_empty());
+        assert_eq!(w.due(t0 + 2 * MS + REORDER_HOLD), vec![b"c".to_vec()]);
+        assert_eq!(w.counts.reordered, 2);
+    }
+
+    #[test]
+    fn a_delayed_datagram_goes_at_its_moment() {
+        let t0 = Instant::now();
+        let mut w = way(0.0, 0.0, 0.0, 1);
+        w.fates.delay = Some(Delay {
+            latency: 100 * MS,
+            jitter: Duration::ZERO,
+        });
+        w.take(b"a", t0);
+        w.take(b"b", t0 + 10 * MS);
+        assert!(w.due(t0 + 99 * MS).is_empty());
+        assert_eq!(w.next_at(), Some(t0 + 100 * MS));
+        assert_eq!(w.due(t0 + 100 * MS), vec![b"a".to_vec()]);
+        assert_eq!(w.due(t0 + 110 * MS), vec![b"b".to_vec()]);
+    }
+}
