@@ -79,6 +79,9 @@ impl<'a, P> Holed<'a, P> {
 }
 
 impl<P: Port> Port for Holed<'_, P> {
+    fn beneath(&self) -> Option<&dyn Port> {
+        Some(&self.inner)
+    }
     fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         if self.closed() {
             return Ok(None);
@@ -99,12 +102,6 @@ impl<P: Port> Port for Holed<'_, P> {
     fn write(&self, data: &[u8]) -> io::Result<usize> {
         self.inner.write(data)
     }
-    fn max_chunk(&self) -> usize {
-        self.inner.max_chunk()
-    }
-    fn is_dgram(&self) -> bool {
-        self.inner.is_dgram()
-    }
     fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
         match (self.swallow, self.closes) {
             (false, None) => self.inner.plain_fd(),
@@ -121,15 +118,6 @@ impl<P: Port> Port for Holed<'_, P> {
     }
     fn shut_write(&self) {
         self.inner.shut_write()
-    }
-    fn reset_on_close(&self) {
-        self.inner.reset_on_close()
-    }
-    fn flush(&self) -> io::Result<()> {
-        self.inner.flush()
-    }
-    fn holds_output(&self) -> bool {
-        self.inner.holds_output()
     }
     fn held(&self) -> Held {
         let mine = Held {

@@ -142,6 +142,9 @@ impl<'a, P> Cutting<'a, P> {
 }
 
 impl<P: Port> Port for Cutting<'_, P> {
+    fn beneath(&self) -> Option<&dyn Port> {
+        Some(&self.inner)
+    }
     fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         self.past_deadline()?;
         let Some(b) = self.reads else {
@@ -173,12 +176,6 @@ impl<P: Port> Port for Cutting<'_, P> {
         self.past_deadline()?;
         self.inner.write(data)
     }
-    fn max_chunk(&self) -> usize {
-        self.inner.max_chunk()
-    }
-    fn is_dgram(&self) -> bool {
-        self.inner.is_dgram()
-    }
     fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
         match (self.reads, self.deadline) {
             (None, None) => self.inner.plain_fd(),
@@ -196,15 +193,9 @@ impl<P: Port> Port for Cutting<'_, P> {
     fn shut_write(&self) {
         self.inner.shut_write()
     }
-    fn reset_on_close(&self) {
-        self.inner.reset_on_close()
-    }
     fn flush(&self) -> io::Result<()> {
         self.past_deadline()?;
         self.inner.flush()
-    }
-    fn holds_output(&self) -> bool {
-        self.inner.holds_output()
     }
     fn held(&self) -> Held {
         let mine = Held {

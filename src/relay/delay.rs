@@ -163,6 +163,9 @@ impl<P: Port> Delayed<'_, P> {
 }
 
 impl<P: Port> Port for Delayed<'_, P> {
+    fn beneath(&self) -> Option<&dyn Port> {
+        Some(&self.inner)
+    }
     fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         let Some(line) = self.line else {
             return self.inner.read(buf);
@@ -193,12 +196,6 @@ impl<P: Port> Port for Delayed<'_, P> {
     fn write(&self, data: &[u8]) -> io::Result<usize> {
         self.inner.write(data)
     }
-    fn max_chunk(&self) -> usize {
-        self.inner.max_chunk()
-    }
-    fn is_dgram(&self) -> bool {
-        self.inner.is_dgram()
-    }
     fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
         match self.line {
             // The bytes wait in the line: a copy.
@@ -206,20 +203,8 @@ impl<P: Port> Port for Delayed<'_, P> {
             None => self.inner.plain_fd(),
         }
     }
-    fn check_end(&self) -> io::Result<()> {
-        self.inner.check_end()
-    }
     fn shut_write(&self) {
         self.inner.shut_write()
-    }
-    fn reset_on_close(&self) {
-        self.inner.reset_on_close()
-    }
-    fn flush(&self) -> io::Result<()> {
-        self.inner.flush()
-    }
-    fn holds_output(&self) -> bool {
-        self.inner.holds_output()
     }
     fn held(&self) -> Held {
         let Some(line) = self.line else {

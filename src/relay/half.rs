@@ -30,7 +30,18 @@ mod copy;
 /// One end of a relay, as a [`Half`] reads and writes it: a socket (see
 /// `RelaySocket`), a program's pipe, or a scripted fake in unit tests. Reads and
 /// writes never wait: nothing there now is `WouldBlock`.
+///
+/// A layer (a fault, a rate limit: `relay::layers`) is a port over
+/// another ([`Port::beneath`]): it answers `read`, `write` and
+/// `shut_write`, and what else it changes; every other question passes to
+/// the port beneath, but for the two that would let bytes bypass it
+/// (`plain_fd`, `is_waiting_pipe`), which a layer answers itself.
 pub trait Port {
+    /// The port this one is a layer over; `None` for an end of its own
+    /// (a socket, a pipe, a fake). The defaults below ask it.
+    fn beneath(&self) -> Option<&dyn Port> {
+        None
+    }
     /// Read what is there: `None` is the end of the stream (a datagram
     /// socket never ends; an empty datagram is `Some(0)`).
     fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>>;
@@ -39,13 +50,15 @@ pub trait Port {
     fn write(&self, data: &[u8]) -> io::Result<usize>;
     /// The most one chunk written here may hold: a datagram's limit.
     fn max_chunk(&self) -> usize {
-        usize::MAX
+        self.beneath().map_or(usize::MAX, |p| p.max_chunk())
     }
     /// Whether each chunk is a datagram (no end of stream, no FIN).
     fn is_dgram(&self) -> bool {
-        false
+        self.beneath().is_some_and(|p| p.is_dgram())
     }
-    /// The descriptor to splice from or to, for bytes that pass as they are.
+    /// The descriptor to splice from or to, for bytes that pass as they
+    /// are. Never passed on by default: a layer that sees or holds the
+    /// bytes must not be spliced around.
     fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
         None
     }
@@ -60,29 +73,35 @@ pub trait Port {
     /// the doing of something else, such as a server cutting its
     /// connections, which must not pass on as a FIN.
     fn check_end(&self) -> io::Result<()> {
-        Ok(())
+        self.beneath().map_or(Ok(()), |p| p.check_end())
     }
     /// The source's end, passed on: a FIN (or a program's stdin closed).
     fn shut_write(&self);
     /// The other side was reset, or the relay failed: this side's close
     /// is a reset too.
-    fn reset_on_close(&self) {}
+    fn reset_on_close(&self) {
+        if let Some(p) = self.beneath() {
+            p.reset_on_close()
+        }
+    }
     /// Send what a layer of the port holds (TLS's ciphertext): an error
     /// that is not `WouldBlock` is a write failure.
     fn flush(&self) -> io::Result<()> {
-        Ok(())
+        self.beneath().map_or(Ok(()), |p| p.flush())
     }
     /// Whether a layer of the port still holds bytes for the wire (the
     /// driver then waits for it to be writable).
     fn holds_output(&self) -> bool {
-        false
+        self.beneath().is_some_and(|p| p.holds_output())
     }
     /// Whether a read that returns less than it was given room for took
     /// all the port held at that moment (a stream socket's read(2)); not
     /// where a layer may keep more back (TLS's decrypted records, a rate
     /// limit's allowance) or a read is one datagram.
     fn short_read_takes_all(&self) -> bool {
-        false
+        // A layer passes it on only while it passes the bytes untouched
+        // (it then answers a plain descriptor).
+        self.plain_fd().is_some() && self.beneath().is_some_and(|p| p.short_read_takes_all())
     }
     /// Until when a layer that waits on time (a rate limit, a delay)
     /// holds this port's reads or writes: till then they answer
@@ -90,12 +109,15 @@ pub trait Port {
     /// waits for that moment, not for the descriptor (a level-triggered
     /// poll would spin on a readable socket the layer will not read).
     fn held(&self) -> Held {
-        Held::default()
+        self.beneath().map_or(Held::default(), |p| p.held())
     }
 }
 
 /// A port lent: a layer may wrap a borrowed one (a test's scripted end).
 impl<T: Port + ?Sized> Port for &T {
+    fn beneath(&self) -> Option<&dyn Port> {
+        (**self).beneath()
+    }
     fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         (**self).read(buf)
     }

@@ -262,6 +262,9 @@ pub fn linger_close(peer: &Stream) {
 struct Cuttable<'a>(RelaySocket<'a>);
 
 impl Port for Cuttable<'_> {
+    fn beneath(&self) -> Option<&dyn Port> {
+        Some(&self.0)
+    }
     fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         self.0.read(buf)
     }
@@ -274,29 +277,11 @@ impl Port for Cuttable<'_> {
     fn write(&self, data: &[u8]) -> io::Result<usize> {
         self.0.write(data)
     }
-    fn max_chunk(&self) -> usize {
-        self.0.max_chunk()
-    }
-    fn is_dgram(&self) -> bool {
-        self.0.is_dgram()
-    }
     fn plain_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         self.0.plain_fd()
     }
     fn shut_write(&self) {
         self.0.shut_write()
-    }
-    fn reset_on_close(&self) {
-        self.0.reset_on_close()
-    }
-    fn flush(&self) -> io::Result<()> {
-        Port::flush(&self.0)
-    }
-    fn holds_output(&self) -> bool {
-        Port::holds_output(&self.0)
-    }
-    fn short_read_takes_all(&self) -> bool {
-        self.0.short_read_takes_all()
     }
 }
 

@@ -153,6 +153,9 @@ impl<'a, P> Rated<'a, P> {
 }
 
 impl<P: Port> Port for Rated<'_, P> {
+    fn beneath(&self) -> Option<&dyn Port> {
+        Some(&self.inner)
+    }
     fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         let Some(bucket) = self.reads else {
             return self.inner.read(buf);
@@ -170,12 +173,6 @@ impl<P: Port> Port for Rated<'_, P> {
     fn write(&self, data: &[u8]) -> io::Result<usize> {
         self.inner.write(data)
     }
-    fn max_chunk(&self) -> usize {
-        self.inner.max_chunk()
-    }
-    fn is_dgram(&self) -> bool {
-        self.inner.is_dgram()
-    }
     fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
         match self.reads {
             // The bytes must pass through the bucket: a copy.
@@ -183,24 +180,8 @@ impl<P: Port> Port for Rated<'_, P> {
             None => self.inner.plain_fd(),
         }
     }
-    fn check_end(&self) -> io::Result<()> {
-        self.inner.check_end()
-    }
     fn shut_write(&self) {
         self.inner.shut_write()
-    }
-    fn reset_on_close(&self) {
-        self.inner.reset_on_close()
-    }
-    fn flush(&self) -> io::Result<()> {
-        self.inner.flush()
-    }
-    fn holds_output(&self) -> bool {
-        self.inner.holds_output()
-    }
-    fn short_read_takes_all(&self) -> bool {
-        // A bucket's allowance cuts a read short of what the socket holds.
-        self.reads.is_none() && self.inner.short_read_takes_all()
     }
     fn held(&self) -> Held {
         let mine = Held {

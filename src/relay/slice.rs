@@ -90,6 +90,9 @@ impl<'a, P> Sliced<'a, P> {
 }
 
 impl<P: Port> Port for Sliced<'_, P> {
+    fn beneath(&self) -> Option<&dyn Port> {
+        Some(&self.inner)
+    }
     fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         self.inner.read(buf)
     }
@@ -109,12 +112,6 @@ impl<P: Port> Port for Sliced<'_, P> {
         }
         Ok(n)
     }
-    fn max_chunk(&self) -> usize {
-        self.inner.max_chunk()
-    }
-    fn is_dgram(&self) -> bool {
-        self.inner.is_dgram()
-    }
     fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
         match self.slicing {
             // The writes must be cut here, not spliced whole: a copy.
@@ -122,20 +119,8 @@ impl<P: Port> Port for Sliced<'_, P> {
             None => self.inner.plain_fd(),
         }
     }
-    fn check_end(&self) -> io::Result<()> {
-        self.inner.check_end()
-    }
     fn shut_write(&self) {
         self.inner.shut_write()
-    }
-    fn reset_on_close(&self) {
-        self.inner.reset_on_close()
-    }
-    fn flush(&self) -> io::Result<()> {
-        self.inner.flush()
-    }
-    fn holds_output(&self) -> bool {
-        self.inner.holds_output()
     }
     fn held(&self) -> Held {
         // A moment come but not yet tried still shows: a bridge stepped

@@ -67,6 +67,9 @@ impl<'a, P> SlowClosed<'a, P> {
 }
 
 impl<P: Port> Port for SlowClosed<'_, P> {
+    fn beneath(&self) -> Option<&dyn Port> {
+        Some(&self.inner)
+    }
     fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         let Some(c) = self.closing else {
             return self.inner.read(buf);
@@ -90,12 +93,6 @@ impl<P: Port> Port for SlowClosed<'_, P> {
     fn write(&self, data: &[u8]) -> io::Result<usize> {
         self.inner.write(data)
     }
-    fn max_chunk(&self) -> usize {
-        self.inner.max_chunk()
-    }
-    fn is_dgram(&self) -> bool {
-        self.inner.is_dgram()
-    }
     fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
         match self.closing {
             // The end must be seen here, not by splice: a copy.
@@ -103,20 +100,8 @@ impl<P: Port> Port for SlowClosed<'_, P> {
             None => self.inner.plain_fd(),
         }
     }
-    fn check_end(&self) -> io::Result<()> {
-        self.inner.check_end()
-    }
     fn shut_write(&self) {
         self.inner.shut_write()
-    }
-    fn reset_on_close(&self) {
-        self.inner.reset_on_close()
-    }
-    fn flush(&self) -> io::Result<()> {
-        self.inner.flush()
-    }
-    fn holds_output(&self) -> bool {
-        self.inner.holds_output()
     }
     fn held(&self) -> Held {
         let mine = Held {
