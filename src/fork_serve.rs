@@ -40,7 +40,7 @@ pub fn run(cfg: servers::Config) -> Result<()> {
     crate::handler::print::prepare();
     // Children grow splice pipes from one budget, not one each.
     crate::relay::pipes::share_pipe_budget();
-    if matches!(server.spec, crate::handler::Spec::Forward(_)) {
+    if matches!(server.service.spec, crate::handler::Spec::Forward(_)) {
         // Children tell the parent about the upstream sockets they open,
         // so that a connection from one of them is seen for what it is.
         crate::transport::ours::hear_children().context("create pipe")?;
@@ -270,7 +270,7 @@ fn fork_stream(
         sys::own_process_group(pid);
         // The parent closes its copy at once: the child owns the connection.
         drop(stream);
-        if let crate::handler::Spec::Forward(f) = &server.spec {
+        if let crate::handler::Spec::Forward(f) = &server.service.spec {
             // The child numbered its connection on its copy of the count.
             f.layers.forked();
         }
@@ -281,14 +281,15 @@ fn fork_stream(
     let end = handler::serve_stream(
         &stream,
         peer,
-        &server.spec,
-        &server.settings.drive,
+        &server.service.spec,
+        &server.service.settings.drive,
         &mut tally,
     )
     .err();
     drop(stream);
-    servers::report(&server.settings.log, peer, end.as_ref());
+    servers::report(&server.service.settings.log, peer, end.as_ref());
     server
+        .service
         .settings
         .log
         .closed(server.kind, &peer.to_string(), tally, started.elapsed());
@@ -311,15 +312,16 @@ fn fork_datagram(
     }
     child_setup(acc);
     let (tally, end) = handler::datagram::serve(
-        &server.spec,
+        &server.service.spec,
         data,
         peer,
         to,
         sock,
-        server.settings.drive.hex,
+        server.service.settings.drive.hex,
     );
-    servers::report(&server.settings.log, peer, end.as_ref());
+    servers::report(&server.service.settings.log, peer, end.as_ref());
     server
+        .service
         .settings
         .log
         .closed(sock.kind, &peer.to_string(), tally, started.elapsed());
@@ -341,7 +343,7 @@ fn fork_session(
         sys::own_process_group(pid);
         // The child owns the worker's end of the inbox.
         drop(s.inbox);
-        if let crate::handler::Spec::Forward(f) = &server.spec {
+        if let crate::handler::Spec::Forward(f) = &server.service.spec {
             // The child numbered its session on its copy of the count.
             f.layers.forked();
         }
@@ -351,7 +353,7 @@ fn fork_session(
     for fd in others {
         sys::close_in_child(*fd);
     }
-    let (tally, end) = match &server.spec {
+    let (tally, end) = match &server.service.spec {
         crate::handler::Spec::Forward(f) => handler::forward::serve_session(
             f,
             s.inbox,
@@ -359,12 +361,13 @@ fn fork_session(
             &s.peer,
             &s.to,
             &s.sock,
-            &server.settings.drive,
+            &server.service.settings.drive,
         ),
         _ => (ConnStats::default(), None),
     };
-    servers::report(&server.settings.log, &s.peer, end.as_ref());
+    servers::report(&server.service.settings.log, &s.peer, end.as_ref());
     server
+        .service
         .settings
         .log
         .closed(s.sock.kind, &s.peer.to_string(), tally, started.elapsed());

@@ -195,13 +195,13 @@ impl EventLoop {
                 )
                 .context("watch socket")?;
         }
-        let relays = matches!(server.spec, Spec::Print) && dgrams.is_empty();
+        let relays = matches!(server.service.spec, Spec::Print) && dgrams.is_empty();
         let stdin = if relays {
             classify_stdin(&poll)
         } else {
             StdinKind::None
         };
-        let idle = server.settings.drive.idle;
+        let idle = server.service.settings.drive.idle;
         Ok(EventLoop {
             poll,
             server,
@@ -255,7 +255,7 @@ impl EventLoop {
                 self.abandon();
                 break Ok(());
             }
-            self.server.settings.log.flush_repeated(false);
+            self.server.service.settings.log.flush_repeated(false);
             let timeout = crate::event::until_repeated_due(self.timeout());
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -281,7 +281,12 @@ impl EventLoop {
     /// Whether the server has nothing left to do.
     fn finished(&self) -> bool {
         let no_more = self.stop.stopping()
-            || self.server.settings.limit.is_some_and(|l| self.served >= l)
+            || self
+                .server
+                .service
+                .settings
+                .limit
+                .is_some_and(|l| self.served >= l)
             || (self.listeners.is_empty() && self.dgrams.is_empty());
         no_more
             && self.conns.is_empty()

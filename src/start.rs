@@ -59,8 +59,7 @@ pub fn server(plan: config::Server) -> Result<servers::Config> {
     Ok(servers::Config {
         listen,
         opts,
-        spec,
-        settings,
+        service: servers::Service { spec, settings },
     })
 }
 

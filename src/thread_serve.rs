@@ -94,14 +94,14 @@ pub fn run(cfg: servers::Config) -> Result<()> {
         tx,
         rx,
         waker: acc.waker.clone(),
-        spec: server.spec.clone(),
-        drive: server.settings.drive.clone(),
-        max: server.settings.pool,
+        spec: server.service.spec.clone(),
+        drive: server.service.settings.drive.clone(),
+        max: server.service.settings.pool,
         threads: HashMap::new(),
         next_thread: 0,
         next_id: 0,
         spares: HashMap::new(),
-        forwarding: matches!(server.spec, Spec::Forward(_)),
+        forwarding: matches!(server.service.spec, Spec::Forward(_)),
         retry: None,
     };
     let done = schedule::run(&server, &mut acc, &mut threads)?;
@@ -172,7 +172,7 @@ impl schedule::Workers for Threads {
                 (job, "session")
             }
         };
-        self.enqueue(job, &server.settings.log, what);
+        self.enqueue(job, &server.service.settings.log, what);
         Ok(id)
     }
 

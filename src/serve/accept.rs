@@ -52,7 +52,7 @@ impl EventLoop {
                 Err(e) => {
                     // Out of descriptors or memory: try again shortly rather
                     // than spin; the connection waits in the backlog.
-                    self.server.settings.log.repeated(
+                    self.server.service.settings.log.repeated(
                         "accept",
                         true,
                         &format!("accept: {}", crate::error::describe(&e)),
@@ -62,7 +62,12 @@ impl EventLoop {
                 }
             }
         }
-        if self.server.settings.limit.is_some_and(|l| self.served >= l)
+        if self
+            .server
+            .service
+            .settings
+            .limit
+            .is_some_and(|l| self.served >= l)
             || self.listeners.iter().all(|l| l.spent())
         {
             // --once / --count reached, or stdio's one connection taken:
@@ -85,7 +90,7 @@ impl EventLoop {
         let mut conn = Conn {
             stream,
             peer,
-            talk: Session::new(&self.server.spec).map(Conversation::new),
+            talk: Session::new(&self.server.service.spec).map(Conversation::new),
             child: None,
             fwd: None,
             to_stdout: None,
@@ -109,7 +114,7 @@ impl EventLoop {
             token::conn(id, PART_SOCKET),
             interest,
         ) {
-            self.server.settings.log.error(&format!(
+            self.server.service.settings.log.error(&format!(
                 "{}: {}",
                 conn.peer,
                 crate::error::describe(&e)
@@ -125,15 +130,15 @@ impl EventLoop {
             let limit = now + crate::transport::tls::HANDSHAKE_TIMEOUT;
             self.timers.push(std::cmp::Reverse((limit, id)));
         }
-        if let Spec::Forward(f) = &self.server.spec {
+        if let Spec::Forward(f) = &self.server.service.spec {
             let f = f.clone();
             self.start_forward(&mut conn, id, &f);
         }
         // One connection has nothing to interleave with: print it by
         // splice(2), when nothing needs to see the bytes.
-        if self.server.settings.limit == Some(1)
-            && matches!(self.server.spec, Spec::Print)
-            && !self.server.settings.drive.hex
+        if self.server.service.settings.limit == Some(1)
+            && matches!(self.server.service.spec, Spec::Print)
+            && !self.server.service.settings.drive.hex
             && conn.stream.plain_fd().is_some()
         {
             conn.to_stdout = ToStdout::new().map(Box::new);
@@ -150,7 +155,7 @@ impl EventLoop {
 
     /// `--exec`: start the connection's program.
     pub(super) fn start_program(&self, conn: &mut Conn, id: usize) {
-        let Spec::Exec(argv) = &self.server.spec else {
+        let Spec::Exec(argv) = &self.server.service.spec else {
             return;
         };
         match self.spawn(argv, conn, id) {
@@ -158,7 +163,7 @@ impl EventLoop {
             Err(e) => {
                 // Say so, then end the conversation cleanly: FIN now,
                 // and read what the peer sends so it gets no reset.
-                self.server.settings.log.error(&format!(
+                self.server.service.settings.log.error(&format!(
                     "{}: {}",
                     conn.peer,
                     exec::describe_spawn_error(&argv[0], &e)

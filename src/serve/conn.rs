@@ -34,8 +34,8 @@ impl EventLoop {
             Err(End::Panicked) => self.panicked(c),
             Err(e @ End::HalfClosed(_)) => {
                 // An end the operator asked for, like a close: under -v.
-                if self.server.settings.log.level >= crate::event::Level::Verbose {
-                    self.server.settings.log.error(&e.message(&c.peer));
+                if self.server.service.settings.log.level >= crate::event::Level::Verbose {
+                    self.server.service.settings.log.error(&e.message(&c.peer));
                 }
                 self.close(c, None);
             }
@@ -118,6 +118,7 @@ impl EventLoop {
             }
             if t.newly_settled() {
                 self.server
+                    .service
                     .settings
                     .log
                     .tls(&c.peer.to_string(), &t.settled(), true);
@@ -130,9 +131,15 @@ impl EventLoop {
         if c.child.is_some() {
             return self.progress_program(c, id);
         }
-        let broker = matches!(self.server.spec, Spec::Broker);
+        let broker = matches!(self.server.service.spec, Spec::Broker);
         // The peer's name only for --hex: this runs on every event.
-        let label = self.server.settings.drive.hex.then(|| c.peer.to_string());
+        let label = self
+            .server
+            .service
+            .settings
+            .drive
+            .hex
+            .then(|| c.peer.to_string());
         let port = crate::relay::RelaySocket::Stream(&c.stream);
         // While stdin is relayed, our side of the conversation is stdin:
         // its end is our FIN, not the peer's (nc -l < file does the same).
@@ -218,7 +225,13 @@ impl EventLoop {
         };
         let peer = crate::relay::RelaySocket::Stream(&c.stream);
         // The peer's name only for --hex: this runs on every event.
-        let label = self.server.settings.drive.hex.then(|| c.peer.to_string());
+        let label = self
+            .server
+            .service
+            .settings
+            .drive
+            .hex
+            .then(|| c.peer.to_string());
         let asked = p
             .step(&peer, &mut self.buf, label.as_deref(), Instant::now())
             .map_err(End::from)?;
@@ -245,7 +258,7 @@ impl EventLoop {
     /// has not drained for `--stall-timeout`. Returns whether any queue is
     /// still full (so the loop checks again).
     pub(super) fn drop_stalled(&mut self, now: Instant) -> bool {
-        let Some(bound) = self.server.settings.stall else {
+        let Some(bound) = self.server.service.settings.stall else {
             return false;
         };
         let stalled: Vec<usize> = self

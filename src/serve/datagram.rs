@@ -69,6 +69,7 @@ impl EventLoop {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.server
+                        .service
                         .settings
                         .log
                         .error(&format!("receive: {}", crate::error::describe(&e)));
@@ -79,15 +80,21 @@ impl EventLoop {
     }
 
     pub(super) fn datagrams(&mut self, i: usize) -> Result<()> {
-        if let Spec::Forward(f) = &self.server.spec {
+        if let Spec::Forward(f) = &self.server.service.spec {
             let f = f.clone();
             self.forward_datagrams(i, &f);
             return Ok(());
         }
         // A server is all datagram sockets or all stream ones, so draining
         // the socket here starves no connection.
-        let max_jobs = self.server.settings.max_conns.unwrap_or(DGRAM_JOBS);
-        while self.server.settings.limit.is_none_or(|l| self.served < l) {
+        let max_jobs = self.server.service.settings.max_conns.unwrap_or(DGRAM_JOBS);
+        while self
+            .server
+            .service
+            .settings
+            .limit
+            .is_none_or(|l| self.served < l)
+        {
             if (self.dgram_jobs.len() as u64) >= max_jobs {
                 return Ok(()); // read on once a program finishes
             }
@@ -105,10 +112,10 @@ impl EventLoop {
             }
             let started = Instant::now();
             let data = &self.buf[..n];
-            if self.server.settings.drive.hex {
+            if self.server.service.settings.drive.hex {
                 hex_to_stderr(&peer.to_string(), '<', 0, data);
             }
-            if let Spec::Exec(argv) = &self.server.spec {
+            if let Spec::Exec(argv) = &self.server.service.spec {
                 let argv = argv.clone();
                 let data = data.to_vec();
                 self.start_dgram_job(&argv, i, data, to, peer, started)?;
@@ -119,11 +126,11 @@ impl EventLoop {
                 bytes_out: 0,
                 ..ConnStats::default()
             };
-            match handler::datagram::answer(&self.server.spec, data, &peer, &d.local) {
+            match handler::datagram::answer(&self.server.service.spec, data, &peer, &d.local) {
                 Ok((reply, _)) => self.answer(i, &reply, &to, &peer, tally, started),
                 Err(End::StdoutClosed) => return Err(Error::StdoutClosed),
                 Err(e) => {
-                    self.server.settings.log.error(&e.message(&peer));
+                    self.server.service.settings.log.error(&e.message(&peer));
                     self.answer(i, &[], &to, &peer, tally, started);
                 }
             }
@@ -143,21 +150,23 @@ impl EventLoop {
         started: Instant,
     ) {
         let kind = self.server.kind;
-        let silent = reply.is_empty() && !self.server.spec.answers_empty();
+        let silent = reply.is_empty() && !self.server.service.spec.answers_empty();
         if let (false, Some(d)) = (silent, self.dgrams.get(sock)) {
-            if self.server.settings.drive.hex {
+            if self.server.service.settings.drive.hex {
                 hex_to_stderr(&peer.to_string(), '>', 0, reply);
             }
             match d.send_to(reply, to) {
                 Ok(m) => tally.bytes_out = m as u64,
                 Err(e) => self
                     .server
+                    .service
                     .settings
                     .log
                     .error(&format!("{peer}: {}", crate::error::describe(&e))),
             }
         }
         self.server
+            .service
             .settings
             .log
             .closed(kind, &peer.to_string(), tally, started.elapsed());
@@ -185,7 +194,7 @@ impl EventLoop {
         let program = match spawned {
             Ok(p) => p,
             Err(e) => {
-                self.server.settings.log.error(&format!(
+                self.server.service.settings.log.error(&format!(
                     "{peer}: {}",
                     exec::describe_spawn_error(&argv[0], &e)
                 ));
@@ -242,10 +251,11 @@ impl EventLoop {
             Err(RelayEnd::Idle | RelayEnd::HalfClosed(_)) => None,
         };
         if let Some(e) = failed {
-            self.server
-                .settings
-                .log
-                .error(&format!("{}: {}", j.peer, crate::error::describe(&e)));
+            self.server.service.settings.log.error(&format!(
+                "{}: {}",
+                j.peer,
+                crate::error::describe(&e)
+            ));
         }
         let reply = j.exchange.take_reply();
         let (sock, to, peer, started, bytes_in) =
@@ -268,7 +278,12 @@ impl EventLoop {
     /// After --once / --count, close the datagram sockets, but only once
     /// every program has answered through them.
     pub(super) fn close_dgrams_at_limit(&mut self) {
-        if self.server.settings.limit.is_some_and(|l| self.served >= l)
+        if self
+            .server
+            .service
+            .settings
+            .limit
+            .is_some_and(|l| self.served >= l)
             && self.dgram_jobs.is_empty()
             && self.sessions.is_empty()
         {

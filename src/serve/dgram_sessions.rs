@@ -72,6 +72,7 @@ impl EventLoop {
             if let Some(s) = self.sessions.get(&id) {
                 let peer = s.session.peer().clone();
                 self.server
+                    .service
                     .settings
                     .log
                     .error(&format!("{peer}: {}", f.failed(&why)));
@@ -97,7 +98,7 @@ impl EventLoop {
                 i,
                 &peer,
                 &self.buf[..n],
-                &self.server.settings.log,
+                &self.server.service.settings.log,
                 |id, data| match sessions.get_mut(id) {
                     Some(s) => {
                         s.session.from_peer(data, now);
@@ -128,7 +129,7 @@ impl EventLoop {
                 Ok(up) => up,
                 Err(why) => {
                     // Out of descriptors, say: once a second at most.
-                    self.server.settings.log.repeated(
+                    self.server.service.settings.log.repeated(
                         "start a session",
                         true,
                         &format!("{peer}: {}", f.failed(&why)),
@@ -138,13 +139,19 @@ impl EventLoop {
             };
             let watched = up.as_ref().map_or(Ok(()), |g| self.watch_session(id, g));
             let timers = Timers {
-                idle: self.server.settings.drive.idle.unwrap_or(SESSION_IDLE),
+                idle: self
+                    .server
+                    .service
+                    .settings
+                    .drive
+                    .idle
+                    .unwrap_or(SESSION_IDLE),
                 quiet: DGRAM_QUIET,
             };
             let back = ReplyPath { sock: d, to };
-            let hex = self.server.settings.drive.hex;
+            let hex = self.server.service.settings.drive.hex;
             let mut session = DgramSession::new(peer.clone(), up, back, timers, hex, now);
-            let log = &self.server.settings.log;
+            let log = &self.server.service.settings.log;
             session.faults(DgramFaults::start(&f.layers, log, &peer));
             let s = LoopSession {
                 session,
@@ -158,6 +165,7 @@ impl EventLoop {
                 // Admitted, so it ends as a session does: its closing
                 // event, its totals.
                 self.server
+                    .service
                     .settings
                     .log
                     .error(&format!("{peer}: {}", crate::error::describe(&e)));
@@ -257,8 +265,8 @@ impl EventLoop {
         // Its route, unless a newer session of the same peer holds it.
         self.routes.forget(s.sock, s.session.peer(), &id);
         let s = s.session;
-        crate::servers::report(&self.server.settings.log, s.peer(), end);
-        self.server.settings.log.closed(
+        crate::servers::report(&self.server.service.settings.log, s.peer(), end);
+        self.server.service.settings.log.closed(
             self.server.kind,
             &s.peer().to_string(),
             s.tally(),

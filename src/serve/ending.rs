@@ -12,9 +12,9 @@ impl EventLoop {
             // A peer that went away is routine for a server; say so only
             // when asked.
             if !crate::error::peer_went_away(&e)
-                || self.server.settings.log.level >= crate::event::Level::Verbose
+                || self.server.service.settings.log.level >= crate::event::Level::Verbose
             {
-                self.server.settings.log.error(&format!(
+                self.server.service.settings.log.error(&format!(
                     "{}: {}",
                     c.peer,
                     crate::error::describe(&e)
@@ -23,7 +23,7 @@ impl EventLoop {
         }
         if c.stream.tls().is_some_and(|t| t.truncated()) {
             let warning = crate::transport::tls::truncation(&c.peer.to_string());
-            self.server.settings.log.warning(&warning);
+            self.server.service.settings.log.warning(&warning);
         }
         if let Some(s) = &mut c.to_stdout {
             s.release();
@@ -40,10 +40,12 @@ impl EventLoop {
             (c.tally.bytes_in, c.tally.bytes_out) = f.moved();
             c.tally.via = f.via();
         }
-        self.server
-            .settings
-            .log
-            .closed(kind, &c.peer.to_string(), c.tally, c.started.elapsed());
+        self.server.service.settings.log.closed(
+            kind,
+            &c.peer.to_string(),
+            c.tally,
+            c.started.elapsed(),
+        );
         self.totals.conns += 1;
         self.totals.add(c.tally);
         drop(c);
@@ -63,7 +65,11 @@ impl EventLoop {
     /// the grace period, and both its sides are reset: whatever it was
     /// sending is cut, and must not look complete.
     pub(super) fn panicked(&mut self, mut c: Conn) {
-        servers::report(&self.server.settings.log, &c.peer, Some(&End::Panicked));
+        servers::report(
+            &self.server.service.settings.log,
+            &c.peer,
+            Some(&End::Panicked),
+        );
         if let Some(ch) = &c.child {
             exec::terminate(ch.child.id() as i32);
         }
@@ -75,7 +81,7 @@ impl EventLoop {
     }
 
     pub(super) fn close_idle(&mut self, now: Instant) {
-        let Some(idle) = self.server.settings.drive.idle else {
+        let Some(idle) = self.server.service.settings.drive.idle else {
             return;
         };
         let expired: Vec<usize> = self

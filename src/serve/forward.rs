@@ -151,7 +151,7 @@ impl EventLoop {
         if self.connect_check.is_none() {
             self.connect_check = Some(now + check_every(target.timeout));
         }
-        let log = &self.server.settings.log;
+        let log = &self.server.service.settings.log;
         let Ok(layers) = ConnLayers::start(&target.layers, log, &c.peer, now) else {
             // `--refuse`: a reset, before any connect to the upstream.
             c.stream.reset_on_close();
@@ -168,7 +168,7 @@ impl EventLoop {
                     half_close: target.half_close,
                     quiet: DGRAM_QUIET,
                 };
-                let splice = !self.server.settings.drive.hex;
+                let splice = !self.server.service.settings.drive.hex;
                 // The client is owed an answer from here on: see
                 // `Forwarded::settle_close`.
                 c.stream.reset_on_close();
@@ -299,6 +299,7 @@ impl EventLoop {
     /// connection.
     fn forward_failed(&mut self, c: &mut Conn, f: &Forward, why: &str) {
         self.server
+            .service
             .settings
             .log
             .error(&format!("{}: {}", c.peer, f.failed(why)));
@@ -345,7 +346,13 @@ impl EventLoop {
         };
         let (client, up) = f.layers.ports(RelaySocket::Stream(&c.stream), up, now);
         // The peer's name only for --hex: this runs on every event.
-        let label = self.server.settings.drive.hex.then(|| c.peer.to_string());
+        let label = self
+            .server
+            .service
+            .settings
+            .drive
+            .hex
+            .then(|| c.peer.to_string());
         let next = f
             .bridge
             .step(

@@ -61,6 +61,7 @@ impl EventLoop {
                 }
                 _ => {
                     self.server
+                        .service
                         .settings
                         .log
                         .error(&format!("read stdin: {}", crate::error::describe(&e)));

@@ -11,8 +11,10 @@ use std::os::unix::net::UnixStream;
 pub(super) fn a_loop(spec: Spec) -> EventLoop {
     let server = Server {
         bound: Bound::Stream(Vec::new()),
-        spec,
-        settings: servers::Settings::quiet(Duration::from_secs(1)),
+        service: servers::Service {
+            spec,
+            settings: servers::Settings::quiet(Duration::from_secs(1)),
+        },
         signals: servers::Signals::default(),
         kind: crate::addr::Kind::Unix,
     };
@@ -136,7 +138,7 @@ fn a_panicking_forwarded_connection_is_reset_both_ways() {
 fn a_panicking_connection_s_program_is_ended() {
     let argv: Arc<[OsString]> = ["sleep", "30"].map(OsString::from).into();
     let mut lp = a_loop(Spec::Exec(argv));
-    lp.server.settings.max_conns = Some(1);
+    lp.server.service.settings.max_conns = Some(1);
     let (a, _client) = connect(&mut lp);
     assert!(lp.conns[&a].child.is_some(), "its program runs");
     assert!(!lp.can_accept(), "the one slot is taken");

@@ -95,7 +95,7 @@ impl Acceptor {
                 )
                 .context("watch listener")?;
         }
-        let sessions = !dgrams.is_empty() && matches!(server.spec, Spec::Forward(_));
+        let sessions = !dgrams.is_empty() && matches!(server.service.spec, Spec::Forward(_));
         Ok(Acceptor {
             poll,
             waker,
@@ -195,7 +195,7 @@ impl Acceptor {
                 Err(e) => {
                     // Out of descriptors, say: the connection waits in the
                     // backlog until a worker ends and we look again.
-                    server.settings.log.repeated(
+                    server.service.settings.log.repeated(
                         "accept",
                         true,
                         &format!("accept: {}", crate::error::describe(&e)),
@@ -269,18 +269,21 @@ impl Waiting {
         stopping: bool,
         fds: &[std::os::fd::BorrowedFd<'_>],
     ) {
-        if self.said || stopping || server.settings.limit.is_some_and(|l| served >= l) {
+        if self.said || stopping || server.service.settings.limit.is_some_and(|l| served >= l) {
             return;
         }
-        let (bound, flag) = match server.settings.max_conns {
-            Some(m) if m <= server.settings.pool => (m, "--max-conns"),
-            _ => (server.settings.pool, server.settings.pool_flag),
+        let (bound, flag) = match server.service.settings.max_conns {
+            Some(m) if m <= server.service.settings.pool => (m, "--max-conns"),
+            _ => (
+                server.service.settings.pool,
+                server.service.settings.pool_flag,
+            ),
         };
         if (active as u64) < bound || !readable(fds) {
             return;
         }
         self.said = true;
-        server.settings.log.repeated(
+        server.service.settings.log.repeated(
             "waiting for a slot",
             false,
             &format!(

@@ -25,12 +25,18 @@ pub use sessions::*;
 pub use slots::*;
 pub use stop::*;
 
-/// A server's checked configuration and its bound sockets.
-pub struct Server {
-    pub bound: Bound,
+/// What a server does with each connection, and how: made by
+/// `start::server` (in its [`Config`]) and kept by the running [`Server`].
+pub struct Service {
     pub spec: Spec,
     /// What the command line settled (events, limits, stopping, driving).
     pub settings: Settings,
+}
+
+/// A server's service and its bound sockets.
+pub struct Server {
+    pub bound: Bound,
+    pub service: Service,
     pub signals: Signals,
     /// The transport's name for events: tcp, udp, unix, unixgram.
     pub kind: crate::addr::Kind,
@@ -52,15 +58,17 @@ impl Server {
             return false;
         }
         if !self
+            .service
             .settings
             .access
             .permits(peer.ip(), peer.credentials().map(|c| c.0))
         {
-            self.settings.log.refused(kind, &peer.to_string());
+            self.service.settings.log.refused(kind, &peer.to_string());
             return false;
         }
         *served += 1;
-        self.settings
+        self.service
+            .settings
             .log
             .connection(kind, &peer.to_string(), peer.credentials());
         true
@@ -76,7 +84,7 @@ impl Server {
         local: impl FnOnce() -> crate::transport::Endpoint,
     ) -> bool {
         use crate::transport::Endpoint;
-        if !matches!(self.spec, Spec::Forward(_)) {
+        if !matches!(self.service.spec, Spec::Forward(_)) {
             return false;
         }
         let Endpoint::Inet(p) = peer else {
@@ -88,7 +96,7 @@ impl Server {
         if !transport::ours::looped(*p, l) {
             return false;
         }
-        self.settings.log.repeated(
+        self.service.settings.log.repeated(
             "forwarding loop",
             true,
             &format!(
@@ -109,8 +117,8 @@ impl Server {
         local: &crate::transport::Endpoint,
         served: &mut u64,
     ) -> bool {
-        if self.spec.replies() && crate::handler::reflection(peer, local) {
-            self.settings.log.refused(kind, &peer.to_string());
+        if self.service.spec.replies() && crate::handler::reflection(peer, local) {
+            self.service.settings.log.refused(kind, &peer.to_string());
             return false;
         }
         self.admit(kind, peer, || local.clone(), served)
@@ -124,7 +132,7 @@ impl Server {
         if stdout_closed {
             Some(now)
         } else if self.signals.count() > 0 {
-            Some(now + self.settings.grace)
+            Some(now + self.service.settings.grace)
         } else {
             None
         }
@@ -137,8 +145,7 @@ impl Server {
 pub struct Config {
     pub listen: transport::Listen,
     pub opts: Opts,
-    pub spec: Spec,
-    pub settings: Settings,
+    pub service: Service,
 }
 
 /// What a server's command line settles that needs nothing made: events,
@@ -196,9 +203,9 @@ pub fn setup(cfg: Config) -> Result<Server> {
     let Config {
         listen,
         opts,
-        spec,
-        settings,
+        service,
     } = cfg;
+    let Service { spec, settings } = &service;
     let log = &settings.log;
     raise_fd_limit();
     crate::sys::become_subreaper();
@@ -243,7 +250,7 @@ pub fn setup(cfg: Config) -> Result<Server> {
             }
         }
     }
-    warn_if_open(log, &spec, &settings.access, &bound);
+    warn_if_open(log, spec, &settings.access, &bound);
     let locals: Vec<String> = match &bound {
         Bound::Stream(ls) => ls
             .iter()
@@ -261,8 +268,7 @@ pub fn setup(cfg: Config) -> Result<Server> {
     Ok(Server {
         kind: bound.kind(),
         bound,
-        spec,
-        settings,
+        service,
         signals,
     })
 }
@@ -486,7 +492,7 @@ impl Server {
     /// (a stop that had to cut them still exits as the signal asks).
     pub fn warn_cut(&self, open: usize) {
         if open > 0 {
-            self.settings.log.warning(&format!(
+            self.service.settings.log.warning(&format!(
                 "the grace period is over: ending {open} {}{} still open",
                 self.unit(),
                 if open == 1 { "" } else { "s" }
@@ -498,7 +504,7 @@ impl Server {
     /// connections, but sessions (`--forward`) or datagrams (each one a
     /// request).
     pub fn unit(&self) -> &'static str {
-        match (self.kind.is_datagram(), &self.spec) {
+        match (self.kind.is_datagram(), &self.service.spec) {
             (false, _) => "connection",
             (true, Spec::Forward(_)) => "session",
             (true, _) => "datagram",
@@ -513,8 +519,9 @@ impl Server {
         began: std::time::Instant,
         stdout_closed: bool,
     ) -> Result<()> {
-        self.settings.log.flush_repeated(true);
-        self.settings
+        self.service.settings.log.flush_repeated(true);
+        self.service
+            .settings
             .log
             .summary(totals.conns, self.unit(), totals.tally, began.elapsed());
         // Nothing started for a connection outlives the server.
@@ -538,9 +545,10 @@ impl Server {
 /// `--count`, within the model's pool and within `--max-conns`.
 pub fn may_accept(server: &Server, served: u64, active: usize, stopping: bool) -> bool {
     !stopping
-        && server.settings.limit.is_none_or(|l| served < l)
-        && (active as u64) < server.settings.pool
+        && server.service.settings.limit.is_none_or(|l| served < l)
+        && (active as u64) < server.service.settings.pool
         && server
+            .service
             .settings
             .max_conns
             .is_none_or(|m| (active as u64) < m)

@@ -135,7 +135,7 @@ pub fn run<W: Workers>(server: &Server, acc: &mut Acceptor, workers: &mut W) -> 
             }
         }
         exec::reap_orphans();
-        server.settings.log.flush_repeated(false);
+        server.service.settings.log.flush_repeated(false);
         if stop.begins(server, stdout_closed) {
             acc.close();
         }
@@ -145,7 +145,7 @@ pub fn run<W: Workers>(server: &Server, acc: &mut Acceptor, workers: &mut W) -> 
         notify_status(served, slots.in_use());
         // Forwarded datagram sessions still receive through the socket
         // after the last one is admitted.
-        let at_limit = server.settings.limit.is_some_and(|l| served >= l);
+        let at_limit = server.service.settings.limit.is_some_and(|l| served >= l);
         if at_limit && (!acc.sessions || open.is_empty()) {
             acc.close();
         }
@@ -214,7 +214,7 @@ pub fn run<W: Workers>(server: &Server, acc: &mut Acceptor, workers: &mut W) -> 
                     open.insert(id, Open::new(slots.hold(), peer.clone()));
                     sessions.started(&sock, peer, id, main);
                 }
-                Err(e) => server.settings.log.error(&format!("{peer}: {e}")),
+                Err(e) => server.service.settings.log.error(&format!("{peer}: {e}")),
             }
         }
         // Accept (or receive) while there is room, a turn's worth.
@@ -247,7 +247,7 @@ pub fn run<W: Workers>(server: &Server, acc: &mut Acceptor, workers: &mut W) -> 
                 Ok(id) => {
                     open.insert(id, Open::new(slots.hold(), peer));
                 }
-                Err(e) => server.settings.log.error(&format!("{peer}: {e}")),
+                Err(e) => server.service.settings.log.error(&format!("{peer}: {e}")),
             }
         }
         if !acc.sessions {
@@ -296,7 +296,7 @@ impl Open {
 /// Log and count one ended worker, as its outcome says. Returns whether
 /// it found stdout closed.
 fn settle(server: &Server, o: Open, outcome: Outcome, totals: &mut ServerTotals) -> bool {
-    let log = &server.settings.log;
+    let log = &server.service.settings.log;
     match outcome {
         Outcome::Served { tally, end } => {
             let stdout_closed = matches!(end, Some(End::StdoutClosed));
@@ -408,10 +408,12 @@ mod tests {
         let signals = Arc::new(AtomicUsize::new(0));
         let server = Server {
             bound,
-            spec: Spec::Echo,
-            settings: Settings {
-                limit,
-                ..Settings::quiet(Duration::ZERO)
+            service: super::Service {
+                spec: Spec::Echo,
+                settings: Settings {
+                    limit,
+                    ..Settings::quiet(Duration::ZERO)
+                },
             },
             signals: Signals(signals.clone()),
             kind: crate::addr::Kind::Tcp,

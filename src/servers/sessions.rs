@@ -87,7 +87,7 @@ impl<R> SessionRouter<R> {
         stopping: bool,
     ) -> bool {
         if !may_accept(server, *served, active, stopping) {
-            server.settings.log.repeated(
+            server.service.settings.log.repeated(
                 "no room for a session",
                 false,
                 &format!("{peer}: dropped a datagram: no room for another session"),
@@ -191,7 +191,7 @@ impl<W: Copy + PartialEq> Sessions<W> {
         self.more = false;
         for _ in 0..dgram_session::DGRAMS_PER_TURN {
             let (len, to, peer, sock) = acc.receive(buf)?;
-            let log = &server.settings.log;
+            let log = &server.service.settings.log;
             let routed =
                 self.router
                     .route(sock_key(&sock), &peer, &buf[..len], log, |(_, inbox), d| {
@@ -215,7 +215,7 @@ impl<W: Copy + PartialEq> Sessions<W> {
                     };
                     return Some((s, main));
                 }
-                Err(e) => server.settings.log.repeated(
+                Err(e) => server.service.settings.log.repeated(
                     "start a session",
                     true,
                     &format!("{peer}: start a session: {}", crate::error::describe(&e)),

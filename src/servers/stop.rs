@@ -106,7 +106,7 @@ impl Server {
         took: Duration,
         totals: &mut ServerTotals,
     ) {
-        let log = &self.settings.log;
+        let log = &self.service.settings.log;
         log.error(&format!("{peer}: {CLOSED_AT_SHUTDOWN}"));
         log.closed(self.kind, &peer.to_string(), tally, took);
         totals.conns += 1;

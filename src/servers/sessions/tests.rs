@@ -8,11 +8,13 @@ use crate::transport::Bound;
 fn server(limit: Option<u64>, max_conns: Option<u64>) -> Server {
     Server {
         bound: Bound::Dgram(Vec::new()),
-        spec: crate::handler::Spec::Discard,
-        settings: Settings {
-            limit,
-            max_conns,
-            ..Settings::quiet(Duration::from_secs(1))
+        service: super::Service {
+            spec: crate::handler::Spec::Discard,
+            settings: Settings {
+                limit,
+                max_conns,
+                ..Settings::quiet(Duration::from_secs(1))
+            },
         },
         signals: Signals::default(),
         kind: crate::addr::Kind::Udp,
@@ -36,7 +38,7 @@ fn peer(port: u16) -> Endpoint {
 }
 
 fn quiet_log() -> crate::event::Log {
-    server(None, None).settings.log
+    server(None, None).service.settings.log
 }
 
 #[test]
