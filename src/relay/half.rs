@@ -445,7 +445,9 @@ impl Half {
         };
         let direct = fds.is_some() && to.is_waiting_pipe();
         let short_read_ends = (self.level || seen_without_end) && from.short_read_takes_all();
-        let mut total = 0;
+        // Each path counts what it delivers as it goes, so bytes that got
+        // through before a failure in the same call are counted too.
+        let before = self.moved;
         let r = loop {
             // Bulk (or every chunk, unless only bulk is spliced) goes by
             // splice once no copied bytes wait.
@@ -479,14 +481,13 @@ impl Half {
                         }
                     };
                     match self.pump_copy(from, to, scratch, &mut hex, copy, short_read_ends) {
-                        Ok(Copied::Splice(n)) => {
+                        Ok(Copied::Splice) => {
                             // Bulk streams: on by splice, in this same call
                             // (the source may hold more, with no event to
                             // come).
-                            total += n;
                             continue;
                         }
-                        Ok(Copied::Stopped(n, more)) => Ok((n, more)),
+                        Ok(Copied::Stopped(more)) => Ok(more),
                         Err(e) => Err(e),
                     }
                 }
@@ -497,9 +498,8 @@ impl Half {
             // Nothing in flight: the pipe goes back for others.
             self.drop_pipe();
         }
-        let (n, more) = r?;
-        let n = n + total;
-        self.moved += n as u64;
+        let more = r?;
+        let n = usize::try_from(self.moved - before).unwrap_or(usize::MAX);
         if self.state == State::ShuttingDown && !self.holding() {
             self.state = State::Done;
             to.shut_write();
@@ -513,21 +513,22 @@ impl Half {
         from: &impl Port,
         src: BorrowedFd<'_>,
         dst: BorrowedFd<'_>,
-    ) -> Result<(usize, bool), HalfError> {
+    ) -> Result<bool, HalfError> {
         use crate::sys::splice_nb;
         let mut moved = 0;
         let mut drained = false;
         while moved < HALF_BUDGET {
             if self.in_pipe == 0 && drained {
-                return Ok((moved, false));
+                return Ok(false);
             }
             if self.in_pipe > 0 {
                 match splice_nb(pipe.reader(), dst, self.in_pipe, true) {
                     Ok(k) => {
                         self.in_pipe -= k;
                         moved += k;
+                        self.moved += k as u64;
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(HalfError::Write(e)),
                 }
@@ -546,12 +547,12 @@ impl Half {
                     self.read += n as u64;
                     drained = self.level && n < SHORT_READ;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(HalfError::Read(e)),
             }
         }
-        Ok((moved, self.state == State::Running))
+        Ok(self.state == State::Running)
     }
 
     /// Splice from the source straight into a destination that is a
@@ -563,7 +564,7 @@ impl Half {
         from: &impl Port,
         src: BorrowedFd<'_>,
         dst: BorrowedFd<'_>,
-    ) -> Result<(usize, bool), HalfError> {
+    ) -> Result<bool, HalfError> {
         let mut moved = 0;
         while moved < HALF_BUDGET && self.state == State::Running {
             match crate::sys::splice_nb(src, dst, HALF_BUDGET, false) {
@@ -573,18 +574,19 @@ impl Half {
                 }
                 Ok(n) => {
                     moved += n;
+                    self.moved += n as u64;
                     self.read += n as u64;
                     if self.level && n < SHORT_READ {
-                        return Ok((moved, false));
+                        return Ok(false);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((moved, false)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(HalfError::Write(e)),
                 Err(e) => return Err(HalfError::Read(e)),
             }
         }
-        Ok((moved, self.state == State::Running))
+        Ok(self.state == State::Running)
     }
 }
 

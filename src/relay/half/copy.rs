@@ -35,9 +35,10 @@ impl Half {
         while moved + dropped < HALF_BUDGET {
             if !self.pending.is_empty() {
                 match write_some(to, &self.pending) {
-                    Ok(None) => return Ok(Copied::Stopped(moved, false)),
+                    Ok(None) => return Ok(Copied::Stopped(false)),
                     Ok(Some(k)) => {
                         moved += k;
+                        self.moved += k as u64;
                         self.pending.drain(..k);
                         if self.pending.is_empty() {
                             // Nothing in flight: hold no buffer.
@@ -52,7 +53,7 @@ impl Half {
                 break;
             }
             if self.bulk && copy != Copying::All {
-                return Ok(Copied::Splice(moved));
+                return Ok(Copied::Splice);
             }
             let n = match from.read(&mut scratch[..chunk]) {
                 Ok(None) => {
@@ -62,7 +63,7 @@ impl Half {
                 }
                 Ok(Some(n)) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Ok(Copied::Stopped(moved, false));
+                    return Ok(Copied::Stopped(false));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(HalfError::Read(e)),
@@ -78,7 +79,7 @@ impl Half {
                 // Read to keep the close clean; nobody takes it.
                 dropped += n;
                 if emptied {
-                    return Ok(Copied::Stopped(moved, false));
+                    return Ok(Copied::Stopped(false));
                 }
                 continue;
             }
@@ -90,6 +91,7 @@ impl Half {
             match write_some(to, data) {
                 Ok(Some(k)) => {
                     moved += k;
+                    self.moved += k as u64;
                     self.pending.extend_from_slice(&data[k..]);
                 }
                 // (An empty datagram that would block is dropped: there is
@@ -98,10 +100,10 @@ impl Half {
                 Err(e) => return Err(HalfError::Write(e)),
             }
             if emptied && self.pending.is_empty() {
-                return Ok(Copied::Stopped(moved, false));
+                return Ok(Copied::Stopped(false));
             }
         }
-        Ok(Copied::Stopped(moved, self.state == State::Running))
+        Ok(Copied::Stopped(self.state == State::Running))
     }
 }
 
@@ -118,10 +120,11 @@ pub(super) enum Copying {
 
 /// Where a copy stopped.
 pub(super) enum Copied {
-    /// Bytes delivered, and whether the budget ran out.
-    Stopped(usize, bool),
-    /// Bytes delivered, and bulk comes: on by splice.
-    Splice(usize),
+    /// Stopped; whether by the budget (more may wait). What was
+    /// delivered is counted in the half as it goes.
+    Stopped(bool),
+    /// Bulk comes: on by splice.
+    Splice,
 }
 
 /// Write what `to` takes now: `None` when it would block.

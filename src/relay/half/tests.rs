@@ -475,3 +475,18 @@ fn a_half_that_splices_bulk_only_copies_small_chunks_then_splices() {
     assert!(!h.copied(), "on the splice path throughout");
     assert!(!h.holding(), "and the pipe given back");
 }
+
+#[test]
+fn bytes_delivered_before_a_failure_in_the_same_call_are_counted() {
+    // A reset read right behind data (a fault's `--reset-after`, or a
+    // peer's reset that came with its last bytes): what got through
+    // still shows in the byte counts.
+    let from = Fake::new(&[Cue::Data(b"abcde".to_vec()), Cue::Reset]);
+    let to = Fake::default();
+    let mut h = Half::new(false);
+    let mut buf = Vec::new();
+    let r = h.pump(&from, &to, &mut buf, |_, _| {});
+    assert!(matches!(r, Err(HalfError::Read(_))), "{r:?}");
+    assert_eq!(to.got(), b"abcde");
+    assert_eq!(h.moved(), 5);
+}
