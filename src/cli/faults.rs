@@ -41,7 +41,7 @@ pub struct Faults {
     #[arg(long, value_name = "BYTES|DUR", value_parser = parse_reset, requires = "forward", conflicts_with = "cut_after")]
     pub reset_after: Option<ResetArg>,
 
-    /// With --forward: hold every chunk (on a datagram forward, every datagram) each way --fault-dir names for DUR (200ms), or for DUR plus or minus up to JITTER drawn per chunk (200ms~50ms, --seed repeats the draws); the bytes keep their order
+    /// With --forward: hold every chunk (on a datagram forward, every datagram) each way --fault-dir names for DUR (200ms), or for DUR plus or minus up to JITTER drawn per chunk (200ms~50ms, --seed repeats the draws); a stream's bytes keep their order
     #[arg(long, value_name = "DUR[~JITTER]", value_parser = parse_delay, requires = "forward")]
     pub delay: Option<DelayArg>,
 
@@ -336,7 +336,9 @@ a datagram address) alone: drop each datagram each way with probability
 gone (50ms at most), each drawn per datagram from the session's seeded
 draws (\fB\-\-seed\fR repeats which datagrams, in every model).
 \fB\-\-delay\fR holds each datagram there too (with a jitter, datagrams
-may pass one another, as netem's do). The stream faults are refused on a
+may pass one another, as netem's do). At most 256 KiB of datagrams wait
+each way (4096 at most); more are dropped, as a full queue drops them,
+and counted as \fBdropped\fR. The stream faults are refused on a
 datagram forward, and these on a stream one. \fB\-v\fR: \fBPEER:
 datagrams: loss 10% up\fR as a session begins, \fBPEER: datagrams up: 1000
 seen, 98 lost, 0 duplicated, 0 reordered\fR as it ends (JSON: \fBfault\fR

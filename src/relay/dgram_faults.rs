@@ -23,9 +23,13 @@ use super::delay::Delay;
 use super::layers::{Direction, Layers, Teller};
 use crate::event::Log;
 
-/// The most datagrams a way keeps waiting (delayed or held back); more
-/// are dropped, as a full socket buffer drops them.
+/// The most datagrams a way keeps waiting (delayed or held back), and
+/// the most bytes they may hold (as a stream's `--delay` holds at most
+/// its line's): more are dropped, as a full socket buffer (or netem's
+/// limit) drops them, so memory never grows with the sender's rate or
+/// its datagrams' size.
 const QUEUE: usize = 4096;
+const QUEUE_BYTES: usize = 256 * 1024;
 
 /// How long a datagram held back by `--reorder` waits for the next one
 /// to go before it; then it goes alone.
@@ -59,6 +63,8 @@ pub struct Way {
     chance: Chance,
     queue: Vec<(Instant, Vec<u8>)>,
     held: Option<(Instant, Vec<u8>)>,
+    /// Bytes in `queue` and `held`.
+    bytes: usize,
     counts: Counts,
 }
 
@@ -70,6 +76,7 @@ impl Way {
             chance,
             queue: Vec::new(),
             held: None,
+            bytes: 0,
             counts: Counts::default(),
         }
     }
@@ -88,8 +95,9 @@ impl Way {
             return;
         }
         let at = now + f.delay.map_or(Duration::ZERO, |d| wait(d, jitter));
-        if hold && self.held.is_none() {
+        if hold && self.held.is_none() && self.room_for(data.len()) {
             self.counts.reordered += 1;
+            self.bytes += data.len();
             self.held = Some((at.max(now + REORDER_HOLD), data.to_vec()));
             if twice {
                 self.counts.duplicated += 1;
@@ -104,16 +112,23 @@ impl Way {
         }
         // The one held back goes right after this one.
         if let Some((_, d)) = self.held.take() {
+            self.bytes -= d.len();
             self.queue_at(at, &d);
         }
     }
 
+    /// Whether `len` more bytes may wait.
+    fn room_for(&self, len: usize) -> bool {
+        self.queue.len() < QUEUE && self.bytes + len <= QUEUE_BYTES
+    }
+
     /// Queued in its moment's order (after those due at the same time).
     fn queue_at(&mut self, at: Instant, data: &[u8]) {
-        if self.queue.len() >= QUEUE {
+        if !self.room_for(data.len()) {
             self.counts.dropped += 1;
             return;
         }
+        self.bytes += data.len();
         let i = self.queue.partition_point(|(t, _)| *t <= at);
         self.queue.insert(i, (at, data.to_vec()));
     }
@@ -123,11 +138,14 @@ impl Way {
     pub fn due(&mut self, now: Instant) -> Vec<Vec<u8>> {
         if self.held.as_ref().is_some_and(|(at, _)| *at <= now) {
             if let Some((at, d)) = self.held.take() {
+                self.bytes -= d.len();
                 self.queue_at(at, &d);
             }
         }
         let n = self.queue.partition_point(|(t, _)| *t <= now);
-        self.queue.drain(..n).map(|(_, d)| d).collect()
+        let due: Vec<Vec<u8>> = self.queue.drain(..n).map(|(_, d)| d).collect();
+        self.bytes -= due.iter().map(Vec::len).sum::<usize>();
+        due
     }
 
     /// When the next one is due.
@@ -266,6 +284,31 @@ mod tests {
             delay: None,
         };
         Way::new("up", fates, Chance::new(seed))
+    }
+
+    #[test]
+    fn delayed_datagrams_hold_a_bounded_number_of_bytes() {
+        // A sender of big datagrams to a long delay: what waits is bound
+        // in bytes, the rest dropped and counted, never held.
+        let t0 = Instant::now();
+        let fates = Fates {
+            delay: Some(Delay {
+                latency: Duration::from_secs(10),
+                jitter: Duration::ZERO,
+            }),
+            reorder: 0.5,
+            ..Fates::default()
+        };
+        let mut w = Way::new("up", fates, Chance::new(1));
+        let big = vec![7u8; 60_000];
+        for _ in 0..1000 {
+            w.take(&big, t0);
+            assert!(w.bytes <= QUEUE_BYTES, "{} bytes wait", w.bytes);
+        }
+        assert!(w.counts.dropped >= 990, "{:?}", w.counts);
+        let due = w.due(t0 + Duration::from_secs(11));
+        assert!(!due.is_empty() && due.len() <= QUEUE_BYTES / big.len());
+        assert_eq!(w.bytes, 0);
     }
 
     #[test]
