@@ -1089,3 +1089,40 @@ fn slice_writes_small_pieces_a_gap_apart_in_every_model() {
         f.wait_err("slice 100B every 1ms both ways");
     }
 }
+
+/// Bytes a layer holds for a moment to come (`--delay`'s line,
+/// `--slice`'s gap) are traffic under way, in every model: an idle
+/// timeout shorter than the hold waits for them, then ends the quiet
+/// connection; it never drops them behind a FIN.
+#[test]
+fn an_idle_timeout_waits_for_bytes_a_layer_holds_in_every_model() {
+    let up_bytes = random_bytes(5000, 51);
+    for model in MODELS {
+        for (flag, value) in [("--delay", "1500ms"), ("--slice", "2500/800ms")] {
+            let what = format!("{model} {flag} {value} --idle-timeout 500ms");
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let target = l.local_addr().unwrap().to_string();
+            let f = Server::start(&[
+                model,
+                "127.0.0.1:0",
+                "--forward",
+                &target,
+                "--idle-timeout",
+                "500ms",
+                flag,
+                value,
+                "--fault-dir",
+                "up",
+            ]);
+            let t = through(&f, l, &up_bytes, b"", true);
+            assert!(
+                t.up_got == up_bytes,
+                "{what}: the upstream got {} of {} bytes ({:?})",
+                t.up_got.len(),
+                up_bytes.len(),
+                t.up_end
+            );
+            f.wait_err("idle timeout");
+        }
+    }
+}

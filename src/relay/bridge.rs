@@ -274,6 +274,14 @@ impl Bridge {
             self.last_down = now;
         }
         let mut deadline = None;
+        if let Some(at) = layers_busy_until(client, up, now) {
+            // Bytes a layer holds for a moment to come (a delay's line, a
+            // slice's gap, a held FIN) are traffic under way: the
+            // connection is not quiet until then (for serve's own idle
+            // check too, which reads `last_traffic`), and an idle timeout
+            // must not drop them behind a FIN.
+            self.last = self.last.max(at);
+        }
         if let Some(idle) = self.rules.idle {
             let at = self.last + idle;
             if now >= at {
@@ -353,6 +361,16 @@ fn flush(p: &impl Port) -> Result<(), HalfError> {
         Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(HalfError::Write(e)),
         _ => Ok(()),
     }
+}
+
+/// The last moment still to come that a layer of either port waits on.
+fn layers_busy_until(client: &impl Port, up: &impl Port, now: Instant) -> Option<Instant> {
+    let (c, u) = (client.held(), up.held());
+    [c.read, c.write, c.wake, u.read, u.write, u.wake]
+        .into_iter()
+        .flatten()
+        .filter(|&at| at > now)
+        .max()
 }
 
 fn earliest(a: Option<Instant>, b: Instant) -> Option<Instant> {
