@@ -142,9 +142,12 @@ pub fn bridge(
     let mut buf = Vec::new();
     let hex = o.hex.then_some(o.label);
     let cut = cut_fd();
-    // The first step tries both directions; each later one, what poll
-    // saw ready.
-    let mut ready = Ready::ALL;
+    // Each step tries what poll saw ready. The first tries both
+    // directions where a layer may hold bytes no readiness shows (TLS's
+    // decrypted records); between two plain sockets it waits for poll,
+    // which is level-triggered and says at once what is already there,
+    // so a connection that never sends costs no copy buffer.
+    let mut ready = if splice { Ready::NONE } else { Ready::ALL };
     let end = loop {
         let now = Instant::now();
         let (client, up) = ports(now);

@@ -22,9 +22,13 @@ impl Half {
             Copying::Small | Copying::ThenSplice => SPLICE_FROM,
             Copying::All => COPY_BUF,
         };
-        // Made when a copy first needs it; one made for small chunks
-        // grows when every chunk must be copied.
-        if scratch.is_empty() || (copy == Copying::All && scratch.len() == SPLICE_FROM) {
+        // Made when a copy first needs it, zeroed by the allocator
+        // (calloc: pages nobody has written stay out of the RSS, so a
+        // connection whose reads find nothing costs no memory); one made
+        // for small chunks grows when every chunk must be copied.
+        if scratch.is_empty() {
+            *scratch = vec![0; room];
+        } else if copy == Copying::All && scratch.len() == SPLICE_FROM {
             scratch.resize(room, 0);
         }
         let chunk = scratch.len().min(to.max_chunk()).min(match copy {
