@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 use super::half::{Half, Port, Progress};
 use super::{ByteCounts, HalfError, RelayEnd};
 use crate::event::Via;
-use crate::output::hex_to_stderr;
 
 /// The timeouts of a forwarded connection.
 #[derive(Clone, Copy, Debug)]
@@ -216,13 +215,7 @@ impl Bridge {
         ready: Ready,
         now: Instant,
     ) -> Result<Next, RelayEnd> {
-        let dump = |dir: char| {
-            move |off: u64, data: &[u8]| {
-                if let Some(l) = hex {
-                    hex_to_stderr(l, dir, off, data);
-                }
-            }
-        };
+        let dump = |dir: char| super::hex_dump(hex, dir);
         // A port a layer held by time is tried once its moment has come,
         // whatever the driver saw ready (it was not asked to watch it).
         let due = |at: Option<Instant>| at.is_some_and(|at| now >= at);

@@ -216,6 +216,17 @@ pub enum RelayEnd {
 }
 
 /// Whether an error means the other end reset the connection (or went
+/// A Half's hex hook for `--hex` (`label`: the peer, `None`: no dump):
+/// each chunk read, with its offset, in direction `dir` ('<' from the
+/// peer, '>' to it).
+pub(crate) fn hex_dump(label: Option<&str>, dir: char) -> impl FnMut(u64, &[u8]) + '_ {
+    move |off, data| {
+        if let Some(l) = label {
+            crate::output::hex_to_stderr(l, dir, off, data);
+        }
+    }
+}
+
 /// away so that writing to it fails).
 pub fn is_reset(e: &io::Error) -> bool {
     matches!(

@@ -28,7 +28,6 @@ use super::bridge::Interest;
 use super::half::{Half, Port};
 use super::polled::{LINGER, want};
 use super::{ByteCounts, HalfError, RelayEnd, RelaySocket};
-use crate::output::hex_to_stderr;
 use crate::transport::Stream;
 
 /// Options of a pump.
@@ -147,13 +146,7 @@ impl ProgramRelay {
         hex: Option<&str>,
         now: Instant,
     ) -> Result<Next, RelayEnd> {
-        let dump = |dir: char| {
-            move |off: u64, data: &[u8]| {
-                if let Some(l) = hex {
-                    hex_to_stderr(l, dir, off, data);
-                }
-            }
-        };
+        let dump = |dir: char| super::hex_dump(hex, dir);
         let before = self.moved();
         let _ = peer.flush();
         let mut more = false;
