@@ -6,6 +6,17 @@ use super::*;
 use crate::handler::conversation::Heard;
 
 impl EventLoop {
+    /// The peer's name for `--hex` dumps, made only under `--hex`: the
+    /// steps that ask run on every event.
+    pub(super) fn hex_label(&self, peer: &Endpoint) -> Option<String> {
+        self.server
+            .service
+            .settings
+            .drive
+            .hex
+            .then(|| peer.to_string())
+    }
+
     /// Make all the progress a connection can make now, then close it if done.
     pub(super) fn drive(&mut self, id: usize) -> Result<()> {
         self.drive_with(id, EventLoop::progress)
@@ -132,14 +143,7 @@ impl EventLoop {
             return self.progress_program(c, id);
         }
         let broker = matches!(self.server.service.spec, Spec::Broker);
-        // The peer's name only for --hex: this runs on every event.
-        let label = self
-            .server
-            .service
-            .settings
-            .drive
-            .hex
-            .then(|| c.peer.to_string());
+        let label = self.hex_label(&c.peer);
         let port = crate::relay::RelaySocket::Stream(&c.stream);
         // While stdin is relayed, our side of the conversation is stdin:
         // its end is our FIN, not the peer's (nc -l < file does the same).
@@ -224,14 +228,7 @@ impl EventLoop {
             return Ok(());
         };
         let peer = crate::relay::RelaySocket::Stream(&c.stream);
-        // The peer's name only for --hex: this runs on every event.
-        let label = self
-            .server
-            .service
-            .settings
-            .drive
-            .hex
-            .then(|| c.peer.to_string());
+        let label = self.hex_label(&c.peer);
         let asked = p
             .step(&peer, &mut self.buf, label.as_deref(), Instant::now())
             .map_err(End::from)?;

@@ -345,14 +345,7 @@ impl EventLoop {
             Upstream::Dgram(d) => RelaySocket::Dgram(d),
         };
         let (client, up) = f.layers.ports(RelaySocket::Stream(&c.stream), up, now);
-        // The peer's name only for --hex: this runs on every event.
-        let label = self
-            .server
-            .service
-            .settings
-            .drive
-            .hex
-            .then(|| c.peer.to_string());
+        let label = self.hex_label(&c.peer);
         let next = f
             .bridge
             .step(
