@@ -45,6 +45,8 @@ fn bench_run_smoke() {
         "== forward, bulk",
         "== forward, connections/s",
         "sockcat serve --forward",
+        "== faults: bulk",
+        "== faults, memory",
         "== memory",
         "sockcat serve",
         "sockcat fork-serve",
@@ -93,6 +95,23 @@ fn bench_run_smoke() {
         v["forward"]["bulk_gib_per_s"]["sockcat serve --forward"]["median"].is_number(),
         "{v}"
     );
+    for row in [
+        "sockcat serve, no fault",
+        "sockcat fork-serve, no fault",
+        "sockcat thread-serve, no fault",
+        "sockcat serve, --delay 1ms",
+    ] {
+        assert!(
+            v["faults"]["bulk_gib_per_s"][row]["median"].is_number(),
+            "{row}: {v}"
+        );
+    }
+    for size in v["faults"]["memory"]["sizes_mib"].as_array().unwrap() {
+        assert!(
+            v["faults"]["memory"]["peak_rss_kib"][size.to_string()]["median"].is_number(),
+            "{size}: {v}"
+        );
+    }
 }
 
 /// The small-request section with one real client (wrk) against the HTTP
