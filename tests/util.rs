@@ -204,6 +204,9 @@ pub struct Server {
     /// The addresses from the readiness lines, as `send` takes them.
     pub addrs: Vec<String>,
     done: bool,
+    /// Set when the stderr reader has seen the pipe's end (every writer,
+    /// the server's children included, is gone).
+    stderr_ended: Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub struct Opts {
@@ -244,15 +247,18 @@ impl Server {
         let stderr = Arc::new(Mutex::new(String::new()));
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let stderr_ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
         {
             let err = child.stderr.take().unwrap();
             let sink = stderr.clone();
+            let ended = stderr_ended.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(err).lines() {
                     let Ok(line) = line else { break };
                     sink.lock().unwrap().push_str(&format!("{line}\n"));
                     let _ = tx.send(line);
                 }
+                ended.store(true, std::sync::atomic::Ordering::SeqCst);
             });
         }
         if let Some(mut out) = child.stdout.take() {
@@ -274,6 +280,7 @@ impl Server {
             stdout,
             addrs: Vec::new(),
             done: false,
+            stderr_ended,
         };
         let end = Instant::now() + T;
         while s.addrs.len() < o.ready_lines {
@@ -357,7 +364,15 @@ impl Server {
     pub fn wait(&mut self) -> Option<i32> {
         let s = wait_child(&mut self.child, T);
         self.done = true;
-        // Let the reader threads catch the last output.
+        // Let the stderr reader catch the last lines: it has them all at
+        // the pipe's end (bounded: a program the server left running may
+        // hold the pipe open).
+        let until = Instant::now() + Duration::from_secs(2);
+        while !self.stderr_ended.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < until
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // (stdout's reader, too, for a moment.)
         std::thread::sleep(Duration::from_millis(20));
         s.code()
     }
