@@ -34,7 +34,7 @@ complete -c sockcat -n "__fish_sockcat_needs_command" -f -a "help" -d 'Print thi
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l stall-timeout -d 'Drop a peer that has not read for DUR while it holds the others back (the stdin relay, --broker); a peer alone is waited for' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l count -d 'Serve N connections (datagrams for UDP), then exit' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m); its --exec program is stopped (SIGTERM, then SIGKILL 2s later) [a forwarded datagram session: 60s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l connect-timeout -d 'With --forward: give up connecting to ADDR after DUR [default: 10s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l half-close-timeout -d 'With --forward: once one direction has ended (a FIN came from one side), end the connection after DUR with nothing from the other [default: 60s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l proxy -d 'With --forward: reach ADDR through a proxy: socks5://[USER:PASS@]HOST[:PORT], socks5h:// (the proxy resolves names) or http:// (CONNECT)' -r -f
@@ -95,7 +95,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s V -l version -
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-children -d 'Run at most N children at once; more connections wait in the backlog [default: 256, or the user\'s process limit (ulimit -u) if lower]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l count -d 'Serve N connections (datagrams for UDP), then exit' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m); its --exec program is stopped (SIGTERM, then SIGKILL 2s later) [a forwarded datagram session: 60s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l connect-timeout -d 'With --forward: give up connecting to ADDR after DUR [default: 10s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l half-close-timeout -d 'With --forward: once one direction has ended (a FIN came from one side), end the connection after DUR with nothing from the other [default: 60s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l proxy -d 'With --forward: reach ADDR through a proxy: socks5://[USER:PASS@]HOST[:PORT], socks5h:// (the proxy resolves names) or http:// (CONNECT)' -r -f
@@ -155,7 +155,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s V -l vers
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l max-threads -d 'Run at most N connection threads at once; more connections wait in the backlog' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l count -d 'Serve N connections (datagrams for UDP), then exit' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l max-conns -d 'Serve at most N connections at once; more wait in the backlog (with --max-children or --max-threads, the smaller bound applies)' -r
-complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l idle-timeout -d 'Close a connection after DUR with no traffic (500ms, 5s, 2m); its --exec program is stopped (SIGTERM, then SIGKILL 2s later) [a forwarded datagram session: 60s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l connect-timeout -d 'With --forward: give up connecting to ADDR after DUR [default: 10s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l half-close-timeout -d 'With --forward: once one direction has ended (a FIN came from one side), end the connection after DUR with nothing from the other [default: 60s]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l proxy -d 'With --forward: reach ADDR through a proxy: socks5://[USER:PASS@]HOST[:PORT], socks5h:// (the proxy resolves names) or http:// (CONNECT)' -r -f

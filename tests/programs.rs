@@ -309,3 +309,100 @@ fn programs_get_no_descriptor_the_server_inherited() {
         );
     }
 }
+
+/// `--idle-timeout` is quiet, not age: a peer that talks to its program
+/// more often than the timeout is never cut, in every model (the blocking
+/// models used to stop the program one timeout after the start).
+#[test]
+fn traffic_keeps_a_program_connection_past_the_idle_timeout() {
+    for model in MODELS {
+        let s = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-v",
+            "--idle-timeout",
+            "600ms",
+            "--exec",
+            "cat",
+        ]);
+        let mut c = Client::connect(s.addr());
+        c.set_timeout(Duration::from_secs(10));
+        // Four round trips 300 ms apart: 1.2 s in all, twice the timeout.
+        for i in 0..4 {
+            let line = format!("line {i}\n");
+            c.write_all(line.as_bytes()).unwrap();
+            let mut got = vec![0u8; line.len()];
+            let mut n = 0;
+            while n < got.len() {
+                match c.read(&mut got[n..]) {
+                    Ok(0) | Err(_) => panic!("{model}: cut at round trip {i}: {}", s.err()),
+                    Ok(k) => n += k,
+                }
+            }
+            assert_eq!(got, line.as_bytes(), "{model}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        c.shutdown(std::net::Shutdown::Write);
+        assert!(c.read_to_end().is_empty(), "{model}");
+        s.wait_err("closed");
+        assert!(!s.err().contains("idle timeout"), "{model}: {}", s.err());
+    }
+}
+
+/// The idle timeout ends a program connection the same way in every
+/// model: the program is asked to stop (SIGTERM), and one that ignores it
+/// is killed with what it started 2 s later; the connection ends, and no
+/// process is left (serve used to close the connection and leave the
+/// program running).
+#[test]
+fn the_idle_timeout_stops_a_program_that_ignores_sigterm_in_every_model() {
+    for (i, model) in MODELS.iter().enumerate() {
+        let marker = format!("32.{}{i}", std::process::id());
+        let script = format!("trap '' TERM; sleep {marker} & sleep {marker}");
+        let s = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-v",
+            "--idle-timeout",
+            "500ms",
+            "--sh-exec",
+            &script,
+        ]);
+        let mut c = Client::connect(s.addr());
+        c.set_timeout(Duration::from_secs(15));
+        // (The server's own command line holds the marker too.)
+        let sleeps = || {
+            processes_with(&marker)
+                .into_iter()
+                .filter(|p| {
+                    std::fs::read_to_string(format!("/proc/{p}/comm"))
+                        .is_ok_and(|c| c.trim() == "sleep")
+                })
+                .count()
+        };
+        wait_until("the program's sleeps", T, || sleeps() == 2);
+        let started = std::time::Instant::now();
+        let rest = c.read_to_end();
+        let took = started.elapsed();
+        assert!(rest.is_empty(), "{model}");
+        // 0.5 s of quiet, then 2 s for the stopped program: a loose upper
+        // bound, as the machine may be loaded.
+        assert!(
+            took >= Duration::from_secs(2),
+            "{model}: ended after {took:?}"
+        );
+        assert!(
+            took < Duration::from_secs(10),
+            "{model}: ended after {took:?}"
+        );
+        s.wait_err("closed");
+        let err = s.err();
+        assert!(err.contains("idle timeout"), "{model}: {err}");
+        assert!(err.contains("program killed by signal 9"), "{model}: {err}");
+        wait_until(
+            "the program's sleeps to end",
+            Duration::from_secs(5),
+            || sleeps() == 0,
+        );
+    }
+}

@@ -212,7 +212,7 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_conns: Option<u64>,
 
-    /// Close a connection after DUR with no traffic (500ms, 5s, 2m) [a forwarded datagram session: 60s]
+    /// Close a connection after DUR with no traffic (500ms, 5s, 2m); its --exec program is stopped (SIGTERM, then SIGKILL 2s later) [a forwarded datagram session: 60s]
     #[arg(long, value_name = "DUR", value_parser = parse_positive_duration)]
     pub idle_timeout: Option<Duration>,
 

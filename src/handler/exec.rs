@@ -177,9 +177,20 @@ pub fn terminate(pid: libc::pid_t) {
     }
 }
 
-/// Kill one program and its group at once (SIGKILL).
+/// Kill one program and its group at once (SIGKILL). A fork-serve
+/// worker's program shares the worker's group, and the worker runs only
+/// that program: every descendant of the worker goes (the tree is listed
+/// first, as [`kill_all_now`] does, so none is missed as its parent dies).
 pub fn kill(pid: libc::pid_t) {
-    crate::sys::killpg(pid, Signal::SIGKILL);
+    if IN_WORKER.load(Ordering::Relaxed) {
+        let tree = crate::sys::descendants();
+        crate::sys::kill(pid, Signal::SIGKILL);
+        for p in tree {
+            crate::sys::kill(p, Signal::SIGKILL);
+        }
+    } else {
+        crate::sys::killpg(pid, Signal::SIGKILL);
+    }
 }
 
 /// Send `sig` to every program still running, and to what they started.
@@ -303,10 +314,17 @@ pub fn serve_stream(
             idle: d.idle,
             hex: d.hex,
         };
-        let (moved, end) =
-            program::pump(stream, &peer.to_string(), to_prog, from_prog, opts, || {
-                terminate(pid)
-            });
+        let (moved, end) = program::pump(
+            stream,
+            &peer.to_string(),
+            to_prog,
+            from_prog,
+            opts,
+            |s| match s {
+                program::Stopping::Term => terminate(pid),
+                program::Stopping::Kill => kill(pid),
+            },
+        );
         tally.bytes_in = moved.up;
         tally.bytes_out = moved.down;
         relay_end = end;

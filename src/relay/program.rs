@@ -13,7 +13,8 @@
 //! is read and dropped, so the close is no reset); the program's end of
 //! output is our FIN. The peer quiet for the idle timeout while the relay
 //! waits for it ends its input, and the driver stops the program (whose
-//! output's end then ends the relay). A failure on the peer's socket, or
+//! output's end then ends the relay), and kills it if it has not ended its
+//! output [`LINGER`] later. A failure on the peer's socket, or
 //! reading the program's output, ends the relay at once: its bytes have
 //! nowhere to go. After the program's output has ended, the peer's
 //! direction runs on until its FIN, or for the linger bound.
@@ -40,9 +41,9 @@ pub struct PumpOpts {
 /// The timeouts of a program's relay.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Rules {
-    /// The peer's quiet, while the relay waits for it, that ends its input
-    /// and stops the program (`None`: none here; serve's loop applies its
-    /// own to every connection).
+    /// The peer's quiet (no traffic either way while the relay waits for
+    /// it) that ends its input and stops the program, then kills it if
+    /// its output has not ended [`LINGER`] later (`None`: no timeout).
     pub idle: Option<Duration>,
     /// Once the program's output has ended, how long the peer's direction
     /// may run on (`None`: until the peer's FIN).
@@ -64,6 +65,18 @@ pub struct Wait {
     /// The idle timeout ran out in this step: the driver stops the
     /// program (the end of its output then ends the relay).
     pub stop_program: bool,
+    /// The program stopped at the idle timeout has not ended its output
+    /// within [`LINGER`] (it ignores SIGTERM): the driver kills it.
+    pub kill_program: bool,
+}
+
+/// What the idle timeout asks of a program's driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopping {
+    /// Stop it (SIGTERM to its group).
+    Term,
+    /// It did not stop: kill it (SIGKILL).
+    Kill,
 }
 
 /// What a step leaves.
@@ -91,6 +104,9 @@ pub struct ProgramRelay {
     linger_until: Option<Instant>,
     /// Since when the relay has waited for the peer (the idle timeout).
     waiting_since: Instant,
+    /// When a program stopped at the idle timeout is killed if its output
+    /// has not ended by then (`None`: not stopped, or already killed).
+    kill_at: Option<Instant>,
     /// The last byte read from the peer or written to it.
     last: Instant,
 }
@@ -106,6 +122,7 @@ impl ProgramRelay {
             idled: false,
             linger_until: None,
             waiting_since: now,
+            kill_at: None,
             last: now,
         }
     }
@@ -172,7 +189,11 @@ impl ProgramRelay {
             Ok(p) => more |= p.more,
         }
         if self.moved() != before {
+            // Traffic either way restarts the idle clock, as it does for
+            // every connection in every model: the timeout is quiet, not
+            // age.
             self.last = now;
+            self.waiting_since = now;
         }
         if let (true, None, Some(linger)) =
             (self.outward.is_done(), self.linger_until, self.rules.linger)
@@ -190,6 +211,7 @@ impl ProgramRelay {
             if now >= self.waiting_since + idle {
                 self.idled = true;
                 stop_program = true;
+                self.kill_at = Some(now + LINGER);
                 self.inward.stop();
                 stdin.shut_write();
             }
@@ -213,6 +235,20 @@ impl ProgramRelay {
             let at = self.waiting_since + idle;
             deadline = Some(deadline.map_or(at, |d| d.min(at)));
         }
+        // A stopped program gets the linger bound to end its output; one
+        // that ignores SIGTERM is then killed, so an idle connection ends
+        // in every model however its program behaves.
+        let mut kill_program = false;
+        if self.outward.is_done() {
+            self.kill_at = None;
+        } else if let Some(at) = self.kill_at {
+            if now >= at {
+                kill_program = true;
+                self.kill_at = None;
+            } else {
+                deadline = Some(deadline.map_or(at, |d| d.min(at)));
+            }
+        }
         Ok(Next::Wait(Wait {
             peer: Interest {
                 read: self.inward.wants_read(),
@@ -229,6 +265,7 @@ impl ProgramRelay {
             deadline,
             again: more,
             stop_program,
+            kill_program,
         }))
     }
 
@@ -288,15 +325,16 @@ impl Port for ProgramStdout {
 
 /// Move bytes both ways between `peer` (`label` in hex dumps) and a
 /// program's pipes until the program's output ends, then linger. `on_idle`
-/// runs when the peer has sent nothing for the idle timeout (to stop the
-/// program). Returns what moved each way, and how it ended if not cleanly.
+/// runs when the peer has sent nothing for the idle timeout, with
+/// [`Stopping::Term`] (to stop the program), and again with
+/// [`Stopping::Kill`] if its output has not ended [`LINGER`] later. Returns what moved each way, and how it ended if not cleanly.
 pub fn pump(
     peer: &Stream,
     label: &str,
     to_prog: ChildStdin,
     from_prog: ChildStdout,
     o: PumpOpts,
-    on_idle: impl FnOnce(),
+    mut on_idle: impl FnMut(Stopping),
 ) -> (ByteCounts, Option<RelayEnd>) {
     let side = RelaySocket::Stream(peer);
     let ready = side
@@ -312,7 +350,6 @@ pub fn pump(
         linger: Some(LINGER),
     };
     let mut relay = ProgramRelay::new(rules, Instant::now()).level_triggered();
-    let mut on_idle = Some(on_idle);
     let mut buf = Vec::new();
     let hex = o.hex.then_some(label);
     let end = loop {
@@ -327,9 +364,10 @@ pub fn pump(
             Err(end) => break Some(end),
         };
         if w.stop_program {
-            if let Some(f) = on_idle.take() {
-                f();
-            }
+            on_idle(Stopping::Term);
+        }
+        if w.kill_program {
+            on_idle(Stopping::Kill);
         }
         let timeout = if w.again {
             Some(Duration::ZERO)

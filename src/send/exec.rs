@@ -222,16 +222,13 @@ fn relay(
         idle: p.idle,
         hex: p.hex,
     };
-    let (moved, ended) = program::pump(
-        stream,
-        &p.addr.to_string(),
-        to_prog,
-        from_prog,
-        opts,
-        || {
-            std::thread::spawn(stop_program);
-        },
-    );
+    let (moved, ended) =
+        program::pump(stream, &p.addr.to_string(), to_prog, from_prog, opts, |s| {
+            // (stop_program kills it after GRACE itself.)
+            if s == program::Stopping::Term {
+                std::thread::spawn(stop_program);
+            }
+        });
     let _ = pumped_tx.send(());
     tally.bytes_in = moved.up;
     tally.bytes_out = moved.down;

@@ -183,7 +183,8 @@ impl EventLoop {
     ) -> io::Result<LoopProgram> {
         let mut cmd = exec::command(argv, &conn.peer, &conn.stream.local());
         exec::tls_env(&mut cmd, &conn.stream);
-        let program = LoopProgram::spawn(&mut cmd, self.poll.registry(), id)?;
+        let idle = self.server.service.settings.drive.idle;
+        let program = LoopProgram::spawn(&mut cmd, self.poll.registry(), id, idle)?;
         // Known to shutdown and to a second Ctrl-C, as in the other models.
         exec::started(program.child.id() as i32);
         Ok(program)

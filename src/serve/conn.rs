@@ -51,6 +51,12 @@ impl EventLoop {
                 self.close(c, None);
             }
             Err(End::Io(e)) => self.close(c, Some(e)),
+            // (The program's relay kept the idle timeout: the same words
+            // and the same clean close as the loop's own.)
+            Err(End::IdleTimeout) => {
+                let e = io::Error::new(io::ErrorKind::TimedOut, "idle timeout");
+                self.close(c, Some(e));
+            }
             Err(other) => {
                 let e = io::Error::other(other.message(&c.peer));
                 self.close(c, Some(e));
@@ -235,6 +241,9 @@ impl EventLoop {
         c.last = c.last.max(p.last_traffic());
         if asked.again {
             self.again.push(id);
+        }
+        if let Some(at) = asked.timer {
+            self.timers.push(std::cmp::Reverse((at, id)));
         }
         Ok(())
     }

@@ -190,6 +190,7 @@ impl EventLoop {
             &mut exec::command(argv, &peer, &local),
             self.poll.registry(),
             id,
+            None,
         );
         let program = match spawned {
             Ok(p) => p,

@@ -87,7 +87,9 @@ impl EventLoop {
         let expired: Vec<usize> = self
             .conns
             .iter()
-            .filter(|(_, c)| now.duration_since(c.last) >= idle)
+            // A program's relay keeps its own idle timeout (it stops the
+            // program first, as every model does).
+            .filter(|(_, c)| c.child.is_none() && now.duration_since(c.last) >= idle)
             .map(|(id, _)| *id)
             .collect();
         for id in expired {

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::process::{Child, Command};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry};
@@ -26,6 +26,9 @@ pub(super) struct LoopProgram {
     relay: ProgramRelay,
     /// The relay ended cleanly: both directions, everything sent.
     done: bool,
+    /// The relay's deadline waiting in the loop's heap, if any: one at a
+    /// time, however many events come.
+    timer: Option<Instant>,
 }
 
 /// What a step asks of the loop.
@@ -33,15 +36,21 @@ pub(super) struct LoopProgram {
 pub(super) struct Asked {
     /// A direction stopped at its budget: step again without an event.
     pub(super) again: bool,
+    /// Step again at this moment (the idle timeout) unless an event
+    /// comes first: a moment the loop's timers do not hold yet.
+    pub(super) timer: Option<Instant>,
 }
 
 impl LoopProgram {
     /// Start `cmd` with piped stdin and stdout, both non-blocking and
-    /// watched by `registry` for connection (or datagram job) `id`.
+    /// watched by `registry` for connection (or datagram job) `id`; `idle`
+    /// is the connection's idle timeout, which the relay keeps (it stops
+    /// the program, as every model does).
     pub(super) fn spawn(
         cmd: &mut Command,
         registry: &Registry,
         id: usize,
+        idle: Option<Duration>,
     ) -> io::Result<LoopProgram> {
         let (mut child, stdin, stdout) = crate::relay::spawn_piped(cmd)?;
         let watched = crate::sys::set_nonblocking(stdin.as_fd())
@@ -65,15 +74,17 @@ impl LoopProgram {
             let _ = child.wait();
             return Err(e);
         }
-        // The loop has its own idle timeout for every connection, and a
-        // connection waits for its peer's FIN as long as that allows.
-        let rules = program::Rules::default();
+        // The relay keeps the idle timeout (the loop's own close would
+        // leave the program running), and a connection waits for its
+        // peer's FIN as long as that allows.
+        let rules = program::Rules { idle, linger: None };
         Ok(LoopProgram {
             child,
             stdin: ProgramStdin::new(stdin),
             stdout: ProgramStdout(stdout),
             relay: ProgramRelay::new(rules, Instant::now()),
             done: false,
+            timer: None,
         })
     }
 
@@ -98,7 +109,27 @@ impl LoopProgram {
                 self.done = true;
                 Ok(Asked::default())
             }
-            Next::Wait(w) => Ok(Asked { again: w.again }),
+            Next::Wait(w) => {
+                if w.stop_program {
+                    // The peer was quiet for the idle timeout: the program
+                    // is stopped as in every model, and its output's end
+                    // ends the relay.
+                    crate::handler::exec::terminate(self.child.id() as i32);
+                }
+                if w.kill_program {
+                    crate::handler::exec::kill(self.child.id() as i32);
+                }
+                let timer = w
+                    .deadline
+                    .filter(|&at| self.timer.is_none_or(|t| now >= t || at < t));
+                if timer.is_some() {
+                    self.timer = timer;
+                }
+                Ok(Asked {
+                    again: w.again,
+                    timer,
+                })
+            }
         }
     }
 

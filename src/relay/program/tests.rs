@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Next, ProgramRelay, Rules, Wait};
+use super::{LINGER, Next, ProgramRelay, Rules, Wait};
 use crate::relay::RelayEnd;
 use crate::relay::half::tests::{Cue, Fake};
 
@@ -112,13 +112,66 @@ fn the_idle_deadline_stops_the_program_and_names_the_end() {
     assert!(w.stop_program, "the driver stops the program");
     assert!(stdin.shut.get(), "its input ended");
     assert!(!w.peer.read);
-    assert_eq!(w.deadline, None);
+    assert_eq!(w.deadline, Some(t0 + idle + LINGER), "the kill's moment");
+    assert!(!w.kill_program);
     // The stopped program's output ends: so does the relay, by the idle
     // timeout.
     stdout.cue(Cue::Eof);
     let mut scratch = vec![0u8; 16];
     let end = r.step(&peer, &stdin, &stdout, &mut scratch, None, t0 + idle);
     assert!(matches!(end, Err(RelayEnd::Idle)), "{end:?}");
+}
+
+#[test]
+fn a_stopped_program_that_goes_on_is_killed_after_the_linger_bound() {
+    let t0 = Instant::now();
+    let idle = Duration::from_secs(5);
+    let (peer, stdin, stdout) = (Fake::default(), Fake::default(), Fake::default());
+    let rules = Rules {
+        idle: Some(idle),
+        linger: None,
+    };
+    let mut r = ProgramRelay::new(rules, t0);
+    assert!(waits(step(&mut r, &peer, &stdin, &stdout, t0 + idle)).stop_program);
+    // It ignored SIGTERM: its output runs on.
+    let w = waits(step(&mut r, &peer, &stdin, &stdout, t0 + idle + LINGER / 2));
+    assert!(!w.stop_program && !w.kill_program);
+    let w = waits(step(&mut r, &peer, &stdin, &stdout, t0 + idle + LINGER));
+    assert!(w.kill_program, "the driver kills it");
+    assert_eq!(w.deadline, None, "once");
+    let w = waits(step(&mut r, &peer, &stdin, &stdout, t0 + idle * 2));
+    assert!(!w.kill_program, "once");
+    // Its output ends as it dies: the relay ends, by the idle timeout.
+    stdout.cue(Cue::Eof);
+    let mut scratch = vec![0u8; 16];
+    let end = r.step(&peer, &stdin, &stdout, &mut scratch, None, t0 + idle * 2);
+    assert!(matches!(end, Err(RelayEnd::Idle)), "{end:?}");
+}
+
+#[test]
+fn traffic_restarts_the_idle_clock() {
+    let t0 = Instant::now();
+    let idle = Duration::from_secs(5);
+    let peer = Fake::default();
+    let (stdin, stdout) = (Fake::default(), Fake::default());
+    let rules = Rules {
+        idle: Some(idle),
+        linger: None,
+    };
+    let mut r = ProgramRelay::new(rules, t0);
+    // The peer talks just inside the timeout, twice; the program answers.
+    let mut at = t0;
+    for _ in 0..2 {
+        at += idle - Duration::from_secs(1);
+        peer.cue(Cue::Data(b"ping".to_vec()));
+        stdout.cue(Cue::Data(b"pong".to_vec()));
+        let w = waits(step(&mut r, &peer, &stdin, &stdout, at));
+        assert!(!w.stop_program, "talked {:?} after the start", at - t0);
+        assert_eq!(w.deadline, Some(at + idle), "the clock starts again");
+    }
+    // Then quiet: the timeout counts from the last traffic.
+    let w = waits(step(&mut r, &peer, &stdin, &stdout, at + idle));
+    assert!(w.stop_program);
 }
 
 #[test]
