@@ -406,3 +406,47 @@ fn the_idle_timeout_stops_a_program_that_ignores_sigterm_in_every_model() {
         );
     }
 }
+
+/// A program's exit ends its output in every model, with or without the
+/// pipes `-v` puts between it and the socket: a background child still
+/// holding its stdout does not hold the connection open (it used to, for
+/// as long as the child ran, wherever the bytes went through pipes), and
+/// what the program wrote before it exited all arrives.
+#[test]
+fn a_background_child_does_not_hold_the_connection_after_the_program_exits() {
+    for (i, model) in MODELS.iter().enumerate() {
+        for flag in ["-q", "-v"] {
+            let marker = format!("33.{}{i}", std::process::id());
+            let script = format!("head -c 300000 /dev/zero; echo done; sleep 2{marker} &");
+            let s = Server::start(&[model, "127.0.0.1:0", flag, "--sh-exec", &script]);
+            let mut c = Client::connect(s.addr());
+            c.set_timeout(Duration::from_secs(15));
+            c.shutdown(std::net::Shutdown::Write);
+            let started = std::time::Instant::now();
+            let got = c.read_to_end();
+            let took = started.elapsed();
+            assert_eq!(got.len(), 300_005, "{model} {flag}");
+            assert!(got.ends_with(b"done\n"), "{model} {flag}");
+            assert!(
+                took < Duration::from_secs(10),
+                "{model} {flag}: the connection ended only after {took:?}"
+            );
+            drop(s);
+            let sleeps = || {
+                processes_with(&marker)
+                    .into_iter()
+                    .filter(|p| {
+                        std::fs::read_to_string(format!("/proc/{p}/comm"))
+                            .is_ok_and(|c| c.trim() == "sleep")
+                    })
+                    .collect::<Vec<_>>()
+            };
+            // (Left to run by the program, as the socket's holder would be;
+            // ended here.)
+            for p in sleeps() {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe { libc::kill(p, libc::SIGKILL) };
+            }
+        }
+    }
+}

@@ -313,6 +313,7 @@ pub fn serve_stream(
         let opts = program::PumpOpts {
             idle: d.idle,
             hex: d.hex,
+            pid: Some(pid as u32),
         };
         let (moved, end) = program::pump(
             stream,

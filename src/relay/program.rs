@@ -19,9 +19,9 @@
 //! nowhere to go. After the program's output has ended, the peer's
 //! direction runs on until its FIN, or for the linger bound.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::process::{ChildStdin, ChildStdout};
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,8 @@ use crate::transport::Stream;
 pub struct PumpOpts {
     pub idle: Option<Duration>,
     pub hex: bool,
+    /// The program, whose exit ends its output (`None`: the pipe's end).
+    pub pid: Option<u32>,
 }
 
 /// The timeouts of a program's relay.
@@ -309,13 +311,83 @@ impl Port for ProgramStdin {
     }
 }
 
-/// The program's stdout.
+/// The program's stdout, and the program's exit: a descendant it left
+/// running may hold the pipe open after the program has exited, and the
+/// program's exit is the end of its output (as the socket handed to it
+/// ends when it exits, in every model). So once the program has exited
+/// (its pidfd is readable), what the pipe holds is read, and then the
+/// pipe's emptiness is the end.
 #[derive(Debug)]
-pub struct ProgramStdout(pub ChildStdout);
+pub struct ProgramStdout {
+    pipe: ChildStdout,
+    /// Readable once the program has exited (`None`: no pidfd; the pipe's
+    /// end is the only end).
+    exit: Option<OwnedFd>,
+    exited: Cell<bool>,
+}
+
+impl ProgramStdout {
+    /// The stdout of program `pid`.
+    pub fn new(pipe: ChildStdout, pid: u32) -> ProgramStdout {
+        ProgramStdout {
+            pipe,
+            exit: crate::sys::pidfd_open(pid as libc::pid_t).ok(),
+            exited: Cell::new(false),
+        }
+    }
+
+    /// The pipe, for readiness.
+    pub fn fd(&self) -> RawFd {
+        self.pipe.as_raw_fd()
+    }
+
+    /// The pipe, to set it non-blocking.
+    pub fn pipe(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.pipe.as_fd()
+    }
+
+    /// Readable once the program has exited: a driver waiting to read the
+    /// pipe waits on it too.
+    pub fn exit_fd(&self) -> Option<RawFd> {
+        self.exit
+            .as_ref()
+            .filter(|_| !self.exited.get())
+            .map(|f| f.as_raw_fd())
+    }
+
+    fn has_exited(&self) -> bool {
+        if !self.exited.get() {
+            let Some(fd) = &self.exit else {
+                return false;
+            };
+            let mut w = [want(
+                fd.as_raw_fd(),
+                Interest {
+                    read: true,
+                    write: false,
+                },
+            )];
+            if crate::sys::poll_ready(&mut w, Some(Duration::ZERO)).is_ok() && w[0].readable {
+                self.exited.set(true);
+            }
+        }
+        self.exited.get()
+    }
+}
 
 impl Port for ProgramStdout {
     fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        crate::sys::read(&self.0, buf).map(|n| (n > 0).then_some(n))
+        let mut read = || crate::sys::read(&self.pipe, buf).map(|n| (n > 0).then_some(n));
+        match read() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.exited.get() => Ok(None),
+            // The program may have written its last bytes and exited since
+            // this read: read once more, and an empty pipe is then the end.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.has_exited() => match read() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+                r => r,
+            },
+            r => r,
+        }
     }
     fn write(&self, _: &[u8]) -> io::Result<usize> {
         Err(io::ErrorKind::Unsupported.into())
@@ -344,7 +416,15 @@ pub fn pump(
     if let Err(e) = ready {
         return (ByteCounts::default(), Some(RelayEnd::Endpoint(e)));
     }
-    let (stdin, stdout) = (ProgramStdin::new(to_prog), ProgramStdout(from_prog));
+    let stdin = ProgramStdin::new(to_prog);
+    let stdout = match o.pid {
+        Some(pid) => ProgramStdout::new(from_prog, pid),
+        None => ProgramStdout {
+            pipe: from_prog,
+            exit: None,
+            exited: Cell::new(false),
+        },
+    };
     let rules = Rules {
         idle: o.idle,
         linger: Some(LINGER),
@@ -377,7 +457,9 @@ pub fn pump(
         let mut fds = [
             want(side.poll_fd(), w.peer),
             want(stdin.fd(), w.stdin),
-            want(stdout.0.as_raw_fd(), w.stdout),
+            want(stdout.fd(), w.stdout),
+            // The program's exit ends its output (see ProgramStdout).
+            want(stdout.exit_fd().unwrap_or(-1), w.stdout),
         ];
         if let Err(e) = crate::sys::poll_ready(&mut fds, timeout) {
             break Some(RelayEnd::Endpoint(e));

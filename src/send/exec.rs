@@ -218,9 +218,12 @@ fn relay(
         }
         r
     });
+    // (send waits for the program on its own thread, and ends what still
+    // holds the output LINGER after its exit.)
     let opts = program::PumpOpts {
         idle: p.idle,
         hex: p.hex,
+        pid: None,
     };
     let (moved, ended) =
         program::pump(stream, &p.addr.to_string(), to_prog, from_prog, opts, |s| {

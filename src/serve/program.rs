@@ -15,7 +15,7 @@ use mio::{Interest, Registry};
 use crate::relay::RelayEnd;
 use crate::relay::half::Port;
 use crate::relay::program::{self, Next, ProgramRelay, ProgramStdin, ProgramStdout};
-use crate::servers::token::{self, PART_CHILD_IN, PART_CHILD_OUT};
+use crate::servers::token::{self, PART_CHILD_IN, PART_CHILD_OUT, PART_UPSTREAM};
 
 /// A running program, its pipes and its relay.
 #[derive(Debug)]
@@ -53,8 +53,9 @@ impl LoopProgram {
         idle: Option<Duration>,
     ) -> io::Result<LoopProgram> {
         let (mut child, stdin, stdout) = crate::relay::spawn_piped(cmd)?;
+        let stdout = ProgramStdout::new(stdout, child.id());
         let watched = crate::sys::set_nonblocking(stdin.as_fd())
-            .and_then(|_| crate::sys::set_nonblocking(stdout.as_fd()))
+            .and_then(|_| crate::sys::set_nonblocking(stdout.pipe()))
             .and_then(|_| {
                 registry.register(
                     &mut SourceFd(&stdin.as_raw_fd()),
@@ -64,10 +65,21 @@ impl LoopProgram {
             })
             .and_then(|_| {
                 registry.register(
-                    &mut SourceFd(&stdout.as_raw_fd()),
+                    &mut SourceFd(&stdout.fd()),
                     token::conn(id, PART_CHILD_OUT),
                     Interest::READABLE,
                 )
+            })
+            .and_then(|_| match stdout.exit_fd() {
+                // The program's exit ends its output (see ProgramStdout):
+                // the connection's fourth token, which only a forwarded
+                // connection uses otherwise.
+                Some(fd) => registry.register(
+                    &mut SourceFd(&fd),
+                    token::conn(id, PART_UPSTREAM),
+                    Interest::READABLE,
+                ),
+                None => Ok(()),
             });
         if let Err(e) = watched {
             let _ = child.kill();
@@ -81,7 +93,7 @@ impl LoopProgram {
         Ok(LoopProgram {
             child,
             stdin: ProgramStdin::new(stdin),
-            stdout: ProgramStdout(stdout),
+            stdout,
             relay: ProgramRelay::new(rules, Instant::now()),
             done: false,
             timer: None,
