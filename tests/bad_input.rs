@@ -41,6 +41,32 @@ fn usage_errors_exit_2() {
             "cannot be used with",
         ),
         (&["serve", "--broker", "--echo"], "cannot be used with"),
+        // An upstream's flag beside another handler would do nothing.
+        (
+            &["serve", "--echo", "--connect-timeout", "5s"],
+            "--connect-timeout is about the upstream connection: it needs --forward",
+        ),
+        (
+            &["fork-serve", "--reply", "x", "--half-close-timeout", "1s"],
+            "--half-close-timeout is about the upstream",
+        ),
+        (
+            &[
+                "thread-serve",
+                "--proxy",
+                "socks5://127.0.0.1:1",
+                "--exec",
+                "cat",
+            ],
+            "--proxy is about the upstream",
+        ),
+        (
+            &["serve", "--discard", "--cacert", "/etc/hostname"],
+            "--cacert is about the upstream",
+        ),
+        (&["serve", "--echo", "--pin", "sha256:00"], "--pin is about"),
+        (&["serve", "--echo", "--insecure"], "--insecure is about"),
+        (&["serve", "--echo", "--sni", "x"], "--sni is about"),
         (&["serve", "--no-such-flag"], "unexpected argument"),
         (&["frobnicate"], "unrecognized subcommand"),
         (&["serve", "--count", "0"], "invalid value"),

@@ -171,6 +171,23 @@ pub fn thread_serve(a: &ThreadServeArgs) -> Result<Server> {
     server("thread-serve", &a.server, false, a.max_threads)
 }
 
+/// The first flag given that only a `--forward`'s upstream connection
+/// uses.
+fn upstream_flag(args: &ServerArgs) -> Option<&'static str> {
+    let t = &args.tls;
+    [
+        (args.connect_timeout.is_some(), "--connect-timeout"),
+        (args.half_close_timeout.is_some(), "--half-close-timeout"),
+        (args.proxy.is_some(), "--proxy"),
+        (t.cacert.is_some(), "--cacert"),
+        (!t.pin.is_empty(), "--pin"),
+        (t.insecure, "--insecure"),
+        (t.sni.is_some(), "--sni"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
+}
+
 /// What the three servers share. `pool` is the model's own bound on
 /// connections served at once (children, threads).
 fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Server> {
@@ -187,6 +204,13 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
         // (clap's `requires` lets it pass beside another handler's flag.)
         return Err(Error::usage(format!(
             "{flag} acts on forwarded connections: it needs --forward ADDR"
+        )));
+    }
+    if let (Some(flag), None) = (upstream_flag(args), &args.handler.forward) {
+        // (The same: `--echo --connect-timeout 5s` would pass, and do
+        // nothing.)
+        return Err(Error::usage(format!(
+            "{flag} is about the upstream connection: it needs --forward ADDR"
         )));
     }
     let mut spec = handler(&args.handler, broker);
