@@ -371,15 +371,7 @@ fn the_idle_timeout_stops_a_program_that_ignores_sigterm_in_every_model() {
         let mut c = Client::connect(s.addr());
         c.set_timeout(Duration::from_secs(15));
         // (The server's own command line holds the marker too.)
-        let sleeps = || {
-            processes_with(&marker)
-                .into_iter()
-                .filter(|p| {
-                    std::fs::read_to_string(format!("/proc/{p}/comm"))
-                        .is_ok_and(|c| c.trim() == "sleep")
-                })
-                .count()
-        };
+        let sleeps = || sleeps_with(&marker).len();
         wait_until("the program's sleeps", T, || sleeps() == 2);
         let started = std::time::Instant::now();
         let rest = c.read_to_end();
@@ -432,21 +424,23 @@ fn a_background_child_does_not_hold_the_connection_after_the_program_exits() {
                 "{model} {flag}: the connection ended only after {took:?}"
             );
             drop(s);
-            let sleeps = || {
-                processes_with(&marker)
-                    .into_iter()
-                    .filter(|p| {
-                        std::fs::read_to_string(format!("/proc/{p}/comm"))
-                            .is_ok_and(|c| c.trim() == "sleep")
-                    })
-                    .collect::<Vec<_>>()
-            };
             // (Left to run by the program, as the socket's holder would be;
             // ended here.)
-            for p in sleeps() {
+            for p in sleeps_with(&marker) {
                 // SAFETY: kill has no memory-safety preconditions.
                 unsafe { libc::kill(p, libc::SIGKILL) };
             }
         }
     }
+}
+
+/// `sleep` processes whose command line holds `marker` (a server's own
+/// command line, which holds it too, is not one).
+fn sleeps_with(marker: &str) -> Vec<i32> {
+    processes_with(marker)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        })
+        .collect()
 }
