@@ -100,7 +100,7 @@ impl Conn {
     fn done(&self) -> bool {
         // TLS: ciphertext a full socket has not taken yet (the last bytes,
         // close_notify) still has to go.
-        if self.stream.tls().is_some_and(|t| t.has_pending()) {
+        if self.stream.has_pending() {
             return false;
         }
         if let Some(f) = &self.fwd {

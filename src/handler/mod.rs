@@ -117,20 +117,21 @@ pub fn serve_stream(
     d: &Drive,
     tally: &mut ConnStats,
 ) -> Result<(), End> {
-    let Some(t) = stream.tls() else {
+    if !stream.has_handshake() {
         return run_stream(stream, peer, spec, d, tally);
-    };
+    }
     // A client silent for --idle-timeout is dropped during the handshake too.
     let limit = crate::transport::tls::HANDSHAKE_TIMEOUT;
-    t.handshake(d.idle.map_or(limit, |i| i.min(limit)))
+    stream
+        .handshake(d.idle.map_or(limit, |i| i.min(limit)))
         .map_err(End::Io)?;
-    if t.newly_settled() {
-        d.log.tls(&peer.to_string(), &t.settled(), true);
+    let shown = peer.to_string();
+    if let Some(t) = stream.tls().filter(|t| t.newly_settled()) {
+        d.log.tls(&shown, &t.settled(), true);
     }
     let r = run_stream(stream, peer, spec, d, tally);
-    if t.truncated() {
-        d.log
-            .warning(&crate::transport::tls::truncation(&peer.to_string()));
+    if stream.tls().is_some_and(|t| t.truncated()) {
+        d.log.warning(&crate::transport::tls::truncation(&shown));
     }
     r
 }

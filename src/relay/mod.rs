@@ -172,13 +172,13 @@ impl half::Port for RelaySocket<'_> {
     }
     fn flush(&self) -> io::Result<()> {
         match self {
-            RelaySocket::Stream(s) => s.tls().map_or(Ok(()), |t| t.flush_pending()),
+            RelaySocket::Stream(s) => s.flush_pending(),
             RelaySocket::Dgram(_) => Ok(()),
         }
     }
     fn holds_output(&self) -> bool {
         match self {
-            RelaySocket::Stream(s) => s.tls().is_some_and(|t| t.has_pending()),
+            RelaySocket::Stream(s) => s.has_pending(),
             RelaySocket::Dgram(_) => false,
         }
     }

@@ -178,10 +178,7 @@ fn server_of(stream: &Stream, addr: &Addr, proxied: bool) -> (Endpoint, Option<(
             };
         }
     }
-    let sock = match stream {
-        Stream::Tls(t) => t.sock(),
-        s => s,
-    };
+    let sock = stream.innermost();
     let peer = match sock {
         Stream::Tcp(s) => s.peer_addr().map(Endpoint::Inet).ok(),
         Stream::Unix(s) => s.peer_addr().ok().map(|a| Endpoint::from_unix(&a)),

@@ -104,7 +104,7 @@ impl EventLoop {
         let fd = conn.stream.poll_fd();
         // A TLS session reads first (the handshake): writable is watched
         // once it holds ciphertext ([`EventLoop::watch_tls_output`]).
-        let interest = if conn.stream.tls().is_some() {
+        let interest = if conn.stream.has_handshake() {
             Interest::READABLE
         } else {
             Interest::READABLE | Interest::WRITABLE
@@ -124,7 +124,7 @@ impl EventLoop {
         // A TLS client's program starts after the handshake, which tells
         // who the client is (progress); a client that never finishes it is
         // dropped at the handshake's time limit.
-        if conn.stream.tls().is_none() {
+        if !conn.stream.has_handshake() {
             self.start_program(&mut conn, id);
         } else {
             let limit = now + crate::transport::tls::HANDSHAKE_TIMEOUT;

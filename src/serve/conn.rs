@@ -78,10 +78,10 @@ impl EventLoop {
     /// ([`EventLoop::drive_with`]), which calls this after. (Re-registering a
     /// socket that is writable already reports it at once.)
     pub(super) fn watch_tls_output(&self, c: &mut Conn, id: usize) {
-        let Some(t) = c.stream.tls() else {
+        if !c.stream.has_handshake() {
             return;
-        };
-        let pending = t.has_pending();
+        }
+        let pending = c.stream.has_pending();
         if pending == c.tls_writable {
             return;
         }
@@ -118,9 +118,9 @@ impl EventLoop {
     }
 
     pub(super) fn progress(&mut self, c: &mut Conn, id: usize) -> std::result::Result<(), End> {
-        if let Some(t) = c.stream.tls() {
-            // The handshake first; then ciphertext a full socket left over.
-            if !t.handshake_nowait().map_err(End::Io)? {
+        if c.stream.has_handshake() {
+            // The handshake first; then what a full socket left over.
+            if !c.stream.handshake_nowait().map_err(End::Io)? {
                 let limit = crate::transport::tls::HANDSHAKE_TIMEOUT;
                 if c.started.elapsed() >= limit {
                     return Err(End::Io(io::Error::new(
@@ -133,12 +133,9 @@ impl EventLoop {
                 }
                 return Ok(());
             }
-            if t.newly_settled() {
-                self.server
-                    .service
-                    .settings
-                    .log
-                    .tls(&c.peer.to_string(), &t.settled(), true);
+            let log = &self.server.service.settings.log;
+            if let Some(t) = c.stream.tls().filter(|t| t.newly_settled()) {
+                log.tls(&c.peer.to_string(), &t.settled(), true);
                 self.start_program(c, id);
             }
         }

@@ -70,7 +70,7 @@ impl Forwarded {
     /// Both directions have ended (and a TLS upstream has sent all it has).
     pub(super) fn done(&self) -> bool {
         let pending = match &self.up {
-            UpstreamStage::Open(Upstream::Stream(s)) => s.tls().is_some_and(|t| t.has_pending()),
+            UpstreamStage::Open(Upstream::Stream(s)) => s.has_pending(),
             _ => false,
         };
         self.bridge.halves_done() && !pending

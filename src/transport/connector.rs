@@ -112,10 +112,10 @@ enum Stage {
     Backlogged { at: Instant },
     /// Connected to the proxy; its handshake under way.
     Tunnel { stream: Stream, hs: Box<Handshake> },
-    /// Connected (through the tunnel, if any); the TLS handshake under
-    /// way, given until `until`.
+    /// Connected (through the tunnel, if any); a layer's handshake (TLS's)
+    /// under way, given until `until`.
     Securing {
-        tls: Box<TlsStream>,
+        stream: Stream,
         until: Option<Instant>,
     },
     /// The result was handed out (or the connect failed).
@@ -204,7 +204,7 @@ impl Connector {
                 attempts.tries.iter().for_each(|(s, _)| s.reset_on_close())
             }
             Stage::Tunnel { stream, .. } => stream.reset_on_close(),
-            Stage::Securing { tls, .. } => tls.sock().reset_on_close(),
+            Stage::Securing { stream, .. } => stream.reset_on_close(),
             _ => {}
         }
     }
@@ -243,13 +243,13 @@ impl Connector {
                 };
                 (vec![(fd_of(stream), how)], self.until(true))
             }
-            Stage::Securing { tls, until } => {
-                let how = if tls.has_pending() {
+            Stage::Securing { stream, until } => {
+                let how = if stream.has_pending() {
                     Interest::Both
                 } else {
                     Interest::Read
                 };
-                (vec![(fd_of(tls.sock()), how)], *until)
+                (vec![(fd_of(stream), how)], *until)
             }
         }
     }
@@ -294,10 +294,10 @@ impl Connector {
                 Ok(false) => return Err(Failure::ProxySilent),
                 Err(why) => return Err(Failure::Proxy(why)),
             },
-            Stage::Securing { tls, until } => match tls.handshake_nowait() {
-                Ok(true) => Next::Done(Upstream::Stream(Stream::Tls(tls))),
+            Stage::Securing { stream, until } => match stream.handshake_nowait() {
+                Ok(true) => Next::Done(Upstream::Stream(stream)),
                 Ok(false) if until.is_none_or(|d| now < d) => {
-                    Next::Wait(Stage::Securing { tls, until })
+                    Next::Wait(Stage::Securing { stream, until })
                 }
                 Ok(false) => return Err(Failure::TlsSilent),
                 Err(e) => return Err(Failure::Tls(e)),
@@ -507,7 +507,7 @@ impl Connector {
             .deadline
             .or_else(|| Some(Instant::now() + tls::HANDSHAKE_TIMEOUT));
         Ok(Next::Stage(Stage::Securing {
-            tls: Box::new(tls),
+            stream: Stream::Tls(Box::new(tls)),
             until,
         }))
     }

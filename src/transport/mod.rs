@@ -190,6 +190,54 @@ impl Stream {
         }
     }
 
+    /// The plain stream beneath every layer (itself, if it has none).
+    pub fn innermost(&self) -> &Stream {
+        match self {
+            Stream::Tls(t) => t.sock().innermost(),
+            Stream::Tcp(_) | Stream::Unix(_) => self,
+        }
+    }
+
+    /// Whether the stream has a handshake of its own (TLS's) that a
+    /// server drives before the handler begins.
+    pub fn has_handshake(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
+    /// Move the stream's handshake on a non-blocking socket: `Ok(true)`
+    /// once it is done (at once for a plain stream).
+    pub fn handshake_nowait(&self) -> io::Result<bool> {
+        match self {
+            Stream::Tls(t) => t.handshake_nowait(),
+            Stream::Tcp(_) | Stream::Unix(_) => Ok(true),
+        }
+    }
+
+    /// Finish the stream's handshake on a blocking socket, within `timeout`.
+    pub fn handshake(&self, timeout: Duration) -> io::Result<()> {
+        match self {
+            Stream::Tls(t) => t.handshake(timeout),
+            Stream::Tcp(_) | Stream::Unix(_) => Ok(()),
+        }
+    }
+
+    /// Whether bytes a full socket did not take wait in the stream (TLS's
+    /// ciphertext): a driver then waits for writable.
+    pub fn has_pending(&self) -> bool {
+        match self {
+            Stream::Tls(t) => t.has_pending(),
+            Stream::Tcp(_) | Stream::Unix(_) => false,
+        }
+    }
+
+    /// Send what waits in the stream, as far as the socket takes it.
+    pub fn flush_pending(&self) -> io::Result<()> {
+        match self {
+            Stream::Tls(t) => t.flush_pending(),
+            Stream::Tcp(_) | Stream::Unix(_) => Ok(()),
+        }
+    }
+
     pub fn local(&self) -> Endpoint {
         match self {
             Stream::Tls(t) => t.sock().local(),
@@ -296,10 +344,7 @@ impl Write for &Stream {
         }
     }
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Tls(t) => t.flush_pending(),
-            _ => Ok(()),
-        }
+        self.flush_pending()
     }
 }
 
