@@ -72,6 +72,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l alpn -d 'The p
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l cacert -d 'With --forward tls://...: trust the CA (or self-signed) certificates in FILE instead of the system\'s' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:... or sha256//BASE64) with this fingerprint (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l allow-origin -d 'A ws:// or wss:// server: accept only clients whose Origin header is ORIGIN (repeatable; others get 403)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l ws-protocol -d 'ws:// and wss://: the subprotocol to offer (send, --forward) or to choose when a client offers it (a server)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l broker -d 'Relay what each client sends to every other client (chat)'
@@ -81,6 +83,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l echo -d 'Send 
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l discard -d 'Read and count the bytes, print nothing'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l tls -d 'Speak TLS on the TCP or Unix stream address (tls://HOST:PORT says the same)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l insecure -d 'With --forward tls://...: do not verify the upstream\'s certificate (says so on stderr)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l binary -d 'ws:// and wss://: send each read as one binary message, not each line as a text message'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s q -l quiet -d 'Log nothing but errors'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s 4 -d 'Use IPv4 addresses only'
@@ -133,6 +136,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l alpn -d '
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l cacert -d 'With --forward tls://...: trust the CA (or self-signed) certificates in FILE instead of the system\'s' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:... or sha256//BASE64) with this fingerprint (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l allow-origin -d 'A ws:// or wss:// server: accept only clients whose Origin header is ORIGIN (repeatable; others get 403)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l ws-protocol -d 'ws:// and wss://: the subprotocol to offer (send, --forward) or to choose when a client offers it (a server)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
@@ -141,6 +146,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l echo -d '
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l discard -d 'Read and count the bytes, print nothing'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l tls -d 'Speak TLS on the TCP or Unix stream address (tls://HOST:PORT says the same)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l insecure -d 'With --forward tls://...: do not verify the upstream\'s certificate (says so on stderr)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l binary -d 'ws:// and wss://: send each read as one binary message, not each line as a text message'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s q -l quiet -d 'Log nothing but errors'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s 4 -d 'Use IPv4 addresses only'
@@ -193,6 +199,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l alpn -d
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l cacert -d 'With --forward tls://...: trust the CA (or self-signed) certificates in FILE instead of the system\'s' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:... or sha256//BASE64) with this fingerprint (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l allow-origin -d 'A ws:// or wss:// server: accept only clients whose Origin header is ORIGIN (repeatable; others get 403)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l ws-protocol -d 'ws:// and wss://: the subprotocol to offer (send, --forward) or to choose when a client offers it (a server)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
@@ -201,6 +209,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l echo -d
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l discard -d 'Read and count the bytes, print nothing'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l tls -d 'Speak TLS on the TCP or Unix stream address (tls://HOST:PORT says the same)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l insecure -d 'With --forward tls://...: do not verify the upstream\'s certificate (says so on stderr)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l binary -d 'ws:// and wss://: send each read as one binary message, not each line as a text message'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s q -l quiet -d 'Log nothing but errors'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s 4 -d 'Use IPv4 addresses only'
@@ -233,6 +242,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l sni -d 'The nam
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l cert -d 'A client certificate chain to present (PEM), for mutual TLS' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l key -d 'The key of --cert (PEM)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l alpn -d 'The protocols to offer in ALPN, comma-separated (h2,http/1.1)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l ws-protocol -d 'ws:// and wss://: the subprotocol to offer (send, --forward) or to choose when a client offers it (a server)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s n -d 'Do not add a newline to the MESSAGE words'
@@ -245,6 +255,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l progress -d 'Sh
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l no-progress -d 'Never show a progress bar'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l tls -d 'Speak TLS to the TCP or Unix stream address (tls://HOST:PORT says the same)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l insecure -d 'Do not verify the server\'s certificate (says so on stderr)'
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l binary -d 'ws:// and wss://: send each read as one binary message, not each line as a text message'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s q -l quiet -d 'Log nothing but errors'
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s 4 -d 'Use IPv4 addresses only'

@@ -53,6 +53,9 @@ pub enum Family {
 /// below every other layer).
 pub use crate::event::Kind;
 
+mod ws;
+pub use ws::{WsUrl, parse_ws};
+
 impl Addr {
     pub fn is_datagram(&self) -> bool {
         matches!(
@@ -335,7 +338,7 @@ pub fn parse(s: &str) -> Result<Addr> {
         (Proto::Udp, rest)
     } else if let Some(i) = s.find("://") {
         return Err(Error::usage(format!(
-            "unknown scheme '{}' in address '{s}' (use tcp://, udp://, unix: or unixgram:)",
+            "unknown scheme '{}' in address '{s}' (use tcp://, udp://, unix:, unixgram:, tls://, ws:// or wss://)",
             &s[..i]
         )));
     } else {

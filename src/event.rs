@@ -10,6 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 
+mod ws;
+
 /// The four transports, as readiness lines, events and errors name them
 /// (here, below every layer that names one; `addr` re-exports it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

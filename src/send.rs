@@ -108,6 +108,12 @@ pub fn run(cfg: Config) -> Result<()> {
     let proxy = plan.opts.proxy.as_ref().map(|p| p.url.to_string());
     let end = exchange::exchange(&plan, &stream, input)?;
     let truncated = stream.tls().is_some_and(|t| t.truncated());
+    if let Some(w) = stream.ws() {
+        // Our Close, if the exchange ended without one (a hold, the
+        // peer's Close), as far as the socket takes it now.
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        w.tell_close(&plan.log, &plan.addr.to_string());
+    }
     if let Some(w) = cut_warning(&plan, &end, truncated, proxy.as_deref()) {
         plan.log
             .warning_with(&w, serde_json::json!({"truncated": truncated}));
@@ -136,6 +142,9 @@ pub(crate) fn open(p: &Plan) -> Result<Stream> {
     );
     if let Some(t) = stream.tls() {
         p.log.tls(&p.addr.to_string(), &t.settled(), false);
+    }
+    if let Some(w) = stream.ws() {
+        w.tell_open(&p.log, &p.addr.to_string());
     }
     Ok(stream)
 }

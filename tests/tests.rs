@@ -30,3 +30,4 @@ mod scan;
 mod send_exec;
 mod tls;
 mod unix;
+mod ws;

@@ -183,6 +183,7 @@ pub fn trailer(page: &str) -> String {
     }
     out.push_str(EVENTS);
     out.push_str(TLS);
+    out.push_str(super::ws::MAN);
     if page == "sockcat" || page == "sockcat-send" || page.ends_with("serve") {
         out.push_str(PROXIES);
     }

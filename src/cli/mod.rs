@@ -14,6 +14,7 @@ pub mod config;
 pub mod faults;
 pub mod man;
 pub mod netcat;
+pub mod ws;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -28,13 +29,13 @@ Examples:
 /// The address forms, the same for every subcommand (the first
 /// positional is always the address).
 const ADDR_HELP: &str = "The address: HOST:PORT, :PORT, PORT, [V6]:PORT, HOST (port 10000), \
-tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT, unix:PATH, unix:@NAME (abstract), unixgram:PATH, \
+tcp://HOST:PORT, tls://HOST:PORT, ws://HOST:PORT/PATH, wss://HOST:PORT/PATH, udp://HOST:PORT, unix:PATH, unix:@NAME (abstract), unixgram:PATH, \
 unixgram:@NAME. A bare PORT or :PORT means localhost; 0.0.0.0:PORT or [::]:PORT is every \
 interface";
 
 /// [`ADDR_HELP`] for the servers, with the default spelled out.
 const SERVER_ADDR_HELP: &str = "The address: HOST:PORT, :PORT, PORT, [V6]:PORT, HOST (port 10000), \
-tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT, unix:PATH, unix:@NAME (abstract), unixgram:PATH, \
+tcp://HOST:PORT, tls://HOST:PORT, ws://HOST:PORT/PATH, wss://HOST:PORT/PATH, udp://HOST:PORT, unix:PATH, unix:@NAME (abstract), unixgram:PATH, \
 unixgram:@NAME. A bare PORT or :PORT means localhost; 0.0.0.0:PORT or [::]:PORT is every \
 interface. fd:N, systemd and systemd:NAME serve inherited sockets (systemd's socket \
 activation); stdio serves the one connection handed over on stdin (inetd, Accept=yes) \
@@ -267,6 +268,9 @@ pub struct ServerArgs {
 
     #[command(flatten)]
     pub tls: ServerTlsArgs,
+
+    #[command(flatten)]
+    pub ws: ws::WsServerArgs,
 
     #[command(flatten)]
     pub common: CommonArgs,
@@ -517,6 +521,9 @@ pub struct SendArgs {
 
     #[command(flatten)]
     pub tls: ClientTlsArgs,
+
+    #[command(flatten)]
+    pub ws: ws::WsArgs,
 
     #[command(flatten)]
     pub common: CommonArgs,

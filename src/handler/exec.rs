@@ -63,9 +63,20 @@ pub fn command(argv: &[OsString], peer: &Endpoint, local: &Endpoint) -> Command 
     cmd
 }
 
-/// A TLS connection's settled facts for its program: the version, and
-/// under mutual TLS the client certificate's subject and fingerprint.
-pub fn tls_env(cmd: &mut Command, stream: &crate::transport::Stream) {
+/// A layered connection's settled facts for its program: a WebSocket's
+/// path (and protocol, Origin); TLS's version, and under mutual TLS the
+/// client certificate's subject and fingerprint.
+pub fn stream_env(cmd: &mut Command, stream: &crate::transport::Stream) {
+    if let Some(w) = stream.ws() {
+        let a = w.accepted();
+        cmd.env("SOCKCAT_WS_PATH", &a.path);
+        if let Some(p) = &a.protocol {
+            cmd.env("SOCKCAT_WS_PROTOCOL", p);
+        }
+        if let Some(o) = &a.origin {
+            cmd.env("SOCKCAT_WS_ORIGIN", o);
+        }
+    }
     let Some(t) = stream.tls() else {
         return;
     };
@@ -292,7 +303,7 @@ pub fn serve_stream(
     let copying = d.hex || d.idle.is_some() || d.count || stream.plain_fd().is_none();
     let spawned = if copying {
         let mut cmd = command(argv, peer, &stream.local());
-        tls_env(&mut cmd, stream);
+        stream_env(&mut cmd, stream);
         spawn_piped(&mut cmd).map(|(c, to_prog, from_prog)| (c, Some((to_prog, from_prog))))
     } else {
         spawn_on_socket(argv, stream, peer).map(|c| (c, None))

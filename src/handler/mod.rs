@@ -129,9 +129,15 @@ pub fn serve_stream(
     if let Some(t) = stream.tls().filter(|t| t.newly_settled()) {
         d.log.tls(&shown, &t.settled(), true);
     }
+    if let Some(w) = stream.ws().filter(|w| w.newly_open()) {
+        w.tell_open(&d.log, &shown);
+    }
     let r = run_stream(stream, peer, spec, d, tally);
     if stream.tls().is_some_and(|t| t.truncated()) {
         d.log.warning(&crate::transport::tls::truncation(&shown));
+    }
+    if let Some(w) = stream.ws() {
+        w.tell_close(&d.log, &shown);
     }
     r
 }

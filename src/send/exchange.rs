@@ -327,6 +327,10 @@ fn run(
                 input_done = Some(Instant::now());
                 if !no_shutdown {
                     shut_at = Some(shut(stream)?);
+                } else if let Some(w) = stream.ws() {
+                    // A last line without its newline goes now, not with
+                    // the Close at the end of the hold.
+                    w.send_partial_line();
                 }
             }
         }

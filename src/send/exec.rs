@@ -146,7 +146,7 @@ fn spawn(
         cmd.env("SOCKCAT_PEER_ADDR", host);
         cmd.env("SOCKCAT_PEER_PORT", port.to_string());
     }
-    exec::tls_env(&mut cmd, stream);
+    exec::stream_env(&mut cmd, stream);
     let mut state = program();
     let (child, pipes) = match stream.plain_fd().filter(|_| !copying) {
         Some(fd) => {
@@ -182,7 +182,7 @@ fn server_of(stream: &Stream, addr: &Addr, proxied: bool) -> (Endpoint, Option<(
     let peer = match sock {
         Stream::Tcp(s) => s.peer_addr().map(Endpoint::Inet).ok(),
         Stream::Unix(s) => s.peer_addr().ok().map(|a| Endpoint::from_unix(&a)),
-        Stream::Tls(_) => None,
+        Stream::Tls(_) | Stream::Ws(_) => None,
     };
     (peer.unwrap_or(Endpoint::Unknown), None)
 }

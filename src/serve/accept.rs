@@ -182,7 +182,7 @@ impl EventLoop {
         id: usize,
     ) -> io::Result<LoopProgram> {
         let mut cmd = exec::command(argv, &conn.peer, &conn.stream.local());
-        exec::tls_env(&mut cmd, &conn.stream);
+        exec::stream_env(&mut cmd, &conn.stream);
         let idle = self.server.service.settings.drive.idle;
         let program = LoopProgram::spawn(&mut cmd, self.poll.registry(), id, idle)?;
         // Known to shutdown and to a second Ctrl-C, as in the other models.

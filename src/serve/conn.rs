@@ -119,14 +119,20 @@ impl EventLoop {
 
     pub(super) fn progress(&mut self, c: &mut Conn, id: usize) -> std::result::Result<(), End> {
         if c.stream.has_handshake() {
-            // The handshake first; then what a full socket left over.
+            // The handshake first (TLS's, then a WebSocket's Upgrade); then
+            // what a full socket left over.
             if !c.stream.handshake_nowait().map_err(End::Io)? {
                 let limit = crate::transport::tls::HANDSHAKE_TIMEOUT;
                 if c.started.elapsed() >= limit {
                     return Err(End::Io(io::Error::new(
                         io::ErrorKind::TimedOut,
                         format!(
-                            "tls: no handshake within {}",
+                            "{}: no handshake within {}",
+                            if c.stream.ws().is_some() {
+                                "websocket"
+                            } else {
+                                "tls"
+                            },
                             humantime::format_duration(limit)
                         ),
                     )));
@@ -134,8 +140,16 @@ impl EventLoop {
                 return Ok(());
             }
             let log = &self.server.service.settings.log;
+            let mut newly = false;
             if let Some(t) = c.stream.tls().filter(|t| t.newly_settled()) {
                 log.tls(&c.peer.to_string(), &t.settled(), true);
+                newly = true;
+            }
+            if let Some(w) = c.stream.ws().filter(|w| w.newly_open()) {
+                w.tell_open(log, &c.peer.to_string());
+                newly = true;
+            }
+            if newly {
                 self.start_program(c, id);
             }
         }

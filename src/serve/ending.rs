@@ -25,6 +25,9 @@ impl EventLoop {
             let warning = crate::transport::tls::truncation(&c.peer.to_string());
             self.server.service.settings.log.warning(&warning);
         }
+        if let Some(w) = c.stream.ws() {
+            w.tell_close(&self.server.service.settings.log, &c.peer.to_string());
+        }
         if let Some(s) = &mut c.to_stdout {
             s.release();
         }

@@ -186,6 +186,7 @@ impl Stream {
             Stream::Tcp(s) => s.as_fd(),
             Stream::Unix(s) => s.as_fd(),
             Stream::Tls(t) => return t.sock().connect_done(),
+            Stream::Ws(w) => return w.sock().connect_done(),
         };
         let sock = socket2::SockRef::from(&fd);
         if let Some(e) = sock.take_error()? {

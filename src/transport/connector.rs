@@ -112,8 +112,8 @@ enum Stage {
     Backlogged { at: Instant },
     /// Connected to the proxy; its handshake under way.
     Tunnel { stream: Stream, hs: Box<Handshake> },
-    /// Connected (through the tunnel, if any); a layer's handshake (TLS's)
-    /// under way, given until `until`.
+    /// Connected (through the tunnel, if any); a layer's handshake under
+    /// way (TLS's, then a WebSocket's Upgrade), given until `until`.
     Securing {
         stream: Stream,
         until: Option<Instant>,
@@ -295,10 +295,13 @@ impl Connector {
                 Err(why) => return Err(Failure::Proxy(why)),
             },
             Stage::Securing { stream, until } => match stream.handshake_nowait() {
+                // TLS done: a WebSocket's Upgrade next, if there is one.
+                Ok(true) if stream.ws().is_none() => self.upgrade(stream),
                 Ok(true) => Next::Done(Upstream::Stream(stream)),
                 Ok(false) if until.is_none_or(|d| now < d) => {
                     Next::Wait(Stage::Securing { stream, until })
                 }
+                Ok(false) if stream.ws().is_some() => return Err(Failure::WsSilent),
                 Ok(false) => return Err(Failure::TlsSilent),
                 Err(e) => return Err(Failure::Tls(e)),
             },
@@ -500,7 +503,7 @@ impl Connector {
     /// handshake begun.
     fn secure(&self, stream: Stream) -> Result<Next, Failure> {
         let Some(t) = self.opts.tls_client.as_deref() else {
-            return Ok(Next::Done(Upstream::Stream(stream)));
+            return Ok(self.upgrade(stream));
         };
         let tls = TlsStream::client(stream, t, &self.target).map_err(Failure::TlsSetup)?;
         let until = self
@@ -510,6 +513,20 @@ impl Connector {
             stream: Stream::Tls(Box::new(tls)),
             until,
         }))
+    }
+
+    /// A connected stream (secured, with TLS): done, or its WebSocket's
+    /// Upgrade begun.
+    fn upgrade(&self, stream: Stream) -> Next {
+        match super::ws::client_over(self.opts.ws.as_deref(), stream) {
+            Err(plain) => Next::Done(Upstream::Stream(plain)),
+            Ok(ws) => Next::Stage(Stage::Securing {
+                stream: ws,
+                until: self
+                    .deadline
+                    .or_else(|| Some(Instant::now() + super::ws::HANDSHAKE_TIMEOUT)),
+            }),
+        }
     }
 
     /// When the stage gives up: the deadline, or for the proxy's part
@@ -570,5 +587,6 @@ fn fd_of(s: &Stream) -> BorrowedFd<'_> {
         Stream::Tcp(s) => s.as_fd(),
         Stream::Unix(s) => s.as_fd(),
         Stream::Tls(t) => fd_of(t.sock()),
+        Stream::Ws(w) => fd_of(w.sock()),
     }
 }

@@ -94,6 +94,15 @@ impl Listener {
             Some(t) => Stream::Tls(Box::new(tls::TlsStream::server(stream, t)?)),
             None => stream,
         };
+        // A WebSocket over it (over TLS, if any): its Upgrade is the
+        // worker's too.
+        let stream =
+            match self.opts.ws.as_deref() {
+                Some(ws::Ws::Server { rules, framing }) => Stream::Ws(Box::new(
+                    ws::WsStream::server(stream, rules.clone(), *framing),
+                )),
+                _ => stream,
+            };
         Ok((stream, peer))
     }
 

@@ -13,6 +13,7 @@ pub mod ours;
 pub mod proxy;
 pub mod tls;
 pub mod unix;
+pub mod ws;
 
 pub use connect::*;
 pub use connector::{ATTEMPT_DELAY, Connector, Interest, Upstream, Voice, Watch};
@@ -49,6 +50,9 @@ pub struct Opts {
     /// A client's TLS: every connection made speaks it (inside the proxy's
     /// tunnel, when there is one).
     pub tls_client: Option<Arc<tls::ClientTls>>,
+    /// A WebSocket over every stream: a server's accepted ones, or a
+    /// client's connections (after TLS, when there is TLS).
+    pub ws: Option<Arc<ws::Ws>>,
 }
 
 /// A connected byte stream.
@@ -60,6 +64,8 @@ pub enum Stream {
     /// `Send` (a model hands it to the thread or child that serves it),
     /// never shared by two threads.
     Tls(Box<tls::TlsStream>),
+    /// A WebSocket over one of the others (TLS included), owned alike.
+    Ws(Box<ws::WsStream>),
 }
 
 /// One end of a socket (the peer's, or our own), as events show it.
@@ -138,6 +144,7 @@ impl Stream {
             Stream::Tcp(s) => s.shutdown(how),
             Stream::Unix(s) => s.shutdown(how),
             Stream::Tls(t) => t.shutdown(how),
+            Stream::Ws(w) => w.shutdown(how),
         };
         // The peer may already be gone; there is nothing left to shut then.
         match r {
@@ -151,6 +158,7 @@ impl Stream {
             Stream::Tcp(s) => s.set_nonblocking(on),
             Stream::Unix(s) => s.set_nonblocking(on),
             Stream::Tls(t) => t.sock().set_nonblocking(on),
+            Stream::Ws(w) => w.sock().set_nonblocking(on),
         }
     }
 
@@ -159,6 +167,7 @@ impl Stream {
             Stream::Tcp(s) => s.set_read_timeout(d),
             Stream::Unix(s) => s.set_read_timeout(d),
             Stream::Tls(t) => t.sock().set_read_timeout(d),
+            Stream::Ws(w) => w.sock().set_read_timeout(d),
         }
     }
 
@@ -167,6 +176,7 @@ impl Stream {
             Stream::Tcp(s) => s.set_write_timeout(d),
             Stream::Unix(s) => s.set_write_timeout(d),
             Stream::Tls(t) => t.sock().set_write_timeout(d),
+            Stream::Ws(w) => w.sock().set_write_timeout(d),
         }
     }
 
@@ -179,13 +189,15 @@ impl Stream {
             Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
             Stream::Unix(s) => Stream::Unix(s.try_clone()?),
             Stream::Tls(t) => t.sock().try_clone()?,
+            Stream::Ws(w) => w.sock().try_clone()?,
         })
     }
 
-    /// The TLS session, if this stream is one.
+    /// The TLS session, if this stream is one (or a WebSocket over one).
     pub fn tls(&self) -> Option<&tls::TlsStream> {
         match self {
             Stream::Tls(t) => Some(t),
+            Stream::Ws(w) => w.sock().tls(),
             _ => None,
         }
     }
@@ -194,14 +206,23 @@ impl Stream {
     pub fn innermost(&self) -> &Stream {
         match self {
             Stream::Tls(t) => t.sock().innermost(),
+            Stream::Ws(w) => w.sock().innermost(),
             Stream::Tcp(_) | Stream::Unix(_) => self,
         }
     }
 
-    /// Whether the stream has a handshake of its own (TLS's) that a
-    /// server drives before the handler begins.
+    /// The WebSocket, if this stream is one.
+    pub fn ws(&self) -> Option<&ws::WsStream> {
+        match self {
+            Stream::Ws(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// Whether the stream has a handshake of its own (TLS, a WebSocket's
+    /// Upgrade) that a server drives before the handler begins.
     pub fn has_handshake(&self) -> bool {
-        matches!(self, Stream::Tls(_))
+        matches!(self, Stream::Tls(_) | Stream::Ws(_))
     }
 
     /// Move the stream's handshake on a non-blocking socket: `Ok(true)`
@@ -209,6 +230,7 @@ impl Stream {
     pub fn handshake_nowait(&self) -> io::Result<bool> {
         match self {
             Stream::Tls(t) => t.handshake_nowait(),
+            Stream::Ws(w) => w.handshake_nowait(),
             Stream::Tcp(_) | Stream::Unix(_) => Ok(true),
         }
     }
@@ -217,15 +239,17 @@ impl Stream {
     pub fn handshake(&self, timeout: Duration) -> io::Result<()> {
         match self {
             Stream::Tls(t) => t.handshake(timeout),
+            Stream::Ws(w) => w.handshake(timeout),
             Stream::Tcp(_) | Stream::Unix(_) => Ok(()),
         }
     }
 
     /// Whether bytes a full socket did not take wait in the stream (TLS's
-    /// ciphertext): a driver then waits for writable.
+    /// ciphertext, a WebSocket's frames): a driver then waits for writable.
     pub fn has_pending(&self) -> bool {
         match self {
             Stream::Tls(t) => t.has_pending(),
+            Stream::Ws(w) => w.has_pending(),
             Stream::Tcp(_) | Stream::Unix(_) => false,
         }
     }
@@ -234,6 +258,7 @@ impl Stream {
     pub fn flush_pending(&self) -> io::Result<()> {
         match self {
             Stream::Tls(t) => t.flush_pending(),
+            Stream::Ws(w) => w.flush_pending(),
             Stream::Tcp(_) | Stream::Unix(_) => Ok(()),
         }
     }
@@ -241,6 +266,7 @@ impl Stream {
     pub fn local(&self) -> Endpoint {
         match self {
             Stream::Tls(t) => t.sock().local(),
+            Stream::Ws(w) => w.sock().local(),
             Stream::Tcp(s) => s
                 .local_addr()
                 .map(Endpoint::Inet)
@@ -261,7 +287,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => Some(s.as_fd()),
             Stream::Unix(s) => Some(s.as_fd()),
-            Stream::Tls(_) => None,
+            Stream::Tls(_) | Stream::Ws(_) => None,
         }
     }
 
@@ -272,6 +298,7 @@ impl Stream {
             Stream::Tcp(s) => s.as_raw_fd(),
             Stream::Unix(s) => s.as_raw_fd(),
             Stream::Tls(t) => t.sock().poll_fd(),
+            Stream::Ws(w) => w.sock().poll_fd(),
         }
     }
 
@@ -295,6 +322,7 @@ impl Stream {
         let fd = match self {
             Stream::Tcp(s) => s.as_fd(),
             Stream::Tls(t) => return t.sock().reset_on_close(),
+            Stream::Ws(w) => return w.sock().reset_on_close(),
             Stream::Unix(_) => return, // a Unix stream has no reset
         };
         let _ = socket2::SockRef::from(&fd).set_linger(Some(Duration::ZERO));
@@ -307,6 +335,7 @@ impl Stream {
         let fd = match self {
             Stream::Tcp(s) => s.as_fd(),
             Stream::Tls(t) => return t.sock().fin_on_close(),
+            Stream::Ws(w) => return w.sock().fin_on_close(),
             Stream::Unix(_) => return,
         };
         let _ = socket2::SockRef::from(&fd).set_linger(None);
@@ -318,6 +347,7 @@ impl Stream {
             Stream::Tcp(s) => crate::sys::recv_nowait(s.as_fd(), buf),
             Stream::Unix(s) => crate::sys::recv_nowait(s.as_fd(), buf),
             Stream::Tls(t) => t.read_nowait(buf),
+            Stream::Ws(w) => w.read_nowait(buf),
         }
     }
 }
@@ -328,6 +358,7 @@ impl Read for &Stream {
             Stream::Tcp(s) => (&*s).read(buf),
             Stream::Unix(s) => (&*s).read(buf),
             Stream::Tls(t) => (&**t).read(buf),
+            Stream::Ws(w) => (&**w).read(buf),
         }
     }
 }
@@ -341,6 +372,7 @@ impl Write for &Stream {
             Stream::Tcp(s) => crate::sys::send_nosignal(s.as_fd(), buf),
             Stream::Unix(s) => crate::sys::send_nosignal(s.as_fd(), buf),
             Stream::Tls(t) => (&**t).write(buf),
+            Stream::Ws(w) => (&**w).write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {

@@ -33,12 +33,14 @@ use crate::transport::{Opts, tls};
 mod program;
 mod send_plan;
 mod tls_plan;
+mod ws_plan;
 
 use program::*;
 pub use send_plan::send;
 use send_plan::*;
 pub use tls_plan::INSECURE;
 use tls_plan::*;
+use ws_plan::*;
 
 /// A server as its command line asks for it, checked, with nothing made
 /// yet: `start::server` adopts or leaves to bind what `listen` names,
@@ -226,7 +228,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
         .addr
         .clone()
         .unwrap_or_else(|| super::DEFAULT_SERVER_ADDR.into());
-    let opts = Opts {
+    let mut opts = Opts {
         family: family(&args.common),
         backlog: args.backlog,
         keepalive: args.common.keepalive,
@@ -238,8 +240,9 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
         proxy: None,
         tls_server: None,
         tls_client: None,
+        ws: None,
     };
-    let (raw, tls) = strip_tls(&raw, args.tls.tls, args.common.udp)?;
+    let (raw, tls, ws_url) = strip_layers(&raw, args.tls.tls, args.common.udp, args.common.unix)?;
     // With -U the argument is a path, whatever it looks like.
     let inherited = (!args.common.unix)
         .then(|| raw.to_str().and_then(addr::parse_inherited))
@@ -267,6 +270,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
             prints: matches!(spec, Spec::Print) && args.handler.forward.is_none(),
         },
     };
+    opts.ws = ws_url.as_ref().map(|u| server_ws(u, &args.ws));
     let mut log = log(&args.common);
     let handler = match &args.handler.forward {
         Some(raw) => {
@@ -276,6 +280,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
         }
         None => Handler::Spec(spec),
     };
+    server_ws_flags(&args.ws, ws_url.is_some(), &handler)?;
     if args.mode.is_some() && !matches!(listen, Wanted::Bind(Addr::Unix { .. })) {
         return Err(Error::usage(match (&listen, kind) {
             (Wanted::Bind(_), Some(kind)) => {
@@ -379,6 +384,7 @@ fn client_opts(c: &CommonArgs) -> Opts {
         proxy: None,
         tls_server: None,
         tls_client: None,
+        ws: None,
     }
 }
 
@@ -411,7 +417,7 @@ fn proxy(raw: Option<&str>, target: &Addr) -> Result<Option<addr::ProxyUrl>> {
 fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
     // The target is written whole (udp://, unixgram:): -u and -U shape the
     // listening address only.
-    let (raw, tls) = strip_tls(raw, false, false)?;
+    let (raw, tls, ws_url) = strip_layers(raw, false, false, false)?;
     let target = address(&raw, false, false).map_err(|e| match e {
         Error::Usage(m) => Error::usage(format!("--forward: {m}")),
         e => e,
@@ -446,7 +452,8 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
         ..ClientTlsArgs::default()
     };
     let tls_spec = client_tls(&verify, &target, "--forward")?;
-    let shown = if tls { format!("tls://{shown}") } else { shown };
+    let shown = shown_with_layers(ws_url.as_ref(), tls, shown);
+    opts.ws = ws_url.as_ref().map(|u| client_ws(u, &args.ws.ws, true));
     let forward = Forward {
         addr: target.clone(),
         shown: shown.into(),

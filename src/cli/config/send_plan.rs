@@ -29,13 +29,17 @@ pub fn send(args: &SendArgs) -> Result<Send> {
     if let Some((host, spec)) = &ports {
         return scan_job(args, host, spec, words);
     }
-    let (raw, tls) = strip_tls(&raw, args.tls.tls, args.common.udp)?;
+    let (raw, tls, ws_url) = strip_layers(&raw, args.tls.tls, args.common.udp, args.common.unix)?;
+    unused_flags(&args.ws, &[], false, ws_url.is_some())?;
     let addr = address(&raw, args.common.udp, args.common.unix)?;
     if addr_port(&addr) == Some(0) {
         return Err(Error::usage(format!("{addr}: {}", send::scan::NO_PORT_0)));
     }
     let source = args.source.as_deref().map(source).transpose()?;
-    let opts = client_opts(&args.common);
+    let mut opts = client_opts(&args.common);
+    opts.ws = ws_url
+        .as_ref()
+        .map(|u| client_ws(u, &args.ws, !args.no_newline));
     let proxy = proxy(args.proxy.as_deref(), &addr)?;
     let mut t = args.tls.clone();
     t.tls = tls;
@@ -82,6 +86,12 @@ pub fn send(args: &SendArgs) -> Result<Send> {
             "--open shows only the open ports of a probe or a scan: it goes with -z \
              (send -z --open HOST PORTS)",
         ));
+    }
+    if let (Some(u), true) = (&ws_url, amount.is_some() || args.probe) {
+        let what = if args.probe { "-z" } else { "load mode" };
+        return Err(Error::usage(format!(
+            "{what} does not speak WebSocket: {u} is for an exchange or --exec"
+        )));
     }
     let job = if let Some(amount) = amount {
         SendMode::Load {

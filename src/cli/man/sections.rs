@@ -457,6 +457,10 @@ Over TLS: the version the handshake settled (\fBTLSv1.3\fR, \fBTLSv1.2\fR).
 .B SOCKCAT_TLS_PEER_SUBJECT\fR, \fBSOCKCAT_TLS_PEER_SHA256
 Under mutual TLS (\fB\-\-client\-ca\fR): the verified client certificate's
 subject (\fBCN=...,O=...\fR) and fingerprint (\fBsha256:...\fR).
+.TP
+.B SOCKCAT_WS_PATH\fR, \fBSOCKCAT_WS_PROTOCOL\fR, \fBSOCKCAT_WS_ORIGIN
+Over a WebSocket: the path asked for, the protocol chosen, the Origin (see
+WEBSOCKET).
 .PP
 A server itself reads \fBNOTIFY_SOCKET\fR, which systemd sets for a
 \fBType=notify\fR service: it sends \fBREADY=1\fR (with a \fBSTATUS=\fR

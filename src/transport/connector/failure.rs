@@ -25,6 +25,8 @@ pub(super) enum Failure {
     TlsSetup(io::Error),
     Tls(io::Error),
     TlsSilent,
+    /// The WebSocket's Upgrade was not answered in time.
+    WsSilent,
 }
 
 impl Connector {
@@ -64,6 +66,13 @@ impl Connector {
             }
             (Voice::Forwarder, Failure::TlsSetup(e) | Failure::Tls(e)) => {
                 Error::runtime(describe(&e))
+            }
+            (Voice::Client, Failure::WsSilent) => Error::Timeout(format!(
+                "connect to {}: websocket: no answer to the upgrade",
+                self.target
+            )),
+            (Voice::Forwarder, Failure::WsSilent) => {
+                Error::Timeout(format!("websocket: no upgrade within {}", waited()))
             }
             (Voice::Forwarder, Failure::TlsSilent) => {
                 Error::Timeout(format!("tls: no handshake within {}", waited()))
