@@ -175,3 +175,42 @@ fn run_bench(args: &[&str], limit: Duration) -> (String, Value) {
     let v = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     (out, v)
 }
+
+/// The WebSocket section: sockcat on both ends and beside Python's
+/// `websockets`, bulk and messages/s; the numbers are not looked at.
+#[test]
+fn bench_run_ws_smoke() {
+    if !needs(&[
+        "python3",
+        "/usr/lib/python3/dist-packages/websockets/__init__.py",
+    ]) {
+        return;
+    }
+    let (out, v) = run_bench(
+        &[
+            "--quick",
+            "--sections",
+            "ws",
+            "--bin",
+            BIN,
+            "--repeat",
+            "1",
+            "--bulk-mib",
+            "8",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(out.contains("== websocket"), "{out}");
+    for mode in ["binary", "text"] {
+        for cell in [
+            "sockcat send -> serve --once",
+            "python websockets -> sockcat serve --once",
+            "sockcat send -> python websockets",
+        ] {
+            assert!(
+                v["ws"][mode]["rates"][cell]["median"].is_number(),
+                "{mode} {cell}: {v}"
+            );
+        }
+    }
+}

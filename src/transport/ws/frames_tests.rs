@@ -213,6 +213,22 @@ fn a_big_frame_is_passed_on_as_it_arrives() {
     assert_eq!(plain.len(), 20_000 - 10);
 }
 
+#[test]
+fn unmasking_matches_the_bytewise_rule_at_every_offset() {
+    let data: Vec<u8> = (0..37u8).collect();
+    let mask = [0x11, 0x22, 0x33, 0x44];
+    for offset in 0..8 {
+        let mut fast = data.clone();
+        unmask(&mut fast, mask, offset);
+        let slow: Vec<u8> = data
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ mask[(offset + i) % 4])
+            .collect();
+        assert_eq!(fast, slow, "offset {offset}");
+    }
+}
+
 mod fuzz {
     use super::*;
     use proptest::prelude::*;
