@@ -314,6 +314,15 @@ fn the_servers_handshake_and_framing_rules_in_every_model() {
         let mut back = [0u8; 5];
         c.read_exact(&mut back).unwrap();
         assert_eq!(&back, b"\x81\x03abc", "{model}");
+        // A message with its own newline (as websocat sends a line) gets
+        // no second one: one line back, not an empty message after it.
+        let mut frame = vec![0x81, 0x80 | 3];
+        frame.extend_from_slice(&mask);
+        frame.extend(b"de\n".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        c.write_all(&frame).unwrap();
+        let mut back = [0u8; 4];
+        c.read_exact(&mut back).unwrap();
+        assert_eq!(&back, b"\x81\x02de", "{model}");
         // An unmasked frame: closed with 1002.
         c.write_all(b"\x81\x02no").unwrap();
         let mut close = [0u8; 4];

@@ -41,8 +41,9 @@ framed, so nothing is spliced around it (as with TLS).
 .PP
 Messages: each line is one text message (its newline dropped; a line
 that is not UTF-8 goes as a binary message, a line over 1 MiB in 1 MiB
-messages), and a newline is written after each text message that comes
-(\fBsend \-n\fR leaves it out); a binary message's bytes are written as
+messages), and a newline is written after each text message that comes,
+unless it ends with one (websocat sends its lines with theirs; \fBsend
+\-n\fR adds none); a binary message's bytes are written as
 they come. \fB\-\-binary\fR sends each read as one binary message, for
 bytes that are not lines. Fragmented messages are put together, pings are
 answered, a client masks its frames and a server does not, and a frame

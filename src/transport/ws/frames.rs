@@ -29,7 +29,8 @@ pub struct Framing {
     /// Each write goes as one binary message; otherwise each line is one
     /// text message (without its newline).
     pub binary: bool,
-    /// A newline follows each text message the peer sends.
+    /// A newline follows each text message the peer sends (unless it
+    /// ends with one already: websocat sends its lines with theirs).
     pub newline: bool,
 }
 
@@ -94,6 +95,8 @@ pub struct Codec {
     frame: Option<InFrame>,
     /// Inside a fragmented message: whether it is text.
     message_text: Option<bool>,
+    /// The last byte of the message being read, if it has one yet.
+    message_last: Option<u8>,
     /// Frames for the peer not yet on the wire.
     pub(super) out: Vec<u8>,
     /// Text framing: a line whose newline has not come yet.
@@ -156,6 +159,7 @@ impl Codec {
             inbuf: Vec::new(),
             frame: None,
             message_text: None,
+            message_last: None,
             out: Vec::new(),
             line: Vec::new(),
             their_close: None,
@@ -207,6 +211,9 @@ impl Codec {
                 *at += n;
                 f.offset += n;
                 f.left -= n as u64;
+                if let Some(&b) = plain.last().filter(|_| n > 0) {
+                    self.message_last = Some(b);
+                }
                 if f.left > 0 {
                     return Ok(());
                 }
@@ -214,7 +221,10 @@ impl Codec {
                 self.frame = None;
                 if fin {
                     self.message_text = None;
-                    if text && self.framing.newline {
+                    // A text message that ends with its own newline (as
+                    // websocat sends lines) gets no second one.
+                    let last = self.message_last.take();
+                    if text && self.framing.newline && last != Some(b'\n') {
                         plain.push(b'\n');
                     }
                 }
