@@ -6,11 +6,13 @@ for tests/ws.rs: a server or a client that the Rust tests drive.
                                   byte count once the client closes
   ws_peer.py source BYTES SEED    serve; send BYTES of seeded random bytes in
                                   fragmented binary messages, a ping between
-                                  them, then close with 4000 "done"
+                                  them (the last one's pong awaited), then
+                                  close with 4000 "done"
   ws_peer.py echo                 serve; send each message back as it came
   ws_peer.py client URL BYTES     send BYTES seeded random bytes (seed 7) as
                                   fragmented binary messages with pings
-                                  between, while reading what comes back;
+                                  between (the last one's pong awaited),
+                                  while reading what comes back;
                                   close with 1000 after BYTES came back and
                                   print their sha256, the byte count and
                                   the server's close code
@@ -52,7 +54,9 @@ def source(total, seed):
             # iterable), and a ping between messages.
             q = max(1, len(part) // 4)
             await ws.send([part[j:j + q] for j in range(0, len(part), q)])
-            await ws.ping(b"during %d" % i)
+            pong = await ws.ping(b"during %d" % i)
+        # The last ping's pong must come back (sockcat answers each).
+        await asyncio.wait_for(pong, 20)
         await ws.close(4000, "done")
     return handler
 
@@ -76,7 +80,8 @@ async def client(url, total):
                 part = body[i:i + CHUNK]
                 q = max(1, len(part) // 3)
                 await ws.send([part[j:j + q] for j in range(0, len(part), q)])
-                await ws.ping(b"during %d" % i)
+                pong = await ws.ping(b"during %d" % i)
+            await asyncio.wait_for(pong, 20)
         sender = asyncio.create_task(send())
         h, n = hashlib.sha256(), 0
         while n < total:
