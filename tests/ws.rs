@@ -434,3 +434,29 @@ fn through_a_socks_proxy() {
     out.expect_code(0);
     assert_eq!(out.stdout, b"secret\n", "{}", tls.err());
 }
+
+/// `send -n` writes each text message as it came (no newline after it);
+/// `--ws-protocol` is offered by `send` and chosen by the server, both
+/// sides' events name it, and a program sees it.
+#[test]
+fn no_newline_and_the_subprotocol() {
+    let mut s = Server::start(&[
+        "serve",
+        "ws://127.0.0.1:0/",
+        "--ws-protocol",
+        "chat.v1",
+        "--sh-exec",
+        "echo \"$SOCKCAT_WS_PROTOCOL\"; cat",
+        "-v",
+    ]);
+    let url = ws_of(&s, "/");
+    let out = run(&["send", "-n", &url], b"a\nb\n");
+    out.expect_code(0);
+    assert_eq!(out.stdout, b"ab", "{}", s.err());
+    let out = run(&["send", "-v", "--ws-protocol", "chat.v1", &url], b"c\n");
+    out.expect_code(0);
+    assert_eq!(out.stdout, b"chat.v1\nc\n", "{}", s.err());
+    assert!(out.stderr.contains("protocol chat.v1"), "{}", out.stderr);
+    s.wait_err("protocol chat.v1");
+    assert_eq!(s.interrupt(), Some(130));
+}
