@@ -11,6 +11,7 @@ pub mod inherit;
 mod listen;
 pub mod ours;
 pub mod proxy;
+pub mod proxy_protocol;
 pub mod tls;
 pub mod unix;
 
