@@ -67,7 +67,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__fork__subcmd__serve)
-            opts="-k -v -q -4 -6 -u -U -h -V --max-children --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --loss --duplicate --reorder --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-k -v -q -4 -6 -u -U -h -V --max-children --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --loss --duplicate --reorder --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --send-proxy --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -276,6 +276,10 @@ _sockcat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --send-proxy)
+                    COMPREPLY=($(compgen -W "v1 v2" -- "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -372,7 +376,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__send)
-            opts="-n -z -N -v -q -4 -6 -u -U -h -V --file --no-shutdown --hold --wait --connect-timeout --idle-timeout --proxy --retry --probe --open --crlf --source --count --duration --warmup --concurrency --scan-timeout --progress --no-progress --exec --sh-exec --tls --cacert --pin --insecure --sni --cert --key --alpn --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-n -z -N -v -q -4 -6 -u -U -h -V --file --no-shutdown --hold --wait --connect-timeout --idle-timeout --proxy --retry --probe --open --crlf --source --count --duration --warmup --concurrency --scan-timeout --progress --no-progress --exec --sh-exec --tls --cacert --pin --insecure --sni --cert --key --alpn --send-proxy --proxy-source --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -498,6 +502,14 @@ _sockcat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --send-proxy)
+                    COMPREPLY=($(compgen -W "v1 v2" -- "${cur}"))
+                    return 0
+                    ;;
+                --proxy-source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -510,7 +522,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__serve)
-            opts="-k -v -q -4 -6 -u -U -h -V --broker --stall-timeout --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --loss --duplicate --reorder --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-k -v -q -4 -6 -u -U -h -V --broker --stall-timeout --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --loss --duplicate --reorder --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --send-proxy --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -719,6 +731,10 @@ _sockcat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --send-proxy)
+                    COMPREPLY=($(compgen -W "v1 v2" -- "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -731,7 +747,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__thread__subcmd__serve)
-            opts="-k -v -q -4 -6 -u -U -h -V --max-threads --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --loss --duplicate --reorder --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-k -v -q -4 -6 -u -U -h -V --max-threads --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --loss --duplicate --reorder --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --send-proxy --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -938,6 +954,10 @@ _sockcat() {
                     ;;
                 --sni)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --send-proxy)
+                    COMPREPLY=($(compgen -W "v1 v2" -- "${cur}"))
                     return 0
                     ;;
                 --log-format)

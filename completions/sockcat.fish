@@ -72,6 +72,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l alpn -d 'The p
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l cacert -d 'With --forward tls://...: trust the CA (or self-signed) certificates in FILE instead of the system\'s' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:... or sha256//BASE64) with this fingerprint (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l send-proxy -d 'With --forward: begin each upstream connection with a PROXY protocol header (v1 text, v2 binary) naming the client and the address it connected to, as HAProxy\'s send-proxy does (before TLS, inside a --proxy tunnel; a Unix client: v1 UNKNOWN, v2 LOCAL). Stream upstreams only' -r -f -a "v1\t'The text line (PROXY TCP4 ...)'
+v2\t'The binary header'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l broker -d 'Relay what each client sends to every other client (chat)'
@@ -133,6 +135,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l alpn -d '
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l cacert -d 'With --forward tls://...: trust the CA (or self-signed) certificates in FILE instead of the system\'s' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:... or sha256//BASE64) with this fingerprint (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l send-proxy -d 'With --forward: begin each upstream connection with a PROXY protocol header (v1 text, v2 binary) naming the client and the address it connected to, as HAProxy\'s send-proxy does (before TLS, inside a --proxy tunnel; a Unix client: v1 UNKNOWN, v2 LOCAL). Stream upstreams only' -r -f -a "v1\t'The text line (PROXY TCP4 ...)'
+v2\t'The binary header'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
@@ -193,6 +197,8 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l alpn -d
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l cacert -d 'With --forward tls://...: trust the CA (or self-signed) certificates in FILE instead of the system\'s' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l pin -d 'With --forward tls://...: accept exactly the certificate (sha256:...) or key (spki-sha256:... or sha256//BASE64) with this fingerprint (repeatable)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l send-proxy -d 'With --forward: begin each upstream connection with a PROXY protocol header (v1 text, v2 binary) naming the client and the address it connected to, as HAProxy\'s send-proxy does (before TLS, inside a --proxy tunnel; a Unix client: v1 UNKNOWN, v2 LOCAL). Stream upstreams only' -r -f -a "v1\t'The text line (PROXY TCP4 ...)'
+v2\t'The binary header'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
@@ -233,6 +239,9 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l sni -d 'The nam
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l cert -d 'A client certificate chain to present (PEM), for mutual TLS' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l key -d 'The key of --cert (PEM)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l alpn -d 'The protocols to offer in ALPN, comma-separated (h2,http/1.1)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l send-proxy -d 'Begin the connection with a PROXY protocol header (v1 text, v2 binary), to test a server that requires one; it names this socket\'s own ends unless --proxy-source says otherwise' -r -f -a "v1\t'The text line (PROXY TCP4 ...)'
+v2\t'The binary header'"
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l proxy-source -d 'With --send-proxy: the client address the header claims (to test a server\'s --allow/--deny) [default: the socket\'s own]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s n -d 'Do not add a newline to the MESSAGE words'

@@ -14,6 +14,7 @@ pub mod config;
 pub mod faults;
 pub mod man;
 pub mod netcat;
+pub mod proxy_protocol;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -269,6 +270,9 @@ pub struct ServerArgs {
     pub tls: ServerTlsArgs,
 
     #[command(flatten)]
+    pub proxy_protocol: proxy_protocol::ServerProxyArgs,
+
+    #[command(flatten)]
     pub common: CommonArgs,
 }
 
@@ -517,6 +521,9 @@ pub struct SendArgs {
 
     #[command(flatten)]
     pub tls: ClientTlsArgs,
+
+    #[command(flatten)]
+    pub proxy_protocol: proxy_protocol::SendProxyArgs,
 
     #[command(flatten)]
     pub common: CommonArgs,

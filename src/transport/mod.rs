@@ -50,6 +50,9 @@ pub struct Opts {
     /// A client's TLS: every connection made speaks it (inside the proxy's
     /// tunnel, when there is one).
     pub tls_client: Option<Arc<tls::ClientTls>>,
+    /// `--send-proxy`: every connection made begins with a PROXY protocol
+    /// header (before TLS, inside the proxy's tunnel).
+    pub send_proxy: Option<proxy_protocol::SendProxy>,
 }
 
 /// A connected byte stream.

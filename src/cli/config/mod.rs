@@ -31,6 +31,7 @@ use crate::servers;
 use crate::transport::{Opts, tls};
 
 mod program;
+mod proxy_protocol;
 mod send_plan;
 mod tls_plan;
 
@@ -238,6 +239,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
         proxy: None,
         tls_server: None,
         tls_client: None,
+        send_proxy: None,
     };
     let (raw, tls) = strip_tls(&raw, args.tls.tls, args.common.udp)?;
     // With -U the argument is a path, whatever it looks like.
@@ -324,6 +326,11 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
 /// is adopted (the socket tells its kind), before anything is made.
 pub fn by_kind(plan: &mut Server, kind: Kind) -> Result<()> {
     tls_kind(plan.tls.is_some(), kind)?;
+    let target = match &plan.handler {
+        Handler::Forward(up) => Some(up.forward.addr.clone()),
+        _ => None,
+    };
+    proxy_protocol::by_kind(plan, target.as_ref())?;
     if let Handler::Forward(up) = &plan.handler {
         let target = &up.forward.addr;
         if let (Some(flag), true) = (up.forward.layers.stream_flag(), kind.is_datagram()) {
@@ -379,6 +386,7 @@ fn client_opts(c: &CommonArgs) -> Opts {
         proxy: None,
         tls_server: None,
         tls_client: None,
+        send_proxy: None,
     }
 }
 
@@ -435,6 +443,7 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
     let mut opts = client_opts(&args.common);
     // No Nagle on the upstream side either (see `server`).
     opts.nodelay = true;
+    opts.send_proxy = proxy_protocol::send_proxy(args.proxy_protocol.send_proxy, None);
     let proxy = proxy(args.proxy.as_deref(), &target)?;
     let t = &args.tls;
     let verify = ClientTlsArgs {

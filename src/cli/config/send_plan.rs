@@ -35,7 +35,10 @@ pub fn send(args: &SendArgs) -> Result<Send> {
         return Err(Error::usage(format!("{addr}: {}", send::scan::NO_PORT_0)));
     }
     let source = args.source.as_deref().map(source).transpose()?;
-    let opts = client_opts(&args.common);
+    let pp = &args.proxy_protocol;
+    super::proxy_protocol::send_checks(pp, Some(&addr))?;
+    let mut opts = client_opts(&args.common);
+    opts.send_proxy = super::proxy_protocol::send_proxy(pp.send_proxy, pp.proxy_source);
     let proxy = proxy(args.proxy.as_deref(), &addr)?;
     let mut t = args.tls.clone();
     t.tls = tls;
@@ -337,6 +340,7 @@ pub(super) fn scan_job(args: &SendArgs, host: &str, spec: &str, words: &[String]
     if args.hold.is_some() {
         return Err(Error::usage(HOLD_NOT_PROBE));
     }
+    super::proxy_protocol::send_checks(&args.proxy_protocol, None)?;
     if args.proxy.is_some() {
         return Err(Error::usage(
             "a scan (-z with several ports) goes direct, not through --proxy: \
