@@ -1,13 +1,29 @@
-//! The PROXY protocol's client side: `send --send-proxy` and `--forward
-//! --send-proxy` in every model, and nginx's proxy_protocol listener
-//! behind a forward.
+//! The PROXY protocol: `send --send-proxy` and `--forward --send-proxy`
+//! in front of `--proxy-protocol` servers in every model (the header's
+//! client in events, --allow/--deny and SOCKCAT_PEER_*), malformed and
+//! untrusted headers refused with one event, and real peers: HAProxy in
+//! front of sockcat, nginx's proxy_protocol listener behind it.
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::handlers::MODELS;
 use crate::util::*;
+
+const PEER: &str = "echo peer=$SOCKCAT_PEER_ADDR:$SOCKCAT_PEER_PORT";
+
+/// What a raw client gets back after sending `bytes` (and its FIN).
+fn raw(addr: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(T)).unwrap();
+    s.write_all(bytes).unwrap();
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    got
+}
 
 #[test]
 fn send_writes_the_header_first() {
@@ -104,8 +120,207 @@ fn a_forward_names_its_client_in_every_model() {
 }
 
 #[test]
+fn send_proxy_names_the_claimed_client_in_every_model() {
+    for model in MODELS {
+        for version in ["v1", "v2"] {
+            let s = Server::start(&[model, "127.0.0.1:0", "--proxy-protocol", "--sh-exec", PEER]);
+            let out = run(
+                &[
+                    "send",
+                    s.addr(),
+                    "--send-proxy",
+                    version,
+                    "--proxy-source",
+                    "192.0.2.7:5555",
+                ],
+                b"",
+            );
+            out.expect_code(0);
+            assert_eq!(
+                out.stdout_str(),
+                "peer=192.0.2.7:5555\n",
+                "{model} {version}"
+            );
+            s.wait_err("got connection from 192.0.2.7:5555");
+            // Without --proxy-source: the socket's own address.
+            let out = run(&["send", s.addr(), "--send-proxy", version, "-n"], b"");
+            assert!(
+                out.stdout_str().starts_with("peer=127.0.0.1:"),
+                "{model}\n{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_forward_passes_the_client_on_before_tls() {
+    // send claims 192.0.2.7; the forwarder takes it from the header and
+    // names it in its own header to a TLS upstream that reads it first.
+    for model in MODELS {
+        let up = Server::start(&[
+            model,
+            "tls://127.0.0.1:0",
+            "--proxy-protocol",
+            "--sh-exec",
+            PEER,
+        ]);
+        let up_addr = format!("tls://{}", up.addr());
+        let f = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "--proxy-protocol",
+            "--forward",
+            &up_addr,
+            "--insecure",
+            "--send-proxy",
+            "v2",
+        ]);
+        let out = run(
+            &[
+                "send",
+                f.addr(),
+                "--send-proxy",
+                "v1",
+                "--proxy-source",
+                "192.0.2.7:5555",
+            ],
+            b"",
+        );
+        assert_eq!(
+            out.stdout_str(),
+            "peer=192.0.2.7:5555\n",
+            "{model}\n{out}\n{}",
+            up.err()
+        );
+    }
+}
+
+#[test]
+fn malformed_headers_are_refused_with_one_event_in_every_model() {
+    let cases: [(&str, &[u8], &str); 5] = [
+        ("no header", b"hello\r\n", "no PROXY protocol signature"),
+        (
+            "truncated",
+            b"PROXY TCP4 1.2.3.4",
+            "ended inside its PROXY protocol header",
+        ),
+        (
+            "bad v1",
+            b"PROXY TCP4 1.2.3.4 ::1 1 2\r\nx",
+            "malformed PROXY protocol header",
+        ),
+        ("oversize", &[b'P'; 1][..], ""),
+        (
+            "bad v2",
+            b"\r\n\r\n\0\r\nQUIT\n\x21\x11\xff\xff",
+            "too long",
+        ),
+    ];
+    let mut long = b"PROXY UNKNOWN ".to_vec();
+    long.resize(300, b'x');
+    for model in MODELS {
+        let s = Server::start(&[model, "127.0.0.1:0", "--proxy-protocol", "--echo"]);
+        for (name, bytes, why) in cases {
+            let (bytes, why) = match name {
+                "oversize" => (&long[..], "too long"),
+                _ => (bytes, why),
+            };
+            let before = s.err().matches("refused").count();
+            let got = raw(s.addr(), bytes);
+            assert!(got.is_empty(), "{model} {name}: {got:?}");
+            s.wait_err(why);
+            wait_until("one refusal", T, || {
+                s.err().matches("refused").count() == before + 1
+            });
+        }
+        // No panic, no connection event, and still serving.
+        let out = run(&["send", s.addr(), "--send-proxy", "v1", "ok"], b"");
+        assert_eq!(out.stdout_str(), "ok\n", "{model}");
+        assert!(!s.err().contains("panick"), "{}", s.err());
+        assert_eq!(s.err().matches("got connection").count(), 1, "{}", s.err());
+    }
+}
+
+#[test]
+fn a_silent_client_is_refused_at_the_header_deadline() {
+    for model in MODELS {
+        let s = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "--proxy-protocol",
+            "--echo",
+            "--idle-timeout",
+            "300ms",
+        ]);
+        let mut c = TcpStream::connect(s.addr()).unwrap();
+        c.set_read_timeout(Some(T)).unwrap();
+        let began = Instant::now();
+        let mut buf = [0u8; 16];
+        let n = c.read(&mut buf).unwrap_or(0);
+        assert_eq!(n, 0, "{model}");
+        assert!(began.elapsed() < Duration::from_secs(5), "{model}");
+        s.wait_err("no PROXY protocol header in time");
+    }
+}
+
+#[test]
+fn untrusted_sources_and_access_rules() {
+    for model in MODELS {
+        // Only 10.0.0.0/8 may send the header: loopback is refused.
+        let s = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "--proxy-protocol",
+            "--proxy-from",
+            "10.0.0.0/8",
+            "--echo",
+        ]);
+        let out = run(&["send", s.addr(), "--send-proxy", "v1", "x"], b"");
+        assert_eq!(out.stdout_str(), "", "{model}");
+        s.wait_err("(not a --proxy-from source)");
+        // --deny applies to the client the header names.
+        let s = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "--proxy-protocol",
+            "--deny",
+            "192.0.2.0/24",
+            "--echo",
+        ]);
+        let out = run(
+            &[
+                "send",
+                s.addr(),
+                "--send-proxy",
+                "v2",
+                "--proxy-source",
+                "192.0.2.9:1",
+                "x",
+            ],
+            b"",
+        );
+        assert_eq!(out.stdout_str(), "", "{model}");
+        s.wait_err("refused 192.0.2.9:1 (access list)");
+        let out = run(
+            &[
+                "send",
+                s.addr(),
+                "--send-proxy",
+                "v2",
+                "--proxy-source",
+                "198.51.100.1:1",
+                "x",
+            ],
+            b"",
+        );
+        assert_eq!(out.stdout_str(), "x\n", "{model}");
+    }
+}
+
+#[test]
 fn flags_that_do_not_fit_are_refused() {
-    let bad: [&[&str]; 2] = [
+    let bad: [&[&str]; 4] = [
+        &["serve", "udp://127.0.0.1:0", "--proxy-protocol"],
         &[
             "serve",
             "127.0.0.1:0",
@@ -115,6 +330,13 @@ fn flags_that_do_not_fit_are_refused() {
             "v1",
         ],
         &["send", "udp://127.0.0.1:9", "--send-proxy", "v1"],
+        &[
+            "serve",
+            "127.0.0.1:0",
+            "--proxy-protocol",
+            "--proxy-from",
+            "nope",
+        ],
     ];
     for args in bad {
         let out = run(args, b"");
@@ -141,6 +363,68 @@ impl Drop for Peer {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+#[test]
+fn haproxy_in_front_of_every_model() {
+    if !needs(&["haproxy"]) {
+        return;
+    }
+    let dir = TempDir::new();
+    for model in MODELS {
+        for send_proxy in ["send-proxy", "send-proxy-v2"] {
+            let s = Server::start(&[model, "127.0.0.1:0", "--proxy-protocol", "--sh-exec", PEER]);
+            let (peer, port) = (0..5)
+                .find_map(|_| {
+                    let port = free_local_port();
+                    let cfg = dir.path(&format!("{model}-{send_proxy}.cfg"));
+                    std::fs::write(
+                        &cfg,
+                        format!(
+                            "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 20s\n  \
+                             timeout server 20s\nfrontend f\n  bind 127.0.0.2:{port}\n  default_backend b\n\
+                             backend b\n  server s {} {send_proxy}\n",
+                            s.addr()
+                        ),
+                    )
+                    .unwrap();
+                    let cfg = cfg.display().to_string();
+                    start_listening_on("haproxy", &["-db", "-f", &cfg], "127.0.0.2", port)
+                        .map(|c| (Peer(c), port))
+                })
+                .expect("haproxy never listened");
+            let out = run(
+                &[
+                    "send",
+                    &format!("127.0.0.2:{port}"),
+                    "--source",
+                    "127.0.0.3",
+                    "x",
+                ],
+                b"",
+            );
+            drop(peer);
+            assert_eq!(
+                out.stdout_str(),
+                format!("peer=127.0.0.3:{}\n", source_port(&s)),
+                "{model} {send_proxy}\n{out}\n{}",
+                s.err()
+            );
+        }
+    }
+}
+
+/// The client port the server's event named (the client's own, chosen by
+/// the kernel: the event is the only place the test learns it).
+fn source_port(s: &Server) -> String {
+    s.wait_err("got connection from 127.0.0.3:");
+    let err = s.err();
+    let at = err.find("got connection from 127.0.0.3:").unwrap();
+    err[at + "got connection from 127.0.0.3:".len()..]
+        .lines()
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 /// Start `prog` with `args` and wait until it accepts on `host:port`
@@ -207,15 +491,28 @@ fn nginx_behind_a_forward_sees_the_client() {
             let f = Server::start(&[
                 model,
                 "127.0.0.1:0",
+                "--proxy-protocol",
                 "--forward",
                 &format!("127.0.0.1:{port}"),
                 "--send-proxy",
                 version,
             ]);
             let req = "GET / HTTP/1.0\r\nHost: x\r\n\r\n";
-            let out = run(&["send", f.addr(), "-n", req], b"");
+            let out = run(
+                &[
+                    "send",
+                    f.addr(),
+                    "--send-proxy",
+                    "v1",
+                    "--proxy-source",
+                    "192.0.2.7:5555",
+                    "-n",
+                    req,
+                ],
+                b"",
+            );
             assert!(
-                out.stdout_str().contains("client=127.0.0.1:"),
+                out.stdout_str().ends_with("client=192.0.2.7:5555\n"),
                 "{model} {version}\n{out}\n{}",
                 f.err()
             );

@@ -1,6 +1,6 @@
 //! The PROXY protocol's flags: `--send-proxy` (a forwarder's upstream,
-//! `send`) and `send --proxy-source`. Checked in
-//! `cli::config::proxy_protocol`.
+//! `send`), `--proxy-protocol` and `--proxy-from` (the servers), and
+//! `send --proxy-source`. Checked in `cli::config::proxy_protocol`.
 
 use clap::{Args, ValueEnum};
 
@@ -19,6 +19,19 @@ pub struct ServerProxyArgs {
     /// With --forward: begin each upstream connection with a PROXY protocol header (v1 text, v2 binary) naming the client and the address it connected to, as HAProxy's send-proxy does (before TLS, inside a --proxy tunnel; a Unix client: v1 UNKNOWN, v2 LOCAL). Stream upstreams only
     #[arg(long, value_name = "VERSION", requires = "forward")]
     pub send_proxy: Option<ProxyVersion>,
+
+    /// Require a PROXY protocol header (v1 or v2, told apart) before each connection's first byte (and before TLS): its source is the peer in events, --allow/--deny and SOCKCAT_PEER_*. A connection without a valid one within 5s is refused. Stream servers only
+    #[arg(long)]
+    pub proxy_protocol: bool,
+
+    /// With --proxy-protocol: take the header only from peers in CIDR, or Unix clients of uid:N (repeatable, or comma-separated); others are refused [default: 127.0.0.0/8,::1: a balancer on this host]
+    #[arg(
+        long,
+        value_name = "CIDR",
+        value_delimiter = ',',
+        requires = "proxy_protocol"
+    )]
+    pub proxy_from: Vec<String>,
 }
 
 /// `send`'s PROXY protocol options.

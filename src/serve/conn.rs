@@ -118,6 +118,9 @@ impl EventLoop {
     }
 
     pub(super) fn progress(&mut self, c: &mut Conn, id: usize) -> std::result::Result<(), End> {
+        if c.header.is_some() && !self.header_step(c, id) {
+            return Ok(());
+        }
         if let Some(t) = c.stream.tls() {
             // The handshake first; then ciphertext a full socket left over.
             if !t.handshake_nowait().map_err(End::Io)? {

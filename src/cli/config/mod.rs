@@ -312,6 +312,11 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
                 idle: args.idle_timeout,
                 hex: args.common.hex,
                 count: args.common.verbose,
+                proxy_protocol: proxy_protocol::rule(
+                    &args.proxy_protocol,
+                    &args.allow,
+                    &args.deny,
+                )?,
             },
         },
     };
@@ -330,7 +335,7 @@ pub fn by_kind(plan: &mut Server, kind: Kind) -> Result<()> {
         Handler::Forward(up) => Some(up.forward.addr.clone()),
         _ => None,
     };
-    proxy_protocol::by_kind(plan, target.as_ref())?;
+    proxy_protocol::by_kind(plan, kind, target.as_ref())?;
     if let Handler::Forward(up) = &plan.handler {
         let target = &up.forward.addr;
         if let (Some(flag), true) = (up.forward.layers.stream_flag(), kind.is_datagram()) {

@@ -1,13 +1,44 @@
-//! The PROXY protocol's flags checked: the header a client writes
-//! (`--send-proxy`, `--proxy-source`), and the transports it fits.
+//! The PROXY protocol's flags checked: who may send a server the header
+//! (`--proxy-from`, loopback by default), the header a client writes
+//! (`--send-proxy`, `--proxy-source`), and the transports they fit.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use super::Server;
-use crate::addr::Addr;
-use crate::cli::proxy_protocol::{ProxyVersion, SendProxyArgs};
+use crate::access::Access;
+use crate::addr::{Addr, Kind};
+use crate::cli::proxy_protocol::{ProxyVersion, SendProxyArgs, ServerProxyArgs};
 use crate::error::{Error, Result};
+use crate::handler::proxied::ProxyRule;
 use crate::transport::proxy_protocol::{SendProxy, Version};
+
+/// Whom `--proxy-from` trusts without a list: a balancer on this host.
+/// Trusting anyone by default would let every client name any address
+/// and walk past `--allow`.
+pub const DEFAULT_FROM: [&str; 2] = ["127.0.0.0/8", "::1"];
+
+/// `--proxy-protocol`: the sources whose header is taken and the access
+/// list for the clients it names (`None`: no header is asked for).
+pub(super) fn rule(
+    args: &ServerProxyArgs,
+    allow: &[String],
+    deny: &[String],
+) -> Result<Option<Arc<ProxyRule>>> {
+    if !args.proxy_protocol {
+        return Ok(None);
+    }
+    let from: Vec<String> = match args.proxy_from.is_empty() {
+        true => DEFAULT_FROM.iter().map(|s| s.to_string()).collect(),
+        false => args.proxy_from.clone(),
+    };
+    let from = Access::new(&from, &[]).map_err(|e| match e {
+        Error::Usage(m) => Error::usage(format!("--proxy-from: {m}")),
+        e => e,
+    })?;
+    let access = Access::new(allow, deny)?;
+    Ok(Some(Arc::new(ProxyRule { from, access })))
+}
 
 /// `--send-proxy VERSION`, with the source `send` may claim.
 pub(super) fn send_proxy(
@@ -40,7 +71,12 @@ pub(super) fn send_checks(args: &SendProxyArgs, addr: Option<&Addr>) -> Result<(
 }
 
 /// What the listening sockets' kind decides (see `config::by_kind`).
-pub(super) fn by_kind(plan: &Server, target: Option<&Addr>) -> Result<()> {
+pub(super) fn by_kind(plan: &Server, kind: Kind, target: Option<&Addr>) -> Result<()> {
+    if plan.settings.drive.proxy_protocol.is_some() && kind.is_datagram() {
+        return Err(Error::usage(format!(
+            "--proxy-protocol reads a header at the start of a stream; a {kind} server has none"
+        )));
+    }
     match target {
         Some(t) if t.is_datagram() && plan_sends(plan) => Err(Error::usage(format!(
             "--send-proxy begins a stream with its header; --forward {t} is a {} address",

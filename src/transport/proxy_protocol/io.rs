@@ -112,7 +112,11 @@ impl Header {
     /// connection): `real` itself when it names none (UNKNOWN, LOCAL).
     pub fn peer(&self, real: &Endpoint) -> Endpoint {
         match &self.addresses {
-            Addresses::Inet { src, .. } => Endpoint::Inet(*src),
+            // An IPv4 client a mixed header mapped into IPv6 is shown,
+            // and matched, as itself.
+            Addresses::Inet { src, .. } => {
+                Endpoint::Inet(SocketAddr::new(src.ip().to_canonical(), src.port()))
+            }
             Addresses::Unix { src, .. } if src.is_empty() => Endpoint::Unnamed,
             Addresses::Unix { src, .. } => Endpoint::Unix(String::from_utf8_lossy(src).into()),
             Addresses::Unknown => real.clone(),

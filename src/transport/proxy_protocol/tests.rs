@@ -261,3 +261,45 @@ proptest! {
         prop_assert_eq!(parse(&header[..end]), Ok(None));
     }
 }
+
+#[test]
+fn reading_takes_the_header_and_leaves_what_follows() {
+    use crate::transport::Stream;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    for header in [
+        encode(Version::V1, Some(ends("192.0.2.1:1234", "198.51.100.2:80"))),
+        encode(Version::V2, Some(ends("[2001:db8::1]:5", "[::1]:443"))),
+    ] {
+        let (mut client, server) = UnixStream::pair().unwrap();
+        let server = Stream::Unix(server);
+        let now = std::time::Instant::now();
+        let mut r = Reading::new(now, None);
+        // A piece, then nothing: it waits; the rest and the client's
+        // bytes: the header, and the client's bytes left on the socket.
+        client.write_all(&header[..5]).unwrap();
+        assert_eq!(r.step(&server, now), Ok(None));
+        client.write_all(&header[5..]).unwrap();
+        client.write_all(b"\x16\x03\x01hello").unwrap();
+        let h = r.step(&server, now).unwrap().unwrap();
+        assert_eq!(Some(h), parse(&header).unwrap().map(|(_, h)| h));
+        drop(client);
+        let mut rest = Vec::new();
+        (&server).read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"\x16\x03\x01hello");
+    }
+    // Late, and cut short.
+    let (mut client, server) = UnixStream::pair().unwrap();
+    let server = Stream::Unix(server);
+    let now = std::time::Instant::now();
+    let mut r = Reading::new(now, Some(std::time::Duration::from_millis(1)));
+    assert!(
+        r.step(&server, now + std::time::Duration::from_millis(2))
+            .is_err()
+    );
+    let mut r = Reading::new(now, None);
+    client.write_all(b"PROXY TCP4").unwrap();
+    drop(client);
+    let why = r.step(&server, now).unwrap_err();
+    assert!(why.contains("ended inside"), "{why}");
+}
