@@ -153,6 +153,35 @@ fn send_proxy_names_the_claimed_client_in_every_model() {
 }
 
 #[test]
+fn a_unix_server_takes_the_header_too() {
+    let dir = TempDir::new();
+    for model in MODELS {
+        let sock = format!("unix:{}", dir.path(&format!("{model}.sock")).display());
+        let s = Server::start(&[model, &sock, "--proxy-protocol", "--sh-exec", PEER]);
+        for version in ["v1", "v2"] {
+            let args = [
+                "send",
+                &sock,
+                "--send-proxy",
+                version,
+                "--proxy-source",
+                "192.0.2.7:5555",
+            ];
+            let out = run(&args, b"");
+            assert_eq!(
+                out.stdout_str(),
+                "peer=192.0.2.7:5555\n",
+                "{model} {version}\n{out}"
+            );
+            // No claim: UNKNOWN (v1), LOCAL (v2): the socket's own peer.
+            let out = run(&["send", &sock, "--send-proxy", version], b"");
+            assert_eq!(out.stdout_str(), "peer=:\n", "{model} {version}\n{out}");
+        }
+        assert!(!s.err().contains("refused"), "{}", s.err());
+    }
+}
+
+#[test]
 fn a_forward_passes_the_client_on_before_tls() {
     // send claims 192.0.2.7; the forwarder takes it from the header and
     // names it in its own header to a TLS upstream that reads it first.

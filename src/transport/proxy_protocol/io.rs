@@ -136,17 +136,24 @@ impl Announce {
     /// The header `send` asks for on `stream`: naming `client` (a
     /// forwarder's: its client and the address that client reached;
     /// `None` inside for a Unix client), or without one this socket's own
-    /// ends (the source `--proxy-source` gives instead, if any).
+    /// ends (the source `--proxy-source` gives instead, if any; on a Unix
+    /// socket, that source to the unspecified address, or no addresses).
     pub fn new(
         send: &SendProxy,
         client: Option<Option<(SocketAddr, SocketAddr)>>,
         stream: &Stream,
     ) -> Announce {
-        let ends = client.unwrap_or_else(|| {
-            let (Endpoint::Inet(local), Some(peer)) = (stream.local(), peer_of(stream)) else {
-                return None;
-            };
-            Some((send.source.unwrap_or(local), peer))
+        let ends = client.unwrap_or_else(|| match (stream.local(), peer_of(stream)) {
+            (Endpoint::Inet(local), Some(peer)) => Some((send.source.unwrap_or(local), peer)),
+            // A Unix socket has no address to name as the destination:
+            // a claimed client still needs one (the unspecified address).
+            _ => send.source.map(|s| {
+                let none = match s {
+                    SocketAddr::V4(_) => SocketAddr::from(([0u8; 4], 0)),
+                    SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+                };
+                (s, none)
+            }),
         });
         Announce {
             bytes: encode(send.version, ends),
