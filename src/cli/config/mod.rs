@@ -184,6 +184,7 @@ fn upstream_flag(args: &ServerArgs) -> Option<&'static str> {
         (!t.pin.is_empty(), "--pin"),
         (t.insecure, "--insecure"),
         (t.sni.is_some(), "--sni"),
+        (args.proxy_protocol.send_proxy.is_some(), "--send-proxy"),
     ]
     .into_iter()
     .find_map(|(given, flag)| given.then_some(flag))
