@@ -348,6 +348,11 @@ impl Gather {
         }
     }
 
+    /// Whether nothing of a header has come yet.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
     /// Add bytes taken off the socket: the header once whole, `None`
     /// while more are needed, or why these cannot be one.
     pub fn push(&mut self, taken: &[u8]) -> Result<Option<Header>, Invalid> {

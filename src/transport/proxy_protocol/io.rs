@@ -77,7 +77,11 @@ impl Reading {
     }
 
     fn truncated(&self) -> String {
-        "the connection ended inside its PROXY protocol header".into()
+        match self.gather.is_empty() {
+            // A bare connect and close: a balancer's health check, say.
+            true => "the connection ended before a PROXY protocol header".into(),
+            false => "the connection ended inside its PROXY protocol header".into(),
+        }
     }
 }
 

@@ -302,4 +302,9 @@ fn reading_takes_the_header_and_leaves_what_follows() {
     drop(client);
     let why = r.step(&server, now).unwrap_err();
     assert!(why.contains("ended inside"), "{why}");
+    // A bare connect and close (a health check).
+    let (client, server) = UnixStream::pair().unwrap();
+    drop(client);
+    let why = Reading::new(now, None).step(&Stream::Unix(server), now);
+    assert!(why.unwrap_err().contains("ended before"));
 }
