@@ -313,11 +313,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
                 idle: args.idle_timeout,
                 hex: args.common.hex,
                 count: args.common.verbose,
-                proxy_protocol: proxy_protocol::rule(
-                    &args.proxy_protocol,
-                    &args.allow,
-                    &args.deny,
-                )?,
+                proxy_protocol: proxy_protocol::rule(args)?,
             },
         },
     };
@@ -332,11 +328,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
 /// is adopted (the socket tells its kind), before anything is made.
 pub fn by_kind(plan: &mut Server, kind: Kind) -> Result<()> {
     tls_kind(plan.tls.is_some(), kind)?;
-    let target = match &plan.handler {
-        Handler::Forward(up) => Some(up.forward.addr.clone()),
-        _ => None,
-    };
-    proxy_protocol::by_kind(plan, kind, target.as_ref())?;
+    proxy_protocol::by_kind(plan, kind)?;
     if let Handler::Forward(up) = &plan.handler {
         let target = &up.forward.addr;
         if let (Some(flag), true) = (up.forward.layers.stream_flag(), kind.is_datagram()) {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use super::Server;
 use crate::access::Access;
 use crate::addr::{Addr, Kind};
-use crate::cli::proxy_protocol::{ProxyVersion, SendProxyArgs, ServerProxyArgs};
+use crate::cli::ServerArgs;
+use crate::cli::proxy_protocol::{ProxyVersion, SendProxyArgs};
 use crate::error::{Error, Result};
 use crate::handler::proxied::ProxyRule;
 use crate::transport::proxy_protocol::{SendProxy, Version};
@@ -20,11 +21,8 @@ pub const DEFAULT_FROM: [&str; 2] = ["127.0.0.0/8", "::1"];
 
 /// `--proxy-protocol`: the sources whose header is taken and the access
 /// list for the clients it names (`None`: no header is asked for).
-pub(super) fn rule(
-    args: &ServerProxyArgs,
-    allow: &[String],
-    deny: &[String],
-) -> Result<Option<Arc<ProxyRule>>> {
+pub(super) fn rule(server: &ServerArgs) -> Result<Option<Arc<ProxyRule>>> {
+    let args = &server.proxy_protocol;
     if !args.proxy_protocol {
         return Ok(None);
     }
@@ -36,7 +34,7 @@ pub(super) fn rule(
         Error::Usage(m) => Error::usage(format!("--proxy-from: {m}")),
         e => e,
     })?;
-    let access = Access::new(allow, deny)?;
+    let access = Access::new(&server.allow, &server.deny)?;
     Ok(Some(Arc::new(ProxyRule { from, access })))
 }
 
@@ -71,24 +69,22 @@ pub(super) fn send_checks(args: &SendProxyArgs, addr: Option<&Addr>) -> Result<(
 }
 
 /// What the listening sockets' kind decides (see `config::by_kind`).
-pub(super) fn by_kind(plan: &Server, kind: Kind, target: Option<&Addr>) -> Result<()> {
+pub(super) fn by_kind(plan: &Server, kind: Kind) -> Result<()> {
     if plan.settings.drive.proxy_protocol.is_some() && kind.is_datagram() {
         return Err(Error::usage(format!(
             "--proxy-protocol reads a header at the start of a stream; a {kind} server has none"
         )));
     }
-    match target {
-        Some(t) if t.is_datagram() && plan_sends(plan) => Err(Error::usage(format!(
-            "--send-proxy begins a stream with its header; --forward {t} is a {} address",
-            t.kind()
-        ))),
-        _ => Ok(()),
-    }
-}
-
-fn plan_sends(plan: &Server) -> bool {
     match &plan.handler {
-        super::Handler::Forward(up) => up.forward.opts.send_proxy.is_some(),
-        _ => false,
+        super::Handler::Forward(up)
+            if up.forward.addr.is_datagram() && up.forward.opts.send_proxy.is_some() =>
+        {
+            let t = &up.forward.addr;
+            Err(Error::usage(format!(
+                "--send-proxy begins a stream with its header; --forward {t} is a {} address",
+                t.kind()
+            )))
+        }
+        _ => Ok(()),
     }
 }
