@@ -74,6 +74,9 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l pin -d 'With -
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l allow-origin -d 'A ws:// or wss:// server: accept only clients whose Origin header is ORIGIN (repeatable; others get 403)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l ws-protocol -d 'ws:// and wss://: the subprotocol to offer (send, --forward) or to choose when a client offers it (a server)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l send-proxy -d 'With --forward: begin each upstream connection with a PROXY protocol header (v1 text, v2 binary) naming the client and the address it connected to, as HAProxy\'s send-proxy does (before TLS, inside a --proxy tunnel; a Unix client: v1 UNKNOWN, v2 LOCAL). Stream upstreams only' -r -f -a "v1\t'The text line (PROXY TCP4 ...)'
+v2\t'The binary header'"
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l proxy-from -d 'With --proxy-protocol: take the header only from peers in CIDR, or Unix clients of uid:N (repeatable, or comma-separated); others are refused [default: 127.0.0.0/8,::1: a balancer on this host]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l broker -d 'Relay what each client sends to every other client (chat)'
@@ -84,6 +87,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l discard -d 'Re
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l tls -d 'Speak TLS on the TCP or Unix stream address (tls://HOST:PORT says the same)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l insecure -d 'With --forward tls://...: do not verify the upstream\'s certificate (says so on stderr)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l binary -d 'ws:// and wss://: send each read as one binary message, not each line as a text message'
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l proxy-protocol -d 'Require a PROXY protocol header (v1 or v2, told apart) before each connection\'s first byte (and before TLS): its source is the peer in events, --allow/--deny and SOCKCAT_PEER_*. A connection without a valid one within 5s is refused. Stream servers only'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s q -l quiet -d 'Log nothing but errors'
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -s 4 -d 'Use IPv4 addresses only'
@@ -138,6 +142,9 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l pin -d 'W
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l allow-origin -d 'A ws:// or wss:// server: accept only clients whose Origin header is ORIGIN (repeatable; others get 403)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l ws-protocol -d 'ws:// and wss://: the subprotocol to offer (send, --forward) or to choose when a client offers it (a server)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l send-proxy -d 'With --forward: begin each upstream connection with a PROXY protocol header (v1 text, v2 binary) naming the client and the address it connected to, as HAProxy\'s send-proxy does (before TLS, inside a --proxy tunnel; a Unix client: v1 UNKNOWN, v2 LOCAL). Stream upstreams only' -r -f -a "v1\t'The text line (PROXY TCP4 ...)'
+v2\t'The binary header'"
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l proxy-from -d 'With --proxy-protocol: take the header only from peers in CIDR, or Unix clients of uid:N (repeatable, or comma-separated); others are refused [default: 127.0.0.0/8,::1: a balancer on this host]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
@@ -147,6 +154,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l discard -
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l tls -d 'Speak TLS on the TCP or Unix stream address (tls://HOST:PORT says the same)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l insecure -d 'With --forward tls://...: do not verify the upstream\'s certificate (says so on stderr)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l binary -d 'ws:// and wss://: send each read as one binary message, not each line as a text message'
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l proxy-protocol -d 'Require a PROXY protocol header (v1 or v2, told apart) before each connection\'s first byte (and before TLS): its source is the peer in events, --allow/--deny and SOCKCAT_PEER_*. A connection without a valid one within 5s is refused. Stream servers only'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s q -l quiet -d 'Log nothing but errors'
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -s 4 -d 'Use IPv4 addresses only'
@@ -201,6 +209,9 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l pin -d 
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l sni -d 'With --forward tls://...: the name to ask for and verify, instead of the address\'s host' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l allow-origin -d 'A ws:// or wss:// server: accept only clients whose Origin header is ORIGIN (repeatable; others get 403)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l ws-protocol -d 'ws:// and wss://: the subprotocol to offer (send, --forward) or to choose when a client offers it (a server)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l send-proxy -d 'With --forward: begin each upstream connection with a PROXY protocol header (v1 text, v2 binary) naming the client and the address it connected to, as HAProxy\'s send-proxy does (before TLS, inside a --proxy tunnel; a Unix client: v1 UNKNOWN, v2 LOCAL). Stream upstreams only' -r -f -a "v1\t'The text line (PROXY TCP4 ...)'
+v2\t'The binary header'"
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l proxy-from -d 'With --proxy-protocol: take the header only from peers in CIDR, or Unix clients of uid:N (repeatable, or comma-separated); others are refused [default: 127.0.0.0/8,::1: a balancer on this host]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
@@ -210,6 +221,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l discard
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l tls -d 'Speak TLS on the TCP or Unix stream address (tls://HOST:PORT says the same)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l insecure -d 'With --forward tls://...: do not verify the upstream\'s certificate (says so on stderr)'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l binary -d 'ws:// and wss://: send each read as one binary message, not each line as a text message'
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l proxy-protocol -d 'Require a PROXY protocol header (v1 or v2, told apart) before each connection\'s first byte (and before TLS): its source is the peer in events, --allow/--deny and SOCKCAT_PEER_*. A connection without a valid one within 5s is refused. Stream servers only'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s v -l verbose -d 'Log more: a closing line per connection and a summary on exit'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s q -l quiet -d 'Log nothing but errors'
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -s 4 -d 'Use IPv4 addresses only'
@@ -243,6 +255,9 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l cert -d 'A clie
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l key -d 'The key of --cert (PEM)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l alpn -d 'The protocols to offer in ALPN, comma-separated (h2,http/1.1)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l ws-protocol -d 'ws:// and wss://: the subprotocol to offer (send, --forward) or to choose when a client offers it (a server)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l send-proxy -d 'Begin the connection with a PROXY protocol header (v1 text, v2 binary), to test a server that requires one; it names this socket\'s own ends unless --proxy-source says otherwise' -r -f -a "v1\t'The text line (PROXY TCP4 ...)'
+v2\t'The binary header'"
+complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l proxy-source -d 'With --send-proxy: the client address the header claims (to test a server\'s --allow/--deny) [default: the socket\'s own]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand send" -s n -d 'Do not add a newline to the MESSAGE words'

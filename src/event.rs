@@ -290,6 +290,19 @@ impl Log {
         }
     }
 
+    /// A connection refused for `why` (`--proxy-protocol`: no valid
+    /// header, or not from a trusted balancer).
+    pub fn refused_because(&self, kind: Kind, peer: &str, why: &str) {
+        if self.level >= Level::Normal {
+            self.emit(format_args!("refused {peer} ({why})"), || {
+                let mut v = json!({"event": "refused", "transport": kind.as_str(),
+                    "peer": peer, "reason": why});
+                place(&mut v, "", Some(kind), peer);
+                v
+            });
+        }
+    }
+
     /// A failure that ends one connection but not the server. Shown under `-q` too.
     pub fn error(&self, msg: &str) {
         self.emit(

@@ -278,6 +278,8 @@ fn fork_stream(
     }
     child_setup(acc);
     let mut tally = ConnStats::default();
+    // `--proxy-protocol`'s header names the peer to show.
+    let peer = &mut peer.clone();
     let end = handler::serve_stream(
         &stream,
         peer,

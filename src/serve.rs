@@ -24,6 +24,7 @@ mod dgram_sessions;
 mod ending;
 mod forward;
 mod program;
+mod proxied;
 mod stdin;
 
 use crate::error::{Context, Error, Result};
@@ -75,6 +76,8 @@ struct Conn {
     /// for it (rustls's `tlsserver-mio`: interest follows what the session
     /// wants). A plain socket is watched for both, once.
     tls_writable: bool,
+    /// `--proxy-protocol`: the header still being read (boxed: rare).
+    header: Option<Box<crate::transport::proxy_protocol::Reading>>,
     started: Instant,
     /// Last traffic either way, for --idle-timeout.
     last: Instant,

@@ -61,6 +61,8 @@ enum Msg {
         id: u64,
         tally: ConnStats,
         end: Option<End>,
+        /// The client a `--proxy-protocol` header named, if any.
+        peer: Option<Endpoint>,
     },
     /// A thread exited and can be joined.
     Exited(u64),
@@ -185,9 +187,14 @@ impl schedule::Workers for Threads {
     ) {
         while let Ok(m) = self.rx.try_recv() {
             match m {
-                Msg::Done { id, tally, end } => {
+                Msg::Done {
+                    id,
+                    tally,
+                    end,
+                    peer,
+                } => {
                     self.spares.remove(&id);
-                    ended.push((id, Outcome::Served { tally, end }));
+                    ended.push((id, Outcome::Served { tally, end, peer }));
                 }
                 Msg::Exited(t) => {
                     if let Some(h) = self.threads.remove(&t) {
@@ -331,12 +338,18 @@ fn worker(pool: &Pool, spec: &Spec, d: &Drive, tx: &mpsc::Sender<Msg>, waker: &A
                 id,
                 tally: ConnStats::default(),
                 end: Some(End::Panicked),
+                peer: None,
             },
         );
+        let mut header_peer = None;
         let (tally, end) = match job {
-            Task::Stream { stream, peer, .. } => {
+            Task::Stream {
+                stream, mut peer, ..
+            } => {
                 let mut tally = ConnStats::default();
-                let end = handler::serve_stream(&stream, &peer, spec, d, &mut tally).err();
+                let end = handler::serve_stream(&stream, &mut peer, spec, d, &mut tally).err();
+                // `--proxy-protocol`'s header named the peer to show.
+                header_peer = Some(peer);
                 (tally, end)
             }
             Task::Datagram {
@@ -360,6 +373,11 @@ fn worker(pool: &Pool, spec: &Spec, d: &Drive, tx: &mpsc::Sender<Msg>, waker: &A
                 _ => (ConnStats::default(), None),
             },
         };
-        slot.finish(Msg::Done { id, tally, end });
+        slot.finish(Msg::Done {
+            id,
+            tally,
+            end,
+            peer: header_peer,
+        });
     }
 }

@@ -67,6 +67,10 @@ fn usage_errors_exit_2() {
         (&["serve", "--echo", "--pin", "sha256:00"], "--pin is about"),
         (&["serve", "--echo", "--insecure"], "--insecure is about"),
         (&["serve", "--echo", "--sni", "x"], "--sni is about"),
+        (
+            &["serve", "--echo", "--send-proxy", "v1"],
+            "--send-proxy is about",
+        ),
         (&["serve", "--no-such-flag"], "unexpected argument"),
         (&["frobnicate"], "unrecognized subcommand"),
         (&["serve", "--count", "0"], "invalid value"),

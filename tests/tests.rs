@@ -25,6 +25,7 @@ mod options;
 mod programs;
 mod properties;
 mod proxy;
+mod proxy_protocol;
 mod relay;
 mod scan;
 mod send_exec;

@@ -70,6 +70,10 @@ fn examples(page: &str) -> String {
                 "$ sockcat serve :8080 \\-\\-forward localhost:80 \\-v",
             ),
             (
+                "Behind a load balancer that sends the PROXY protocol (HAProxy's send\\-proxy): its client is the peer; in front of nginx's proxy_protocol listener.",
+                "$ sockcat serve 127.0.0.1:9000 \\-\\-proxy\\-protocol \\-\\-echo\n$ sockcat serve :8080 \\-\\-forward 127.0.0.1:8081 \\-\\-send\\-proxy v2",
+            ),
+            (
                 "Reach a TCP service through a Unix socket, and a UDP relay for DNS (one session per client).",
                 "$ sockcat serve unix:/run/web.sock \\-\\-forward example.org:80\n$ sockcat serve \\-u :5353 \\-\\-forward udp://127.0.0.1:53",
             ),
@@ -150,6 +154,10 @@ fn examples(page: &str) -> String {
             (
                 "Through a proxy that ends the tunnel at a half-close (microsocks, tinyproxy): no FIN after the file; done, exit 0, once the server has been quiet for 1s.",
                 "$ sockcat send \\-\\-proxy socks5://127.0.0.1:1080 \\-\\-hold 1s \\-\\-file req.bin host:80",
+            ),
+            (
+                "Test a server behind a load balancer: claim a client in a PROXY protocol header.",
+                "$ sockcat send :9000 \\-\\-send\\-proxy v1 \\-\\-proxy\\-source 192.0.2.7:4000 hello",
             ),
             (
                 "Show every byte as hex on stderr.",

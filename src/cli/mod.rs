@@ -14,6 +14,7 @@ pub mod config;
 pub mod faults;
 pub mod man;
 pub mod netcat;
+pub mod proxy_protocol;
 pub mod ws;
 
 const EXAMPLES: &str = "\
@@ -273,6 +274,9 @@ pub struct ServerArgs {
     pub ws: ws::WsServerArgs,
 
     #[command(flatten)]
+    pub proxy_protocol: proxy_protocol::ServerProxyArgs,
+
+    #[command(flatten)]
     pub common: CommonArgs,
 }
 
@@ -524,6 +528,9 @@ pub struct SendArgs {
 
     #[command(flatten)]
     pub ws: ws::WsArgs,
+
+    #[command(flatten)]
+    pub proxy_protocol: proxy_protocol::SendProxyArgs,
 
     #[command(flatten)]
     pub common: CommonArgs,

@@ -49,6 +49,14 @@ pub struct Forward {
     pub layers: crate::relay::layers::Layers,
 }
 
+/// Whose connection an upstream connect is for: the client, and the
+/// address it connected to (named by `--send-proxy`'s header).
+#[derive(Clone, Copy)]
+pub struct Client<'a> {
+    pub peer: &'a Endpoint,
+    pub local: &'a Endpoint,
+}
+
 /// A forwarder's connection to its target.
 pub use crate::transport::Upstream;
 
@@ -57,19 +65,29 @@ impl Forward {
     /// fork-serve way, and the datagram session's. It ends at once
     /// ("closed at shutdown") when `stop` becomes readable: the hard stop
     /// need not wait out an upstream's connect or handshake.
-    pub fn connect_until(&self, stop: Option<BorrowedFd<'_>>) -> Result<Upstream, String> {
-        transport::wait(self.connector(), stop).map_err(|e| self.failed(&e.to_string()))
+    pub fn connect_until(
+        &self,
+        client: Client<'_>,
+        stop: Option<BorrowedFd<'_>>,
+    ) -> Result<Upstream, String> {
+        transport::wait(self.connector(client), stop).map_err(|e| self.failed(&e.to_string()))
     }
 
-    /// The upstream's connect, not begun: every model's.
-    pub fn connector(&self) -> Connector {
-        Connector::new(
+    /// The upstream's connect for `client`'s connection, not begun: every
+    /// model's. `--send-proxy`'s header names the client and the address
+    /// it reached (a Unix client: none).
+    pub fn connector(&self, client: Client<'_>) -> Connector {
+        let c = Connector::new(
             &self.addr,
             &self.opts,
             Some(self.timeout),
             None,
             Voice::Forwarder,
-        )
+        );
+        match (client.peer, client.local) {
+            (Endpoint::Inet(p), Endpoint::Inet(l)) => c.on_behalf_of(Some((*p, *l))),
+            _ => c.on_behalf_of(None),
+        }
     }
 
     /// The event text of a failed upstream connection.
@@ -106,7 +124,12 @@ pub fn serve_stream(
     let Ok(layers) = ConnLayers::start(&f.layers, &d.log, peer, std::time::Instant::now()) else {
         return Ok(()); // `--refuse`: reset (as set above), no connect
     };
-    let up = match f.connect_until(polled::cut_signal()) {
+    let local = stream.local();
+    let client = Client {
+        peer,
+        local: &local,
+    };
+    let up = match f.connect_until(client, polled::cut_signal()) {
         Ok(up) => up,
         Err(m) => return Err(End::Forward(m)),
     };
@@ -142,7 +165,12 @@ pub fn serve_session(
     d: &Drive,
 ) -> (ConnStats, Option<End>) {
     use crate::relay::dgram_session::{self, DgramSession, ReplyPath, Timers};
-    let up = match f.connect_until(polled::cut_signal()) {
+    let local = sock.local.clone();
+    let client = Client {
+        peer,
+        local: &local,
+    };
+    let up = match f.connect_until(client, polled::cut_signal()) {
         Ok(Upstream::Dgram(g)) => g,
         Ok(Upstream::Stream(_)) => {
             // Refused when the arguments were checked.

@@ -15,6 +15,7 @@ pub mod echo;
 pub mod exec;
 pub mod forward;
 pub mod print;
+pub mod proxied;
 pub mod reply;
 
 use std::ffi::OsString;
@@ -107,16 +108,26 @@ pub struct Drive {
     /// Count the bytes even where a program could be given the socket
     /// itself (`-v` reports them).
     pub count: bool,
+    /// `--proxy-protocol`: each connection's header is read first.
+    pub proxy_protocol: Option<std::sync::Arc<proxied::ProxyRule>>,
 }
 
-/// Serve one blocking stream connection with `spec` to its end.
+/// Serve one blocking stream connection with `spec` to its end: with
+/// `--proxy-protocol`, its header first (before TLS), which makes `peer`
+/// the client it names (a refused one is closed, with its one event).
 pub fn serve_stream(
     stream: &Stream,
-    peer: &Endpoint,
+    peer: &mut Endpoint,
     spec: &Spec,
     d: &Drive,
     tally: &mut ConnStats,
 ) -> Result<(), End> {
+    if let Some(rule) = &d.proxy_protocol {
+        if !proxied::read_blocking(rule, d, stream, peer) {
+            return Ok(());
+        }
+    }
+    let peer: &Endpoint = peer;
     if !stream.has_handshake() {
         return run_stream(stream, peer, spec, d, tally);
     }

@@ -95,6 +95,7 @@ impl EventLoop {
             fwd: None,
             to_stdout: None,
             tls_writable: false,
+            header: None,
             started: now,
             last: now,
             last_out: now,
@@ -121,18 +122,37 @@ impl EventLoop {
             ));
             return;
         }
+        if self.server.service.settings.drive.proxy_protocol.is_some() {
+            // The header comes first: the connection begins once it is
+            // read (`EventLoop::header_step`).
+            conn.talk = None;
+            self.await_header(&mut conn, id, now);
+        } else {
+            self.begin(&mut conn, id);
+        }
+        self.conns.insert(id, conn);
+        self.again.push(id);
+    }
+
+    /// A connection's handler begun: its program (after a TLS handshake),
+    /// its upstream, its print by splice.
+    pub(super) fn begin(&mut self, conn: &mut Conn, id: usize) {
+        let now = Instant::now();
+        if conn.talk.is_none() {
+            conn.talk = Session::new(&self.server.service.spec).map(Conversation::new);
+        }
         // A TLS client's program starts after the handshake, which tells
         // who the client is (progress); a client that never finishes it is
         // dropped at the handshake's time limit.
         if !conn.stream.has_handshake() {
-            self.start_program(&mut conn, id);
+            self.start_program(conn, id);
         } else {
             let limit = now + crate::transport::tls::HANDSHAKE_TIMEOUT;
             self.timers.push(std::cmp::Reverse((limit, id)));
         }
         if let Spec::Forward(f) = &self.server.service.spec {
             let f = f.clone();
-            self.start_forward(&mut conn, id, &f);
+            self.start_forward(conn, id, &f);
         }
         // One connection has nothing to interleave with: print it by
         // splice(2), when nothing needs to see the bytes.
@@ -149,8 +169,6 @@ impl EventLoop {
         ) {
             t.finish();
         }
-        self.conns.insert(id, conn);
-        self.again.push(id);
     }
 
     /// `--exec`: start the connection's program.

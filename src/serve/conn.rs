@@ -118,6 +118,9 @@ impl EventLoop {
     }
 
     pub(super) fn progress(&mut self, c: &mut Conn, id: usize) -> std::result::Result<(), End> {
+        if c.header.is_some() && !self.header_step(c, id) {
+            return Ok(());
+        }
         if c.stream.has_handshake() {
             // The handshake first (TLS's, then a WebSocket's Upgrade); then
             // what a full socket left over.

@@ -26,7 +26,7 @@ use super::{Conn, EventLoop};
 use crate::addr::{self, Addr};
 use crate::event::Via;
 use crate::handler::End;
-use crate::handler::forward::{DGRAM_QUIET, Forward};
+use crate::handler::forward::{Client, DGRAM_QUIET, Forward};
 use crate::relay::RelaySocket;
 use crate::relay::bridge::{Bridge, Next, Ready, Rules};
 use crate::relay::layers::ConnLayers;
@@ -158,7 +158,12 @@ impl EventLoop {
             c.talk = Some(crate::handler::conversation::Conversation::over());
             return;
         };
-        match self.first_up(target, id, now) {
+        let local = c.stream.local();
+        let client = Client {
+            peer: &c.peer,
+            local: &local,
+        };
+        match self.first_up(target, client, id, now) {
             Ok(up) => {
                 // Splicing where the bytes pass as they are (the halves
                 // copy where a side has no plain descriptor); the loop's
@@ -188,8 +193,14 @@ impl EventLoop {
 
     /// The upstream's connect begun (a name's addresses asked of the
     /// resolver thread, unless its last answer is fresh), or why it failed.
-    fn first_up(&mut self, f: &Forward, id: usize, now: Instant) -> Result<UpstreamStage, String> {
-        let mut c = Box::new(f.connector());
+    fn first_up(
+        &mut self,
+        f: &Forward,
+        client: Client<'_>,
+        id: usize,
+        now: Instant,
+    ) -> Result<UpstreamStage, String> {
+        let mut c = Box::new(f.connector(client));
         if let Some(u) = self.step_connect(&mut c, id, now)? {
             return Ok(UpstreamStage::Open(u));
         }

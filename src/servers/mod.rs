@@ -57,6 +57,24 @@ impl Server {
         if self.looped(peer, local) {
             return false;
         }
+        if let Some(rule) = &self.service.settings.drive.proxy_protocol {
+            // Only a trusted balancer's connection is taken (and counted);
+            // its client is admitted once its header is read
+            // (`handler::proxied::admit`).
+            let trusted = rule
+                .from
+                .permits(peer.ip(), peer.credentials().map(|c| c.0));
+            if !trusted {
+                let why = "not a --proxy-from source";
+                self.service
+                    .settings
+                    .log
+                    .refused_because(kind, &peer.to_string(), why);
+                return false;
+            }
+            *served += 1;
+            return true;
+        }
         if !self
             .service
             .settings
@@ -193,6 +211,7 @@ impl Settings {
                 idle: None,
                 hex: false,
                 count: false,
+                proxy_protocol: None,
             },
         }
     }

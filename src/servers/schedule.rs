@@ -39,7 +39,13 @@ pub enum Work<'a> {
 /// How a worker ended, as its model learned it.
 pub enum Outcome {
     /// It served its request and says how: the loop logs and counts it.
-    Served { tally: ConnStats, end: Option<End> },
+    Served {
+        tally: ConnStats,
+        end: Option<End>,
+        /// The peer to show in place of the accepted one (the client a
+        /// `--proxy-protocol` header named).
+        peer: Option<Endpoint>,
+    },
     /// It logged its end itself, and its bytes reach the model's totals
     /// another way (a forked child's tally pipe).
     Reported { stdout_closed: bool },
@@ -298,7 +304,11 @@ impl Open {
 fn settle(server: &Server, o: Open, outcome: Outcome, totals: &mut ServerTotals) -> bool {
     let log = &server.service.settings.log;
     match outcome {
-        Outcome::Served { tally, end } => {
+        Outcome::Served { tally, end, peer } => {
+            let o = Open {
+                peer: peer.unwrap_or(o.peer),
+                ..o
+            };
             let stdout_closed = matches!(end, Some(End::StdoutClosed));
             if o.cut && !stdout_closed {
                 server.closed_at_shutdown(&o.peer, tally, o.started.elapsed(), totals);
@@ -372,7 +382,14 @@ mod tests {
                         bytes_in: 1,
                         ..ConnStats::default()
                     };
-                    ended.push((id, Outcome::Served { tally, end: None }));
+                    ended.push((
+                        id,
+                        Outcome::Served {
+                            tally,
+                            end: None,
+                            peer: None,
+                        },
+                    ));
                 }
             }
         }

@@ -23,6 +23,17 @@ pub fn recv_nowait(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     Ok(recv(fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)?)
 }
 
+/// recv(2) with MSG_PEEK, without waiting: what a read would return,
+/// left on the socket for the read that takes it.
+pub fn peek_nowait(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    use nix::sys::socket::{MsgFlags, recv};
+    Ok(recv(
+        fd.as_raw_fd(),
+        buf,
+        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_PEEK,
+    )?)
+}
+
 /// send(2) with MSG_NOSIGNAL: a peer that reset the connection gives
 /// EPIPE and never kills the process with SIGPIPE.
 pub fn send_nosignal(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {

@@ -1,7 +1,8 @@
 //! [`Connector`]: a client connect as one non-blocking state machine, from
 //! a target to a connected [`Upstream`]: the target's addresses (known at
 //! once, or awaited from a resolver), Happy Eyeballs over them, the
-//! proxy's [`Handshake`], then TLS, all within the connect deadline.
+//! proxy's [`Handshake`], then the PROXY protocol header (`--send-proxy`:
+//! [`Announce`]), then TLS, all within the connect deadline.
 //!
 //! It does no waiting of its own: [`Connector::step`] moves it as far as
 //! its sockets allow and [`Connector::watch`] says what to wait for next.
@@ -18,6 +19,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use super::proxy::{self, Destination, Handshake};
+use super::proxy_protocol::Announce;
 use super::tls::{self, TlsStream};
 use super::{
     Dgram, Opts, Stream, Target, connect_start, connect_start_from, dgram_for, interleave,
@@ -26,6 +28,7 @@ use crate::addr::{self, Addr, Family, ProxyKind};
 use crate::error::Error;
 use failure::Failure;
 
+mod announce;
 mod failure;
 #[cfg(test)]
 mod tests;
@@ -92,6 +95,9 @@ pub struct Connector {
     /// Descriptors opened since [`Connector::started`] was last asked and
     /// still open (a closed one's number may come back for another).
     fresh: Vec<RawFd>,
+    /// Whom `--send-proxy`'s header names: a forwarder's client (`None`
+    /// inside for a Unix one), or unset for the socket's own ends.
+    on_behalf: Option<Option<(SocketAddr, SocketAddr)>>,
     stage: Stage,
 }
 
@@ -112,6 +118,9 @@ enum Stage {
     Backlogged { at: Instant },
     /// Connected to the proxy; its handshake under way.
     Tunnel { stream: Stream, hs: Box<Handshake> },
+    /// Connected (through the tunnel, if any); the PROXY protocol header
+    /// being written, before anything else (TLS's hello).
+    Announcing { stream: Stream, out: Announce },
     /// Connected (through the tunnel, if any); a layer's handshake under
     /// way (TLS's, then a WebSocket's Upgrade), given until `until`.
     Securing {
@@ -156,6 +165,7 @@ impl Connector {
             deadline: timeout.map(|t| began + t),
             patient: false,
             fresh: Vec::new(),
+            on_behalf: None,
             stage: Stage::Begin,
         }
     }
@@ -203,8 +213,9 @@ impl Connector {
             Stage::Connecting { attempts, .. } => {
                 attempts.tries.iter().for_each(|(s, _)| s.reset_on_close())
             }
-            Stage::Tunnel { stream, .. } => stream.reset_on_close(),
-            Stage::Securing { stream, .. } => stream.reset_on_close(),
+            Stage::Tunnel { stream, .. }
+            | Stage::Announcing { stream, .. }
+            | Stage::Securing { stream, .. } => stream.reset_on_close(),
             _ => {}
         }
     }
@@ -242,6 +253,9 @@ impl Connector {
                     Interest::Write
                 };
                 (vec![(fd_of(stream), how)], self.until(true))
+            }
+            Stage::Announcing { stream, .. } => {
+                (vec![(fd_of(stream), Interest::Write)], self.until(true))
             }
             Stage::Securing { stream, until } => {
                 let how = if stream.has_pending() {
@@ -287,13 +301,14 @@ impl Connector {
             Stage::Backlogged { .. } => Next::Stage(self.unix()?),
             Stage::Connecting { attempts, tunnel } => self.connecting(attempts, tunnel, now)?,
             Stage::Tunnel { mut stream, mut hs } => match proxy::step(&mut stream, &mut hs, buf) {
-                Ok(true) => self.secure(stream)?,
+                Ok(true) => self.announce(stream)?,
                 Ok(false) if self.until(true).is_none_or(|d| now < d) => {
                     Next::Wait(Stage::Tunnel { stream, hs })
                 }
                 Ok(false) => return Err(Failure::ProxySilent),
                 Err(why) => return Err(Failure::Proxy(why)),
             },
+            Stage::Announcing { stream, out } => self.announcing(stream, out, now)?,
             Stage::Securing { stream, until } => match stream.handshake_nowait() {
                 // TLS done: a WebSocket's Upgrade next, if there is one.
                 Ok(true) if stream.ws().is_none() => self.upgrade(stream),
@@ -468,7 +483,7 @@ impl Connector {
                     self.fresh.retain(|&fd| fd == stream.poll_fd());
                     return Ok(match tunnel {
                         Some(hs) => Next::Stage(Stage::Tunnel { stream, hs }),
-                        None => self.secure(stream)?,
+                        None => self.announce(stream)?,
                     });
                 }
                 Ok(false) => i += 1,
@@ -499,7 +514,7 @@ impl Connector {
         }))
     }
 
-    /// A connected stream (through the tunnel, if any): done, or its TLS
+    /// A connected stream with its header written: done, or its TLS
     /// handshake begun.
     fn secure(&self, stream: Stream) -> Result<Next, Failure> {
         let Some(t) = self.opts.tls_client.as_deref() else {

@@ -11,6 +11,7 @@ pub mod inherit;
 mod listen;
 pub mod ours;
 pub mod proxy;
+pub mod proxy_protocol;
 pub mod tls;
 pub mod unix;
 pub mod ws;
@@ -53,6 +54,9 @@ pub struct Opts {
     /// A WebSocket over every stream: a server's accepted ones, or a
     /// client's connections (after TLS, when there is TLS).
     pub ws: Option<Arc<ws::Ws>>,
+    /// `--send-proxy`: every connection made begins with a PROXY protocol
+    /// header (before TLS, inside the proxy's tunnel).
+    pub send_proxy: Option<proxy_protocol::SendProxy>,
 }
 
 /// A connected byte stream.

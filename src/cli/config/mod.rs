@@ -31,6 +31,7 @@ use crate::servers;
 use crate::transport::{Opts, tls};
 
 mod program;
+mod proxy_protocol;
 mod send_plan;
 mod tls_plan;
 mod ws_plan;
@@ -185,6 +186,7 @@ fn upstream_flag(args: &ServerArgs) -> Option<&'static str> {
         (!t.pin.is_empty(), "--pin"),
         (t.insecure, "--insecure"),
         (t.sni.is_some(), "--sni"),
+        (args.proxy_protocol.send_proxy.is_some(), "--send-proxy"),
     ]
     .into_iter()
     .find_map(|(given, flag)| given.then_some(flag))
@@ -241,6 +243,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
         tls_server: None,
         tls_client: None,
         ws: None,
+        send_proxy: None,
     };
     let (raw, tls, ws_url) = strip_layers(&raw, args.tls.tls, args.common.udp, args.common.unix)?;
     // With -U the argument is a path, whatever it looks like.
@@ -315,6 +318,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
                 idle: args.idle_timeout,
                 hex: args.common.hex,
                 count: args.common.verbose,
+                proxy_protocol: proxy_protocol::rule(args)?,
             },
         },
     };
@@ -329,6 +333,7 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
 /// is adopted (the socket tells its kind), before anything is made.
 pub fn by_kind(plan: &mut Server, kind: Kind) -> Result<()> {
     tls_kind(plan.tls.is_some(), kind)?;
+    proxy_protocol::by_kind(plan, kind)?;
     if let Handler::Forward(up) = &plan.handler {
         let target = &up.forward.addr;
         if let (Some(flag), true) = (up.forward.layers.stream_flag(), kind.is_datagram()) {
@@ -385,6 +390,7 @@ fn client_opts(c: &CommonArgs) -> Opts {
         tls_server: None,
         tls_client: None,
         ws: None,
+        send_proxy: None,
     }
 }
 
@@ -441,6 +447,7 @@ fn forward(raw: &std::ffi::OsStr, args: &ServerArgs) -> Result<Upstream> {
     let mut opts = client_opts(&args.common);
     // No Nagle on the upstream side either (see `server`).
     opts.nodelay = true;
+    opts.send_proxy = proxy_protocol::send_proxy(args.proxy_protocol.send_proxy, None);
     let proxy = proxy(args.proxy.as_deref(), &target)?;
     let t = &args.tls;
     let verify = ClientTlsArgs {

@@ -36,10 +36,13 @@ pub fn send(args: &SendArgs) -> Result<Send> {
         return Err(Error::usage(format!("{addr}: {}", send::scan::NO_PORT_0)));
     }
     let source = args.source.as_deref().map(source).transpose()?;
+    let pp = &args.proxy_protocol;
+    super::proxy_protocol::send_checks(pp, Some(&addr))?;
     let mut opts = client_opts(&args.common);
     opts.ws = ws_url
         .as_ref()
         .map(|u| client_ws(u, &args.ws, !args.no_newline));
+    opts.send_proxy = super::proxy_protocol::send_proxy(pp.send_proxy, pp.proxy_source);
     let proxy = proxy(args.proxy.as_deref(), &addr)?;
     let mut t = args.tls.clone();
     t.tls = tls;
@@ -347,6 +350,7 @@ pub(super) fn scan_job(args: &SendArgs, host: &str, spec: &str, words: &[String]
     if args.hold.is_some() {
         return Err(Error::usage(HOLD_NOT_PROBE));
     }
+    super::proxy_protocol::send_checks(&args.proxy_protocol, None)?;
     if args.proxy.is_some() {
         return Err(Error::usage(
             "a scan (-z with several ports) goes direct, not through --proxy: \

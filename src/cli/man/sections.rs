@@ -435,7 +435,8 @@ it), and the TLS variables describe the server's certificate.
 .TP
 .B SOCKCAT_PEER_ADDR
 The peer's address (for a Unix client, the name it bound, escaped; empty
-when it bound none).
+when it bound none; with \fB\-\-proxy\-protocol\fR, the client its
+header names).
 .TP
 .B SOCKCAT_PEER_PORT
 The peer's port.
@@ -527,7 +528,10 @@ at the end, with the bytes each way.
 .B refused
 \fBtransport\fR, \fBpeer\fR (turned away by \fB\-\-allow\fR/\fB\-\-deny\fR,
 or a datagram a replying server drops: from port 0, 7 or 19, or from its
-own address).
+own address); with \fB\-\-proxy\-protocol\fR, also a connection without a
+valid PROXY protocol header or not from a \fB\-\-proxy\-from\fR source,
+with its \fBreason\fR. Text: \fBrefused PEER (access list)\fR, or the
+reason in its place.
 .TP
 .B error
 \fBmessage\fR, and \fBfatal\fR: true when the program exits because of it.
