@@ -19,6 +19,10 @@ pub struct FaultArgs {
     #[arg(long, value_name = "F", value_parser = parse_fraction, requires = "fault")]
     pub fault_fraction: Option<f64>,
 
+    /// With --forward: change the faults while the server runs, through a Unix socket made at PATH (mode 0600): one JSON object a line, such as {"op":"add","fault":"delay","value":"200ms"} (see FAULTS)
+    #[arg(long, value_name = "PATH", requires = "forward", value_hint = clap::ValueHint::FilePath)]
+    pub control: Option<std::path::PathBuf>,
+
     /// With a fault: where its random choices begin (which connections --fault-fraction picks): the same N, the same choices in every run
     #[arg(long, value_name = "N", requires = "fault")]
     pub seed: Option<u64>,
@@ -93,6 +97,59 @@ impl Faults {
         .into_iter()
         .find_map(|(given, flag)| given.then_some(flag))
     }
+}
+
+/// A fault the control socket names (its flag without `--`) with its
+/// value as the flag takes it, read by the flag's own parser.
+pub fn parse_fault(name: &str, value: &str) -> Result<crate::relay::live::Fault, String> {
+    use crate::relay::cut::{Ending, How};
+    use crate::relay::live::Fault;
+    let chance = |flag: &str| parse_fraction(value).map_err(|e| format!("--{flag}: {e}"));
+    Ok(match name {
+        "rate" => {
+            let r = parse_rate(value)?;
+            Fault::Rate(match r.burst {
+                Some(burst) => crate::relay::rate::Rate {
+                    per_sec: r.per_sec,
+                    burst,
+                },
+                None => crate::relay::rate::Rate::new(r.per_sec),
+            })
+        }
+        "cut-after" => Fault::Ending(Ending::Bytes(How::Fin, parse_count(value)?)),
+        "reset-after" => Fault::Ending(match parse_reset(value)? {
+            ResetArg::Bytes(n) => Ending::Bytes(How::Reset, n),
+            ResetArg::Time(d) => Ending::Time(d),
+        }),
+        "delay" => {
+            let d = parse_delay(value)?;
+            Fault::Delay(crate::relay::delay::Delay {
+                latency: d.latency,
+                jitter: d.jitter,
+            })
+        }
+        "slice" => {
+            let s = parse_slice(value)?;
+            Fault::Slice(crate::relay::slice::Slice {
+                bytes: s.bytes,
+                gap: s.gap,
+            })
+        }
+        "slow-close" => Fault::SlowClose(super::parse_positive_duration(value)?),
+        "blackhole" => {
+            Fault::Blackhole(Some(super::parse_duration(value)?).filter(|d| !d.is_zero()))
+        }
+        "refuse" => Fault::Refuse(chance("refuse")?),
+        "loss" => Fault::Loss(chance("loss")?),
+        "duplicate" => Fault::Duplicate(chance("duplicate")?),
+        "reorder" => Fault::Reorder(chance("reorder")?),
+        _ => {
+            return Err(format!(
+                "unknown fault '{name}': expected one of {}",
+                crate::relay::live::NAMES
+            ));
+        }
+    })
 }
 
 /// `--reset-after`: a byte count or a time.
@@ -355,6 +412,32 @@ The JSON \fBfault\fR event's \fBconnection\fR is the connection's number
 Make every random choice repeat: with the same \fIN\fR, the same
 connections (by number) get the faults in every run and every model. Without
 it, the choices differ from run to run.
+.TP
+\fB\-\-control\fR \fIPATH\fR
+Change the faults while the server runs (as toxiproxy's API does): a Unix
+socket made at \fIPATH\fR (mode 0600: its owner alone; a live socket
+there is never taken over; removed at exit; \fBcontrol socket on
+unix:PATH\fR is said after the readiness lines) takes one JSON object a
+line and answers each with one (\fB{"ok":true,...}\fR, or
+\fB{"ok":false,"error":"..."}\fR, after which the connection stays
+open). \fB{"op":"add","fault":"delay","value":"200ms~20ms","dir":"down"}\fR
+sets a fault (\fBchange\fR says the same; \fBfault\fR is a flag's name
+without \fB\-\-\fR, \fBvalue\fR what the flag takes, \fBdir\fR
+\fBup\fR, \fBdown\fR or \fBboth\fR, the default);
+\fB{"op":"remove","fault":"delay"}\fR removes it;
+\fB{"op":"list"}\fR shows the changes in force and the connections
+begun. \fBscope\fR says for which connections: \fB"all"\fR (the
+default: every live one at once, idle or not, and every new one),
+\fB"new"\fR (those begun from now on), or a connection's number (the
+\fBconnection\fR of its JSON events). A change replaces the fault it
+names; a timed one (\fB\-\-reset\-after 1s\fR, \fB\-\-blackhole=1s\fR)
+and a byte budget count from the change. No byte is lost: a removed delay
+lets what it holds go at once, in order; a changed one keeps its queue.
+A server with \fB\-\-control\fR copies every connection (a fault may
+come later), and changes reach a blocking model's idle connection within
+50ms. \fBsockcat send unix:PATH '{"op":"list"}'\fR is a client: it
+prints the answer. A line is at most 4096 bytes; a client that does not
+read its answers for a second is dropped.
 "#;
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use serde_json::json;
 use super::chance::Chance;
 use super::delay::Delay;
 use super::layers::{Direction, Layers, Teller};
+use super::live::{Change, Fault, Slot, Watch};
 use crate::event::Log;
 
 /// The most datagrams a way keeps waiting (delayed or held back), and
@@ -160,6 +161,14 @@ impl Way {
 }
 
 /// `latency ± jitter` for a draw `u` in [0, 1).
+/// A fault's chance (0: none).
+fn chance_of(f: Option<Fault>) -> f64 {
+    match f {
+        Some(Fault::Loss(p) | Fault::Duplicate(p) | Fault::Reorder(p)) => p,
+        _ => 0.0,
+    }
+}
+
 fn wait(d: Delay, u: f64) -> Duration {
     let off = (u * 2.0 - 1.0) * d.jitter.as_nanos() as f64;
     Duration::from_nanos((d.latency.as_nanos() as f64 + off).max(0.0) as u64)
@@ -172,6 +181,8 @@ pub struct DgramFaults {
     pub up: Option<Way>,
     pub down: Option<Way>,
     tell: Teller,
+    /// `--control`: the changes this session has taken.
+    watch: Option<Watch>,
 }
 
 impl DgramFaults {
@@ -184,28 +195,53 @@ impl DgramFaults {
         }
         let conn = l.begun.fetch_add(1, Ordering::Relaxed);
         let mut chance = Chance::for_conn(l.seed, conn);
-        if !chance.happens(l.fraction) {
+        let chosen = chance.happens(l.fraction);
+        if !chosen && l.control.is_none() {
             return None;
         }
-        let fates = Fates {
-            loss: l.loss.unwrap_or(0.0),
-            duplicate: l.duplicate.unwrap_or(0.0),
-            reorder: l.reorder.unwrap_or(0.0),
-            delay: l.delay,
+        // (A session `--fault-fraction` passed over still takes what the
+        // control socket changes: it has its ways, with no fault yet.)
+        let fates = match chosen {
+            true => Fates {
+                loss: l.loss.unwrap_or(0.0),
+                duplicate: l.duplicate.unwrap_or(0.0),
+                reorder: l.reorder.unwrap_or(0.0),
+                delay: l.delay,
+            },
+            false => Fates::default(),
         };
-        // Each way its own draws: one way's traffic never shifts the other's.
+        let live = l.control.is_some();
         let (up_draws, down_draws) = (chance.next_u64(), chance.next_u64());
-        let faults = DgramFaults {
-            up: l
-                .dir
-                .up()
-                .then(|| Way::new("up", fates, Chance::new(up_draws))),
-            down: l
-                .dir
-                .down()
-                .then(|| Way::new("down", fates, Chance::new(down_draws))),
+        let mut faults = DgramFaults {
+            up: (l.dir.up() || live).then(|| {
+                let f = if l.dir.up() { fates } else { Fates::default() };
+                Way::new("up", f, Chance::new(up_draws))
+            }),
+            down: (l.dir.down() || live).then(|| {
+                let f = if l.dir.down() {
+                    fates
+                } else {
+                    Fates::default()
+                };
+                Way::new("down", f, Chance::new(down_draws))
+            }),
             tell: Teller::new(log, peer, conn),
+            watch: None,
         };
+        if let Some(c) = &l.control {
+            let (seen, changes) = c.table.for_new();
+            for change in changes {
+                let f = change
+                    .value
+                    .as_deref()
+                    .and_then(|v| c.table.parse(&change.name, v).ok());
+                faults.set(&change, f);
+            }
+            faults.watch = Some(Watch::new(c.table.clone(), seen, conn));
+        }
+        if !chosen || l.no_dgram_flag() {
+            return Some(Box::new(faults));
+        }
         let mut said = Vec::new();
         let pct = |p: f64| format!("{}%", (p * 1000.0).round() / 10.0);
         for (p, name) in [
@@ -242,6 +278,54 @@ impl DgramFaults {
     }
 
     /// When a datagram waiting in either way is due.
+    /// Take what the control socket changed since the last look
+    /// (`--control`); every driver calls it through the session.
+    pub fn refresh(&mut self) {
+        let Some(changes) = self.watch.as_mut().and_then(Watch::changes) else {
+            return;
+        };
+        for (c, f) in changes {
+            self.set(&c, f);
+        }
+    }
+
+    /// Whether the control socket may change its faults.
+    pub fn is_live(&self) -> bool {
+        self.watch.is_some()
+    }
+
+    /// One change: the fate it names set (or removed, `None`) each way
+    /// its direction names, the others losing it. Datagrams already
+    /// queued keep their moments: none is lost.
+    fn set(&mut self, c: &Change, f: Option<Fault>) {
+        let dir = c.dir;
+        for (way, on) in [(&mut self.up, dir.up()), (&mut self.down, dir.down())] {
+            let Some(w) = way.as_mut() else { continue };
+            let f = f.filter(|_| on);
+            match c.slot() {
+                Some(Slot::Loss) => w.fates.loss = chance_of(f),
+                Some(Slot::Duplicate) => w.fates.duplicate = chance_of(f),
+                Some(Slot::Reorder) => w.fates.reorder = chance_of(f),
+                Some(Slot::Delay) => {
+                    w.fates.delay = match f {
+                        Some(Fault::Delay(d)) => Some(d),
+                        _ => None,
+                    }
+                }
+                _ => {}
+            }
+        }
+        let what = match &c.value {
+            Some(v) => format!("control: {} {v} {}", c.name, dir.as_str()),
+            None => format!("control: {} removed", c.name),
+        };
+        self.tell.say(
+            &what,
+            json!({"fault": c.name, "control": true, "value": c.value,
+                   "direction": dir.as_str(), "version": c.version}),
+        );
+    }
+
     pub fn due(&self) -> Option<Instant> {
         let a = self.up.as_ref().and_then(Way::next_at);
         let b = self.down.as_ref().and_then(Way::next_at);
