@@ -24,7 +24,7 @@ pub struct FaultArgs {
     pub control: Option<std::path::PathBuf>,
 
     /// With a fault: where its random choices begin (which connections --fault-fraction picks): the same N, the same choices in every run
-    #[arg(long, value_name = "N", requires = "fault")]
+    #[arg(long, value_name = "N", value_parser = parse_seed, requires = "fault")]
     pub seed: Option<u64>,
 }
 
@@ -54,11 +54,11 @@ pub struct Faults {
     pub slice: Option<SliceArg>,
 
     /// With --forward: hold the end of each way --fault-dir names (the FIN) for DUR before passing it on
-    #[arg(long, value_name = "DUR", value_parser = super::parse_positive_duration, requires = "forward")]
+    #[arg(long, value_name = "DUR", value_parser = positive_duration, requires = "forward")]
     pub slow_close: Option<std::time::Duration>,
 
     /// With --forward: drop every byte each way --fault-dir names (the sender's writes go through, the peer gets nothing; an end still passes), for good, or for DUR (--blackhole=2s: the = is needed) from the connection's start, then close both sides (toxiproxy's timeout)
-    #[arg(long, value_name = "DUR", num_args = 0..=1, require_equals = true, default_missing_value = "0s", value_parser = super::parse_duration, requires = "forward")]
+    #[arg(long, value_name = "DUR", num_args = 0..=1, require_equals = true, default_missing_value = "0s", value_parser = duration, requires = "forward")]
     pub blackhole: Option<std::time::Duration>,
 
     /// With --forward: reset a fraction F (0 to 1) of new connections at once, chosen per connection (--seed repeats the choice); those get no other fault
@@ -135,10 +135,8 @@ pub fn parse_fault(name: &str, value: &str) -> Result<crate::relay::live::Fault,
                 gap: s.gap,
             })
         }
-        "slow-close" => Fault::SlowClose(super::parse_positive_duration(value)?),
-        "blackhole" => {
-            Fault::Blackhole(Some(super::parse_duration(value)?).filter(|d| !d.is_zero()))
-        }
+        "slow-close" => Fault::SlowClose(positive_duration(value)?),
+        "blackhole" => Fault::Blackhole(Some(duration(value)?).filter(|d| !d.is_zero())),
         "refuse" => Fault::Refuse(chance("refuse")?),
         "loss" => Fault::Loss(chance("loss")?),
         "duplicate" => Fault::Duplicate(chance("duplicate")?),
@@ -172,11 +170,8 @@ fn parse_delay(s: &str) -> Result<DelayArg, String> {
         Some((l, j)) => (l, Some(j)),
         None => (s, None),
     };
-    let latency = super::parse_duration(latency)?;
-    let jitter = jitter
-        .map(super::parse_duration)
-        .transpose()?
-        .unwrap_or_default();
+    let latency = duration(latency)?;
+    let jitter = jitter.map(duration).transpose()?.unwrap_or_default();
     if latency.is_zero() && jitter.is_zero() {
         return Err(format!("invalid delay '{s}': must be longer than 0s"));
     }
@@ -206,10 +201,7 @@ fn parse_slice(s: &str) -> Result<SliceArg, String> {
             ));
         }
     };
-    let gap = gap
-        .map(super::parse_duration)
-        .transpose()?
-        .unwrap_or_default();
+    let gap = gap.map(duration).transpose()?.unwrap_or_default();
     Ok(SliceArg { bytes, gap })
 }
 
@@ -225,11 +217,42 @@ fn parse_reset(s: &str) -> Result<ResetArg, String> {
     if let Some(n) = parse_size(s) {
         return Ok(ResetArg::Bytes(n));
     }
-    super::parse_positive_duration(s)
-        .map(ResetArg::Time)
-        .map_err(|_| {
-            format!("invalid '{s}': expected bytes (512, 64k, 1M) or a duration (500ms, 2s)")
-        })
+    match duration(s) {
+        Ok(d) if d.is_zero() => Err(format!(
+            "invalid '{s}': a time must be longer than 0s (bytes: 0 resets at the first byte)"
+        )),
+        Ok(d) => Ok(ResetArg::Time(d)),
+        Err(_) => Err(format!(
+            "invalid '{s}': expected bytes (512, 64k, 1M) or a duration (500ms, 2s, 10min) of at most a year"
+        )),
+    }
+}
+
+/// A fault's duration, with the one wording every fault flag gives.
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    super::parse_duration(s).map_err(|_| {
+        format!(
+            "invalid duration '{s}': expected a time such as 500ms, 2s or 10min, of at most a year"
+        )
+    })
+}
+
+/// A fault's duration longer than zero.
+fn positive_duration(s: &str) -> Result<std::time::Duration, String> {
+    match duration(s)? {
+        d if d.is_zero() => Err(format!("invalid duration '{s}': must be longer than 0s")),
+        d => Ok(d),
+    }
+}
+
+/// `--seed`: a whole number.
+fn parse_seed(s: &str) -> Result<u64, String> {
+    s.trim().parse().map_err(|_| {
+        format!(
+            "invalid seed '{s}': expected a whole number from 0 to {}",
+            u64::MAX
+        )
+    })
 }
 
 /// `--fault-dir`.
