@@ -361,8 +361,9 @@ Reset the connection after \fIBYTES\fR each way (the peer receives exactly
 that many, then a reset: both peers see the connection reset, never a FIN),
 or \fIDUR\fR after it began (\fB500ms\fR, \fB2s\fR; a number with no
 time unit is bytes, and \fB10m\fR is 10 MiB: say \fB10min\fR). \fB\-v\fR:
-\fBPEER: reset down at byte 1000\fR or \fBPEER: reset after 2s\fR (JSON:
-\fBfault\fR \fBreset\fR, \fBat_byte\fR or \fBafter_ms\fR). Not with
+\fBPEER: reset down at byte 1000\fR or \fBPEER: reset after 2s (at byte
+5 up, 7 down)\fR (JSON: \fBfault\fR \fBreset\fR, \fBat_byte\fR, or
+\fBafter_ms\fR with \fBat_byte_up\fR and \fBat_byte_down\fR). Not with
 \fB\-\-cut\-after\fR.
 .TP
 \fB\-\-delay\fR \fIDUR\fR[\fB~\fR\fIJITTER\fR]
@@ -423,7 +424,13 @@ datagram forward, and these on a stream one. \fB\-v\fR: \fBPEER:
 datagrams: loss 10% up\fR as a session begins, \fBPEER: datagrams up: 1000
 seen, 98 lost, 0 duplicated, 0 reordered\fR as it ends (JSON: \fBfault\fR
 \fBdatagrams\fR; \fBdatagrams_done\fR with \fBseen\fR, \fBlost\fR,
-\fBduplicated\fR, \fBreordered\fR, \fBdropped\fR).
+\fBduplicated\fR, \fBreordered\fR, \fBdropped\fR, \fBunsaid\fR).
+Each datagram a fault applies to is an event too: \fBPEER: loss up:
+datagram 7 (64 bytes at byte 384) lost\fR (JSON: \fBfault\fR \fBloss\fR,
+\fBduplicate\fR, \fBreorder\fR or \fBqueue\fR (dropped, the queue
+full), \fBdirection\fR, \fBdatagram\fR (the first is 1), \fBat_byte\fR,
+\fBbytes\fR); the first 32 each way of a session are said, the rest
+counted, and the end line says how many were not said.
 .TP
 \fB\-\-fault\-fraction\fR \fIF\fR
 Apply the faults to a fraction \fIF\fR (0 to 1) of the connections, chosen

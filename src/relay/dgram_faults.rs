@@ -32,6 +32,11 @@ use crate::event::Log;
 const QUEUE: usize = 4096;
 const QUEUE_BYTES: usize = 256 * 1024;
 
+/// The most fault events a way says as they happen (`-v`): past this,
+/// they are only counted, and the count is said when the session ends,
+/// so a flood of datagrams cannot flood the log.
+pub const SAID_PER_WAY: u64 = 32;
+
 /// How long a datagram held back by `--reorder` waits for the next one
 /// to go before it; then it goes alone.
 const REORDER_HOLD: Duration = Duration::from_millis(50);
@@ -67,6 +72,13 @@ pub struct Way {
     /// Bytes in `queue` and `held`.
     bytes: usize,
     counts: Counts,
+    /// Who each fault applied is said about (`None`: not said).
+    tell: Option<Teller>,
+    /// The bytes of the datagrams this way took before the current one.
+    offset: u64,
+    /// Fault events said, and those past [`SAID_PER_WAY`] only counted.
+    said: u64,
+    unsaid: u64,
 }
 
 impl Way {
@@ -79,7 +91,40 @@ impl Way {
             held: None,
             bytes: 0,
             counts: Counts::default(),
+            tell: None,
+            offset: 0,
+            said: 0,
+            unsaid: 0,
         }
+    }
+
+    /// Each fault applied said to `tell` (the first [`SAID_PER_WAY`]).
+    fn telling(mut self, tell: &Teller) -> Way {
+        self.tell = Some(tell.clone());
+        self
+    }
+
+    /// A fault applied to the current datagram (`fault`: what it did),
+    /// said with its number in the way (the first is 1) and its first
+    /// byte's offset, or counted past the bound.
+    fn applied(&mut self, fault: &str, what: &str, len: usize) {
+        let Some(tell) = &self.tell else {
+            return;
+        };
+        if self.said >= SAID_PER_WAY {
+            self.unsaid += 1;
+            return;
+        }
+        self.said += 1;
+        let (n, at) = (self.counts.seen, self.offset);
+        tell.say(
+            &format!(
+                "{fault} {}: datagram {n} ({len} bytes at byte {at}) {what}",
+                self.name
+            ),
+            json!({"fault": fault, "direction": self.name, "datagram": n,
+                   "at_byte": at, "bytes": len}),
+        );
     }
 
     /// A datagram to this way's destination at `now`: lost, or queued
@@ -91,13 +136,27 @@ impl Way {
         let hold = self.chance.happens(f.reorder);
         let jitter = self.chance.unit();
         self.counts.seen += 1;
+        let len = data.len();
+        self.take_fated(data, now, (lost, twice, hold), jitter);
+        self.offset += len as u64;
+    }
+
+    /// [`Way::take`] once its draws are made.
+    fn take_fated(&mut self, data: &[u8], now: Instant, fate: (bool, bool, bool), jitter: f64) {
+        let f = self.fates;
+        let (lost, twice, hold) = fate;
         if lost {
             self.counts.lost += 1;
+            self.applied("loss", "lost", data.len());
             return;
         }
         let at = now + f.delay.map_or(Duration::ZERO, |d| wait(d, jitter));
+        if twice {
+            self.applied("duplicate", "sent twice", data.len());
+        }
         if hold && self.held.is_none() && self.room_for(data.len()) {
             self.counts.reordered += 1;
+            self.applied("reorder", "held back behind the next", data.len());
             self.bytes += data.len();
             self.held = Some((at.max(now + REORDER_HOLD), data.to_vec()));
             if twice {
@@ -127,6 +186,7 @@ impl Way {
     fn queue_at(&mut self, at: Instant, data: &[u8]) {
         if !self.room_for(data.len()) {
             self.counts.dropped += 1;
+            self.applied("queue", "dropped: the way's queue is full", data.len());
             return;
         }
         self.bytes += data.len();
@@ -212,10 +272,11 @@ impl DgramFaults {
         };
         let live = l.control.is_some();
         let (up_draws, down_draws) = (chance.next_u64(), chance.next_u64());
+        let tell = Teller::new(log, peer, conn);
         let mut faults = DgramFaults {
             up: (l.dir.up() || live).then(|| {
                 let f = if l.dir.up() { fates } else { Fates::default() };
-                Way::new("up", f, Chance::new(up_draws))
+                Way::new("up", f, Chance::new(up_draws)).telling(&tell)
             }),
             down: (l.dir.down() || live).then(|| {
                 let f = if l.dir.down() {
@@ -223,9 +284,9 @@ impl DgramFaults {
                 } else {
                     Fates::default()
                 };
-                Way::new("down", f, Chance::new(down_draws))
+                Way::new("down", f, Chance::new(down_draws)).telling(&tell)
             }),
-            tell: Teller::new(log, peer, conn),
+            tell,
             watch: None,
         };
         if let Some(c) = &l.control {
@@ -341,14 +402,19 @@ impl Drop for DgramFaults {
     fn drop(&mut self) {
         for w in [&self.up, &self.down].into_iter().flatten() {
             let c = w.counts;
+            let unsaid = match w.unsaid {
+                0 => String::new(),
+                n => format!(" ({n} more fault events not said one by one)"),
+            };
             self.tell.say(
                 &format!(
-                    "datagrams {}: {} seen, {} lost, {} duplicated, {} reordered",
+                    "datagrams {}: {} seen, {} lost, {} duplicated, {} reordered{unsaid}",
                     w.name, c.seen, c.lost, c.duplicated, c.reordered
                 ),
                 json!({"fault": "datagrams_done", "direction": w.name, "seen": c.seen,
                        "lost": c.lost, "duplicated": c.duplicated,
-                       "reordered": c.reordered, "dropped": c.dropped}),
+                       "reordered": c.reordered, "dropped": c.dropped,
+                       "unsaid": w.unsaid}),
             );
         }
     }
@@ -357,6 +423,25 @@ impl Drop for DgramFaults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fault_events_are_said_up_to_the_bound_then_counted() {
+        let t0 = Instant::now();
+        let log = crate::event::Log {
+            level: crate::event::Level::Quiet,
+            json: false,
+            upstream: None,
+        };
+        let tell = Teller::new(&log, "peer", 0);
+        let mut w = way(1.0, 0.0, 0.0, 3).telling(&tell);
+        for i in 0..100u8 {
+            w.take(&[i; 10], t0);
+        }
+        assert_eq!(w.said, SAID_PER_WAY);
+        assert_eq!(w.unsaid, 100 - SAID_PER_WAY);
+        assert_eq!(w.offset, 1000);
+        assert_eq!(w.counts.lost, 100);
+    }
 
     const MS: Duration = Duration::from_millis(1);
 

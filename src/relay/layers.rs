@@ -249,7 +249,7 @@ struct State {
 }
 
 /// A connection's fault events: its peer and number.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Teller {
     log: Log,
     peer: String,
@@ -455,7 +455,8 @@ impl ConnLayers {
                 reset_at,
                 tell,
                 now,
-            ),
+            )
+            .reading_down(),
         )
     }
 }
