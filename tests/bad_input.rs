@@ -35,6 +35,10 @@ fn usage_errors_exit_2() {
             "invalid duration",
         ),
         (&["send", "--wait", "soon", ":1"], "invalid duration"),
+        (
+            &["serve", "--echo", "--control", "/tmp/never-made.sock"],
+            "--control changes the faults of forwarded connections: it needs --forward ADDR",
+        ),
         // Every fault flag's bad value: the flag, the value, what it takes.
         (
             &["serve", "--forward", ":9", "--reset-after", "0s"],

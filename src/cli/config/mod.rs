@@ -208,6 +208,11 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
             "{flag} acts on forwarded connections: it needs --forward ADDR"
         )));
     }
+    if let (Some(_), None) = (&args.faults.control, &args.handler.forward) {
+        return Err(Error::usage(
+            "--control changes the faults of forwarded connections: it needs --forward ADDR",
+        ));
+    }
     if let (Some(flag), None) = (upstream_flag(args), &args.handler.forward) {
         // (The same: `--echo --connect-timeout 5s` would pass, and do
         // nothing.)
