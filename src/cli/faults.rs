@@ -20,7 +20,7 @@ pub struct FaultArgs {
     pub fault_fraction: Option<f64>,
 
     /// With --forward: change the faults while the server runs, through a Unix socket made at PATH (mode 0600): one JSON object a line, such as {"op":"add","fault":"delay","value":"200ms"} (see FAULTS)
-    #[arg(long, value_name = "PATH", requires = "forward", value_hint = clap::ValueHint::FilePath)]
+    #[arg(long, value_name = "PATH", group = "fault", requires = "forward", value_hint = clap::ValueHint::FilePath)]
     pub control: Option<std::path::PathBuf>,
 
     /// With a fault: where its random choices begin (which connections --fault-fraction picks): the same N, the same choices in every run
@@ -463,7 +463,9 @@ default: every live one at once, idle or not, and every new one),
 names; a timed one (\fB\-\-reset\-after 1s\fR, \fB\-\-blackhole=1s\fR)
 and a byte budget count from the change. No byte is lost: a removed delay
 lets what it holds go at once, in order; a changed one keeps its queue.
-A server with \fB\-\-control\fR copies every connection (a fault may
+\fB\-\-seed\fR may go with \fB\-\-control\fR alone: what a change
+adds (a jitter, a loss) draws from the connection's seeded draws too. A
+server with \fB\-\-control\fR copies every connection (a fault may
 come later), and changes reach a blocking model's idle connection within
 50ms. \fBsockcat send unix:PATH '{"op":"list"}'\fR is a client: it
 prints the answer. A line is at most 4096 bytes; a client that does not
