@@ -349,3 +349,67 @@ fn a_datagram_sessions_loss_changes_live_in_every_model() {
         f.wait_err("control: loss 1 both");
     }
 }
+
+/// A control client that sends and never reads its answers stalls
+/// nothing: another client is answered at once, and it is dropped.
+#[test]
+fn a_control_client_that_never_reads_stalls_nothing() {
+    let dir = TempDir::new();
+    let path = dir.path("c.sock");
+    let (_f, mut ctl) = server("serve", "127.0.0.1:9", &dir, &[]);
+    let mut stuck = UnixStream::connect(&path).unwrap();
+    stuck.set_nonblocking(true).unwrap();
+    // Asks until nothing more goes: its answers fill both buffers.
+    let line = b"{\"op\":\"list\"}\n".repeat(64);
+    let t0 = Instant::now();
+    let mut sent = 0;
+    while t0.elapsed() < Duration::from_secs(2) {
+        match stuck.write(&line) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(_) => break,
+        }
+    }
+    // (Its asks stop when the server drops it: a write then fails.)
+    assert!(sent > 50_000, "only {sent} bytes of requests went");
+    let t1 = Instant::now();
+    ctl.ok(r#"{"op":"add","fault":"delay","value":"1s"}"#);
+    assert!(t1.elapsed() < Duration::from_secs(1), "{:?}", t1.elapsed());
+    // Dropped once its answers waited a second: its end comes, after
+    // what it was sent.
+    stuck.set_nonblocking(false).unwrap();
+    stuck.set_read_timeout(Some(T)).unwrap();
+    let mut all = Vec::new();
+    let _ = stuck.read_to_end(&mut all);
+    let answers = all.split(|b| *b == b'\n').count();
+    assert!(
+        answers * 14 < sent,
+        "every one of {sent} bytes of asks was answered"
+    );
+}
+
+/// A change for one connection by its number reaches that one alone,
+/// in every model.
+#[test]
+fn a_change_for_one_connection_reaches_it_alone_in_every_model() {
+    let target = echo_upstream();
+    for model in MODELS {
+        let dir = TempDir::new();
+        let (f, mut ctl) = server(model, &target, &dir, &[]);
+        let mut first = TcpStream::connect(f.addr()).unwrap();
+        first.set_read_timeout(Some(T)).unwrap();
+        round_trip(&mut first);
+        let mut second = TcpStream::connect(f.addr()).unwrap();
+        second.set_read_timeout(Some(T)).unwrap();
+        round_trip(&mut second);
+        let list = ctl.ok(r#"{"op":"list"}"#);
+        assert_eq!(list["connections"], 2, "{model}: {list}");
+        ctl.ok(r#"{"op":"add","fault":"delay","value":"300ms","scope":1}"#);
+        let slow = round_trip(&mut second);
+        assert!(slow >= 2 * DELAY, "{model}: {slow:?} on connection 1");
+        let fast = round_trip(&mut first);
+        assert!(fast < DELAY, "{model}: {fast:?} on connection 0");
+    }
+}
