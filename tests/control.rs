@@ -249,11 +249,17 @@ fn bad_control_lines_get_error_answers() {
 }
 
 /// `sockcat send unix:PATH LINE` is a control client: it prints the
-/// answer and exits.
+/// answer and exits; `list` shows the flags the server began with and
+/// the changes.
 #[test]
 fn send_is_a_control_client() {
     let dir = TempDir::new();
-    let (_f, _ctl) = server("serve", "127.0.0.1:9", &dir, &[]);
+    let (_f, _ctl) = server(
+        "serve",
+        "127.0.0.1:9",
+        &dir,
+        &["--rate", "1M", "--fault-dir", "up"],
+    );
     let path = format!("unix:{}", dir.path("c.sock").display());
     let out = run(
         &[
@@ -267,6 +273,12 @@ fn send_is_a_control_client() {
     assert!(out.stdout_str().contains(r#""ok":true"#), "{out:?}");
     let out = run(&["send", &path, r#"{"op":"list"}"#], b"");
     assert!(out.stdout_str().contains(r#""fault":"rate""#), "{out:?}");
+    // The flags the server began with, beside the changes.
+    assert!(
+        out.stdout_str()
+            .contains(r#""flags":{"dir":"up","faults":["--rate"]}"#),
+        "{out:?}"
+    );
 }
 
 /// The control socket is the owner's alone (0600), a second server does

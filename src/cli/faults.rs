@@ -81,6 +81,11 @@ pub struct Faults {
 impl Faults {
     /// The first fault's flag given, for a message (`None`: no fault).
     pub fn flag(&self) -> Option<&'static str> {
+        self.given().into_iter().next()
+    }
+
+    /// Every fault flag given, in the order of the FAULTS section.
+    pub fn given(&self) -> Vec<&'static str> {
         [
             (self.rate.is_some(), "--rate"),
             (self.cut_after.is_some(), "--cut-after"),
@@ -95,7 +100,8 @@ impl Faults {
             (self.reorder.is_some(), "--reorder"),
         ]
         .into_iter()
-        .find_map(|(given, flag)| given.then_some(flag))
+        .filter_map(|(given, flag)| given.then_some(flag))
+        .collect()
     }
 }
 
@@ -455,8 +461,9 @@ sets a fault (\fBchange\fR says the same; \fBfault\fR is a flag's name
 without \fB\-\-\fR, \fBvalue\fR what the flag takes, \fBdir\fR
 \fBup\fR, \fBdown\fR or \fBboth\fR, the default);
 \fB{"op":"remove","fault":"delay"}\fR removes it;
-\fB{"op":"list"}\fR shows the changes in force and the connections
-begun. \fBscope\fR says for which connections: \fB"all"\fR (the
+\fB{"op":"list"}\fR shows the fault flags the server began with
+(\fBflags\fR), the changes in force (\fBchanges\fR) and the
+connections begun. \fBscope\fR says for which connections: \fB"all"\fR (the
 default: every live one at once, idle or not, and every new one),
 \fB"new"\fR (those begun from now on), or a connection's number (the
 \fBconnection\fR of its JSON events). A change replaces the fault it

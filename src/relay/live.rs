@@ -389,6 +389,9 @@ impl Watch {
 pub struct Control {
     pub path: std::path::PathBuf,
     pub table: Arc<FaultTable>,
+    /// The fault flags the server began with, and their way (for `list`).
+    pub flags: Vec<&'static str>,
+    pub dir: Direction,
 }
 
 /// A count of connections begun, as the control socket checks a number

@@ -63,14 +63,15 @@ pub fn open(c: &Control, begun: Begun, log: &Log) -> Result<()> {
         || json!({"event": "control", "transport": "unix", "address": c.path.display().to_string()}),
     );
     let table = c.table.clone();
+    let flags = json!({"faults": c.flags, "dir": c.dir.as_str()});
     std::thread::Builder::new()
         .name("control".into())
-        .spawn(move || accept(&listener, &table, &begun))
+        .spawn(move || accept(&listener, &table, &begun, &flags))
         .map_err(|e| Error::io("--control: start its thread".to_string(), e))?;
     Ok(())
 }
 
-fn accept(listener: &UnixListener, table: &Arc<FaultTable>, begun: &Begun) {
+fn accept(listener: &UnixListener, table: &Arc<FaultTable>, begun: &Begun, flags: &Value) {
     let clients = Arc::new(AtomicUsize::new(0));
     for conn in listener.incoming() {
         let Ok(mut conn) = conn else { continue };
@@ -81,10 +82,11 @@ fn accept(listener: &UnixListener, table: &Arc<FaultTable>, begun: &Begun) {
             continue;
         }
         let (table, begun, clients) = (table.clone(), begun.clone(), clients.clone());
+        let flags = flags.clone();
         let spawned = std::thread::Builder::new()
             .name("control client".into())
             .spawn(move || {
-                serve(conn, &table, &begun);
+                serve(conn, &table, &begun, &flags);
                 clients.fetch_sub(1, Ordering::SeqCst);
             });
         if spawned.is_err() {
@@ -95,7 +97,7 @@ fn accept(listener: &UnixListener, table: &Arc<FaultTable>, begun: &Begun) {
 }
 
 /// Answer one client's lines until its end (or it stops reading).
-fn serve(conn: UnixStream, table: &FaultTable, begun: &Begun) {
+fn serve(conn: UnixStream, table: &FaultTable, begun: &Begun, flags: &Value) {
     let Ok(mut out) = conn.try_clone() else {
         return;
     };
@@ -106,7 +108,7 @@ fn serve(conn: UnixStream, table: &FaultTable, begun: &Begun) {
         } else if line.trim_ascii().is_empty() {
             continue;
         } else {
-            answer(&line, table, begun)
+            answer(&line, table, begun, flags)
         };
         if reply(&mut out, &answer).is_err() {
             return;
@@ -124,8 +126,9 @@ fn error(message: &str) -> Value {
     json!({"ok": false, "error": message})
 }
 
-/// The answer to one line.
-pub fn answer(line: &[u8], table: &FaultTable, begun: &Begun) -> Value {
+/// The answer to one line (`flags`: the fault flags the server began
+/// with, which `list` shows beside the changes).
+pub fn answer(line: &[u8], table: &FaultTable, begun: &Begun, flags: &Value) -> Value {
     let req: Value = match serde_json::from_slice(line) {
         Ok(v @ Value::Object(_)) => v,
         Ok(_) => return error("expected a JSON object, such as {\"op\":\"list\"}"),
@@ -134,7 +137,7 @@ pub fn answer(line: &[u8], table: &FaultTable, begun: &Begun) -> Value {
     let op = req.get("op").and_then(Value::as_str).unwrap_or("");
     match op {
         "list" => json!({"ok": true, "version": table.version(),
-                         "connections": begun.load(Ordering::Relaxed),
+                         "connections": begun.load(Ordering::Relaxed), "flags": flags,
                          "changes": table.changes().iter().map(Change::to_json).collect::<Vec<_>>()}),
         "add" | "set" | "change" | "remove" => match change(&req, op == "remove", table, begun) {
             Ok(c) => match table.publish(c) {

@@ -527,6 +527,12 @@ fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
         seed: f.seed.unwrap_or_else(crate::relay::chance::fresh_seed),
         control: f.control.clone().map(|path| crate::relay::live::Control {
             path,
+            flags: f.fault.given(),
+            dir: match f.fault_dir {
+                FaultDir::Up => Direction::Up,
+                FaultDir::Down => Direction::Down,
+                FaultDir::Both => Direction::Both,
+            },
             table: std::sync::Arc::new(crate::relay::live::FaultTable::new(
                 super::faults::parse_fault,
             )),
