@@ -105,6 +105,23 @@ impl Faults {
     }
 }
 
+/// `--control`: its socket's path and the fault table it changes
+/// (nothing made yet: the server's setup opens both).
+pub fn control(f: &FaultArgs) -> Option<crate::relay::live::Control> {
+    use crate::relay::layers::Direction;
+    use crate::relay::live::{Control, FaultTable};
+    Some(Control {
+        path: f.control.clone()?,
+        table: std::sync::Arc::new(FaultTable::new(parse_fault)),
+        flags: f.fault.given(),
+        dir: match f.fault_dir {
+            FaultDir::Up => Direction::Up,
+            FaultDir::Down => Direction::Down,
+            FaultDir::Both => Direction::Both,
+        },
+    })
+}
+
 /// A fault the control socket names (its flag without `--`) with its
 /// value as the flag takes it, read by the flag's own parser.
 pub fn parse_fault(name: &str, value: &str) -> Result<crate::relay::live::Fault, String> {

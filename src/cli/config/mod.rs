@@ -525,18 +525,7 @@ fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
         },
         fraction: f.fault_fraction.unwrap_or(1.0),
         seed: f.seed.unwrap_or_else(crate::relay::chance::fresh_seed),
-        control: f.control.clone().map(|path| crate::relay::live::Control {
-            path,
-            flags: f.fault.given(),
-            dir: match f.fault_dir {
-                FaultDir::Up => Direction::Up,
-                FaultDir::Down => Direction::Down,
-                FaultDir::Both => Direction::Both,
-            },
-            table: std::sync::Arc::new(crate::relay::live::FaultTable::new(
-                super::faults::parse_fault,
-            )),
-        }),
+        control: super::faults::control(f),
         ..Layers::default()
     };
     if let (Some(flag), true) = (layers.stream_flag(), target.is_datagram()) {
