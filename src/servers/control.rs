@@ -217,3 +217,91 @@ fn change(
         dir,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn table() -> FaultTable {
+        let t = FaultTable::new(crate::cli::faults::parse_fault);
+        t.open().unwrap();
+        t
+    }
+
+    /// A line that looks like a request, with any fault, value, way and
+    /// scope.
+    fn request_like() -> impl Strategy<Value = String> {
+        let word = prop_oneof![
+            Just("delay".to_string()),
+            Just("loss".to_string()),
+            Just("reset-after".to_string()),
+            Just("blackhole".to_string()),
+            "[ -~]{0,12}",
+        ];
+        (
+            prop_oneof!["add", "remove", "list", "change", "[a-z]{0,6}"],
+            word,
+            "[ -~]{0,16}",
+            prop_oneof!["up", "down", "both", "[a-z]{0,5}"],
+            prop_oneof![
+                Just("\"all\"".to_string()),
+                Just("\"new\"".to_string()),
+                "[0-9]{1,20}",
+                "-?[0-9.e]{1,8}"
+            ],
+        )
+            .prop_map(|(op, fault, value, dir, scope)| {
+                format!(
+                    r#"{{"op":"{op}","fault":{},"value":{},"dir":"{dir}","scope":{scope}}}"#,
+                    serde_json::Value::from(fault),
+                    serde_json::Value::from(value)
+                )
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_bytes_get_an_answer_and_never_a_panic(line in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let t = table();
+            let v = answer(&line, &t, &Begun::default(), &Value::Null);
+            prop_assert!(v["ok"].is_boolean());
+        }
+
+        #[test]
+        fn any_request_gets_an_answer_and_never_a_panic(line in request_like()) {
+            let t = table();
+            let begun = Begun::default();
+            begun.store(3, Ordering::Relaxed);
+            let v = answer(line.as_bytes(), &t, &begun, &Value::Null);
+            prop_assert!(v["ok"].is_boolean(), "{}", v);
+            if v["ok"] == false {
+                prop_assert!(v["error"].is_string());
+            }
+        }
+    }
+
+    #[test]
+    fn a_change_is_checked_before_it_is_made() {
+        let t = table();
+        let begun = Begun::default();
+        let v = answer(
+            br#"{"op":"add","fault":"delay","value":"200ms~20ms","dir":"down"}"#,
+            &t,
+            &begun,
+            &Value::Null,
+        );
+        assert_eq!(v["ok"], true, "{v}");
+        let v = answer(
+            br#"{"op":"add","fault":"reset-after","value":"0s"}"#,
+            &t,
+            &begun,
+            &Value::Null,
+        );
+        assert_eq!(v["ok"], false, "{v}");
+        assert_eq!(t.changes().len(), 1);
+        assert_eq!(t.changes()[0].value.as_deref(), Some("200ms~20ms"));
+    }
+}
