@@ -67,7 +67,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__fork__subcmd__serve)
-            opts="-k -v -q -4 -6 -u -U -h -V --max-children --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --loss --duplicate --reorder --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --allow-origin --binary --ws-protocol --send-proxy --proxy-protocol --proxy-from --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-k -v -q -4 -6 -u -U -h -V --max-children --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --loss --duplicate --reorder --fault-dir --fault-fraction --control --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --allow-origin --binary --ws-protocol --send-proxy --proxy-protocol --proxy-from --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -190,6 +190,21 @@ _sockcat() {
                     ;;
                 --fault-fraction)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --control)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --seed)
@@ -538,7 +553,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__serve)
-            opts="-k -v -q -4 -6 -u -U -h -V --broker --stall-timeout --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --loss --duplicate --reorder --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --allow-origin --binary --ws-protocol --send-proxy --proxy-protocol --proxy-from --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-k -v -q -4 -6 -u -U -h -V --broker --stall-timeout --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --loss --duplicate --reorder --fault-dir --fault-fraction --control --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --allow-origin --binary --ws-protocol --send-proxy --proxy-protocol --proxy-from --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -663,6 +678,21 @@ _sockcat() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --control)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
                 --seed)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -775,7 +805,7 @@ _sockcat() {
             return 0
             ;;
         sockcat__subcmd__thread__subcmd__serve)
-            opts="-k -v -q -4 -6 -u -U -h -V --max-threads --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --loss --duplicate --reorder --fault-dir --fault-fraction --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --allow-origin --binary --ws-protocol --send-proxy --proxy-protocol --proxy-from --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
+            opts="-k -v -q -4 -6 -u -U -h -V --max-threads --once --count --max-conns --idle-timeout --connect-timeout --half-close-timeout --proxy --backlog --grace --allow --deny --keep-open --mode --reply --echo --discard --exec --sh-exec --forward --rate --cut-after --reset-after --delay --slice --slow-close --blackhole --refuse --loss --duplicate --reorder --fault-dir --fault-fraction --control --seed --tls --cert --key --save-cert --save-key --client-ca --alpn --cacert --pin --insecure --sni --allow-origin --binary --ws-protocol --send-proxy --proxy-protocol --proxy-from --verbose --quiet --log-format --udp --unix --hex --keepalive --nodelay --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -898,6 +928,21 @@ _sockcat() {
                     ;;
                 --fault-fraction)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --control)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --seed)

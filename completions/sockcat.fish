@@ -62,6 +62,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l fault-dir -d '
 down\t'The upstream\'s bytes to the client'
 both\t'Both ways'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l fault-fraction -d 'With a fault: the fraction of connections it applies to, from 0 to 1 (chosen per connection; the others are forwarded as they are)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l control -d 'With --forward: change the faults while the server runs, through a Unix socket made at PATH (mode 0600): one JSON object a line, such as {"op":"add","fault":"delay","value":"200ms"} (see FAULTS)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l seed -d 'With a fault: where its random choices begin (which connections --fault-fraction picks): the same N, the same choices in every run' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l cert -d 'The server\'s certificate chain (PEM); without it a fresh self-signed one is made at start and its fingerprint printed' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l key -d 'The key of --cert (PEM: PKCS#8, SEC1 or RSA)' -r -F
@@ -130,6 +131,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l fault-dir
 down\t'The upstream\'s bytes to the client'
 both\t'Both ways'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l fault-fraction -d 'With a fault: the fraction of connections it applies to, from 0 to 1 (chosen per connection; the others are forwarded as they are)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l control -d 'With --forward: change the faults while the server runs, through a Unix socket made at PATH (mode 0600): one JSON object a line, such as {"op":"add","fault":"delay","value":"200ms"} (see FAULTS)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l seed -d 'With a fault: where its random choices begin (which connections --fault-fraction picks): the same N, the same choices in every run' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l cert -d 'The server\'s certificate chain (PEM); without it a fresh self-signed one is made at start and its fingerprint printed' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l key -d 'The key of --cert (PEM: PKCS#8, SEC1 or RSA)' -r -F
@@ -197,6 +199,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l fault-d
 down\t'The upstream\'s bytes to the client'
 both\t'Both ways'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l fault-fraction -d 'With a fault: the fraction of connections it applies to, from 0 to 1 (chosen per connection; the others are forwarded as they are)' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l control -d 'With --forward: change the faults while the server runs, through a Unix socket made at PATH (mode 0600): one JSON object a line, such as {"op":"add","fault":"delay","value":"200ms"} (see FAULTS)' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l seed -d 'With a fault: where its random choices begin (which connections --fault-fraction picks): the same N, the same choices in every run' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l cert -d 'The server\'s certificate chain (PEM); without it a fresh self-signed one is made at start and its fingerprint printed' -r -F
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l key -d 'The key of --cert (PEM: PKCS#8, SEC1 or RSA)' -r -F

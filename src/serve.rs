@@ -169,6 +169,9 @@ struct EventLoop {
     /// Datagrams were left on a socket at the per-turn bound.
     dgram_more: bool,
     began: Instant,
+    /// `--control`: the fault table, and the version the loop's
+    /// connections were last stepped for.
+    control: Option<(Arc<crate::relay::live::FaultTable>, u64)>,
 }
 
 impl EventLoop {
@@ -205,6 +208,14 @@ impl EventLoop {
             StdinKind::None
         };
         let idle = server.service.settings.drive.idle;
+        let control = match &server.service.spec {
+            crate::handler::Spec::Forward(f) => f.layers.control.as_ref().map(|c| {
+                // The control socket's thread wakes the loop at each change.
+                c.table.wake_with(waker.clone());
+                (c.table.clone(), c.table.version())
+            }),
+            _ => None,
+        };
         Ok(EventLoop {
             poll,
             server,
@@ -238,6 +249,7 @@ impl EventLoop {
             routes: servers::SessionRouter::new(),
             dgram_more: false,
             began: Instant::now(),
+            control,
         })
     }
 
@@ -360,6 +372,7 @@ impl EventLoop {
             }
         }
         self.step_forwarded()?;
+        self.control_changed();
         let now = Instant::now();
         while let Some(std::cmp::Reverse((at, id))) = self.timers.peek().copied() {
             if at > now {

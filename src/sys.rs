@@ -189,6 +189,13 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)
 }
 
+/// An anonymous file in memory that closes on exec (a forked child
+/// shares it with its parent: the same file, not a copy).
+pub fn memfd(name: &str) -> io::Result<OwnedFd> {
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    Ok(memfd_create(name, MFdFlags::MFD_CLOEXEC)?)
+}
+
 /// Lift the soft descriptor limit to the hard one.
 pub fn raise_fd_limit() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};

@@ -35,6 +35,73 @@ fn usage_errors_exit_2() {
             "invalid duration",
         ),
         (&["send", "--wait", "soon", ":1"], "invalid duration"),
+        (
+            &["serve", "--echo", "--control", "/tmp/never-made.sock"],
+            "--control changes the faults of forwarded connections: it needs --forward ADDR",
+        ),
+        // Every fault flag's bad value: the flag, the value, what it takes.
+        (
+            &["serve", "--forward", ":9", "--reset-after", "0s"],
+            "'--reset-after <BYTES|DUR>': invalid '0s': a time must be longer than 0s",
+        ),
+        (
+            &["serve", "--forward", ":9", "--reset-after", "soon"],
+            "'--reset-after <BYTES|DUR>': invalid 'soon': expected bytes",
+        ),
+        (
+            &[
+                "serve",
+                "--forward",
+                ":9",
+                "--slow-close",
+                "999999999999999999999999s",
+            ],
+            "'--slow-close <DUR>': invalid duration '999999999999999999999999s': expected a time such as 500ms",
+        ),
+        (
+            &["serve", "--forward", ":9", "--slow-close", "0s"],
+            "'--slow-close <DUR>': invalid duration '0s': must be longer than 0s",
+        ),
+        (
+            &["serve", "--forward", ":9", "--delay", "1s~soon"],
+            "'--delay <DUR[~JITTER]>': invalid duration 'soon': expected a time",
+        ),
+        (
+            &["serve", "--forward", ":9", "--delay", "0s"],
+            "'--delay <DUR[~JITTER]>': invalid delay '0s': must be longer than 0s",
+        ),
+        (
+            &["serve", "--forward", ":9", "--slice", "1k/soon"],
+            "'--slice <BYTES[/DUR]>': invalid duration 'soon': expected a time",
+        ),
+        (
+            &["serve", "--forward", ":9", "--slice", "0"],
+            "'--slice <BYTES[/DUR]>': invalid slice '0': must be more than 0",
+        ),
+        (
+            &["serve", "--forward", ":9", "--blackhole=2 years"],
+            "'--blackhole[=<DUR>]': invalid duration '2 years': expected a time",
+        ),
+        (
+            &["serve", "--forward", ":9", "--rate", "fast"],
+            "'--rate <RATE[:BURST]>': invalid rate 'fast': expected bytes",
+        ),
+        (
+            &["serve", "--forward", ":9", "--cut-after", "lots"],
+            "'--cut-after <BYTES>': invalid byte count 'lots'",
+        ),
+        (
+            &["serve", "--forward", ":9", "--refuse", "1.5"],
+            "'--refuse <F>': invalid fraction '1.5': expected a number from 0 to 1",
+        ),
+        (
+            &["serve", "--forward", ":9", "--loss", "lots"],
+            "'--loss <P>': invalid fraction 'lots'",
+        ),
+        (
+            &["serve", "--forward", ":9", "--rate", "1k", "--seed", "x"],
+            "'--seed <N>': invalid seed 'x': expected a whole number",
+        ),
         (&["serve", "--echo", "--discard"], "cannot be used with"),
         (
             &["serve", "--reply", "x", "--exec", "cat"],

@@ -117,8 +117,10 @@ fn said(log: &str, dir: &str, what: &str) -> u64 {
         .lines()
         .find(|l| l.contains(&format!("datagrams {dir}: ")))
         .unwrap_or_else(|| panic!("no end line for {dir}: {log}"));
+    // (The last count may be followed by the events left unsaid.)
     let before = line
         .split(", ")
+        .map(|p| p.split(" (").next().unwrap_or(p))
         .find(|p| p.ends_with(what))
         .unwrap_or_else(|| panic!("no {what} in {line}"));
     before
@@ -313,5 +315,32 @@ fn faults_are_refused_where_they_cannot_act() {
         out.expect_code(2);
         assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {out}");
         assert!(out.stderr.contains(says), "{args:?}: {out}");
+    }
+}
+
+/// Each datagram a fault applies to is an event (`-v`): the fault, the
+/// way, the datagram's number in its session and its first byte's
+/// offset; the first 32 a way, then only counted, the count said at the
+/// session's end, in every model.
+#[test]
+fn each_datagram_fault_is_an_event_up_to_a_bound_in_every_model() {
+    for model in MODELS {
+        let (_, log) = whole_run(model, "up", &["--loss", "0.5", "--seed", "3"]);
+        let events: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(": loss up: datagram "))
+            .collect();
+        assert_eq!(events.len(), 32, "{model}: {log}");
+        for e in &events {
+            // Datagram k (the first is 1) begins at byte 64 (k - 1).
+            let (_, rest) = e.split_once("datagram ").unwrap();
+            let (k, rest) = rest.split_once(' ').unwrap();
+            let k: u64 = k.parse().unwrap();
+            let at = format!("(64 bytes at byte {}) lost", 64 * (k - 1));
+            assert!(rest == at, "{model}: {e}");
+        }
+        let lost = said(&log, "up", "lost");
+        let unsaid = format!("({} more fault events not said one by one)", lost - 32);
+        assert!(log.contains(&unsaid), "{model}: {unsaid}: {log}");
     }
 }

@@ -593,6 +593,9 @@ fn reset_after_a_time_resets_both_peers_at_its_moment_in_every_model() {
         assert!(t.up_reset(), "{model}: the upstream saw no reset");
         f.wait_err(r#""after_ms":400"#);
         f.wait_err(r#""fault":"reset""#);
+        // At which byte each way: all that had passed.
+        f.wait_err(r#""at_byte_down":7"#);
+        f.wait_err(r#""at_byte_up":5"#);
     }
 }
 

@@ -7,6 +7,7 @@ mod activation;
 mod bad_input;
 mod bench;
 mod bulk;
+mod control;
 mod datagram;
 mod demo;
 mod dgram_faults;

@@ -19,8 +19,12 @@ pub struct FaultArgs {
     #[arg(long, value_name = "F", value_parser = parse_fraction, requires = "fault")]
     pub fault_fraction: Option<f64>,
 
+    /// With --forward: change the faults while the server runs, through a Unix socket made at PATH (mode 0600): one JSON object a line, such as {"op":"add","fault":"delay","value":"200ms"} (see FAULTS)
+    #[arg(long, value_name = "PATH", group = "fault", requires = "forward", value_hint = clap::ValueHint::FilePath)]
+    pub control: Option<std::path::PathBuf>,
+
     /// With a fault: where its random choices begin (which connections --fault-fraction picks): the same N, the same choices in every run
-    #[arg(long, value_name = "N", requires = "fault")]
+    #[arg(long, value_name = "N", value_parser = parse_seed, requires = "fault")]
     pub seed: Option<u64>,
 }
 
@@ -50,11 +54,11 @@ pub struct Faults {
     pub slice: Option<SliceArg>,
 
     /// With --forward: hold the end of each way --fault-dir names (the FIN) for DUR before passing it on
-    #[arg(long, value_name = "DUR", value_parser = super::parse_positive_duration, requires = "forward")]
+    #[arg(long, value_name = "DUR", value_parser = positive_duration, requires = "forward")]
     pub slow_close: Option<std::time::Duration>,
 
     /// With --forward: drop every byte each way --fault-dir names (the sender's writes go through, the peer gets nothing; an end still passes), for good, or for DUR (--blackhole=2s: the = is needed) from the connection's start, then close both sides (toxiproxy's timeout)
-    #[arg(long, value_name = "DUR", num_args = 0..=1, require_equals = true, default_missing_value = "0s", value_parser = super::parse_duration, requires = "forward")]
+    #[arg(long, value_name = "DUR", num_args = 0..=1, require_equals = true, default_missing_value = "0s", value_parser = duration, requires = "forward")]
     pub blackhole: Option<std::time::Duration>,
 
     /// With --forward: reset a fraction F (0 to 1) of new connections at once, chosen per connection (--seed repeats the choice); those get no other fault
@@ -77,6 +81,11 @@ pub struct Faults {
 impl Faults {
     /// The first fault's flag given, for a message (`None`: no fault).
     pub fn flag(&self) -> Option<&'static str> {
+        self.given().into_iter().next()
+    }
+
+    /// Every fault flag given, in the order of the FAULTS section.
+    pub fn given(&self) -> Vec<&'static str> {
         [
             (self.rate.is_some(), "--rate"),
             (self.cut_after.is_some(), "--cut-after"),
@@ -91,8 +100,77 @@ impl Faults {
             (self.reorder.is_some(), "--reorder"),
         ]
         .into_iter()
-        .find_map(|(given, flag)| given.then_some(flag))
+        .filter_map(|(given, flag)| given.then_some(flag))
+        .collect()
     }
+}
+
+/// `--control`: its socket's path and the fault table it changes
+/// (nothing made yet: the server's setup opens both).
+pub fn control(f: &FaultArgs) -> Option<crate::relay::live::Control> {
+    use crate::relay::layers::Direction;
+    use crate::relay::live::{Control, FaultTable};
+    Some(Control {
+        path: f.control.clone()?,
+        table: std::sync::Arc::new(FaultTable::new(parse_fault)),
+        flags: f.fault.given(),
+        dir: match f.fault_dir {
+            FaultDir::Up => Direction::Up,
+            FaultDir::Down => Direction::Down,
+            FaultDir::Both => Direction::Both,
+        },
+    })
+}
+
+/// A fault the control socket names (its flag without `--`) with its
+/// value as the flag takes it, read by the flag's own parser.
+pub fn parse_fault(name: &str, value: &str) -> Result<crate::relay::live::Fault, String> {
+    use crate::relay::cut::{Ending, How};
+    use crate::relay::live::Fault;
+    let chance = |flag: &str| parse_fraction(value).map_err(|e| format!("--{flag}: {e}"));
+    Ok(match name {
+        "rate" => {
+            let r = parse_rate(value)?;
+            Fault::Rate(match r.burst {
+                Some(burst) => crate::relay::rate::Rate {
+                    per_sec: r.per_sec,
+                    burst,
+                },
+                None => crate::relay::rate::Rate::new(r.per_sec),
+            })
+        }
+        "cut-after" => Fault::Ending(Ending::Bytes(How::Fin, parse_count(value)?)),
+        "reset-after" => Fault::Ending(match parse_reset(value)? {
+            ResetArg::Bytes(n) => Ending::Bytes(How::Reset, n),
+            ResetArg::Time(d) => Ending::Time(d),
+        }),
+        "delay" => {
+            let d = parse_delay(value)?;
+            Fault::Delay(crate::relay::delay::Delay {
+                latency: d.latency,
+                jitter: d.jitter,
+            })
+        }
+        "slice" => {
+            let s = parse_slice(value)?;
+            Fault::Slice(crate::relay::slice::Slice {
+                bytes: s.bytes,
+                gap: s.gap,
+            })
+        }
+        "slow-close" => Fault::SlowClose(positive_duration(value)?),
+        "blackhole" => Fault::Blackhole(Some(duration(value)?).filter(|d| !d.is_zero())),
+        "refuse" => Fault::Refuse(chance("refuse")?),
+        "loss" => Fault::Loss(chance("loss")?),
+        "duplicate" => Fault::Duplicate(chance("duplicate")?),
+        "reorder" => Fault::Reorder(chance("reorder")?),
+        _ => {
+            return Err(format!(
+                "unknown fault '{name}': expected one of {}",
+                crate::relay::live::NAMES
+            ));
+        }
+    })
 }
 
 /// `--reset-after`: a byte count or a time.
@@ -115,11 +193,8 @@ fn parse_delay(s: &str) -> Result<DelayArg, String> {
         Some((l, j)) => (l, Some(j)),
         None => (s, None),
     };
-    let latency = super::parse_duration(latency)?;
-    let jitter = jitter
-        .map(super::parse_duration)
-        .transpose()?
-        .unwrap_or_default();
+    let latency = duration(latency)?;
+    let jitter = jitter.map(duration).transpose()?.unwrap_or_default();
     if latency.is_zero() && jitter.is_zero() {
         return Err(format!("invalid delay '{s}': must be longer than 0s"));
     }
@@ -149,10 +224,7 @@ fn parse_slice(s: &str) -> Result<SliceArg, String> {
             ));
         }
     };
-    let gap = gap
-        .map(super::parse_duration)
-        .transpose()?
-        .unwrap_or_default();
+    let gap = gap.map(duration).transpose()?.unwrap_or_default();
     Ok(SliceArg { bytes, gap })
 }
 
@@ -168,11 +240,42 @@ fn parse_reset(s: &str) -> Result<ResetArg, String> {
     if let Some(n) = parse_size(s) {
         return Ok(ResetArg::Bytes(n));
     }
-    super::parse_positive_duration(s)
-        .map(ResetArg::Time)
-        .map_err(|_| {
-            format!("invalid '{s}': expected bytes (512, 64k, 1M) or a duration (500ms, 2s)")
-        })
+    match duration(s) {
+        Ok(d) if d.is_zero() => Err(format!(
+            "invalid '{s}': a time must be longer than 0s (bytes: 0 resets at the first byte)"
+        )),
+        Ok(d) => Ok(ResetArg::Time(d)),
+        Err(_) => Err(format!(
+            "invalid '{s}': expected bytes (512, 64k, 1M) or a duration (500ms, 2s, 10min) of at most a year"
+        )),
+    }
+}
+
+/// A fault's duration, with the one wording every fault flag gives.
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    super::parse_duration(s).map_err(|_| {
+        format!(
+            "invalid duration '{s}': expected a time such as 500ms, 2s or 10min, of at most a year"
+        )
+    })
+}
+
+/// A fault's duration longer than zero.
+fn positive_duration(s: &str) -> Result<std::time::Duration, String> {
+    match duration(s)? {
+        d if d.is_zero() => Err(format!("invalid duration '{s}': must be longer than 0s")),
+        d => Ok(d),
+    }
+}
+
+/// `--seed`: a whole number.
+fn parse_seed(s: &str) -> Result<u64, String> {
+    s.trim().parse().map_err(|_| {
+        format!(
+            "invalid seed '{s}': expected a whole number from 0 to {}",
+            u64::MAX
+        )
+    })
 }
 
 /// `--fault-dir`.
@@ -281,8 +384,9 @@ Reset the connection after \fIBYTES\fR each way (the peer receives exactly
 that many, then a reset: both peers see the connection reset, never a FIN),
 or \fIDUR\fR after it began (\fB500ms\fR, \fB2s\fR; a number with no
 time unit is bytes, and \fB10m\fR is 10 MiB: say \fB10min\fR). \fB\-v\fR:
-\fBPEER: reset down at byte 1000\fR or \fBPEER: reset after 2s\fR (JSON:
-\fBfault\fR \fBreset\fR, \fBat_byte\fR or \fBafter_ms\fR). Not with
+\fBPEER: reset down at byte 1000\fR or \fBPEER: reset after 2s (at byte
+5 up, 7 down)\fR (JSON: \fBfault\fR \fBreset\fR, \fBat_byte\fR, or
+\fBafter_ms\fR with \fBat_byte_up\fR and \fBat_byte_down\fR). Not with
 \fB\-\-cut\-after\fR.
 .TP
 \fB\-\-delay\fR \fIDUR\fR[\fB~\fR\fIJITTER\fR]
@@ -343,7 +447,13 @@ datagram forward, and these on a stream one. \fB\-v\fR: \fBPEER:
 datagrams: loss 10% up\fR as a session begins, \fBPEER: datagrams up: 1000
 seen, 98 lost, 0 duplicated, 0 reordered\fR as it ends (JSON: \fBfault\fR
 \fBdatagrams\fR; \fBdatagrams_done\fR with \fBseen\fR, \fBlost\fR,
-\fBduplicated\fR, \fBreordered\fR, \fBdropped\fR).
+\fBduplicated\fR, \fBreordered\fR, \fBdropped\fR, \fBunsaid\fR).
+Each datagram a fault applies to is an event too: \fBPEER: loss up:
+datagram 7 (64 bytes at byte 384) lost\fR (JSON: \fBfault\fR \fBloss\fR,
+\fBduplicate\fR, \fBreorder\fR or \fBqueue\fR (dropped, the queue
+full), \fBdirection\fR, \fBdatagram\fR (the first is 1), \fBat_byte\fR,
+\fBbytes\fR); the first 32 each way of a session are said, the rest
+counted, and the end line says how many were not said.
 .TP
 \fB\-\-fault\-fraction\fR \fIF\fR
 Apply the faults to a fraction \fIF\fR (0 to 1) of the connections, chosen
@@ -355,6 +465,35 @@ The JSON \fBfault\fR event's \fBconnection\fR is the connection's number
 Make every random choice repeat: with the same \fIN\fR, the same
 connections (by number) get the faults in every run and every model. Without
 it, the choices differ from run to run.
+.TP
+\fB\-\-control\fR \fIPATH\fR
+Change the faults while the server runs (as toxiproxy's API does): a Unix
+socket made at \fIPATH\fR (mode 0600: its owner alone; a live socket
+there is never taken over; removed at exit; \fBcontrol socket on
+unix:PATH\fR is said after the readiness lines) takes one JSON object a
+line and answers each with one (\fB{"ok":true,...}\fR, or
+\fB{"ok":false,"error":"..."}\fR, after which the connection stays
+open). \fB{"op":"add","fault":"delay","value":"200ms~20ms","dir":"down"}\fR
+sets a fault (\fBchange\fR says the same; \fBfault\fR is a flag's name
+without \fB\-\-\fR, \fBvalue\fR what the flag takes, \fBdir\fR
+\fBup\fR, \fBdown\fR or \fBboth\fR, the default);
+\fB{"op":"remove","fault":"delay"}\fR removes it;
+\fB{"op":"list"}\fR shows the fault flags the server began with
+(\fBflags\fR), the changes in force (\fBchanges\fR) and the
+connections begun. \fBscope\fR says for which connections: \fB"all"\fR (the
+default: every live one at once, idle or not, and every new one),
+\fB"new"\fR (those begun from now on), or a connection's number (the
+\fBconnection\fR of its JSON events). A change replaces the fault it
+names; a timed one (\fB\-\-reset\-after 1s\fR, \fB\-\-blackhole=1s\fR)
+and a byte budget count from the change. No byte is lost: a removed delay
+lets what it holds go at once, in order; a changed one keeps its queue.
+\fB\-\-seed\fR may go with \fB\-\-control\fR alone: what a change
+adds (a jitter, a loss) draws from the connection's seeded draws too. A
+server with \fB\-\-control\fR copies every connection (a fault may
+come later), and changes reach a blocking model's idle connection within
+50ms. \fBsockcat send unix:PATH '{"op":"list"}'\fR is a client: it
+prints the answer. A line is at most 4096 bytes; a client that does not
+read its answers for a second is dropped.
 "#;
 
 #[cfg(test)]

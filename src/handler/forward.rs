@@ -121,7 +121,8 @@ pub fn serve_stream(
     // of the grace period) is a reset, never a FIN that looks like an
     // empty answer.
     stream.reset_on_close();
-    let Ok(layers) = ConnLayers::start(&f.layers, &d.log, peer, std::time::Instant::now()) else {
+    let Ok(mut layers) = ConnLayers::start(&f.layers, &d.log, peer, std::time::Instant::now())
+    else {
         return Ok(()); // `--refuse`: reset (as set above), no connect
     };
     let local = stream.local();
@@ -144,9 +145,8 @@ pub fn serve_stream(
         label: &label,
         quiet: DGRAM_QUIET,
         half_close: f.half_close,
-        layers: &layers,
     };
-    let (moved, via, end) = polled::bridge(stream, side, opts);
+    let (moved, via, end) = polled::bridge(stream, side, &mut layers, opts);
     tally.bytes_in = moved.up;
     tally.bytes_out = moved.down;
     tally.via = Some(via);

@@ -77,6 +77,8 @@ pub struct Deadline {
     at: Instant,
     after: Duration,
     fired: Cell<bool>,
+    /// The bytes read each way until the reset (up, down), for its event.
+    passed: [Cell<u64>; 2],
 }
 
 impl Deadline {
@@ -85,6 +87,7 @@ impl Deadline {
             at: start + after,
             after,
             fired: Cell::new(false),
+            passed: Default::default(),
         }
     }
 }
@@ -104,6 +107,9 @@ pub struct Cutting<'a, P> {
     deadline: Option<&'a Deadline>,
     tell: Option<&'a Teller>,
     now: Instant,
+    /// Its reads are the client's bytes to the upstream (else the
+    /// upstream's to the client), as the reset's event counts them.
+    up: bool,
 }
 
 impl<'a, P> Cutting<'a, P> {
@@ -120,7 +126,14 @@ impl<'a, P> Cutting<'a, P> {
             deadline,
             tell,
             now,
+            up: true,
         }
+    }
+
+    /// Its reads are the upstream's bytes to the client.
+    pub fn reading_down(mut self) -> Cutting<'a, P> {
+        self.up = false;
+        self
     }
 
     /// Past the deadline: the error that resets the connection (said once).
@@ -131,9 +144,14 @@ impl<'a, P> Cutting<'a, P> {
         if !d.fired.replace(true) {
             if let Some(t) = self.tell {
                 let ms = d.after.as_millis() as u64;
+                let (up, down) = (d.passed[0].get(), d.passed[1].get());
                 t.say(
-                    &format!("reset after {}", humantime::format_duration(d.after)),
-                    json!({"fault": "reset", "direction": "both", "after_ms": ms}),
+                    &format!(
+                        "reset after {} (at byte {up} up, {down} down)",
+                        humantime::format_duration(d.after)
+                    ),
+                    json!({"fault": "reset", "direction": "both", "after_ms": ms,
+                           "at_byte_up": up, "at_byte_down": down}),
                 );
             }
         }
@@ -141,12 +159,9 @@ impl<'a, P> Cutting<'a, P> {
     }
 }
 
-impl<P: Port> Port for Cutting<'_, P> {
-    fn beneath(&self) -> Option<&dyn Port> {
-        Some(&self.inner)
-    }
-    fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        self.past_deadline()?;
+impl<P: Port> Cutting<'_, P> {
+    /// A read within the budget (past it: the end it makes, said once).
+    fn read_budget(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         let Some(b) = self.reads else {
             return self.inner.read(buf);
         };
@@ -169,6 +184,21 @@ impl<P: Port> Port for Cutting<'_, P> {
         let r = self.inner.read(&mut buf[..n]);
         if let Ok(Some(got)) = r {
             b.left.set(left.saturating_sub(got as u64));
+        }
+        r
+    }
+}
+
+impl<P: Port> Port for Cutting<'_, P> {
+    fn beneath(&self) -> Option<&dyn Port> {
+        Some(&self.inner)
+    }
+    fn read(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        self.past_deadline()?;
+        let r = self.read_budget(buf);
+        if let (Ok(Some(got)), Some(d)) = (&r, self.deadline) {
+            let passed = &d.passed[usize::from(!self.up)];
+            passed.set(passed.get() + *got as u64);
         }
         r
     }

@@ -76,6 +76,9 @@ pub struct Line {
     last_due: Cell<Option<Instant>>,
     /// The source's end was read: when it may be passed on.
     end_due: Cell<Option<Instant>>,
+    /// Removed by the control socket: kept only until what it holds has
+    /// gone.
+    draining: bool,
 }
 
 impl Line {
@@ -88,6 +91,7 @@ impl Line {
             front_off: Cell::new(0),
             last_due: Cell::new(None),
             end_due: Cell::new(None),
+            draining: false,
         }
     }
 
@@ -115,6 +119,33 @@ impl Line {
 
     fn front_due(&self) -> Option<Instant> {
         self.chunks.borrow().front().map(|(at, _)| *at)
+    }
+
+    /// A new latency (the control socket): the chunks queued keep their
+    /// moments, and the next never goes before them.
+    pub fn set_delay(&mut self, delay: Delay) {
+        self.delay = delay;
+        self.draining = false;
+    }
+
+    /// Removed (the control socket): what the line holds may go at once,
+    /// in order, and what it reads from now on passes with no latency.
+    pub fn release(&mut self, now: Instant) {
+        self.delay = Delay {
+            latency: Duration::ZERO,
+            jitter: Duration::ZERO,
+        };
+        self.draining = true;
+        for (at, _) in self.chunks.get_mut().iter_mut() {
+            *at = (*at).min(now);
+        }
+        self.last_due.set(self.last_due.get().map(|t| t.min(now)));
+        self.end_due.set(self.end_due.get().map(|t| t.min(now)));
+    }
+
+    /// Removed, and holding nothing more: the line may go.
+    pub fn drained(&self) -> bool {
+        self.draining && self.chunks.borrow().is_empty() && self.end_due.get().is_none()
     }
 
     /// The bytes in the queue (for tests: the bound).

@@ -21,6 +21,7 @@ use serde_json::json;
 use super::chance::Chance;
 use super::delay::Delay;
 use super::layers::{Direction, Layers, Teller};
+use super::live::{Change, Fault, Slot, Watch};
 use crate::event::Log;
 
 /// The most datagrams a way keeps waiting (delayed or held back), and
@@ -30,6 +31,11 @@ use crate::event::Log;
 /// its datagrams' size.
 const QUEUE: usize = 4096;
 const QUEUE_BYTES: usize = 256 * 1024;
+
+/// The most fault events a way says as they happen (`-v`): past this,
+/// they are only counted, and the count is said when the session ends,
+/// so a flood of datagrams cannot flood the log.
+pub const SAID_PER_WAY: u64 = 32;
 
 /// How long a datagram held back by `--reorder` waits for the next one
 /// to go before it; then it goes alone.
@@ -66,6 +72,13 @@ pub struct Way {
     /// Bytes in `queue` and `held`.
     bytes: usize,
     counts: Counts,
+    /// Who each fault applied is said about (`None`: not said).
+    tell: Option<Teller>,
+    /// The bytes of the datagrams this way took before the current one.
+    offset: u64,
+    /// Fault events said, and those past [`SAID_PER_WAY`] only counted.
+    said: u64,
+    unsaid: u64,
 }
 
 impl Way {
@@ -78,7 +91,40 @@ impl Way {
             held: None,
             bytes: 0,
             counts: Counts::default(),
+            tell: None,
+            offset: 0,
+            said: 0,
+            unsaid: 0,
         }
+    }
+
+    /// Each fault applied said to `tell` (the first [`SAID_PER_WAY`]).
+    fn telling(mut self, tell: &Teller) -> Way {
+        self.tell = Some(tell.clone());
+        self
+    }
+
+    /// A fault applied to the current datagram (`fault`: what it did),
+    /// said with its number in the way (the first is 1) and its first
+    /// byte's offset, or counted past the bound.
+    fn applied(&mut self, fault: &str, what: &str, len: usize) {
+        let Some(tell) = &self.tell else {
+            return;
+        };
+        if self.said >= SAID_PER_WAY {
+            self.unsaid += 1;
+            return;
+        }
+        self.said += 1;
+        let (n, at) = (self.counts.seen, self.offset);
+        tell.say(
+            &format!(
+                "{fault} {}: datagram {n} ({len} bytes at byte {at}) {what}",
+                self.name
+            ),
+            json!({"fault": fault, "direction": self.name, "datagram": n,
+                   "at_byte": at, "bytes": len}),
+        );
     }
 
     /// A datagram to this way's destination at `now`: lost, or queued
@@ -90,13 +136,27 @@ impl Way {
         let hold = self.chance.happens(f.reorder);
         let jitter = self.chance.unit();
         self.counts.seen += 1;
+        let len = data.len();
+        self.take_fated(data, now, (lost, twice, hold), jitter);
+        self.offset += len as u64;
+    }
+
+    /// [`Way::take`] once its draws are made.
+    fn take_fated(&mut self, data: &[u8], now: Instant, fate: (bool, bool, bool), jitter: f64) {
+        let f = self.fates;
+        let (lost, twice, hold) = fate;
         if lost {
             self.counts.lost += 1;
+            self.applied("loss", "lost", data.len());
             return;
         }
         let at = now + f.delay.map_or(Duration::ZERO, |d| wait(d, jitter));
+        if twice {
+            self.applied("duplicate", "sent twice", data.len());
+        }
         if hold && self.held.is_none() && self.room_for(data.len()) {
             self.counts.reordered += 1;
+            self.applied("reorder", "held back behind the next", data.len());
             self.bytes += data.len();
             self.held = Some((at.max(now + REORDER_HOLD), data.to_vec()));
             if twice {
@@ -126,6 +186,7 @@ impl Way {
     fn queue_at(&mut self, at: Instant, data: &[u8]) {
         if !self.room_for(data.len()) {
             self.counts.dropped += 1;
+            self.applied("queue", "dropped: the way's queue is full", data.len());
             return;
         }
         self.bytes += data.len();
@@ -160,6 +221,14 @@ impl Way {
 }
 
 /// `latency ± jitter` for a draw `u` in [0, 1).
+/// A fault's chance (0: none).
+fn chance_of(f: Option<Fault>) -> f64 {
+    match f {
+        Some(Fault::Loss(p) | Fault::Duplicate(p) | Fault::Reorder(p)) => p,
+        _ => 0.0,
+    }
+}
+
 fn wait(d: Delay, u: f64) -> Duration {
     let off = (u * 2.0 - 1.0) * d.jitter.as_nanos() as f64;
     Duration::from_nanos((d.latency.as_nanos() as f64 + off).max(0.0) as u64)
@@ -172,6 +241,8 @@ pub struct DgramFaults {
     pub up: Option<Way>,
     pub down: Option<Way>,
     tell: Teller,
+    /// `--control`: the changes this session has taken.
+    watch: Option<Watch>,
 }
 
 impl DgramFaults {
@@ -184,28 +255,54 @@ impl DgramFaults {
         }
         let conn = l.begun.fetch_add(1, Ordering::Relaxed);
         let mut chance = Chance::for_conn(l.seed, conn);
-        if !chance.happens(l.fraction) {
+        let chosen = chance.happens(l.fraction);
+        if !chosen && l.control.is_none() {
             return None;
         }
-        let fates = Fates {
-            loss: l.loss.unwrap_or(0.0),
-            duplicate: l.duplicate.unwrap_or(0.0),
-            reorder: l.reorder.unwrap_or(0.0),
-            delay: l.delay,
+        // (A session `--fault-fraction` passed over still takes what the
+        // control socket changes: it has its ways, with no fault yet.)
+        let fates = match chosen {
+            true => Fates {
+                loss: l.loss.unwrap_or(0.0),
+                duplicate: l.duplicate.unwrap_or(0.0),
+                reorder: l.reorder.unwrap_or(0.0),
+                delay: l.delay,
+            },
+            false => Fates::default(),
         };
-        // Each way its own draws: one way's traffic never shifts the other's.
+        let live = l.control.is_some();
         let (up_draws, down_draws) = (chance.next_u64(), chance.next_u64());
-        let faults = DgramFaults {
-            up: l
-                .dir
-                .up()
-                .then(|| Way::new("up", fates, Chance::new(up_draws))),
-            down: l
-                .dir
-                .down()
-                .then(|| Way::new("down", fates, Chance::new(down_draws))),
-            tell: Teller::new(log, peer, conn),
+        let tell = Teller::new(log, peer, conn);
+        let mut faults = DgramFaults {
+            up: (l.dir.up() || live).then(|| {
+                let f = if l.dir.up() { fates } else { Fates::default() };
+                Way::new("up", f, Chance::new(up_draws)).telling(&tell)
+            }),
+            down: (l.dir.down() || live).then(|| {
+                let f = if l.dir.down() {
+                    fates
+                } else {
+                    Fates::default()
+                };
+                Way::new("down", f, Chance::new(down_draws)).telling(&tell)
+            }),
+            tell,
+            watch: None,
         };
+        if let Some(c) = &l.control {
+            let (seen, changes) = c.table.for_new();
+            for change in changes {
+                let f = change
+                    .value
+                    .as_deref()
+                    .and_then(|v| c.table.parse(&change.name, v).ok());
+                faults.set(&change, f);
+            }
+            faults.watch = Some(Watch::new(c.table.clone(), seen, conn));
+        }
+        if !chosen || l.no_dgram_flag() {
+            return Some(Box::new(faults));
+        }
         let mut said = Vec::new();
         let pct = |p: f64| format!("{}%", (p * 1000.0).round() / 10.0);
         for (p, name) in [
@@ -242,6 +339,54 @@ impl DgramFaults {
     }
 
     /// When a datagram waiting in either way is due.
+    /// Take what the control socket changed since the last look
+    /// (`--control`); every driver calls it through the session.
+    pub fn refresh(&mut self) {
+        let Some(changes) = self.watch.as_mut().and_then(Watch::changes) else {
+            return;
+        };
+        for (c, f) in changes {
+            self.set(&c, f);
+        }
+    }
+
+    /// Whether the control socket may change its faults.
+    pub fn is_live(&self) -> bool {
+        self.watch.is_some()
+    }
+
+    /// One change: the fate it names set (or removed, `None`) each way
+    /// its direction names, the others losing it. Datagrams already
+    /// queued keep their moments: none is lost.
+    fn set(&mut self, c: &Change, f: Option<Fault>) {
+        let dir = c.dir;
+        for (way, on) in [(&mut self.up, dir.up()), (&mut self.down, dir.down())] {
+            let Some(w) = way.as_mut() else { continue };
+            let f = f.filter(|_| on);
+            match c.slot() {
+                Some(Slot::Loss) => w.fates.loss = chance_of(f),
+                Some(Slot::Duplicate) => w.fates.duplicate = chance_of(f),
+                Some(Slot::Reorder) => w.fates.reorder = chance_of(f),
+                Some(Slot::Delay) => {
+                    w.fates.delay = match f {
+                        Some(Fault::Delay(d)) => Some(d),
+                        _ => None,
+                    }
+                }
+                _ => {}
+            }
+        }
+        let what = match &c.value {
+            Some(v) => format!("control: {} {v} {}", c.name, dir.as_str()),
+            None => format!("control: {} removed", c.name),
+        };
+        self.tell.say(
+            &what,
+            json!({"fault": c.name, "control": true, "value": c.value,
+                   "direction": dir.as_str(), "version": c.version}),
+        );
+    }
+
     pub fn due(&self) -> Option<Instant> {
         let a = self.up.as_ref().and_then(Way::next_at);
         let b = self.down.as_ref().and_then(Way::next_at);
@@ -257,14 +402,19 @@ impl Drop for DgramFaults {
     fn drop(&mut self) {
         for w in [&self.up, &self.down].into_iter().flatten() {
             let c = w.counts;
+            let unsaid = match w.unsaid {
+                0 => String::new(),
+                n => format!(" ({n} more fault events not said one by one)"),
+            };
             self.tell.say(
                 &format!(
-                    "datagrams {}: {} seen, {} lost, {} duplicated, {} reordered",
+                    "datagrams {}: {} seen, {} lost, {} duplicated, {} reordered{unsaid}",
                     w.name, c.seen, c.lost, c.duplicated, c.reordered
                 ),
                 json!({"fault": "datagrams_done", "direction": w.name, "seen": c.seen,
                        "lost": c.lost, "duplicated": c.duplicated,
-                       "reordered": c.reordered, "dropped": c.dropped}),
+                       "reordered": c.reordered, "dropped": c.dropped,
+                       "unsaid": w.unsaid}),
             );
         }
     }
@@ -273,6 +423,25 @@ impl Drop for DgramFaults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fault_events_are_said_up_to_the_bound_then_counted() {
+        let t0 = Instant::now();
+        let log = crate::event::Log {
+            level: crate::event::Level::Quiet,
+            json: false,
+            upstream: None,
+        };
+        let tell = Teller::new(&log, "peer", 0);
+        let mut w = way(1.0, 0.0, 0.0, 3).telling(&tell);
+        for i in 0..100u8 {
+            w.take(&[i; 10], t0);
+        }
+        assert_eq!(w.said, SAID_PER_WAY);
+        assert_eq!(w.unsaid, 100 - SAID_PER_WAY);
+        assert_eq!(w.offset, 1000);
+        assert_eq!(w.counts.lost, 100);
+    }
 
     const MS: Duration = Duration::from_millis(1);
 

@@ -216,6 +216,9 @@ impl<U: Upstream, R: Replies> DgramSession<U, R> {
         }
         self.tally.bytes_in += data.len() as u64;
         self.last = now;
+        if let Some(f) = self.faults.as_deref_mut() {
+            f.refresh();
+        }
         if let Some(w) = self.faults.as_deref_mut().and_then(|f| f.up.as_mut()) {
             w.take(data, now);
             return self.release(now);
@@ -280,6 +283,9 @@ impl<U: Upstream, R: Replies> DgramSession<U, R> {
     /// (what its faults held that is due goes first; a datagram they
     /// still hold wakes it at its moment).
     pub fn next(&mut self, now: Instant) -> Next {
+        if let Some(f) = self.faults.as_deref_mut() {
+            f.refresh();
+        }
         self.release(now);
         let until = match self.quiet_from {
             Some(from) => self.last.max(from) + self.timers.quiet,
@@ -289,6 +295,14 @@ impl<U: Upstream, R: Replies> DgramSession<U, R> {
             Next::Ended
         } else {
             let due = self.faults.as_deref().and_then(DgramFaults::due);
+            // A session the control socket may change looks at its table
+            // at least this often, idle or not.
+            let look = self
+                .faults
+                .as_deref()
+                .filter(|f| f.is_live())
+                .map(|_| now + crate::relay::live::LOOK_EVERY);
+            let until = look.map_or(until, |l| l.min(until));
             Next::Until(due.map_or(until, |d| d.min(until)))
         }
     }

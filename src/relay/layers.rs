@@ -23,14 +23,15 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::blackhole::{self, Closes, Holed};
+use super::blackhole::{Closes, Holed};
 use super::chance::Chance;
 use super::cut::{Budget, Cutting, Deadline, Ending};
 use super::delay::{Delay, Delayed, Line};
 use super::half::Port;
+use super::live::{Control, Fault, Slot, Watch};
 use super::rate::{self, Bucket, Rated};
 use super::slice::{Slice, Sliced, Slicing};
-use super::slow_close::{self, Closing, SlowClosed};
+use super::slow_close::{Closing, SlowClosed};
 use crate::event::Log;
 
 /// Which way a layer acts (`--fault-dir`): `Up` is the client's bytes to
@@ -96,6 +97,8 @@ pub struct Layers {
     /// The connections begun so far (shared by a server's threads; a
     /// forked child counts on its copy, its parent by [`Layers::forked`]).
     pub begun: Arc<AtomicU64>,
+    /// `--control`: the faults changed while the server runs.
+    pub control: Option<Control>,
 }
 
 impl Default for Layers {
@@ -115,13 +118,20 @@ impl Default for Layers {
             fraction: 1.0,
             seed: 0,
             begun: Arc::default(),
+            control: None,
         }
     }
 }
 
 impl Layers {
-    /// No layer is asked for (a new layer's field joins this test).
+    /// No layer is asked for, and none may be (`--control`) (a new
+    /// layer's field joins this test).
     pub fn is_empty(&self) -> bool {
+        self.control.is_none() && self.no_flag()
+    }
+
+    /// No fault flag is given.
+    fn no_flag(&self) -> bool {
         self.rate.is_none()
             && self.ending.is_none()
             && self.delay.is_none()
@@ -141,7 +151,13 @@ impl Layers {
             reorder: None,
             ..self.clone()
         };
-        (!rest.is_empty()).then(|| rest.flag())
+        (!rest.no_flag()).then(|| rest.flag())
+    }
+
+    /// No fault flag for datagrams is given (`--loss`, `--duplicate`,
+    /// `--reorder`, `--delay`).
+    pub fn no_dgram_flag(&self) -> bool {
+        self.dgram_flag().is_none() && self.delay.is_none()
     }
 
     /// The first fault given that acts on datagrams alone, for a message.
@@ -226,10 +242,14 @@ struct State {
     hole_closes: Option<Closes>,
     /// Who a fault event is about, for a layer that says it as it acts.
     tell: Teller,
+    /// The connection's draws, for a layer the control socket adds.
+    chance: Chance,
+    /// `--control`: the changes this connection has taken.
+    watch: Option<Watch>,
 }
 
 /// A connection's fault events: its peer and number.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Teller {
     log: Log,
     peer: String,
@@ -277,79 +297,96 @@ impl ConnLayers {
         }
         let conn = l.begun.fetch_add(1, Ordering::Relaxed);
         let mut chance = Chance::for_conn(l.seed, conn);
-        if l.refuse.is_some_and(|p| chance.happens(p)) {
+        let tell = Teller::new(log, peer, conn);
+        // `--control`: what the changes for new connections set, over
+        // the flags.
+        let (seen, changes) = match &l.control {
+            Some(c) => c.table.for_new(),
+            None => (0, Vec::new()),
+        };
+        let parsed: Vec<_> = changes
+            .into_iter()
+            .map(|c| {
+                let f = c
+                    .value
+                    .as_deref()
+                    .zip(l.control.as_ref())
+                    .and_then(|(v, ctl)| ctl.table.parse(&c.name, v).ok());
+                (c, f)
+            })
+            .collect();
+        let refuse = match parsed
+            .iter()
+            .rev()
+            .find(|(c, _)| c.slot() == Some(Slot::Refuse))
+        {
+            Some((_, Some(Fault::Refuse(p)))) => Some(*p),
+            Some(_) => None,
+            None => l.refuse,
+        };
+        if refuse.is_some_and(|p| chance.happens(p)) {
             // A refused connection has no other fault: the reset is at once.
-            let tell = Teller {
-                log: log.clone(),
-                peer: peer.to_string(),
-                conn,
-            };
             tell.say(
                 "refused (reset at once)",
                 serde_json::json!({"fault": "refuse", "direction": "both"}),
             );
             return Err(Refused);
         }
-        if !chance.happens(l.fraction) {
+        let chosen = chance.happens(l.fraction);
+        if !chosen && l.control.is_none() {
             return Ok(ConnLayers(None));
         }
-        let bucket = |on: bool| l.rate.filter(|_| on).map(|r| Bucket::new(r, now));
-        let budget = |on: bool, way| match l.ending {
-            Some(Ending::Bytes(how, n)) if on => Some(Budget::new(how, n, way)),
-            _ => None,
+        // (A connection `--fault-fraction` passed over still takes what
+        // the control socket changes.)
+        let none = Layers {
+            dir: l.dir,
+            ..Layers::default()
         };
-        let closing = |on: bool| l.slow_close.filter(|_| on).map(Closing::new);
-        let state = State {
-            rate_up: bucket(l.dir.up()),
-            rate_down: bucket(l.dir.down()),
-            cut_up: budget(l.dir.up(), "up"),
-            cut_down: budget(l.dir.down(), "down"),
-            delay_up: l
-                .delay
-                .filter(|_| l.dir.up())
-                .map(|d| Line::new(d, Chance::new(chance.next_u64()))),
-            delay_down: l
-                .delay
-                .filter(|_| l.dir.down())
-                .map(|d| Line::new(d, Chance::new(chance.next_u64()))),
-            slice_up: l.slice.filter(|_| l.dir.up()).map(Slicing::new),
-            slice_down: l.slice.filter(|_| l.dir.down()).map(Slicing::new),
-            close_up: closing(l.dir.up()),
-            close_down: closing(l.dir.down()),
-            hole_up: l.blackhole.is_some() && l.dir.up(),
-            hole_down: l.blackhole.is_some() && l.dir.down(),
-            hole_closes: l.blackhole.flatten().map(|d| Closes::new(d, now)),
-            reset_at: match l.ending {
-                Some(Ending::Time(after)) => Some(Deadline::new(after, now)),
-                _ => None,
-            },
-            tell: Teller {
-                log: log.clone(),
-                peer: peer.to_string(),
-                conn,
-            },
-        };
-        if let Some(r) = l.rate {
-            let (text, fields) = r.describe(l.dir);
-            state.tell.say(&text, fields);
+        let mut state = State::new(if chosen { l } else { &none }, chance, tell, now);
+        for (c, f) in parsed {
+            if let Some(slot) = c.slot() {
+                state.set(slot, f, c.dir, now);
+                // (A fault removed before this connection began is none
+                // of its news.)
+                if c.value.is_some() {
+                    state.said(&c);
+                }
+            }
         }
-        if let Some(d) = l.delay {
-            let (text, fields) = d.describe(l.dir);
-            state.tell.say(&text, fields);
-        }
-        if let Some(s) = l.slice {
-            let (text, fields) = s.describe(l.dir);
-            state.tell.say(&text, fields);
-        }
-        if let Some(hold) = l.slow_close {
-            let (text, fields) = slow_close::describe(hold, l.dir);
-            state.tell.say(&text, fields);
-        }
-        if let Some(for_) = l.blackhole {
-            let (text, fields) = blackhole::describe(for_, l.dir);
-            state.tell.say(&text, fields);
-        }
+        state.watch = l
+            .control
+            .as_ref()
+            .map(|c| Watch::new(c.table.clone(), seen, conn));
         Ok(ConnLayers(Some(Box::new(state))))
+    }
+
+    /// Between two steps: take what the control socket changed since the
+    /// last (`--control`), and drop what a removed layer kept only to
+    /// release what it held, once it is all gone. Every driver calls it
+    /// before [`ConnLayers::ports`]. `true`: a layer changed (the
+    /// driver tries both sides: bytes a layer let go wait with no event).
+    pub fn refresh(&mut self, now: Instant) -> bool {
+        let Some(state) = self.0.as_deref_mut() else {
+            return false;
+        };
+        state.tidy();
+        let Some(changes) = state.watch.as_mut().and_then(Watch::changes) else {
+            return false;
+        };
+        for (c, f) in changes {
+            if let Some(slot) = c.slot() {
+                state.set(slot, f, c.dir, now);
+                state.said(&c);
+            }
+        }
+        true
+    }
+
+    /// Whether the control socket may change this connection's layers
+    /// (then its halves copy: a splice would pass bytes no layer added
+    /// later could see).
+    pub fn is_live(&self) -> bool {
+        self.0.as_ref().is_some_and(|s| s.watch.is_some())
     }
 
     /// The client's and the upstream's ports for a step at `now`, each
@@ -418,7 +455,10 @@ impl ConnLayers {
                 reset_at,
                 tell,
                 now,
-            ),
+            )
+            .reading_down(),
         )
     }
 }
+
+mod state;

@@ -24,7 +24,8 @@
 //!   model: driven by the loop, or on a worker fed through an inbox.
 //! * [`layers`]: the layers on a forwarded connection and the one place
 //!   its two ports are built, for every model; [`rate`] the first layer
-//!   (`--rate`).
+//!   (`--rate`); [`live`] the faults the control socket changes while a
+//!   server runs (`--control`).
 
 pub mod blackhole;
 pub mod bridge;
@@ -35,6 +36,7 @@ pub mod dgram_faults;
 pub mod dgram_session;
 pub mod half;
 pub mod layers;
+pub mod live;
 pub mod pipes;
 pub mod polled;
 pub mod program;

@@ -98,8 +98,6 @@ pub struct BridgeOpts<'a> {
     /// After one direction has ended, how long the other's source may stay
     /// quiet before the bridge ends.
     pub half_close: Duration,
-    /// The connection's layers (`--rate`), over both sockets.
-    pub layers: &'a ConnLayers,
 }
 
 /// Forward between `peer` and `up` until both directions have ended (see
@@ -108,17 +106,19 @@ pub struct BridgeOpts<'a> {
 pub fn bridge(
     peer: &Stream,
     up: RelaySocket<'_>,
+    layers: &mut ConnLayers,
     o: BridgeOpts<'_>,
 ) -> (ByteCounts, Via, Option<RelayEnd>) {
     let (client_socket, up_socket) = (RelaySocket::Stream(peer), up);
     // The ports the bridge steps: each socket, cut by the cut, under the
-    // connection's layers (built afresh for each step's moment).
-    let ports = |now| {
-        o.layers
-            .ports(Cuttable(client_socket), Cuttable(up_socket), now)
-    };
-    let (client, up) = ports(Instant::now());
-    let splice = half::may_splice(&client, &up, o.hex);
+    // connection's layers (built afresh for each step's moment, after
+    // what the control socket changed since the last).
+    let (client, up) = layers.ports(Cuttable(client_socket), Cuttable(up_socket), Instant::now());
+    // (Layers the control socket may add later must see every byte.)
+    let splice = half::may_splice(&client, &up, o.hex) && !layers.is_live();
+    // A live connection looks at the control socket's table at least
+    // this often, idle or not.
+    let look = layers.is_live().then_some(crate::relay::live::LOOK_EVERY);
     let via = if splice { Via::Splice } else { Via::Copy };
     if let Err(e) = client_socket
         .set_nonblocking(true)
@@ -150,7 +150,10 @@ pub fn bridge(
     let mut ready = if splice { Ready::NONE } else { Ready::ALL };
     let end = loop {
         let now = Instant::now();
-        let (client, up) = ports(now);
+        if layers.refresh(now) {
+            ready = Ready::ALL;
+        }
+        let (client, up) = layers.ports(Cuttable(client_socket), Cuttable(up_socket), now);
         let w = match b.step(&client, &up, &mut buf, hex, ready, now) {
             Ok(Next::Done) => break None,
             Ok(Next::Wait(w)) => w,
@@ -168,6 +171,10 @@ pub fn bridge(
         let timeout = w
             .deadline
             .map(|d| d.saturating_duration_since(Instant::now()));
+        let timeout = match (timeout, look) {
+            (Some(t), Some(l)) => Some(t.min(l)),
+            (t, l) => t.or(l),
+        };
         let mut fds = [
             want(client_socket.poll_fd(), w.client),
             want(up_socket.poll_fd(), w.upstream),

@@ -45,6 +45,17 @@ impl Closing {
             end_due: Cell::new(None),
         }
     }
+
+    /// The end was read and waits for its moment.
+    pub fn holds_end(&self) -> bool {
+        self.end_due.get().is_some()
+    }
+
+    /// The held end may go at `now` (the control socket removed the
+    /// fault).
+    pub fn release(&self, now: Instant) {
+        self.end_due.set(self.end_due.get().map(|t| t.min(now)));
+    }
 }
 
 /// A side's port whose end a `Closing` holds (`None`: it passes

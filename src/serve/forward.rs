@@ -173,7 +173,9 @@ impl EventLoop {
                     half_close: target.half_close,
                     quiet: DGRAM_QUIET,
                 };
-                let splice = !self.server.service.settings.drive.hex;
+                // (Layers the control socket may add later must see
+                // every byte: a live connection copies.)
+                let splice = !self.server.service.settings.drive.hex && !layers.is_live();
                 // The client is owed an answer from here on: see
                 // `Forwarded::settle_close`.
                 c.stream.reset_on_close();
@@ -355,6 +357,10 @@ impl EventLoop {
             Upstream::Stream(s) => RelaySocket::Stream(s),
             Upstream::Dgram(d) => RelaySocket::Dgram(d),
         };
+        if f.layers.refresh(now) {
+            // What a layer let go waits with no event to come.
+            f.ready = Ready::ALL;
+        }
         let (client, up) = f.layers.ports(RelaySocket::Stream(&c.stream), up, now);
         let label = self.hex_label(&c.peer);
         let next = f
@@ -390,6 +396,27 @@ impl EventLoop {
 }
 
 impl EventLoop {
+    /// `--control` changed the faults: every forwarded connection and
+    /// datagram session is stepped now, idle or not, so it takes the
+    /// change (and a timed fault added to an idle one counts from now).
+    pub(super) fn control_changed(&mut self) {
+        let Some((table, seen)) = &mut self.control else {
+            return;
+        };
+        let v = table.version();
+        if v == *seen {
+            return;
+        }
+        *seen = v;
+        for (&id, c) in self.conns.iter_mut() {
+            if let Some(f) = c.fwd.as_deref_mut() {
+                f.ready = Ready::ALL;
+                self.again.push(id);
+            }
+        }
+        self.again.extend(self.sessions.keys().copied());
+    }
+
     /// Note what an event saw of a forwarded connection's socket, for the
     /// step it gets once this turn's events are all in
     /// ([`EventLoop::step_forwarded`]): one step for both sockets' events,

@@ -15,6 +15,7 @@ use crate::handler::{Spec, exec};
 use crate::transport::{self, Bound, Opts};
 
 mod acceptor;
+mod control;
 pub mod schedule;
 mod sessions;
 mod slots;
@@ -267,6 +268,11 @@ pub fn setup(cfg: Config) -> Result<Server> {
                 }
                 log.listening(d.kind, &d.local.to_string());
             }
+        }
+    }
+    if let Spec::Forward(f) = &spec {
+        if let Some(c) = &f.layers.control {
+            control::open(c, f.layers.begun.clone(), log)?;
         }
     }
     warn_if_open(log, spec, &settings.access, &bound);
@@ -545,6 +551,7 @@ impl Server {
             .summary(totals.conns, self.unit(), totals.tally, began.elapsed());
         // Nothing started for a connection outlives the server.
         exec::kill_leftovers();
+        control::close();
         if self.signals.count() > 0 {
             // SIGTERM asks for a stop, and the stop went as asked: 0.
             return match crate::sys::stop_signal() {

@@ -210,6 +210,11 @@ fn server(cmd: &str, args: &ServerArgs, broker: bool, pool: u64) -> Result<Serve
             "{flag} acts on forwarded connections: it needs --forward ADDR"
         )));
     }
+    if let (Some(_), None) = (&args.faults.control, &args.handler.forward) {
+        return Err(Error::usage(
+            "--control changes the faults of forwarded connections: it needs --forward ADDR",
+        ));
+    }
     if let (Some(flag), None) = (upstream_flag(args), &args.handler.forward) {
         // (The same: `--echo --connect-timeout 5s` would pass, and do
         // nothing.)
@@ -527,6 +532,7 @@ fn layers(f: &super::faults::FaultArgs, target: &Addr) -> Result<Layers> {
         },
         fraction: f.fault_fraction.unwrap_or(1.0),
         seed: f.seed.unwrap_or_else(crate::relay::chance::fresh_seed),
+        control: super::faults::control(f),
         ..Layers::default()
     };
     if let (Some(flag), true) = (layers.stream_flag(), target.is_datagram()) {

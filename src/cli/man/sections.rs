@@ -491,6 +491,11 @@ client that bound no name); \fBlocal\fR and \fBupstream\fR likewise as
 .B listening
 \fBtransport\fR (tcp, udp, unix, unixgram), \fBaddress\fR.
 .TP
+.B control
+\fBtransport\fR (unix), \fBaddress\fR: the control socket
+(\fB\-\-control\fR) listens, after the readiness lines. Text:
+\fBcontrol socket on unix:PATH\fR.
+.TP
 .B connection
 \fBtransport\fR, \fBpeer\fR (\fB\-\fR for a Unix client that bound no name;
 control bytes in a Unix name appear as \fB\\xNN\fR), and for a Unix stream
@@ -518,7 +523,12 @@ otherwise (see TLS).
 \fBburst\fR; \fBlatency_ms\fR, \fBjitter_ms\fR; \fBhold_ms\fR; \fBfor_ms\fR; \fBat_byte\fR, the byte a cut or reset acted at; \fBafter_ms\fR): a
 fault applied to a forwarded connection, as it begins (a rate, a delay, a slow
 close, a black hole) or as it acts (a cut, a reset, a refusal; \fB\-v\fR; see FAULTS). Text: \fBPEER: rate 64KiB/s up\fR,
-\fBPEER: cut up at byte 1000\fR.
+\fBPEER: cut up at byte 1000\fR. A change the control socket made, as a
+connection takes it: \fBcontrol\fR true, \fBfault\fR (its name),
+\fBvalue\fR (\fBnull\fR: removed), \fBdirection\fR, \fBversion\fR
+(text: \fBPEER: control: delay 300ms down\fR). A fault applied to one
+datagram: \fBfault\fR (\fBloss\fR, \fBduplicate\fR, \fBreorder\fR,
+\fBqueue\fR), \fBdatagram\fR, \fBat_byte\fR, \fBbytes\fR.
 .TP
 .B connected
 \fBtransport\fR, \fBaddress\fR, \fBlocal\fR: \fBsend \-v\fR is connected
