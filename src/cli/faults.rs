@@ -374,8 +374,9 @@ a fault is copied through a buffer (\fBby copy\fR), not spliced.
 .TP
 \fB\-\-cut\-after\fR \fIBYTES\fR
 End each way with a FIN after \fIBYTES\fR (\fB64k\fR, \fB1M\fR): the
-peer receives exactly that many bytes, then the end of the stream, and what
-the sender sends past them is not read. \fB\-v\fR says it as it happens:
+peer receives exactly that many bytes, then the end of the stream; what
+the sender sends past them is read and dropped until its own end (so the
+close is no reset). \fB\-v\fR says it as it happens:
 \fBPEER: cut up at byte 1000\fR (JSON: \fBfault\fR \fBcut\fR,
 \fBat_byte\fR).
 .TP

@@ -166,6 +166,11 @@ impl<P: Port> Cutting<'_, P> {
             return self.inner.read(buf);
         };
         let left = b.left.get();
+        if left == 0 && b.how == How::Fin && b.fired.get() {
+            // Past the cut's FIN: what the peer still sends, for the half
+            // to drop (see Port::ends_early).
+            return self.inner.read(buf);
+        }
         if left == 0 {
             if !b.fired.replace(true) {
                 if let Some(t) = self.tell {
@@ -222,6 +227,10 @@ impl<P: Port> Port for Cutting<'_, P> {
     }
     fn shut_write(&self) {
         self.inner.shut_write()
+    }
+    fn ends_early(&self) -> bool {
+        self.reads
+            .is_some_and(|b| b.how == How::Fin && b.fired.get() && b.left.get() == 0)
     }
     fn flush(&self) -> io::Result<()> {
         self.past_deadline()?;

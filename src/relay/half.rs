@@ -75,6 +75,14 @@ pub trait Port {
     fn check_end(&self) -> io::Result<()> {
         self.beneath().map_or(Ok(()), |p| p.check_end())
     }
+    /// The end of stream just read was made here, not by the peer (a
+    /// `--cut-after` layer): the peer still sends, and what it sends is to
+    /// be read and dropped until its own end, so that no unread byte turns
+    /// the close into a reset (which would destroy what the other way
+    /// delivered and the peer had not read yet).
+    fn ends_early(&self) -> bool {
+        self.beneath().is_some_and(|p| p.ends_early())
+    }
     /// The source's end, passed on: a FIN (or a program's stdin closed).
     fn shut_write(&self);
     /// The other side was reset, or the relay failed: this side's close
@@ -141,6 +149,9 @@ impl<T: Port + ?Sized> Port for &T {
     }
     fn shut_write(&self) {
         (**self).shut_write()
+    }
+    fn ends_early(&self) -> bool {
+        (**self).ends_early()
     }
     fn reset_on_close(&self) {
         (**self).reset_on_close()
@@ -501,8 +512,15 @@ impl Half {
         let more = r?;
         let n = usize::try_from(self.moved - before).unwrap_or(usize::MAX);
         if self.state == State::ShuttingDown && !self.holding() {
-            self.state = State::Done;
             to.shut_write();
+            if !self.discard && from.ends_early() {
+                // The end was a cut: passed on, and the source is read
+                // and dropped until its own end (see Port::ends_early).
+                self.discard();
+                self.state = State::Running;
+            } else {
+                self.state = State::Done;
+            }
         }
         Ok(Progress { moved: n, more })
     }

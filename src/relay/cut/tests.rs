@@ -98,3 +98,42 @@ fn a_reset_at_a_moment_wakes_the_bridge_and_resets_both_sides() {
     assert!(up.reset.get() && client.reset.get(), "both reset");
     assert!(!up.shut.get() && !client.shut.get(), "no FIN");
 }
+
+/// A cut's FIN is passed at once, and what the cut side still sends is
+/// read and dropped until its own end: the bridge does not end (and close
+/// with unread bytes, a reset that would destroy what the other way
+/// delivered) while that side still sends.
+#[test]
+fn after_a_cut_the_rest_is_read_and_dropped_until_the_peers_end() {
+    let t0 = Instant::now();
+    let budget = Budget::new(How::Fin, 300, "down");
+    let client = Fake::new(&[Cue::Data(b"request".to_vec()), Cue::Eof]);
+    let up = Fake::new(&[Cue::Data(vec![2; 1000]), Cue::Block]);
+    let mut b = Bridge::new(false, rules(), t0);
+    let mut scratch = vec![0u8; 128];
+    let (c, u) = (
+        Cutting::new(&client, None, None, None, t0),
+        Cutting::new(&up, Some(&budget), None, None, t0).reading_down(),
+    );
+    let r = b.step(&c, &u, &mut scratch, None, Ready::ALL, t0);
+    assert_eq!(client.got().len(), 300, "exactly the budget");
+    assert!(client.shut.get(), "then its FIN");
+    assert_eq!(up.got(), b"request", "the other way whole");
+    assert!(up.shut.get(), "with its FIN");
+    assert!(
+        matches!(r, Ok(Next::Wait(_))),
+        "the upstream still sends: {r:?}"
+    );
+    // It sends more, then ends: dropped, and then the bridge is done.
+    up.cue(Cue::Data(vec![3; 500]));
+    up.cue(Cue::Eof);
+    let mut r = b.step(&c, &u, &mut scratch, None, Ready::ALL, t0);
+    // (A short read may stop a step before the end, which comes as an
+    // event of its own.)
+    if matches!(r, Ok(Next::Wait(_))) {
+        r = b.step(&c, &u, &mut scratch, None, Ready::ALL, t0);
+    }
+    assert_eq!(client.got().len(), 300, "nothing past the cut");
+    assert!(matches!(r, Ok(Next::Done)), "{r:?}");
+    assert!(!up.reset.get() && !client.reset.get(), "a clean close");
+}
