@@ -3,8 +3,10 @@
 //! generator in `tests/generated.rs` renders clap's sections and appends
 //! [`trailer`]; the rendered pages are committed under `man/`.
 
+mod events;
 mod sections;
 
+use events::*;
 use sections::*;
 
 fn see_also_sub() -> &'static str {
