@@ -460,3 +460,32 @@ fn no_newline_and_the_subprotocol() {
     s.wait_err("protocol chat.v1");
     assert_eq!(s.interrupt(), Some(130));
 }
+
+/// Text framing (the default) loses and adds no byte in any model: a line
+/// that is not UTF-8 and one over 1 MiB go as binary messages of their
+/// bytes, newline included, through `send` to a printing server and back
+/// from an echo (each line ends with its newline, so none is added).
+#[test]
+fn lines_that_are_not_text_arrive_byte_for_byte_in_every_model() {
+    let mut input = b"line one\n\xff\xfe binary line\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 3 * 1024 * 1024 + 10));
+    input.push(b'\n');
+    input.extend("é".repeat(700_000).into_bytes());
+    input.extend_from_slice(b"\nlast\n");
+    for model in MODELS {
+        let s = Server::start(&[model, "ws://127.0.0.1:0/", "--once", "-q"]);
+        let out = run_in(&["send", &ws_of(&s, "/"), "-q"], &input, T);
+        assert_eq!(out.code, Some(0), "{model}: {out}");
+        let mut s = s;
+        assert_eq!(s.wait(), Some(0), "{model}");
+        assert!(s.out() == input, "{model}: printed {} bytes", s.out().len());
+        let e = Server::start(&[model, "ws://127.0.0.1:0/", "--echo", "-q"]);
+        let back = run_in(&["send", &ws_of(&e, "/"), "-q"], &input, T);
+        assert_eq!(back.code, Some(0), "{model}: {back}");
+        assert!(
+            back.stdout == input,
+            "{model}: echoed {} bytes",
+            back.stdout.len()
+        );
+    }
+}

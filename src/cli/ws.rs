@@ -40,8 +40,9 @@ too. The port is 80 or 443 when none is given. A WebSocket's bytes are
 framed, so nothing is spliced around it (as with TLS).
 .PP
 Messages: each line is one text message (its newline dropped; a line
-that is not UTF-8 goes as a binary message, a line over 1 MiB in 1 MiB
-messages), and a newline is written after each text message that comes,
+that is not UTF-8, or one over 1 MiB, goes as binary messages of its
+bytes as they are, its newline included, so the peer gets every byte),
+and a newline is written after each text message that comes,
 unless it ends with one (websocat sends its lines with theirs; \fBsend
 \-n\fR adds none); a binary message's bytes are written as
 they come. \fB\-\-binary\fR sends each read as one binary message, for

@@ -101,6 +101,10 @@ pub struct Codec {
     pub(super) out: Vec<u8>,
     /// Text framing: a line whose newline has not come yet.
     line: Vec<u8>,
+    /// Text framing: the line being read was too long for one text
+    /// message, and its first bytes went as binary messages: the rest
+    /// goes the same way.
+    line_binary: bool,
     their_close: Option<Close>,
     our_close: Option<Close>,
     masks: Masks,
@@ -162,6 +166,7 @@ impl Codec {
             message_last: None,
             out: Vec::new(),
             line: Vec::new(),
+            line_binary: false,
             their_close: None,
             our_close: None,
             masks: Masks::new(),
@@ -351,34 +356,43 @@ impl Codec {
         let mut start = 0;
         while let Some(i) = memchr::memchr(b'\n', &self.line[start..]) {
             let line = std::mem::take(&mut self.line);
-            self.line_out(&line[start..start + i]);
+            self.line_out(&line[start..start + i + 1], true);
             self.line = line;
             start += i + 1;
         }
         self.line.drain(..start);
         while self.line.len() >= MAX_LINE {
+            // Too long for one text message: its bytes go as they are, in
+            // binary messages (its newline too, when it comes), so the
+            // peer writes exactly them.
             let rest = self.line.split_off(MAX_LINE);
-            let line = std::mem::replace(&mut self.line, rest);
-            self.line_out(&line);
+            let chunk = std::mem::replace(&mut self.line, rest);
+            self.frame_out(0x2, &chunk);
+            self.line_binary = true;
         }
     }
 
-    /// A line as a text message, or as a binary one if it is not UTF-8 (a
-    /// text message must be, and the peer would fail the connection).
-    fn line_out(&mut self, line: &[u8]) {
-        let op = if std::str::from_utf8(line).is_ok() {
-            0x1
+    /// A line (`ended`: with its newline, the last byte) as a text message
+    /// without its newline. A line that is not UTF-8 (a text message must
+    /// be: the peer would fail the connection), or the rest of one too
+    /// long for a text message, goes as a binary message of its bytes as
+    /// they are, its newline included: the peer writes binary messages as
+    /// they come, so no byte is lost or added.
+    fn line_out(&mut self, line: &[u8], ended: bool) {
+        let text = if ended { &line[..line.len() - 1] } else { line };
+        if !self.line_binary && std::str::from_utf8(text).is_ok() {
+            self.frame_out(0x1, text);
         } else {
-            0x2
-        };
-        self.frame_out(op, line);
+            self.frame_out(0x2, line);
+        }
+        self.line_binary = false;
     }
 
     /// A line still without its newline, as a message now.
     pub fn send_partial_line(&mut self) {
         if !self.line.is_empty() && self.our_close.is_none() {
             let line = std::mem::take(&mut self.line);
-            self.line_out(&line);
+            self.line_out(&line, false);
         }
     }
 

@@ -177,7 +177,8 @@ fn lines_go_as_text_messages_and_reads_as_binary_ones() {
     let ops: Vec<u8> = sent.iter().map(|f| f.0).collect();
     assert_eq!(ops, vec![1, 1, 2, 1, 8]);
     assert_eq!(sent[1].1, b"two");
-    assert_eq!(sent[2].1, b"\xff");
+    // Not UTF-8: binary, its newline kept (the peer writes it as it is).
+    assert_eq!(sent[2].1, b"\xff\n");
     assert_eq!(sent[3].1, b"last");
     assert_eq!(sent[4].1, [0x03, 0xE8]);
     // A client masks every frame; a server none.
@@ -193,12 +194,56 @@ fn lines_go_as_text_messages_and_reads_as_binary_ones() {
 }
 
 #[test]
-fn a_long_line_is_cut_at_max_line() {
+fn a_long_line_goes_as_binary_messages_of_its_bytes() {
     let mut c = Codec::new(Role::Server, Framing::default());
     c.send_data(&vec![b'a'; MAX_LINE + 10]);
     let sent = frames_of(&c.out);
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].1.len(), MAX_LINE);
+    assert_eq!(sent, vec![(2, vec![b'a'; MAX_LINE])]);
+    c.send_data(b"bc\nshort\n");
+    let sent = frames_of(&c.out);
+    assert_eq!(sent.len(), 3);
+    let mut rest = vec![b'a'; 10];
+    rest.extend_from_slice(b"bc\n");
+    assert_eq!(sent[1], (2, rest), "the rest, newline included");
+    assert_eq!(sent[2], (1, b"short".to_vec()), "then text again");
+}
+
+/// Text framing loses and adds no byte, whatever the lines hold: what one
+/// codec sends, another writes back as the same bytes (each line ends
+/// with its newline here: a last line without one gains it, as documented).
+#[test]
+fn text_framing_round_trips_every_byte() {
+    use proptest::prelude::*;
+    let lines = prop::collection::vec(
+        prop_oneof![
+            prop::collection::vec(
+                any::<u8>().prop_filter("no newline", |b| *b != b'\n'),
+                0..40
+            ),
+            Just(vec![0xce; 3]),
+            Just("é".repeat(20).into_bytes()),
+        ],
+        0..12,
+    );
+    let mut runner = proptest::test_runner::TestRunner::default();
+    runner
+        .run(&(lines, 1usize..64), |(lines, cut)| {
+            let mut input = Vec::new();
+            for l in &lines {
+                input.extend_from_slice(l);
+                input.push(b'\n');
+            }
+            let mut tx = Codec::new(Role::Client, Framing::default());
+            for chunk in input.chunks(cut) {
+                tx.send_data(chunk);
+            }
+            tx.finish();
+            let mut rx = Codec::new(Role::Server, Framing::default());
+            let got = decode_all(&mut rx, &tx.out).unwrap();
+            prop_assert_eq!(got, input);
+            Ok(())
+        })
+        .unwrap();
 }
 
 #[test]
