@@ -444,3 +444,45 @@ fn sleeps_with(marker: &str) -> Vec<i32> {
         })
         .collect()
 }
+
+/// The idle timeout ends a program connection whose peer reads nothing
+/// of its output (it waited for ever, in every model since a9ee4d3): the
+/// program is stopped, then killed, and what it wrote is given up a
+/// linger bound later; and a program's background child is ended with it
+/// (fork-serve's worker asked only the program).
+#[test]
+fn the_idle_timeout_ends_a_program_whose_peer_reads_nothing() {
+    for (i, model) in MODELS.iter().enumerate() {
+        let marker = format!("34.{}{i}", std::process::id());
+        let script = format!("sleep 2{marker} & exec yes");
+        let s = Server::start(&[
+            model,
+            "127.0.0.1:0",
+            "-v",
+            "--idle-timeout",
+            "500ms",
+            "--sh-exec",
+            &script,
+        ]);
+        // A client that never reads (a small buffer, filled at once).
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_recv_buffer_size(4096).unwrap();
+        let addr: std::net::SocketAddr = s.addr().parse().unwrap();
+        sock.connect(&addr.into()).unwrap();
+        wait_until("the program's sleep", T, || sleeps_with(&marker).len() == 1);
+        let started = std::time::Instant::now();
+        s.wait_err("closed");
+        let took = started.elapsed();
+        // 0.5 s of quiet, 2 s for the stopped program, 2 s for its output.
+        assert!(
+            took < Duration::from_secs(12),
+            "{model}: ended after {took:?}"
+        );
+        assert!(s.err().contains("idle timeout"), "{model}: {}", s.err());
+        wait_until("the program's sleep to end", Duration::from_secs(5), || {
+            sleeps_with(&marker).is_empty()
+        });
+        drop(sock);
+    }
+}

@@ -178,29 +178,30 @@ pub fn ended(pid: libc::pid_t) {
 }
 
 /// Ask one program, and what it started, to stop (SIGTERM). In a
-/// fork-serve worker the program shares the worker's group: only the
-/// program itself is asked.
+/// fork-serve worker the program shares the worker's group, and the
+/// worker runs only that program: each of the worker's descendants is
+/// asked (the group's signal, but for the worker itself).
 pub fn terminate(pid: libc::pid_t) {
-    if IN_WORKER.load(Ordering::Relaxed) {
-        crate::sys::kill(pid, Signal::SIGTERM);
-    } else {
-        crate::sys::killpg(pid, Signal::SIGTERM);
-    }
+    signal_program(pid, Signal::SIGTERM);
 }
 
-/// Kill one program and its group at once (SIGKILL). A fork-serve
-/// worker's program shares the worker's group, and the worker runs only
-/// that program: every descendant of the worker goes (the tree is listed
-/// first, as [`kill_all_now`] does, so none is missed as its parent dies).
+/// Kill one program and its group at once (SIGKILL); in a fork-serve
+/// worker, every descendant of the worker, as [`terminate`] asks them.
 pub fn kill(pid: libc::pid_t) {
+    signal_program(pid, Signal::SIGKILL);
+}
+
+fn signal_program(pid: libc::pid_t, sig: Signal) {
     if IN_WORKER.load(Ordering::Relaxed) {
+        // The tree is listed first, as kill_all_now does, so none is missed
+        // as its parent dies.
         let tree = crate::sys::descendants();
-        crate::sys::kill(pid, Signal::SIGKILL);
+        crate::sys::kill(pid, sig);
         for p in tree {
-            crate::sys::kill(p, Signal::SIGKILL);
+            crate::sys::kill(p, sig);
         }
     } else {
-        crate::sys::killpg(pid, Signal::SIGKILL);
+        crate::sys::killpg(pid, sig);
     }
 }
 

@@ -109,6 +109,9 @@ pub struct ProgramRelay {
     /// When a program stopped at the idle timeout is killed if its output
     /// has not ended by then (`None`: not stopped, or already killed).
     kill_at: Option<Instant>,
+    /// When a relay whose program was stopped and killed gives up on the
+    /// rest of its output (a peer that does not read it): the end.
+    give_up_at: Option<Instant>,
     /// The last byte read from the peer or written to it.
     last: Instant,
 }
@@ -125,6 +128,7 @@ impl ProgramRelay {
             linger_until: None,
             waiting_since: now,
             kill_at: None,
+            give_up_at: None,
             last: now,
         }
     }
@@ -240,16 +244,26 @@ impl ProgramRelay {
         // A stopped program gets the linger bound to end its output; one
         // that ignores SIGTERM is then killed, so an idle connection ends
         // in every model however its program behaves.
+        // And what it wrote gets the linger bound once more to reach the
+        // peer: a peer that does not read it is not waited for.
         let mut kill_program = false;
         if self.outward.is_done() {
             self.kill_at = None;
+            self.give_up_at = None;
         } else if let Some(at) = self.kill_at {
             if now >= at {
                 kill_program = true;
                 self.kill_at = None;
+                self.give_up_at = Some(now + LINGER);
             } else {
                 deadline = Some(deadline.map_or(at, |d| d.min(at)));
             }
+        }
+        if let Some(at) = self.give_up_at {
+            if now >= at {
+                return Err(self.fail(stdin, RelayEnd::Idle));
+            }
+            deadline = Some(deadline.map_or(at, |d| d.min(at)));
         }
         Ok(Next::Wait(Wait {
             peer: Interest {

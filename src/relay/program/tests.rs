@@ -138,13 +138,13 @@ fn a_stopped_program_that_goes_on_is_killed_after_the_linger_bound() {
     assert!(!w.stop_program && !w.kill_program);
     let w = waits(step(&mut r, &peer, &stdin, &stdout, t0 + idle + LINGER));
     assert!(w.kill_program, "the driver kills it");
-    assert_eq!(w.deadline, None, "once");
-    let w = waits(step(&mut r, &peer, &stdin, &stdout, t0 + idle * 2));
+    let later = t0 + idle + LINGER + LINGER / 2;
+    let w = waits(step(&mut r, &peer, &stdin, &stdout, later));
     assert!(!w.kill_program, "once");
     // Its output ends as it dies: the relay ends, by the idle timeout.
     stdout.cue(Cue::Eof);
     let mut scratch = vec![0u8; 16];
-    let end = r.step(&peer, &stdin, &stdout, &mut scratch, None, t0 + idle * 2);
+    let end = r.step(&peer, &stdin, &stdout, &mut scratch, None, later);
     assert!(matches!(end, Err(RelayEnd::Idle)), "{end:?}");
 }
 
@@ -244,4 +244,41 @@ fn what_waits_when_the_program_stops_reading_is_read_at_once() {
     stdout.cue(Cue::Eof);
     assert_eq!(step(&mut r, &peer, &stdin, &stdout, now), Next::Done);
     assert_eq!(r.moved().up, 11);
+}
+
+/// A stopped, killed program whose output a peer does not read: the relay
+/// gives up on it one more linger bound later (it waited for ever).
+#[test]
+fn output_a_peer_does_not_read_is_given_up_after_the_kill() {
+    let t0 = Instant::now();
+    let idle = Duration::from_secs(1);
+    let (peer, stdin, stdout) = (Fake::default(), Fake::default(), Fake::default());
+    peer.room(Some(0));
+    let rules = Rules {
+        idle: Some(idle),
+        linger: None,
+    };
+    let mut r = ProgramRelay::new(rules, t0);
+    // The program writes; the peer takes nothing.
+    stdout.cue(Cue::Data(vec![5; 100]));
+    let w = waits(step(&mut r, &peer, &stdin, &stdout, t0));
+    assert!(w.peer.write, "the output waits for the peer");
+    assert!(waits(step(&mut r, &peer, &stdin, &stdout, t0 + idle)).stop_program);
+    let w = waits(step(&mut r, &peer, &stdin, &stdout, t0 + idle + LINGER));
+    assert!(w.kill_program);
+    assert_eq!(
+        w.deadline,
+        Some(t0 + idle + LINGER * 2),
+        "the give-up moment"
+    );
+    let mut scratch = vec![0u8; 16];
+    let end = r.step(
+        &peer,
+        &stdin,
+        &stdout,
+        &mut scratch,
+        None,
+        t0 + idle + LINGER * 2,
+    );
+    assert!(matches!(end, Err(RelayEnd::Idle)), "{end:?}");
 }
