@@ -245,6 +245,11 @@ impl Codec {
                 Err(e) => return Err(self.fail(format!("a bad frame: {e}"))),
             };
             let head = cursor.position() as usize;
+            if len >> 63 != 0 {
+                // (RFC 6455 5.2: the 64-bit length's most significant bit
+                // must be 0.)
+                return Err(self.fail("a frame length with its top bit set".into()));
+            }
             if header.rsv1 || header.rsv2 || header.rsv3 {
                 return Err(self.fail("a frame with reserved bits set".into()));
             }
@@ -321,10 +326,20 @@ impl Codec {
                 let close = match payload.len() {
                     0 => Close::default(),
                     1 => return Err(self.fail("a Close frame of one byte".into())),
-                    _ => Close {
-                        code: Some(u16::from_be_bytes([payload[0], payload[1]])),
-                        reason: String::from_utf8_lossy(&payload[2..]).into_owned(),
-                    },
+                    _ => {
+                        let code = u16::from_be_bytes([payload[0], payload[1]]);
+                        // (RFC 6455 7.4: codes below 1000, those never sent
+                        // on the wire and the unassigned ones are errors.)
+                        if !(1000..5000).contains(&code)
+                            || matches!(code, 1004..=1006 | 1015..=2999)
+                        {
+                            return Err(self.fail(format!("a Close frame with code {code}")));
+                        }
+                        Close {
+                            code: Some(code),
+                            reason: String::from_utf8_lossy(&payload[2..]).into_owned(),
+                        }
+                    }
                 };
                 self.their_close = Some(close);
             }

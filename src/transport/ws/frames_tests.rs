@@ -158,6 +158,13 @@ fn protocol_errors_are_refused() {
         (frame(true, 9, &[0; 126], KEY), "control frame"),
         (frame(true, 8, b"x", KEY), "one byte"),
         (vec![0xC1, 0x80, 0, 0, 0, 0], "reserved bits"),
+        (frame(true, 8, &[0x03, 0xE7], KEY), "code 999"),
+        (frame(true, 8, &[0x03, 0xED], KEY), "code 1005"),
+        (frame(true, 8, &[0x07, 0xD0], KEY), "code 2000"),
+        (
+            [&[0x82u8, 0xFF][..], &[0xFF; 8], &[0; 4]].concat(),
+            "top bit",
+        ),
     ];
     for (bytes, why) in cases {
         let mut c = Codec::new(Role::Server, Framing::default());

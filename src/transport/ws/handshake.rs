@@ -77,6 +77,13 @@ pub fn check_answer(
     if header(h, "Sec-WebSocket-Accept") != Some(derive_accept_key(req.key.as_bytes()).as_str()) {
         return Err("the server's Sec-WebSocket-Accept does not match our key".into());
     }
+    // We offer no extension: one the server says it uses would change the
+    // frames (RFC 6455 4.1: the client fails the connection).
+    if let Some(ext) = header(h, "Sec-WebSocket-Extensions").filter(|e| !e.trim().is_empty()) {
+        return Err(format!(
+            "the server uses the extension '{ext}', which we did not offer"
+        ));
+    }
     let chosen = header(h, "Sec-WebSocket-Protocol").map(str::to_string);
     if let Some(c) = &chosen {
         if protocol != Some(c.as_str()) {

@@ -120,6 +120,15 @@ fn a_client_checks_the_answer() {
     let refused = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
     let e = check_answer(refused, &req, None).unwrap_err();
     assert!(e.contains("404 Not Found"), "{e}");
+    // An extension we did not offer changes the frames: refused.
+    let text = String::from_utf8(response[..head].to_vec()).unwrap();
+    let with_ext = text.replacen(
+        "\r\n\r\n",
+        "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+        1,
+    );
+    let e = check_answer(with_ext.as_bytes(), &req, Some("v1")).unwrap_err();
+    assert!(e.contains("permessage-deflate"), "{e}");
 }
 
 fn server_rules_any() -> Rules {
