@@ -307,10 +307,12 @@ fn untrusted_sources_and_access_rules() {
         let out = run(&["send", s.addr(), "--send-proxy", "v1", "x"], b"");
         assert_eq!(out.stdout_str(), "", "{model}");
         s.wait_err("(not a --proxy-from source)");
-        // --deny applies to the client the header names.
+        // --deny applies to the client the header names (and its closing
+        // line names it too).
         let s = Server::start(&[
             model,
             "127.0.0.1:0",
+            "-v",
             "--proxy-protocol",
             "--deny",
             "192.0.2.0/24",
@@ -330,6 +332,7 @@ fn untrusted_sources_and_access_rules() {
         );
         assert_eq!(out.stdout_str(), "", "{model}");
         s.wait_err("refused 192.0.2.9:1 (access list)");
+        s.wait_err("closed 192.0.2.9:1:");
         let out = run(
             &[
                 "send",

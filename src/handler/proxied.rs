@@ -26,32 +26,33 @@ pub struct ProxyRule {
 }
 
 /// What a header read says of a connection from `real` (a trusted
-/// balancer): the client to serve it as (logged as any new connection
-/// is), or `None` when it is refused (logged once: a bad or missing
-/// header, or a client the access list refuses).
+/// balancer): `Ok`, the client to serve it as (logged as any new
+/// connection is); `Err` when it is refused (logged once: a bad or missing
+/// header, or a client the access list refuses), with the peer its
+/// closing event names: the client a header named, or else `real`.
 pub fn admit(
     rule: &ProxyRule,
     log: &Log,
     stream: &Stream,
     real: &Endpoint,
     read: Result<Header, String>,
-) -> Option<Endpoint> {
+) -> Result<Endpoint, Endpoint> {
     let kind = kind_of(stream);
     let header = match read {
         Ok(h) => h,
         Err(why) => {
             log.refused_because(kind, &real.to_string(), &why);
-            return None;
+            return Err(real.clone());
         }
     };
     let peer = header.peer(real);
     let cred = peer.credentials().map(|c| c.0);
     if !rule.access.permits(peer.ip(), cred) {
         log.refused(kind, &peer.to_string());
-        return None;
+        return Err(peer);
     }
     log.connection(kind, &peer.to_string(), peer.credentials());
-    Some(peer)
+    Ok(peer)
 }
 
 /// A blocking model's worker: the header read (bounded by
@@ -65,11 +66,14 @@ pub fn read_blocking(
 ) -> bool {
     let read = proxy_protocol::read_blocking(stream, d.idle);
     match admit(rule, &d.log, stream, peer, read) {
-        Some(p) => {
+        Ok(p) => {
             *peer = p;
             true
         }
-        None => false,
+        Err(p) => {
+            *peer = p;
+            false
+        }
     }
 }
 

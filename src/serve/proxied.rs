@@ -36,12 +36,13 @@ impl EventLoop {
         c.header = None;
         let log = &self.server.service.settings.log;
         match crate::handler::proxied::admit(&rule, log, &c.stream, &c.peer, read) {
-            Some(peer) => {
+            Ok(peer) => {
                 c.peer = peer;
                 self.begin(c, id);
                 true
             }
-            None => {
+            Err(peer) => {
+                c.peer = peer;
                 c.talk = Some(Conversation::over());
                 false
             }

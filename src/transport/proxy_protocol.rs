@@ -159,7 +159,9 @@ fn ip_of(text: &str, v6: bool) -> Result<IpAddr, Invalid> {
     } else {
         text.parse::<Ipv4Addr>().map(IpAddr::V4)
     };
-    ip.map_err(|_| Invalid::Malformed("an address is not of the protocol's family"))
+    ip.map_err(|_| {
+        Invalid::Malformed("an address that is not a plain address of the protocol's family")
+    })
 }
 
 /// A version 1 port: decimal, 0 to 65535, no sign, no leading zero.
@@ -179,13 +181,15 @@ fn parse_v2(buf: &[u8]) -> Result<Option<(usize, Header)>, Invalid> {
     let Some(fixed) = buf.get(..V2_FIXED) else {
         // The version byte is checked as soon as it is there.
         return match buf.get(12) {
-            Some(b) if b >> 4 != 2 => Err(Invalid::Malformed("version 2's version is 2")),
+            Some(b) if b >> 4 != 2 => {
+                Err(Invalid::Malformed("a binary header whose version is not 2"))
+            }
             _ => Ok(None),
         };
     };
     let (ver_cmd, fam) = (fixed[12], fixed[13]);
     if ver_cmd >> 4 != 2 {
-        return Err(Invalid::Malformed("version 2's version is 2"));
+        return Err(Invalid::Malformed("a binary header whose version is not 2"));
     }
     let len = V2_FIXED + usize::from(u16::from_be_bytes([fixed[14], fixed[15]]));
     if len > V2_MAX {
