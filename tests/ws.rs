@@ -348,10 +348,20 @@ fn forward_both_ways() {
     for model in MODELS {
         let mut s = Server::start(&[model, "127.0.0.1:0", "--forward", &url, "-v"]);
         // The Python server ends the whole connection at a Close: the
-        // client holds its write side open for the echo (--hold).
-        let out = run(&["send", s.addr(), "--hold", "500ms"], b"one\ntwo\n");
+        // client's FIN (no --hold) becomes the Close only once the
+        // upstream has been quiet a moment, so the echo all comes back.
+        let out = run(&["send", s.addr()], b"one\ntwo\n");
         out.expect_code(0);
         assert_eq!(out.stdout, b"one\ntwo\n", "{model}: {}", s.err());
+        let mut bytes = random_bytes(2 << 20, 9);
+        bytes.extend_from_slice(b"\nlast\n");
+        let out = run(&["send", s.addr()], &bytes);
+        out.expect_code(0);
+        assert!(
+            out.stdout == bytes,
+            "{model}: {} bytes back",
+            out.stdout.len()
+        );
         s.wait_err("forwarded to ws://127.0.0.1:");
         assert_eq!(s.interrupt(), Some(130));
 

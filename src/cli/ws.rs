@@ -56,7 +56,9 @@ EOF, so a reply owed after the client's end still comes from sockcat's
 servers. Many WebSocket servers end the whole connection at a Close, as
 some TCP peers do at a half-close: \fBsend \-\-hold DUR\fR keeps the
 Close back until the server has been quiet for DUR (a last line without
-its newline still goes at the input's end). \fB\-v\fR shows the path and
+its newline still goes at the input's end); a \fB\-\-forward\fR does so by
+itself: an end towards a WebSocket goes once the other way has been quiet
+for 0.5s, or has ended. \fB\-v\fR shows the path and
 both sides' Close codes; JSON: a \fBwebsocket\fR event (\fBpeer\fR,
 \fBpath\fR, \fBprotocol\fR, \fBorigin\fR) after the Upgrade and a
 \fBwebsocket_closed\fR event (\fBtheir_code\fR, \fBtheir_reason\fR,

@@ -38,7 +38,8 @@ pub struct Rules {
     /// stay quiet.
     pub half_close: Duration,
     /// After the client's FIN, how long a datagram upstream may stay
-    /// quiet.
+    /// quiet; and the quiet after which an end owed to a port whose end
+    /// ends both ways (a WebSocket's Close) goes.
     pub quiet: Duration,
 }
 
@@ -139,6 +140,8 @@ impl Bridge {
         let half = || {
             let mut h = Half::new(splice);
             h.splice_bulk_only();
+            // A WebSocket's Close waits for the other way's quiet (below).
+            h.owes_ends();
             h
         };
         Bridge {
@@ -287,6 +290,23 @@ impl Bridge {
             }
             deadline = Some(at);
         }
+        // An end owed to a port whose end ends both ways (a WebSocket's
+        // Close) goes once the connection has been quiet a moment, or at
+        // once when the other way has ended too.
+        let (up_done, down_done) = (self.to_up.is_done(), self.to_down.is_done());
+        for (half, to, other_done) in [
+            (&mut self.to_up, up as &dyn Port, down_done),
+            (&mut self.to_down, client as &dyn Port, up_done),
+        ] {
+            if half.end_owed() {
+                let until = self.last + self.rules.quiet;
+                if other_done || now >= until {
+                    half.pass_end(&to);
+                } else {
+                    deadline = earliest(deadline, until);
+                }
+            }
+        }
         if up.is_dgram() && self.to_up.is_done() && !self.to_down.is_done() {
             // A datagram upstream has no FIN: after the client's, quiet
             // ends it.
@@ -308,7 +328,8 @@ impl Bridge {
             }
             deadline = earliest(deadline, until);
         }
-        if self.halves_done() && !client.holds_output() && !up.holds_output() {
+        let owed = self.to_up.end_owed() || self.to_down.end_owed();
+        if self.halves_done() && !owed && !client.holds_output() && !up.holds_output() {
             return Ok(Next::Done);
         }
         // What a layer holds by time is waited for until its moment, not

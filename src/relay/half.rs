@@ -83,6 +83,14 @@ pub trait Port {
     fn ends_early(&self) -> bool {
         self.beneath().is_some_and(|p| p.ends_early())
     }
+    /// Its end (`shut_write`) ends both ways: a WebSocket's Close, after
+    /// which the peer sends no more (RFC 6455 has no half-close). A half
+    /// ending towards it owes the end, and the bridge passes it on once
+    /// the other way has been quiet a moment, so a reply still coming is
+    /// not cut off.
+    fn end_ends_both_ways(&self) -> bool {
+        self.beneath().is_some_and(|p| p.end_ends_both_ways())
+    }
     /// The source's end, passed on: a FIN (or a program's stdin closed).
     fn shut_write(&self);
     /// The other side was reset, or the relay failed: this side's close
@@ -152,6 +160,9 @@ impl<T: Port + ?Sized> Port for &T {
     }
     fn ends_early(&self) -> bool {
         (**self).ends_early()
+    }
+    fn end_ends_both_ways(&self) -> bool {
+        (**self).end_ends_both_ways()
     }
     fn reset_on_close(&self) {
         (**self).reset_on_close()
@@ -242,6 +253,12 @@ pub struct Half {
     /// Driven by a level-triggered wait (poll(2)), which says again
     /// whether the source is readable: see [`Half::level_triggered`].
     level: bool,
+    /// Its driver passes an end that ends both ways on itself, when the
+    /// other way has been quiet ([`Half::owes_ends`]: a bridge).
+    owes_ends: bool,
+    /// Done, with the end not passed on yet: its destination's end ends
+    /// both ways ([`Port::end_ends_both_ways`]); [`Half::pass_end`] does.
+    end_owed: bool,
     /// Splice only bulk: copy until a read fills [`SPLICE_FROM`] (see
     /// [`Half::splice_bulk_only`]).
     bulk_only: bool,
@@ -289,6 +306,8 @@ impl Half {
             pending: Vec::new(),
             state: State::Running,
             discard: false,
+            owes_ends: false,
+            end_owed: false,
             moved: 0,
             read: 0,
             level: false,
@@ -389,6 +408,27 @@ impl Half {
         self.state = State::Done;
         self.pending = Vec::new();
         self.drop_pipe();
+    }
+
+    /// An end that would end both ways (see [`Port::end_ends_both_ways`])
+    /// is owed, for the driver to pass on with [`Half::pass_end`] (a
+    /// bridge, which knows when the other way is quiet); without this the
+    /// half passes every end at once.
+    pub fn owes_ends(&mut self) {
+        self.owes_ends = true;
+    }
+
+    /// The end is owed to a destination whose end ends both ways (see
+    /// [`Port::end_ends_both_ways`]).
+    pub fn end_owed(&self) -> bool {
+        self.end_owed
+    }
+
+    /// Pass on the owed end now.
+    pub fn pass_end(&mut self, to: &impl Port) {
+        if std::mem::take(&mut self.end_owed) {
+            to.shut_write();
+        }
     }
 
     /// Give back a pipe still lent (the connection is closing).
@@ -511,7 +551,15 @@ impl Half {
         }
         let more = r?;
         let n = usize::try_from(self.moved - before).unwrap_or(usize::MAX);
-        if self.state == State::ShuttingDown && !self.holding() {
+        if self.state == State::ShuttingDown
+            && !self.holding()
+            && self.owes_ends
+            && to.end_ends_both_ways()
+        {
+            // Its end would end the other way too: owed, for the bridge.
+            self.state = State::Done;
+            self.end_owed = true;
+        } else if self.state == State::ShuttingDown && !self.holding() {
             to.shut_write();
             if !self.discard && from.ends_early() {
                 // The end was a cut: passed on, and the source is read

@@ -169,6 +169,9 @@ impl half::Port for RelaySocket<'_> {
     fn shut_write(&self) {
         RelaySocket::shut_write(self)
     }
+    fn end_ends_both_ways(&self) -> bool {
+        matches!(self, RelaySocket::Stream(s) if s.ws().is_some())
+    }
     fn reset_on_close(&self) {
         RelaySocket::reset_on_close(self)
     }

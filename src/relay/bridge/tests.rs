@@ -294,3 +294,39 @@ fn an_end_seen_with_the_data_is_read_and_passed_on() {
         .unwrap();
     assert!(up.shut.get(), "the FIN passed on");
 }
+
+/// A port whose end ends both ways (a WebSocket's Close): the client's FIN
+/// is owed to it until the upstream has been quiet for the quiet bound, so
+/// a reply still coming is not cut off; then it goes, and the upstream's
+/// own end ends the bridge.
+#[test]
+fn an_end_that_ends_both_ways_waits_for_the_other_way_s_quiet() {
+    let t0 = Instant::now();
+    let client = Fake::new(&[Cue::Data(b"ask".to_vec()), Cue::Eof]);
+    let up = Fake {
+        ends_both: true,
+        ..Fake::default()
+    };
+    let mut b = Bridge::new(false, rules(None), t0);
+    let w = waiting(step(&mut b, &client, &up, t0));
+    assert_eq!(up.got(), b"ask");
+    assert!(!up.shut.get(), "the end is owed");
+    assert_eq!(w.deadline, Some(t0 + QUIET));
+    // The reply comes a moment later: the quiet starts again.
+    let t1 = t0 + QUIET / 2;
+    up.cue(Cue::Data(b"answer".to_vec()));
+    let w = waiting(step(&mut b, &client, &up, t1));
+    assert_eq!(client.got(), b"answer");
+    assert!(!up.shut.get());
+    assert_eq!(w.deadline, Some(t1 + QUIET));
+    // Quiet: the end goes.
+    let w = waiting(step(&mut b, &client, &up, t1 + QUIET));
+    assert!(up.shut.get(), "passed on");
+    assert!(w.upstream.read, "the upstream's end is still read");
+    up.cue(Cue::Eof);
+    assert!(matches!(
+        step(&mut b, &client, &up, t1 + QUIET),
+        Ok(Next::Done)
+    ));
+    assert!(client.shut.get());
+}

@@ -39,6 +39,8 @@ pub(crate) struct Fake {
     pub(crate) reads_tried: Cell<usize>,
     /// A short read takes all it holds (a plain stream socket's does).
     pub(crate) takes_all: bool,
+    /// Its end ends both ways (a WebSocket's).
+    pub(crate) ends_both: bool,
 }
 
 impl Fake {
@@ -105,6 +107,10 @@ impl Port for Fake {
 
     fn is_dgram(&self) -> bool {
         self.dgram
+    }
+
+    fn end_ends_both_ways(&self) -> bool {
+        self.ends_both
     }
 
     fn check_end(&self) -> io::Result<()> {
