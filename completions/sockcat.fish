@@ -77,7 +77,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l allow-origin -
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l ws-protocol -d 'ws:// and wss://: the subprotocol to offer (send, --forward) or to choose when a client offers it (a server)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l send-proxy -d 'With --forward: begin each upstream connection with a PROXY protocol header (v1 text, v2 binary) naming the client and the address it connected to, as HAProxy\'s send-proxy does (before TLS, inside a --proxy tunnel; a Unix client: v1 UNKNOWN, v2 LOCAL). Stream upstreams only' -r -f -a "v1\t'The text line (PROXY TCP4 ...)'
 v2\t'The binary header'"
-complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l proxy-from -d 'With --proxy-protocol: take the header only from peers in CIDR, or Unix clients of uid:N (repeatable, or comma-separated); others are refused [default: 127.0.0.0/8,::1: a balancer on this host]' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l proxy-from -d 'With --proxy-protocol: take the header only from peers in CIDR, or Unix clients of uid:N (repeatable, or comma-separated); others are refused [default: 127.0.0.0/8,::1 and the server\'s own uid: a balancer on this host]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand serve" -l broker -d 'Relay what each client sends to every other client (chat)'
@@ -146,7 +146,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l allow-ori
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l ws-protocol -d 'ws:// and wss://: the subprotocol to offer (send, --forward) or to choose when a client offers it (a server)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l send-proxy -d 'With --forward: begin each upstream connection with a PROXY protocol header (v1 text, v2 binary) naming the client and the address it connected to, as HAProxy\'s send-proxy does (before TLS, inside a --proxy tunnel; a Unix client: v1 UNKNOWN, v2 LOCAL). Stream upstreams only' -r -f -a "v1\t'The text line (PROXY TCP4 ...)'
 v2\t'The binary header'"
-complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l proxy-from -d 'With --proxy-protocol: take the header only from peers in CIDR, or Unix clients of uid:N (repeatable, or comma-separated); others are refused [default: 127.0.0.0/8,::1: a balancer on this host]' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l proxy-from -d 'With --proxy-protocol: take the header only from peers in CIDR, or Unix clients of uid:N (repeatable, or comma-separated); others are refused [default: 127.0.0.0/8,::1 and the server\'s own uid: a balancer on this host]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand fork-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'
@@ -214,7 +214,7 @@ complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l allow-o
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l ws-protocol -d 'ws:// and wss://: the subprotocol to offer (send, --forward) or to choose when a client offers it (a server)' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l send-proxy -d 'With --forward: begin each upstream connection with a PROXY protocol header (v1 text, v2 binary) naming the client and the address it connected to, as HAProxy\'s send-proxy does (before TLS, inside a --proxy tunnel; a Unix client: v1 UNKNOWN, v2 LOCAL). Stream upstreams only' -r -f -a "v1\t'The text line (PROXY TCP4 ...)'
 v2\t'The binary header'"
-complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l proxy-from -d 'With --proxy-protocol: take the header only from peers in CIDR, or Unix clients of uid:N (repeatable, or comma-separated); others are refused [default: 127.0.0.0/8,::1: a balancer on this host]' -r
+complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l proxy-from -d 'With --proxy-protocol: take the header only from peers in CIDR, or Unix clients of uid:N (repeatable, or comma-separated); others are refused [default: 127.0.0.0/8,::1 and the server\'s own uid: a balancer on this host]' -r
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l log-format -d 'Format of the events written to stderr' -r -f -a "text\t'One readable line per event'
 json\t'One JSON object per line'"
 complete -c sockcat -n "__fish_sockcat_using_subcommand thread-serve" -l once -d 'Serve one connection (one datagram for UDP), then exit'

@@ -551,3 +551,43 @@ fn nginx_behind_a_forward_sees_the_client() {
         }
     }
 }
+
+/// A Unix socket's header is taken by default only from a balancer running
+/// as the server's own user: another local user who may open the socket
+/// cannot claim a client (it could before: no uid rule trusted every uid).
+#[test]
+fn a_unix_server_takes_the_header_only_from_its_own_user_by_default() {
+    if !needs_root() || !needs(&["setpriv"]) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let bin = copy_of_binary(&dir);
+    let uid = lone_uid();
+    for model in MODELS {
+        let addr = format!("unix:{}", dir.path(&format!("{model}.sock")).display());
+        let s = Server::start(&[
+            model,
+            &addr,
+            "--mode",
+            "777",
+            "--proxy-protocol",
+            "--sh-exec",
+            "echo $SOCKCAT_PEER_ADDR",
+        ]);
+        let claim = ["--send-proxy", "v2", "--proxy-source", "203.0.113.66:4444"];
+        // Its own user: taken.
+        let out = run(&[&["send", &addr][..], &claim].concat(), b"");
+        assert_eq!(out.stdout_str(), "203.0.113.66\n", "{model}: {}", s.err());
+        // Another user: refused.
+        let other = as_user(uid)
+            .arg(&bin)
+            .args([&["send", &addr][..], &claim].concat())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(other.stdout.is_empty(), "{model}: {other:?}");
+        s.wait_err("(not a --proxy-from source)");
+    }
+}

@@ -24,7 +24,7 @@ pub struct ServerProxyArgs {
     #[arg(long)]
     pub proxy_protocol: bool,
 
-    /// With --proxy-protocol: take the header only from peers in CIDR, or Unix clients of uid:N (repeatable, or comma-separated); others are refused [default: 127.0.0.0/8,::1: a balancer on this host]
+    /// With --proxy-protocol: take the header only from peers in CIDR, or Unix clients of uid:N (repeatable, or comma-separated); others are refused [default: 127.0.0.0/8,::1 and the server's own uid: a balancer on this host]
     #[arg(
         long,
         value_name = "CIDR",

@@ -14,7 +14,9 @@ use crate::error::{Error, Result};
 use crate::handler::proxied::ProxyRule;
 use crate::transport::proxy_protocol::{SendProxy, Version};
 
-/// Whom `--proxy-from` trusts without a list: a balancer on this host.
+/// Whom `--proxy-from` trusts without a list: a balancer on this host,
+/// and on a Unix socket one running as the server's own user (with no
+/// uid rule, every local user who may open the socket would be trusted).
 /// Trusting anyone by default would let every client name any address
 /// and walk past `--allow`.
 pub const DEFAULT_FROM: [&str; 2] = ["127.0.0.0/8", "::1"];
@@ -27,7 +29,11 @@ pub(super) fn rule(server: &ServerArgs) -> Result<Option<Arc<ProxyRule>>> {
         return Ok(None);
     }
     let from: Vec<String> = match args.proxy_from.is_empty() {
-        true => DEFAULT_FROM.iter().map(|s| s.to_string()).collect(),
+        true => DEFAULT_FROM
+            .iter()
+            .map(|s| s.to_string())
+            .chain([format!("uid:{}", nix::unistd::geteuid())])
+            .collect(),
         false => args.proxy_from.clone(),
     };
     let from = Access::new(&from, &[]).map_err(|e| match e {
