@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::proxy::{self, Destination, Handshake};
 use super::proxy_protocol::Announce;
-use super::tls::{self, TlsStream};
+
 use super::{
     Dgram, Opts, Stream, Target, connect_start, connect_start_from, dgram_for, interleave,
 };
@@ -30,6 +30,7 @@ use failure::Failure;
 
 mod announce;
 mod failure;
+mod layered;
 #[cfg(test)]
 mod tests;
 
@@ -512,36 +513,6 @@ impl Connector {
             attempts: a,
             tunnel,
         }))
-    }
-
-    /// A connected stream with its header written: done, or its TLS
-    /// handshake begun.
-    fn secure(&self, stream: Stream) -> Result<Next, Failure> {
-        let Some(t) = self.opts.tls_client.as_deref() else {
-            return Ok(self.upgrade(stream));
-        };
-        let tls = TlsStream::client(stream, t, &self.target).map_err(Failure::TlsSetup)?;
-        let until = self
-            .deadline
-            .or_else(|| Some(Instant::now() + tls::HANDSHAKE_TIMEOUT));
-        Ok(Next::Stage(Stage::Securing {
-            stream: Stream::Tls(Box::new(tls)),
-            until,
-        }))
-    }
-
-    /// A connected stream (secured, with TLS): done, or its WebSocket's
-    /// Upgrade begun.
-    fn upgrade(&self, stream: Stream) -> Next {
-        match super::ws::client_over(self.opts.ws.as_deref(), stream) {
-            Err(plain) => Next::Done(Upstream::Stream(plain)),
-            Ok(ws) => Next::Stage(Stage::Securing {
-                stream: ws,
-                until: self
-                    .deadline
-                    .or_else(|| Some(Instant::now() + super::ws::HANDSHAKE_TIMEOUT)),
-            }),
-        }
     }
 
     /// When the stage gives up: the deadline, or for the proxy's part
