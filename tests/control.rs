@@ -226,6 +226,11 @@ fn bad_control_lines_get_error_answers() {
             "--delay soon",
         ),
         (r#"{"op":"add","fault":"loss","value":"2"}"#, "from 0 to 1"),
+        // What the forward's kind cannot do, as the flag says it.
+        (
+            r#"{"op":"add","fault":"loss","value":"0.5"}"#,
+            "--loss acts on datagrams",
+        ),
         (
             r#"{"op":"add","fault":"delay","value":"1s","dir":"sideways"}"#,
             "invalid dir",
@@ -276,7 +281,7 @@ fn send_is_a_control_client() {
     // The flags the server began with, beside the changes.
     assert!(
         out.stdout_str()
-            .contains(r#""flags":{"dir":"up","faults":["--rate"]}"#),
+            .contains(r#""flags":{"datagram":false,"dir":"up","faults":["--rate"]}"#),
         "{out:?}"
     );
 }
@@ -338,6 +343,10 @@ fn a_datagram_sessions_loss_changes_live_in_every_model() {
             &path_s,
         ]);
         let mut ctl = Control::connect(&f, &path);
+        let v = ctl.ask(r#"{"op":"add","fault":"slice","value":"10"}"#);
+        assert_eq!(v["ok"], false, "{model}: {v}");
+        let e = v["error"].as_str().unwrap();
+        assert!(e.contains("--slice acts on stream connections"), "{e}");
         let c = UdpSocket::bind("127.0.0.1:0").unwrap();
         c.connect(f.addr().trim_start_matches("udp://")).unwrap();
         let echoed = |n: u32| {

@@ -119,6 +119,8 @@ pub fn control(f: &FaultArgs) -> Option<crate::relay::live::Control> {
             FaultDir::Down => Direction::Down,
             FaultDir::Both => Direction::Both,
         },
+        // (Set by the forward's plan, which knows its upstream.)
+        datagram: false,
     })
 }
 

@@ -290,7 +290,7 @@ impl DgramFaults {
             watch: None,
         };
         if let Some(c) = &l.control {
-            let (seen, changes) = c.table.for_new();
+            let (seen, changes) = c.table.for_new(conn);
             for change in changes {
                 let f = change
                     .value

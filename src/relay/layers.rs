@@ -301,7 +301,7 @@ impl ConnLayers {
         // `--control`: what the changes for new connections set, over
         // the flags.
         let (seen, changes) = match &l.control {
-            Some(c) => c.table.for_new(),
+            Some(c) => c.table.for_new(conn),
             None => (0, Vec::new()),
         };
         let parsed: Vec<_> = changes

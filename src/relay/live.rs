@@ -321,13 +321,16 @@ impl FaultTable {
         Some((before as u64, changes))
     }
 
-    /// What a connection begun now takes (the changes for new
-    /// connections, in order), and the version it saw.
-    pub fn for_new(&self) -> (u64, Vec<Change>) {
+    /// What connection `conn`, begun now, takes (the changes for new
+    /// connections, and any for its number already: the control socket
+    /// takes a number as soon as the connection has it, which may be
+    /// before the connection reads the table), in order, and the version
+    /// it saw.
+    pub fn for_new(&self, conn: u64) -> (u64, Vec<Change>) {
         // A torn read is retried at once: a write is a few syscalls.
         for _ in 0..1000 {
             if let Some((v, mut changes)) = self.read() {
-                changes.retain(|c| c.scope.for_new());
+                changes.retain(|c| c.scope.for_new() || c.scope == Scope::Conn(conn));
                 changes.sort_by_key(|c| c.version);
                 return (v, changes);
             }
@@ -392,6 +395,26 @@ pub struct Control {
     /// The fault flags the server began with, and their way (for `list`).
     pub flags: Vec<&'static str>,
     pub dir: Direction,
+    /// The forward's upstream is a datagram address: its faults are
+    /// `--loss`, `--duplicate`, `--reorder` and `--delay`; a stream's, all
+    /// but those three.
+    pub datagram: bool,
+}
+
+/// Why fault `name` cannot act on a forward of this kind, as the flag's
+/// own check says it (`None`: it can).
+pub fn misfit(name: &str, datagram: bool) -> Option<String> {
+    let dgram_only = matches!(name, "loss" | "duplicate" | "reorder");
+    match (dgram_only, datagram, name) {
+        (_, _, "delay") => None,
+        (true, false, _) => Some(format!(
+            "--{name} acts on datagrams; this forward's upstream is a stream"
+        )),
+        (false, true, _) => Some(format!(
+            "--{name} acts on stream connections; this forward's upstream is a datagram address"
+        )),
+        _ => None,
+    }
 }
 
 /// A count of connections begun, as the control socket checks a number
@@ -454,7 +477,7 @@ mod tests {
     fn a_connection_sees_the_changes_for_it_once_in_order() {
         let t = Arc::new(FaultTable::new(parse));
         t.open().unwrap();
-        let (v0, first) = t.for_new();
+        let (v0, first) = t.for_new(3);
         assert!(first.is_empty());
         let mut w = Watch::new(t.clone(), v0, 3);
         assert!(w.changes().is_none());
@@ -470,10 +493,19 @@ mod tests {
             vec![(Some("0.5".into()), Some(Fault::Loss(0.5))), (None, None)]
         );
         assert!(w.changes().is_none());
-        // A connection begun now takes the new connections' changes.
-        let (_, fresh) = t.for_new();
+        // A connection begun now takes the new connections' changes, and
+        // those for its own number made before it read the table.
+        let (_, fresh) = t.for_new(4);
         let names: Vec<_> = fresh.iter().map(|c| c.value.clone()).collect();
         assert_eq!(names, vec![Some("0.5".into()), Some("0.1".into())]);
+        t.publish(change(Scope::Conn(5), "loss", Some("0.7")))
+            .unwrap();
+        let (_, fresh) = t.for_new(5);
+        let names: Vec<_> = fresh.iter().map(|c| c.value.clone()).collect();
+        assert_eq!(
+            names,
+            vec![Some("0.5".into()), Some("0.1".into()), Some("0.7".into())]
+        );
     }
 
     #[test]

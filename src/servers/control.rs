@@ -10,7 +10,8 @@
 //! A client cannot stall the server: the thread never holds the table
 //! while it waits on a client, a line is bounded ([`MAX_LINE`]), a
 //! client that does not read its answers within [`WRITE_TIMEOUT`] is
-//! dropped, and at most [`MAX_CLIENTS`] are served at once.
+//! dropped, and so is one that sends nothing for [`READ_TIMEOUT`], and
+//! at most [`MAX_CLIENTS`] are served at once.
 
 use std::io::{BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -31,6 +32,10 @@ pub const MAX_LINE: usize = 4096;
 
 /// How long an answer may wait for a client to read it.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a client may send nothing before it is dropped (so clients
+/// that connect and stay silent cannot hold every place for good).
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The most clients served at once (one more is told so and closed).
 pub const MAX_CLIENTS: usize = 8;
@@ -63,7 +68,7 @@ pub fn open(c: &Control, begun: Begun, log: &Log) -> Result<()> {
         || json!({"event": "control", "transport": "unix", "address": c.path.display().to_string()}),
     );
     let table = c.table.clone();
-    let flags = json!({"faults": c.flags, "dir": c.dir.as_str()});
+    let flags = json!({"faults": c.flags, "dir": c.dir.as_str(), "datagram": c.datagram});
     std::thread::Builder::new()
         .name("control".into())
         .spawn(move || accept(&listener, &table, &begun, &flags))
@@ -76,6 +81,7 @@ fn accept(listener: &UnixListener, table: &Arc<FaultTable>, begun: &Begun, flags
     for conn in listener.incoming() {
         let Ok(mut conn) = conn else { continue };
         let _ = conn.set_write_timeout(Some(WRITE_TIMEOUT));
+        let _ = conn.set_read_timeout(Some(READ_TIMEOUT));
         if clients.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
             clients.fetch_sub(1, Ordering::SeqCst);
             let _ = reply(&mut conn, &error("too many control clients at once"));
@@ -139,7 +145,11 @@ pub fn answer(line: &[u8], table: &FaultTable, begun: &Begun, flags: &Value) -> 
         "list" => json!({"ok": true, "version": table.version(),
                          "connections": begun.load(Ordering::Relaxed), "flags": flags,
                          "changes": table.changes().iter().map(Change::to_json).collect::<Vec<_>>()}),
-        "add" | "set" | "change" | "remove" => match change(&req, op == "remove", table, begun) {
+        "add" | "set" | "change" | "remove" => match change(&req, op == "remove", table, begun)
+            .and_then(|c| match live::misfit(&c.name, flags["datagram"] == true) {
+                Some(why) => Err(why),
+                None => Ok(c),
+            }) {
             Ok(c) => match table.publish(c) {
                 Ok(v) => json!({"ok": true, "version": v}),
                 Err(e) => error(&format!("the fault table: {e}")),

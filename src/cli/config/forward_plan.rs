@@ -125,7 +125,10 @@ fn layers(f: &FaultArgs, target: &Addr) -> Result<Layers> {
         },
         fraction: f.fault_fraction.unwrap_or(1.0),
         seed: f.seed.unwrap_or_else(crate::relay::chance::fresh_seed),
-        control: crate::cli::faults::control(f),
+        control: crate::cli::faults::control(f).map(|mut c| {
+            c.datagram = target.is_datagram();
+            c
+        }),
         ..Layers::default()
     };
     if let (Some(flag), true) = (layers.stream_flag(), target.is_datagram()) {
