@@ -50,9 +50,10 @@ pub fn close() {
     drop(file);
 }
 
-/// Make the table, bind the socket and serve it on a thread of its own
-/// (the server's setup, before its first connection).
-pub fn open(c: &Control, begun: Begun, log: &Log) -> Result<()> {
+/// Make the table and bind the socket (the server's setup, before its
+/// readiness lines: a path that cannot be bound is an error before the
+/// server says it is ready).
+pub fn bind(c: &Control) -> Result<UnixListener> {
     c.table
         .open()
         .map_err(|e| Error::io("--control: the fault table".to_string(), e))?;
@@ -63,6 +64,12 @@ pub fn open(c: &Control, begun: Begun, log: &Log) -> Result<()> {
         super::register_socket_file(f.path.clone());
     }
     *FILE.lock().unwrap_or_else(|e| e.into_inner()) = file;
+    Ok(listener)
+}
+
+/// Say where it listens (after the readiness lines) and serve it on a
+/// thread of its own.
+pub fn start(listener: UnixListener, c: &Control, begun: Begun, log: &Log) -> Result<()> {
     log.emit(
         format_args!("control socket on unix:{}", c.path.display()),
         || json!({"event": "control", "transport": "unix", "address": c.path.display().to_string()}),

@@ -2,8 +2,6 @@
 //! announced set of sockets, the access list, the connection budget
 //! (`--once`, `--count`), and Ctrl-C / SIGTERM handling.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -18,11 +16,13 @@ mod acceptor;
 mod control;
 pub mod schedule;
 mod sessions;
+mod signals;
 mod slots;
 mod stop;
 
 pub use acceptor::*;
 pub use sessions::*;
+pub use signals::*;
 pub use slots::*;
 pub use stop::*;
 
@@ -252,6 +252,16 @@ pub fn setup(cfg: Config) -> Result<Server> {
         }
         transport::ours::enable();
     }
+    // The control socket is bound before the readiness lines (a path it
+    // cannot take is an error before the server says it is ready), and
+    // said and served after them.
+    let control = match &spec {
+        Spec::Forward(f) => match &f.layers.control {
+            Some(c) => Some((control::bind(c)?, c, f.layers.begun.clone())),
+            None => None,
+        },
+        _ => None,
+    };
     match &bound {
         Bound::Stream(ls) => {
             for l in ls {
@@ -270,10 +280,8 @@ pub fn setup(cfg: Config) -> Result<Server> {
             }
         }
     }
-    if let Spec::Forward(f) = &spec {
-        if let Some(c) = &f.layers.control {
-            control::open(c, f.layers.begun.clone(), log)?;
-        }
+    if let Some((listener, c, begun)) = control {
+        control::start(listener, c, begun, log)?;
     }
     warn_if_open(log, spec, &settings.access, &bound);
     let locals: Vec<String> = match &bound {
@@ -372,92 +380,6 @@ fn warn_if_open(log: &Log, spec: &Spec, access: &Access, bound: &Bound) {
 /// uses select(), which is what the low default protects.)
 fn raise_fd_limit() {
     crate::sys::raise_fd_limit();
-}
-
-/// Socket files to clean up if a second Ctrl-C makes the process exit at
-/// once, skipping the orderly shutdown (programs: [`exec::kill_all_now`]).
-static SOCKET_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-fn register_socket_file(p: PathBuf) {
-    SOCKET_FILES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(p);
-}
-
-/// How many times Ctrl-C or SIGTERM arrived.
-#[derive(Clone)]
-#[cfg_attr(test, derive(Default))]
-pub struct Signals(Arc<AtomicUsize>);
-
-impl Signals {
-    pub fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-/// The loop to wake when a signal arrives; set once the loop exists.
-static SIGNAL_WAKER: OnceLock<Arc<mio::Waker>> = OnceLock::new();
-
-/// Install the Ctrl-C / SIGTERM handler. It is installed before the first
-/// readiness line is printed, so a signal sent as soon as a script sees
-/// that line is never taken by the default action. The first signal wakes
-/// the server's loop (see [`wake_on_signal`]), which begins its graceful
-/// stop; a second one ends everything at once.
-///
-/// The handler runs on ctrlc's own thread. It takes no lock the main thread
-/// could hold across `fork` (only the two cleanup lists above, and only on
-/// the second signal, right before `_exit`), which keeps forking safe.
-pub fn install_signals() -> Result<Signals> {
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    ctrlc::set_handler(move || {
-        if c.fetch_add(1, Ordering::SeqCst) >= 1 {
-            // The code is fixed before anything is killed: the main thread,
-            // seeing its children die, may reach its own exit first, and
-            // it must exit with this code too (see `forced_exit`).
-            let code = match crate::sys::stop_signal() {
-                Some(nix::sys::signal::Signal::SIGTERM) => crate::error::code::TERMINATED,
-                Some(nix::sys::signal::Signal::SIGHUP) => crate::error::code::HUNG_UP,
-                _ => crate::error::code::INTERRUPTED,
-            };
-            FORCED_EXIT.store(code, Ordering::SeqCst);
-            exec::kill_all_now();
-            if let Ok(files) = SOCKET_FILES.try_lock() {
-                for f in files.iter() {
-                    let _ = std::fs::remove_file(f);
-                }
-            }
-            // Exit at once, as a second Ctrl-C asks.
-            crate::sys::exit_now(code as i32);
-        }
-        if let Some(w) = SIGNAL_WAKER.get() {
-            let _ = w.wake();
-        }
-    })
-    .map_err(|e| Error::runtime(format!("install signal handler: {e}")))?;
-    crate::sys::note_stop_signals();
-    Ok(Signals(count))
-}
-
-/// The exit code a second stop signal decided (0: none came). Set before
-/// that signal's handler kills anything, so whichever thread exits first,
-/// the process exits with it.
-static FORCED_EXIT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-
-/// The exit code a second stop signal asked for, if one came: `main`
-/// exits with it even when the server's own stop finished first.
-pub fn forced_exit() -> Option<u8> {
-    match FORCED_EXIT.load(Ordering::SeqCst) {
-        0 => None,
-        code => Some(code),
-    }
-}
-
-/// Route signals to this loop's waker. A signal that came before this call
-/// is still counted: loops check [`Signals::count`] on every turn.
-pub fn wake_on_signal(w: Arc<mio::Waker>) {
-    let _ = SIGNAL_WAKER.set(w);
 }
 
 /// A worker's hold on one connection slot, mini-redis style: dropping it,
