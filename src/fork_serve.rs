@@ -231,6 +231,11 @@ fn child_setup(acc: &Acceptor) {
     // and the terminal's Ctrl-C, meant for the server, does not reach it.
     sys::own_process_group(0);
     exec::mark_worker();
+    // A subreaper too (the parent's mark is not inherited): what the
+    // program leaves behind as it exits stays the worker's descendant,
+    // so the idle timeout's kill (`exec::kill`: the worker's tree) finds
+    // it.
+    sys::become_subreaper();
     sys::set_signal(Signal::SIGINT, false);
     sys::set_signal(Signal::SIGTERM, true);
     sys::set_signal(Signal::SIGHUP, true);

@@ -353,6 +353,12 @@ fn forward_both_ways() {
         let out = run(&["send", s.addr()], b"one\ntwo\n");
         out.expect_code(0);
         assert_eq!(out.stdout, b"one\ntwo\n", "{model}: {}", s.err());
+        // A last line without its newline goes as a message at the
+        // client's end, before the owed Close (a text message comes back
+        // with a newline).
+        let out = run(&["send", s.addr(), "-n", "one\ntwo"], b"");
+        out.expect_code(0);
+        assert_eq!(out.stdout, b"one\ntwo\n", "{model}: {}", s.err());
         let mut bytes = random_bytes(2 << 20, 9);
         bytes.extend_from_slice(b"\nlast\n");
         let out = run(&["send", s.addr()], &bytes);

@@ -340,6 +340,11 @@ pub fn serve_stream(
         );
         tally.bytes_in = moved.up;
         tally.bytes_out = moved.down;
+        if matches!(end, Some(crate::relay::RelayEnd::Idle)) {
+            // Stopped at the idle timeout: what it left in its group (a
+            // background child ignoring SIGTERM) goes with it.
+            kill(pid);
+        }
         relay_end = end;
     }
     let r = child.wait();

@@ -372,9 +372,11 @@ impl Half {
             && self.owes_ends
             && to.end_ends_both_ways()
         {
-            // Its end would end the other way too: owed, for the bridge.
+            // Its end would end the other way too: owed, for the bridge;
+            // what the port holds back goes now.
             self.state = State::Done;
             self.end_owed = true;
+            to.end_owed();
         } else if self.state == State::ShuttingDown && !self.holding() {
             to.shut_write();
             if !self.discard && from.ends_early() {

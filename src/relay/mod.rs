@@ -172,6 +172,13 @@ impl half::Port for RelaySocket<'_> {
     fn end_ends_both_ways(&self) -> bool {
         matches!(self, RelaySocket::Stream(s) if s.ws().is_some())
     }
+    fn end_owed(&self) {
+        if let RelaySocket::Stream(s) = self {
+            if let Some(w) = s.ws() {
+                w.send_partial_line();
+            }
+        }
+    }
     fn reset_on_close(&self) {
         RelaySocket::reset_on_close(self)
     }

@@ -54,6 +54,12 @@ impl EventLoop {
             // (The program's relay kept the idle timeout: the same words
             // and the same clean close as the loop's own.)
             Err(End::IdleTimeout) => {
+                // Stopped at the idle timeout: what the program left in its
+                // group (a child ignoring SIGTERM) goes with it, as in every
+                // model.
+                if let Some(ch) = &c.child {
+                    exec::kill(ch.child.id() as i32);
+                }
                 let e = io::Error::new(io::ErrorKind::TimedOut, "idle timeout");
                 self.close(c, Some(e));
             }

@@ -70,6 +70,14 @@ pub trait Port {
     fn end_ends_both_ways(&self) -> bool {
         self.beneath().is_some_and(|p| p.end_ends_both_ways())
     }
+    /// The source ended and the end is owed (see above): what the port
+    /// holds back goes now, so the peer answers it before the end comes
+    /// (a WebSocket's last line without its newline, as a message).
+    fn end_owed(&self) {
+        if let Some(p) = self.beneath() {
+            p.end_owed();
+        }
+    }
     /// The source's end, passed on: a FIN (or a program's stdin closed).
     fn shut_write(&self);
     /// The other side was reset, or the relay failed: this side's close
@@ -142,6 +150,9 @@ impl<T: Port + ?Sized> Port for &T {
     }
     fn end_ends_both_ways(&self) -> bool {
         (**self).end_ends_both_ways()
+    }
+    fn end_owed(&self) {
+        (**self).end_owed()
     }
     fn reset_on_close(&self) {
         (**self).reset_on_close()
